@@ -1,0 +1,150 @@
+"""The company's configuration: rank ladder, markets and languages, product lines, activity kinds.
+
+These are configuration, not code: a company edits a YAML file (default: the demo company's
+``cxm/company.yaml``; override with the ``CXM_CONFIG`` environment variable) and every enum
+check in the import and every dimension in the dashboards follows it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import cached_property
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cxm.errors import ConfigError
+
+DEFAULT_CONFIG = Path(__file__).with_name("company.yaml")
+
+_BCP47 = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Market(_Frozen):
+    """A country the company sells in, with the languages its field speaks (main one first)."""
+
+    code: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code")
+    name: str
+    languages: tuple[str, ...] = Field(min_length=1)
+
+    @field_validator("languages")
+    @classmethod
+    def _bcp47(cls, tags: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [t for t in tags if not _BCP47.match(t)]
+        if bad:
+            raise ValueError(f"{bad} are not BCP 47 tags like 'en' or 'pt-BR'")
+        return tags
+
+
+class ProductLine(_Frozen):
+    """A product line and the markets where it is sold."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    markets: tuple[str, ...] = Field(min_length=1)
+
+
+class CompanyConfig(_Frozen):
+    """The validated company configuration.
+
+    >>> cfg = load_config()
+    >>> cfg.entry_rank, cfg.rank_index("Manager")
+    ('Member', 3)
+    >>> cfg.languages_of("US")
+    ('en', 'es')
+    """
+
+    name: str
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    ranks: tuple[str, ...] = Field(min_length=1, description="lowest first")
+    markets: tuple[Market, ...] = Field(min_length=1)
+    product_lines: tuple[ProductLine, ...] = Field(min_length=1)
+    activity_kinds: tuple[str, ...] = Field(min_length=1)
+    order_channels: tuple[str, ...] = Field(min_length=1)
+    ticket_channels: tuple[str, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CompanyConfig:
+        for what, values in [
+            ("ranks", self.ranks),
+            ("markets", self.market_codes),
+            ("product_lines", tuple(p.id for p in self.product_lines)),
+            ("activity_kinds", self.activity_kinds),
+        ]:
+            dupes = sorted({v for v in values if values.count(v) > 1})
+            if dupes:
+                raise ValueError(f"{what} lists {dupes} more than once")
+        for line in self.product_lines:
+            unknown = sorted(set(line.markets) - set(self.market_codes))
+            if unknown:
+                raise ValueError(f"product line {line.id!r} names unknown markets {unknown}")
+        return self
+
+    @cached_property
+    def market_codes(self) -> tuple[str, ...]:
+        """Return the market codes in configured order."""
+        return tuple(m.code for m in self.markets)
+
+    @cached_property
+    def languages(self) -> tuple[str, ...]:
+        """Return every language spoken in some market, in first-seen order."""
+        seen: dict[str, None] = {}
+        for m in self.markets:
+            seen.update(dict.fromkeys(m.languages))
+        return tuple(seen)
+
+    @property
+    def entry_rank(self) -> str:
+        """Return the rank every new seller starts at."""
+        return self.ranks[0]
+
+    def rank_index(self, rank: str) -> int:
+        """Return the 0-based position of ``rank`` on the ladder (entry rank = 0)."""
+        return self.ranks.index(rank)
+
+    def languages_of(self, market: str) -> tuple[str, ...]:
+        """Return the languages of one market, main language first."""
+        return next(m.languages for m in self.markets if m.code == market)
+
+    def enum_values(self, name: str) -> tuple[str, ...]:
+        """Return the allowed values of a configured enum, by the name the schema uses."""
+        return {
+            "ranks": self.ranks,
+            "markets": self.market_codes,
+            "languages": self.languages,
+            "product_lines": tuple(p.id for p in self.product_lines),
+            "activity_kinds": self.activity_kinds,
+            "order_channels": self.order_channels,
+            "ticket_channels": self.ticket_channels,
+        }[name]
+
+
+def load_config(path: str | Path | None = None) -> CompanyConfig:
+    """Return the company configuration read from ``path``, ``$CXM_CONFIG`` or the default.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing, is not YAML, or breaks a rule; the message names the file,
+        the key path and the rule.
+    """
+    path = Path(path or os.environ.get("CXM_CONFIG") or DEFAULT_CONFIG)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"Company configuration {path} does not exist.") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"Company configuration {path} is not valid YAML: {exc}") from exc
+    try:
+        return CompanyConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors()
+        )
+        raise ConfigError(f"Company configuration {path} is invalid: {problems}") from exc

@@ -1,0 +1,216 @@
+"""The demo field: sellers (ranks, churn, genealogy) and the customers they serve.
+
+All arrays are numpy, one element per seller or customer; dates are int32 days since
+1970-01-01. Every figure a test checks is a named constant here or in `_calibration.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from cxm.warehouse.demo import _calibration as cal
+
+
+@dataclass
+class Field:
+    """Per-seller arrays of the demo field (index = seller number - 1, chronological)."""
+
+    enrolled: np.ndarray  # int32 day
+    end: np.ndarray  # int32 day: termination day or the as-of day
+    terminated: np.ndarray  # bool
+    market: np.ndarray  # int8 index into config markets
+    language: np.ndarray  # int8 index into config languages
+    sponsor: np.ndarray  # int64 seller index, -1 for a root
+    rank: np.ndarray  # int8 index into config ranks
+    first30: np.ndarray  # bool: a customer order in the first 30 days
+    sells: np.ndarray  # bool: ever has customers
+    builder: np.ndarray  # bool: recruits
+    first_sale_day: np.ndarray  # int32 day of first sale, -1 if never
+    selling_end: np.ndarray  # int32 last day of selling (<= end); -1 if never sells
+    weekly_goal_cents: np.ndarray  # int64
+    monthly_enrollment_goal: np.ndarray  # int64
+
+    @property
+    def n(self) -> int:
+        return len(self.enrolled)
+
+
+@dataclass
+class Customers:
+    """Per-customer arrays (index = customer number - 1)."""
+
+    seller: np.ndarray  # int64
+    acquired: np.ndarray  # int32 day
+    end: np.ndarray  # int32 day: last day the customer can order
+    kind: np.ndarray  # int8: 0 autoship, 1 repeat, 2 one-time
+    market: np.ndarray  # int8
+    language: np.ndarray  # int8
+    consent: np.ndarray  # bool
+    favourite_line: np.ndarray  # int8 index into config product lines
+
+    @property
+    def n(self) -> int:
+        return len(self.seller)
+
+
+def _season(days: np.ndarray) -> np.ndarray:
+    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12
+    return cal.ENROLLMENT_SEASON[months]
+
+
+def _choose_by_group(rng: np.random.Generator, group: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Return, for each element, an index drawn from the row of ``probs`` of its group."""
+    cum = np.cumsum(probs, axis=1)
+    u = rng.random(len(group))
+    return (u[:, None] > cum[group]).sum(axis=1).astype(np.int8)
+
+
+def make_field(rng: np.random.Generator, n: int, start: int, as_of: int, ctx: cal.Context) -> Field:
+    """Return ``n`` sellers enrolled between ``start`` and ``as_of`` (inclusive days)."""
+    days = np.arange(start, as_of + 1, dtype=np.int32)
+    growth = 0.6 + 0.8 * (days - start) / max(1, as_of - start)
+    w = growth * _season(days)
+    enrolled = np.sort(rng.choice(days, size=n, p=w / w.sum())).astype(np.int32)
+
+    market = rng.choice(len(ctx.market_weights), size=n, p=ctx.market_weights).astype(np.int8)
+    language = ctx.market_language_codes[market, _choose_by_group(rng, market, ctx.language_probs)]
+
+    first30 = rng.random(n) < cal.FIRST30_SALE_SHARE
+    builder = rng.random(n) < np.where(first30, cal.BUILDER_IF_FIRST30, cal.BUILDER_OTHERWISE)
+    sells = first30 | (rng.random(n) < cal.LATE_SELLER_SHARE)
+
+    # Churn: a year-one leaver leaves in the first 13 weeks half the time (CALIBRATION.md).
+    leaves_in_year1 = rng.random(n) < np.where(first30, cal.YEAR1_CHURN_FIRST30, cal.YEAR1_CHURN_OTHER)
+    early = rng.random(n) < cal.EARLY_LEAVER_SHARE
+    offset = np.where(
+        leaves_in_year1,
+        np.where(early, rng.integers(10, 92, n), rng.integers(92, 366, n)),
+        365 + rng.exponential(cal.LATER_TENURE_DAYS, n).astype(np.int64),
+    )
+    term_day = enrolled.astype(np.int64) + offset
+    terminated = term_day <= as_of
+    # Roots (the company's first sellers in each market) stay, so every tree has a live top.
+    roots = _roots(market, n)
+    terminated[roots] = False
+    end = np.where(terminated, term_day, as_of).astype(np.int32)
+
+    first_sale_day = np.full(n, -1, dtype=np.int32)
+    span = np.minimum(29, offset - 1)
+    first_day = np.minimum(enrolled + (rng.random(n) * (span + 1)).astype(np.int32), end)
+    first_sale_day[first30] = first_day[first30]
+    late = sells & ~first30
+    late_day = enrolled + 31 + (rng.exponential(90, n)).astype(np.int32)
+    late &= late_day < end
+    first_sale_day[late] = late_day[late]
+    sells = first_sale_day >= 0
+    # Many sellers stop selling long before they are terminated: the dormant field.
+    span = rng.exponential(np.where(builder, cal.SELLING_SPAN_BUILDER_DAYS, cal.SELLING_SPAN_DAYS))
+    selling_end = np.where(sells, np.minimum(end, first_sale_day + 30 + span.astype(np.int64)), -1)
+
+    builder[roots] = True
+    sponsor = _genealogy(rng, enrolled, end, market, builder, roots)
+    rank = _ranks(rng, enrolled, end, as_of, builder, sells, terminated)
+    weekly = (cal.WEEKLY_GOAL_BY_RANK[rank] * rng.lognormal(0, 0.3, n) / 10).round() * 1000
+    monthly = cal.ENROLLMENT_GOAL_BY_RANK[rank] + rng.poisson(0.3, n)
+    return Field(
+        enrolled=enrolled, end=end, terminated=terminated, market=market, language=language,
+        sponsor=sponsor, rank=rank, first30=first30, sells=sells, builder=builder,
+        first_sale_day=first_sale_day, selling_end=selling_end.astype(np.int32),
+        weekly_goal_cents=weekly.astype(np.int64),
+        monthly_enrollment_goal=monthly.astype(np.int64),
+    )
+
+
+def _roots(market: np.ndarray, n: int) -> np.ndarray:
+    """Return the first ~0.1% of sellers of each market (at least one): the genealogy roots."""
+    order = np.argsort(market, kind="stable")
+    counts = np.bincount(market)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n) - np.repeat(starts, counts)
+    quota = np.maximum(1, (counts * cal.ROOT_SHARE).astype(np.int64))
+    return np.flatnonzero(pos < quota[market])
+
+
+def _genealogy(rng, enrolled, end, market, builder, roots) -> np.ndarray:
+    """Return each seller's sponsor: an earlier builder of the same market still active then.
+
+    Recent builders are likelier sponsors; a draw that lands on a builder who had already
+    left is drawn again (up to 12 times) and falls back to the market's first root.
+    """
+    n = len(enrolled)
+    sponsor = np.full(n, -1, dtype=np.int64)
+    is_root = np.zeros(n, dtype=bool)
+    is_root[roots] = True
+    for m in np.unique(market):
+        members = np.flatnonzero(market == m)
+        b = members[builder[members]]
+        todo = members[~is_root[members]]
+        cb = np.searchsorted(b, todo)  # builders enrolled before each seller (index order)
+        todo, cb = todo[cb > 0], cb[cb > 0]
+        chosen = np.full(len(todo), -1, dtype=np.int64)
+        pending = np.arange(len(todo))
+        for _ in range(12):
+            if len(pending) == 0:
+                break
+            k = cb[pending]
+            pick = b[k - 1 - (k * rng.random(len(pending)) ** 1.6).astype(np.int64)]
+            ok = end[pick] >= enrolled[todo[pending]]
+            chosen[pending[ok]] = pick[ok]
+            pending = pending[~ok]
+        chosen[pending] = members[is_root[members]][0]
+        sponsor[todo] = chosen
+        orphans = members[(~is_root[members]) & (sponsor[members] < 0)]
+        sponsor[orphans] = members[is_root[members]][0]
+    return sponsor
+
+
+def _ranks(rng, enrolled, end, as_of, builder, sells, terminated) -> np.ndarray:
+    """Return rank indexes: a pyramid by quantile of tenure x building x selling x luck."""
+    tenure_years = (end - enrolled) / 365 + 0.1
+    score = tenure_years * (1 + 3 * builder) * (1 + sells) * rng.lognormal(0, 0.7, len(enrolled))
+    rank = np.zeros(len(enrolled), dtype=np.int8)
+    cuts = np.cumsum(cal.RANK_SHARES)[:-1]
+    for group in (terminated, ~terminated):
+        idx = np.flatnonzero(group)
+        if len(idx) == 0:
+            continue
+        q = np.empty(len(idx))
+        q[np.argsort(score[idx], kind="stable")] = (np.arange(len(idx)) + 0.5) / len(idx)
+        rank[idx] = np.searchsorted(cuts, q, side="right")
+    return rank
+
+
+def make_customers(rng: np.random.Generator, f: Field, as_of: int, ctx: cal.Context) -> Customers:
+    """Return the customers of the field: about 6 a seller, all served by sellers who sell."""
+    start = np.where(f.sells, f.first_sale_day, f.end).astype(np.int64)
+    months = np.clip((f.selling_end - start) / 30.44, 0, None)
+    base = f.sells * (1 + f.builder) * (1 + 0.4 * f.rank) * months**0.8
+    base *= rng.lognormal(0, 0.6, f.n)
+    lam = base * (cal.CUSTOMERS_PER_SELLER * f.n / max(base.sum(), 1e-9))
+    count = rng.poisson(lam)
+    count[f.sells] = np.maximum(count[f.sells], 1)
+
+    seller = np.repeat(np.arange(f.n, dtype=np.int64), count)
+    first_of_seller = np.ones(len(seller), dtype=bool)
+    first_of_seller[1:] = seller[1:] != seller[:-1]
+    lo, hi = start[seller], f.selling_end[seller].astype(np.int64)
+    acquired = lo + (rng.random(len(seller)) * (hi - lo + 1)).astype(np.int64)
+    acquired = np.where(first_of_seller, lo, np.minimum(acquired, hi)).astype(np.int32)
+
+    u = rng.random(len(seller))
+    kind = np.where(u < cal.AUTOSHIP_CUSTOMER_SHARE, 0,
+                    np.where(u < cal.AUTOSHIP_CUSTOMER_SHARE + cal.REPEAT_CUSTOMER_SHARE, 1, 2))
+    market = f.market[seller]
+    same = rng.random(len(seller)) < 0.9
+    other = ctx.market_language_codes[market, _choose_by_group(rng, market, ctx.language_probs)]
+    language = np.where(same, f.language[seller], other).astype(np.int8)
+    consent = rng.random(len(seller)) < ctx.consent_share[market]
+    favourite = ctx.pick_regular_line(rng, market)
+    return Customers(
+        seller=seller, acquired=acquired,
+        end=np.minimum(f.end, f.selling_end + cal.CUSTOMER_GRACE_DAYS)[seller], kind=kind.astype(np.int8),
+        market=market, language=language, consent=consent, favourite_line=favourite,
+    )

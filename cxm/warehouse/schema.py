@@ -1,0 +1,437 @@
+"""The nine warehouse tables, each declared once as a pydantic model.
+
+Everything else is derived from these declarations: the DuckDB DDL (`ddl`), the Polars schema
+(`polars_schema`), the column-wise import checks (`cxm.warehouse.importer`) and the row
+contract (``Seller.model_validate(row, context={"config": cfg})``). Column metadata lives in
+``Annotated`` markers: `Key`, `Ref`, `OneOf` (a configured enum) and pydantic's own constraints
+(``ge``, ``decimal_places``); cross-column rules live in ``__rules__`` as data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import types
+import typing
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar, Literal
+
+import annotated_types
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+# --- column markers ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    """Marks a column as (part of) the table's unique key."""
+
+
+@dataclass(frozen=True)
+class Ref:
+    """Marks a column whose non-null values must exist as the key of ``table``."""
+
+    table: str
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """Marks a column whose values must be in a configured enum (see `CompanyConfig`)."""
+
+    enum: str  # ranks, markets, languages, product_lines, activity_kinds, ...
+
+
+# --- cross-column rules -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NotBefore:
+    """``later`` must be on or after ``earlier`` when both are present."""
+
+    later: str
+    earlier: str
+    code: str = "time_order"
+
+
+@dataclass(frozen=True)
+class ScoreScale:
+    """``score`` must lie on the scale of its ``question``; questions not listed use default."""
+
+    scales: tuple[tuple[str, int, int], ...]
+    default: tuple[int, int]
+    code: str = "score_out_of_range"
+
+    def bounds(self, question: str) -> tuple[int, int]:
+        """Return the (low, high) scale of one question."""
+        return next(((lo, hi) for q, lo, hi in self.scales if q == question), self.default)
+
+
+@dataclass(frozen=True)
+class LanguageOfMarket:
+    """``language`` must be one of the languages configured for the row's ``market``."""
+
+    code: str = "language_not_in_market"
+
+
+@dataclass(frozen=True)
+class JsonObject:
+    """``column``, when present, must hold a JSON object (a segment filter)."""
+
+    column: str
+    code: str = "bad_json"
+
+
+@dataclass(frozen=True)
+class RefByType:
+    """``id_column`` must exist in the table that ``type_column`` names (customer or seller).
+
+    Types not in ``tables`` (corporate respondents) reference nothing in the warehouse.
+    """
+
+    type_column: str
+    id_column: str
+    tables: tuple[tuple[str, str], ...]  # (type value, table)
+    code: str = "dangling_reference"
+
+
+Rule = NotBefore | ScoreScale | LanguageOfMarket | JsonObject | RefByType
+
+# --- shared column types ----------------------------------------------------------------------
+
+ID_PATTERN = r"^\S(.*\S)?$"
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
+Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
+Count = Annotated[int, Field(ge=0)]
+SurveyQuestion = Literal["nps", "quality", "value", "service", "ease", "delivery", "tools", "training"]
+Respondent = Literal["customer", "seller", "corporate"]
+Requester = Literal["customer", "seller"]
+
+
+class Table(BaseModel):
+    """Base of a warehouse table: a frozen row contract plus the table's name and rules."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    __table__: ClassVar[str]
+    __doc_grain__: ClassVar[str]
+    __rules__: ClassVar[tuple[Rule, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_rules_and_enums(self, info: ValidationInfo) -> Table:
+        config = (info.context or {}).get("config")
+        for col in columns(type(self)):
+            value = getattr(self, col.name)
+            if config is not None and col.enum and value is not None:
+                allowed = config.enum_values(col.enum)
+                values = value if isinstance(value, tuple) else (value,)
+                bad = [v for v in values if v not in allowed]
+                if bad:
+                    raise ValueError(f"{col.name}: {bad} not in configured {col.enum}")
+        for rule in self.__rules__:
+            _check_row_rule(rule, self, config)
+        return self
+
+
+def _check_row_rule(rule: Rule, row: Table, config: Any) -> None:
+    if isinstance(rule, NotBefore):
+        later, earlier = getattr(row, rule.later), getattr(row, rule.earlier)
+        if later is not None and earlier is not None and later < earlier:
+            raise ValueError(f"{rule.later} is before {rule.earlier}")
+    elif isinstance(rule, ScoreScale):
+        lo, hi = rule.bounds(row.question)  # type: ignore[attr-defined]
+        if not lo <= row.score <= hi:  # type: ignore[attr-defined]
+            raise ValueError(f"score for {row.question} must be {lo} to {hi}")  # type: ignore[attr-defined]
+    elif isinstance(rule, LanguageOfMarket):
+        if config is not None and row.language not in config.languages_of(row.market):  # type: ignore[attr-defined]
+            raise ValueError("language is not configured for the market")
+    elif isinstance(rule, JsonObject):
+        text = getattr(row, rule.column)
+        if text is not None and not isinstance(json.loads(text), dict):
+            raise ValueError(f"{rule.column} is not a JSON object")
+
+
+# --- the nine tables --------------------------------------------------------------------------
+
+
+class Seller(Table):
+    __table__ = "sellers"
+    __doc_grain__ = "one independent seller (distributor)"
+    __rules__ = (NotBefore("terminated_on", "enrolled_on"), LanguageOfMarket())
+
+    seller_id: Annotated[Id, Key()]
+    sponsor_id: Annotated[Id | None, Ref("sellers")] = None
+    enrolled_on: dt.date
+    rank: Annotated[str, OneOf("ranks")]
+    market: Annotated[str, OneOf("markets")]
+    language: Annotated[str, OneOf("languages")]
+    weekly_sales_goal: Amount
+    monthly_enrollment_goal: Count
+    terminated_on: dt.date | None = None
+
+
+class Customer(Table):
+    __table__ = "customers"
+    __doc_grain__ = "one end customer"
+    __rules__ = (LanguageOfMarket(),)
+
+    customer_id: Annotated[Id, Key()]
+    seller_id: Annotated[Id, Ref("sellers")]
+    market: Annotated[str, OneOf("markets")]
+    language: Annotated[str, OneOf("languages")]
+    acquired_on: dt.date
+    consent_personalization: bool
+
+
+class Order(Table):
+    __table__ = "orders"
+    __doc_grain__ = "one order"
+
+    order_id: Annotated[Id, Key()]
+    customer_id: Annotated[Id, Ref("customers")]
+    seller_id: Annotated[Id, Ref("sellers")]
+    ordered_at: dt.datetime
+    amount: Amount
+    units: Annotated[int, Field(ge=1)]
+    product_line: Annotated[str, OneOf("product_lines")]
+    autoship: bool
+    channel: Annotated[str, OneOf("order_channels")]
+
+
+class Activity(Table):
+    __table__ = "activities"
+    __doc_grain__ = "one seller action in the seller app"
+
+    seller_id: Annotated[Id, Ref("sellers")]
+    occurred_at: dt.datetime
+    kind: Annotated[str, OneOf("activity_kinds")]
+    ref: str | None = None
+
+
+class Course(Table):
+    __table__ = "courses"
+    __doc_grain__ = "one training course"
+
+    course_id: Annotated[Id, Key()]
+    title: Annotated[str, Field(min_length=1)]
+    min_rank: Annotated[str, OneOf("ranks")]
+    prerequisites: Annotated[tuple[Id, ...], Ref("courses")] = ()
+    compliance: bool
+    languages: Annotated[tuple[str, ...], OneOf("languages"), Field(min_length=1)]
+
+
+class CourseCompletion(Table):
+    __table__ = "course_completions"
+    __doc_grain__ = "one seller's completion of one course"
+
+    seller_id: Annotated[Id, Key(), Ref("sellers")]
+    course_id: Annotated[Id, Key(), Ref("courses")]
+    completed_on: dt.date
+
+
+class SurveyResponse(Table):
+    __table__ = "survey_responses"
+    __doc_grain__ = "one answer to one survey question"
+    __rules__ = (
+        ScoreScale(scales=(("nps", 0, 10),), default=(1, 5)),
+        LanguageOfMarket(),
+        RefByType("respondent_type", "respondent_id",
+                  (("customer", "customers"), ("seller", "sellers"))),
+    )
+
+    response_id: Annotated[Id, Key()]
+    respondent_type: Respondent
+    respondent_id: Id
+    seller_id: Annotated[Id | None, Ref("sellers")] = None
+    market: Annotated[str, OneOf("markets")]
+    language: Annotated[str, OneOf("languages")]
+    answered_on: dt.date
+    question: SurveyQuestion
+    score: int
+
+
+class Ticket(Table):
+    __table__ = "tickets"
+    __doc_grain__ = "one support ticket"
+    __rules__ = (
+        NotBefore("first_response_at", "opened_at"),
+        NotBefore("resolved_at", "opened_at"),
+        LanguageOfMarket(),
+        RefByType("requester_type", "requester_id",
+                  (("customer", "customers"), ("seller", "sellers"))),
+    )
+
+    ticket_id: Annotated[Id, Key()]
+    requester_type: Requester
+    requester_id: Id
+    market: Annotated[str, OneOf("markets")]
+    language: Annotated[str, OneOf("languages")]
+    channel: Annotated[str, OneOf("ticket_channels")]
+    opened_at: dt.datetime
+    first_response_at: dt.datetime | None = None
+    resolved_at: dt.datetime | None = None
+
+
+class KpiTarget(Table):
+    __table__ = "kpi_targets"
+    __doc_grain__ = "one KPI target for a period, optionally for one segment"
+    __rules__ = (JsonObject("segment"),)
+
+    period: Annotated[str, Key(), Field(pattern=r"^\d{4}(-(0[1-9]|1[0-2])|-Q[1-4])?$")]
+    kpi_id: Annotated[str, Key(), Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    segment: Annotated[str | None, Key()] = None
+    target: float
+
+
+#: Every table, in load order (a table comes after the tables it references).
+TABLES: dict[str, type[Table]] = {
+    m.__table__: m
+    for m in (
+        Seller, Customer, Order, Activity, Course, CourseCompletion, SurveyResponse, Ticket,
+        KpiTarget,
+    )
+}
+
+# --- derived views of a declaration -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column as the DDL, the importer and the docs see it."""
+
+    name: str
+    kind: str  # str, int, decimal, float, bool, date, datetime, list
+    nullable: bool
+    key: bool = False
+    ref: str | None = None
+    enum: str | None = None
+    literals: tuple[str, ...] = ()
+    ge: int | None = None
+    min_length: int | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    max_digits: int | None = None
+    decimal_places: int | None = None
+
+    @property
+    def duckdb_type(self) -> str:
+        """Return the DuckDB type of the column."""
+        return {
+            "str": "VARCHAR",
+            "int": "BIGINT",
+            "float": "DOUBLE",
+            "bool": "BOOLEAN",
+            "date": "DATE",
+            "datetime": "TIMESTAMP",
+            "list": "VARCHAR[]",
+            "decimal": f"DECIMAL({self.max_digits}, {self.decimal_places})",
+        }[self.kind]
+
+    @property
+    def polars_type(self) -> pl.DataType:
+        """Return the Polars dtype of the column."""
+        return {
+            "str": pl.String(),
+            "int": pl.Int64(),
+            "float": pl.Float64(),
+            "bool": pl.Boolean(),
+            "date": pl.Date(),
+            "datetime": pl.Datetime("us"),
+            "list": pl.List(pl.String()),
+            "decimal": pl.Decimal(self.max_digits, self.decimal_places),
+        }[self.kind]
+
+
+_KINDS = {
+    str: "str", int: "int", float: "float", bool: "bool", Decimal: "decimal",
+    dt.date: "date", dt.datetime: "datetime",
+}
+
+
+def _unwrap(annotation: Any) -> tuple[Any, bool, list[Any]]:
+    """Return (base type, nullable, Annotated metadata) of a field annotation."""
+    meta: list[Any] = []
+    nullable = False
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation, *extra = typing.get_args(annotation)
+            meta.extend(extra)
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(annotation) if a is not type(None)]
+            nullable = nullable or len(args) < len(typing.get_args(annotation))
+            (annotation,) = args
+        else:
+            return annotation, nullable, meta
+
+
+def columns(model: type[Table]) -> list[Column]:
+    """Return the columns of a table declaration, in declared order.
+
+    >>> [(c.name, c.duckdb_type, c.nullable) for c in columns(Activity)][:2]
+    [('seller_id', 'VARCHAR', False), ('occurred_at', 'TIMESTAMP', False)]
+    """
+    out = []
+    for name, field in model.model_fields.items():
+        base, nullable, meta = _unwrap(field.annotation)
+        meta += field.metadata
+        # Field(...) inside Annotated arrives as FieldInfo; flatten its own metadata too.
+        meta += [m for f in meta if hasattr(f, "metadata") for m in f.metadata]
+        literals: tuple[str, ...] = ()
+        if typing.get_origin(base) is Literal:
+            literals, kind = tuple(typing.get_args(base)), "str"
+        elif typing.get_origin(base) is tuple:
+            kind = "list"
+        else:
+            kind = _KINDS[base]
+        attrs: dict[str, Any] = {}
+        for m in meta:
+            if isinstance(m, Key):
+                attrs["key"] = True
+            elif isinstance(m, Ref):
+                attrs["ref"] = m.table
+            elif isinstance(m, OneOf):
+                attrs["enum"] = m.enum
+            elif isinstance(m, annotated_types.Ge):
+                attrs["ge"] = m.ge
+            elif isinstance(m, annotated_types.MinLen):
+                attrs["min_length"] = m.min_length
+            elif isinstance(m, annotated_types.MaxLen):
+                attrs["max_length"] = m.max_length
+            elif hasattr(m, "pattern") and getattr(m, "pattern", None):
+                attrs["pattern"] = m.pattern
+            elif hasattr(m, "max_digits") and getattr(m, "max_digits", None) is not None:
+                attrs["max_digits"], attrs["decimal_places"] = m.max_digits, m.decimal_places
+        out.append(Column(name=name, kind=kind, nullable=nullable, literals=literals, **attrs))
+    return out
+
+
+def key_columns(model: type[Table]) -> list[str]:
+    """Return the names of the columns that together identify a row (may be empty)."""
+    return [c.name for c in columns(model) if c.key]
+
+
+def polars_schema(model: type[Table]) -> dict[str, pl.DataType]:
+    """Return the Polars schema of a table, in declared column order."""
+    return {c.name: c.polars_type for c in columns(model)}
+
+
+def ddl(model: type[Table]) -> str:
+    """Return the DuckDB ``CREATE TABLE`` statement of a table declaration.
+
+    Keys and references are enforced by the importer, not by DuckDB indexes: an index on
+    50,000,000 orders would cost more at load than the whole check does.
+
+    >>> print(ddl(KpiTarget))
+    CREATE TABLE kpi_targets (
+        period VARCHAR NOT NULL,
+        kpi_id VARCHAR NOT NULL,
+        segment VARCHAR,
+        target DOUBLE NOT NULL
+    );
+    """
+    cols = ",\n".join(
+        f"    {c.name} {c.duckdb_type}{'' if c.nullable else ' NOT NULL'}" for c in columns(model)
+    )
+    return f"CREATE TABLE {model.__table__} (\n{cols}\n);"

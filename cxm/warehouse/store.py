@@ -1,0 +1,152 @@
+"""The warehouse file: where it lives, how it is rebuilt atomically, how readers open it.
+
+A build or an import never writes into the live file. It writes a temporary file beside it
+(a fresh one, or a copy of the live one), closes it, and swaps it in with ``os.replace``, so a
+reader sees the old warehouse or the new one, never half of either. Readers open read-only and
+compare the file's inode (`generation`) to notice a swap (DESIGN.md section 10).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import duckdb
+
+from cxm.errors import WarehouseMissing
+from cxm.warehouse.schema import TABLES, ddl
+
+DEFAULT_PATH = Path("data/cxm.duckdb")
+
+#: The system table that records every build and import; not one of the nine company tables.
+LOADS_DDL = """CREATE TABLE IF NOT EXISTS cxm_loads (
+    loaded_at TIMESTAMP NOT NULL,
+    kind VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,
+    tables VARCHAR[] NOT NULL,
+    data_as_of DATE
+);"""
+
+
+def warehouse_path(path: str | Path | None = None) -> Path:
+    """Return the warehouse file path: ``path``, else ``$CXM_WAREHOUSE``, else data/cxm.duckdb."""
+    return Path(path or os.environ.get("CXM_WAREHOUSE") or DEFAULT_PATH)
+
+
+def create_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the nine company tables and the load log in an empty database."""
+    for model in TABLES.values():
+        con.execute(ddl(model))
+    con.execute(LOADS_DDL)
+
+
+def _tune(con: duckdb.DuckDBPyConnection) -> None:
+    # Loads append whole tables; row order inside a table carries no meaning we rely on.
+    con.execute("SET preserve_insertion_order = false")
+
+
+def rebuild(
+    path: str | Path,
+    fill: Callable[[duckdb.DuckDBPyConnection], None],
+    *,
+    kind: str,
+    source: str,
+    tables: list[str],
+    data_as_of: dt.date | None = None,
+    start_from_current: bool = False,
+) -> Path:
+    """Write a new warehouse with ``fill`` and swap it in atomically; return its path.
+
+    ``start_from_current`` copies the live warehouse first (an import that replaces some
+    tables keeps the others); otherwise the new file starts empty with the full schema. When
+    ``fill`` raises, the temporary file is removed and the live warehouse is untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        if start_from_current and path.exists():
+            shutil.copyfile(path, tmp)
+        else:
+            tmp.unlink()
+        con = duckdb.connect(str(tmp))
+        try:
+            _tune(con)
+            if not (start_from_current and path.exists()):
+                create_schema(con)
+            con.execute("BEGIN TRANSACTION")
+            fill(con)
+            con.execute(
+                "INSERT INTO cxm_loads VALUES (?, ?, ?, ?, ?)",
+                [dt.datetime.now().replace(microsecond=0), kind, source, tables, data_as_of],
+            )
+            con.execute("COMMIT")
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+        raise
+    return path
+
+
+def generation(path: str | Path) -> tuple[int, int]:
+    """Return (inode, mtime_ns) of the warehouse file: it changes whenever a rebuild swaps in."""
+    st = os.stat(path)
+    return st.st_ino, st.st_mtime_ns
+
+
+@contextlib.contextmanager
+def open_readonly(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Yield a read-only connection to the warehouse, closed on exit.
+
+    Raises
+    ------
+    WarehouseMissing
+        When no warehouse file exists yet; the message says how to make one.
+    """
+    path = warehouse_path(path)
+    if not path.exists():
+        raise WarehouseMissing(
+            f"No warehouse at {path}. Build the demo company with `cxm demo` "
+            f"or load your data with `cxm import DIR`."
+        )
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None = None):
+    """Return the single value of a one-row, one-column query.
+
+    Fetches the whole result: DuckDB 2.0 refuses further work on a connection whose last
+    ``execute`` result was not read to the end.
+    """
+    return con.execute(sql, params or []).fetchall()[0][0]
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Return the row count of each of the nine company tables, in load order."""
+    # Table names come from the schema declaration, never from a user.
+    return {t: scalar(con, f"SELECT count(*) FROM {t}") for t in TABLES}
+
+
+def last_load(con: duckdb.DuckDBPyConnection) -> dict[str, object] | None:
+    """Return the newest load record (kind, source, loaded_at, data_as_of), or None."""
+    rows = con.execute(
+        "SELECT loaded_at, kind, source, data_as_of FROM cxm_loads ORDER BY loaded_at DESC LIMIT 1"
+    ).fetchall()
+    if not rows:
+        return None
+    return dict(zip(("loaded_at", "kind", "source", "data_as_of"), rows[0], strict=True))
