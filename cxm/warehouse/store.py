@@ -142,6 +142,15 @@ def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {t: scalar(con, f"SELECT count(*) FROM {t}") for t in TABLES}
 
 
+def load_history(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict[str, object]]:
+    """Return the newest ``limit`` load records, newest first."""
+    rows = con.execute(
+        "SELECT loaded_at, kind, source, tables, data_as_of FROM cxm_loads "
+        "ORDER BY loaded_at DESC LIMIT ?", [limit]).fetchall()
+    return [dict(zip(("loaded_at", "kind", "source", "tables", "data_as_of"), r, strict=True))
+            for r in rows]
+
+
 def last_load(con: duckdb.DuckDBPyConnection) -> dict[str, object] | None:
     """Return the newest load record (kind, source, loaded_at, data_as_of), or None."""
     rows = con.execute(

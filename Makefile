@@ -1,0 +1,55 @@
+# The two commands: `make run` and `make test`. Each installs what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+# uv: the one on PATH, else a private copy installed with pip into .tools/.
+UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
+PORT ?= 8501
+DEMO_SELLERS ?= 20000
+WAREHOUSE := data/cxm.duckdb
+CREDENTIALS := data/credentials.yaml
+
+.PHONY: run test install browser demo docs bench clean
+
+$(CURDIR)/.tools/bin/uv:
+	python3 -m venv .tools
+	.tools/bin/pip install --quiet uv
+
+.venv/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen
+	touch $@
+
+install: .venv/.synced
+
+$(WAREHOUSE): | .venv/.synced
+	$(UV) run cxm demo --sellers $(DEMO_SELLERS) --warehouse $(WAREHOUSE)
+
+$(CREDENTIALS): | .venv/.synced
+	$(UV) run cxm demo-users --credentials $(CREDENTIALS) --quiet
+
+demo: install  ## rebuild the demo company
+	$(UV) run cxm demo --sellers $(DEMO_SELLERS) --warehouse $(WAREHOUSE)
+
+run: install $(WAREHOUSE) $(CREDENTIALS)
+	@$(UV) run cxm demo-users --credentials $(CREDENTIALS) --show
+	@echo "Open http://localhost:$(PORT)"
+	CXM_DEMO=1 CXM_WAREHOUSE=$(WAREHOUSE) CXM_CREDENTIALS=$(CREDENTIALS) \
+	  $(UV) run streamlit run app.py --server.port $(PORT)
+
+# Debian's chromium drives the browser tests (Playwright's own download is not reachable).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+
+test: install browser
+	$(UV) run pytest
+
+bench: install
+	$(UV) run python benchmarks/build.py
+
+docs: install
+	$(UV) run python -m cxm.docs
+
+clean:
+	rm -rf .venv .tools data/*.duckdb data/*.yaml

@@ -1,0 +1,15 @@
+"""cxm: sign in, then the pages the user's role may open."""
+
+import streamlit as st
+
+from cxm.ui import access, shell
+
+st.set_page_config(page_title="cxm", page_icon=":material/insights:", layout="wide")
+
+user = access.login()
+navigation = st.navigation(shell.pages_for(user.role if user else None),
+                           position="sidebar" if user else "hidden")
+if user is None:
+    st.stop()
+shell.sidebar(user)
+shell.run_page(navigation.run)

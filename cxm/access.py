@@ -1,0 +1,200 @@
+"""Who may do what: users, roles and market scope, read from the server's credentials file.
+
+The credentials file (default ``data/credentials.yaml``, never in version control; override
+with ``$CXM_CREDENTIALS``) holds bcrypt-hashed passwords with each user's role and markets.
+Roles and scope are read from it on every run, never from the login cookie. `Scope` is what
+every warehouse query takes as a required keyword, so a query cannot forget it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from enum import StrEnum
+from pathlib import Path
+
+import bcrypt
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from cxm.errors import ConfigError, CxmError
+
+DEFAULT_CREDENTIALS = Path("data/credentials.yaml")
+MIN_COOKIE_KEY_BYTES = 32
+
+
+class Role(StrEnum):
+    """What a user may do: view; also what-if; also export; or everything."""
+
+    EXECUTIVE = "executive"
+    STRATEGIST = "strategist"
+    ANALYST = "analyst"
+    ADMIN = "admin"
+
+
+class OutOfScope(CxmError):
+    """A user asked for a market outside their scope."""
+
+
+class NotAllowed(CxmError):
+    """A user's role does not allow what they asked for."""
+
+
+class Scope(BaseModel):
+    """The markets a user may see; ``markets=None`` means every market.
+
+    >>> Scope(markets=("BR",)).allows("US"), Scope.everywhere().allows("US")
+    (False, True)
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    markets: tuple[str, ...] | None = None
+
+    @classmethod
+    def everywhere(cls) -> Scope:
+        """Return the scope of a user who sees every market."""
+        return cls(markets=None)
+
+    def allows(self, market: str) -> bool:
+        """Return whether ``market`` is inside the scope."""
+        return self.markets is None or market in self.markets
+
+    def describe(self) -> str:
+        """Return the scope in words, for captions and exports."""
+        return "all markets" if self.markets is None else ", ".join(self.markets)
+
+
+class User(BaseModel):
+    """A signed-in user as the server knows them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    username: str
+    name: str
+    email: str
+    role: Role
+    scope: Scope = Field(default_factory=Scope.everywhere)
+
+
+def require_role(user: User | None, *roles: Role) -> User:
+    """Return ``user`` when their role is one of ``roles``; raise `NotAllowed` otherwise.
+
+    >>> admin = User(username="a", name="A", email="a@x", role=Role.ADMIN)
+    >>> require_role(admin, Role.ADMIN).username
+    'a'
+    """
+    if user is None or user.role not in roles:
+        who = "Nobody is signed in" if user is None else f"{user.name} ({user.role.value})"
+        raise NotAllowed(f"{who} may not do this; it needs the role "
+                         f"{' or '.join(r.value for r in roles)}.")
+    return user
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    email: str
+    password: str = Field(pattern=r"^\$2[aby]\$\d\d\$.{53}$", description="a bcrypt hash")
+    role: Role
+    markets: list[str] | None = None
+
+
+def credentials_path() -> Path:
+    """Return the credentials file path: ``$CXM_CREDENTIALS`` or data/credentials.yaml."""
+    return Path(os.environ.get("CXM_CREDENTIALS") or DEFAULT_CREDENTIALS)
+
+
+def load_users(path: str | Path | None = None) -> dict[str, User]:
+    """Return the users of the credentials file, by username.
+
+    Raises
+    ------
+    ConfigError
+        When the file is missing or a user entry is invalid (the message names the user and
+        the field; a password that is not a bcrypt hash is refused, never accepted in clear).
+    """
+    path = Path(path or credentials_path())
+    if not path.exists():
+        raise ConfigError(f"No credentials file at {path}. Create demo users with "
+                          f"`cxm demo-users` or point CXM_CREDENTIALS at your file.")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    entries = (raw.get("credentials") or {}).get("usernames") or {}
+    users = {}
+    for username, entry in entries.items():
+        try:
+            e = _Entry.model_validate(entry)
+        except ValidationError as exc:
+            where = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in exc.errors())
+            raise ConfigError(f"{path}, user {username!r}: {where}") from exc
+        scope = Scope(markets=tuple(e.markets)) if e.markets else Scope.everywhere()
+        users[username] = User(username=username, name=e.name, email=e.email, role=e.role,
+                               scope=scope)
+    return users
+
+
+def authenticator_credentials(path: str | Path | None = None) -> dict:
+    """Return the ``credentials`` dict streamlit-authenticator expects (names and hashes only)."""
+    path = Path(path or credentials_path())
+    load_users(path)  # validate first
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return {"usernames": {u: {k: e[k] for k in ("name", "email", "password")}
+                          for u, e in raw["credentials"]["usernames"].items()}}
+
+
+#: The demo logins `make run` creates and prints: (username, name, role, markets, password).
+DEMO_USERS = (
+    ("exec", "Erin Executive", Role.EXECUTIVE, None, "exec-demo-2026"),
+    ("strategist", "Sam Strategist", Role.STRATEGIST, None, "strategist-demo-2026"),
+    ("analyst", "Ana Analyst", Role.ANALYST, ["BR", "MX"], "analyst-demo-2026"),
+    ("admin", "Alex Admin", Role.ADMIN, None, "admin-demo-2026"),
+)
+
+
+def write_demo_credentials(path: str | Path | None = None) -> Path:
+    """Write the demo users, passwords bcrypt-hashed, to the credentials file; return its path."""
+    path = Path(path or credentials_path())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    users = {
+        username: {"name": name, "email": f"{username}@demo.cxm", "role": str(role),
+                   "markets": markets,
+                   "password": bcrypt.hashpw(password.encode(), bcrypt.gensalt(10)).decode()}
+        for username, name, role, markets, password in DEMO_USERS
+    }
+    path.write_text(yaml.safe_dump({"credentials": {"usernames": users}}, sort_keys=False),
+                    encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def demo_mode() -> bool:
+    """Return whether the app runs in explicit demo mode (``CXM_DEMO=1``)."""
+    return os.environ.get("CXM_DEMO", "") == "1"
+
+
+_PROCESS_KEY = secrets.token_hex(32)
+
+
+def cookie_key() -> str:
+    """Return the login cookie's signing key from ``$CXM_COOKIE_KEY``.
+
+    In explicit demo mode without a key, a random key for this process is used (logins then
+    last until the server restarts).
+
+    Raises
+    ------
+    ConfigError
+        Outside demo mode when the key is missing or shorter than 32 bytes.
+    """
+    key = os.environ.get("CXM_COOKIE_KEY", "")
+    if len(key.encode()) >= MIN_COOKIE_KEY_BYTES:
+        return key
+    if demo_mode() and not key:
+        return _PROCESS_KEY
+    raise ConfigError(
+        f"CXM_COOKIE_KEY must be a secret of at least {MIN_COOKIE_KEY_BYTES} bytes "
+        f"(it is {'unset' if not key else f'{len(key.encode())} bytes'}). Generate one with "
+        "`python -c 'import secrets; print(secrets.token_hex(32))'`, or set CXM_DEMO=1 for "
+        "the demo."
+    )
