@@ -13,14 +13,19 @@ st.title("Data")
 history = store.load_history(con)
 if history:
     newest = history[0]
-    st.caption(f"Data as of {fmt.date(newest['data_as_of'])} · last {newest['kind']} "
-               f"{fmt.date(newest['loaded_at'])}")
+    st.caption(
+        f"Data as of {fmt.date(newest['data_as_of'])} · last {newest['kind']} "
+        f"{fmt.date(newest['loaded_at'])}"
+    )
 
 st.subheader("Tables")
 st.dataframe(
     [{"table": t, "rows": n} for t, n in store.table_counts(con).items()],
     hide_index=True,
-    column_config={"table": "Table", "rows": st.column_config.NumberColumn("Rows", format="localized")},
+    column_config={
+        "table": "Table",
+        "rows": st.column_config.NumberColumn("Rows", format="localized"),
+    },
 )
 st.subheader("Loads")
 st.dataframe(
@@ -28,7 +33,9 @@ st.dataframe(
     hide_index=True,
     column_config={
         "loaded_at": st.column_config.DatetimeColumn("Loaded", format="D MMM YYYY, HH:mm"),
-        "kind": "Kind", "source": "Source", "tables": "Tables",
+        "kind": "Kind",
+        "source": "Source",
+        "tables": "Tables",
         "data_as_of": st.column_config.DateColumn("Data as of", format="D MMM YYYY"),
     },
 )

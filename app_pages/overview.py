@@ -13,8 +13,10 @@ summary = market_summary(con, scope=user.scope)
 
 st.title("Overview")
 if load:
-    st.caption(f"Data as of {fmt.date(load['data_as_of'])} · loaded {fmt.date(load['loaded_at'])} "
-               f"from {load['source']} · showing {user.scope.describe()}")
+    st.caption(
+        f"Data as of {fmt.date(load['data_as_of'])} · loaded {fmt.date(load['loaded_at'])} "
+        f"from {load['source']} · showing {user.scope.describe()}"
+    )
 if summary.is_empty():
     st.info(f"No sellers are loaded for {user.scope.describe()} yet.")
     st.stop()

@@ -86,8 +86,9 @@ def require_role(user: User | None, *roles: Role) -> User:
     """
     if user is None or user.role not in roles:
         who = "Nobody is signed in" if user is None else f"{user.name} ({user.role.value})"
-        raise NotAllowed(f"{who} may not do this; it needs the role "
-                         f"{' or '.join(r.value for r in roles)}.")
+        raise NotAllowed(
+            f"{who} may not do this; it needs the role {' or '.join(r.value for r in roles)}."
+        )
     return user
 
 
@@ -117,8 +118,10 @@ def load_users(path: str | Path | None = None) -> dict[str, User]:
     """
     path = Path(path or credentials_path())
     if not path.exists():
-        raise ConfigError(f"No credentials file at {path}. Create demo users with "
-                          f"`cxm demo-users` or point CXM_CREDENTIALS at your file.")
+        raise ConfigError(
+            f"No credentials file at {path}. Create demo users with "
+            f"`cxm demo-users` or point CXM_CREDENTIALS at your file."
+        )
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     entries = (raw.get("credentials") or {}).get("usernames") or {}
     users = {}
@@ -129,8 +132,9 @@ def load_users(path: str | Path | None = None) -> dict[str, User]:
             where = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in exc.errors())
             raise ConfigError(f"{path}, user {username!r}: {where}") from exc
         scope = Scope(markets=tuple(e.markets)) if e.markets else Scope.everywhere()
-        users[username] = User(username=username, name=e.name, email=e.email, role=e.role,
-                               scope=scope)
+        users[username] = User(
+            username=username, name=e.name, email=e.email, role=e.role, scope=scope
+        )
     return users
 
 
@@ -139,8 +143,12 @@ def authenticator_credentials(path: str | Path | None = None) -> dict:
     path = Path(path or credentials_path())
     load_users(path)  # validate first
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {"usernames": {u: {k: e[k] for k in ("name", "email", "password")}
-                          for u, e in raw["credentials"]["usernames"].items()}}
+    return {
+        "usernames": {
+            u: {k: e[k] for k in ("name", "email", "password")}
+            for u, e in raw["credentials"]["usernames"].items()
+        }
+    }
 
 
 #: The demo logins `make run` creates and prints: (username, name, role, markets, password).
@@ -157,13 +165,18 @@ def write_demo_credentials(path: str | Path | None = None) -> Path:
     path = Path(path or credentials_path())
     path.parent.mkdir(parents=True, exist_ok=True)
     users = {
-        username: {"name": name, "email": f"{username}@demo.cxm", "role": str(role),
-                   "markets": markets,
-                   "password": bcrypt.hashpw(password.encode(), bcrypt.gensalt(10)).decode()}
+        username: {
+            "name": name,
+            "email": f"{username}@demo.cxm",
+            "role": str(role),
+            "markets": markets,
+            "password": bcrypt.hashpw(password.encode(), bcrypt.gensalt(10)).decode(),
+        }
         for username, name, role, markets, password in DEMO_USERS
     }
-    path.write_text(yaml.safe_dump({"credentials": {"usernames": users}}, sort_keys=False),
-                    encoding="utf-8")
+    path.write_text(
+        yaml.safe_dump({"credentials": {"usernames": users}}, sort_keys=False), encoding="utf-8"
+    )
     path.chmod(0o600)
     return path
 

@@ -24,13 +24,22 @@ from cxm.warehouse import store
 from cxm.warehouse.demo import DEFAULT_AS_OF, DemoSpec, build_demo
 from cxm.warehouse.importer import export_raw, import_dir
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
-                  help="cxm: customer and seller experience analytics for direct sellers.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="cxm: customer and seller experience analytics for direct sellers.",
+)
 out = Console()
 err = Console(stderr=True)
 
-Warehouse = Annotated[Path | None, typer.Option(
-    "--warehouse", help="Warehouse file (default: $CXM_WAREHOUSE or data/cxm.duckdb).")]
+_DEFAULT_AS_OF = dt.datetime.combine(DEFAULT_AS_OF, dt.time())
+Warehouse = Annotated[
+    Path | None,
+    typer.Option(
+        "--warehouse", help="Warehouse file (default: $CXM_WAREHOUSE or data/cxm.duckdb)."
+    ),
+]
 
 
 class Format(StrEnum):
@@ -47,9 +56,10 @@ def _fail(exc: CxmError) -> None:
 def demo(
     sellers: Annotated[int, typer.Option(help="Sellers ever enrolled (100 to 5,000,000).")] = 2_000,
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 7,
-    as_of: Annotated[dt.datetime, typer.Option(
-        "--as-of", formats=["%Y-%m-%d"], help="Last day of the demo history.")] = dt.datetime.combine(
-            DEFAULT_AS_OF, dt.time()),
+    as_of: Annotated[
+        dt.datetime,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Last day of the demo history."),
+    ] = _DEFAULT_AS_OF,
     years: Annotated[int, typer.Option(help="Years of history up to --as-of.")] = 5,
     warehouse: Warehouse = None,
 ) -> None:
@@ -64,12 +74,19 @@ def demo(
             option = "--" + str(e["loc"][0]).replace("_", "-")
             err.print(f"{option}: {e['input']} is not allowed: {e['msg'].lower()}.", markup=False)
         raise typer.Exit(2) from exc
-    with Progress(TextColumn("{task.description:<22}"), BarColumn(), TimeElapsedColumn(),
-                  console=err, transient=False) as bar:
+    with Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
         task = bar.add_task("starting", total=1.0)
-        path = build_demo(spec, warehouse,
-                          progress=lambda stage, done: bar.update(task, description=stage,
-                                                                  completed=done))
+        path = build_demo(
+            spec,
+            warehouse,
+            progress=lambda stage, done: bar.update(task, description=stage, completed=done),
+        )
     _print_status(path)
 
 
@@ -89,8 +106,11 @@ def import_(
         result = import_dir(directory, path=warehouse)
     except CxmError as exc:
         _fail(exc)
-    out.print(f"Imported {', '.join(f'{t} ({n:,} rows)' for t, n in result.rows.items())} "
-              f"into {result.path}.", markup=False)
+    out.print(
+        f"Imported {', '.join(f'{t} ({n:,} rows)' for t, n in result.rows.items())} "
+        f"into {result.path}.",
+        markup=False,
+    )
 
 
 @app.command("export-raw")
@@ -133,15 +153,19 @@ def _print_status(path: Path) -> None:
         table.add_row(name, f"{n:,}")
     out.print(table)
     if load:
-        out.print(f"Last load: {load['kind']} at {load['loaded_at']:%Y-%m-%d %H:%M}, "
-                  f"{load['source']}; data as of {load['data_as_of'] or 'unknown'}.",
-                  markup=False)
+        out.print(
+            f"Last load: {load['kind']} at {load['loaded_at']:%Y-%m-%d %H:%M}, "
+            f"{load['source']}; data as of {load['data_as_of'] or 'unknown'}.",
+            markup=False,
+        )
 
 
 @app.command("demo-users")
 def demo_users(
-    credentials: Annotated[Path | None, typer.Option(
-        help="Credentials file (default: $CXM_CREDENTIALS or data/credentials.yaml).")] = None,
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="Credentials file (default: $CXM_CREDENTIALS or data/credentials.yaml)."),
+    ] = None,
     show: Annotated[bool, typer.Option("--show", help="Only print the demo logins.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="Write without printing.")] = False,
 ) -> None:

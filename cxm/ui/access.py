@@ -18,8 +18,12 @@ COOKIE_DAYS = 1.0
 
 def _authenticator() -> stauth.Authenticate:
     return stauth.Authenticate(
-        authenticator_credentials(), COOKIE_NAME, cookie_key(), COOKIE_DAYS,
-        auto_hash=False, login_sleep_time=0,
+        authenticator_credentials(),
+        COOKIE_NAME,
+        cookie_key(),
+        COOKIE_DAYS,
+        auto_hash=False,
+        login_sleep_time=0,
     )
 
 
@@ -55,4 +59,6 @@ def logout_button() -> None:
     """Draw the sign-out button in the sidebar."""
     auth = st.session_state.get("_cxm_auth")
     if auth is not None:
-        auth.logout("Sign out", "sidebar", key="logout")
+        auth.logout(
+            "Sign out", "sidebar", key="cxm_sign_out"
+        )  # "logout" is the library's own state key

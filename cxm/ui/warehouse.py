@@ -42,7 +42,8 @@ def cursor() -> duckdb.DuckDBPyConnection:
     except FileNotFoundError as exc:
         raise WarehouseMissing(
             f"No warehouse at {path}. Build the demo company with `cxm demo` or load your "
-            "data with `cxm import DIR`.") from exc
+            "data with `cxm import DIR`."
+        ) from exc
     holder = _holder()
     with holder.lock:
         if holder.key != key:

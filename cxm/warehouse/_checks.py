@@ -30,9 +30,13 @@ ROW = "__row"  # the spreadsheet row number of each record
 PER_CHECK = 20  # issues kept per (file, column, code); the total is always counted
 EARLIEST = dt.date(1900, 1, 1)
 _ENUM_CODES = {
-    "ranks": "unknown_rank", "markets": "unknown_market", "languages": "unknown_language",
-    "product_lines": "unknown_product_line", "activity_kinds": "unknown_activity_kind",
-    "order_channels": "unknown_channel", "ticket_channels": "unknown_channel",
+    "ranks": "unknown_rank",
+    "markets": "unknown_market",
+    "languages": "unknown_language",
+    "product_lines": "unknown_product_line",
+    "activity_kinds": "unknown_activity_kind",
+    "order_channels": "unknown_channel",
+    "ticket_channels": "unknown_channel",
 }
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
@@ -49,17 +53,31 @@ class Found:
         self.issues.append(issue)
         self.total += 1
 
-    def add_rows(self, file: str, bad: pl.DataFrame, column: str | None, value: str | None,
-                 code: str, message: str) -> None:
+    def add_rows(
+        self,
+        file: str,
+        bad: pl.DataFrame,
+        column: str | None,
+        value: str | None,
+        code: str,
+        message: str,
+    ) -> None:
         """Record one issue per row of ``bad`` (columns ROW and, if given, ``value``)."""
         if bad.height == 0:
             return
         self.total += bad.height
         for rec in bad.head(PER_CHECK).iter_rows(named=True):
             shown = rec.get(value) if value else None
-            self.issues.append(ImportIssue(
-                file=file, row=rec[ROW], column=column, code=code, message=message,
-                value=None if shown is None else _show(shown)))
+            self.issues.append(
+                ImportIssue(
+                    file=file,
+                    row=rec[ROW],
+                    column=column,
+                    code=code,
+                    message=message,
+                    value=None if shown is None else _show(shown),
+                )
+            )
 
     def __bool__(self) -> bool:
         return self.total > 0
@@ -74,7 +92,9 @@ def _is(kind: str, raw: pl.Expr) -> pl.Expr:
     """Return the expression that parses raw text to ``kind`` (null where it does not parse)."""
     text = raw.str.strip_chars()
     if kind == "int":
-        return pl.when(text.str.contains(r"^[+-]?\d{1,18}$")).then(text.cast(pl.Int64, strict=False))
+        return pl.when(text.str.contains(r"^[+-]?\d{1,18}$")).then(
+            text.cast(pl.Int64, strict=False)
+        )
     if kind == "float":
         parsed = text.cast(pl.Float64, strict=False)
         return pl.when(parsed.is_finite()).then(parsed)
@@ -85,10 +105,14 @@ def _is(kind: str, raw: pl.Expr) -> pl.Expr:
         return text.str.to_date("%Y-%m-%d", strict=False)
     if kind == "datetime":
         return text.str.replace("T", " ", literal=True).str.to_datetime(
-            "%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us")
+            "%Y-%m-%d %H:%M:%S%.f", strict=False, time_unit="us"
+        )
     if kind == "list":
-        return pl.when(text == "").then(pl.lit([], dtype=pl.List(pl.String))).otherwise(
-            text.str.split(";").list.eval(pl.element().str.strip_chars()))
+        return (
+            pl.when(text == "")
+            .then(pl.lit([], dtype=pl.List(pl.String)))
+            .otherwise(text.str.split(";").list.eval(pl.element().str.strip_chars()))
+        )
     return raw
 
 
@@ -101,8 +125,14 @@ _PARSE_CODES = {
 }
 
 
-def parse_table(file: str, raw: pl.DataFrame, model: type[Table], cfg: CompanyConfig,
-                today: dt.date, found: Found) -> pl.DataFrame:
+def parse_table(
+    file: str,
+    raw: pl.DataFrame,
+    model: type[Table],
+    cfg: CompanyConfig,
+    today: dt.date,
+    found: Found,
+) -> pl.DataFrame:
     """Return ``raw`` (text or typed columns, plus ROW) parsed to the declared types.
 
     Every value that does not parse or breaks a column constraint is reported to ``found``;
@@ -111,8 +141,11 @@ def parse_table(file: str, raw: pl.DataFrame, model: type[Table], cfg: CompanyCo
     out = raw.select(ROW)
     for col in columns(model):
         series = raw.get_column(col.name)
-        text = series.list.join(";") if series.dtype == pl.List(pl.String) else series.cast(
-            pl.String, strict=False)
+        text = (
+            series.list.join(";")
+            if series.dtype == pl.List(pl.String)
+            else series.cast(pl.String, strict=False)
+        )
         frame = pl.DataFrame({ROW: raw.get_column(ROW), "text": text})
         if series.dtype == col.polars_type:
             value = series
@@ -131,8 +164,14 @@ def _parse_text(file: str, frame: pl.DataFrame, col: Column, found: Found) -> pl
     parsed = frame.select(pl.col(ROW), pl.col("text"), _is(col.kind, pl.col("text")).alias("v"))
     if col.kind in _PARSE_CODES:
         code, msg = _PARSE_CODES[col.kind]
-        found.add_rows(file, parsed.filter(pl.col("text").is_not_null() & pl.col("v").is_null()),
-                       col.name, "text", code, msg)
+        found.add_rows(
+            file,
+            parsed.filter(pl.col("text").is_not_null() & pl.col("v").is_null()),
+            col.name,
+            "text",
+            code,
+            msg,
+        )
     return parsed.get_column("v")
 
 
@@ -144,20 +183,39 @@ def _parse_decimal(file: str, frame: pl.DataFrame, col: Column, found: Found) ->
     size = text.str.contains(rf"^[+-]?0*\d{{1,{whole}}}(\.\d+)?$")
     checked = frame.with_columns(number=number, places=places, size=size)
     present = pl.col("text").is_not_null()
-    found.add_rows(file, checked.filter(present & ~pl.col("number")), col.name, "text",
-                   "not_a_number", "is not a number (write 12.50, no currency sign or commas)")
-    found.add_rows(file, checked.filter(present & pl.col("number") & ~pl.col("places")), col.name,
-                   "text", "too_many_decimals",
-                   f"has more than {col.decimal_places} decimals; it would have to be rounded")
-    found.add_rows(file, checked.filter(present & pl.col("places") & ~pl.col("size")), col.name,
-                   "text", "number_too_large", f"has more than {whole} digits before the point")
+    found.add_rows(
+        file,
+        checked.filter(present & ~pl.col("number")),
+        col.name,
+        "text",
+        "not_a_number",
+        "is not a number (write 12.50, no currency sign or commas)",
+    )
+    found.add_rows(
+        file,
+        checked.filter(present & pl.col("number") & ~pl.col("places")),
+        col.name,
+        "text",
+        "too_many_decimals",
+        f"has more than {col.decimal_places} decimals; it would have to be rounded",
+    )
+    found.add_rows(
+        file,
+        checked.filter(present & pl.col("places") & ~pl.col("size")),
+        col.name,
+        "text",
+        "number_too_large",
+        f"has more than {whole} digits before the point",
+    )
     good = pl.col("number") & pl.col("places") & pl.col("size")
     return checked.select(
-        pl.when(good).then(text).cast(col.polars_type, strict=False).alias("v")).get_column("v")
+        pl.when(good).then(text).cast(col.polars_type, strict=False).alias("v")
+    ).get_column("v")
 
 
-def _constrain(file: str, frame: pl.DataFrame, col: Column, cfg: CompanyConfig,
-               today: dt.date, found: Found) -> pl.Series:
+def _constrain(
+    file: str, frame: pl.DataFrame, col: Column, cfg: CompanyConfig, today: dt.date, found: Found
+) -> pl.Series:
     """Report constraint breaks of a parsed column and return it with bad cells nulled."""
     v = pl.col(col.name)
     bad_masks: list[pl.Expr] = []
@@ -169,58 +227,97 @@ def _constrain(file: str, frame: pl.DataFrame, col: Column, cfg: CompanyConfig,
     if not col.nullable and not (col.kind == "list" and col.min_length is None):
         check(pl.col("text").is_null(), "missing_value", "is empty; this column needs a value")
     if col.kind == "list" and col.min_length:
-        check(v.is_not_null() & (v.list.len() < col.min_length), "missing_value",
-              "is an empty list; it needs at least one value")
+        check(
+            v.is_not_null() & (v.list.len() < col.min_length),
+            "missing_value",
+            "is an empty list; it needs at least one value",
+        )
     if col.kind == "str":
         if col.pattern == ID_PATTERN:
-            check(v.is_not_null() & ~v.str.contains(col.pattern), "bad_id",
-                  "is not a usable id (blank, or starts or ends with a space)")
+            check(
+                v.is_not_null() & ~v.str.contains(col.pattern),
+                "bad_id",
+                "is not a usable id (blank, or starts or ends with a space)",
+            )
         elif col.pattern:
-            check(v.is_not_null() & ~v.str.contains(col.pattern), "bad_format",
-                  f"does not match the format {col.pattern}")
+            check(
+                v.is_not_null() & ~v.str.contains(col.pattern),
+                "bad_format",
+                f"does not match the format {col.pattern}",
+            )
         if col.max_length:
-            check(v.str.len_chars() > col.max_length, "too_long",
-                  f"is longer than {col.max_length} characters")
+            check(
+                v.str.len_chars() > col.max_length,
+                "too_long",
+                f"is longer than {col.max_length} characters",
+            )
         if col.literals:
-            check(v.is_not_null() & ~v.is_in(col.literals), "unknown_value",
-                  f"is not one of {', '.join(col.literals)}")
+            check(
+                v.is_not_null() & ~v.is_in(col.literals),
+                "unknown_value",
+                f"is not one of {', '.join(col.literals)}",
+            )
     if col.enum:
         allowed = cfg.enum_values(col.enum)
         singular = _ENUM_CODES[col.enum]
-        elements = v.list.eval(pl.element().is_in(allowed).not_()).list.any() if col.kind == "list" \
+        elements = (
+            v.list.eval(pl.element().is_in(allowed).not_()).list.any()
+            if col.kind == "list"
             else ~v.is_in(allowed)
+        )
         bad = frame.filter(v.is_not_null() & elements)
         for text in bad.get_column("text").unique(maintain_order=True).head(PER_CHECK):
             rows = bad.filter(pl.col("text") == text) if text is not None else bad
-            hint = difflib.get_close_matches(str(text), allowed, n=1)
+            hint = _closest(str(text), allowed)
             msg = f"is not a configured {col.enum.replace('_', ' ')[:-1]}" + (
-                f'; did you mean "{hint[0]}"?' if hint else f" ({', '.join(allowed)})")
+                f'; did you mean "{hint[0]}"?' if hint else f" ({', '.join(allowed)})"
+            )
             found.add_rows(file, rows, col.name, "text", singular, msg)
         bad_masks.append(v.is_not_null() & elements)
     if col.ge is not None:
-        code = "negative_amount" if col.kind == "decimal" else (
-            "negative_value" if col.ge == 0 else "below_minimum")
+        code = (
+            "negative_amount"
+            if col.kind == "decimal"
+            else ("negative_value" if col.ge == 0 else "below_minimum")
+        )
         check(v < col.ge, code, f"is less than {col.ge}; it must be {col.ge} or more")
     if col.kind in ("date", "datetime"):
-        low = pl.lit(EARLIEST) if col.kind == "date" else pl.lit(dt.datetime.combine(EARLIEST, dt.time()))
-        high = pl.lit(today) if col.kind == "date" else pl.lit(
-            dt.datetime.combine(today + dt.timedelta(days=1), dt.time()))
-        check((v < low) | (v >= high if col.kind == "datetime" else v > high), "date_out_of_range",
-              f"is outside {EARLIEST} to {today} (no dates before 1900 or in the future)")
+        low = (
+            pl.lit(EARLIEST)
+            if col.kind == "date"
+            else pl.lit(dt.datetime.combine(EARLIEST, dt.time()))
+        )
+        high = (
+            pl.lit(today)
+            if col.kind == "date"
+            else pl.lit(dt.datetime.combine(today + dt.timedelta(days=1), dt.time()))
+        )
+        check(
+            (v < low) | (v >= high if col.kind == "datetime" else v > high),
+            "date_out_of_range",
+            f"is outside {EARLIEST} to {today} (no dates before 1900 or in the future)",
+        )
     if not bad_masks:
         return frame.get_column(col.name)
     any_bad = pl.any_horizontal(*[m.fill_null(False) for m in bad_masks])
     return frame.select(pl.when(~any_bad).then(v).alias(col.name)).get_column(col.name)
 
 
-def check_rules(file: str, df: pl.DataFrame, model: type[Table], cfg: CompanyConfig,
-                found: Found) -> None:
+def check_rules(
+    file: str, df: pl.DataFrame, model: type[Table], cfg: CompanyConfig, found: Found
+) -> None:
     """Report breaks of the table's cross-column rules (`Table.__rules__`)."""
     for rule in model.__rules__:
         if isinstance(rule, NotBefore):
             bad = df.filter(pl.col(rule.later) < pl.col(rule.earlier))
-            found.add_rows(file, bad.with_columns(pl.col(rule.later).cast(pl.String)), rule.later,
-                           rule.later, rule.code, f"is before {rule.earlier}")
+            found.add_rows(
+                file,
+                bad.with_columns(pl.col(rule.later).cast(pl.String)),
+                rule.later,
+                rule.later,
+                rule.code,
+                f"is before {rule.earlier}",
+            )
         elif isinstance(rule, ScoreScale):
             lo = pl.lit(rule.default[0])
             hi = pl.lit(rule.default[1])
@@ -229,22 +326,49 @@ def check_rules(file: str, df: pl.DataFrame, model: type[Table], cfg: CompanyCon
                 hi = pl.when(pl.col("question") == q).then(qhi).otherwise(hi)
             bad = df.filter((pl.col("score") < lo) | (pl.col("score") > hi))
             scales = ", ".join(f"{q} {a}-{b}" for q, a, b in rule.scales)
-            found.add_rows(file, bad.with_columns(pl.col("score").cast(pl.String)), "score",
-                           "score", rule.code,
-                           f"is off the question's scale ({scales}; others "
-                           f"{rule.default[0]}-{rule.default[1]})")
+            found.add_rows(
+                file,
+                bad.with_columns(pl.col("score").cast(pl.String)),
+                "score",
+                "score",
+                rule.code,
+                f"is off the question's scale ({scales}; others "
+                f"{rule.default[0]}-{rule.default[1]})",
+            )
         elif isinstance(rule, LanguageOfMarket):
-            pairs = pl.DataFrame([(m.code, lang) for m in cfg.markets for lang in m.languages],
-                                 schema=["market", "language"], orient="row")
-            bad = df.filter(pl.col("market").is_not_null() & pl.col("language").is_not_null()
-                            ).join(pairs, on=["market", "language"], how="anti")
-            found.add_rows(file, bad, "language", "language", rule.code,
-                           "is not a configured language of the row's market")
+            pairs = pl.DataFrame(
+                [(m.code, lang) for m in cfg.markets for lang in m.languages],
+                schema=["market", "language"],
+                orient="row",
+            )
+            bad = df.filter(pl.col("market").is_not_null() & pl.col("language").is_not_null()).join(
+                pairs, on=["market", "language"], how="anti"
+            )
+            found.add_rows(
+                file,
+                bad,
+                "language",
+                "language",
+                rule.code,
+                "is not a configured language of the row's market",
+            )
         elif isinstance(rule, JsonObject):
             texts = df.get_column(rule.column).drop_nulls().unique().to_list()
             bad_texts = [t for t in texts if not _is_json_object(t)]
-            found.add_rows(file, df.filter(pl.col(rule.column).is_in(bad_texts)), rule.column,
-                           rule.column, rule.code, 'is not a JSON object like {"markets": ["BR"]}')
+            found.add_rows(
+                file,
+                df.filter(pl.col(rule.column).is_in(bad_texts)),
+                rule.column,
+                rule.column,
+                rule.code,
+                'is not a JSON object like {"markets": ["BR"]}',
+            )
+
+
+def _closest(text: str, allowed: tuple[str, ...]) -> list[str]:
+    """Return the configured value ``text`` most likely meant, ignoring case (or nothing)."""
+    lower = {a.lower(): a for a in allowed}
+    return [lower[m] for m in difflib.get_close_matches(text.lower(), list(lower), n=1)]
 
 
 def _is_json_object(text: str) -> bool:

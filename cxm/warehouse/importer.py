@@ -38,41 +38,70 @@ class ImportResult:
 
 def _discover(directory: Path, found: Found) -> dict[str, Path]:
     if not directory.is_dir():
-        found.add(ImportIssue(file=str(directory), code="no_directory",
-                              message="is not a folder that exists"))
+        found.add(
+            ImportIssue(
+                file=str(directory), code="no_directory", message="is not a folder that exists"
+            )
+        )
         return {}
     files: dict[str, Path] = {}
     for path in sorted(p for p in directory.iterdir() if not p.name.startswith(".")):
         table, suffix = path.stem, path.suffix.lower()
         if suffix not in FORMATS or table not in TABLES:
-            found.add(ImportIssue(
-                file=path.name, code="unknown_file",
-                message=f"is not named after a table; expected one of "
-                        f"{', '.join(t + '.csv' for t in TABLES)} (or .parquet)"))
+            found.add(
+                ImportIssue(
+                    file=path.name,
+                    code="unknown_file",
+                    message=f"is not named after a table; expected one of "
+                    f"{', '.join(t + '.csv' for t in TABLES)} (or .parquet)",
+                )
+            )
         elif table in files:
-            found.add(ImportIssue(file=path.name, code="ambiguous_file",
-                                  message=f"and {files[table].name} both hold {table}; keep one"))
+            found.add(
+                ImportIssue(
+                    file=path.name,
+                    code="ambiguous_file",
+                    message=f"and {files[table].name} both hold {table}; keep one",
+                )
+            )
         else:
             files[table] = path
+    files = {t: files[t] for t in TABLES if t in files}  # load order
     if not files and not found:
-        found.add(ImportIssue(file=str(directory), code="no_files",
-                              message="holds no table files (sellers.csv, orders.parquet, ...)"))
+        found.add(
+            ImportIssue(
+                file=str(directory),
+                code="no_files",
+                message="holds no table files (sellers.csv, orders.parquet, ...)",
+            )
+        )
     return files
 
 
 def _read_csv(path: Path, model: type[Table], found: Found) -> pl.DataFrame | None:
     data = path.read_bytes()
     if not data.strip():
-        found.add(ImportIssue(file=path.name, code="empty_file",
-                              message="is empty; a table file needs at least its header row"))
+        found.add(
+            ImportIssue(
+                file=path.name,
+                code="empty_file",
+                message="is empty; a table file needs at least its header row",
+            )
+        )
         return None
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        found.add(ImportIssue(file=path.name, row=line, code="bad_encoding",
-                              value=data[exc.start:exc.start + 4].hex(" "),
-                              message="is not UTF-8 text; save the file as UTF-8"))
+        found.add(
+            ImportIssue(
+                file=path.name,
+                row=line,
+                code="bad_encoding",
+                value=data[exc.start : exc.start + 4].hex(" "),
+                message="is not UTF-8 text; save the file as UTF-8",
+            )
+        )
         return None
     header = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or None])))
     if not _check_header(path.name, [h.strip() for h in header], model, found):
@@ -89,12 +118,22 @@ def _read_csv(path: Path, model: type[Table], found: Found) -> pl.DataFrame | No
 def _report_malformed(name: str, text: str, width: int, found: Found) -> None:
     for row, fields in enumerate(csv.reader(io.StringIO(text)), start=1):
         if len(fields) != width:
-            found.add(ImportIssue(file=name, row=row, code="malformed_csv", value=_clip(fields),
-                                  message=f"has {len(fields)} fields where the header has {width} "
-                                          "(a stray comma or an unclosed quote?)"))
+            found.add(
+                ImportIssue(
+                    file=name,
+                    row=row,
+                    code="malformed_csv",
+                    value=_clip(fields),
+                    message=f"has {len(fields)} fields where the header has {width} "
+                    "(a stray comma or an unclosed quote?)",
+                )
+            )
             return
-    found.add(ImportIssue(file=name, code="malformed_csv",
-                          message="could not be read as CSV (an unclosed quote?)"))
+    found.add(
+        ImportIssue(
+            file=name, code="malformed_csv", message="could not be read as CSV (an unclosed quote?)"
+        )
+    )
 
 
 def _clip(fields: list[str]) -> str:
@@ -106,8 +145,13 @@ def _read_parquet(path: Path, model: type[Table], found: Found) -> pl.DataFrame 
     try:
         df = pl.read_parquet(path)
     except (pl.exceptions.PolarsError, OSError) as exc:
-        found.add(ImportIssue(file=path.name, code="unreadable_parquet",
-                              message=f"is not a readable Parquet file ({type(exc).__name__})"))
+        found.add(
+            ImportIssue(
+                file=path.name,
+                code="unreadable_parquet",
+                message=f"is not a readable Parquet file ({type(exc).__name__})",
+            )
+        )
         return None
     if not _check_header(path.name, df.columns, model, found):
         return None
@@ -118,28 +162,51 @@ def _check_header(name: str, header: list[str], model: type[Table], found: Found
     expected = [c.name for c in columns(model)]
     before = found.total
     for col in sorted({h for h in header if header.count(h) > 1}):
-        found.add(ImportIssue(file=name, row=1, column=col, code="duplicate_column",
-                              message="appears more than once in the header"))
+        found.add(
+            ImportIssue(
+                file=name,
+                row=1,
+                column=col,
+                code="duplicate_column",
+                message="appears more than once in the header",
+            )
+        )
     for col in expected:
         if col not in header:
-            found.add(ImportIssue(file=name, row=1, column=col, code="missing_column",
-                                  message="is missing from the header"))
+            found.add(
+                ImportIssue(
+                    file=name,
+                    row=1,
+                    column=col,
+                    code="missing_column",
+                    message="is missing from the header",
+                )
+            )
     for col in header:
         if col not in expected:
-            found.add(ImportIssue(file=name, row=1, column=col, code="unknown_column",
-                                  message=f"is not a column of {model.__table__} "
-                                          f"({', '.join(expected)})"))
+            found.add(
+                ImportIssue(
+                    file=name,
+                    row=1,
+                    column=col,
+                    code="unknown_column",
+                    message=f"is not a column of {model.__table__} ({', '.join(expected)})",
+                )
+            )
     return found.total == before
 
 
-def _keys(table: str, frames: dict[str, pl.DataFrame], con: duckdb.DuckDBPyConnection | None
-          ) -> tuple[pl.Series, str]:
+def _keys(
+    table: str, frames: dict[str, pl.DataFrame], con: duckdb.DuckDBPyConnection | None
+) -> tuple[pl.Series, str]:
     """Return the key values of ``table`` after the import, and where they come from."""
     (key,) = key_columns(TABLES[table])
     if table in frames:
         return frames[table].get_column(key), f"{table} in this import"
     if con is not None:
-        return con.sql(f"SELECT {key} FROM {table}").pl().get_column(key), f"{table} in the warehouse"
+        return con.sql(f"SELECT {key} FROM {table}").pl().get_column(
+            key
+        ), f"{table} in the warehouse"
     return pl.Series(key, [], dtype=pl.String), f"{table} (neither imported nor in the warehouse)"
 
 
@@ -150,34 +217,52 @@ def _check_keys(names: dict[str, str], frames: dict[str, pl.DataFrame], found: F
         if not key:
             continue
         required = [c.name for c in columns(model) if c.key and not c.nullable]
-        dupes = df.filter(pl.struct(key).is_duplicated()
-                          & pl.all_horizontal(pl.col(k).is_not_null() for k in required))
+        dupes = df.filter(
+            pl.struct(key).is_duplicated()
+            & pl.all_horizontal(pl.col(k).is_not_null() for k in required)
+        )
         groups = dupes.group_by(key, maintain_order=True).agg(pl.col(ROW).sort())
         found.total += max(0, groups.height - 20)
         for rec in groups.head(20).iter_rows(named=True):
             rows = rec[ROW]
             value = " / ".join(str(rec[k]) for k in key)
-            found.issues.append(ImportIssue(
-                file=names[table], row=rows[0], column=", ".join(key), value=value,
-                code="duplicate_key",
-                message=f"appears {len(rows)} times (rows {', '.join(map(str, rows[:5]))}"
-                        f"{', ...' if len(rows) > 5 else ''}); each must be unique"))
+            found.issues.append(
+                ImportIssue(
+                    file=names[table],
+                    row=rows[0],
+                    column=", ".join(key),
+                    value=value,
+                    code="duplicate_key",
+                    message=f"appears {len(rows)} times (rows {', '.join(map(str, rows[:5]))}"
+                    f"{', ...' if len(rows) > 5 else ''}); each must be unique",
+                )
+            )
             found.total += 1
 
 
-def _check_references(names: dict[str, str], frames: dict[str, pl.DataFrame],
-                      con: duckdb.DuckDBPyConnection | None, found: Found) -> None:
+def _check_references(
+    names: dict[str, str],
+    frames: dict[str, pl.DataFrame],
+    con: duckdb.DuckDBPyConnection | None,
+    found: Found,
+) -> None:
     """Report values that point at no row: in imported tables, and in kept tables that point
     at a replaced one."""
     for table, model in TABLES.items():
         refs = [(c.name, c.ref, c.kind == "list") for c in columns(model) if c.ref]
-        refs += [(r.id_column, (r.type_column, dict(r.tables)), False)
-                 for r in model.__rules__ if isinstance(r, RefByType)]
+        refs += [
+            (r.id_column, (r.type_column, dict(r.tables)), False)
+            for r in model.__rules__
+            if isinstance(r, RefByType)
+        ]
         for column, target, is_list in refs:
             if table in frames:
                 df = frames[table]
-            elif con is not None and (target in frames if isinstance(target, str)
-                                      else any(t in frames for t in target[1].values())):
+            elif con is not None and (
+                target in frames
+                if isinstance(target, str)
+                else any(t in frames for t in target[1].values())
+            ):
                 df = con.sql(f"SELECT * FROM {table}").pl().with_row_index(ROW, offset=1)
             else:
                 continue
@@ -188,17 +273,23 @@ def _check_references(names: dict[str, str], frames: dict[str, pl.DataFrame],
             for type_value, ref_table in targets:
                 rows = df if type_value is None else df.filter(pl.col(target[0]) == type_value)
                 keys, origin = _keys(ref_table, frames, con)
-                bad = rows.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(keys.implode()))
-                found.add_rows(where, bad, column, column, "dangling_reference",
-                               f"is not in {origin}")
+                bad = rows.filter(
+                    pl.col(column).is_not_null() & ~pl.col(column).is_in(keys.implode())
+                )
+                found.add_rows(
+                    where, bad, column, column, "dangling_reference", f"is not in {origin}"
+                )
 
 
 def _check_sponsor_tree(names: dict[str, str], sellers: pl.DataFrame, found: Found) -> None:
     """Report sellers who are their own upline: the sponsor chain comes back to them."""
     ids = sellers.get_column("seller_id")
     index = pl.DataFrame({"sponsor_id": ids, "parent": np.arange(len(ids))})
-    parent = sellers.select("sponsor_id").join(index, on="sponsor_id", how="left",
-                                               maintain_order="left").get_column("parent")
+    parent = (
+        sellers.select("sponsor_id")
+        .join(index, on="sponsor_id", how="left", maintain_order="left")
+        .get_column("parent")
+    )
     parent = parent.fill_null(-1).to_numpy().astype(np.int64)
     anc = parent.copy()
     for _ in range(int(np.ceil(np.log2(max(len(anc), 2)))) + 1):
@@ -210,21 +301,34 @@ def _check_sponsor_tree(names: dict[str, str], sellers: pl.DataFrame, found: Fou
         while node not in seen:
             seen.append(node)
             node = int(parent[node])
-        cycle = seen[seen.index(node):]
+        cycle = seen[seen.index(node) :]
         if reported & set(cycle):
             continue
         reported |= set(cycle)
         first = min(cycle)
-        chain = " -> ".join(ids[i] for i in cycle[cycle.index(first):] + cycle[: cycle.index(first)])
-        found.add(ImportIssue(
-            file=names["sellers"], row=int(sellers.get_column(ROW)[first]), column="sponsor_id",
-            value=ids[int(parent[first])], code="sponsor_cycle",
-            message=f"makes a loop in the upline ({chain} -> {ids[first]}); "
-                    "every sponsor chain must end at a seller with no sponsor"))
+        chain = " -> ".join(
+            ids[i] for i in cycle[cycle.index(first) :] + cycle[: cycle.index(first)]
+        )
+        found.add(
+            ImportIssue(
+                file=names["sellers"],
+                row=int(sellers.get_column(ROW)[first]),
+                column="sponsor_id",
+                value=ids[int(parent[first])],
+                code="sponsor_cycle",
+                message=f"makes a loop in the upline ({chain} -> {ids[first]}); "
+                "every sponsor chain must end at a seller with no sponsor",
+            )
+        )
 
 
-def import_dir(directory: str | Path, *, path: str | Path | None = None,
-               config: CompanyConfig | None = None, today: dt.date | None = None) -> ImportResult:
+def import_dir(
+    directory: str | Path,
+    *,
+    path: str | Path | None = None,
+    config: CompanyConfig | None = None,
+    today: dt.date | None = None,
+) -> ImportResult:
     """Validate the table files in ``directory`` and load them, or change nothing.
 
     Tables in the folder replace the warehouse's tables of the same name; other tables are
@@ -271,13 +375,20 @@ def import_dir(directory: str | Path, *, path: str | Path | None = None,
             con.execute(f"INSERT INTO {table} SELECT * FROM src")
             con.unregister("src")
 
-    store.rebuild(target, fill, kind="import", source=str(directory.resolve()),
-                  tables=list(frames), start_from_current=True)
+    store.rebuild(
+        target,
+        fill,
+        kind="import",
+        source=str(directory.resolve()),
+        tables=list(frames),
+        start_from_current=True,
+    )
     return ImportResult(path=target, rows={t: df.height for t, df in frames.items()})
 
 
-def export_raw(directory: str | Path, *, path: str | Path | None = None,
-               fmt: str = "parquet") -> dict[str, Path]:
+def export_raw(
+    directory: str | Path, *, path: str | Path | None = None, fmt: str = "parquet"
+) -> dict[str, Path]:
     """Write every warehouse table to ``directory`` as ``<table>.parquet`` or ``.csv``.
 
     CSV lists are written ``a;b;c`` and timestamps ``YYYY-MM-DD HH:MM:SS.ffffff``, the forms
@@ -290,10 +401,13 @@ def export_raw(directory: str | Path, *, path: str | Path | None = None,
         for table, model in TABLES.items():
             file = directory / f"{table}.{fmt}"
             cols = ", ".join(
-                f"array_to_string({c.name}, ';') AS {c.name}" if c.kind == "list" and fmt == "csv"
+                f"array_to_string({c.name}, ';') AS {c.name}"
+                if c.kind == "list" and fmt == "csv"
                 else f"strftime({c.name}, '%Y-%m-%d %H:%M:%S.%f') AS {c.name}"
-                if c.kind == "datetime" and fmt == "csv" else c.name
-                for c in columns(model))
+                if c.kind == "datetime" and fmt == "csv"
+                else c.name
+                for c in columns(model)
+            )
             rel = con.sql(f"SELECT {cols} FROM {table}")  # names from the schema only
             if fmt == "csv":
                 rel.write_csv(str(file), header=True)

@@ -104,7 +104,9 @@ ID_PATTERN = r"^\S(.*\S)?$"
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 Amount = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Count = Annotated[int, Field(ge=0)]
-SurveyQuestion = Literal["nps", "quality", "value", "service", "ease", "delivery", "tools", "training"]
+SurveyQuestion = Literal[
+    "nps", "quality", "value", "service", "ease", "delivery", "tools", "training"
+]
 Respondent = Literal["customer", "seller", "corporate"]
 Requester = Literal["customer", "seller"]
 
@@ -236,8 +238,9 @@ class SurveyResponse(Table):
     __rules__ = (
         ScoreScale(scales=(("nps", 0, 10),), default=(1, 5)),
         LanguageOfMarket(),
-        RefByType("respondent_type", "respondent_id",
-                  (("customer", "customers"), ("seller", "sellers"))),
+        RefByType(
+            "respondent_type", "respondent_id", (("customer", "customers"), ("seller", "sellers"))
+        ),
     )
 
     response_id: Annotated[Id, Key()]
@@ -258,8 +261,9 @@ class Ticket(Table):
         NotBefore("first_response_at", "opened_at"),
         NotBefore("resolved_at", "opened_at"),
         LanguageOfMarket(),
-        RefByType("requester_type", "requester_id",
-                  (("customer", "customers"), ("seller", "sellers"))),
+        RefByType(
+            "requester_type", "requester_id", (("customer", "customers"), ("seller", "sellers"))
+        ),
     )
 
     ticket_id: Annotated[Id, Key()]
@@ -288,7 +292,14 @@ class KpiTarget(Table):
 TABLES: dict[str, type[Table]] = {
     m.__table__: m
     for m in (
-        Seller, Customer, Order, Activity, Course, CourseCompletion, SurveyResponse, Ticket,
+        Seller,
+        Customer,
+        Order,
+        Activity,
+        Course,
+        CourseCompletion,
+        SurveyResponse,
+        Ticket,
         KpiTarget,
     )
 }
@@ -344,8 +355,13 @@ class Column:
 
 
 _KINDS = {
-    str: "str", int: "int", float: "float", bool: "bool", Decimal: "decimal",
-    dt.date: "date", dt.datetime: "datetime",
+    str: "str",
+    int: "int",
+    float: "float",
+    bool: "bool",
+    Decimal: "decimal",
+    dt.date: "date",
+    dt.datetime: "datetime",
 }
 
 

@@ -85,7 +85,13 @@ def rebuild(
             fill(con)
             con.execute(
                 "INSERT INTO cxm_loads VALUES (?, ?, ?, ?, ?)",
-                [dt.datetime.now().replace(microsecond=0), kind, source, tables, data_as_of],
+                [
+                    dt.datetime.now().replace(microsecond=0),
+                    kind,
+                    source,
+                    tables,
+                    data_as_of or latest_event_on(con),
+                ],
             )
             con.execute("COMMIT")
             con.execute("CHECKPOINT")
@@ -97,6 +103,23 @@ def rebuild(
         Path(f"{tmp}.wal").unlink(missing_ok=True)
         raise
     return path
+
+
+#: The dated events of a company; the newest of them is the data's as-of date.
+_EVENT_DATES = (
+    ("orders", "ordered_at"),
+    ("activities", "occurred_at"),
+    ("survey_responses", "answered_on"),
+    ("tickets", "opened_at"),
+    ("sellers", "enrolled_on"),
+    ("customers", "acquired_on"),
+)
+
+
+def latest_event_on(con: duckdb.DuckDBPyConnection) -> dt.date | None:
+    """Return the date of the newest order, activity, answer, ticket or enrollment, or None."""
+    parts = " UNION ALL ".join(f"SELECT max({c})::DATE AS d FROM {t}" for t, c in _EVENT_DATES)
+    return scalar(con, f"SELECT max(d) FROM ({parts})")
 
 
 def generation(path: str | Path) -> tuple[int, int]:
@@ -146,9 +169,13 @@ def load_history(con: duckdb.DuckDBPyConnection, limit: int = 20) -> list[dict[s
     """Return the newest ``limit`` load records, newest first."""
     rows = con.execute(
         "SELECT loaded_at, kind, source, tables, data_as_of FROM cxm_loads "
-        "ORDER BY loaded_at DESC LIMIT ?", [limit]).fetchall()
-    return [dict(zip(("loaded_at", "kind", "source", "tables", "data_as_of"), r, strict=True))
-            for r in rows]
+        "ORDER BY loaded_at DESC LIMIT ?",
+        [limit],
+    ).fetchall()
+    return [
+        dict(zip(("loaded_at", "kind", "source", "tables", "data_as_of"), r, strict=True))
+        for r in rows
+    ]
 
 
 def last_load(con: duckdb.DuckDBPyConnection) -> dict[str, object] | None:

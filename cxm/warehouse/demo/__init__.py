@@ -49,8 +49,9 @@ _MACROS = [
     "CREATE OR REPLACE TEMP MACRO money(c) AS CAST(c / 100.0 AS DECIMAL(14, 2))",
 ]
 _INSERT = {
-    "sellers": """INSERT INTO sellers SELECT sid(seller), CASE WHEN sponsor >= 0 THEN sid(sponsor) END,
-        enrolled_on, $ranks[rank + 1], $markets[market + 1], $languages[language + 1],
+    "sellers": """INSERT INTO sellers SELECT sid(seller),
+        CASE WHEN sponsor >= 0 THEN sid(sponsor) END, enrolled_on, $ranks[rank + 1],
+        $markets[market + 1], $languages[language + 1],
         money(weekly_goal_cents), monthly_enrollment_goal, terminated_on FROM src""",
     "customers": """INSERT INTO customers SELECT cid(customer), sid(seller), $markets[market + 1],
         $languages[language + 1], acquired_on, consent FROM src""",
@@ -97,8 +98,12 @@ def _dates(days: np.ndarray) -> pl.Series:
     return pl.Series(days.astype(np.int32)).cast(pl.Date)
 
 
-def fill(con: duckdb.DuckDBPyConnection, spec: DemoSpec, cfg: CompanyConfig,
-         progress: Progress | None = None) -> None:
+def fill(
+    con: duckdb.DuckDBPyConnection,
+    spec: DemoSpec,
+    cfg: CompanyConfig,
+    progress: Progress | None = None,
+) -> None:
     """Generate the demo company for ``spec`` and insert all nine tables through ``con``."""
     say = progress or (lambda stage, done: None)
     seeds = np.random.SeedSequence(spec.seed).spawn(6)
@@ -107,31 +112,60 @@ def fill(con: duckdb.DuckDBPyConnection, spec: DemoSpec, cfg: CompanyConfig,
     start = _day(spec.as_of.replace(year=spec.as_of.year - spec.years)) + 1
     ctx = cal.Context.of(cfg)
     params = {
-        "ranks": list(cfg.ranks), "markets": list(cfg.market_codes),
-        "languages": list(cfg.languages), "lines": [p.id for p in cfg.product_lines],
-        "channels": list(cfg.order_channels), "tchannels": list(cfg.ticket_channels),
-        "kinds": list(cfg.activity_kinds), "courses": [c[0] for c in _training.COURSES],
-        "respondents": list(_experience.RESPONDENT), "questions": list(SurveyQuestion.__args__),
+        "ranks": list(cfg.ranks),
+        "markets": list(cfg.market_codes),
+        "languages": list(cfg.languages),
+        "lines": [p.id for p in cfg.product_lines],
+        "channels": list(cfg.order_channels),
+        "tchannels": list(cfg.ticket_channels),
+        "kinds": list(cfg.activity_kinds),
+        "courses": [c[0] for c in _training.COURSES],
+        "respondents": list(_experience.RESPONDENT),
+        "questions": list(SurveyQuestion.__args__),
     }
     for m in _MACROS:
         con.execute(m)
 
     say("sellers", 0.0)
     f = make_field(rng[0], spec.sellers, start, as_of, ctx)
-    _load(con, "sellers", pl.DataFrame({
-        "seller": np.arange(f.n), "sponsor": f.sponsor, "enrolled_on": _dates(f.enrolled),
-        "rank": f.rank, "market": f.market, "language": f.language,
-        "weekly_goal_cents": f.weekly_goal_cents, "monthly_enrollment_goal": f.monthly_enrollment_goal,
-        "terminated_on": pl.Series(np.where(f.terminated, f.end, 0).astype(np.int32)).cast(pl.Date)
-        .set(pl.Series(~f.terminated), None),
-    }), params)
+    _load(
+        con,
+        "sellers",
+        pl.DataFrame(
+            {
+                "seller": np.arange(f.n),
+                "sponsor": f.sponsor,
+                "enrolled_on": _dates(f.enrolled),
+                "rank": f.rank,
+                "market": f.market,
+                "language": f.language,
+                "weekly_goal_cents": f.weekly_goal_cents,
+                "monthly_enrollment_goal": f.monthly_enrollment_goal,
+                "terminated_on": pl.Series(np.where(f.terminated, f.end, 0).astype(np.int32))
+                .cast(pl.Date)
+                .set(pl.Series(~f.terminated), None),
+            }
+        ),
+        params,
+    )
 
     say("customers", 0.05)
     c = make_customers(rng[1], f, as_of, ctx)
-    _load(con, "customers", pl.DataFrame({
-        "customer": np.arange(c.n), "seller": c.seller, "market": c.market,
-        "language": c.language, "acquired_on": _dates(c.acquired), "consent": c.consent,
-    }), params)
+    _load(
+        con,
+        "customers",
+        pl.DataFrame(
+            {
+                "customer": np.arange(c.n),
+                "seller": c.seller,
+                "market": c.market,
+                "language": c.language,
+                "acquired_on": _dates(c.acquired),
+                "consent": c.consent,
+            }
+        ),
+        params,
+    )
 
     blocks = max(1, -(-c.n // 1_000_000))
     for i, frame in enumerate(order_blocks(seeds[5], c, as_of, ctx)):
@@ -152,8 +186,9 @@ def fill(con: duckdb.DuckDBPyConnection, spec: DemoSpec, cfg: CompanyConfig,
     say("writing", 0.97)
 
 
-def build_demo(spec: DemoSpec, path: str | Path | None = None,
-               progress: Progress | None = None) -> Path:
+def build_demo(
+    spec: DemoSpec, path: str | Path | None = None, progress: Progress | None = None
+) -> Path:
     """Build the demo company for ``spec`` into the warehouse at ``path`` and return the path.
 
     The demo always uses the built-in demo configuration (``cxm/company.yaml``), whatever
@@ -162,9 +197,12 @@ def build_demo(spec: DemoSpec, path: str | Path | None = None,
     cfg = load_config(DEFAULT_CONFIG)
     target = store.warehouse_path(path)
     out = store.rebuild(
-        target, lambda con: fill(con, spec, cfg, progress), kind="demo",
+        target,
+        lambda con: fill(con, spec, cfg, progress),
+        kind="demo",
         source=f"demo company: {spec.sellers:,} sellers, seed {spec.seed}, {spec.years} years",
-        tables=list(TABLES), data_as_of=spec.as_of,
+        tables=list(TABLES),
+        data_as_of=spec.as_of,
     )
     if progress:
         progress("done", 1.0)

@@ -51,8 +51,15 @@ CONSENT_DEFAULT = 0.72
 ONE_TIME_LINE = "detox_kit"
 ONE_TIME_LINE_SHARE_ONE_TIME_BUYERS = 0.35
 ONE_TIME_LINE_SHARE_REPEAT_BUYERS = 0.04
-LINE_PRICE = {"wellness": 62, "nutrition": 78, "skincare": 71, "home": 44, "detox_kit": 89,
-              "acai": 55, "green_tea": 58}
+LINE_PRICE = {
+    "wellness": 62,
+    "nutrition": 78,
+    "skincare": 71,
+    "home": 44,
+    "detox_kit": 89,
+    "acai": 55,
+    "green_tea": 58,
+}
 #: Planted: average order size shrinks over the last two quarters, by this much at the end.
 AOV_SHRINK = 0.18
 AOV_SHRINK_DAYS = 182
@@ -104,8 +111,10 @@ class Context:
             lang[i, : len(m.languages)] = [cfg.languages.index(x) for x in m.languages]
         line_ids = [p.id for p in cfg.product_lines]
         one_time = line_ids.index(ONE_TIME_LINE)
-        regular = [[j for j, p in enumerate(cfg.product_lines) if c in p.markets and j != one_time]
-                   for c in codes]
+        regular = [
+            [j for j, p in enumerate(cfg.product_lines) if c in p.markets and j != one_time]
+            for c in codes
+        ]
         width = max(len(r) for r in regular)
         table = np.array([r + [r[0]] * (width - len(r)) for r in regular], dtype=np.int8)
         return cls(

@@ -29,12 +29,17 @@ def _scores(rng: np.random.Generator, question: np.ndarray, top_box: np.ndarray)
     attribute = np.where(u < top_box, 5, lower)
     promoter = 0.25 + 0.5 * top_box
     detractor = 0.45 - 0.5 * top_box
-    nps = np.where(u < promoter, rng.integers(9, 11, n),
-                   np.where(u < 1 - detractor, rng.integers(7, 9, n), rng.integers(0, 7, n)))
+    nps = np.where(
+        u < promoter,
+        rng.integers(9, 11, n),
+        np.where(u < 1 - detractor, rng.integers(7, 9, n), rng.integers(0, 7, n)),
+    )
     return np.where(question == 0, nps, attribute).astype(np.int64)
 
 
-def surveys(rng: np.random.Generator, f: Field, c: Customers, as_of: int, ctx: cal.Context) -> pl.DataFrame:
+def surveys(
+    rng: np.random.Generator, f: Field, c: Customers, as_of: int, ctx: cal.Context
+) -> pl.DataFrame:
     """Return survey answers: respondent_type, respondent (index), seller, market, language, day,
     question (index into `schema.SurveyQuestion`), score."""
     from cxm.warehouse.schema import SurveyQuestion  # the question order of the schema
@@ -48,38 +53,69 @@ def surveys(rng: np.random.Generator, f: Field, c: Customers, as_of: int, ctx: c
         k = len(q)
         day = lo + (rng.random(len(who)) * (hi - lo + 1)).astype(np.int64)
         question = np.tile(q, len(who))
-        parts.append(pl.DataFrame({
-            "respondent_type": np.full(len(who) * k, RESPONDENT[kind], dtype=np.int8),
-            "respondent": np.repeat(who, k).astype(np.int64),
-            "seller": np.repeat(seller, k).astype(np.int64),
-            "market": np.repeat(market, k).astype(np.int8),
-            "language": np.repeat(language, k).astype(np.int8),
-            "answered_on": np.repeat(day, k).astype(np.int32),
-            "question": question.astype(np.int8),
-            "score": _scores(rng, question, np.repeat(top_box, k)),
-        }))
+        parts.append(
+            pl.DataFrame(
+                {
+                    "respondent_type": np.full(len(who) * k, RESPONDENT[kind], dtype=np.int8),
+                    "respondent": np.repeat(who, k).astype(np.int64),
+                    "seller": np.repeat(seller, k).astype(np.int64),
+                    "market": np.repeat(market, k).astype(np.int8),
+                    "language": np.repeat(language, k).astype(np.int8),
+                    "answered_on": np.repeat(day, k).astype(np.int32),
+                    "question": question.astype(np.int8),
+                    "score": _scores(rng, question, np.repeat(top_box, k)),
+                }
+            )
+        )
 
     who = np.flatnonzero(rng.random(c.n) < cal.CUSTOMER_SURVEY_SHARE)
     tb = np.where(c.market[who] == wide, cal.WIDE_GAP_CUSTOMER_TOP_BOX, cal.CUSTOMER_TOP_BOX)
-    answer("customer", who, c.seller[who], c.market[who], c.language[who],
-           c.acquired[who].astype(np.int64), np.minimum(c.end[who], as_of), CUSTOMER_QUESTIONS, tb)
+    answer(
+        "customer",
+        who,
+        c.seller[who],
+        c.market[who],
+        c.language[who],
+        c.acquired[who].astype(np.int64),
+        np.minimum(c.end[who], as_of),
+        CUSTOMER_QUESTIONS,
+        tb,
+    )
 
     who = np.flatnonzero(rng.random(f.n) < cal.SELLER_SURVEY_SHARE)
-    answer("seller", who, np.full(len(who), -1), f.market[who], f.language[who],
-           f.enrolled[who].astype(np.int64), f.end[who], SELLER_QUESTIONS,
-           np.full(len(who), cal.SELLER_TOP_BOX))
+    answer(
+        "seller",
+        who,
+        np.full(len(who), -1),
+        f.market[who],
+        f.language[who],
+        f.enrolled[who].astype(np.int64),
+        f.end[who],
+        SELLER_QUESTIONS,
+        np.full(len(who), cal.SELLER_TOP_BOX),
+    )
 
     per_market = int(np.clip(f.n // 400, 8, 150))
     markets = np.repeat(np.arange(len(ctx.config.markets)), per_market)
     main_language = ctx.market_language_codes[markets, 0]
-    answer("corporate", np.arange(len(markets)), np.full(len(markets), -1), markets, main_language,
-           np.full(len(markets), as_of - 180), np.full(len(markets), as_of), CORPORATE_QUESTIONS,
-           np.full(len(markets), cal.CORPORATE_TOP_BOX))
+    answer(
+        "corporate",
+        np.arange(len(markets)),
+        np.full(len(markets), -1),
+        markets,
+        main_language,
+        np.full(len(markets), as_of - 180),
+        np.full(len(markets), as_of),
+        CORPORATE_QUESTIONS,
+        np.full(len(markets), cal.CORPORATE_TOP_BOX),
+    )
     out = pl.concat(parts)
     return out.with_columns(pl.col("answered_on").cast(pl.Date)).with_row_index("response_num", 1)
 
 
-def tickets(rng: np.random.Generator, f: Field, c: Customers, as_of: int, ctx: cal.Context) -> pl.DataFrame:
+def tickets(
+    rng: np.random.Generator, f: Field, c: Customers, as_of: int, ctx: cal.Context
+) -> pl.DataFrame:
     """Return support tickets: requester type and index, market, language, channel, times.
 
     About 41% get a first answer within the hour, 26% more the same day, the rest in 18-72
@@ -95,40 +131,68 @@ def tickets(rng: np.random.Generator, f: Field, c: Customers, as_of: int, ctx: c
     opened = day * US_PER_DAY + rng.integers(8 * 3600, 17 * 3600, n) * 1_000_000
     u = rng.random(n)
     minutes = np.where(
-        u < cal.TICKET_WITHIN_HOUR, np.minimum(rng.exponential(18, n), 59) + 1,
-        np.where(u < cal.TICKET_WITHIN_HOUR + cal.TICKET_SAME_DAY_LATER,
-                 rng.uniform(61, 300, n), rng.uniform(18 * 60, 72 * 60, n)),
+        u < cal.TICKET_WITHIN_HOUR,
+        np.minimum(rng.exponential(18, n), 59) + 1,
+        np.where(
+            u < cal.TICKET_WITHIN_HOUR + cal.TICKET_SAME_DAY_LATER,
+            rng.uniform(61, 300, n),
+            rng.uniform(18 * 60, 72 * 60, n),
+        ),
     )
     first = opened + (minutes * 60_000_000).astype(np.int64)
     resolved = first + ((rng.exponential(30, n) + 0.2) * 3_600_000_000).astype(np.int64)
     cutoff = (as_of + 1) * US_PER_DAY
     channel_p = np.cumsum([0.3, 0.35, 0.25, 0.1])
-    return pl.DataFrame({
-        "requester_type": np.concatenate([np.ones(len(s)), np.zeros(len(cu))]).astype(np.int8),
-        "requester": np.concatenate([s, cu]).astype(np.int64),
-        "market": np.concatenate([f.market[s], c.market[cu]]).astype(np.int8),
-        "language": np.concatenate([f.language[s], c.language[cu]]).astype(np.int8),
-        "channel": (rng.random(n)[:, None] > channel_p[None, :]).sum(axis=1).astype(np.int8),
-        "opened_at": pl.Series(opened).cast(pl.Datetime("us")),
-        "first_response_at": pl.Series(np.where(first < cutoff, first, 0)).cast(pl.Datetime("us")),
-        "resolved_at": pl.Series(np.where(resolved < cutoff, resolved, 0)).cast(pl.Datetime("us")),
-        "has_first": first < cutoff,
-        "has_resolved": resolved < cutoff,
-    }).sort("opened_at").with_row_index("ticket_num", 1)
+    return (
+        pl.DataFrame(
+            {
+                "requester_type": np.concatenate([np.ones(len(s)), np.zeros(len(cu))]).astype(
+                    np.int8
+                ),
+                "requester": np.concatenate([s, cu]).astype(np.int64),
+                "market": np.concatenate([f.market[s], c.market[cu]]).astype(np.int8),
+                "language": np.concatenate([f.language[s], c.language[cu]]).astype(np.int8),
+                "channel": (rng.random(n)[:, None] > channel_p[None, :])
+                .sum(axis=1)
+                .astype(np.int8),
+                "opened_at": pl.Series(opened).cast(pl.Datetime("us")),
+                "first_response_at": pl.Series(np.where(first < cutoff, first, 0)).cast(
+                    pl.Datetime("us")
+                ),
+                "resolved_at": pl.Series(np.where(resolved < cutoff, resolved, 0)).cast(
+                    pl.Datetime("us")
+                ),
+                "has_first": first < cutoff,
+                "has_resolved": resolved < cutoff,
+            }
+        )
+        .sort("opened_at")
+        .with_row_index("ticket_num", 1)
+    )
 
 
 def kpi_targets(as_of_year: int, as_of_quarter: int) -> pl.DataFrame:
     """Return the demo company's targets for the as-of quarter (one for Brazil only)."""
     period = f"{as_of_year}-Q{as_of_quarter}"
     rows = [
-        ("active_rate", None, 0.22), ("seller_retention_90d", None, 0.75),
-        ("first30_sale_rate", None, 0.45), ("app_adoption_7d", None, 0.35),
-        ("compliance_rate", None, 0.90), ("avg_order_amount", None, 85.0),
-        ("autoship_share", None, 0.45), ("customer_nps", None, 20.0),
-        ("answered_same_day_share", None, 0.70), ("customer_nps", '{"markets": ["BR"]}', 5.0),
+        ("active_rate", None, 0.22),
+        ("seller_retention_90d", None, 0.75),
+        ("first30_sale_rate", None, 0.45),
+        ("app_adoption_7d", None, 0.35),
+        ("compliance_rate", None, 0.90),
+        ("avg_order_amount", None, 85.0),
+        ("autoship_share", None, 0.45),
+        ("customer_nps", None, 20.0),
+        ("answered_same_day_share", None, 0.70),
+        ("customer_nps", '{"markets": ["BR"]}', 5.0),
     ]
     return pl.DataFrame(
         [(period, k, s, t) for k, s, t in rows],
-        schema={"period": pl.String, "kpi_id": pl.String, "segment": pl.String, "target": pl.Float64},
+        schema={
+            "period": pl.String,
+            "kpi_id": pl.String,
+            "segment": pl.String,
+            "target": pl.Float64,
+        },
         orient="row",
     )

@@ -82,7 +82,9 @@ def make_field(rng: np.random.Generator, n: int, start: int, as_of: int, ctx: ca
     sells = first30 | (rng.random(n) < cal.LATE_SELLER_SHARE)
 
     # Churn: a year-one leaver leaves in the first 13 weeks half the time (CALIBRATION.md).
-    leaves_in_year1 = rng.random(n) < np.where(first30, cal.YEAR1_CHURN_FIRST30, cal.YEAR1_CHURN_OTHER)
+    leaves_in_year1 = rng.random(n) < np.where(
+        first30, cal.YEAR1_CHURN_FIRST30, cal.YEAR1_CHURN_OTHER
+    )
     early = rng.random(n) < cal.EARLY_LEAVER_SHARE
     offset = np.where(
         leaves_in_year1,
@@ -115,9 +117,18 @@ def make_field(rng: np.random.Generator, n: int, start: int, as_of: int, ctx: ca
     weekly = (cal.WEEKLY_GOAL_BY_RANK[rank] * rng.lognormal(0, 0.3, n) / 10).round() * 1000
     monthly = cal.ENROLLMENT_GOAL_BY_RANK[rank] + rng.poisson(0.3, n)
     return Field(
-        enrolled=enrolled, end=end, terminated=terminated, market=market, language=language,
-        sponsor=sponsor, rank=rank, first30=first30, sells=sells, builder=builder,
-        first_sale_day=first_sale_day, selling_end=selling_end.astype(np.int32),
+        enrolled=enrolled,
+        end=end,
+        terminated=terminated,
+        market=market,
+        language=language,
+        sponsor=sponsor,
+        rank=rank,
+        first30=first30,
+        sells=sells,
+        builder=builder,
+        first_sale_day=first_sale_day,
+        selling_end=selling_end.astype(np.int32),
         weekly_goal_cents=weekly.astype(np.int64),
         monthly_enrollment_goal=monthly.astype(np.int64),
     )
@@ -201,8 +212,11 @@ def make_customers(rng: np.random.Generator, f: Field, as_of: int, ctx: cal.Cont
     acquired = np.where(first_of_seller, lo, np.minimum(acquired, hi)).astype(np.int32)
 
     u = rng.random(len(seller))
-    kind = np.where(u < cal.AUTOSHIP_CUSTOMER_SHARE, 0,
-                    np.where(u < cal.AUTOSHIP_CUSTOMER_SHARE + cal.REPEAT_CUSTOMER_SHARE, 1, 2))
+    kind = np.where(
+        u < cal.AUTOSHIP_CUSTOMER_SHARE,
+        0,
+        np.where(u < cal.AUTOSHIP_CUSTOMER_SHARE + cal.REPEAT_CUSTOMER_SHARE, 1, 2),
+    )
     market = f.market[seller]
     same = rng.random(len(seller)) < 0.9
     other = ctx.market_language_codes[market, _choose_by_group(rng, market, ctx.language_probs)]
@@ -210,7 +224,12 @@ def make_customers(rng: np.random.Generator, f: Field, as_of: int, ctx: cal.Cont
     consent = rng.random(len(seller)) < ctx.consent_share[market]
     favourite = ctx.pick_regular_line(rng, market)
     return Customers(
-        seller=seller, acquired=acquired,
-        end=np.minimum(f.end, f.selling_end + cal.CUSTOMER_GRACE_DAYS)[seller], kind=kind.astype(np.int8),
-        market=market, language=language, consent=consent, favourite_line=favourite,
+        seller=seller,
+        acquired=acquired,
+        end=np.minimum(f.end, f.selling_end + cal.CUSTOMER_GRACE_DAYS)[seller],
+        kind=kind.astype(np.int8),
+        market=market,
+        language=language,
+        consent=consent,
+        favourite_line=favourite,
     )

@@ -58,8 +58,10 @@ def _block(rng, c: Customers, ids: np.ndarray, as_of: int, ctx: cal.Context) -> 
     end = np.minimum(c.end[ids], as_of).astype(np.int64)
     k = np.ones(len(ids), dtype=np.int64)
     auto, rep = kind == 0, kind == 1
-    k[auto] = np.minimum(rng.geometric(cal.AUTOSHIP_MONTHLY_CANCEL, auto.sum()),
-                         (end[auto] - acquired[auto]) // 30 + 1)
+    k[auto] = np.minimum(
+        rng.geometric(cal.AUTOSHIP_MONTHLY_CANCEL, auto.sum()),
+        (end[auto] - acquired[auto]) // 30 + 1,
+    )
     k[rep] = np.minimum(rng.geometric(cal.REPEAT_STOP_CHANCE, rep.sum()), 40)
 
     cust = np.repeat(ids, k)
@@ -91,13 +93,18 @@ def _block(rng, c: Customers, ids: np.ndarray, as_of: int, ctx: cal.Context) -> 
         ctx.pick_regular_line(rng, market),
     )
     # Planted: the one-time line appears only on a customer's first order.
-    p_one_time = np.where(ckind == 2, cal.ONE_TIME_LINE_SHARE_ONE_TIME_BUYERS,
-                          np.where(ckind == 1, cal.ONE_TIME_LINE_SHARE_REPEAT_BUYERS, 0.0))
+    p_one_time = np.where(
+        ckind == 2,
+        cal.ONE_TIME_LINE_SHARE_ONE_TIME_BUYERS,
+        np.where(ckind == 1, cal.ONE_TIME_LINE_SHARE_REPEAT_BUYERS, 0.0),
+    )
     one_time = (j == 0) & ctx.one_time_in_market[market] & (rng.random(n) < p_one_time)
     line = np.where(one_time, ctx.one_time_line, line).astype(np.int8)
 
     units = np.minimum(1 + rng.poisson(0.5, n), 6)
-    shrink = 1 - cal.AOV_SHRINK * np.clip((day - (as_of - cal.AOV_SHRINK_DAYS)) / cal.AOV_SHRINK_DAYS, 0, 1)
+    shrink = 1 - cal.AOV_SHRINK * np.clip(
+        (day - (as_of - cal.AOV_SHRINK_DAYS)) / cal.AOV_SHRINK_DAYS, 0, 1
+    )
     dollars = ctx.line_price[line] * units * rng.lognormal(-0.03, 0.25, n)
     dollars *= _month_factor(day, SEASON_AMOUNT) * shrink
     cents = np.maximum(np.round(dollars * 100), 99).astype(np.int64)
@@ -111,13 +118,15 @@ def _block(rng, c: Customers, ids: np.ndarray, as_of: int, ctx: cal.Context) -> 
     # Orders land between 07:00 and 23:00.
     at = day * US_PER_DAY + rng.integers(7 * 3600, 23 * 3600, n) * 1_000_000
     order = np.argsort(at, kind="stable")
-    return pl.DataFrame({
-        "customer": cust[order],
-        "seller": c.seller[cust][order],
-        "ordered_at": pl.Series(at[order]).cast(pl.Datetime("us")),
-        "amount_cents": cents[order],
-        "units": units[order].astype(np.int64),
-        "line": line[order],
-        "autoship": autoship[order],
-        "channel": channel[order],
-    })
+    return pl.DataFrame(
+        {
+            "customer": cust[order],
+            "seller": c.seller[cust][order],
+            "ordered_at": pl.Series(at[order]).cast(pl.Datetime("us")),
+            "amount_cents": cents[order],
+            "units": units[order].astype(np.int64),
+            "line": line[order],
+            "autoship": autoship[order],
+            "channel": channel[order],
+        }
+    )

@@ -69,12 +69,17 @@ def completions(rng: np.random.Generator, f: Field, cfg: CompanyConfig) -> pl.Da
         ok = ready & (rng.random(f.n) < p_done) & (on <= f.end)
         done_on[ok, i] = on[ok]
         sellers = np.flatnonzero(ok)
-        out.append(pl.DataFrame({"seller": sellers, "course": np.full(len(sellers), i),
-                                 "completed_on": on[ok]}))
+        out.append(
+            pl.DataFrame(
+                {"seller": sellers, "course": np.full(len(sellers), i), "completed_on": on[ok]}
+            )
+        )
     return pl.concat(out).with_columns(pl.col("completed_on").cast(pl.Int32).cast(pl.Date))
 
 
-def activities(rng: np.random.Generator, f: Field, done: pl.DataFrame, cfg: CompanyConfig) -> pl.DataFrame:
+def activities(
+    rng: np.random.Generator, f: Field, done: pl.DataFrame, cfg: CompanyConfig
+) -> pl.DataFrame:
     """Return seller-app activity rows: seller, occurred_at, kind, ref_type, ref_num.
 
     ref_type: 0 none, 1 a seller (enrollment), 2 a course (training), 3 a content item.
@@ -88,13 +93,23 @@ def activities(rng: np.random.Generator, f: Field, done: pl.DataFrame, cfg: Comp
     parts = []
 
     def add(seller, day, kind, ref_type, ref_num):
-        at = day.astype(np.int64) * US_PER_DAY + rng.integers(6 * 3600, 23 * 3600, len(day)) * 1_000_000
-        parts.append(pl.DataFrame({
-            "seller": seller.astype(np.int64), "occurred_at": pl.Series(at).cast(pl.Datetime("us")),
-            "kind": np.full(len(day), kinds[kind], dtype=np.int8),
-            "ref_type": np.full(len(day), ref_type, dtype=np.int8) if np.isscalar(ref_type) else ref_type,
-            "ref_num": ref_num.astype(np.int64),
-        }))
+        at = (
+            day.astype(np.int64) * US_PER_DAY
+            + rng.integers(6 * 3600, 23 * 3600, len(day)) * 1_000_000
+        )
+        parts.append(
+            pl.DataFrame(
+                {
+                    "seller": seller.astype(np.int64),
+                    "occurred_at": pl.Series(at).cast(pl.Datetime("us")),
+                    "kind": np.full(len(day), kinds[kind], dtype=np.int8),
+                    "ref_type": np.full(len(day), ref_type, dtype=np.int8)
+                    if np.isscalar(ref_type)
+                    else ref_type,
+                    "ref_num": ref_num.astype(np.int64),
+                }
+            )
+        )
 
     for kind, rate_engaged, rate_other in APP_RATES:
         lam = np.where(engaged, rate_engaged, rate_other) * (last - f.enrolled + 1) / 30.44
@@ -104,17 +119,26 @@ def activities(rng: np.random.Generator, f: Field, done: pl.DataFrame, cfg: Comp
         seller = np.repeat(np.arange(f.n), count)
         span = last - f.enrolled
         day = f.enrolled[seller] + (rng.random(len(seller)) * (span[seller] + 1)).astype(np.int64)
-        ref = rng.integers(1, 400, len(seller)) if kind == "content_share" else np.zeros(len(seller))
+        ref = (
+            rng.integers(1, 400, len(seller)) if kind == "content_share" else np.zeros(len(seller))
+        )
         add(seller, day, kind, 3 if kind == "content_share" else 0, ref)
 
     count = rng.poisson(np.where(f.builder, EVENTS_PER_MONTH_BUILDER * months, 0.0))
     seller = np.repeat(np.arange(f.n), count)
-    day = f.enrolled[seller] + (rng.random(len(seller)) * (f.end - f.enrolled + 1)[seller]).astype(np.int64)
+    day = f.enrolled[seller] + (rng.random(len(seller)) * (f.end - f.enrolled + 1)[seller]).astype(
+        np.int64
+    )
     add(seller, day, "event_hosted", 0, np.zeros(len(seller)))
 
     recruits = np.flatnonzero(f.sponsor >= 0)
     add(f.sponsor[recruits], f.enrolled[recruits], "enrollment", 1, recruits)
 
-    add(done["seller"].to_numpy(), done["completed_on"].cast(pl.Int32).to_numpy(),
-        "training_completed", 2, done["course"].to_numpy())
+    add(
+        done["seller"].to_numpy(),
+        done["completed_on"].cast(pl.Int32).to_numpy(),
+        "training_completed",
+        2,
+        done["course"].to_numpy(),
+    )
     return pl.concat(parts)

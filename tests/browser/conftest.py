@@ -1,0 +1,118 @@
+"""A real server and Debian's Chromium for the end-to-end tests (DESIGN.md section 10)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from cxm import access
+from cxm.ui.access import COOKIE_NAME
+
+ROOT = Path(__file__).parents[2]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny_warehouse_template, tmp_path_factory):
+    """Start the app on the tiny company and return its base URL."""
+    folder = tmp_path_factory.mktemp("server")
+    warehouse = folder / "cxm.duckdb"
+    shutil.copyfile(tiny_warehouse_template, warehouse)
+    env = {
+        **os.environ,
+        "CXM_WAREHOUSE": str(warehouse),
+        "CXM_DEMO": "1",
+        "CXM_CREDENTIALS": str(access.write_demo_credentials(folder / "credentials.yaml")),
+    }
+    env.pop("CXM_COOKIE_KEY", None)
+    port = _free_port()
+    log = (folder / "server.log").open("w")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "app.py",
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.fileWatcherType",
+            "none",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((folder / "server.log").read_text()) from None
+            time.sleep(0.3)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+def settle(page: Page) -> None:
+    """Wait until the script run has finished and nothing on the page is stale."""
+    expect(page.locator('[data-testid="stApp"]')).to_have_attribute(
+        "data-test-script-state", "notRunning", timeout=30_000
+    )
+    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=30_000)
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    """Fill the login form and wait for the signed-in page."""
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Login").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
+    settle(page)
+    # The login cookie is written by a component a moment after the page shows the user.
+    deadline = time.monotonic() + 15
+    while not any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
+        assert time.monotonic() < deadline, "the login cookie was never written"
+        page.wait_for_timeout(100)

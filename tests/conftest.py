@@ -1,0 +1,49 @@
+"""Shared fixtures: the tiny hand-checked company, and demo warehouses built once per run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+
+from cxm.warehouse.demo import DemoSpec, build_demo
+from cxm.warehouse.importer import import_dir
+
+FIXTURES = Path(__file__).parent / "fixtures"
+TINY = FIXTURES / "tiny_company"
+#: The day the tiny company's imports are checked against (nothing may be after it).
+TINY_TODAY = dt.date(2026, 3, 31)
+
+
+@pytest.fixture(scope="session")
+def tiny_warehouse_template(tmp_path_factory) -> Path:
+    """Return a warehouse file holding exactly the tiny company, built once."""
+    path = tmp_path_factory.mktemp("tiny") / "cxm.duckdb"
+    import_dir(TINY, path=path, today=TINY_TODAY)
+    return path
+
+
+@pytest.fixture
+def tiny_warehouse(tiny_warehouse_template, tmp_path) -> Path:
+    """Return a private copy of the tiny company's warehouse, free to change."""
+    path = tmp_path / "cxm.duckdb"
+    shutil.copyfile(tiny_warehouse_template, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(tmp_path_factory) -> Path:
+    """Return the demo company at 20,000 sellers, seed 7 (the planted effects are checked on it)."""
+    return build_demo(
+        DemoSpec(sellers=20_000, seed=7), tmp_path_factory.mktemp("demo") / "cxm.duckdb"
+    )
+
+
+@pytest.fixture(scope="session")
+def small_demo_warehouse(tmp_path_factory) -> Path:
+    """Return the demo company at 2,000 sellers, seed 11."""
+    return build_demo(
+        DemoSpec(sellers=2_000, seed=11), tmp_path_factory.mktemp("small") / "cxm.duckdb"
+    )

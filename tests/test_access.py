@@ -1,0 +1,90 @@
+"""Roles and market scope come from the server's file, and scope is applied inside queries."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from cxm import access
+from cxm.access import NotAllowed, Role, Scope, User, require_role
+from cxm.errors import ConfigError
+from cxm.warehouse.summary import market_summary
+
+
+def test_demo_credentials_store_bcrypt_hashes_and_roles_with_scope(tmp_path):
+    path = access.write_demo_credentials(tmp_path / "credentials.yaml")
+    text = path.read_text()
+    assert "exec-demo-2026" not in text and "$2b$" in text
+    users = access.load_users(path)
+    assert users["analyst"].role is Role.ANALYST
+    assert users["analyst"].scope == Scope(markets=("BR", "MX"))
+    assert users["admin"].scope.markets is None
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_clear_text_password_in_the_credentials_file_is_refused_with_the_user_named(tmp_path):
+    path = tmp_path / "credentials.yaml"
+    path.write_text(
+        "credentials:\n  usernames:\n    bob:\n      name: Bob\n      email: b@x\n"
+        "      password: hunter2\n      role: admin\n"
+    )
+    with pytest.raises(ConfigError, match=r"user 'bob': password"):
+        access.load_users(path)
+
+
+def test_an_unknown_role_is_refused(tmp_path):
+    path = tmp_path / "credentials.yaml"
+    hashed = "$2b$10$" + "a" * 53
+    path.write_text(
+        f"credentials:\n  usernames:\n    bob:\n      name: Bob\n      email: b@x\n"
+        f"      password: '{hashed}'\n      role: owner\n"
+    )
+    with pytest.raises(ConfigError, match=r"user 'bob': role"):
+        access.load_users(path)
+
+
+@pytest.mark.parametrize(
+    "key, demo, ok",
+    [
+        ("k" * 32, False, True),
+        ("k" * 31, False, False),
+        ("", False, False),
+        ("", True, True),
+        ("short", True, False),
+    ],
+)
+def test_the_cookie_key_must_be_a_32_byte_secret_unless_in_explicit_demo_mode(
+    monkeypatch, key, demo, ok
+):
+    monkeypatch.setenv("CXM_COOKIE_KEY", key)
+    monkeypatch.setenv("CXM_DEMO", "1" if demo else "")
+    if ok:
+        assert len(access.cookie_key()) >= 32
+    else:
+        with pytest.raises(ConfigError, match="CXM_COOKIE_KEY"):
+            access.cookie_key()
+
+
+def test_only_the_named_roles_pass_require_role():
+    analyst = User(username="a", name="Ana", email="a@x", role=Role.ANALYST)
+    assert require_role(analyst, Role.ANALYST, Role.ADMIN) is analyst
+    with pytest.raises(
+        NotAllowed, match=r"Ana \(analyst\) may not do this; it needs the role admin"
+    ):
+        require_role(analyst, Role.ADMIN)
+    with pytest.raises(NotAllowed, match="Nobody is signed in"):
+        require_role(None, Role.ADMIN)
+
+
+def test_the_market_summary_never_returns_a_market_outside_the_scope(tiny_warehouse):
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        everywhere = market_summary(con, scope=Scope.everywhere())
+        brazil = market_summary(con, scope=Scope(markets=("BR",)))
+        injected = market_summary(con, scope=Scope(markets=("BR', 'US",)))
+    # Tiny company: US S01-S04 + S12 = 5 sellers, BR S05-S08 + S11 = 5, CA S09-S10 = 2.
+    assert dict(everywhere.select("market", "sellers").iter_rows()) == {"US": 5, "BR": 5, "CA": 2}
+    # BR: customers C05-C07; orders O008-O011 = 55 + 55 + 89 + 120 = 319.
+    assert brazil.select(
+        "market", "sellers", "terminated_sellers", "customers", "orders", "revenue_amount"
+    ).rows() == [("BR", 5, 1, 3, 4, 319.0)]
+    assert injected.is_empty()

@@ -1,0 +1,50 @@
+"""The command line: results on stdout, problems on stderr, exit 1 for rejected input."""
+
+from __future__ import annotations
+
+import hashlib
+
+from typer.testing import CliRunner
+
+from cxm.cli import app
+
+runner = CliRunner()
+
+
+def test_cxm_demo_builds_and_reports_each_table(tmp_path):
+    result = runner.invoke(
+        app, ["demo", "--sellers", "300", "--seed", "3", "--warehouse", str(tmp_path / "w.duckdb")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "sellers" in result.stdout and "300" in result.stdout
+    assert "data as of 2026-10-31" in result.stdout
+
+
+def test_an_out_of_range_demo_size_is_a_usage_error_naming_the_option(tmp_path):
+    result = runner.invoke(
+        app, ["demo", "--sellers", "5", "--warehouse", str(tmp_path / "w.duckdb")]
+    )
+    assert result.exit_code == 2
+    assert "--sellers: 5 is not allowed" in result.stderr
+    assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_a_rejected_import_exits_1_lists_problems_on_stderr_and_changes_nothing(
+    tiny_warehouse, tmp_path
+):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "kpi_targets.csv").write_text("period,kpi_id,segment,target\n2026,Active Rate,,x\n")
+    before = hashlib.sha256(tiny_warehouse.read_bytes()).hexdigest()
+    result = runner.invoke(app, ["import", str(folder), "--warehouse", str(tiny_warehouse)])
+    assert result.exit_code == 1
+    assert 'kpi_targets.csv row 2, kpi_id: "Active Rate" does not match' in result.stderr
+    assert 'kpi_targets.csv row 2, target: "x" is not a number [not_a_number].' in result.stderr
+    assert result.stdout == ""
+    assert hashlib.sha256(tiny_warehouse.read_bytes()).hexdigest() == before
+
+
+def test_every_command_has_help_with_an_example():
+    for command in ["demo", "import", "export-raw", "status", "demo-users"]:
+        result = runner.invoke(app, [command, "--help"])
+        assert result.exit_code == 0 and "Example: cxm" in result.stdout, command

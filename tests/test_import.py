@@ -1,0 +1,325 @@
+"""Import: the tiny company loads exactly; every kind of bad input is named and changes nothing.
+
+Each bad case starts from one of the tiny company's files (tests/fixtures/tiny_company/),
+changes it the smallest way that breaks one rule, and imports it over the tiny company's
+warehouse. docs/errors.md lists the same triggers.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from cxm.errors import ImportRejected
+from cxm.warehouse.importer import import_dir
+from tests.conftest import TINY, TINY_TODAY
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad input: which file to take, how to break it, and where the error must point."""
+
+    code: str
+    file: str | None  # a tiny company file to copy and break; None for folder-level cases
+    edits: tuple[tuple[int, str, str], ...] = ()  # (spreadsheet row, column, new text)
+    raw: bytes | None = None  # replaces the file's bytes entirely
+    extra: dict[str, bytes] = field(default_factory=dict)  # more files to drop in the folder
+    row: int | None = None
+    column: str | None = None
+    where: str | None = None  # the file the issue names, when not ``file``
+
+
+CASES = [
+    Bad(
+        "not_an_integer",
+        "sellers.csv",
+        ((3, "monthly_enrollment_goal", "two"),),
+        row=3,
+        column="monthly_enrollment_goal",
+    ),
+    Bad(
+        "negative_value",
+        "sellers.csv",
+        ((4, "monthly_enrollment_goal", "-1"),),
+        row=4,
+        column="monthly_enrollment_goal",
+    ),
+    Bad("not_a_number", "orders.csv", ((2, "amount", "$65"),), row=2, column="amount"),
+    Bad("too_many_decimals", "orders.csv", ((3, "amount", "65.001"),), row=3, column="amount"),
+    Bad(
+        "number_too_large",
+        "orders.csv",
+        ((3, "amount", "1234567890123.00"),),
+        row=3,
+        column="amount",
+    ),
+    Bad("negative_amount", "orders.csv", ((4, "amount", "-12.50"),), row=4, column="amount"),
+    Bad("below_minimum", "orders.csv", ((5, "units", "0"),), row=5, column="units"),
+    Bad("not_a_boolean", "orders.csv", ((6, "autoship", "maybe"),), row=6, column="autoship"),
+    Bad(
+        "bad_date", "sellers.csv", ((2, "enrolled_on", "2025-02-30"),), row=2, column="enrolled_on"
+    ),
+    Bad(
+        "bad_timestamp", "orders.csv", ((7, "ordered_at", "yesterday"),), row=7, column="ordered_at"
+    ),
+    Bad(
+        "date_out_of_range",
+        "customers.csv",
+        ((2, "acquired_on", "2099-01-01"),),
+        row=2,
+        column="acquired_on",
+    ),
+    Bad("missing_value", "customers.csv", ((3, "market", ""),), row=3, column="market"),
+    Bad("unknown_market", "sellers.csv", ((2, "market", "UK"),), row=2, column="market"),
+    Bad("unknown_language", "customers.csv", ((4, "language", "xx"),), row=4, column="language"),
+    Bad("unknown_rank", "sellers.csv", ((5, "rank", "Platinum"),), row=5, column="rank"),
+    Bad(
+        "unknown_product_line",
+        "orders.csv",
+        ((8, "product_line", "gadgets"),),
+        row=8,
+        column="product_line",
+    ),
+    Bad("unknown_activity_kind", "activities.csv", ((11, "kind", "dance"),), row=11, column="kind"),
+    Bad("unknown_channel", "tickets.csv", ((2, "channel", "pigeon"),), row=2, column="channel"),
+    Bad(
+        "unknown_value",
+        "survey_responses.csv",
+        ((5, "respondent_type", "partner"),),
+        row=5,
+        column="respondent_type",
+    ),
+    Bad(
+        "language_not_in_market", "sellers.csv", ((6, "language", "ja"),), row=6, column="language"
+    ),
+    Bad(
+        "time_order",
+        "sellers.csv",
+        ((7, "terminated_on", "2025-06-01"),),
+        row=7,
+        column="terminated_on",
+    ),
+    Bad("score_out_of_range", "survey_responses.csv", ((3, "score", "7"),), row=3, column="score"),
+    Bad("bad_json", "kpi_targets.csv", ((3, "segment", "markets=BR"),), row=3, column="segment"),
+    Bad("bad_format", "kpi_targets.csv", ((2, "period", "Q1-2026"),), row=2, column="period"),
+    Bad("bad_id", "customers.csv", ((11, "customer_id", " C10"),), row=11, column="customer_id"),
+    Bad("too_long", "courses.csv", ((2, "course_id", "K" * 65),), row=2, column="course_id"),
+    Bad("duplicate_key", "orders.csv", ((3, "order_id", "O001"),), row=2, column="order_id"),
+    Bad(
+        "dangling_reference",
+        "orders.csv",
+        ((9, "customer_id", "C99"),),
+        row=9,
+        column="customer_id",
+    ),
+    Bad(
+        "dangling_reference",
+        "tickets.csv",
+        ((3, "requester_id", "S99"),),
+        row=3,
+        column="requester_id",
+    ),
+    Bad(
+        "dangling_reference",
+        "courses.csv",
+        ((4, "prerequisites", "K1;K9"),),
+        row=4,
+        column="prerequisites",
+    ),
+    # Replacing sellers without S01 strands the orders the warehouse keeps for S01.
+    Bad(
+        "dangling_reference",
+        "sellers.csv",
+        ((2, "seller_id", "S00"), (3, "sponsor_id", "S00"), (4, "sponsor_id", "S00")),
+        column="seller_id",
+        where="orders (in the warehouse)",
+    ),
+    Bad("sponsor_cycle", "sellers.csv", ((2, "sponsor_id", "S04"),), row=2, column="sponsor_id"),
+    Bad("sponsor_cycle", "sellers.csv", ((11, "sponsor_id", "S10"),), row=11, column="sponsor_id"),
+    Bad(
+        "missing_column",
+        "courses.csv",
+        raw=b"course_id,title,min_rank,compliance,languages\nK1,Welcome,Member,false,en\n",
+        row=1,
+        column="prerequisites",
+    ),
+    Bad(
+        "unknown_column",
+        "kpi_targets.csv",
+        raw=b"period,kpi_id,segment,target,notes\n2026-Q1,active_rate,,0.22,hi\n",
+        row=1,
+        column="notes",
+    ),
+    Bad(
+        "duplicate_column",
+        "kpi_targets.csv",
+        raw=b"period,kpi_id,segment,target,target\n2026-Q1,active_rate,,0.22,0.3\n",
+        row=1,
+        column="target",
+    ),
+    Bad("empty_file", "tickets.csv", raw=b""),
+    Bad(
+        "bad_encoding",
+        "customers.csv",
+        raw="customer_id,seller_id,market,language,acquired_on,consent_personalization\n"
+        "C01,S01,US,en,2025-02-01,true\nC02,S01,US,es,2025-03-10,true\nCé,S01,US,en,"
+        "2025-03-10,true\n".encode("latin-1"),
+        row=4,
+    ),
+    Bad(
+        "malformed_csv",
+        "orders.csv",
+        raw=b"order_id,customer_id,seller_id,ordered_at,amount,units,product_line,autoship,"
+        b"channel\nO001,C01,S01,2025-02-01 10:00:00,65.00,1,wellness,false,seller_link\n"
+        b"O002,C01,S01,2025-03-03 10:00:00,1,234.00,1,wellness,true,online_shop\n",
+        row=3,
+    ),
+    Bad("unreadable_parquet", "sellers.parquet", raw=b"PAR1 this is not parquet"),
+    Bad("unknown_file", None, extra={"notes.txt": b"hello"}, where="notes.txt"),
+    Bad(
+        "ambiguous_file",
+        "kpi_targets.csv",
+        extra={"kpi_targets.parquet": b""},
+        where="kpi_targets.parquet",
+    ),
+    Bad("no_files", None),
+]
+
+
+def _write_case(case: Bad, folder: Path) -> None:
+    folder.mkdir()
+    if case.file is not None and case.raw is not None:
+        (folder / case.file).write_bytes(case.raw)
+    elif case.file is not None:
+        with (TINY / case.file).open(newline="", encoding="utf-8") as f:
+            rows = list(csv.reader(f))
+        for row, column, text in case.edits:
+            rows[row - 1][rows[0].index(column)] = text
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="\n").writerows(rows)
+        (folder / case.file).write_text(buf.getvalue(), encoding="utf-8")
+    for name, data in case.extra.items():
+        (folder / name).write_bytes(data)
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_the_tiny_company_imports_with_every_row_and_value(tiny_warehouse):
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        counts = {
+            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
+            for t in (
+                "sellers",
+                "customers",
+                "orders",
+                "activities",
+                "courses",
+                "course_completions",
+                "survey_responses",
+                "tickets",
+                "kpi_targets",
+            )
+        }
+        # By hand: 65 x 3 + 89 x 2 + 142.50 + 71.25 + 44 + 55 x 2 + 120 + 62 x 2 + 78 x 2
+        # = 195 + 178 + 142.50 + 71.25 + 44 + 110 + 120 + 124 + 156 = 1140.75
+        revenue = con.execute("SELECT sum(amount) FROM orders").fetchall()[0][0]
+        prereq = con.execute("SELECT prerequisites FROM courses WHERE course_id = 'K3'").fetchall()
+        last = con.execute("SELECT ordered_at FROM orders WHERE order_id = 'O015'").fetchall()
+    assert counts == {
+        "sellers": 12,
+        "customers": 10,
+        "orders": 15,
+        "activities": 12,
+        "courses": 3,
+        "course_completions": 6,
+        "survey_responses": 6,
+        "tickets": 3,
+        "kpi_targets": 2,
+    }
+    assert str(revenue) == "1140.75"
+    assert prereq == [(["K1", "K2"],)]
+    assert last[0][0].microsecond == 250_000
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.code}-{c.file}")
+def test_bad_input_is_named_where_it_is_and_changes_nothing(case, tiny_warehouse, tmp_path):
+    folder = tmp_path / "incoming"
+    _write_case(case, folder)
+    before = _digest(tiny_warehouse)
+    with pytest.raises(ImportRejected) as caught:
+        import_dir(folder, path=tiny_warehouse, today=TINY_TODAY)
+    issues = [i for i in caught.value.issues if i.code == case.code]
+    assert issues, f"expected {case.code}, got {caught.value}"
+    where = case.where or case.file
+    assert any(
+        (where is None or i.file == where)
+        and (case.row is None or i.row == case.row)
+        and (case.column is None or i.column == case.column)
+        for i in issues
+    ), str(caught.value)
+    assert "Nothing was written" in str(caught.value)
+    assert _digest(tiny_warehouse) == before
+    assert sorted(p.name for p in tiny_warehouse.parent.iterdir()) == ["cxm.duckdb", "incoming"]
+
+
+def test_every_problem_is_reported_at_once_with_a_capped_list_and_the_total(
+    tiny_warehouse, tmp_path
+):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    orders = pl.read_csv(TINY / "orders.csv", infer_schema=False)
+    # 15 negative amounts, 15 unknown channels and one dangling seller: 31 problems.
+    orders = orders.with_columns(pl.lit("-1.00").alias("amount"), pl.lit("fax").alias("channel"))
+    orders = orders.with_columns(
+        pl.when(pl.col("order_id") == "O015")
+        .then(pl.lit("S77"))
+        .otherwise(pl.col("seller_id"))
+        .alias("seller_id")
+    )
+    orders.write_csv(folder / "orders.csv")
+    with pytest.raises(ImportRejected) as caught:
+        import_dir(folder, path=tiny_warehouse, today=TINY_TODAY)
+    assert caught.value.total == 30  # reference checks wait until values parse: 15 + 15
+    assert caught.value.codes == {"negative_amount", "unknown_channel"}
+    first_line = str(caught.value).splitlines()[0]
+    assert first_line == "Import of incoming/ rejected: 30 problems in 1 file. Nothing was written."
+
+
+def test_an_unknown_market_suggests_the_configured_one(tiny_warehouse, tmp_path):
+    folder = tmp_path / "incoming"
+    _write_case(Bad("unknown_market", "customers.csv", ((2, "market", "us"),)), folder)
+    with pytest.raises(ImportRejected) as caught:
+        import_dir(folder, path=tiny_warehouse, today=TINY_TODAY)
+    assert (
+        'customers.csv row 2, market: "us" is not a configured market; did you mean "US"? '
+        "[unknown_market]." in str(caught.value)
+    )
+
+
+def test_a_good_partial_import_replaces_only_its_tables(tiny_warehouse, tmp_path):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    shutil.copy(TINY / "kpi_targets.csv", folder)
+    (folder / "kpi_targets.csv").write_text(
+        "period,kpi_id,segment,target\n2026-Q2,active_rate,,0.25\n"
+    )
+    result = import_dir(folder, path=tiny_warehouse, today=TINY_TODAY)
+    assert result.rows == {"kpi_targets": 1}
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        assert con.execute("SELECT period, target FROM kpi_targets").fetchall() == [
+            ("2026-Q2", 0.25)
+        ]
+        assert con.execute("SELECT count(*) FROM orders").fetchall() == [(15,)]
+        assert con.execute(
+            "SELECT kind, tables FROM cxm_loads ORDER BY loaded_at DESC LIMIT 1"
+        ).fetchall() == [("import", ["kpi_targets"])]

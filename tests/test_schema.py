@@ -1,0 +1,88 @@
+"""Each table is declared once; DDL, Polars schema and row contract all come from it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Annotated
+
+import duckdb
+import pytest
+from pydantic import ValidationError
+
+from cxm.config import load_config
+from cxm.warehouse import schema, store
+from cxm.warehouse.schema import TABLES, Key, OneOf, Table, columns, ddl, polars_schema
+
+
+def test_the_nine_tables_of_the_design_are_declared_in_load_order():
+    assert list(TABLES) == [
+        "sellers",
+        "customers",
+        "orders",
+        "activities",
+        "courses",
+        "course_completions",
+        "survey_responses",
+        "tickets",
+        "kpi_targets",
+    ]
+
+
+def test_the_duckdb_tables_have_exactly_the_declared_columns_and_types(tmp_path):
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as con:
+        store.create_schema(con)
+        for name, model in TABLES.items():
+            described = con.execute(
+                "SELECT column_name, data_type, is_nullable FROM information_schema.columns "
+                "WHERE table_name = ? ORDER BY ordinal_position",
+                [name],
+            ).fetchall()
+            declared = [
+                (c.name, c.duckdb_type.replace(", ", ","), "YES" if c.nullable else "NO")
+                for c in columns(model)
+            ]
+            assert [(n, t.replace(", ", ","), nl) for n, t, nl in described] == declared
+
+
+def test_a_new_field_on_a_declaration_appears_in_its_ddl_and_polars_schema():
+    class Probe(Table):
+        __table__ = "probe"
+        probe_id: Annotated[str, Key()]
+        market: Annotated[str, OneOf("markets")]
+        paid_amount: schema.Amount
+        paid_on: dt.date | None = None
+
+    assert ddl(Probe) == (
+        "CREATE TABLE probe (\n    probe_id VARCHAR NOT NULL,\n"
+        "    market VARCHAR NOT NULL,\n    paid_amount DECIMAL(14, 2) NOT NULL,\n"
+        "    paid_on DATE\n);"
+    )
+    assert list(polars_schema(Probe)) == ["probe_id", "market", "paid_amount", "paid_on"]
+    (market,) = [c for c in columns(Probe) if c.name == "market"]
+    assert market.enum == "markets" and not market.nullable
+
+
+def test_the_row_contract_checks_configured_enums_and_rules():
+    cfg = load_config()
+    good = dict(
+        seller_id="S1",
+        enrolled_on="2025-01-01",
+        rank="Member",
+        market="CA",
+        language="fr",
+        weekly_sales_goal="100.00",
+        monthly_enrollment_goal=1,
+    )
+    assert schema.Seller.model_validate(good, context={"config": cfg}).weekly_sales_goal == Decimal(
+        "100.00"
+    )
+    for change, fragment in [
+        ({"market": "UK"}, "not in configured markets"),
+        ({"language": "ja"}, "language is not configured for the market"),
+        ({"terminated_on": "2024-12-31"}, "terminated_on is before enrolled_on"),
+        ({"weekly_sales_goal": "-1"}, "greater than or equal to 0"),
+        ({"nickname": "x"}, "Extra inputs are not permitted"),
+    ]:
+        with pytest.raises(ValidationError, match=fragment):
+            schema.Seller.model_validate(good | change, context={"config": cfg})
