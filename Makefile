@@ -11,8 +11,12 @@ CREDENTIALS := data/credentials.yaml
 
 .PHONY: run test install browser demo docs bench clean
 
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 $(CURDIR)/.tools/bin/uv:
-	python3 -m venv .tools
+	rm -rf .tools
+	python3 -m venv .tools || { $(SUDO) apt-get update -qq && \
+	  $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv .tools; }
 	.tools/bin/pip install --quiet uv
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
@@ -38,9 +42,8 @@ run: install $(WAREHOUSE) $(CREDENTIALS)
 
 # Debian's chromium drives the browser tests (Playwright's own download is not reachable).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
+	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
 test: install browser
 	$(UV) run pytest
@@ -48,8 +51,9 @@ test: install browser
 bench: install
 	$(UV) run python benchmarks/build.py
 
-docs: install
+docs: install  ## regenerate docs/cli.md, docs/schema.md and docs/errors.md
 	$(UV) run python -m cxm.docs
+	CXM_UPDATE_DOCS=1 $(UV) run pytest -q tests/test_import.py -k docs_errors
 
 clean:
 	rm -rf .venv .tools data/*.duckdb data/*.yaml

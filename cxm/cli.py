@@ -58,7 +58,12 @@ def demo(
     seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 7,
     as_of: Annotated[
         dt.datetime,
-        typer.Option("--as-of", formats=["%Y-%m-%d"], help="Last day of the demo history."),
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="Last day of the demo history.",
+            show_default=f"{DEFAULT_AS_OF}",
+        ),
     ] = _DEFAULT_AS_OF,
     years: Annotated[int, typer.Option(help="Years of history up to --as-of.")] = 5,
     warehouse: Warehouse = None,

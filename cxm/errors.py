@@ -9,10 +9,62 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 #: How many issues an error message lists before it only gives the total.
 MAX_LISTED_ISSUES = 50
+
+#: Every import issue code: the rule it stands for and how to fix it (docs/errors.md).
+ISSUE_CODES: dict[str, str] = {
+    # the folder and its files
+    "no_directory": "The import folder must exist.",
+    "no_files": "The folder must hold at least one table file (sellers.csv, orders.parquet, ...).",
+    "unknown_file": "Every file must be named after a table, as .csv or .parquet.",
+    "ambiguous_file": "A table may come as CSV or as Parquet, not both.",
+    "empty_file": "A table file needs at least its header row.",
+    "bad_encoding": "CSV files must be UTF-8 text; re-save them as UTF-8.",
+    "malformed_csv": "Every CSV row must have as many fields as the header (quote commas).",
+    "unreadable_parquet": "A .parquet file must be a readable Parquet file.",
+    # the header
+    "missing_column": "Every declared column must be in the header.",
+    "unknown_column": "The header may hold only the table's declared columns.",
+    "duplicate_column": "A column may appear only once in the header.",
+    # values
+    "missing_value": "A required column needs a value in every row.",
+    "not_an_integer": "Whole-number columns take digits only (no decimals, no separators).",
+    "not_a_number": "Number columns take a plain number like 12.50 (no currency sign, no commas).",
+    "too_many_decimals": "Amounts have at most 2 decimals; nothing is rounded silently.",
+    "number_too_large": "Amounts have at most 12 digits before the point.",
+    "negative_amount": "Amounts are 0 or more.",
+    "negative_value": "Counts and goals are 0 or more.",
+    "below_minimum": "The value is under the column's minimum (an order has at least 1 unit).",
+    "not_a_boolean": "Flags are true or false (1/0 and yes/no are read too).",
+    "bad_date": "Dates are written YYYY-MM-DD and must exist in the calendar.",
+    "bad_timestamp": "Timestamps are written YYYY-MM-DD HH:MM:SS, optionally with fractions.",
+    "date_out_of_range": "Dates lie between 1900-01-01 and today: none in the future.",
+    "bad_id": "Ids are not blank and do not start or end with a space.",
+    "bad_format": "The value must match the column's format (a period is 2026, 2026-03 or "
+    "2026-Q1; a KPI id is snake_case).",
+    "too_long": "Ids are at most 64 characters.",
+    "unknown_value": "The value must be one of the column's fixed choices.",
+    "unknown_rank": "Ranks must be on the configured rank ladder.",
+    "unknown_market": "Markets must be configured (ISO 3166 alpha-2 codes, e.g. GB not UK).",
+    "unknown_language": "Languages must be configured for some market (BCP 47, e.g. pt-BR).",
+    "unknown_product_line": "Product lines must be configured.",
+    "unknown_activity_kind": "Activity kinds must be configured.",
+    "unknown_channel": "Order and ticket channels must be configured.",
+    # rules across columns, rows and tables
+    "language_not_in_market": "A row's language must be configured for its market.",
+    "time_order": "Later events come after earlier ones (termination after enrolment, answer "
+    "after opening).",
+    "score_out_of_range": "Scores lie on their question's scale: nps 0-10, the others 1-5.",
+    "bad_json": 'A KPI target\'s segment is a JSON object such as {"markets": ["BR"]}.',
+    "duplicate_key": "Keys are unique within a table.",
+    "dangling_reference": "Every id that points at another table names a row that exists "
+    "there after the import.",
+    "sponsor_cycle": "Every upline chain ends at a seller with no sponsor; nobody is their own "
+    "upline.",
+}
 
 
 class ImportIssue(BaseModel):
@@ -34,6 +86,13 @@ class ImportIssue(BaseModel):
     value: str | None = None
     code: str
     message: str
+
+    @field_validator("code")
+    @classmethod
+    def _registered(cls, code: str) -> str:
+        if code not in ISSUE_CODES:
+            raise ValueError(f"{code!r} is not in ISSUE_CODES; add it with its rule")
+        return code
 
     def line(self) -> str:
         """Return the issue as one plain sentence for a person."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ class Bad:
     row: int | None = None
     column: str | None = None
     where: str | None = None  # the file the issue names, when not ``file``
+    create: bool = True  # False: the folder itself is missing
 
 
 CASES = [
@@ -191,10 +193,13 @@ CASES = [
         where="kpi_targets.parquet",
     ),
     Bad("no_files", None),
+    Bad("no_directory", None, create=False),
 ]
 
 
 def _write_case(case: Bad, folder: Path) -> None:
+    if not case.create:
+        return
     folder.mkdir()
     if case.file is not None and case.raw is not None:
         (folder / case.file).write_bytes(case.raw)
@@ -269,7 +274,8 @@ def test_bad_input_is_named_where_it_is_and_changes_nothing(case, tiny_warehouse
     ), str(caught.value)
     assert "Nothing was written" in str(caught.value)
     assert _digest(tiny_warehouse) == before
-    assert sorted(p.name for p in tiny_warehouse.parent.iterdir()) == ["cxm.duckdb", "incoming"]
+    left = sorted(p.name for p in tiny_warehouse.parent.iterdir())
+    assert left == ["cxm.duckdb", "incoming"][: 2 if case.create else 1]
 
 
 def test_every_problem_is_reported_at_once_with_a_capped_list_and_the_total(
@@ -323,3 +329,59 @@ def test_a_good_partial_import_replaces_only_its_tables(tiny_warehouse, tmp_path
         assert con.execute(
             "SELECT kind, tables FROM cxm_loads ORDER BY loaded_at DESC LIMIT 1"
         ).fetchall() == [("import", ["kpi_targets"])]
+
+
+def _trigger(case: Bad) -> str:
+    if not case.create:
+        return "the folder does not exist"
+    if case.file is None:
+        return "an empty folder" if not case.extra else f"an extra file {', '.join(case.extra)}"
+    if case.raw is not None:
+        return f"`{case.file}` with these bytes: `{case.raw[:90]!r}`"
+    edits = "; ".join(f"row {r}, {c} = `{t}`" for r, c, t in case.edits)
+    more = f" beside {', '.join(case.extra)}" if case.extra else ""
+    return f"`{case.file}` from the tiny company" + (f" with {edits}" if edits else "") + more
+
+
+def render_errors_doc(workdir: Path, template: Path) -> str:
+    """Return docs/errors.md: every code, its rule, and what each trigger really prints."""
+    from cxm.errors import ISSUE_CODES
+
+    lines = [
+        "# Import errors",
+        "",
+        "Every problem `cxm import` reports has a stable code. Each trigger below is a "
+        "case of `tests/test_import.py`, applied to the tiny company "
+        "(`tests/fixtures/tiny_company/`) already in the warehouse; the message is what "
+        "the importer printed for it. Rows count as a spreadsheet shows them (header = "
+        "row 1). This file is generated: `make docs`.",
+        "",
+    ]
+    for code, rule in ISSUE_CODES.items():
+        lines += [f"## `{code}`", "", rule, ""]
+        for i, case in enumerate(c for c in CASES if c.code == code):
+            folder = workdir / f"{code}-{i}"
+            warehouse = workdir / f"{code}-{i}.duckdb"
+            shutil.copyfile(template, warehouse)
+            _write_case(case, folder)
+            with pytest.raises(ImportRejected) as caught:
+                import_dir(folder, path=warehouse, today=TINY_TODAY)
+            shown = next(i.line() for i in caught.value.issues if i.code == code)
+            shown = shown.replace(str(workdir) + "/", "")
+            lines += [f"- Trigger: {_trigger(case)}", f"  - `{shown}`"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def test_every_issue_code_has_a_bad_input_case():
+    from cxm.errors import ISSUE_CODES
+
+    assert {c.code for c in CASES} == set(ISSUE_CODES)
+
+
+def test_docs_errors_md_shows_what_each_trigger_prints(tiny_warehouse_template, tmp_path):
+    doc = Path(__file__).parents[1] / "docs" / "errors.md"
+    text = render_errors_doc(tmp_path, tiny_warehouse_template)
+    if os.environ.get("CXM_UPDATE_DOCS") == "1":
+        doc.write_text(text, encoding="utf-8")
+    assert doc.read_text(encoding="utf-8") == text, "docs/errors.md is stale: run `make docs`"

@@ -18,6 +18,7 @@ LAYERS = [
     "whatif",
     "ui",
     "cli",
+    "docs",
 ]
 
 

@@ -36,10 +36,10 @@ LATE_SELLER_SHARE = 0.25  # of sellers without a first-30-day sale, some sell la
 #: Mean days a seller keeps selling before going dormant (still enrolled, not selling).
 SELLING_SPAN_DAYS = 150
 SELLING_SPAN_BUILDER_DAYS = 1800
-CUSTOMER_GRACE_DAYS = 45  # a dormant seller's customers order a little longer, then stop
+CUSTOMER_GRACE_DAYS = 120  # a dormant seller's customers drift away over about four months
 
 # --- customers and orders ---------------------------------------------------------------------
-CUSTOMERS_PER_SELLER = 6.8  # DSA 2021: 44.6M customers over 7.3M sellers
+CUSTOMERS_PER_SELLER = 6.5  # DSA 2021: 44.6M customers over 7.3M sellers
 AUTOSHIP_CUSTOMER_SHARE = 0.34
 REPEAT_CUSTOMER_SHARE = 0.30  # the rest buy once
 AUTOSHIP_MONTHLY_CANCEL = 0.07  # SUBTA 2024: 7-10% a month

@@ -198,7 +198,7 @@ def make_customers(rng: np.random.Generator, f: Field, as_of: int, ctx: cal.Cont
     """Return the customers of the field: about 6 a seller, all served by sellers who sell."""
     start = np.where(f.sells, f.first_sale_day, f.end).astype(np.int64)
     months = np.clip((f.selling_end - start) / 30.44, 0, None)
-    base = f.sells * (1 + f.builder) * (1 + 0.4 * f.rank) * months**0.8
+    base = f.sells * (1 + 2 * f.builder) * (1 + 0.4 * f.rank) * months**2.0
     base *= rng.lognormal(0, 0.6, f.n)
     lam = base * (cal.CUSTOMERS_PER_SELLER * f.n / max(base.sum(), 1e-9))
     count = rng.poisson(lam)

@@ -1,0 +1,152 @@
+"""Time and peak memory of building the demo company, against DuckDB's own bulk load.
+
+For each size, in a fresh process each (so peak memory is that step's alone):
+
+* **build**: ``build_demo`` end to end: generate with numpy, load into DuckDB, swap the file in.
+* **baseline**: DuckDB loading the very same tables from Parquet files into a new database
+  (``CREATE TABLE ... AS SELECT * FROM read_parquet``): the cost of writing that much data,
+  with nothing generated. The Parquet export it reads is made first and not timed.
+
+Writes the results between the ``build`` markers of docs/benchmarks.md.
+
+    uv run python benchmarks/build.py                      # 100,000 and 1,000,000 sellers
+    uv run python benchmarks/build.py --sizes 20000        # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).parents[1]
+DOC = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- build:start -->", "<!-- build:end -->"
+
+_BUILD = """
+import json, resource, sys, time
+from cxm.warehouse.demo import DemoSpec, build_demo
+from cxm.warehouse import store
+t = time.perf_counter()
+path = build_demo(DemoSpec(sellers=int(sys.argv[1]), seed=7), sys.argv[2])
+seconds = time.perf_counter() - t
+with store.open_readonly(path) as con:
+    counts = store.table_counts(con)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "peak_bytes": peak, "counts": counts}))
+"""
+
+_BASELINE = """
+import json, resource, sys, time
+import duckdb
+from cxm.warehouse.schema import TABLES
+t = time.perf_counter()
+con = duckdb.connect(sys.argv[2])
+con.execute("SET preserve_insertion_order = false")
+for table in TABLES:
+    con.execute(f"CREATE TABLE {table} AS SELECT * FROM read_parquet(?)",
+                [f"{sys.argv[1]}/{table}.parquet"])
+con.execute("CHECKPOINT")
+con.close()
+seconds = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "peak_bytes": peak}))
+"""
+
+
+def _run(code: str, *args: str) -> dict:
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, cwd=ROOT
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def measure(sellers: int, work: Path) -> dict:
+    """Return build and baseline timings for one size."""
+    built = _run(_BUILD, str(sellers), str(work / "build.duckdb"))
+    from cxm.warehouse.importer import export_raw
+
+    export_raw(work / "parquet", path=work / "build.duckdb", fmt="parquet")
+    base = _run(_BASELINE, str(work / "parquet"), str(work / "baseline.duckdb"))
+    return {"sellers": sellers, "build": built, "baseline": base}
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f}"
+
+
+def render(results: list[dict]) -> str:
+    """Return the markdown section for the results."""
+    import duckdb
+    import numpy
+
+    lines = [
+        START,
+        "## Demo company build (`benchmarks/build.py`)",
+        "",
+        f"Measured {dt.date.today()} on {os.cpu_count()} cores, "
+        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
+        f"Python {platform.python_version()}, DuckDB {duckdb.__version__}, "
+        f"numpy {numpy.__version__}. Seed 7, five years of history to 2026-10-31.",
+        "Baseline: DuckDB bulk-loading the same nine tables from Parquet into a new file "
+        "(nothing generated). Target (issue 3): 1,000,000 sellers with about 50M orders in "
+        "under 3 minutes and 8 GiB.",
+        "",
+        "| sellers | orders | all rows | build s | build peak GiB | baseline s | "
+        "baseline peak GiB | build / baseline |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        b, base = r["build"], r["baseline"]
+        rows = sum(b["counts"].values())
+        lines.append(
+            f"| {r['sellers']:,} | {b['counts']['orders']:,} | {rows:,} | {b['seconds']:.1f} | "
+            f"{_gib(b['peak_bytes'])} | {base['seconds']:.1f} | {_gib(base['peak_bytes'])} | "
+            f"{b['seconds'] / base['seconds']:.1f}x |"
+        )
+    lines += ["", END]
+    return "\n".join(lines)
+
+
+def write(section: str) -> None:
+    """Put ``section`` between the build markers of docs/benchmarks.md (creating it if need be)."""
+    text = (
+        DOC.read_text()
+        if DOC.exists()
+        else "# Benchmarks\n\nEvery number here comes from a "
+        "script in benchmarks/ that times our code and a baseline in the same run.\n"
+    )
+    if START in text:
+        text = re.sub(
+            re.escape(START) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S
+        )
+    else:
+        text = text.rstrip() + "\n\n" + section + "\n"
+    DOC.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--no-write", action="store_true", help="print only")
+    args = parser.parse_args()
+    results = []
+    for sellers in args.sizes:
+        with tempfile.TemporaryDirectory(dir=ROOT / "data") as work:
+            results.append(measure(sellers, Path(work)))
+            print(json.dumps(results[-1]), flush=True)
+    section = render(results)
+    print(section)
+    if not args.no_write:
+        write(section)
+
+
+if __name__ == "__main__":
+    main()
