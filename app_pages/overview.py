@@ -37,7 +37,7 @@ st.dataframe(
         "terminated_sellers": st.column_config.NumberColumn("Terminated", format="localized"),
         "customers": st.column_config.NumberColumn("Customers", format="localized"),
         "orders": st.column_config.NumberColumn("Orders", format="localized"),
-        "revenue_amount": st.column_config.NumberColumn("Revenue", format="dollar"),
+        "revenue_amount": st.column_config.NumberColumn("Revenue (USD)", format="compact"),
         "last_order_at": st.column_config.DatetimeColumn("Last order", format="D MMM YYYY"),
     },
 )

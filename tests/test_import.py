@@ -20,6 +20,7 @@ import polars as pl
 import pytest
 
 from cxm.errors import ImportRejected
+from cxm.warehouse import store
 from cxm.warehouse.importer import import_dir
 from tests.conftest import TINY, TINY_TODAY
 
@@ -221,20 +222,7 @@ def _digest(path: Path) -> str:
 
 def test_the_tiny_company_imports_with_every_row_and_value(tiny_warehouse):
     with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
-        counts = {
-            t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]
-            for t in (
-                "sellers",
-                "customers",
-                "orders",
-                "activities",
-                "courses",
-                "course_completions",
-                "survey_responses",
-                "tickets",
-                "kpi_targets",
-            )
-        }
+        counts = store.table_counts(con)
         # By hand: 65 x 3 + 89 x 2 + 142.50 + 71.25 + 44 + 55 x 2 + 120 + 62 x 2 + 78 x 2
         # = 195 + 178 + 142.50 + 71.25 + 44 + 110 + 120 + 124 + 156 = 1140.75
         revenue = con.execute("SELECT sum(amount) FROM orders").fetchall()[0][0]

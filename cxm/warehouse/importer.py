@@ -161,38 +161,22 @@ def _read_parquet(path: Path, model: type[Table], found: Found) -> pl.DataFrame 
 def _check_header(name: str, header: list[str], model: type[Table], found: Found) -> bool:
     expected = [c.name for c in columns(model)]
     before = found.total
-    for col in sorted({h for h in header if header.count(h) > 1}):
-        found.add(
-            ImportIssue(
-                file=name,
-                row=1,
-                column=col,
-                code="duplicate_column",
-                message="appears more than once in the header",
-            )
-        )
-    for col in expected:
-        if col not in header:
-            found.add(
-                ImportIssue(
-                    file=name,
-                    row=1,
-                    column=col,
-                    code="missing_column",
-                    message="is missing from the header",
-                )
-            )
-    for col in header:
-        if col not in expected:
-            found.add(
-                ImportIssue(
-                    file=name,
-                    row=1,
-                    column=col,
-                    code="unknown_column",
-                    message=f"is not a column of {model.__table__} ({', '.join(expected)})",
-                )
-            )
+    problems = [
+        (
+            sorted({h for h in header if header.count(h) > 1}),
+            "duplicate_column",
+            "appears more than once in the header",
+        ),
+        ([c for c in expected if c not in header], "missing_column", "is missing from the header"),
+        (
+            [c for c in header if c not in expected],
+            "unknown_column",
+            f"is not a column of {model.__table__} ({', '.join(expected)})",
+        ),
+    ]
+    for cols, code, message in problems:
+        for col in cols:
+            found.add(ImportIssue(file=name, row=1, column=col, code=code, message=message))
     return found.total == before
 
 

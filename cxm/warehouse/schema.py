@@ -96,6 +96,9 @@ class RefByType:
     code: str = "dangling_reference"
 
 
+#: A customer id points at customers, a seller id at sellers.
+CUSTOMER_OR_SELLER = (("customer", "customers"), ("seller", "sellers"))
+
 Rule = NotBefore | ScoreScale | LanguageOfMarket | JsonObject | RefByType
 
 # --- shared column types ----------------------------------------------------------------------
@@ -238,9 +241,7 @@ class SurveyResponse(Table):
     __rules__ = (
         ScoreScale(scales=(("nps", 0, 10),), default=(1, 5)),
         LanguageOfMarket(),
-        RefByType(
-            "respondent_type", "respondent_id", (("customer", "customers"), ("seller", "sellers"))
-        ),
+        RefByType("respondent_type", "respondent_id", CUSTOMER_OR_SELLER),
     )
 
     response_id: Annotated[Id, Key()]
@@ -261,9 +262,7 @@ class Ticket(Table):
         NotBefore("first_response_at", "opened_at"),
         NotBefore("resolved_at", "opened_at"),
         LanguageOfMarket(),
-        RefByType(
-            "requester_type", "requester_id", (("customer", "customers"), ("seller", "sellers"))
-        ),
+        RefByType("requester_type", "requester_id", CUSTOMER_OR_SELLER),
     )
 
     ticket_id: Annotated[Id, Key()]
