@@ -8,6 +8,7 @@ warehouse. docs/errors.md lists the same triggers.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import os
@@ -22,6 +23,7 @@ import pytest
 from cxm.errors import ImportRejected
 from cxm.warehouse import store
 from cxm.warehouse.importer import import_dir
+from cxm.warehouse.schema import TABLES, polars_schema
 from tests.conftest import TINY, TINY_TODAY
 
 
@@ -38,6 +40,7 @@ class Bad:
     column: str | None = None
     where: str | None = None  # the file the issue names, when not ``file``
     create: bool = True  # False: the folder itself is missing
+    parquet: pl.DataFrame | None = None  # written as ``file`` in Parquet, with its own types
 
 
 CASES = [
@@ -195,6 +198,62 @@ CASES = [
     ),
     Bad("no_files", None),
     Bad("no_directory", None, create=False),
+    # Parquet brings its own types: a list column, and numbers typed differently from ours.
+    Bad(
+        "unknown_language",
+        "courses.parquet",
+        row=2,
+        column="languages",
+        parquet=pl.DataFrame(
+            {
+                "course_id": ["K1", "K2"],
+                "title": ["Welcome", "Claims"],
+                "min_rank": ["Member", "Member"],
+                "prerequisites": [[], []],
+                "compliance": [False, True],
+                "languages": [["en"], ["en", "xx"]],
+            },
+            schema_overrides={"prerequisites": pl.List(pl.String)},
+        ),
+    ),
+    Bad(
+        "negative_amount",
+        "orders.parquet",
+        row=1,
+        column="amount",
+        parquet=pl.DataFrame(
+            {
+                "order_id": ["O900"],
+                "customer_id": ["C01"],
+                "seller_id": ["S01"],
+                "ordered_at": [dt.datetime(2026, 1, 2, 9)],
+                "amount": [-3.5],
+                "units": [1],
+                "product_line": ["wellness"],
+                "autoship": [False],
+                "channel": ["phone"],
+            }
+        ),
+    ),
+    Bad(
+        "not_an_integer",
+        "orders.parquet",
+        row=1,
+        column="units",
+        parquet=pl.DataFrame(
+            {
+                "order_id": ["O900"],
+                "customer_id": ["C01"],
+                "seller_id": ["S01"],
+                "ordered_at": [dt.datetime(2026, 1, 2, 9)],
+                "amount": [3.5],
+                "units": ["two"],
+                "product_line": ["wellness"],
+                "autoship": [False],
+                "channel": ["phone"],
+            }
+        ),
+    ),
 ]
 
 
@@ -202,7 +261,9 @@ def _write_case(case: Bad, folder: Path) -> None:
     if not case.create:
         return
     folder.mkdir()
-    if case.file is not None and case.raw is not None:
+    if case.parquet is not None:
+        case.parquet.write_parquet(folder / case.file)
+    elif case.file is not None and case.raw is not None:
         (folder / case.file).write_bytes(case.raw)
     elif case.file is not None:
         with (TINY / case.file).open(newline="", encoding="utf-8") as f:
@@ -324,6 +385,12 @@ def _trigger(case: Bad) -> str:
         return "the folder does not exist"
     if case.file is None:
         return "an empty folder" if not case.extra else f"an extra file {', '.join(case.extra)}"
+    if case.parquet is not None:
+        ours = polars_schema(TABLES[Path(case.file).stem])
+        odd = {c: str(t) for c, t in case.parquet.schema.items() if t != ours[c]}
+        return (
+            f"`{case.file}` holding {case.parquet.rows(named=True)[-1]}, typed {odd or 'as ours'}"
+        )
     if case.raw is not None:
         return f"`{case.file}` with these bytes: `{case.raw[:90]!r}`"
     edits = "; ".join(f"row {r}, {c} = `{t}`" for r, c, t in case.edits)

@@ -141,15 +141,19 @@ def parse_table(
     out = raw.select(ROW)
     for col in columns(model):
         series = raw.get_column(col.name)
-        text = (
-            series.list.join(";")
-            if series.dtype == pl.List(pl.String)
-            else series.cast(pl.String, strict=False)
-        )
-        frame = pl.DataFrame({ROW: raw.get_column(ROW), "text": text})
+        # "text" is the value as the file gave it, for messages; typed Parquet columns that
+        # already have the declared type are checked as they are, never turned into text.
+        frame = pl.DataFrame({ROW: raw.get_column(ROW), "text": series})
         if series.dtype == col.polars_type:
             value = series
         else:
+            if series.dtype != pl.String:
+                as_text = (
+                    pl.col("text").list.join(";")
+                    if series.dtype == pl.List(pl.String)
+                    else pl.col("text").cast(pl.String, strict=False)
+                )
+                frame = frame.with_columns(as_text)
             value = _parse_text(file, frame, col, found)
         if col.kind == "list" and col.nullable is False and col.min_length is None:
             value = value.fill_null(pl.lit([], dtype=pl.List(pl.String)))
@@ -260,20 +264,23 @@ def _constrain(
     if col.enum:
         allowed = cfg.enum_values(col.enum)
         singular = _ENUM_CODES[col.enum]
-        elements = (
-            v.list.eval(pl.element().is_in(allowed).not_()).list.any()
+        # The first value outside the configured set (in a list: the first such element).
+        offending = (
+            v.list.eval(pl.element().filter(pl.element().is_in(allowed).not_())).list.first()
             if col.kind == "list"
-            else ~v.is_in(allowed)
+            else pl.when(~v.is_in(allowed)).then(v)
         )
-        bad = frame.filter(v.is_not_null() & elements)
-        for text in bad.get_column("text").unique(maintain_order=True).head(PER_CHECK):
-            rows = bad.filter(pl.col("text") == text) if text is not None else bad
-            hint = _closest(str(text), allowed)
+        bad = frame.with_columns(offending.alias("offending")).filter(
+            pl.col("offending").is_not_null()
+        )
+        for value in bad.get_column("offending").unique(maintain_order=True).head(PER_CHECK):
+            hint = _closest(value, allowed)
             msg = f"is not a configured {col.enum.replace('_', ' ')[:-1]}" + (
                 f'; did you mean "{hint[0]}"?' if hint else f" ({', '.join(allowed)})"
             )
-            found.add_rows(file, rows, col.name, "text", singular, msg)
-        bad_masks.append(v.is_not_null() & elements)
+            rows = bad.filter(pl.col("offending") == value)
+            found.add_rows(file, rows, col.name, "offending", singular, msg)
+        bad_masks.append(offending.is_not_null())
     if col.ge is not None:
         code = (
             "negative_amount"
