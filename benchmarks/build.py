@@ -1,15 +1,18 @@
-"""Time and peak memory of building the demo company, against DuckDB's own bulk load.
+"""Time and peak memory of building the demo company and of importing it, against DuckDB's
+own bulk load of the same data.
 
 For each size, in a fresh process each (so peak memory is that step's alone):
 
 * **build**: ``build_demo`` end to end: generate with numpy, load into DuckDB, swap the file in.
-* **baseline**: DuckDB loading the very same tables from Parquet files into a new database
+* **import**: ``import_dir`` of the same company exported to Parquet (``export_raw``, not
+  timed): read, validate every column, key, reference and the sponsor tree, load, swap in.
+* **baseline**: DuckDB loading the very same Parquet files into a new database
   (``CREATE TABLE ... AS SELECT * FROM read_parquet``): the cost of writing that much data,
-  with nothing generated. The Parquet export it reads is made first and not timed.
+  with nothing generated and nothing checked.
 
 Writes the results between the ``build`` markers of docs/benchmarks.md.
 
-    uv run python benchmarks/build.py                      # 100,000 and 1,000,000 sellers
+    uv run python benchmarks/build.py                      # 100,000 to 1,100,000 sellers
     uv run python benchmarks/build.py --sizes 20000        # a quick look
 """
 
@@ -41,6 +44,16 @@ with store.open_readonly(path) as con:
     counts = store.table_counts(con)
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 print(json.dumps({"seconds": seconds, "peak_bytes": peak, "counts": counts}))
+"""
+
+_IMPORT = """
+import json, resource, sys, time
+from cxm.warehouse.importer import import_dir
+t = time.perf_counter()
+import_dir(sys.argv[1], path=sys.argv[2])
+seconds = time.perf_counter() - t
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+print(json.dumps({"seconds": seconds, "peak_bytes": peak}))
 """
 
 _BASELINE = """
@@ -75,7 +88,8 @@ def measure(sellers: int, work: Path) -> dict:
 
     export_raw(work / "parquet", path=work / "build.duckdb", fmt="parquet")
     base = _run(_BASELINE, str(work / "parquet"), str(work / "baseline.duckdb"))
-    return {"sellers": sellers, "build": built, "baseline": base}
+    imported = _run(_IMPORT, str(work / "parquet"), str(work / "import.duckdb"))
+    return {"sellers": sellers, "build": built, "import": imported, "baseline": base}
 
 
 def _gib(n: int) -> str:
@@ -89,27 +103,30 @@ def render(results: list[dict]) -> str:
 
     lines = [
         START,
-        "## Demo company build (`benchmarks/build.py`)",
+        "## Demo company build and import (`benchmarks/build.py`)",
         "",
         f"Measured {dt.date.today()} on {os.cpu_count()} cores, "
         f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
         f"Python {platform.python_version()}, DuckDB {duckdb.__version__}, "
         f"numpy {numpy.__version__}. Seed 7, five years of history to 2026-10-31.",
-        "Baseline: DuckDB bulk-loading the same nine tables from Parquet into a new file "
-        "(nothing generated). Target (issue 3): 1,000,000 sellers with about 50M orders in "
-        "under 3 minutes and 8 GiB.",
+        "Build: `cxm demo`. Import: `cxm import` of that company exported to Parquet, every "
+        "check included. Baseline: DuckDB bulk-loading the same Parquet files into a new file "
+        "(nothing generated, nothing checked). Target (issue 3): 1,000,000 sellers with about "
+        "50M orders in under 3 minutes and 8 GiB.",
         "",
-        "| sellers | orders | all rows | build s | build peak GiB | baseline s | "
-        "baseline peak GiB | build / baseline |",
+        "| sellers | orders | all rows | build s (peak GiB) | import s (peak GiB) | "
+        "baseline s (peak GiB) | build / baseline | import / baseline |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        b, base = r["build"], r["baseline"]
+        b, i, base = r["build"], r["import"], r["baseline"]
         rows = sum(b["counts"].values())
         lines.append(
-            f"| {r['sellers']:,} | {b['counts']['orders']:,} | {rows:,} | {b['seconds']:.1f} | "
-            f"{_gib(b['peak_bytes'])} | {base['seconds']:.1f} | {_gib(base['peak_bytes'])} | "
-            f"{b['seconds'] / base['seconds']:.1f}x |"
+            f"| {r['sellers']:,} | {b['counts']['orders']:,} | {rows:,} | "
+            f"{b['seconds']:.1f} ({_gib(b['peak_bytes'])}) | "
+            f"{i['seconds']:.1f} ({_gib(i['peak_bytes'])}) | "
+            f"{base['seconds']:.1f} ({_gib(base['peak_bytes'])}) | "
+            f"{b['seconds'] / base['seconds']:.1f}x | {i['seconds'] / base['seconds']:.1f}x |"
         )
     lines += ["", END]
     return "\n".join(lines)
@@ -134,7 +151,7 @@ def write(section: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 1_100_000])
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     results = []

@@ -77,7 +77,10 @@ def demo(
     except ValidationError as exc:
         for e in exc.errors():
             option = "--" + str(e["loc"][0]).replace("_", "-")
-            err.print(f"{option}: {e['input']} is not allowed: {e['msg'].lower()}.", markup=False)
+            why = e["msg"].removeprefix("Value error, ")
+            err.print(
+                f"{option}: {e['input']} is not allowed: {why[0].lower()}{why[1:]}.", markup=False
+            )
         raise typer.Exit(2) from exc
     with Progress(
         TextColumn("{task.description:<22}"),

@@ -29,6 +29,14 @@ def test_an_out_of_range_demo_size_is_a_usage_error_naming_the_option(tmp_path):
     assert not (tmp_path / "w.duckdb").exists()
 
 
+def test_a_demo_dated_in_the_future_is_refused_because_its_export_could_not_import(tmp_path):
+    result = runner.invoke(
+        app, ["demo", "--as-of", "2999-01-01", "--warehouse", str(tmp_path / "w.duckdb")]
+    )
+    assert result.exit_code == 2
+    assert "--as-of: 2999-01-01 is not allowed: must not be after today" in result.stderr
+
+
 def test_a_rejected_import_exits_1_lists_problems_on_stderr_and_changes_nothing(
     tiny_warehouse, tmp_path
 ):

@@ -119,6 +119,14 @@ CASES = [
     Bad("bad_id", "customers.csv", ((11, "customer_id", " C10"),), row=11, column="customer_id"),
     Bad("too_long", "courses.csv", ((2, "course_id", "K" * 65),), row=2, column="course_id"),
     Bad("duplicate_key", "orders.csv", ((3, "order_id", "O001"),), row=2, column="order_id"),
+    # Two company-wide targets (empty segment) for the same KPI and period.
+    Bad(
+        "duplicate_key",
+        "kpi_targets.csv",
+        ((3, "kpi_id", "active_rate"), (3, "segment", "")),
+        row=2,
+        column="period, kpi_id, segment",
+    ),
     Bad(
         "dangling_reference",
         "orders.csv",
@@ -440,3 +448,17 @@ def test_docs_errors_md_shows_what_each_trigger_prints(tiny_warehouse_template, 
     if os.environ.get("CXM_UPDATE_DOCS") == "1":
         doc.write_text(text, encoding="utf-8")
     assert doc.read_text(encoding="utf-8") == text, "docs/errors.md is stale: run `make docs`"
+
+
+def test_a_sponsor_loop_is_reported_once_with_its_chain_not_once_per_downline_member(
+    tiny_warehouse, tmp_path
+):
+    # S01 -> S04 -> S02 -> S01 is a loop; S03, S12 (under S01) and S04's line all hang below
+    # it, yet it is one problem.
+    folder = tmp_path / "incoming"
+    _write_case(Bad("sponsor_cycle", "sellers.csv", ((2, "sponsor_id", "S04"),)), folder)
+    with pytest.raises(ImportRejected) as caught:
+        import_dir(folder, path=tiny_warehouse, today=TINY_TODAY)
+    (issue,) = caught.value.issues
+    assert (issue.row, issue.value) == (2, "S04")
+    assert "(S01 -> S04 -> S02 -> S01)" in issue.message

@@ -53,6 +53,10 @@ class Found:
         self.issues.append(issue)
         self.total += 1
 
+    def add_unlisted(self, count: int) -> None:
+        """Count ``count`` more issues of a kind whose first few were listed with `add`."""
+        self.total += max(0, count)
+
     def add_rows(
         self,
         file: str,
@@ -223,6 +227,7 @@ def _constrain(
     """Report constraint breaks of a parsed column and return it with bad cells nulled."""
     v = pl.col(col.name)
     bad_masks: list[pl.Expr] = []
+    before = found.total
 
     def check(mask: pl.Expr, code: str, message: str, value: str = "text") -> None:
         found.add_rows(file, frame.filter(mask), col.name, value, code, message)
@@ -304,7 +309,7 @@ def _constrain(
             "date_out_of_range",
             f"is outside {EARLIEST} to {today} (no dates before 1900 or in the future)",
         )
-    if not bad_masks:
+    if found.total == before:  # nothing wrong: hand the column on without a copy
         return frame.get_column(col.name)
     any_bad = pl.any_horizontal(*[m.fill_null(False) for m in bad_masks])
     return frame.select(pl.when(~any_bad).then(v).alias(col.name)).get_column(col.name)

@@ -15,7 +15,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cxm.config import DEFAULT_CONFIG, CompanyConfig, load_config
 from cxm.warehouse import store
@@ -39,6 +39,14 @@ class DemoSpec(BaseModel):
     seed: int = Field(7, ge=0)
     as_of: dt.date = DEFAULT_AS_OF
     years: int = Field(5, ge=1, le=10, description="years of history up to as_of")
+
+    @field_validator("as_of")
+    @classmethod
+    def _not_in_the_future(cls, as_of: dt.date) -> dt.date:
+        # The demo's own export must import again, and imports refuse future dates.
+        if as_of > dt.date.today():
+            raise ValueError(f"must not be after today ({dt.date.today()})")
+        return as_of
 
 
 # How each numeric frame becomes a warehouse table. Ids: a letter and a zero-padded number.
