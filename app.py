@@ -6,11 +6,13 @@ from cxm.ui import access, shell
 
 st.set_page_config(page_title="cxm", page_icon=":material/insights:", layout="wide")
 
-user = access.login()
+with shell.errors_shown():
+    user = access.login()
 navigation = st.navigation(
     shell.pages_for(user.role if user else None), position="sidebar" if user else "hidden"
 )
 if user is None:
     st.stop()
 shell.sidebar(user)
-shell.run_page(navigation.run)
+with shell.errors_shown():
+    navigation.run()

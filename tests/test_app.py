@@ -77,3 +77,19 @@ def test_the_data_page_refuses_a_non_admin_even_when_its_script_is_run_directly(
     # checked in test_access. What matters here: the page stopped before drawing anything.
     assert len(at.exception) == 1
     assert not at.dataframe and not at.title
+
+
+def test_outside_demo_mode_the_app_refuses_to_start_without_a_secret_cookie_key(env, monkeypatch):
+    monkeypatch.setenv("CXM_DEMO", "")
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    assert not at.exception
+    assert "CXM_COOKIE_KEY must be a secret of at least 32 bytes (it is unset)" in at.error[0].value
+    assert not at.text_input
+
+
+def test_a_missing_warehouse_says_how_to_build_one(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("CXM_WAREHOUSE", str(tmp_path / "nowhere.duckdb"))
+    at = _login("exec", "exec-demo-2026")
+    assert not at.exception
+    assert "Build the demo company with `cxm demo`" in at.error[0].value
+    assert not at.metric

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import streamlit as st
 
@@ -34,9 +35,15 @@ def sidebar(user: User) -> None:
         access.logout_button()
 
 
-def run_page(run: Callable[[], None]) -> None:
-    """Run a page, showing any `CxmError` once as a message instead of a traceback."""
+@contextmanager
+def errors_shown() -> Iterator[None]:
+    """Show a `CxmError` raised inside as one message, instead of a traceback, and stop.
+
+    Every page runs inside it, and so does the login: a missing credentials file, a cookie
+    key that is not a secret, or a missing warehouse reads as what to do, not as a crash.
+    """
     try:
-        run()
+        yield
     except CxmError as exc:
-        st.error(str(exc))
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
