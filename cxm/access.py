@@ -17,6 +17,7 @@ import bcrypt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cxm.config import load_config
 from cxm.errors import ConfigError, CxmError
 
 DEFAULT_CREDENTIALS = Path("data/credentials.yaml")
@@ -123,6 +124,7 @@ def load_users(path: str | Path | None = None) -> dict[str, User]:
             f"`cxm demo-users` or point CXM_CREDENTIALS at your file."
         )
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    known = load_config().market_codes
     entries = (raw.get("credentials") or {}).get("usernames") or {}
     users = {}
     for username, entry in entries.items():
@@ -131,7 +133,14 @@ def load_users(path: str | Path | None = None) -> dict[str, User]:
         except ValidationError as exc:
             where = "; ".join(f"{'.'.join(map(str, x['loc']))}: {x['msg']}" for x in exc.errors())
             raise ConfigError(f"{path}, user {username!r}: {where}") from exc
-        scope = Scope(markets=tuple(e.markets)) if e.markets else Scope.everywhere()
+        # No "markets" key: every market. An empty list: none (never read as "all").
+        scope = Scope.everywhere() if e.markets is None else Scope(markets=tuple(e.markets))
+        unknown = sorted(set(scope.markets or ()) - set(known))
+        if unknown:
+            raise ConfigError(
+                f"{path}, user {username!r}: markets {unknown} are not configured "
+                f"markets ({', '.join(known)})"
+            )
         users[username] = User(
             username=username, name=e.name, email=e.email, role=e.role, scope=scope
         )

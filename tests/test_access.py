@@ -32,6 +32,33 @@ def test_a_clear_text_password_in_the_credentials_file_is_refused_with_the_user_
         access.load_users(path)
 
 
+@pytest.mark.parametrize(
+    "markets, expected",
+    [("", None), ("      markets: []\n", ()), ("      markets: [BR]\n", ("BR",))],
+)
+def test_no_markets_key_means_everywhere_but_an_empty_list_means_nowhere(
+    tmp_path, markets, expected
+):
+    path = tmp_path / "credentials.yaml"
+    hashed = "$2b$10$" + "a" * 53
+    path.write_text(
+        f"credentials:\n  usernames:\n    bob:\n      name: Bob\n      email: b@x\n"
+        f"      password: '{hashed}'\n      role: analyst\n{markets}"
+    )
+    assert access.load_users(path)["bob"].scope.markets == expected
+
+
+def test_a_user_scoped_to_an_unknown_market_is_refused(tmp_path):
+    path = tmp_path / "credentials.yaml"
+    hashed = "$2b$10$" + "a" * 53
+    path.write_text(
+        f"credentials:\n  usernames:\n    bob:\n      name: Bob\n      email: b@x\n"
+        f"      password: '{hashed}'\n      role: analyst\n      markets: [UK]\n"
+    )
+    with pytest.raises(ConfigError, match=r"user 'bob': markets \['UK'\] are not configured"):
+        access.load_users(path)
+
+
 def test_an_unknown_role_is_refused(tmp_path):
     path = tmp_path / "credentials.yaml"
     hashed = "$2b$10$" + "a" * 53
@@ -88,3 +115,26 @@ def test_the_market_summary_never_returns_a_market_outside_the_scope(tiny_wareho
         "market", "sellers", "terminated_sellers", "customers", "orders", "revenue_amount"
     ).rows() == [("BR", 5, 1, 3, 4, 319.0)]
     assert injected.is_empty()
+
+
+@pytest.mark.parametrize(
+    "markets",
+    [
+        (),
+        ("US",),
+        ("BR",),
+        ("CA",),
+        ("US", "BR"),
+        ("US", "CA"),
+        ("BR", "CA"),
+        ("US", "BR", "CA"),
+        ("MX",),
+        ("BR", "MX"),
+    ],
+)
+def test_every_scope_sees_exactly_its_own_markets_rows(tiny_warehouse, markets):
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        full = {r[0]: r for r in market_summary(con, scope=Scope.everywhere()).rows()}
+        scoped = market_summary(con, scope=Scope(markets=markets)).rows()
+    assert {r[0] for r in scoped} == set(markets) & set(full)
+    assert all(r == full[r[0]] for r in scoped)

@@ -9,6 +9,7 @@ is byte-for-byte what it was. `export_raw` writes the files back out, so a round
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import io
@@ -90,30 +91,47 @@ def _read_csv(path: Path, model: type[Table], found: Found) -> pl.DataFrame | No
             )
         )
         return None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
+    data = data.removeprefix(codecs.BOM_UTF8)
+    bad_at = _first_non_utf8(data)
+    if bad_at is not None:
         found.add(
             ImportIssue(
                 file=path.name,
-                row=line,
+                row=data[:bad_at].count(b"\n") + 1,
                 code="bad_encoding",
-                value=data[exc.start : exc.start + 4].hex(" "),
+                value=data[bad_at : bad_at + 4].hex(" "),
                 message="is not UTF-8 text; save the file as UTF-8",
             )
         )
         return None
-    header = next(csv.reader(io.StringIO(text[: text.find("\n") + 1 or None])))
+    first_line = data[: data.find(b"\n") + 1 or None].decode()
+    header = next(csv.reader(io.StringIO(first_line)))
     if not _check_header(path.name, [h.strip() for h in header], model, found):
         return None
     try:
-        df = pl.read_csv(io.BytesIO(text.encode()), infer_schema=False, new_columns=None)
+        df = pl.read_csv(data, infer_schema=False)
     except pl.exceptions.PolarsError:
-        _report_malformed(path.name, text, len(header), found)
+        _report_malformed(path.name, data.decode(), len(header), found)
         return None
     df.columns = [c.strip() for c in df.columns]
     return df.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def _first_non_utf8(data: bytes, chunk: int = 1 << 26) -> int | None:
+    """Return the byte offset of the first byte that is not UTF-8, or None.
+
+    Decodes in 64 MB pieces and keeps nothing, so a multi-GB file is checked without a
+    second copy of it in memory.
+    """
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    for start in range(0, len(data), chunk):
+        try:
+            decoder.decode(view[start : start + chunk], final=start + chunk >= len(data))
+        except UnicodeDecodeError as exc:
+            # A character cut by the chunk edge is carried over by the decoder.
+            return start + exc.start - len(decoder.getstate()[0])
+    return None
 
 
 def _report_malformed(name: str, text: str, width: int, found: Found) -> None:
