@@ -215,3 +215,28 @@ def test_planted_average_order_size_shrinks_over_the_last_two_quarters(con):
     )
     assert aov["previous"] < 0.97 * aov["before"]
     assert aov["last"] < 0.95 * aov["previous"]
+
+
+def test_rank_advancements_are_recorded_step_by_step_up_to_each_sellers_rank(con):
+    # Every seller with a rank above the entry rank has one rank_advanced activity per step,
+    # in order, the last naming their current rank, none after they left.
+    wrong = one(
+        con,
+        """
+        WITH steps AS (
+            SELECT a.seller_id, a.occurred_at, a.ref,
+                   row_number() OVER (PARTITION BY a.seller_id ORDER BY a.occurred_at) AS step
+            FROM activities a WHERE a.kind = 'rank_advanced')
+        SELECT count(*) FILTER (WHERE n <> r),
+               count(*) FILTER (WHERE last_ref IS DISTINCT FROM rank AND r > 0),
+               count(*) FILTER (WHERE late)
+        FROM (
+            SELECT s.seller_id, s.rank,
+                   list_position(['Member', 'Consultant', 'Senior Consultant', 'Manager',
+                                  'Director', 'Executive Director', 'Diamond'], s.rank) - 1 AS r,
+                   count(st.step) AS n, arg_max(st.ref, st.step) AS last_ref,
+                   bool_or(st.occurred_at > coalesce(s.terminated_on, DATE '2026-10-31') + 1)
+                       AS late
+            FROM sellers s LEFT JOIN steps st USING (seller_id) GROUP BY ALL)""",
+    )
+    assert wrong == (0, 0, 0)

@@ -68,7 +68,8 @@ _INSERT = {
         $lines[line + 1], autoship, $channels[channel + 1] FROM src""",
     "activities": """INSERT INTO activities SELECT sid(seller), occurred_at, $kinds[kind + 1],
         CASE ref_type WHEN 1 THEN sid(ref_num) WHEN 2 THEN $courses[ref_num + 1]
-                      WHEN 3 THEN 'content-' || ref_num END FROM src""",
+                      WHEN 3 THEN 'content-' || ref_num WHEN 4 THEN $ranks[ref_num + 1]
+        END FROM src""",
     "courses": "INSERT INTO courses SELECT * FROM src",
     "course_completions": """INSERT INTO course_completions
         SELECT sid(seller), $courses[course + 1], completed_on FROM src""",

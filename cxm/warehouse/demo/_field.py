@@ -30,6 +30,7 @@ class Field:
     first_sale_day: np.ndarray  # int32 day of first sale, -1 if never
     selling_end: np.ndarray  # int32 last day of selling (<= end); -1 if never sells
     weekly_goal_cents: np.ndarray  # int64
+    rank_reached: np.ndarray  # int32 [seller, rank]: day the rank was reached, -1 if not
     monthly_enrollment_goal: np.ndarray  # int64
 
     @property
@@ -114,6 +115,7 @@ def make_field(rng: np.random.Generator, n: int, start: int, as_of: int, ctx: ca
     builder[roots] = True
     sponsor = _genealogy(rng, enrolled, end, market, builder, roots)
     rank = _ranks(rng, enrolled, end, as_of, builder, sells, terminated)
+    rank_reached = _rank_history(rng, enrolled, end, rank)
     weekly = (cal.WEEKLY_GOAL_BY_RANK[rank] * rng.lognormal(0, 0.3, n) / 10).round() * 1000
     monthly = cal.ENROLLMENT_GOAL_BY_RANK[rank] + rng.poisson(0.3, n)
     return Field(
@@ -131,6 +133,7 @@ def make_field(rng: np.random.Generator, n: int, start: int, as_of: int, ctx: ca
         selling_end=selling_end.astype(np.int32),
         weekly_goal_cents=weekly.astype(np.int64),
         monthly_enrollment_goal=monthly.astype(np.int64),
+        rank_reached=rank_reached,
     )
 
 
@@ -192,6 +195,21 @@ def _ranks(rng, enrolled, end, as_of, builder, sells, terminated) -> np.ndarray:
         q[np.argsort(score[idx], kind="stable")] = (np.arange(len(idx)) + 0.5) / len(idx)
         rank[idx] = np.searchsorted(cuts, q, side="right")
     return rank
+
+
+def _rank_history(rng, enrolled, end, rank) -> np.ndarray:
+    """Return the day each seller reached each rank up to their current one (-1 above it).
+
+    Every seller starts at the entry rank on enrolment; each step up comes at a sorted random
+    day between day 30 (or mid-tenure, for short tenures) and their last day as a seller.
+    """
+    levels = len(cal.RANK_SHARES)
+    steps = np.sort(rng.random((len(enrolled), levels - 1)), axis=1)
+    tenure = end.astype(np.int64) - enrolled
+    lead = np.minimum(30, tenure // 2)
+    reached = (enrolled + lead)[:, None] + (steps * (tenure - lead)[:, None]).astype(np.int64)
+    reached = np.where(np.arange(1, levels)[None, :] <= rank[:, None], reached, -1)
+    return np.column_stack([enrolled, reached]).astype(np.int32)
 
 
 def make_customers(rng: np.random.Generator, f: Field, as_of: int, ctx: cal.Context) -> Customers:

@@ -58,8 +58,9 @@ def completions(rng: np.random.Generator, f: Field, cfg: CompanyConfig) -> pl.Da
     lang = np.array(cfg.languages)[f.language]
     out = []
     for i, (_, _, min_rank, prereq, compliance, langs) in enumerate(COURSES):
-        ready = (f.rank >= cfg.rank_index(min_rank)) & np.isin(lang, langs)
-        start = f.enrolled.astype(np.int64)
+        level = cfg.rank_index(min_rank)
+        ready = (f.rank >= level) & np.isin(lang, langs)
+        start = np.maximum(f.enrolled, f.rank_reached[:, level]).astype(np.int64)
         for p in prereq:
             pd = done_on[:, ids.index(p)]
             ready &= pd >= 0
@@ -82,7 +83,8 @@ def activities(
 ) -> pl.DataFrame:
     """Return seller-app activity rows: seller, occurred_at, kind, ref_type, ref_num.
 
-    ref_type: 0 none, 1 a seller (enrollment), 2 a course (training), 3 a content item.
+    ref_type: 0 none, 1 a seller (enrollment), 2 a course (training), 3 a content item,
+    4 a rank (the rank reached).
     """
     kinds = {k: i for i, k in enumerate(cfg.activity_kinds)}
     engaged = f.sells | f.builder
@@ -92,11 +94,10 @@ def activities(
     last = np.minimum(f.end, np.where(engaged, last, f.enrolled + DORMANT_APP_DAYS))
     parts = []
 
-    def add(seller, day, kind, ref_type, ref_num):
-        at = (
-            day.astype(np.int64) * US_PER_DAY
-            + rng.integers(6 * 3600, 23 * 3600, len(day)) * 1_000_000
-        )
+    def add(seller, day, kind, ref_type, ref_num, seconds=None):
+        if seconds is None:
+            seconds = rng.integers(6 * 3600, 23 * 3600, len(day))
+        at = day.astype(np.int64) * US_PER_DAY + seconds * 1_000_000
         parts.append(
             pl.DataFrame(
                 {
@@ -130,6 +131,11 @@ def activities(
         np.int64
     )
     add(seller, day, "event_hosted", 0, np.zeros(len(seller)))
+
+    steps = f.rank_reached[:, 1:]
+    seller, level = np.nonzero(steps >= 0)
+    # Steps on the same day keep their order: 09:00 plus one minute a level.
+    add(seller, steps[seller, level], "rank_advanced", 4, level + 1, 9 * 3600 + 60 * level)
 
     recruits = np.flatnonzero(f.sponsor >= 0)
     add(f.sponsor[recruits], f.enrolled[recruits], "enrollment", 1, recruits)
