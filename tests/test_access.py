@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 import pytest
+import yaml
 
 from cxm import access
 from cxm.access import NotAllowed, Role, Scope, User, require_role
@@ -22,52 +23,37 @@ def test_demo_credentials_store_bcrypt_hashes_and_roles_with_scope(tmp_path):
     assert oct(path.stat().st_mode & 0o777) == "0o600"
 
 
-def test_a_clear_text_password_in_the_credentials_file_is_refused_with_the_user_named(tmp_path):
+BCRYPT_SHAPED = "$2b$10$" + "a" * 53
+
+
+def _bob(tmp_path, password: str = BCRYPT_SHAPED, role: str = "analyst", more: dict | None = None):
+    """Write a credentials file holding one user, bob, and return its path."""
+    entry = {"name": "Bob", "email": "b@x", "password": password, "role": role, **(more or {})}
     path = tmp_path / "credentials.yaml"
-    path.write_text(
-        "credentials:\n  usernames:\n    bob:\n      name: Bob\n      email: b@x\n"
-        "      password: hunter2\n      role: admin\n"
-    )
+    path.write_text(yaml.safe_dump({"credentials": {"usernames": {"bob": entry}}}))
+    return path
+
+
+def test_a_clear_text_password_in_the_credentials_file_is_refused_with_the_user_named(tmp_path):
     with pytest.raises(ConfigError, match=r"user 'bob': password"):
-        access.load_users(path)
+        access.load_users(_bob(tmp_path, password="hunter2"))
 
 
 @pytest.mark.parametrize(
-    "markets, expected",
-    [("", None), ("      markets: []\n", ()), ("      markets: [BR]\n", ("BR",))],
+    "more, expected", [({}, None), ({"markets": []}, ()), ({"markets": ["BR"]}, ("BR",))]
 )
-def test_no_markets_key_means_everywhere_but_an_empty_list_means_nowhere(
-    tmp_path, markets, expected
-):
-    path = tmp_path / "credentials.yaml"
-    hashed = "$2b$10$" + "a" * 53
-    path.write_text(
-        f"credentials:\n  usernames:\n    bob:\n      name: Bob\n      email: b@x\n"
-        f"      password: '{hashed}'\n      role: analyst\n{markets}"
-    )
-    assert access.load_users(path)["bob"].scope.markets == expected
+def test_no_markets_key_means_everywhere_but_an_empty_list_means_nowhere(tmp_path, more, expected):
+    assert access.load_users(_bob(tmp_path, more=more))["bob"].scope.markets == expected
 
 
 def test_a_user_scoped_to_an_unknown_market_is_refused(tmp_path):
-    path = tmp_path / "credentials.yaml"
-    hashed = "$2b$10$" + "a" * 53
-    path.write_text(
-        f"credentials:\n  usernames:\n    bob:\n      name: Bob\n      email: b@x\n"
-        f"      password: '{hashed}'\n      role: analyst\n      markets: [UK]\n"
-    )
     with pytest.raises(ConfigError, match=r"user 'bob': markets \['UK'\] are not configured"):
-        access.load_users(path)
+        access.load_users(_bob(tmp_path, more={"markets": ["UK"]}))
 
 
 def test_an_unknown_role_is_refused(tmp_path):
-    path = tmp_path / "credentials.yaml"
-    hashed = "$2b$10$" + "a" * 53
-    path.write_text(
-        f"credentials:\n  usernames:\n    bob:\n      name: Bob\n      email: b@x\n"
-        f"      password: '{hashed}'\n      role: owner\n"
-    )
     with pytest.raises(ConfigError, match=r"user 'bob': role"):
-        access.load_users(path)
+        access.load_users(_bob(tmp_path, role="owner"))
 
 
 @pytest.mark.parametrize(

@@ -466,7 +466,7 @@ def test_a_sponsor_loop_is_reported_once_with_its_chain_not_once_per_downline_me
 
 @pytest.mark.parametrize("chunk", range(1, 9))
 def test_a_non_utf8_byte_is_found_at_its_offset_whatever_the_chunk_edges(chunk):
-    from cxm.warehouse.importer import _first_non_utf8
+    from cxm.warehouse._files import _first_non_utf8
 
     data = "aé".encode() * 10 + b"\xff" + b"x"  # 'aé' is 3 bytes: the bad byte is at 30
     assert _first_non_utf8(data, chunk=chunk) == 30

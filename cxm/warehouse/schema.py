@@ -21,85 +21,37 @@ import annotated_types
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-# --- column markers ---------------------------------------------------------------------------
+from cxm.warehouse._markers import (  # re-exported: the vocabulary of a declaration
+    CUSTOMER_OR_SELLER,
+    JsonObject,
+    Key,
+    LanguageOfMarket,
+    NotBefore,
+    OneOf,
+    Ref,
+    RefByType,
+    Rule,
+    ScoreScale,
+)
 
-
-@dataclass(frozen=True)
-class Key:
-    """Marks a column as (part of) the table's unique key."""
-
-
-@dataclass(frozen=True)
-class Ref:
-    """Marks a column whose non-null values must exist as the key of ``table``."""
-
-    table: str
-
-
-@dataclass(frozen=True)
-class OneOf:
-    """Marks a column whose values must be in a configured enum (see `CompanyConfig`)."""
-
-    enum: str  # ranks, markets, languages, product_lines, activity_kinds, ...
-
-
-# --- cross-column rules -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NotBefore:
-    """``later`` must be on or after ``earlier`` when both are present."""
-
-    later: str
-    earlier: str
-    code: str = "time_order"
-
-
-@dataclass(frozen=True)
-class ScoreScale:
-    """``score`` must lie on the scale of its ``question``; questions not listed use default."""
-
-    scales: tuple[tuple[str, int, int], ...]
-    default: tuple[int, int]
-    code: str = "score_out_of_range"
-
-    def bounds(self, question: str) -> tuple[int, int]:
-        """Return the (low, high) scale of one question."""
-        return next(((lo, hi) for q, lo, hi in self.scales if q == question), self.default)
-
-
-@dataclass(frozen=True)
-class LanguageOfMarket:
-    """``language`` must be one of the languages configured for the row's ``market``."""
-
-    code: str = "language_not_in_market"
-
-
-@dataclass(frozen=True)
-class JsonObject:
-    """``column``, when present, must hold a JSON object (a segment filter)."""
-
-    column: str
-    code: str = "bad_json"
-
-
-@dataclass(frozen=True)
-class RefByType:
-    """``id_column`` must exist in the table that ``type_column`` names (customer or seller).
-
-    Types not in ``tables`` (corporate respondents) reference nothing in the warehouse.
-    """
-
-    type_column: str
-    id_column: str
-    tables: tuple[tuple[str, str], ...]  # (type value, table)
-    code: str = "dangling_reference"
-
-
-#: A customer id points at customers, a seller id at sellers.
-CUSTOMER_OR_SELLER = (("customer", "customers"), ("seller", "sellers"))
-
-Rule = NotBefore | ScoreScale | LanguageOfMarket | JsonObject | RefByType
+__all__ = [
+    "CUSTOMER_OR_SELLER",
+    "JsonObject",
+    "Key",
+    "LanguageOfMarket",
+    "NotBefore",
+    "OneOf",
+    "Ref",
+    "RefByType",
+    "Rule",
+    "ScoreScale",
+    "TABLES",
+    "Table",
+    "columns",
+    "ddl",
+    "key_columns",
+    "polars_schema",
+]
 
 # --- shared column types ----------------------------------------------------------------------
 
