@@ -93,3 +93,13 @@ def test_a_missing_warehouse_says_how_to_build_one(env, monkeypatch, tmp_path):
     assert not at.exception
     assert "Build the demo company with `cxm demo`" in at.error[0].value
     assert not at.metric
+
+
+def test_the_app_shows_a_rebuilt_warehouse_without_a_restart(env, tiny_warehouse):
+    from cxm.warehouse.demo import DemoSpec, build_demo
+
+    at = _login("admin", "admin-demo-2026")
+    assert _metrics(at)["Sellers ever enrolled"] == "12"
+    build_demo(DemoSpec(sellers=250, seed=3), tiny_warehouse)  # swapped in under the app
+    at.run()
+    assert _metrics(at)["Sellers ever enrolled"] == "250"

@@ -49,6 +49,10 @@ def cursor() -> duckdb.DuckDBPyConnection:
         if holder.key != key:
             con = duckdb.connect(":memory:")
             con.execute("ATTACH ? AS wh (READ_ONLY)", [key[0]])
+            if holder.con is not None:
+                # Cursors still running on the old file keep it open until they finish; after
+                # that the replaced file's space is given back.
+                holder.con.close()
             holder.con, holder.key = con, key
         cur = holder.con.cursor()
     cur.execute("USE wh")  # the default catalog is per connection, so per cursor
