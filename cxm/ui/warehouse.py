@@ -8,12 +8,16 @@ a ``cursor()`` per call (DESIGN.md section 10).
 from __future__ import annotations
 
 import threading
+import time
 
 import duckdb
 import streamlit as st
 
-from cxm.errors import WarehouseMissing
 from cxm.warehouse import store
+
+
+#: How long a replaced warehouse stays open for page runs that started before the swap.
+RETIRE_AFTER_SECONDS = 300
 
 
 class _Holder:
@@ -21,6 +25,7 @@ class _Holder:
         self.lock = threading.Lock()
         self.key: tuple | None = None
         self.con: duckdb.DuckDBPyConnection | None = None
+        self.retired: list[tuple[float, duckdb.DuckDBPyConnection]] = []
 
 
 @st.cache_resource
@@ -40,20 +45,19 @@ def cursor() -> duckdb.DuckDBPyConnection:
     try:
         key = (str(path.resolve()), store.generation(path))
     except FileNotFoundError as exc:
-        raise WarehouseMissing(
-            f"No warehouse at {path}. Build the demo company with `cxm demo` or load your "
-            "data with `cxm import DIR`."
-        ) from exc
+        raise store.missing(path) from exc
     holder = _holder()
     with holder.lock:
         if holder.key != key:
             con = duckdb.connect(":memory:")
             con.execute("ATTACH ? AS wh (READ_ONLY)", [key[0]])
             if holder.con is not None:
-                # Cursors still running on the old file keep it open until they finish; after
-                # that the replaced file's space is given back.
-                holder.con.close()
+                # Closing a connection closes its cursors, so a page still reading the old file
+                # would fail: retire it now, close it once every run that could hold one is over.
+                holder.retired.append((time.monotonic(), holder.con))
             holder.con, holder.key = con, key
+        while holder.retired and time.monotonic() - holder.retired[0][0] > RETIRE_AFTER_SECONDS:
+            holder.retired.pop(0)[1].close()  # the replaced file's disk space comes back
         cur = holder.con.cursor()
     cur.execute("USE wh")  # the default catalog is per connection, so per cursor
     return cur

@@ -133,6 +133,14 @@ def generation(path: str | Path) -> tuple[int, int]:
     return st.st_ino, st.st_mtime_ns
 
 
+def missing(path: Path) -> WarehouseMissing:
+    """Return the error for a warehouse file that does not exist, saying how to make one."""
+    return WarehouseMissing(
+        f"No warehouse at {path}. Build the demo company with `cxm demo` "
+        f"or load your data with `cxm import DIR`."
+    )
+
+
 @contextlib.contextmanager
 def open_readonly(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
     """Yield a read-only connection to the warehouse, closed on exit.
@@ -144,10 +152,7 @@ def open_readonly(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyCon
     """
     path = warehouse_path(path)
     if not path.exists():
-        raise WarehouseMissing(
-            f"No warehouse at {path}. Build the demo company with `cxm demo` "
-            f"or load your data with `cxm import DIR`."
-        )
+        raise missing(path)
     con = duckdb.connect(str(path), read_only=True)
     try:
         yield con
