@@ -15,7 +15,6 @@ import streamlit as st
 
 from cxm.warehouse import store
 
-
 #: How long a replaced warehouse stays open for page runs that started before the swap.
 RETIRE_AFTER_SECONDS = 300
 
