@@ -31,6 +31,7 @@ st.subheader("Loads")
 st.dataframe(
     history,
     hide_index=True,
+    column_order=("loaded_at", "kind", "data_as_of", "source", "tables"),
     column_config={
         "loaded_at": st.column_config.DatetimeColumn("Loaded", format="D MMM YYYY, HH:mm"),
         "kind": "Kind",
