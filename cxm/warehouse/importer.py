@@ -228,24 +228,28 @@ def import_dir(
     if found:
         raise ImportRejected(f"{directory.name or directory}/", found.issues, found.total)
 
+    rows = {t: df.height for t, df in frames.items()}
+
     def fill(con: duckdb.DuckDBPyConnection) -> None:
-        for table, df in frames.items():
+        for table in list(frames):
+            df = frames.pop(table)  # written tables leave memory as the next one goes in
             con.execute(f"DELETE FROM {table}")
             # In slices: handing DuckDB 45M orders at once cost ~5 GB more than 2M at a time.
             for start in range(0, df.height, INSERT_ROWS):
                 con.register("src", df.slice(start, INSERT_ROWS).drop(ROW))
                 con.execute(f"INSERT INTO {table} SELECT * FROM src")
                 con.unregister("src")
+            del df
 
     store.rebuild(
         target,
         fill,
         kind="import",
         source=str(directory.resolve()),
-        tables=list(frames),
+        tables=list(rows),
         start_from_current=True,
     )
-    return ImportResult(path=target, rows={t: df.height for t, df in frames.items()})
+    return ImportResult(path=target, rows=rows)
 
 
 def export_raw(
