@@ -90,11 +90,15 @@ def demo(
         transient=False,
     ) as bar:
         task = bar.add_task("starting", total=1.0)
-        path = build_demo(
-            spec,
-            warehouse,
-            progress=lambda stage, done: bar.update(task, description=stage, completed=done),
-        )
+        try:
+            path = build_demo(
+                spec,
+                warehouse,
+                progress=lambda stage, done: bar.update(task, description=stage, completed=done),
+            )
+        except CxmError as exc:
+            bar.stop()
+            _fail(exc)
     _print_status(path)
 
 

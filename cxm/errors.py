@@ -138,3 +138,7 @@ class ImportRejected(CxmError):
 
 class WarehouseMissing(CxmError):
     """No warehouse file exists at the configured path."""
+
+
+class WarehouseBusy(CxmError):
+    """Another build or import is writing the warehouse."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 
 import duckdb
 import pytest
 
-from cxm.errors import WarehouseMissing
+from cxm.errors import WarehouseBusy, WarehouseMissing
 from cxm.warehouse import store
 from cxm.warehouse.demo import DemoSpec, build_demo
 
@@ -44,7 +45,7 @@ def test_a_failing_build_leaves_the_file_and_the_folder_as_they_were(tmp_path):
             start_from_current=True,
         )
     assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
-    assert [p.name for p in tmp_path.iterdir()] == ["cxm.duckdb"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cxm.duckdb", "cxm.duckdb.lock"]
 
 
 def test_opening_a_missing_warehouse_says_how_to_make_one(tmp_path):
@@ -53,3 +54,14 @@ def test_opening_a_missing_warehouse_says_how_to_make_one(tmp_path):
         store.open_readonly(tmp_path / "none.duckdb"),
     ):
         pass
+
+
+def test_a_second_load_while_one_is_writing_is_refused_and_changes_nothing(tmp_path):
+    path = build_demo(DemoSpec(sellers=200, seed=1), tmp_path / "cxm.duckdb")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    with open(f"{path}.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a running `cxm import` would
+        with pytest.raises(WarehouseBusy, match="Another build or import is writing"):
+            build_demo(DemoSpec(sellers=300, seed=1), path)
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    build_demo(DemoSpec(sellers=300, seed=1), path)  # free again once the first has finished

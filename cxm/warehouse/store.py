@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import os
 import shutil
 import tempfile
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from cxm.errors import WarehouseMissing
+from cxm.errors import WarehouseBusy, WarehouseMissing
 from cxm.warehouse.schema import TABLES, ddl
 
 DEFAULT_PATH = Path("data/cxm.duckdb")
@@ -73,6 +74,40 @@ def rebuild(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    with _writer_lock(path):
+        return _rebuild(
+            path,
+            fill,
+            kind=kind,
+            source=source,
+            tables=tables,
+            data_as_of=data_as_of,
+            start_from_current=start_from_current,
+        )
+
+
+@contextlib.contextmanager
+def _writer_lock(path: Path) -> Iterator[None]:
+    """Hold the warehouse's writer lock, or raise `WarehouseBusy` if another load holds it.
+
+    Two loads at once would each copy the old file and the second swap would silently drop
+    the first one's tables.
+    """
+    with open(f"{path}.lock", "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise WarehouseBusy(
+                f"Another build or import is writing {path} right now; nothing was changed. "
+                "Run this again when it has finished."
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _rebuild(path: Path, fill, *, kind, source, tables, data_as_of, start_from_current) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
