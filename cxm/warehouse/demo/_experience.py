@@ -11,13 +11,14 @@ import polars as pl
 
 from cxm.warehouse.demo import _calibration as cal
 from cxm.warehouse.demo._field import Customers, Field
+from cxm.warehouse.demo._sampling import US_PER_DAY, as_datetime, categorical, microseconds
 
-US_PER_DAY = 86_400_000_000
 CUSTOMER_QUESTIONS = ("nps", "quality", "value", "service", "ease", "delivery")
 SELLER_QUESTIONS = ("nps", "tools", "training", "service", "ease")
 CORPORATE_QUESTIONS = ("quality", "value", "service", "ease", "delivery", "tools", "training")
 #: Below the top box, answers fall on 4, 3, 2, 1 in these proportions.
 LOWER_BOXES = np.array([0.5, 0.3, 0.12, 0.08])
+TICKET_CHANNELS = np.array([0.3, 0.35, 0.25, 0.1])  # phone, email, chat, social
 RESPONDENT = {"customer": 0, "seller": 1, "corporate": 2}
 
 
@@ -25,7 +26,7 @@ def _scores(rng: np.random.Generator, question: np.ndarray, top_box: np.ndarray)
     """Return 1-5 scores with the given top-box chance, or 0-10 where the question is nps."""
     n = len(question)
     u = rng.random(n)
-    lower = 4 - (rng.random(n)[:, None] > np.cumsum(LOWER_BOXES)[None, :]).sum(axis=1)
+    lower = 4 - categorical(rng, LOWER_BOXES, n)
     attribute = np.where(u < top_box, 5, lower)
     promoter = 0.25 + 0.5 * top_box
     detractor = 0.45 - 0.5 * top_box
@@ -128,7 +129,7 @@ def tickets(
     hi = np.concatenate([f.end[s], np.minimum(c.end[cu], as_of)]).astype(np.int64)
     n = len(lo)
     day = lo + (rng.random(n) * (hi - lo + 1)).astype(np.int64)
-    opened = day * US_PER_DAY + rng.integers(8 * 3600, 17 * 3600, n) * 1_000_000
+    opened = microseconds(day, rng.integers(8 * 3600, 17 * 3600, n))
     u = rng.random(n)
     minutes = np.where(
         u < cal.TICKET_WITHIN_HOUR,
@@ -142,7 +143,6 @@ def tickets(
     first = opened + (minutes * 60_000_000).astype(np.int64)
     resolved = first + ((rng.exponential(30, n) + 0.2) * 3_600_000_000).astype(np.int64)
     cutoff = (as_of + 1) * US_PER_DAY
-    channel_p = np.cumsum([0.3, 0.35, 0.25, 0.1])
     return (
         pl.DataFrame(
             {
@@ -152,16 +152,10 @@ def tickets(
                 "requester": np.concatenate([s, cu]).astype(np.int64),
                 "market": np.concatenate([f.market[s], c.market[cu]]).astype(np.int8),
                 "language": np.concatenate([f.language[s], c.language[cu]]).astype(np.int8),
-                "channel": (rng.random(n)[:, None] > channel_p[None, :])
-                .sum(axis=1)
-                .astype(np.int8),
-                "opened_at": pl.Series(opened).cast(pl.Datetime("us")),
-                "first_response_at": pl.Series(np.where(first < cutoff, first, 0)).cast(
-                    pl.Datetime("us")
-                ),
-                "resolved_at": pl.Series(np.where(resolved < cutoff, resolved, 0)).cast(
-                    pl.Datetime("us")
-                ),
+                "channel": categorical(rng, TICKET_CHANNELS, n).astype(np.int8),
+                "opened_at": as_datetime(opened),
+                "first_response_at": as_datetime(np.where(first < cutoff, first, 0)),
+                "resolved_at": as_datetime(np.where(resolved < cutoff, resolved, 0)),
                 "has_first": first < cutoff,
                 "has_resolved": resolved < cutoff,
             }

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cxm.warehouse.demo import _calibration as cal
+from cxm.warehouse.demo._sampling import categorical_by_group, month_of
 
 
 @dataclass
@@ -56,27 +57,17 @@ class Customers:
         return len(self.seller)
 
 
-def _season(days: np.ndarray) -> np.ndarray:
-    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12
-    return cal.ENROLLMENT_SEASON[months]
-
-
-def _choose_by_group(rng: np.random.Generator, group: np.ndarray, probs: np.ndarray) -> np.ndarray:
-    """Return, for each element, an index drawn from the row of ``probs`` of its group."""
-    cum = np.cumsum(probs, axis=1)
-    u = rng.random(len(group))
-    return (u[:, None] > cum[group]).sum(axis=1).astype(np.int8)
-
-
 def make_field(rng: np.random.Generator, n: int, start: int, as_of: int, ctx: cal.Context) -> Field:
     """Return ``n`` sellers enrolled between ``start`` and ``as_of`` (inclusive days)."""
     days = np.arange(start, as_of + 1, dtype=np.int32)
     growth = 0.6 + 0.8 * (days - start) / max(1, as_of - start)
-    w = growth * _season(days)
+    w = growth * cal.ENROLLMENT_SEASON[month_of(days)]
     enrolled = np.sort(rng.choice(days, size=n, p=w / w.sum())).astype(np.int32)
 
     market = rng.choice(len(ctx.market_weights), size=n, p=ctx.market_weights).astype(np.int8)
-    language = ctx.market_language_codes[market, _choose_by_group(rng, market, ctx.language_probs)]
+    language = ctx.market_language_codes[
+        market, categorical_by_group(rng, market, ctx.language_probs)
+    ]
 
     first30 = rng.random(n) < cal.FIRST30_SALE_SHARE
     builder = rng.random(n) < np.where(first30, cal.BUILDER_IF_FIRST30, cal.BUILDER_OTHERWISE)
@@ -237,7 +228,7 @@ def make_customers(rng: np.random.Generator, f: Field, as_of: int, ctx: cal.Cont
     )
     market = f.market[seller]
     same = rng.random(len(seller)) < 0.9
-    other = ctx.market_language_codes[market, _choose_by_group(rng, market, ctx.language_probs)]
+    other = ctx.market_language_codes[market, categorical_by_group(rng, market, ctx.language_probs)]
     language = np.where(same, f.language[seller], other).astype(np.int8)
     consent = rng.random(len(seller)) < ctx.consent_share[market]
     favourite = ctx.pick_regular_line(rng, market)

@@ -13,9 +13,9 @@ import polars as pl
 
 from cxm.warehouse.demo import _calibration as cal
 from cxm.warehouse.demo._field import Customers
+from cxm.warehouse.demo._sampling import as_datetime, categorical, microseconds, month_of
 
 BLOCK = 1_000_000  # customers per block
-US_PER_DAY = 86_400_000_000
 CHANNELS_OTHER = np.array([0.5, 0.2, 0.2, 0.1])  # seller_link, party, online_shop, phone
 
 
@@ -24,11 +24,6 @@ def _within_group_index(counts: np.ndarray) -> np.ndarray:
     total = int(counts.sum())
     starts = np.repeat(np.cumsum(counts) - counts, counts)
     return np.arange(total, dtype=np.int64) - starts
-
-
-def _month_factor(days: np.ndarray, table: np.ndarray) -> np.ndarray:
-    months = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12
-    return table[months]
 
 
 SEASON_AMOUNT = np.array([0.97, 0.97, 1.0, 1.0, 1.02, 1.0, 0.98, 0.98, 1.0, 1.02, 1.06, 1.12])
@@ -106,23 +101,23 @@ def _block(rng, c: Customers, ids: np.ndarray, as_of: int, ctx: cal.Context) -> 
         (day - (as_of - cal.AOV_SHRINK_DAYS)) / cal.AOV_SHRINK_DAYS, 0, 1
     )
     dollars = ctx.line_price[line] * units * rng.lognormal(-0.03, 0.25, n)
-    dollars *= _month_factor(day, SEASON_AMOUNT) * shrink
+    dollars *= SEASON_AMOUNT[month_of(day)] * shrink
     cents = np.maximum(np.round(dollars * 100), 99).astype(np.int64)
 
     autoship = (ckind == 0) & (j > 0)
     channel = np.where(
         autoship,
         np.where(rng.random(n) < 0.9, 2, 0),
-        (rng.random(n)[:, None] > np.cumsum(CHANNELS_OTHER)[None, :]).sum(axis=1),
+        categorical(rng, CHANNELS_OTHER, n),
     ).astype(np.int8)
     # Orders land between 07:00 and 23:00.
-    at = day * US_PER_DAY + rng.integers(7 * 3600, 23 * 3600, n) * 1_000_000
+    at = microseconds(day, rng.integers(7 * 3600, 23 * 3600, n))
     order = np.argsort(at, kind="stable")
     return pl.DataFrame(
         {
             "customer": cust[order],
             "seller": c.seller[cust][order],
-            "ordered_at": pl.Series(at[order]).cast(pl.Datetime("us")),
+            "ordered_at": as_datetime(at[order]),
             "amount_cents": cents[order],
             "units": units[order].astype(np.int64),
             "line": line[order],

@@ -11,8 +11,8 @@ import polars as pl
 
 from cxm.config import CompanyConfig
 from cxm.warehouse.demo._field import Field
+from cxm.warehouse.demo._sampling import as_datetime, microseconds
 
-US_PER_DAY = 86_400_000_000
 _ALL = ("en", "es", "pt-BR", "de", "ja")
 
 #: (id, title, min_rank, prerequisites, compliance, languages)
@@ -97,12 +97,12 @@ def activities(
     def add(seller, day, kind, ref_type, ref_num, seconds=None):
         if seconds is None:
             seconds = rng.integers(6 * 3600, 23 * 3600, len(day))
-        at = day.astype(np.int64) * US_PER_DAY + seconds * 1_000_000
+        at = microseconds(day, seconds)
         parts.append(
             pl.DataFrame(
                 {
                     "seller": seller.astype(np.int64),
-                    "occurred_at": pl.Series(at).cast(pl.Datetime("us")),
+                    "occurred_at": as_datetime(at),
                     "kind": np.full(len(day), kinds[kind], dtype=np.int8),
                     "ref_type": np.full(len(day), ref_type, dtype=np.int8)
                     if np.isscalar(ref_type)
