@@ -8,6 +8,8 @@ every warehouse query takes as a required keyword, so a query cannot forget it.
 
 from __future__ import annotations
 
+import copy
+import functools
 import os
 import secrets
 from enum import StrEnum
@@ -17,7 +19,7 @@ import bcrypt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from cxm.config import load_config
+from cxm.config import config_path, load_config
 from cxm.errors import ConfigError, CxmError
 
 DEFAULT_CREDENTIALS = Path("data/credentials.yaml")
@@ -111,22 +113,45 @@ def credentials_path() -> Path:
 def load_users(path: str | Path | None = None) -> dict[str, User]:
     """Return the users of the credentials file, by username.
 
+    The file is parsed once per change (its modification time and size, and the company
+    configuration's, are the cache key), so the app can ask on every run.
+
     Raises
     ------
     ConfigError
         When the file is missing or a user entry is invalid (the message names the user and
         the field; a password that is not a bcrypt hash is refused, never accepted in clear).
     """
-    path = Path(path or credentials_path())
+    return dict(_read(Path(path or credentials_path()))[0])
+
+
+def authenticator_credentials(path: str | Path | None = None) -> dict:
+    """Return the ``credentials`` dict streamlit-authenticator expects (names and hashes only).
+
+    A fresh copy each call: the authenticator writes into the dict it is given.
+    """
+    return copy.deepcopy(_read(Path(path or credentials_path()))[1])
+
+
+def _read(path: Path) -> tuple[dict[str, User], dict]:
     if not path.exists():
         raise ConfigError(
             f"No credentials file at {path}. Create demo users with "
             f"`cxm demo-users` or point CXM_CREDENTIALS at your file."
         )
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    known = load_config().market_codes
+    cfg = config_path()
+    st, cst = path.stat(), cfg.stat() if cfg.exists() else None
+    return _parse(str(path), st.st_mtime_ns, st.st_size, str(cfg), cst.st_mtime_ns if cst else None)
+
+
+@functools.lru_cache(maxsize=8)
+def _parse(
+    path: str, _mtime: int, _size: int, cfg: str, _cfg_mtime: int | None
+) -> tuple[dict[str, User], dict]:
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    known = load_config(cfg).market_codes
     entries = (raw.get("credentials") or {}).get("usernames") or {}
-    users = {}
+    users, auth = {}, {}
     for username, entry in entries.items():
         try:
             e = _Entry.model_validate(entry)
@@ -144,20 +169,8 @@ def load_users(path: str | Path | None = None) -> dict[str, User]:
         users[username] = User(
             username=username, name=e.name, email=e.email, role=e.role, scope=scope
         )
-    return users
-
-
-def authenticator_credentials(path: str | Path | None = None) -> dict:
-    """Return the ``credentials`` dict streamlit-authenticator expects (names and hashes only)."""
-    path = Path(path or credentials_path())
-    load_users(path)  # validate first
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    return {
-        "usernames": {
-            u: {k: e[k] for k in ("name", "email", "password")}
-            for u, e in raw["credentials"]["usernames"].items()
-        }
-    }
+        auth[username] = {"name": e.name, "email": e.email, "password": e.password}
+    return users, {"usernames": auth}
 
 
 #: The demo logins `make run` creates and prints: (username, name, role, markets, password).

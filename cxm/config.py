@@ -125,6 +125,11 @@ class CompanyConfig(_Frozen):
         }[name]
 
 
+def config_path() -> Path:
+    """Return the configuration file in force: ``$CXM_CONFIG``, else the demo company's."""
+    return Path(os.environ.get("CXM_CONFIG") or DEFAULT_CONFIG)
+
+
 def load_config(path: str | Path | None = None) -> CompanyConfig:
     """Return the company configuration read from ``path``, ``$CXM_CONFIG`` or the default.
 
@@ -134,7 +139,7 @@ def load_config(path: str | Path | None = None) -> CompanyConfig:
         When the file is missing, is not YAML, or breaks a rule; the message names the file,
         the key path and the rule.
     """
-    path = Path(path or os.environ.get("CXM_CONFIG") or DEFAULT_CONFIG)
+    path = Path(path or config_path())
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

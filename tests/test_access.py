@@ -124,3 +124,13 @@ def test_every_scope_sees_exactly_its_own_markets_rows(tiny_warehouse, markets):
         scoped = market_summary(con, scope=Scope(markets=markets)).rows()
     assert {r[0] for r in scoped} == set(markets) & set(full)
     assert all(r == full[r[0]] for r in scoped)
+
+
+def test_a_changed_credentials_file_is_read_again_on_the_next_call(tmp_path):
+    # The app asks on every run; a user demoted or removed must not keep their old rights.
+    path = _bob(tmp_path, role="admin")
+    assert access.load_users(path)["bob"].role is Role.ADMIN
+    _bob(tmp_path, role="executive", more={"markets": ["BR"]})
+    assert access.load_users(path)["bob"].role is Role.EXECUTIVE
+    path.write_text("credentials:\n  usernames: {}\n")
+    assert access.load_users(path) == {}
