@@ -11,7 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from cxm.cli import app
-from cxm.warehouse.schema import TABLES, columns, key_columns
+from cxm.warehouse.schema import ID_PATTERN, TABLES, columns, key_columns
 
 DOCS = Path(__file__).parents[1] / "docs"
 COMMANDS = ("demo", "import", "export-raw", "status", "demo-users")
@@ -44,7 +44,7 @@ def _constraints(col) -> str:
         bits.append("one of " + ", ".join(f"`{v}`" for v in col.literals))
     if col.ge is not None:
         bits.append(f">= {col.ge}")
-    if col.pattern and col.pattern != r"^\S(.*\S)?$":
+    if col.pattern and col.pattern != ID_PATTERN:
         bits.append(f"format `{col.pattern}`")
     return "; ".join(bits)
 
