@@ -22,7 +22,7 @@ from cxm.errors import ImportIssue, ImportRejected
 from cxm.warehouse import store
 from cxm.warehouse._checks import PER_CHECK, ROW, Found, check_rules, parse_table
 from cxm.warehouse._files import discover, read_csv, read_parquet
-from cxm.warehouse.schema import TABLES, RefByType, columns, key_columns
+from cxm.warehouse.schema import TABLES, RefByType, Table, columns, key_columns
 
 INSERT_ROWS = 2_000_000
 
@@ -93,6 +93,21 @@ def _check_keys(names: dict[str, str], frames: dict[str, pl.DataFrame], found: F
             )
 
 
+def _references(model: type[Table]) -> list[tuple[str, str | None, list[tuple[str | None, str]]]]:
+    """Return (column, type column or None, [(type value or None, target table)]) per reference.
+
+    A plain `Ref` column points at one table whatever the row; a `RefByType` column points at
+    the table its row's type names (a customer id at customers, a seller id at sellers).
+    """
+    refs = [(c.name, None, [(None, c.ref)]) for c in columns(model) if c.ref]
+    refs += [
+        (r.id_column, r.type_column, list(r.tables))
+        for r in model.__rules__
+        if isinstance(r, RefByType)
+    ]
+    return refs
+
+
 def _check_references(
     names: dict[str, str],
     frames: dict[str, pl.DataFrame],
@@ -101,37 +116,32 @@ def _check_references(
 ) -> None:
     """Report values that point at no row: in imported tables, and in kept tables that point
     at a replaced one."""
+    key_sets: dict[str, tuple[pl.Series, str]] = {}  # each target's keys, read once
+
+    def keys_of(table: str) -> tuple[pl.Series, str]:
+        if table not in key_sets:
+            keys, origin = _keys(table, frames, con)
+            key_sets[table] = keys.implode(), origin
+        return key_sets[table]
+
     for table, model in TABLES.items():
-        refs = [(c.name, c.ref, c.kind == "list") for c in columns(model) if c.ref]
-        refs += [
-            (r.id_column, (r.type_column, dict(r.tables)), False)
-            for r in model.__rules__
-            if isinstance(r, RefByType)
-        ]
-        for column, target, is_list in refs:
+        for column, type_column, targets in _references(model):
             if table in frames:
                 df = frames[table]
-            elif con is not None and (
-                target in frames
-                if isinstance(target, str)
-                else any(t in frames for t in target[1].values())
-            ):
-                needed = [column] if isinstance(target, str) else [column, target[0]]
+            elif con is not None and any(t in frames for _, t in targets):
+                needed = [column] + ([type_column] if type_column else [])
                 # Names come from the schema declaration, never from a user.
                 df = con.sql(f"SELECT {', '.join(needed)} FROM {table}").pl()
                 df = df.with_row_index(ROW, offset=1)
             else:
                 continue
             where = names.get(table, f"{table} (in the warehouse)")
-            if is_list:
+            if df.schema[column] == pl.List(pl.String):
                 df = df.select(ROW, pl.col(column)).explode(column)
-            targets = [(None, target)] if isinstance(target, str) else list(target[1].items())
             for type_value, ref_table in targets:
-                rows = df if type_value is None else df.filter(pl.col(target[0]) == type_value)
-                keys, origin = _keys(ref_table, frames, con)
-                bad = rows.filter(
-                    pl.col(column).is_not_null() & ~pl.col(column).is_in(keys.implode())
-                )
+                rows = df if type_value is None else df.filter(pl.col(type_column) == type_value)
+                keys, origin = keys_of(ref_table)
+                bad = rows.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(keys))
                 found.add_rows(
                     where, bad, column, column, "dangling_reference", f"is not in {origin}"
                 )
