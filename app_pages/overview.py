@@ -2,11 +2,12 @@
 
 import streamlit as st
 
+from cxm.access import Role, require_role
 from cxm.ui import access, fmt, warehouse
 from cxm.warehouse import store
 from cxm.warehouse.summary import market_summary
 
-user = access.current_user()
+user = require_role(access.current_user(), *Role)  # any role, but someone signed in
 con = warehouse.cursor()
 load = store.last_load(con)
 summary = market_summary(con, scope=user.scope)
