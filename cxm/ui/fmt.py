@@ -1,6 +1,8 @@
 """Numbers and dates formatted for people: 1.2M, $3.4M, 34.5%, +2.1 pp, 31 Oct 2026.
 
-The only place the app turns a number into text; pages never format with f-strings.
+The only place the app turns a number into text; pages never format with f-strings. Negative
+numbers take a true minus sign (−), a value that rounds to zero carries no sign, and a compact
+number moves to the next unit when rounding reaches 1,000 of the current one (999,950 is 1.0M).
 """
 
 from __future__ import annotations
@@ -8,7 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-_UNITS = ((1e9, "B"), (1e6, "M"), (1e3, "k"))
+_UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
+MINUS = "−"
+DASH = "–"
+
+
+def _missing(x) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
+
+
+def _signed(text: str, negative: bool) -> str:
+    return f"{MINUS}{text}" if negative and text.strip("0.,%") else text
 
 
 def number(x: float | None, digits: int = 1) -> str:
@@ -16,46 +28,96 @@ def number(x: float | None, digits: int = 1) -> str:
 
     >>> number(1234), number(1_234_567), number(999), number(None)
     ('1.2k', '1.2M', '999', '–')
+    >>> number(999_950), number(-1500), number(0.04), number(-0.04)
+    ('1.0M', '−1.5k', '0.0', '0.0')
     """
-    if x is None or (isinstance(x, float) and math.isnan(x)):
-        return "–"
-    for size, suffix in _UNITS:
-        if abs(x) >= size:
-            return f"{x / size:.{digits}f}{suffix}"
-    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.{digits}f}"
+    if _missing(x):
+        return DASH
+    size = abs(x)
+    units = [(1.0, "")] + sorted(_UNITS)  # ascending
+    pick = 0
+    for i, (unit, _) in enumerate(units):
+        if size >= unit:
+            pick = i
+    # Rounding may carry into the next unit: 999,950 is 1.0M, not 1000.0k.
+    while pick + 1 < len(units) and round(size / units[pick][0], digits) >= 1000:
+        pick += 1
+    unit, suffix = units[pick]
+    if pick == 0:
+        text = f"{size:,.0f}" if float(size).is_integer() else f"{size:,.{digits}f}"
+    else:
+        text = f"{size / unit:.{digits}f}{suffix}"
+    return _signed(text, x < 0)
 
 
 def money(x: float | None, currency: str = "USD") -> str:
     """Return an amount in compact form with its currency sign.
 
-    >>> money(3_400_000), money(85.5), money(12, "EUR")
-    ('$3.4M', '$85.50', 'EUR 12.00')
+    >>> money(3_400_000), money(85.5), money(12, "EUR"), money(-5), money(999_999)
+    ('$3.4M', '$85.50', 'EUR 12.00', '−$5.00', '$1.0M')
     """
-    if x is None:
-        return "–"
+    if _missing(x):
+        return DASH
     sign = "$" if currency == "USD" else f"{currency} "
-    text = number(x) if abs(x) >= 1000 else f"{x:,.2f}"
-    return f"{sign}{text}"
+    size = abs(x)
+    text = number(size) if size >= 1000 else f"{size:,.2f}"
+    return _signed(f"{sign}{text}", x < 0 and text.strip("0.") != "")
 
 
 def share(x: float | None, digits: int = 1) -> str:
     """Return a 0..1 share as a percentage.
 
-    >>> share(0.3451)
-    '34.5%'
+    >>> share(0.3451), share(-0.02), share(-0.0001), share(None)
+    ('34.5%', '−2.0%', '0.0%', '–')
     """
-    return "–" if x is None else f"{x * 100:.{digits}f}%"
+    if _missing(x):
+        return DASH
+    return _signed(f"{abs(x) * 100:.{digits}f}%", x < 0)
 
 
 def pp(x: float | None, digits: int = 1) -> str:
-    """Return a difference of percentages in points, signed.
+    """Return a difference of percentages in points, signed; one that rounds to 0 is unsigned.
 
-    >>> pp(2.14), pp(-0.5)
-    ('+2.1 pp', '−0.5 pp')
+    >>> pp(2.14), pp(-0.5), pp(-0.04), pp(0.04), pp(None)
+    ('+2.1 pp', '−0.5 pp', '0.0 pp', '0.0 pp', '–')
     """
-    if x is None:
-        return "–"
-    return f"{'+' if x >= 0 else '−'}{abs(x):.{digits}f} pp"
+    return signed(x, digits, " pp")
+
+
+def signed(x: float | None, digits: int = 1, suffix: str = "") -> str:
+    """Return a change with its sign (+ or −); a change that rounds to zero has none.
+
+    >>> signed(3.25), signed(-12), signed(0.01, 1, "%")
+    ('+3.2', '−12.0', '0.0%')
+    """
+    if _missing(x):
+        return DASH
+    text = f"{abs(x):,.{digits}f}"
+    if float(text.replace(",", "")) == 0:
+        return f"{text}{suffix}"
+    return f"{'+' if x > 0 else MINUS}{text}{suffix}"
+
+
+def score(x: float | None) -> str:
+    """Return an NPS-like score, rounded to a whole number.
+
+    >>> score(23.4), score(-7.6), score(-0.2)
+    ('23', '−8', '0')
+    """
+    if _missing(x):
+        return DASH
+    return _signed(f"{abs(x):.0f}", x < 0)
+
+
+def hours(x: float | None) -> str:
+    """Return a duration given in hours: minutes under an hour, else hours.
+
+    >>> hours(0.25), hours(3.5), hours(50)
+    ('15 min', '3.5 h', '50.0 h')
+    """
+    if _missing(x):
+        return DASH
+    return f"{x * 60:.0f} min" if x < 1 else f"{x:.1f} h"
 
 
 def date(d: dt.date | dt.datetime | None) -> str:
@@ -64,4 +126,4 @@ def date(d: dt.date | dt.datetime | None) -> str:
     >>> date(dt.date(2026, 10, 31))
     '31 Oct 2026'
     """
-    return "–" if d is None else f"{d.day} {d:%b %Y}"
+    return DASH if d is None else f"{d.day} {d:%b %Y}"
