@@ -35,7 +35,8 @@ START, END = "<!-- build:start -->", "<!-- build:end -->"
 
 _BUILD = """
 import json, resource, sys, time
-from cxm.warehouse.demo import DemoSpec, build_demo
+from cxm.pipeline import build_demo
+from cxm.warehouse.demo import DemoSpec
 from cxm.warehouse import store
 t = time.perf_counter()
 path = build_demo(DemoSpec(sellers=int(sys.argv[1]), seed=7), sys.argv[2])
@@ -48,7 +49,7 @@ print(json.dumps({"seconds": seconds, "peak_bytes": peak, "counts": counts}))
 
 _IMPORT = """
 import json, resource, sys, time
-from cxm.warehouse.importer import import_dir
+from cxm.pipeline import import_dir
 t = time.perf_counter()
 import_dir(sys.argv[1], path=sys.argv[2])
 seconds = time.perf_counter() - t

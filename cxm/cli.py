@@ -20,9 +20,10 @@ from rich.table import Table as RichTable
 
 from cxm import access
 from cxm.errors import CxmError
+from cxm.pipeline import build_demo, import_dir
 from cxm.warehouse import store
-from cxm.warehouse.demo import DEFAULT_AS_OF, DemoSpec, build_demo
-from cxm.warehouse.importer import export_raw, import_dir
+from cxm.warehouse.demo import DEFAULT_AS_OF, DemoSpec
+from cxm.warehouse.importer import export_raw
 
 app = typer.Typer(
     add_completion=False,

@@ -68,6 +68,11 @@ class CompanyConfig(_Frozen):
     activity_kinds: tuple[str, ...] = Field(min_length=1)
     order_channels: tuple[str, ...] = Field(min_length=1)
     ticket_channels: tuple[str, ...] = Field(min_length=1)
+    min_n: int = Field(
+        10,
+        ge=1,
+        description="segments with a smaller base count are flagged (and suppressed in exports)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CompanyConfig:

@@ -62,6 +62,11 @@ ISSUE_CODES: dict[str, str] = {
     "duplicate_key": "Keys are unique within a table.",
     "dangling_reference": "Every id that points at another table names a row that exists "
     "there after the import.",
+    "unknown_kpi": "A KPI target names a KPI of the registry (docs/metrics.md).",
+    "bad_segment": "A KPI target's segment uses the filter language: markets, languages, "
+    "ranks, rank_at_least, statuses, tenure_bands, training_tiers, cohorts.",
+    "target_out_of_range": "A KPI target lies in its KPI's unit: a share 0 to 1, an NPS or a "
+    "gap -100 to 100, counts and amounts 0 or more.",
     "sponsor_cycle": "Every upline chain ends at a seller with no sponsor; nobody is their own "
     "upline.",
 }
@@ -142,3 +147,42 @@ class WarehouseMissing(CxmError):
 
 class WarehouseBusy(CxmError):
     """Another build or import is writing the warehouse."""
+
+
+#: Every code a bad filter, KPI request or URL parameter can raise (`BadFilter`).
+FILTER_CODES: dict[str, str] = {
+    "bad_period": "A period is a month 2026-10, a quarter 2026-Q3 or a year 2026.",
+    "period_outside_data": "The period must overlap the loaded data.",
+    "as_of_outside_data": "An as-of date lies between the first and the last day of the data.",
+    "as_of_not_month_end": "An as-of date is a month's last day or the data's as-of date "
+    "(the facts are kept by month).",
+    "bad_date": "Dates are written YYYY-MM-DD and must exist in the calendar.",
+    "unknown_market": "Markets must be configured (ISO 3166 alpha-2 codes, e.g. GB not UK).",
+    "unknown_language": "Languages must be configured for some market (BCP 47, e.g. pt-BR).",
+    "unknown_rank": "Ranks must be on the configured rank ladder.",
+    "unknown_status": "A seller status is new, active, inactive or terminated.",
+    "unknown_tenure_band": "Tenure bands are the ones listed in docs/metrics.md.",
+    "unknown_training_tier": "Training tiers are the ones listed in docs/metrics.md.",
+    "bad_cohort": "An enrolment cohort is a year such as 2024.",
+    "unknown_kpi": "KPI ids are those of the registry (docs/metrics.md).",
+    "unknown_dimension": "Dimensions are rank, market, language, status, tenure_band, "
+    "training_tier and cohort.",
+    "too_many_dimensions": "A breakdown takes at most two dimensions at a time.",
+    "out_of_scope": "A user may only ask for markets inside their scope.",
+    "unknown_parameter": "A link may only carry the parameters the app writes.",
+    "bad_json": 'A segment is a JSON object such as {"markets": ["BR"]}.',
+}
+
+
+class BadFilter(CxmError):
+    """A filter, KPI id, dimension or URL parameter that cannot be used; nothing was computed.
+
+    >>> str(BadFilter("market", "UK", "unknown_market", "is not a configured market"))
+    'market: "UK" is not a configured market [unknown_market].'
+    """
+
+    def __init__(self, field: str, value: object, code: str, message: str):
+        if code not in FILTER_CODES:
+            raise ValueError(f"{code!r} is not in FILTER_CODES; add it with its rule")
+        self.field, self.value, self.code, self.reason = field, value, code, message
+        super().__init__(f'{field}: "{value}" {message} [{code}].')

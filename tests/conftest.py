@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from cxm.warehouse.demo import DemoSpec, build_demo
-from cxm.warehouse.importer import import_dir
+from cxm.pipeline import build_demo, import_dir
+from cxm.warehouse.demo import DemoSpec
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "tiny_company"

@@ -96,7 +96,8 @@ def test_a_missing_warehouse_says_how_to_build_one(env, monkeypatch, tmp_path):
 
 
 def test_the_app_shows_a_rebuilt_warehouse_without_a_restart(env, tiny_warehouse):
-    from cxm.warehouse.demo import DemoSpec, build_demo
+    from cxm.pipeline import build_demo
+    from cxm.warehouse.demo import DemoSpec
 
     at = _login("admin", "admin-demo-2026")
     assert _metrics(at)["Sellers ever enrolled"] == "12"

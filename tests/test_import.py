@@ -21,8 +21,8 @@ import polars as pl
 import pytest
 
 from cxm.errors import ImportRejected
+from cxm.pipeline import import_dir
 from cxm.warehouse import store
-from cxm.warehouse.importer import import_dir
 from cxm.warehouse.schema import TABLES, polars_schema
 from tests.conftest import TINY, TINY_TODAY
 
@@ -116,6 +116,21 @@ CASES = [
     Bad("score_out_of_range", "survey_responses.csv", ((3, "score", "7"),), row=3, column="score"),
     Bad("bad_json", "kpi_targets.csv", ((3, "segment", "markets=BR"),), row=3, column="segment"),
     Bad("bad_format", "kpi_targets.csv", ((2, "period", "Q1-2026"),), row=2, column="period"),
+    Bad("unknown_kpi", "kpi_targets.csv", ((2, "kpi_id", "active_rat"),), row=2, column="kpi_id"),
+    Bad(
+        "bad_segment",
+        "kpi_targets.csv",
+        ((3, "segment", '{"markets": ["UK"]}'),),
+        row=3,
+        column="segment",
+    ),
+    Bad(
+        "target_out_of_range",
+        "kpi_targets.csv",
+        ((2, "target", "22"),),
+        row=2,
+        column="target",
+    ),
     Bad("bad_id", "customers.csv", ((11, "customer_id", " C10"),), row=11, column="customer_id"),
     Bad("too_long", "courses.csv", ((2, "course_id", "K" * 65),), row=2, column="course_id"),
     Bad("duplicate_key", "orders.csv", ((3, "order_id", "O001"),), row=2, column="order_id"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from cxm.warehouse.importer import export_raw, import_dir
+from cxm.pipeline import import_dir
+from cxm.warehouse.importer import export_raw
 from cxm.warehouse.schema import TABLES
 
 

@@ -10,6 +10,7 @@ is byte-for-byte what it was. `export_raw` writes the files back out, so a round
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -198,11 +199,17 @@ def import_dir(
     path: str | Path | None = None,
     config: CompanyConfig | None = None,
     today: dt.date | None = None,
+    derive: Callable[[duckdb.DuckDBPyConnection, CompanyConfig], None] | None = None,
+    check: Callable[[str, str, pl.DataFrame, CompanyConfig, str], list[ImportIssue]] | None = None,
 ) -> ImportResult:
     """Validate the table files in ``directory`` and load them, or change nothing.
 
     Tables in the folder replace the warehouse's tables of the same name; other tables are
-    kept. Every reference must resolve in the result.
+    kept. Every reference must resolve in the result. ``check(table, file, frame, config,
+    row_column)`` adds rules from later layers (``cxm.pipeline`` checks KPI targets against the
+    registry) once the file's own checks pass. ``derive`` (``cxm.pipeline`` passes the
+    seller facts and the KPI target check) runs on the new file before the swap; when it raises
+    `ImportRejected`, nothing is written either.
 
     Raises
     ------
@@ -235,6 +242,10 @@ def import_dir(
                 con.close()
         if "sellers" in frames and not found:
             _check_sponsor_tree(names, frames["sellers"], found)
+        if check is not None and not found:
+            for table, frame in frames.items():
+                for issue in check(table, names[table], frame, cfg, ROW):
+                    found.add(issue)
     if found:
         raise ImportRejected(f"{directory.name or directory}/", found.issues, found.total)
 
@@ -258,6 +269,7 @@ def import_dir(
         source=str(directory.resolve()),
         tables=list(rows),
         start_from_current=True,
+        derive=None if derive is None else lambda con: derive(con, cfg),
     )
     return ImportResult(path=target, rows=rows)
 

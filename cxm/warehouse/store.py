@@ -54,6 +54,7 @@ def _tune(con: duckdb.DuckDBPyConnection) -> None:
     # Loads append whole tables; row order inside a table carries no meaning we rely on.
     con.execute("SET preserve_insertion_order = false")
     con.execute("SET memory_limit = ?", [BUILD_MEMORY_LIMIT])
+    con.execute("SET enable_progress_bar = false")
 
 
 def rebuild(
@@ -65,12 +66,15 @@ def rebuild(
     tables: list[str],
     data_as_of: dt.date | None = None,
     start_from_current: bool = False,
+    derive: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
 ) -> Path:
     """Write a new warehouse with ``fill`` and swap it in atomically; return its path.
 
     ``start_from_current`` copies the live warehouse first (an import that replaces some
-    tables keeps the others); otherwise the new file starts empty with the full schema. When
-    ``fill`` raises, the temporary file is removed and the live warehouse is untouched.
+    tables keeps the others); otherwise the new file starts empty with the full schema.
+    ``derive`` then runs on the filled file (the seller facts, checks that need them), so what
+    is derived is swapped in together with the data it comes from. When ``fill`` or ``derive``
+    raises, the temporary file is removed and the live warehouse is untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -83,6 +87,7 @@ def rebuild(
             tables=tables,
             data_as_of=data_as_of,
             start_from_current=start_from_current,
+            derive=derive,
         )
 
 
@@ -107,7 +112,9 @@ def _writer_lock(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _rebuild(path: Path, fill, *, kind, source, tables, data_as_of, start_from_current) -> Path:
+def _rebuild(
+    path: Path, fill, *, kind, source, tables, data_as_of, start_from_current, derive
+) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -124,6 +131,8 @@ def _rebuild(path: Path, fill, *, kind, source, tables, data_as_of, start_from_c
             # No transaction: the swap below is what makes the load atomic, and a transaction
             # around 45M inserted orders held ~5 GB more in memory until it committed.
             fill(con)
+            if derive is not None:
+                derive(con)
             con.execute(
                 "INSERT INTO cxm_loads VALUES (?, ?, ?, ?, ?)",
                 [

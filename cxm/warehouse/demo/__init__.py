@@ -196,12 +196,16 @@ def fill(
 
 
 def build_demo(
-    spec: DemoSpec, path: str | Path | None = None, progress: Progress | None = None
+    spec: DemoSpec,
+    path: str | Path | None = None,
+    progress: Progress | None = None,
+    derive: Callable[[duckdb.DuckDBPyConnection, CompanyConfig], None] | None = None,
 ) -> Path:
     """Build the demo company for ``spec`` into the warehouse at ``path`` and return the path.
 
     The demo always uses the built-in demo configuration (``cxm/company.yaml``), whatever
     ``$CXM_CONFIG`` says: it is the demo company's own ladder, markets and product lines.
+    ``derive`` (``cxm.pipeline`` passes the seller facts) runs on the new file before the swap.
     """
     cfg = load_config(DEFAULT_CONFIG)
     target = store.warehouse_path(path)
@@ -212,6 +216,7 @@ def build_demo(
         source=f"demo company: {spec.sellers:,} sellers, seed {spec.seed}, {spec.years} years",
         tables=list(TABLES),
         data_as_of=spec.as_of,
+        derive=None if derive is None else lambda con: derive(con, cfg),
     )
     if progress:
         progress("done", 1.0)

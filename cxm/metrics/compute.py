@@ -1,0 +1,280 @@
+"""KPI values for a segment and period, each with its base count ``n``.
+
+`compute` sums the measures of the seller base (``cxm.segments.sql``) over the requested
+breakdown in one SQL query, then combines them per KPI kind. Scope is a required keyword on
+every function that reads the warehouse; it is applied inside the SQL as a bind parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import duckdb
+import polars as pl
+
+from cxm.access import OutOfScope, Scope
+from cxm.config import CompanyConfig
+from cxm.errors import BadFilter, WarehouseMissing
+from cxm.metrics.kpis import DERIVED_MEASURES, LIST_MEASURES, Kpi, get
+from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
+from cxm.segments.periods import Period
+from cxm.segments.sql import SELLER_BASE, Window, filter_params
+
+#: The survey questions corporate answers are compared on, per side of the gap.
+GAP_QUESTIONS = {
+    "customer": ("quality", "value", "service", "ease", "delivery"),
+    "seller": ("tools", "training", "service", "ease"),
+}
+
+
+@dataclass(frozen=True)
+class DataRange:
+    """The days the loaded data covers: first enrolment to the data's as-of date."""
+
+    first_on: dt.date
+    as_of: dt.date
+
+
+def data_range(con: duckdb.DuckDBPyConnection) -> DataRange:
+    """Return the loaded data's first day and as-of date (the newest load's).
+
+    Raises
+    ------
+    WarehouseMissing
+        When the warehouse holds no sellers or no seller facts (built before facts existed).
+    """
+    try:
+        first, last = con.execute(
+            "SELECT min(enrolled_on), max(enrolled_on) FROM sellers"
+        ).fetchall()[0]
+        as_of = con.execute(
+            "SELECT data_as_of FROM cxm_loads ORDER BY loaded_at DESC LIMIT 1"
+        ).fetchall()
+        con.execute("SELECT 1 FROM fact_seller_periods LIMIT 1").fetchall()
+    except duckdb.CatalogException as exc:
+        raise WarehouseMissing(
+            "The warehouse has no seller facts yet; rebuild it with `cxm demo` or load it "
+            "again with `cxm import DIR`."
+        ) from exc
+    if first is None:
+        raise WarehouseMissing("The warehouse holds no sellers yet; load some with `cxm import`.")
+    return DataRange(first_on=first, as_of=(as_of[0][0] if as_of and as_of[0][0] else last))
+
+
+def window(where: SegmentFilter, data: DataRange) -> Window:
+    """Return the dates ``where`` asks for, checked against the data.
+
+    Raises
+    ------
+    BadFilter
+        ``period_outside_data`` when the period does not overlap the data;
+        ``as_of_outside_data`` / ``as_of_not_month_end`` for an unusable as-of date.
+    """
+    as_of = data.as_of
+    if where.as_of is not None:
+        if not data.first_on <= where.as_of <= data.as_of:
+            raise BadFilter(
+                "as_of",
+                where.as_of,
+                "as_of_outside_data",
+                f"is outside the data, which runs from {data.first_on} to {data.as_of}",
+            )
+        month_end = Period.month_of(where.as_of).end
+        if where.as_of not in (month_end, data.as_of):
+            raise BadFilter(
+                "as_of",
+                where.as_of,
+                "as_of_not_month_end",
+                f"is not a month's last day; use {month_end} or the data's as-of date {data.as_of}",
+            )
+        as_of = where.as_of
+    p = where.period
+    if p.start > as_of or p.end < data.first_on:
+        raise BadFilter(
+            "period",
+            p.label(),
+            "period_outside_data",
+            f"has no data: the data runs from {data.first_on} to {as_of}",
+        )
+    return Window.of(p, as_of)
+
+
+def check_scope(where: SegmentFilter, scope: Scope) -> None:
+    """Raise `OutOfScope` when the filter names a market outside the user's scope."""
+    outside = [m for m in where.markets if not scope.allows(m)]
+    if outside:
+        raise OutOfScope(
+            f'market: "{outside[0]}" is outside your scope ({scope.describe()}) [out_of_scope].'
+        )
+
+
+def _dims(by: Sequence[Dimension | str]) -> list[str]:
+    dims = [parse_dimension(str(d)).value for d in by]
+    if len(dims) > 2:
+        raise BadFilter(
+            "by", ", ".join(dims), "too_many_dimensions", "is more than two dimensions at once"
+        )
+    return dims
+
+
+def measure_sums(
+    con: duckdb.DuckDBPyConnection,
+    measures: Sequence[str],
+    *,
+    by: Sequence[Dimension | str],
+    where: SegmentFilter,
+    scope: Scope,
+    cfg: CompanyConfig,
+    win: Window,
+) -> pl.DataFrame:
+    """Return the sum of each seller-base measure per segment (one row per group).
+
+    The column ``sellers`` counts the sellers in each group. Measure and dimension names come
+    from the registry and the `Dimension` enum only.
+    """
+    dims = _dims(by)
+    cols = sorted({m for m in measures if m not in DERIVED_MEASURES | LIST_MEASURES})
+    cols += sorted({c for m in measures for c in DERIVED_MEASURES.get(m, ())} - set(cols))
+    lists = sorted({m for m in measures if m in LIST_MEASURES})
+    select = ", ".join(
+        [
+            *dims,
+            "count(*) AS sellers",
+            *(f"sum({c}) AS {c}" for c in cols),
+            *(f"{LIST_MEASURES[m]} AS {m}" for m in lists),
+        ]
+    )
+    group = f" GROUP BY {', '.join(dims)} ORDER BY {', '.join(dims)}" if dims else ""
+    sql = f"SELECT {select} FROM ({SELLER_BASE}) b{group}"
+    params = {**win.params(), **filter_params(where, scope, cfg)}
+    out = con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
+    for name, (plus, less) in DERIVED_MEASURES.items():
+        if name in measures:
+            out = out.with_columns((pl.col(plus) - pl.col(less)).alias(name))
+    return out.with_columns(
+        pl.col(c).cast(pl.Float64) for c in out.columns if c in cols or c in lists
+    )
+
+
+def _corporate(con, kpi: Kpi, dims, where, scope, win) -> pl.DataFrame:
+    questions = list(GAP_QUESTIONS[kpi.corporate])
+    sql = """
+        SELECT market, count(*) AS corporate_n,
+               sum(CASE WHEN score = 5 THEN 1 ELSE 0 END) AS corporate_top_box
+        FROM fact_answers
+        WHERE respondent_type = 'corporate' AND list_contains($questions, question)
+          AND answered_on BETWEEN $start AND $end
+          AND ($scope IS NULL OR list_contains($scope, market))
+          AND ($f_markets IS NULL OR list_contains($f_markets, market))
+        GROUP BY market"""
+    params = {
+        "questions": questions,
+        "start": win.start,
+        "end": win.end,
+        "scope": list(scope.markets) if scope.markets is not None else None,
+        "f_markets": list(where.markets) or None,
+    }
+    per_market = con.sql(sql, params=params).pl()
+    if "market" in dims:
+        return per_market
+    return per_market.select(pl.sum("corporate_n"), pl.sum("corporate_top_box"))
+
+
+def _value(kpi: Kpi, sums: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
+    num = pl.col(kpi.numerator)
+    den = pl.col(kpi.denominator) if kpi.denominator else None
+    n = pl.col(kpi.base) if kpi.base else den
+    safe = (lambda e: pl.when(den > 0).then(e)) if den is not None else (lambda e: e)
+    if kpi.kind in ("count", "sum"):
+        return num, n if n is not None else num
+    if kpi.kind == "ratio":
+        return safe(num / den), n
+    if kpi.kind == "nps":
+        return safe(100 * (num - pl.col(kpi.minus)) / den), n
+    if kpi.kind == "median":
+        return num, n
+    if kpi.kind == "gap":
+        corporate = pl.when(pl.col("corporate_n") > 0).then(
+            pl.col("corporate_top_box") / pl.col("corporate_n")
+        )
+        return safe(100 * (corporate - num / den)), n
+    raise AssertionError(kpi.kind)
+
+
+def compute(
+    con: duckdb.DuckDBPyConnection,
+    kpi_ids: Sequence[str],
+    *,
+    by: Sequence[Dimension | str] = (),
+    where: SegmentFilter,
+    scope: Scope,
+    cfg: CompanyConfig,
+    data: DataRange | None = None,
+) -> pl.DataFrame:
+    """Return one row per segment and KPI: the dimensions, ``kpi_id``, ``value``, ``n``.
+
+    ``value`` is in the KPI's unit (shares 0..1, NPS -100..100, gaps in points, amounts in
+    the company currency); it is null where the denominator is 0 (no answers, no sellers),
+    never 0. ``n`` is the base count: the denominator's sum for ratios, the answers for NPS
+    and gaps, the tickets with a response for the median. ``small`` marks n under the
+    company's minimum (``min_n`` in the configuration).
+
+    Raises
+    ------
+    BadFilter
+        For an unknown KPI, dimension, market, rank, language or a period outside the data.
+    OutOfScope
+        When the filter names a market outside ``scope``.
+    """
+    kpis = [get(k) for k in dict.fromkeys(kpi_ids)]
+    where.check(cfg)
+    check_scope(where, scope)
+    dims = _dims(by)
+    win = window(where, data or data_range(con))
+    frames = []
+    plain = kpis
+    if plain:
+        sums = measure_sums(
+            con,
+            [m for k in plain for m in k.measures],
+            by=dims,
+            where=where,
+            scope=scope,
+            cfg=cfg,
+            win=win,
+        )
+        for kpi in plain:
+            part = sums
+            if kpi.kind == "gap":
+                corp = _corporate(con, kpi, dims, where, scope, win)
+                part = (
+                    sums.join(corp, on="market", how="left")
+                    if "market" in dims
+                    else (sums.join(corp, how="cross"))
+                )
+            value, n = _value(kpi, part)
+            frames.append(
+                part.select(
+                    *dims,
+                    pl.lit(kpi.id).alias("kpi_id"),
+                    value.cast(pl.Float64).alias("value"),
+                    n.cast(pl.Float64).fill_null(0).alias("n"),
+                )
+            )
+    out = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    return out.with_columns(pl.col("n").cast(pl.Int64), (pl.col("n") < cfg.min_n).alias("small"))
+
+
+def one(
+    con: duckdb.DuckDBPyConnection,
+    kpi_id: str,
+    *,
+    where: SegmentFilter,
+    scope: Scope,
+    cfg: CompanyConfig,
+) -> tuple[float | None, int]:
+    """Return (value, n) of one KPI for the whole segment."""
+    row = compute(con, [kpi_id], where=where, scope=scope, cfg=cfg).row(0, named=True)
+    return row["value"], row["n"]

@@ -1,0 +1,59 @@
+"""Loading data end to end: the warehouse tables, then everything derived from them.
+
+`build_demo` and `import_dir` are what the command line and the app call. They run the
+warehouse load with the seller facts (`cxm.state`) derived inside the same atomic swap, and an
+import's KPI targets checked against the registry, so the dashboard never sees data without
+its facts, nor targets for KPIs that do not exist.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from cxm.config import CompanyConfig
+from cxm.errors import ImportIssue
+from cxm.metrics import targets
+from cxm.state import build_facts
+from cxm.warehouse import demo, importer
+
+
+def _derive(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig) -> None:
+    build_facts(con, cfg)
+
+
+def _check(
+    table: str, file: str, frame: pl.DataFrame, cfg: CompanyConfig, row_column: str
+) -> list[ImportIssue]:
+    if table == "kpi_targets":
+        return targets.check(file, frame, cfg, row_column)
+    return []
+
+
+def build_demo(
+    spec: demo.DemoSpec, path: str | Path | None = None, progress: demo.Progress | None = None
+) -> Path:
+    """Build the demo company and its seller facts into the warehouse; return its path."""
+    return demo.build_demo(spec, path, progress, derive=_derive)
+
+
+def import_dir(
+    directory: str | Path,
+    *,
+    path: str | Path | None = None,
+    config: CompanyConfig | None = None,
+    today: dt.date | None = None,
+) -> importer.ImportResult:
+    """Validate and load the table files in ``directory`` with their facts, all or nothing.
+
+    Raises
+    ------
+    ImportRejected
+        With every problem found, KPI targets included; the warehouse is untouched.
+    """
+    return importer.import_dir(
+        directory, path=path, config=config, today=today, derive=_derive, check=_check
+    )

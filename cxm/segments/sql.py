@@ -1,0 +1,292 @@
+"""A `SegmentFilter` and a `Scope` as parameterised SQL over the seller facts.
+
+`seller_base` is the one query every seller-grain KPI reads: one row per seller enrolled by the
+as-of date, with the seller's segment as of that date (rank, market, language, status, tenure
+band, training tier, cohort) and one column per measure (docs/metrics.md). Every value from the
+filter and the scope is a bind parameter; the only names spliced into the text are dimension
+and measure names from this package's declarations.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from cxm.access import Scope
+from cxm.config import CompanyConfig
+from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS, Dimension, SegmentFilter
+from cxm.segments.periods import Period
+
+#: Days in the windows behind "active" and "used the app".
+ACTIVE_DAYS = 30
+APP_DAYS = 7
+#: A seller is "new" for this many days after enrolling (the first 13 weeks).
+NEW_DAYS = 90
+
+
+@dataclass(frozen=True)
+class Window:
+    """The dates a query needs: the period's bounds cut at the as-of date."""
+
+    period: Period
+    as_of: dt.date  # the day point-in-time measures are taken
+    start: dt.date
+    end: dt.date  # min(period end, as_of)
+
+    @classmethod
+    def of(cls, period: Period, as_of: dt.date) -> Window:
+        """Return the window of ``period`` seen from ``as_of`` (the period's end, or earlier)."""
+        at = min(period.end, as_of)
+        return cls(period=period, as_of=at, start=period.start, end=at)
+
+    @property
+    def partial(self) -> bool:
+        """Return whether the data stop before the period ends."""
+        return self.end < self.period.end
+
+    def params(self) -> dict:
+        """Return the window's bind parameters."""
+        this_month = self.as_of.replace(day=1)
+        before = Period.month_of(this_month).previous().start
+        return {
+            "as_of": self.as_of,
+            "start": self.start,
+            "end": self.end,
+            "kind": self.period.kind,
+            "m0": this_month,
+            "m1": before,
+            "period_days": (self.end - self.start).days + 1,
+        }
+
+
+def _case(expr: str, bands: tuple[tuple[str, int], ...]) -> str:
+    # Labels and thresholds are this package's constants, not user text.
+    arms = " ".join(f"WHEN {expr} >= {lo} THEN '{label}'" for label, lo in reversed(bands))
+    return f"CASE {arms} END"
+
+
+def filter_params(where: SegmentFilter, scope: Scope, cfg: CompanyConfig) -> dict:
+    """Return the bind parameters of the segment filter and the market scope."""
+
+    def listed(values):
+        return list(values) if values else None
+
+    return {
+        "scope": list(scope.markets) if scope.markets is not None else None,
+        "f_markets": listed(where.markets),
+        "f_languages": listed(where.languages),
+        "f_ranks": listed(where.ranks),
+        "f_rank_min": cfg.rank_index(where.rank_at_least) if where.rank_at_least else None,
+        "f_statuses": listed(where.statuses),
+        "f_tenure": listed(where.tenure_bands),
+        "f_tiers": listed(where.training_tiers),
+        "f_cohorts": listed(where.cohorts),
+    }
+
+
+#: The conditions `filter_params` binds; applied to the seller base.
+SEGMENT_WHERE = """
+    ($scope IS NULL OR list_contains($scope, market))
+    AND ($f_markets IS NULL OR list_contains($f_markets, market))
+    AND ($f_languages IS NULL OR list_contains($f_languages, language))
+    AND ($f_ranks IS NULL OR list_contains($f_ranks, rank))
+    AND ($f_rank_min IS NULL OR rank_index >= $f_rank_min)
+    AND ($f_statuses IS NULL OR list_contains($f_statuses, status))
+    AND ($f_tenure IS NULL OR list_contains($f_tenure, tenure_band))
+    AND ($f_tiers IS NULL OR list_contains($f_tiers, training_tier))
+    AND ($f_cohorts IS NULL OR list_contains($f_cohorts, cohort))"""
+
+SELLER_BASE = f"""
+WITH
+ranked AS (
+    SELECT s.*, sf.first_sale_on,
+        coalesce(st.rank_index,
+                 CASE WHEN sf.has_rank_history THEN 0 ELSE cr.rank_index END) AS rank_index
+    FROM sellers s
+    JOIN fact_sellers sf ON sf.seller_id = s.seller_id
+    JOIN dim_ranks cr ON cr.rank = s.rank
+    LEFT JOIN (SELECT seller_id, max(rank_index) AS rank_index FROM fact_rank_steps
+               WHERE reached_on <= $as_of GROUP BY seller_id) st ON st.seller_id = s.seller_id
+    WHERE s.enrolled_on <= $end
+),
+recent AS (
+    SELECT seller_id, max(last_sale_on) AS last_sale_on,
+        max(last_autoship_on) AS last_autoship_on,
+        max(last_enrollment_on) AS last_enrollment_on, max(last_app_on) AS last_app_on
+    FROM fact_seller_periods
+    WHERE period_kind = 'month' AND period_start IN ($m0, $m1)
+    GROUP BY seller_id
+),
+flows AS (
+    SELECT * FROM fact_seller_periods WHERE period_kind = $kind AND period_start = $start
+),
+done AS (
+    SELECT cc.seller_id, count(*) AS courses_done
+    FROM course_completions cc WHERE cc.completed_on <= $as_of GROUP BY cc.seller_id
+),
+required AS (
+    SELECT r.rank_index, count(c.course_id) AS required
+    FROM dim_ranks r
+    LEFT JOIN (SELECT c.course_id, cr.rank_index FROM courses c
+               JOIN dim_ranks cr ON cr.rank = c.min_rank WHERE c.compliance) c
+        ON c.rank_index <= r.rank_index
+    GROUP BY r.rank_index
+),
+frontline AS (
+    SELECT sponsor_id AS seller_id, count(*) AS frontline_at_start
+    FROM sellers
+    WHERE sponsor_id IS NOT NULL AND enrolled_on < $start
+      AND (terminated_on IS NULL OR terminated_on >= $start)
+    GROUP BY sponsor_id
+),
+customer_90d AS (
+    SELECT seller_id, count(*) AS customers_due_90d,
+        sum(CASE WHEN second_order_on <= first_order_on + 90 THEN 1 ELSE 0 END)
+            AS customers_reordered_90d
+    FROM fact_customers
+    WHERE first_order_on + 90 BETWEEN $start AND $end
+    GROUP BY seller_id
+),
+answers AS (
+    SELECT seller_id,
+        sum(CASE WHEN respondent_type = 'customer' AND question = 'nps' THEN 1 ELSE 0 END)
+            AS customer_nps_answers,
+        sum(CASE WHEN respondent_type = 'customer' AND question = 'nps' AND score >= 9
+            THEN 1 ELSE 0 END) AS customer_promoters,
+        sum(CASE WHEN respondent_type = 'customer' AND question = 'nps' AND score <= 6
+            THEN 1 ELSE 0 END) AS customer_detractors,
+        sum(CASE WHEN respondent_type = 'seller' AND question = 'nps' THEN 1 ELSE 0 END)
+            AS seller_nps_answers,
+        sum(CASE WHEN respondent_type = 'seller' AND question = 'nps' AND score >= 9
+            THEN 1 ELSE 0 END) AS seller_promoters,
+        sum(CASE WHEN respondent_type = 'seller' AND question = 'nps' AND score <= 6
+            THEN 1 ELSE 0 END) AS seller_detractors,
+        sum(CASE WHEN respondent_type = 'customer' AND question <> 'nps' THEN 1 ELSE 0 END)
+            AS customer_attribute_answers,
+        sum(CASE WHEN respondent_type = 'customer' AND question <> 'nps' THEN score ELSE 0 END)
+            AS customer_attribute_points,
+        sum(CASE WHEN respondent_type = 'customer' AND question <> 'nps' AND score = 5
+            THEN 1 ELSE 0 END) AS customer_top_box,
+        sum(CASE WHEN respondent_type = 'seller' AND question <> 'nps' THEN 1 ELSE 0 END)
+            AS seller_attribute_answers,
+        sum(CASE WHEN respondent_type = 'seller' AND question <> 'nps' AND score = 5
+            THEN 1 ELSE 0 END) AS seller_top_box,
+        sum(CASE WHEN respondent_type = 'seller' AND question <> 'nps' AND score >= 4
+            THEN 1 ELSE 0 END) AS seller_top_two_box
+    FROM fact_answers
+    WHERE seller_id IS NOT NULL AND answered_on BETWEEN $start AND $end
+    GROUP BY seller_id
+),
+service AS (
+    SELECT seller_id, count(*) AS tickets_opened,
+        sum(answered_same_day) AS tickets_same_day,
+        sum(answered_within_hour) AS tickets_within_hour,
+        list(first_response_minutes) FILTER (WHERE first_response_minutes IS NOT NULL)
+            AS response_minutes
+    FROM fact_tickets WHERE opened_on BETWEEN $start AND $end
+    GROUP BY seller_id
+),
+base AS (
+    SELECT k.seller_id, k.market, k.language, k.rank_index,
+        dr.rank AS rank,
+        CASE WHEN k.terminated_on <= $as_of THEN 'terminated'
+             WHEN k.enrolled_on > $as_of - {NEW_DAYS} THEN 'new'
+             WHEN active.is_active = 1 THEN 'active'
+             ELSE 'inactive' END AS status,
+        {_case("date_diff('day', k.enrolled_on, $as_of)", TENURE_BANDS)} AS tenure_band,
+        {_case("coalesce(done.courses_done, 0)", TRAINING_TIERS)} AS training_tier,
+        year(k.enrolled_on) AS cohort,
+        live.is_live AS live,
+        live.is_live * active.is_active AS active_30d,
+        live.is_live * CASE WHEN r.last_app_on > $as_of - {APP_DAYS} THEN 1 ELSE 0 END
+            AS app_7d,
+        CASE WHEN k.enrolled_on + 30 BETWEEN $start AND $end THEN 1 ELSE 0 END AS reached_30d,
+        CASE WHEN k.enrolled_on + 30 BETWEEN $start AND $end
+                  AND k.first_sale_on < k.enrolled_on + 30 THEN 1 ELSE 0 END AS sold_first_30d,
+        CASE WHEN k.enrolled_on + 90 BETWEEN $start AND $end THEN 1 ELSE 0 END AS reached_90d,
+        CASE WHEN k.enrolled_on + 90 BETWEEN $start AND $end
+                  AND (k.terminated_on IS NULL OR k.terminated_on > k.enrolled_on + 90)
+             THEN 1 ELSE 0 END AS retained_90d,
+        CASE WHEN k.enrolled_on + 365 BETWEEN $start AND $end THEN 1 ELSE 0 END AS reached_365d,
+        CASE WHEN k.enrolled_on + 365 BETWEEN $start AND $end
+                  AND (k.terminated_on IS NULL OR k.terminated_on > k.enrolled_on + 365)
+             THEN 1 ELSE 0 END AS retained_365d,
+        start.was_live AS live_at_start,
+        start.was_live * CASE WHEN coalesce(f.rank_steps, 0) > 0 THEN 1 ELSE 0 END AS advanced,
+        live.is_live * CASE WHEN k.weekly_sales_goal > 0 THEN 1 ELSE 0 END AS weekly_goal_set,
+        live.is_live * CASE WHEN k.weekly_sales_goal > 0
+            AND coalesce(f.revenue_amount, 0) >= CAST(k.weekly_sales_goal AS DOUBLE)
+                * (date_diff('day', greatest(k.enrolled_on, $start), $end) + 1) / 7.0
+            THEN 1 ELSE 0 END AS weekly_goal_met,
+        live.is_live * CASE WHEN k.monthly_enrollment_goal > 0 THEN 1 ELSE 0 END
+            AS enrollment_goal_set,
+        live.is_live * CASE WHEN k.monthly_enrollment_goal > 0
+            AND coalesce(f.enrollments, 0) >= k.monthly_enrollment_goal
+                * (date_diff('day', greatest(k.enrolled_on, $start), $end) + 1) / 30.4375
+            THEN 1 ELSE 0 END AS enrollment_goal_met,
+        live.is_live * active.is_active
+            * CASE WHEN rq.required = 0 OR cp.compliant_on <= $as_of THEN 1 ELSE 0 END
+            AS compliant_active,
+        coalesce(f.courses_completed, 0) AS courses_completed,
+        coalesce(f.revenue_amount, 0) AS revenue_amount,
+        coalesce(f.orders, 0) AS orders,
+        coalesce(f.units, 0) AS units,
+        coalesce(f.autoship_amount, 0) AS autoship_amount,
+        coalesce(f.autoship_orders, 0) AS autoship_orders,
+        coalesce(f.new_customers, 0) AS new_customers,
+        coalesce(f.orders, 0) - coalesce(f.new_customer_orders, 0) AS repeat_orders,
+        coalesce(f.enrollments, 0) AS enrollments,
+        coalesce(f.recruits_left, 0) AS recruits_left,
+        coalesce(fl.frontline_at_start, 0) AS frontline_at_start,
+        live.is_live * CASE WHEN coalesce(f.app_days, 0) > 0 THEN 1 ELSE 0 END AS app_used,
+        coalesce(f.app_days, 0) AS app_days,
+        coalesce(f.follow_ups, 0) + coalesce(f.content_shares, 0) AS customer_touches,
+        live.is_live * CASE WHEN coalesce(f.enrollments, 0) > 0
+            OR coalesce(f.new_customers, 0) > 0
+            THEN 1 ELSE 0 END AS influencer,
+        coalesce(c9.customers_due_90d, 0) AS customers_due_90d,
+        coalesce(c9.customers_reordered_90d, 0) AS customers_reordered_90d,
+        coalesce(a.customer_nps_answers, 0) AS customer_nps_answers,
+        coalesce(a.customer_promoters, 0) AS customer_promoters,
+        coalesce(a.customer_detractors, 0) AS customer_detractors,
+        coalesce(a.seller_nps_answers, 0) AS seller_nps_answers,
+        coalesce(a.seller_promoters, 0) AS seller_promoters,
+        coalesce(a.seller_detractors, 0) AS seller_detractors,
+        coalesce(a.customer_attribute_answers, 0) AS customer_attribute_answers,
+        coalesce(a.customer_attribute_points, 0) AS customer_attribute_points,
+        coalesce(a.customer_top_box, 0) AS customer_top_box,
+        coalesce(a.seller_attribute_answers, 0) AS seller_attribute_answers,
+        coalesce(a.seller_top_box, 0) AS seller_top_box,
+        coalesce(a.seller_top_two_box, 0) AS seller_top_two_box,
+        coalesce(sv.tickets_opened, 0) AS tickets_opened,
+        coalesce(sv.tickets_same_day, 0) AS tickets_same_day,
+        coalesce(sv.tickets_within_hour, 0) AS tickets_within_hour,
+        sv.response_minutes
+    FROM ranked k
+    JOIN dim_ranks dr ON dr.rank_index = k.rank_index
+    JOIN required rq ON rq.rank_index = k.rank_index
+    LEFT JOIN recent r ON r.seller_id = k.seller_id
+    LEFT JOIN flows f ON f.seller_id = k.seller_id
+    LEFT JOIN done ON done.seller_id = k.seller_id
+    LEFT JOIN fact_compliance cp
+        ON cp.seller_id = k.seller_id AND cp.rank_index = k.rank_index
+    LEFT JOIN frontline fl ON fl.seller_id = k.seller_id
+    LEFT JOIN customer_90d c9 ON c9.seller_id = k.seller_id
+    LEFT JOIN answers a ON a.seller_id = k.seller_id
+    LEFT JOIN service sv ON sv.seller_id = k.seller_id
+    CROSS JOIN LATERAL (SELECT CASE WHEN k.terminated_on IS NULL OR k.terminated_on > $as_of
+                                    THEN 1 ELSE 0 END AS is_live) live
+    CROSS JOIN LATERAL (SELECT CASE WHEN k.enrolled_on < $start AND (k.terminated_on IS NULL
+                                    OR k.terminated_on >= $start) THEN 1 ELSE 0 END AS was_live)
+        start
+    CROSS JOIN LATERAL (SELECT CASE WHEN r.last_sale_on > $as_of - {ACTIVE_DAYS}
+                                      OR r.last_enrollment_on > $as_of - {ACTIVE_DAYS}
+                                      OR r.last_autoship_on > $as_of - {ACTIVE_DAYS}
+                                    THEN 1 ELSE 0 END AS is_active) active
+)
+SELECT * FROM base WHERE {SEGMENT_WHERE}"""
+
+
+def dimension_columns(by: tuple[Dimension, ...]) -> list[str]:
+    """Return the base columns of the dimensions (their names are the enum's values)."""
+    return [Dimension(d).value for d in by]
