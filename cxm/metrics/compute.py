@@ -110,9 +110,9 @@ def check_scope(where: SegmentFilter, scope: Scope) -> None:
         )
 
 
-def _dims(by: Sequence[Dimension | str]) -> list[str]:
+def _dims(by: Sequence[Dimension | str], limit: int = 2) -> list[str]:
     dims = [parse_dimension(str(d)).value for d in by]
-    if len(dims) > 2:
+    if len(dims) > limit:
         raise BadFilter(
             "by", ", ".join(dims), "too_many_dimensions", "is more than two dimensions at once"
         )
@@ -134,7 +134,7 @@ def measure_sums(
     The column ``sellers`` counts the sellers in each group. Measure and dimension names come
     from the registry and the `Dimension` enum only.
     """
-    dims = _dims(by)
+    dims = _dims(by, limit=len(Dimension))
     cols = sorted({m for m in measures if m not in DERIVED_MEASURES | LIST_MEASURES})
     cols += sorted({c for m in measures for c in DERIVED_MEASURES.get(m, ())} - set(cols))
     lists = sorted({m for m in measures if m in LIST_MEASURES})
@@ -176,7 +176,13 @@ def _corporate(con, kpi: Kpi, dims, where, scope, win) -> pl.DataFrame:
         "scope": list(scope.markets) if scope.markets is not None else None,
         "f_markets": list(where.markets) or None,
     }
-    per_market = con.sql(sql, params=params).pl()
+    per_market = (
+        con.sql(sql, params=params)
+        .pl()
+        .with_columns(
+            pl.col("corporate_n").cast(pl.Float64), pl.col("corporate_top_box").cast(pl.Float64)
+        )
+    )
     if "market" in dims:
         return per_market
     return per_market.select(pl.sum("corporate_n"), pl.sum("corporate_top_box"))
@@ -233,36 +239,42 @@ def compute(
     check_scope(where, scope)
     dims = _dims(by)
     win = window(where, data or data_range(con))
+    sums = measure_sums(
+        con,
+        [m for k in kpis for m in k.measures],
+        by=dims,
+        where=where,
+        scope=scope,
+        cfg=cfg,
+        win=win,
+    )
+    return kpi_rows(
+        kpis, sums, dims, cfg, lambda kpi: _corporate(con, kpi, dims, where, scope, win)
+    )
+
+
+def kpi_rows(kpis, sums: pl.DataFrame, keys: list[str], cfg: CompanyConfig, corporate):
+    """Return the KPI rows (keys, kpi_id, value, n, small) from summed measures.
+
+    ``corporate(kpi)`` returns the corporate top-box counts a gap KPI needs, keyed by
+    ``market`` when that is one of ``keys`` (and by ``month`` when that is).
+    """
     frames = []
-    plain = kpis
-    if plain:
-        sums = measure_sums(
-            con,
-            [m for k in plain for m in k.measures],
-            by=dims,
-            where=where,
-            scope=scope,
-            cfg=cfg,
-            win=win,
-        )
-        for kpi in plain:
-            part = sums
-            if kpi.kind == "gap":
-                corp = _corporate(con, kpi, dims, where, scope, win)
-                part = (
-                    sums.join(corp, on="market", how="left")
-                    if "market" in dims
-                    else (sums.join(corp, how="cross"))
-                )
-            value, n = _value(kpi, part)
-            frames.append(
-                part.select(
-                    *dims,
-                    pl.lit(kpi.id).alias("kpi_id"),
-                    value.cast(pl.Float64).alias("value"),
-                    n.cast(pl.Float64).fill_null(0).alias("n"),
-                )
+    for kpi in kpis:
+        part = sums
+        if kpi.kind == "gap":
+            corp = corporate(kpi)
+            on = [k for k in ("month", "market") if k in keys and k in corp.columns]
+            part = sums.join(corp, on=on, how="left") if on else sums.join(corp, how="cross")
+        value, n = _value(kpi, part)
+        frames.append(
+            part.select(
+                *keys,
+                pl.lit(kpi.id).alias("kpi_id"),
+                value.cast(pl.Float64).alias("value"),
+                n.cast(pl.Float64).fill_null(0).alias("n"),
             )
+        )
     out = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
     return out.with_columns(pl.col("n").cast(pl.Int64), (pl.col("n") < cfg.min_n).alias("small"))
 

@@ -29,7 +29,8 @@ class Kpi(BaseModel):
     denominator (n = denominator); ``gap``: corporate minus the segment's top-box share, in
     points (n = the segment's answers); ``median``: the median of a ticket column. ``base``
     names the measure counted as ``n`` when it is not the denominator (a share of revenue is
-    based on orders, not on dollars).
+    based on orders, not on dollars). ``snapshot`` KPIs are taken on the as-of date (the
+    period's last day); the others count what happened in the period.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -48,6 +49,7 @@ class Kpi(BaseModel):
     corporate: Literal["customer", "seller"] | None = None
     reads: tuple[str, ...]
     headline: bool = False
+    snapshot: bool = False
 
     @property
     def measures(self) -> tuple[str, ...]:
@@ -78,6 +80,7 @@ KPIS: tuple[Kpi, ...] = (
         numerator="live",
         reads=("sellers",),
         headline=True,
+        snapshot=True,
         definition="Sellers enrolled and not terminated on the as-of date.",
     ),
     _k(
@@ -90,6 +93,7 @@ KPIS: tuple[Kpi, ...] = (
         numerator="active_30d",
         denominator="live",
         reads=_SELLERS,
+        snapshot=True,
         definition="Live sellers who sold, enrolled a seller or had a customer autoship order "
         "in the 30 days up to the as-of date.",
     ),
@@ -104,6 +108,7 @@ KPIS: tuple[Kpi, ...] = (
         denominator="live",
         reads=_SELLERS,
         headline=True,
+        snapshot=True,
         definition="Share of live sellers who sold, enrolled a seller or had a customer "
         "autoship order in the 30 days up to the as-of date.",
     ),
@@ -185,6 +190,7 @@ KPIS: tuple[Kpi, ...] = (
         denominator="live",
         reads=("sellers", "activities"),
         headline=True,
+        snapshot=True,
         definition="Share of live sellers who used the seller app (any activity other than an "
         "enrolment or a rank step) in the 7 days up to the as-of date.",
     ),
@@ -224,6 +230,7 @@ KPIS: tuple[Kpi, ...] = (
         denominator="active_30d",
         reads=("course_completions", "courses"),
         headline=True,
+        snapshot=True,
         definition="Share of active sellers who had completed, by the as-of date, every "
         "compliance course whose minimum rank is at or below their rank.",
     ),

@@ -199,7 +199,8 @@ def import_dir(
     path: str | Path | None = None,
     config: CompanyConfig | None = None,
     today: dt.date | None = None,
-    derive: Callable[[duckdb.DuckDBPyConnection, CompanyConfig], None] | None = None,
+    derive: Callable[[duckdb.DuckDBPyConnection, CompanyConfig, dt.date | None], None]
+    | None = None,
     check: Callable[[str, str, pl.DataFrame, CompanyConfig, str], list[ImportIssue]] | None = None,
 ) -> ImportResult:
     """Validate the table files in ``directory`` and load them, or change nothing.
@@ -269,7 +270,7 @@ def import_dir(
         source=str(directory.resolve()),
         tables=list(rows),
         start_from_current=True,
-        derive=None if derive is None else lambda con: derive(con, cfg),
+        derive=None if derive is None else lambda con, as_of: derive(con, cfg, as_of),
     )
     return ImportResult(path=target, rows=rows)
 

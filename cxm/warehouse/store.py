@@ -66,15 +66,16 @@ def rebuild(
     tables: list[str],
     data_as_of: dt.date | None = None,
     start_from_current: bool = False,
-    derive: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+    derive: Callable[[duckdb.DuckDBPyConnection, dt.date | None], None] | None = None,
 ) -> Path:
     """Write a new warehouse with ``fill`` and swap it in atomically; return its path.
 
     ``start_from_current`` copies the live warehouse first (an import that replaces some
     tables keeps the others); otherwise the new file starts empty with the full schema.
-    ``derive`` then runs on the filled file (the seller facts, checks that need them), so what
-    is derived is swapped in together with the data it comes from. When ``fill`` or ``derive``
-    raises, the temporary file is removed and the live warehouse is untouched.
+    ``derive(con, data_as_of)`` then runs on the filled file (the seller facts, checks that
+    need them), so what is derived is swapped in together with the data it comes from. When
+    ``fill`` or ``derive`` raises, the temporary file is removed and the live warehouse is
+    untouched.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -131,17 +132,12 @@ def _rebuild(
             # No transaction: the swap below is what makes the load atomic, and a transaction
             # around 45M inserted orders held ~5 GB more in memory until it committed.
             fill(con)
+            as_of = data_as_of or latest_event_on(con)
             if derive is not None:
-                derive(con)
+                derive(con, as_of)
             con.execute(
                 "INSERT INTO cxm_loads VALUES (?, ?, ?, ?, ?)",
-                [
-                    dt.datetime.now().replace(microsecond=0),
-                    kind,
-                    source,
-                    tables,
-                    data_as_of or latest_event_on(con),
-                ],
+                [dt.datetime.now().replace(microsecond=0), kind, source, tables, as_of],
             )
             con.execute("CHECKPOINT")
         finally:

@@ -199,7 +199,8 @@ def build_demo(
     spec: DemoSpec,
     path: str | Path | None = None,
     progress: Progress | None = None,
-    derive: Callable[[duckdb.DuckDBPyConnection, CompanyConfig], None] | None = None,
+    derive: Callable[[duckdb.DuckDBPyConnection, CompanyConfig, dt.date | None], None]
+    | None = None,
 ) -> Path:
     """Build the demo company for ``spec`` into the warehouse at ``path`` and return the path.
 
@@ -216,7 +217,7 @@ def build_demo(
         source=f"demo company: {spec.sellers:,} sellers, seed {spec.seed}, {spec.years} years",
         tables=list(TABLES),
         data_as_of=spec.as_of,
-        derive=None if derive is None else lambda con: derive(con, cfg),
+        derive=None if derive is None else lambda con, as_of: derive(con, cfg, as_of),
     )
     if progress:
         progress("done", 1.0)

@@ -1,0 +1,165 @@
+"""The monthly KPI cube: every summed measure per month-end and market, language, rank, status.
+
+Built once per load (after the seller facts) for the last `CUBE_MONTHS` months, so a monthly
+trend or a sparkline reads a few thousand rows instead of recomputing the seller base twelve
+times. A trend whose filter or breakdown needs anything else (tenure, training tier, cohort, a
+median) is computed month by month from the base instead; both give the same numbers
+(``tests/test_cube.py``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+import duckdb
+import polars as pl
+
+from cxm.access import Scope
+from cxm.config import CompanyConfig
+from cxm.metrics.compute import DataRange, kpi_rows, measure_sums
+from cxm.metrics.kpis import DERIVED_MEASURES, KPIS, LIST_MEASURES, Kpi
+from cxm.segments.filter import SegmentFilter
+from cxm.segments.periods import Period
+from cxm.segments.sql import Window
+
+CUBE_DIMS = ("market", "language", "rank", "status")
+CUBE_MONTHS = 25
+TABLE = "fact_kpi_months"
+
+
+def cube_measures() -> list[str]:
+    """Return every summed measure of the registry (the cube's value columns)."""
+    out: dict[str, None] = {}
+    for kpi in KPIS:
+        for m in kpi.measures:
+            if m in LIST_MEASURES:
+                continue
+            for part in DERIVED_MEASURES.get(m, (m,)):
+                out[part] = None
+    return list(out)
+
+
+def build(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, data: DataRange) -> int:
+    """(Re)build the cube for the months up to ``data.as_of``; return its row count."""
+    measures = cube_measures()
+    last = Period.month_of(data.as_of)
+    frames = []
+    for step in range(CUBE_MONTHS - 1, -1, -1):
+        month = last.previous(step)
+        if month.end < data.first_on:
+            continue
+        where = SegmentFilter(period=month)
+        sums = measure_sums(
+            con,
+            measures,
+            by=list(CUBE_DIMS[:2]) + list(CUBE_DIMS[2:]),
+            where=where,
+            scope=Scope.everywhere(),
+            cfg=cfg,
+            win=Window.of(month, data.as_of),
+        )
+        frames.append(sums.with_columns(pl.lit(month.start).alias("month")))
+    cube = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+    con.register("src_cube", cube)
+    try:
+        con.execute(f"CREATE OR REPLACE TABLE {TABLE} AS SELECT * FROM src_cube")
+    finally:
+        con.unregister("src_cube")
+    return cube.height
+
+
+def covers(kpis: Sequence[Kpi], by: Sequence[str], where: SegmentFilter) -> bool:
+    """Return whether the cube can answer: only cube dimensions, no median, no other filter."""
+    return (
+        all(k.kind != "median" for k in kpis)
+        and set(by) <= set(CUBE_DIMS)
+        and not (where.tenure_bands or where.training_tiers or where.cohorts)
+        and where.as_of is None
+    )
+
+
+_CORPORATE = """
+SELECT CAST(date_trunc('month', answered_on) AS DATE) AS month, {market}
+    count(*) AS corporate_n, sum(CASE WHEN score = 5 THEN 1 ELSE 0 END) AS corporate_top_box
+FROM fact_answers
+WHERE respondent_type = 'corporate' AND list_contains($questions, question)
+  AND answered_on BETWEEN $first AND $last
+  AND ($scope IS NULL OR list_contains($scope, market))
+  AND ($f_markets IS NULL OR list_contains($f_markets, market))
+GROUP BY CAST(date_trunc('month', answered_on) AS DATE) {group}
+"""
+
+
+def trend(
+    con: duckdb.DuckDBPyConnection,
+    kpis: Sequence[Kpi],
+    months: list[Period],
+    *,
+    by: Sequence[str],
+    where: SegmentFilter,
+    scope: Scope,
+    cfg: CompanyConfig,
+) -> pl.DataFrame:
+    """Return the KPIs for each of ``months`` from the cube (month, dims, kpi_id, value, n)."""
+    from cxm.metrics.compute import GAP_QUESTIONS
+
+    cols = sorted({p for k in kpis for m in k.measures for p in DERIVED_MEASURES.get(m, (m,))})
+    dims = list(by)
+    select = ", ".join(["month", *dims, *(f"sum({c}) AS {c}" for c in cols)])
+    rank_min = cfg.rank_index(where.rank_at_least) if where.rank_at_least else None
+    sql = f"""
+        SELECT {select} FROM {TABLE}
+        WHERE list_contains($months, month)
+          AND ($scope IS NULL OR list_contains($scope, market))
+          AND ($f_markets IS NULL OR list_contains($f_markets, market))
+          AND ($f_languages IS NULL OR list_contains($f_languages, language))
+          AND ($f_ranks IS NULL OR list_contains($f_ranks, rank))
+          AND ($f_rank_ok IS NULL OR list_contains($f_rank_ok, rank))
+          AND ($f_statuses IS NULL OR list_contains($f_statuses, status))
+        GROUP BY {", ".join(["month", *dims])}"""
+    params = {
+        "months": [m.start for m in months],
+        "scope": list(scope.markets) if scope.markets is not None else None,
+        "f_markets": list(where.markets) or None,
+        "f_languages": list(where.languages) or None,
+        "f_ranks": list(where.ranks) or None,
+        "f_rank_ok": list(cfg.ranks[rank_min:]) if rank_min is not None else None,
+        "f_statuses": list(where.statuses) or None,
+    }
+    sums = con.sql(sql, params=params).pl()
+    for name, (plus, less) in DERIVED_MEASURES.items():
+        if plus in sums.columns:
+            sums = sums.with_columns((pl.col(plus) - pl.col(less)).alias(name))
+    sums = sums.with_columns(
+        pl.col(c).cast(pl.Float64) for c in sums.columns if c not in ("month", *dims)
+    )
+
+    def corporate(kpi: Kpi) -> pl.DataFrame:
+        market = "market," if "market" in dims else ""
+        text = _CORPORATE.format(market=market, group=", market" if market else "")
+        return (
+            con.sql(
+                text,
+                params={
+                    "questions": list(GAP_QUESTIONS[kpi.corporate]),
+                    "first": min(m.start for m in months),
+                    "last": max(m.end for m in months),
+                    "scope": params["scope"],
+                    "f_markets": params["f_markets"],
+                },
+            )
+            .pl()
+            .with_columns(
+                pl.col("corporate_n").cast(pl.Float64), pl.col("corporate_top_box").cast(pl.Float64)
+            )
+        )
+
+    return kpi_rows(kpis, sums, ["month", *dims], cfg, corporate).sort("month")
+
+
+def months_up_to(end: dt.date, data: DataRange, count: int) -> list[Period]:
+    """Return up to ``count`` months ending with the month of ``end``, none before the data."""
+    last = Period.month_of(min(end, data.as_of))
+    out = [last.previous(step) for step in range(count - 1, -1, -1)]
+    return [m for m in out if m.end >= data.first_on]

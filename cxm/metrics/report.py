@@ -1,0 +1,160 @@
+"""KPIs with their context: previous period, target, company average, and monthly trend.
+
+`segment_report` is what the Overview tiles, the KPIs-by-segment page and (later) the exports
+read: one row per segment and KPI with value, n, small, previous, change, company, target.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import polars as pl
+
+from cxm.access import Scope
+from cxm.config import CompanyConfig
+from cxm.errors import BadFilter
+from cxm.metrics import cube
+from cxm.metrics.compute import DataRange, check_scope, compute, data_range
+from cxm.metrics.kpis import get
+from cxm.metrics.targets import target_of, targets_for
+from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
+from cxm.segments.periods import Period
+
+_KEYS = ["kpi_id"]
+
+
+def segment_report(
+    con: duckdb.DuckDBPyConnection,
+    kpi_ids: Sequence[str],
+    *,
+    by: Sequence[Dimension | str] = (),
+    where: SegmentFilter,
+    scope: Scope,
+    cfg: CompanyConfig,
+) -> pl.DataFrame:
+    """Return KPIs x segments with value, n, small, previous, change, company and target.
+
+    ``previous`` is the same segment in the period of the same length before (null when that
+    period has no data); ``change`` is value minus previous, in the KPI's unit (shares as
+    0..1, so a change of 0.021 reads +2.1 pp); ``company`` is the KPI for every seller in the
+    user's scope, same period; ``target`` is the most specific `kpi_targets` row that applies
+    (a segment target over the company-wide one), else null.
+
+    Raises
+    ------
+    BadFilter, OutOfScope
+        As `compute` does.
+    """
+    data = data_range(con)
+    dims = [Dimension(str(d)).value for d in by]
+    keys = [*dims, *_KEYS]
+    current = compute(con, kpi_ids, by=dims, where=where, scope=scope, cfg=cfg, data=data)
+    previous = _previous(con, kpi_ids, dims, where, scope, cfg, data)
+    company = compute(
+        con, kpi_ids, where=where.segment_only(), scope=scope, cfg=cfg, data=data
+    ).select("kpi_id", pl.col("value").alias("company"))
+    out = current.join(previous, on=keys, how="left").join(company, on="kpi_id", how="left")
+    targets = targets_for(con, where.period, cfg)
+    out = out.with_columns(
+        (pl.col("value") - pl.col("previous")).alias("change"),
+        pl.Series(
+            "target",
+            [target_of(targets, r["kpi_id"], r, where) for r in out.iter_rows(named=True)],
+            dtype=pl.Float64,
+        ),
+    )
+    return out.select(
+        *dims, "kpi_id", "value", "n", "small", "previous", "change", "company", "target"
+    )
+
+
+def _previous(con, kpi_ids, dims, where, scope, cfg, data: DataRange) -> pl.DataFrame:
+    before = where.with_period(where.period.previous())
+    try:
+        prev = compute(con, kpi_ids, by=dims, where=before, scope=scope, cfg=cfg, data=data)
+    except BadFilter as exc:
+        if exc.code != "period_outside_data":
+            raise
+        prev = pl.DataFrame(
+            schema={**{d: pl.String for d in dims}, "kpi_id": pl.String, "value": pl.Float64}
+        )
+    return prev.select(*dims, "kpi_id", pl.col("value").alias("previous"))
+
+
+def trend(
+    con: duckdb.DuckDBPyConnection,
+    kpi_ids: Sequence[str],
+    *,
+    months: int = 12,
+    by: Sequence[Dimension | str] = (),
+    where: SegmentFilter,
+    scope: Scope,
+    cfg: CompanyConfig,
+) -> pl.DataFrame:
+    """Return each KPI month by month: the months up to the end of ``where``'s period.
+
+    One row per month (``month``, its first day), segment and KPI, with value and n. Months
+    before the data starts are left out.
+    """
+    data = data_range(con)
+    kpis = [get(k) for k in dict.fromkeys(kpi_ids)]
+    dims = [parse_dimension(str(d)).value for d in by]
+    where.check(cfg)
+    check_scope(where, scope)
+    months = cube.months_up_to(where.period.end, data, months)
+    if cube.covers(kpis, dims, where) and _in_cube(con, months):
+        return cube.trend(con, kpis, months, by=dims, where=where, scope=scope, cfg=cfg)
+    frames = [
+        compute(
+            con, kpi_ids, by=dims, where=where.with_period(m), scope=scope, cfg=cfg, data=data
+        ).with_columns(pl.lit(m.start).alias("month"))
+        for m in months
+    ]
+    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+
+
+def _in_cube(con: duckdb.DuckDBPyConnection, months: list[Period]) -> bool:
+    if not months:
+        return False
+    try:
+        first = con.execute(f"SELECT min(month) FROM {cube.TABLE}").fetchall()[0][0]
+    except duckdb.CatalogException:
+        return False
+    return first is not None and first <= months[0].start
+
+
+def movers(report: pl.DataFrame, dim: str, *, limit: int = 3) -> pl.DataFrame:
+    """Return the ``limit`` segments of ``dim`` whose KPIs moved most since the last period.
+
+    Moves are compared on one scale: shares in points, scores and gaps in points, counts and
+    amounts in percent of the previous value. Segments under the minimum n are left out.
+
+    >>> r = pl.DataFrame({"market": ["BR", "US"], "kpi_id": ["active_rate"] * 2,
+    ...     "value": [0.15, 0.20], "previous": [0.19, 0.205], "change": [-0.04, -0.005],
+    ...     "n": [500, 900], "small": [False, False], "company": [0.18] * 2})
+    >>> movers(r, "market", limit=1)["market"].to_list()
+    ['BR']
+    """
+    from cxm.metrics.kpis import BY_ID
+
+    scales = {
+        k: "share" if u == "share" else "points" if u in ("score", "pp", "points") else "pct"
+        for k in report["kpi_id"].unique().to_list()
+        for u in [BY_ID[k].unit]
+    }
+    scale = pl.col("kpi_id").replace_strict(scales, return_dtype=pl.String)
+    size = (
+        pl.when(scale == "share")
+        .then(pl.col("change").abs() * 100)
+        .when(scale == "points")
+        .then(pl.col("change").abs())
+        .otherwise((pl.col("value") / pl.col("previous") - 1).abs() * 100)
+    )
+    return (
+        report.filter(~pl.col("small") & pl.col("change").is_not_null() & (pl.col("previous") != 0))
+        .with_columns(size.alias("move"))
+        .filter(pl.col("move").is_finite())
+        .sort("move", descending=True)
+        .head(limit)
+    )
