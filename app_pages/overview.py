@@ -1,44 +1,33 @@
-"""Overview: what the company's data holds, inside the user's market scope."""
+"""Overview: headline KPIs against target and last period, the widest gap, what moved most."""
 
 import streamlit as st
 
-from cxm.access import Role, require_role
-from cxm.ui import access, fmt, warehouse
-from cxm.warehouse import store
-from cxm.warehouse.summary import market_summary
+from cxm.metrics import headline
+from cxm.ui import charts, queries, shell, tables, tiles
 
-user = require_role(access.current_user(), *Role)  # any role, but someone signed in
-con = warehouse.cursor()
-load = store.last_load(con)
-summary = market_summary(con, scope=user.scope)
-
-st.title("Overview")
-if load:
-    st.caption(
-        f"Data as of {fmt.date(load['data_as_of'])} · loaded {fmt.date(load['loaded_at'])} "
-        f"from {load['source']} · showing {user.scope.describe()}"
-    )
-if summary.is_empty():
-    st.info(f"No sellers are loaded for {user.scope.describe()} yet.")
+ctx = shell.page("Overview")
+kpis = [k.id for k in headline()]
+report = queries.segment_report(kpis, where=ctx.where, scope=ctx.scope)
+if report.filter(report["kpi_id"] == "live_sellers")["n"].sum() == 0:
+    st.info(f"No sellers match {ctx.where.describe()} in {ctx.scope.describe()}.")
     st.stop()
+trend = queries.trend(kpis, months=12, where=ctx.where, scope=ctx.scope)
+tiles.kpi_tiles(report, trend, ctx.cfg, ctx.where.period.describe(), ctx.as_of)
 
-cols = st.columns(4)
-cols[0].metric("Sellers ever enrolled", fmt.number(summary["sellers"].sum()))
-cols[1].metric("Customers", fmt.number(summary["customers"].sum()))
-cols[2].metric("Orders", fmt.number(summary["orders"].sum()))
-cols[3].metric("Revenue", fmt.money(summary["revenue_amount"].sum()))
-
-st.subheader("By market")
-st.dataframe(
-    summary,
-    hide_index=True,
-    column_config={
-        "market": "Market",
-        "sellers": st.column_config.NumberColumn("Sellers", format="localized"),
-        "terminated_sellers": st.column_config.NumberColumn("Terminated", format="localized"),
-        "customers": st.column_config.NumberColumn("Customers", format="localized"),
-        "orders": st.column_config.NumberColumn("Orders", format="localized"),
-        "revenue_amount": st.column_config.NumberColumn("Revenue (USD)", format="compact"),
-        "last_order_at": st.column_config.DatetimeColumn("Last order", format="D MMM YYYY"),
-    },
-)
+gap_col, moved_col = st.columns(2, gap="large")
+with gap_col:
+    gaps = queries.segment_report(
+        ["experience_gap_pp"], by=["market"], where=ctx.where, scope=ctx.scope
+    )
+    st.subheader(tiles.widest_gap_headline(gaps, ctx.cfg))
+    st.plotly_chart(
+        charts.kpi_bars(gaps, shell.kpi("experience_gap_pp"), "market", ctx.cfg), key="gap_bars"
+    )
+    tables.behind(gaps, ctx.cfg, key="gap_table")
+with moved_col:
+    st.subheader("Segments that moved most")
+    for dim in ("market", "rank"):
+        moved = queries.segment_report(kpis, by=[dim], where=ctx.where, scope=ctx.scope)
+        sentences = tiles.mover_sentences(moved, dim, ctx.cfg)
+        for sentence in sentences or [f"No {dim} moved enough to stand out."]:
+            st.markdown(f"- {sentence}")

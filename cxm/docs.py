@@ -1,4 +1,4 @@
-"""Generate docs/cli.md and docs/schema.md from the code that defines them.
+"""Generate docs/cli.md, docs/schema.md and docs/metrics.md from the code that defines them.
 
 ``python -m cxm.docs`` rewrites both; ``tests/test_docs.py`` fails when a committed file
 differs from what this renders, so the docs cannot drift from the declarations.
@@ -80,10 +80,97 @@ def render_schema() -> str:
     return "\n".join(parts)
 
 
+_METRIC_DECISIONS = """## Decisions that hold for every KPI
+
+- **Whose segment a row is in.** Every row belongs to the seller who served it: an order to
+  its `seller_id`; a customer to `customers.seller_id`; a customer's survey answer to its
+  `seller_id`, else to the customer's seller; a seller's answer and ticket to that seller; a
+  customer's ticket to the customer's seller. Market, language and rank are that seller's.
+  Corporate answers belong to no seller: they count for their market, and for a breakdown by
+  rank, language or status the corporate side is every corporate answer of the filtered
+  markets.
+- **Time.** All dates and windows are company-local calendar dates as stored in the data;
+  the server's clock is never used. A period is a month (`2026-10`), a quarter (`2026-Q3`) or
+  a year (`2026`). Point-in-time KPIs (marked *on the as-of date*) are taken on the period's
+  last day, or on the data's as-of date when the data stop earlier (the newest load's
+  `data_as_of`); the others count what happened from the period's first day to that day. An
+  as-of date chosen by hand must be a month's last day or the data's as-of date (the facts
+  are kept by month). "In the 30 days up to" a date includes that date.
+- **Seller status** on the as-of date, first match wins: *terminated* (terminated on or
+  before it), *new* (enrolled in the last {new} days), *active* (sold, enrolled a seller or
+  had a customer autoship order in the last {active} days), else *inactive*. *Live* = not
+  terminated.
+- **Rank** on the as-of date: the highest `rank_advanced` step reached by then (the entry
+  rank before the first step); a seller with no recorded steps keeps their current rank.
+- **Tenure bands**: {tenure}. **Training tiers** (courses completed by the as-of date):
+  {tiers}. **Enrolment cohort**: the year of enrolment.
+- **App use**: any activity other than {not_app}.
+- **Small segments**: a value whose base count `n` is under the company's `min_n`
+  (configuration, default 10) is flagged; pages show it hatched or blank, exports suppress it.
+- **Change** is against the period of the same length before. **Targets** come from
+  `kpi_targets` for the same period: a segment target (e.g. `{{"markets": ["BR"]}}`) beats the
+  company-wide one for the rows it covers. Targets are checked against this registry when data
+  is loaded (`unknown_kpi`, `bad_segment`, `target_out_of_range` in docs/errors.md).
+"""
+
+
+def render_metrics() -> str:
+    """Return docs/metrics.md: every KPI of the registry, grouped by category."""
+    from cxm.metrics.kpis import KPIS
+    from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS
+    from cxm.segments.sql import ACTIVE_DAYS, NEW_DAYS
+    from cxm.state.facts import FACTS, NOT_APP_USE
+
+    parts = [
+        "# KPIs",
+        "",
+        "Generated from the registry (`cxm/metrics/kpis.py`) by `python -m cxm.docs`; a test "
+        "fails when this file is stale. Each KPI is one record; its value always comes with its "
+        "base count `n`. Units: *share* 0..1 (shown as %), *score* -100..100, *pp* percentage "
+        "points, *amount* company currency, *rate* per seller or per order, *hours*, *points* "
+        "on a 1-5 scale.",
+        "",
+        _METRIC_DECISIONS.format(
+            new=NEW_DAYS,
+            active=ACTIVE_DAYS,
+            tenure=", ".join(label for label, _ in TENURE_BANDS),
+            tiers=", ".join(f"{label} ({lo}+)" for label, lo in TRAINING_TIERS),
+            not_app=" and ".join(NOT_APP_USE),
+        ),
+    ]
+    categories = dict.fromkeys(k.category for k in KPIS)
+    for category in categories:
+        parts += [
+            f"## {category.capitalize()}",
+            "",
+            "| id | KPI | definition | unit | better | kind | measures |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for k in (k for k in KPIS if k.category == category):
+            when = " *On the as-of date.*" if k.snapshot else ""
+            parts.append(
+                f"| `{k.id}` | {k.label} | {k.definition}{when} | {k.unit} | {k.better} "
+                f"| {k.kind} | {', '.join(f'`{m}`' for m in k.measures)} |"
+            )
+        parts.append("")
+    parts += [
+        "## Where the numbers come from",
+        "",
+        "Every load derives these fact tables (`cxm/state/facts.py`, one engine-neutral SQL "
+        "text each), and the measures above are per-seller columns computed from them "
+        "(`cxm/segments/sql.py`):",
+        "",
+    ]
+    parts += [f"- `{f.name}`: {f.grain}." for f in FACTS]
+    parts.append("")
+    return "\n".join(parts)
+
+
 def main() -> None:
     """Rewrite the generated docs."""
     (DOCS / "cli.md").write_text(render_cli(), encoding="utf-8")
     (DOCS / "schema.md").write_text(render_schema(), encoding="utf-8")
+    (DOCS / "metrics.md").write_text(render_metrics(), encoding="utf-8")
 
 
 if __name__ == "__main__":

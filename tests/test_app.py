@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cxm import access
+from cxm import access, metrics
+from cxm.access import Scope
+from cxm.config import load_config
+from cxm.segments import Period, SegmentFilter
+from cxm.warehouse import store
 
 APP = "../app.py"
 
@@ -45,37 +49,92 @@ def test_a_wrong_password_is_refused_with_a_message(env):
     assert not at.metric
 
 
+def _signed_in(username: str, page: str = APP, **params: str) -> AppTest:
+    """Return an app run as ``username`` (the session the login leaves), with URL params."""
+    at = AppTest.from_file(page, default_timeout=60)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+# The tiny company's data runs to 2026-03-02 (S01's login); the default period is 2026-03.
+# Live on 2026-03-02: all 12 sellers but S06 (left 2025-10-15) and S12 (left 2026-01-31) = 10,
+# of them in Brazil S05, S07, S08, S11 = 4 (no sellers in Mexico). Active in the 30 days to
+# 2026-03-02: only S07, who enrolled S11 on 2026-02-20; no order or autoship since January.
+
+
 def test_an_analyst_scoped_to_brazil_and_mexico_sees_only_their_markets(env):
     at = _login("analyst", "analyst-demo-2026")
     assert not at.exception
-    # Tiny company, BR (no MX sellers): 5 sellers, 3 customers, 4 orders, 55+55+89+120 = $319.
-    assert _metrics(at) == {
-        "Sellers ever enrolled": "5",
-        "Customers": "3",
-        "Orders": "4",
-        "Revenue": "$319.00",
-    }
-    table = at.dataframe[0].value
-    assert table["market"].to_list() == ["BR"]
+    tiles = _metrics(at)
+    assert tiles["Live sellers"] == "4"
+    assert tiles["Active rate"] == "25.0%"  # 1 of 4
+    # In the configured order (US, CA, MX, BR, DE, JP), cut to the scope.
+    assert at.multiselect(key="f_markets").options == ["Mexico (MX)", "Brazil (BR)"]
 
 
 def test_an_admin_sees_every_market_and_the_data_page(env):
     at = _login("admin", "admin-demo-2026")
-    assert _metrics(at)["Sellers ever enrolled"] == "12"
+    assert _metrics(at)["Live sellers"] == "10"
+    assert _metrics(at)["Active rate"] == "10.0%"  # 1 of 10
     at.switch_page("app_pages/data.py").run()
     assert not at.exception
     counts = dict(zip(at.dataframe[0].value["table"], at.dataframe[0].value["rows"], strict=True))
     assert counts["orders"] == 15 and counts["sellers"] == 12
 
 
+@pytest.mark.parametrize("username", ["exec", "strategist", "analyst", "admin"])
+@pytest.mark.parametrize(
+    ("page", "heading"),
+    [
+        ("app_pages/overview.py", "Overview"),
+        ("app_pages/experience_gap.py", "Experience gap"),
+        ("app_pages/kpis.py", "KPIs by segment"),
+    ],
+)
+def test_every_analytics_page_draws_for_every_role(env, username, page, heading):
+    at = _signed_in(username)
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == [heading]
+    assert not at.error
+
+
+def test_a_shared_link_opens_the_same_segment_for_another_user(env):
+    at = _signed_in("admin", markets="BR", period="2026-03")
+    assert not at.warning or all("days old" in w.value for w in at.warning)
+    assert _metrics(at)["Live sellers"] == "4"
+    assert at.query_params["markets"] == "BR"
+
+
+def test_junk_and_forbidden_link_parameters_are_named_and_fall_back(env):
+    at = _signed_in("analyst", markets="US,UK,BR", period="1999-13", colour="red")
+    warnings = " ".join(w.value for w in at.warning)
+    assert 'Link parameter markets: "US" is outside your markets' in warnings
+    assert 'Link parameter markets: "UK" is not a configured market' in warnings
+    assert 'Link parameter period: "1999-13" is not a period with data' in warnings
+    assert 'Link parameter colour: "red" is not a parameter cxm uses' in warnings
+    assert _metrics(at)["Live sellers"] == "4"  # BR kept; US and UK left out
+    assert "colour" not in at.query_params
+
+
 def test_the_data_page_refuses_a_non_admin_even_when_its_script_is_run_directly(env):
-    at = AppTest.from_file("../app_pages/data.py", default_timeout=30)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = "exec"
-    at.run()
-    # The message itself is redacted by showErrorDetails = "none"; require_role's words are
-    # checked in test_access. What matters here: the page stopped before drawing anything.
+    from streamlit import config
+
+    # The app redacts error details (showErrorDetails = "none"); show them here so the test
+    # can tell the role check from any other failure.
+    before = config.get_option("client.showErrorDetails")
+    config.set_option("client.showErrorDetails", "full")
+    try:
+        at = _signed_in("exec", page="../app_pages/data.py")
+    finally:
+        config.set_option("client.showErrorDetails", before)
     assert len(at.exception) == 1
+    assert at.exception[0].message == (
+        "Erin Executive (executive) may not do this; it needs the role admin."
+    )
     assert not at.dataframe and not at.title
 
 
@@ -100,7 +159,17 @@ def test_the_app_shows_a_rebuilt_warehouse_without_a_restart(env, tiny_warehouse
     from cxm.warehouse.demo import DemoSpec
 
     at = _login("admin", "admin-demo-2026")
-    assert _metrics(at)["Sellers ever enrolled"] == "12"
+    assert _metrics(at)["Live sellers"] == "10"
     build_demo(DemoSpec(sellers=250, seed=3), tiny_warehouse)  # swapped in under the app
     at.run()
-    assert _metrics(at)["Sellers ever enrolled"] == "250"
+    with store.open_readonly(tiny_warehouse) as con:
+        live, _ = metrics.one(
+            # The page keeps the period the user was looking at (2026-03), now of the new data.
+            con,
+            "live_sellers",
+            where=SegmentFilter(period=Period.parse("2026-03")),
+            scope=Scope.everywhere(),
+            cfg=load_config(),
+        )
+    assert 50 < live < 250  # the new company's live field, not the tiny company's 10
+    assert _metrics(at)["Live sellers"] == f"{live:.0f}"

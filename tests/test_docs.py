@@ -17,3 +17,14 @@ def test_docs_schema_md_lists_every_declared_column():
     assert (docs.DOCS / "schema.md").read_text(encoding="utf-8") == text, (
         "docs/schema.md is stale: run `make docs`"
     )
+
+
+def test_docs_metrics_md_lists_every_registry_kpi():
+    from cxm.metrics import KPIS
+
+    text = docs.render_metrics()
+    for kpi in KPIS:
+        assert f"| `{kpi.id}` | {kpi.label} |" in text
+    assert (docs.DOCS / "metrics.md").read_text(encoding="utf-8") == text, (
+        "docs/metrics.md is stale: run `make docs`"
+    )

@@ -127,3 +127,49 @@ def date(d: dt.date | dt.datetime | None) -> str:
     '31 Oct 2026'
     """
     return DASH if d is None else f"{d.day} {d:%b %Y}"
+
+
+def kpi_value(unit: str, x: float | None, currency: str = "USD") -> str:
+    """Return a KPI value in its unit's form.
+
+    >>> kpi_value("share", 0.1875), kpi_value("amount", 84.2), kpi_value("score", -3.4)
+    ('18.8%', '$84.20', '−3')
+    >>> kpi_value("pp", 51.26), kpi_value("rate", 0.456), kpi_value("count", 489_798)
+    ('51.3 pp', '0.46', '489.8k')
+    """
+    if _missing(x):
+        return DASH
+    if unit == "share":
+        return share(x)
+    if unit == "amount":
+        return money(x, currency)
+    if unit == "score":
+        return score(x)
+    if unit == "pp":
+        return _signed(f"{abs(x):.1f} pp", x < 0)
+    if unit == "hours":
+        return hours(x)
+    if unit in ("rate", "points"):
+        return _signed(f"{abs(x):,.2f}", x < 0)
+    return number(x)
+
+
+def kpi_change(unit: str, value: float | None, previous: float | None) -> str:
+    """Return the change from ``previous`` to ``value`` as a leader reads it.
+
+    Shares move in points (pp), scores and gaps in points, counts, amounts and rates in %.
+
+    >>> kpi_change("share", 0.21, 0.19), kpi_change("amount", 90, 100)
+    ('+2.0 pp', '−10.0%')
+    >>> kpi_change("score", 12, 9.5), kpi_change("count", 5, 0), kpi_change("share", 0.2, None)
+    ('+2.5 pts', '–', '–')
+    """
+    if _missing(value) or _missing(previous):
+        return DASH
+    if unit == "share":
+        return pp((value - previous) * 100)
+    if unit in ("score", "pp", "points"):
+        return signed(value - previous, 1, " pts")
+    if previous == 0:
+        return DASH
+    return signed((value / previous - 1) * 100, 1, "%")

@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import datetime as dt
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import streamlit as st
 
-from cxm.access import Role, User
+from cxm.access import Role, User, require_role
+from cxm.config import CompanyConfig
 from cxm.errors import CxmError
-from cxm.ui import access
+from cxm.metrics.kpis import Kpi, get
+from cxm.segments.filter import SegmentFilter
+from cxm.ui import access, filters, fmt, queries, tiles
 
 #: (script, title, icon, url path, roles that may open it)
 PAGES = (
     ("app_pages/overview.py", "Overview", ":material/dashboard:", "overview", tuple(Role)),
+    (
+        "app_pages/experience_gap.py",
+        "Experience gap",
+        ":material/compare_arrows:",
+        "experience-gap",
+        tuple(Role),
+    ),
+    ("app_pages/kpis.py", "KPIs by segment", ":material/grid_view:", "kpis", tuple(Role)),
     ("app_pages/data.py", "Data", ":material/database:", "data", (Role.ADMIN,)),
 )
 
@@ -47,3 +60,41 @@ def errors_shown() -> Iterator[None]:
     except CxmError as exc:
         st.error(str(exc), icon=":material/error:")
         st.stop()
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """What every analytics page starts from: who, the company, the data, the filter."""
+
+    user: User
+    cfg: CompanyConfig
+    where: SegmentFilter
+    as_of: dt.date
+
+    @property
+    def scope(self):
+        """Return the user's market scope (what every library call takes)."""
+        return self.user.scope
+
+
+def page(title: str, *, page_params: Sequence[str] = ()) -> PageContext:
+    """Start an analytics page: check the user, draw the filters, title and data caption.
+
+    Raises `NotAllowed` when nobody is signed in (a page script run directly).
+    """
+    user = require_role(access.current_user(), *Role)
+    cfg = queries.config()
+    data = queries.data()
+    where = filters.segment_filter(user, cfg, data, page_params=page_params)
+    st.title(title)
+    as_of = min(where.period.end, data.as_of)
+    st.caption(
+        f"{where.describe()} · data as of {fmt.date(data.as_of)} · showing {user.scope.describe()}"
+    )
+    tiles.stale_warning(data.as_of)
+    return PageContext(user=user, cfg=cfg, where=where, as_of=as_of)
+
+
+def kpi(kpi_id: str) -> Kpi:
+    """Return the registry record of a KPI (for chart titles and units)."""
+    return get(kpi_id)

@@ -60,3 +60,18 @@ def cursor() -> duckdb.DuckDBPyConnection:
         cur = holder.con.cursor()
     cur.execute("USE wh")  # the default catalog is per connection, so per cursor
     return cur
+
+
+def generation_key() -> tuple:
+    """Return (path, inode, mtime) of the warehouse file: a cache key that changes on a load.
+
+    Raises
+    ------
+    WarehouseMissing
+        When no warehouse has been built or imported yet.
+    """
+    path = store.warehouse_path()
+    try:
+        return (str(path.resolve()), *store.generation(path))
+    except FileNotFoundError as exc:
+        raise store.missing(path) from exc

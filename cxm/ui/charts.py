@@ -1,0 +1,338 @@
+"""Plotly figures for the pages: one look, one colour per market and per rank everywhere.
+
+Figures take plain frames from `cxm.metrics` and return `go.Figure`; titles are set by the
+pages (they state the finding). Numbers on axes and hovers use the KPI's unit.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from cxm.config import CompanyConfig
+from cxm.metrics.kpis import Kpi
+from cxm.ui import fmt
+
+#: Okabe-Ito, readable by colour-blind readers; markets take them in configured order.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+RANK_SCALE = ("#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b")
+CORPORATE, CUSTOMER, SELLER = "#6b6b6b", "#0072B2", "#E69F00"
+_LAYOUT = dict(
+    template="plotly_white",
+    margin=dict(l=10, r=10, t=30, b=10),
+    font=dict(size=13),
+    legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+)
+
+
+def market_colors(cfg: CompanyConfig) -> dict[str, str]:
+    """Return each configured market's colour (the same on every chart)."""
+    return {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(cfg.market_codes)}
+
+
+def rank_colors(cfg: CompanyConfig) -> dict[str, str]:
+    """Return each rank's colour, light at the entry rank to dark at the top."""
+    step = (len(RANK_SCALE) - 1) / max(1, len(cfg.ranks) - 1)
+    return {r: RANK_SCALE[round(i * step)] for i, r in enumerate(cfg.ranks)}
+
+
+def _axis_format(unit: str) -> dict:
+    return {
+        "share": dict(tickformat=".0%"),
+        "amount": dict(tickprefix="$", tickformat="~s"),
+        "count": dict(tickformat="~s"),
+    }.get(unit, {})
+
+
+def _colors(dim: str, values, cfg: CompanyConfig) -> list[str]:
+    table = market_colors(cfg) if dim == "market" else rank_colors(cfg) if dim == "rank" else {}
+    return [table.get(v, PALETTE[0]) for v in values]
+
+
+def kpi_bars(
+    frame: pl.DataFrame, kpi: Kpi, dim: str, cfg: CompanyConfig, company: float | None = None
+) -> go.Figure:
+    """Return horizontal bars of one KPI by one dimension; small segments hatched."""
+    rows = frame.filter(pl.col("kpi_id") == kpi.id).sort(dim)
+    labels = [str(v) for v in rows[dim]]
+    values = rows["value"].to_list()
+    texts = [
+        fmt.kpi_value(kpi.unit, v, cfg.currency) + (" (small n)" if s else "")
+        for v, s in zip(values, rows["small"], strict=True)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=labels,
+            orientation="h",
+            text=texts,
+            textposition="auto",
+            marker=dict(
+                color=_colors(dim, rows[dim], cfg),
+                pattern=dict(shape=["/" if s else "" for s in rows["small"]]),
+            ),
+            customdata=rows["n"].to_list(),
+            hovertemplate="%{y}: %{text}<br>n = %{customdata:,}<extra></extra>",
+        )
+    )
+    if company is not None:
+        fig.add_vline(
+            x=company,
+            line_dash="dot",
+            line_color=CORPORATE,
+            annotation_text=f"company {fmt.kpi_value(kpi.unit, company, cfg.currency)}",
+            annotation_position="top",
+        )
+    fig.update_layout(**_LAYOUT, height=max(220, 40 * len(labels) + 60), showlegend=False)
+    fig.update_xaxes(**_axis_format(kpi.unit))
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def heatmap(
+    frame: pl.DataFrame,
+    kpi: Kpi,
+    rows_dim: str,
+    cols_dim: str,
+    cfg: CompanyConfig,
+    order: dict[str, list] | None = None,
+) -> go.Figure:
+    """Return a heatmap of one KPI over two dimensions; cells under the minimum n are blank."""
+    data = frame.filter(pl.col("kpi_id") == kpi.id)
+    order = order or {}
+    ys = order.get(rows_dim) or sorted(set(data[rows_dim].to_list()))
+    xs = order.get(cols_dim) or sorted(set(data[cols_dim].to_list()))
+    cell = {(r[rows_dim], r[cols_dim]): r for r in data.iter_rows(named=True)}
+    z, text = [], []
+    for y in ys:
+        zr, tr = [], []
+        for x in xs:
+            r = cell.get((y, x))
+            ok = r is not None and not r["small"] and r["value"] is not None
+            zr.append(r["value"] if ok else None)
+            tr.append(
+                fmt.kpi_value(kpi.unit, r["value"], cfg.currency)
+                if ok
+                else ("n < " + str(cfg.min_n) if r is not None else "")
+            )
+        z.append(zr)
+        text.append(tr)
+    scale = "RdYlGn" if kpi.better == "higher" else "RdYlGn_r"
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[str(x) for x in xs],
+            y=[str(y) for y in ys],
+            text=text,
+            texttemplate="%{text}",
+            colorscale=scale,
+            showscale=False,
+            hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(**_LAYOUT, height=max(260, 38 * len(ys) + 80))
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def trend(
+    frame: pl.DataFrame,
+    kpi: Kpi,
+    cfg: CompanyConfig,
+    dim: str | None = None,
+    target: float | None = None,
+) -> go.Figure:
+    """Return one KPI month by month, one line per segment of ``dim`` (or one line)."""
+    data = frame.filter(pl.col("kpi_id") == kpi.id).sort("month")
+    fig = go.Figure()
+    groups = data.partition_by(dim, maintain_order=True, as_dict=True) if dim else {("",): data}
+    colors = market_colors(cfg) if dim == "market" else rank_colors(cfg) if dim == "rank" else {}
+    for key, part in groups.items():
+        name = str(key[0]) if dim else kpi.label
+        fig.add_trace(
+            go.Scatter(
+                x=part["month"].to_list(),
+                y=part["value"].to_list(),
+                mode="lines+markers",
+                name=name,
+                line=dict(color=colors.get(name, PALETTE[0]), width=2),
+                customdata=part["n"].to_list(),
+                hovertemplate=f"{name} %{{x|%b %Y}}: %{{y}}<br>"
+                "n = %{customdata:,}<extra></extra>",
+            )
+        )
+    if target is not None:
+        fig.add_hline(
+            y=target,
+            line_dash="dash",
+            line_color=CORPORATE,
+            annotation_text="target",
+            annotation_position="top left",
+        )
+    fig.update_layout(**_LAYOUT, height=320, showlegend=bool(dim))
+    fig.update_yaxes(**_axis_format(kpi.unit))
+    return fig
+
+
+def sparkline(values: list[float | None], better: str) -> go.Figure:
+    """Return a tiny line of the last months, green when the last move is good."""
+    clean = [v for v in values if v is not None]
+    good = len(clean) < 2 or ((clean[-1] >= clean[-2]) == (better == "higher"))
+    fig = go.Figure(
+        go.Scatter(
+            y=values,
+            mode="lines",
+            line=dict(color="#009E73" if good else "#D55E00", width=2),
+            hoverinfo="skip",
+        )
+    )
+    fig.update_layout(
+        template="plotly_white",
+        height=48,
+        margin=dict(l=0, r=0, t=0, b=0),
+        xaxis=dict(visible=False),
+        yaxis=dict(visible=False),
+        showlegend=False,
+    )
+    return fig
+
+
+def gap_dumbbell(gaps: pl.DataFrame) -> go.Figure:
+    """Return corporate, customer and seller top-box shares per attribute on one axis."""
+    data = gaps.sort("attribute")
+    attrs = [str(a) for a in data["attribute"]]
+    fig = go.Figure()
+    for col, name, color in (
+        ("corporate_share", "Corporate", CORPORATE),
+        ("customer_share", "Customers", CUSTOMER),
+        ("seller_share", "Sellers", SELLER),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=data[col].to_list(),
+                y=attrs,
+                mode="markers",
+                name=name,
+                marker=dict(size=13, color=color),
+                hovertemplate=f"{name} · %{{y}}: %{{x:.1%}} rate it superior<extra></extra>",
+            )
+        )
+    for a, lo, hi in zip(attrs, data["customer_share"], data["corporate_share"], strict=True):
+        if lo is not None and hi is not None:
+            fig.add_shape(
+                type="line", x0=lo, x1=hi, y0=a, y1=a, line=dict(color="#bbbbbb"), layer="below"
+            )
+    fig.update_layout(**_LAYOUT, height=60 + 40 * len(attrs))
+    fig.update_xaxes(tickformat=".0%", range=[0, 1], title="share rating it superior (5 of 5)")
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def focus_quadrant(focus: pl.DataFrame) -> go.Figure:
+    """Return importance against gap per attribute, split into the four focus areas."""
+    colors = {
+        "fix first": "#D55E00",
+        "maintain": "#009E73",
+        "watch": "#E69F00",
+        "low priority": "#999999",
+    }
+    fig = go.Figure()
+    for quadrant, color in colors.items():
+        part = focus.filter(pl.col("quadrant") == quadrant)
+        fig.add_trace(
+            go.Scatter(
+                x=part["importance"].to_list(),
+                y=part["customer_gap_pp"].to_list(),
+                text=[str(a) for a in part["attribute"]],
+                mode="markers+text",
+                textposition="top center",
+                name=quadrant,
+                marker=dict(size=14, color=color),
+                hovertemplate="%{text}: importance %{x:.0%}, gap %{y:.1f} pp<extra></extra>",
+            )
+        )
+    if focus.height:
+        fig.add_vline(x=focus["importance"].mean(), line_dash="dot", line_color="#bbbbbb")
+        fig.add_hline(y=focus["customer_gap_pp"].mean(), line_dash="dot", line_color="#bbbbbb")
+    fig.update_layout(**_LAYOUT, height=380)
+    fig.update_xaxes(title="importance for customer NPS", tickformat=".0%")
+    fig.update_yaxes(title="gap, corporate minus customers (pp)")
+    return fig
+
+
+def retention_curves(curves: pl.DataFrame) -> go.Figure:
+    """Return one retention curve per enrolment cohort."""
+    fig = go.Figure()
+    for i, (key, part) in enumerate(
+        curves.partition_by("cohort_start", maintain_order=True, as_dict=True).items()
+    ):
+        label = str(key[0])[:4] if str(key[0]).endswith("01-01") else str(key[0])[:7]
+        fig.add_trace(
+            go.Scatter(
+                x=part["month"].to_list(),
+                y=part["retained_share"].to_list(),
+                mode="lines",
+                name=label,
+                line=dict(color=PALETTE[i % len(PALETTE)], width=2),
+                hovertemplate=f"{label} cohort, month %{{x}}: %{{y:.1%}} still in<extra></extra>",
+            )
+        )
+    fig.update_layout(**_LAYOUT, height=340)
+    fig.update_xaxes(title="months since enrolling")
+    fig.update_yaxes(tickformat=".0%", range=[0, 1.02], title="still enrolled")
+    return fig
+
+
+def funnel(steps: list[tuple[str, int]]) -> go.Figure:
+    """Return the fast-start funnel."""
+    fig = go.Figure(
+        go.Funnel(
+            y=[s for s, _ in steps],
+            x=[n for _, n in steps],
+            textinfo="value+percent initial",
+            marker=dict(color=CUSTOMER),
+        )
+    )
+    fig.update_layout(**_LAYOUT, height=300)
+    return fig
+
+
+def gap_heatmap(gaps: pl.DataFrame, dim: str, cfg: CompanyConfig) -> go.Figure:
+    """Return the customer gap (points) per attribute and segment; thin cells left blank."""
+    data = gaps.filter(pl.col("n_customer") > 0)
+    ys = [str(a) for a in data["attribute"].unique(maintain_order=True).sort()]
+    xs = sorted({str(v) for v in data[dim]})
+    cell = {(str(r["attribute"]), str(r[dim])): r for r in data.iter_rows(named=True)}
+    z, text = [], []
+    for y in ys:
+        zr, tr = [], []
+        for x in xs:
+            r = cell.get((y, x))
+            ok = (
+                r is not None
+                and r["customer_gap_pp"] is not None
+                and (r["n_customer"] >= cfg.min_n)
+            )
+            zr.append(r["customer_gap_pp"] if ok else None)
+            tr.append(
+                fmt.kpi_value("pp", r["customer_gap_pp"])
+                if ok
+                else (f"n < {cfg.min_n}" if r is not None else "")
+            )
+        z.append(zr)
+        text.append(tr)
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=xs,
+            y=ys,
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Reds",
+            showscale=False,
+            hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(**_LAYOUT, height=max(260, 40 * len(ys) + 80))
+    fig.update_yaxes(autorange="reversed")
+    return fig

@@ -1,0 +1,130 @@
+"""The pages' calls into `cxm.metrics`, cached per warehouse file, user scope and filter.
+
+Every cached function takes the warehouse generation (which changes when a load swaps the
+file in), so a new load is never served stale numbers, and the scope, so one user's numbers
+are never served to another. Results are plain Polars frames or dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import polars as pl
+import streamlit as st
+
+from cxm.access import Scope
+from cxm.config import CompanyConfig, load_config
+from cxm.metrics import cohorts, experience, report
+from cxm.metrics.compute import DataRange, data_range
+from cxm.segments.filter import SegmentFilter
+from cxm.ui import warehouse
+
+_CACHE = dict(ttl=3600, max_entries=256, show_spinner=False)
+
+
+def _gen() -> tuple:
+    return warehouse.generation_key()
+
+
+def config() -> CompanyConfig:
+    """Return the company configuration in force."""
+    return load_config()
+
+
+@st.cache_data(**_CACHE)
+def _data_range(gen: tuple) -> DataRange:
+    return data_range(warehouse.cursor())
+
+
+def data() -> DataRange:
+    """Return the loaded data's first day and as-of date."""
+    return _data_range(_gen())
+
+
+@st.cache_data(**_CACHE)
+def _report(gen, kpis: tuple, by: tuple, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
+    return report.segment_report(
+        warehouse.cursor(), kpis, by=by, where=where, scope=scope, cfg=config()
+    )
+
+
+def segment_report(
+    kpis: Sequence[str], *, by: Sequence[str] = (), where: SegmentFilter, scope: Scope
+) -> pl.DataFrame:
+    """Return `cxm.metrics.report.segment_report` for the current warehouse (cached)."""
+    return _report(_gen(), tuple(kpis), tuple(by), where, scope)
+
+
+@st.cache_data(**_CACHE)
+def _trend(
+    gen, kpis: tuple, months: int, by: tuple, where: SegmentFilter, scope: Scope
+) -> pl.DataFrame:
+    return report.trend(
+        warehouse.cursor(), kpis, months=months, by=by, where=where, scope=scope, cfg=config()
+    )
+
+
+def trend(
+    kpis: Sequence[str],
+    *,
+    months: int = 12,
+    by: Sequence[str] = (),
+    where: SegmentFilter,
+    scope: Scope,
+) -> pl.DataFrame:
+    """Return `cxm.metrics.report.trend` for the current warehouse (cached)."""
+    return _trend(_gen(), tuple(kpis), months, tuple(by), where, scope)
+
+
+@st.cache_data(**_CACHE)
+def _gaps(gen, by: tuple, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
+    return experience.attribute_gaps(
+        warehouse.cursor(), by=by, where=where, scope=scope, cfg=config()
+    )
+
+
+def attribute_gaps(*, by: Sequence[str] = (), where: SegmentFilter, scope: Scope) -> pl.DataFrame:
+    """Return `cxm.metrics.experience.attribute_gaps` (cached)."""
+    return _gaps(_gen(), tuple(by), where, scope)
+
+
+@st.cache_data(**_CACHE)
+def _drivers(gen, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
+    return experience.drivers(warehouse.cursor(), where=where, scope=scope, cfg=config())
+
+
+def drivers(*, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
+    """Return `cxm.metrics.experience.drivers` (cached)."""
+    return _drivers(_gen(), where, scope)
+
+
+@st.cache_data(**_CACHE)
+def _curves(gen, grain: str, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
+    return cohorts.retention_curves(
+        warehouse.cursor(), grain=grain, where=where, scope=scope, cfg=config()
+    )
+
+
+def retention_curves(*, grain: str, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
+    """Return `cxm.metrics.cohorts.retention_curves` (cached)."""
+    return _curves(_gen(), grain, where, scope)
+
+
+@st.cache_data(**_CACHE)
+def _funnel(gen, where: SegmentFilter, scope: Scope) -> dict:
+    return cohorts.fast_start_funnel(warehouse.cursor(), where=where, scope=scope, cfg=config())
+
+
+def fast_start_funnel(*, where: SegmentFilter, scope: Scope) -> dict:
+    """Return `cxm.metrics.cohorts.fast_start_funnel` (cached)."""
+    return _funnel(_gen(), where, scope)
+
+
+@st.cache_data(**_CACHE)
+def _at_risk(gen, where: SegmentFilter, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return cohorts.downline_at_risk(warehouse.cursor(), where=where, scope=scope, cfg=config())
+
+
+def downline_at_risk(*, where: SegmentFilter, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return `cxm.metrics.cohorts.downline_at_risk` (cached)."""
+    return _at_risk(_gen(), where, scope)

@@ -1,0 +1,59 @@
+"""Page widgets beyond the sidebar filters: KPI and dimension pickers, mirrored in the URL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import streamlit as st
+
+from cxm.metrics.kpis import BY_ID, KPIS
+from cxm.segments.filter import DIMENSION_LABELS, Dimension
+from cxm.ui import filters
+
+
+def _warn(parameter: str, value: str, why: str) -> None:
+    st.warning(f'Link parameter {parameter}: "{value}" {why}.', icon=":material/link_off:")
+
+
+def kpi_picker(default: Sequence[str], *, key: str = "kpis", max_selections: int = 6) -> list[str]:
+    """Return the KPI ids chosen (URL parameter ``kpis``, comma separated)."""
+    asked = [k for k in filters.page_param(key, ",".join(default)).split(",") if k]
+    for k in asked:
+        if k not in BY_ID:
+            _warn(key, k, "is not a KPI; it was left out")
+    chosen = [k for k in asked if k in BY_ID][:max_selections] or list(default)
+    if f"w_{key}" not in st.session_state:
+        st.session_state[f"w_{key}"] = chosen
+    picked = st.multiselect(
+        "KPIs",
+        [k.id for k in KPIS],
+        format_func=lambda k: BY_ID[k].label,
+        max_selections=max_selections,
+        key=f"w_{key}",
+    ) or list(default)
+    filters.set_page_params(**{key: ",".join(picked)})
+    return picked
+
+
+def dimension_picker(
+    label: str, options: Sequence[Dimension], default: Dimension, *, key: str
+) -> str:
+    """Return the dimension chosen (URL parameter ``key``)."""
+    values = [d.value for d in options]
+    asked = filters.page_param(key, default.value)
+    if asked not in values:
+        _warn(key, asked, f"is not one of {', '.join(values)}; showing {default.value}")
+        asked = default.value
+    if f"w_{key}" not in st.session_state:
+        st.session_state[f"w_{key}"] = asked
+    picked = (
+        st.segmented_control(
+            label,
+            values,
+            format_func=lambda d: DIMENSION_LABELS[Dimension(d)],
+            key=f"w_{key}",
+        )
+        or default.value
+    )
+    filters.set_page_params(**{key: picked})
+    return picked
