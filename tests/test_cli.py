@@ -7,6 +7,7 @@ import hashlib
 from typer.testing import CliRunner
 
 from cxm.cli import app
+from cxm.warehouse.schema import TABLES
 
 runner = CliRunner()
 
@@ -16,7 +17,17 @@ def test_cxm_demo_builds_and_reports_each_table(tmp_path):
         app, ["demo", "--sellers", "300", "--seed", "3", "--warehouse", str(tmp_path / "w.duckdb")]
     )
     assert result.exit_code == 0, result.output
-    assert "sellers" in result.stdout and "300" in result.stdout
+    counts = {}
+    for line in result.stdout.splitlines():
+        parts = line.replace("│", " ").split()
+        if len(parts) == 2 and parts[1].replace(",", "").isdigit():
+            counts[parts[0]] = int(parts[1].replace(",", ""))
+    # Exactly the sellers asked for; the 16-course catalog; every other table filled.
+    assert counts["sellers"] == 300
+    assert counts["courses"] == 16
+    assert set(counts) == set(TABLES)
+    assert all(n > 0 for n in counts.values()), counts
+    assert counts["orders"] > counts["customers"] > counts["sellers"]
     assert "data as of 2026-10-31" in result.stdout
 
 
