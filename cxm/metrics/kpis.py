@@ -50,6 +50,7 @@ class Kpi(BaseModel):
     reads: tuple[str, ...]
     headline: bool = False
     snapshot: bool = False
+    short: str | None = Field(None, max_length=22, description="the tile's label, if shorter")
 
     @property
     def measures(self) -> tuple[str, ...]:
@@ -123,6 +124,7 @@ KPIS: tuple[Kpi, ...] = (
         denominator="reached_90d",
         reads=("sellers",),
         headline=True,
+        short="90-day retention",
         definition="Of sellers whose 90th day after enrolling falls in the period, the share "
         "not terminated by that day.",
     ),
@@ -191,6 +193,7 @@ KPIS: tuple[Kpi, ...] = (
         reads=("sellers", "activities"),
         headline=True,
         snapshot=True,
+        short="App use, 7 days",
         definition="Share of live sellers who used the seller app (any activity other than an "
         "enrolment or a rank step) in the 7 days up to the as-of date.",
     ),
@@ -320,6 +323,7 @@ KPIS: tuple[Kpi, ...] = (
         denominator="orders",
         reads=_ORDERS,
         headline=True,
+        short="Cart size",
         definition="Revenue over orders in the period.",
     ),
     _k(
@@ -464,6 +468,7 @@ KPIS: tuple[Kpi, ...] = (
         corporate="customer",
         reads=("survey_responses",),
         headline=True,
+        short="Customer gap",
         definition="Share of corporate answers rating the customer attributes (quality, value, "
         "service, ease, delivery) superior (5 of 5) minus the share of customers' answers that "
         "do, in points; corporate answers count for their market.",
@@ -546,6 +551,7 @@ KPIS: tuple[Kpi, ...] = (
         denominator="tickets_opened",
         reads=("tickets",),
         headline=True,
+        short="Same-day answers",
         definition="Of tickets opened in the period, the share with a first response on the "
         "calendar day they were opened.",
     ),

@@ -134,16 +134,45 @@ def check(file: str, frame: pl.DataFrame, cfg: CompanyConfig, row_column: str) -
     return issues
 
 
-def targets_for(con: duckdb.DuckDBPyConnection, period: Period, cfg: CompanyConfig) -> list[dict]:
-    """Return the targets set for ``period``: kpi_id, segment (a dict), target."""
-    rows = con.execute(
-        "SELECT kpi_id, segment, target FROM kpi_targets WHERE period = ?", [period.label()]
-    ).fetchall()
-    return [
-        {"kpi_id": k, "segment": parse_segment(s, cfg), "target": t}
-        for k, s, t in rows
-        if k in BY_ID
+def enclosing(period: Period) -> list[Period]:
+    """Return ``period`` and the quarter and year that hold it, narrowest first.
+
+    >>> [p.label() for p in enclosing(Period.parse("2026-11"))]
+    ['2026-11', '2026-Q4', '2026']
+    """
+    year = Period.parse(str(period.start.year))
+    quarter = Period.parse(f"{period.start.year}-Q{(period.start.month - 1) // 3 + 1}")
+    return {"month": [period, quarter, year], "quarter": [period, year], "year": [period]}[
+        period.kind
     ]
+
+
+def targets_for(con: duckdb.DuckDBPyConnection, period: Period, cfg: CompanyConfig) -> list[dict]:
+    """Return the targets that apply to ``period``: kpi_id, segment (a dict), target, period.
+
+    A target set for the period itself comes first. A rate, share or score KPI (not a count
+    or a sum, which grow with the period's length) also takes the target of the quarter or
+    year that holds the period, when the period has none of its own.
+    """
+    out: list[dict] = []
+    have: set[tuple] = set()
+    for i, p in enumerate(enclosing(period)):
+        rows = con.execute(
+            "SELECT kpi_id, segment, target FROM kpi_targets WHERE period = ?", [p.label()]
+        ).fetchall()
+        for k, s, t in rows:
+            if k not in BY_ID or (i > 0 and BY_ID[k].kind in ("count", "sum")):
+                continue
+            seg = parse_segment(s, cfg)
+            key = (
+                k,
+                tuple(sorted((f, tuple(v) if isinstance(v, tuple) else v) for f, v in seg.items())),
+            )
+            if key in have:
+                continue
+            have.add(key)
+            out.append({"kpi_id": k, "segment": seg, "target": t, "period": p.label()})
+    return out
 
 
 #: Which filter field holds each dimension's values.

@@ -79,7 +79,7 @@ class SegmentFilter(BaseModel):
     >>> f = SegmentFilter(markets=("BR", "MX"), rank_at_least="Manager",
     ...                   period=Period.parse("2026-10"))
     >>> f.describe()
-    'sellers at Manager and above in BR and MX, October 2026'
+    'all sellers at Manager and above in BR and MX, October 2026'
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -134,7 +134,7 @@ class SegmentFilter(BaseModel):
 
     def describe(self) -> str:
         """Return the segment and period in words, for captions and exports."""
-        who = "sellers"
+        who = "all sellers"
         if self.statuses:
             who = f"{_and(self.statuses)} sellers"
         if self.rank_at_least:

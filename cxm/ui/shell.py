@@ -88,8 +88,10 @@ def page(title: str, *, page_params: Sequence[str] = ()) -> PageContext:
     where = filters.segment_filter(user, cfg, data, page_params=page_params)
     st.title(title)
     as_of = min(where.period.end, data.as_of)
+    said = where.describe()
     st.caption(
-        f"{where.describe()} · data as of {fmt.date(data.as_of)} · showing {user.scope.describe()}"
+        f"{said[0].upper()}{said[1:]} · data as of {fmt.date(data.as_of)} · "
+        f"showing {user.scope.describe()}"
     )
     tiles.stale_warning(data.as_of)
     return PageContext(user=user, cfg=cfg, where=where, as_of=as_of)

@@ -49,12 +49,20 @@ def kpi_tiles(
             kpi = BY_ID[r["kpi_id"]]
             with col.container(border=True):
                 delta = fmt.kpi_change(kpi.unit, r["value"], r["previous"])
+                flat = delta == fmt.DASH or not delta.startswith(("+", fmt.MINUS))
                 st.metric(
-                    kpi.label,
+                    kpi.short or kpi.label,
                     fmt.kpi_value(kpi.unit, r["value"], cfg.currency),
-                    delta=None if delta == fmt.DASH else f"{delta} vs previous",
-                    delta_color="normal" if kpi.better == "higher" else "inverse",
-                    help=kpi.definition,
+                    # st.metric reads the direction from an ASCII minus sign.
+                    delta=None
+                    if delta == fmt.DASH
+                    else f"{delta.replace(fmt.MINUS, '-', 1)} vs previous",
+                    delta_color="off"
+                    if flat
+                    else "normal"
+                    if kpi.better == "higher"
+                    else "inverse",
+                    help=f"{kpi.label}: {kpi.definition}",
                 )
                 target = (
                     f"target {fmt.kpi_value(kpi.unit, r['target'], cfg.currency)}"
@@ -126,8 +134,8 @@ def gap_headline(gaps: pl.DataFrame) -> str:
     top = rows.row(0, named=True)
     return (
         f"On {top['attribute']}, {fmt.share(top['corporate_share'])} of corporate answers "
-        f"say superior; {fmt.share(top['customer_share'])} of customers do "
-        f"({fmt.kpi_value('pp', top['customer_gap_pp'])})"
+        f"say superior; {fmt.share(top['customer_share'])} of customers do, a "
+        f"{fmt.kpi_value('pp', top['customer_gap_pp'])} gap"
     )
 
 

@@ -42,12 +42,8 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def app_url(tiny_warehouse_template, tmp_path_factory):
-    """Start the app on the tiny company and return its base URL."""
-    folder = tmp_path_factory.mktemp("server")
-    warehouse = folder / "cxm.duckdb"
-    shutil.copyfile(tiny_warehouse_template, warehouse)
+def _serve(warehouse: Path, folder: Path):
+    """Start the app on ``warehouse``; yield its base URL; stop it afterwards."""
     env = {
         **os.environ,
         "CXM_WAREHOUSE": str(warehouse),
@@ -94,6 +90,24 @@ def app_url(tiny_warehouse_template, tmp_path_factory):
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def app_url(tiny_warehouse_template, tmp_path_factory):
+    """Start the app on the tiny company and return its base URL."""
+    folder = tmp_path_factory.mktemp("server")
+    warehouse = folder / "cxm.duckdb"
+    shutil.copyfile(tiny_warehouse_template, warehouse)
+    yield from _serve(warehouse, folder)
+
+
+@pytest.fixture(scope="session")
+def demo_app_url(demo_warehouse, tmp_path_factory):
+    """Start the app on the 20,000-seller demo company and return its base URL."""
+    folder = tmp_path_factory.mktemp("demo-server")
+    warehouse = folder / "cxm.duckdb"
+    shutil.copyfile(demo_warehouse, warehouse)
+    yield from _serve(warehouse, folder)
 
 
 def settle(page: Page) -> None:

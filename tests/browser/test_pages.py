@@ -1,0 +1,57 @@
+"""Every page in Chromium on the 20,000-seller demo company, with a screenshot of each.
+
+The screenshots (1440 x 900, whole page) land in docs/screenshots/ and the README links them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import settle, sign_in
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+
+
+@pytest.fixture
+def admin(page: Page, demo_app_url) -> Page:
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(demo_app_url)
+    sign_in(page, "admin", "admin-demo-2026")
+    return page
+
+
+@pytest.mark.parametrize(
+    ("path", "title", "shot"),
+    [
+        ("", "Overview", "overview.png"),  # the default page lives at the root
+        ("experience-gap", "Experience gap", "experience-gap.png"),
+        ("kpis", "KPIs by segment", "kpis.png"),
+        ("data", "Data", "data.png"),
+    ],
+)
+def test_each_page_draws_its_charts_and_is_photographed(admin, demo_app_url, path, title, shot):
+    admin.goto(f"{demo_app_url}/{path}")
+    settle(admin)
+    expect(admin.get_by_role("heading", name=title, exact=True)).to_be_visible()
+    expect(admin.get_by_text("Page not found")).to_have_count(0)
+    expect(admin.locator('[data-testid="stException"]')).to_have_count(0)
+    if path != "data":
+        expect(admin.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
+    admin.wait_for_timeout(500)  # let the charts finish their transition
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    admin.screenshot(path=str(SHOTS / shot), full_page=True)
+
+
+def test_a_filter_chosen_on_one_page_carries_over_and_lives_in_the_url(admin, demo_app_url):
+    admin.goto(f"{demo_app_url}/?markets=BR&period=2026-09")
+    settle(admin)
+    expect(admin.get_by_text("Brazil (BR)")).to_be_visible()
+    admin.get_by_role("link", name="KPIs by segment").click()
+    settle(admin)
+    expect(admin.get_by_role("heading", name="KPIs by segment", exact=True)).to_be_visible()
+    assert "markets=BR" in admin.url and "period=2026-09" in admin.url
+    expect(admin.get_by_text("Brazil (BR)")).to_be_visible()
