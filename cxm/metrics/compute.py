@@ -20,7 +20,7 @@ from cxm.errors import BadFilter, WarehouseMissing
 from cxm.metrics.kpis import DERIVED_MEASURES, LIST_MEASURES, Kpi, get
 from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
 from cxm.segments.periods import Period
-from cxm.segments.sql import SELLER_BASE, Window, filter_params
+from cxm.segments.sql import LINE_BUYERS, SELLER_BASE, Window, filter_params
 
 #: The survey questions corporate answers are compared on, per side of the gap.
 GAP_QUESTIONS = {
@@ -239,18 +239,46 @@ def compute(
     check_scope(where, scope)
     dims = _dims(by)
     win = window(where, data or data_range(con))
-    sums = measure_sums(
-        con,
-        [m for k in kpis for m in k.measures],
-        by=dims,
-        where=where,
-        scope=scope,
-        cfg=cfg,
-        win=win,
-    )
-    return kpi_rows(
-        kpis, sums, dims, cfg, lambda kpi: _corporate(con, kpi, dims, where, scope, win)
-    )
+    lines = [k for k in kpis if k.grain == "product_line"]
+    sellers = [k for k in kpis if k.grain == "seller"]
+    if "product_line" in dims and sellers:
+        raise BadFilter(
+            "by",
+            "product_line",
+            "unknown_dimension",
+            f"applies only to product-line KPIs, not to {sellers[0].id}",
+        )
+    frames = []
+    if sellers:
+        sums = measure_sums(
+            con,
+            [m for k in sellers for m in k.measures],
+            by=dims,
+            where=where,
+            scope=scope,
+            cfg=cfg,
+            win=win,
+        )
+        frames.append(
+            kpi_rows(
+                sellers, sums, dims, cfg, lambda kpi: _corporate(con, kpi, dims, where, scope, win)
+            )
+        )
+    if lines:
+        frames.append(
+            kpi_rows(lines, _line_sums(con, dims, where, scope, cfg, win), dims, cfg, None)
+        )
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def _line_sums(con, dims, where, scope, cfg, win) -> pl.DataFrame:
+    cols = [f"l.{d}" if d == "product_line" else f"b.{d}" for d in dims]
+    select = "".join(f"{c} AS {d}, " for c, d in zip(cols, dims, strict=True))
+    group = f"GROUP BY {', '.join(cols)} ORDER BY {', '.join(cols)}" if dims else ""
+    sql = LINE_BUYERS.format(select=select, group=group)
+    params = {**win.params(), **filter_params(where, scope, cfg)}
+    out = con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
+    return out.with_columns(pl.col(c).cast(pl.Float64) for c in ("line_buyers", "line_rebuyers"))
 
 
 def kpi_rows(kpis, sums: pl.DataFrame, keys: list[str], cfg: CompanyConfig, corporate):

@@ -32,6 +32,8 @@ def cube_measures() -> list[str]:
     """Return every summed measure of the registry (the cube's value columns)."""
     out: dict[str, None] = {}
     for kpi in KPIS:
+        if kpi.grain != "seller":
+            continue
         for m in kpi.measures:
             if m in LIST_MEASURES:
                 continue
@@ -72,7 +74,7 @@ def build(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, data: DataRange) -
 def covers(kpis: Sequence[Kpi], by: Sequence[str], where: SegmentFilter) -> bool:
     """Return whether the cube can answer: only cube dimensions, no median, no other filter."""
     return (
-        all(k.kind != "median" for k in kpis)
+        all(k.kind != "median" and k.grain == "seller" for k in kpis)
         and set(by) <= set(CUBE_DIMS)
         and not (where.tenure_bands or where.training_tiers or where.cohorts)
         and where.as_of is None

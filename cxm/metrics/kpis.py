@@ -51,6 +51,7 @@ class Kpi(BaseModel):
     headline: bool = False
     snapshot: bool = False
     short: str | None = Field(None, max_length=22, description="the tile's label, if shorter")
+    grain: Literal["seller", "product_line"] = "seller"
 
     @property
     def measures(self) -> tuple[str, ...]:
@@ -140,6 +141,32 @@ KPIS: tuple[Kpi, ...] = (
         reads=("sellers",),
         definition="Of sellers whose 365th day after enrolling falls in the period, the share "
         "not terminated by that day.",
+    ),
+    _k(
+        id="seller_churn_rate",
+        label="Seller churn",
+        category="retention",
+        unit="share",
+        better="lower",
+        kind="ratio",
+        numerator="left_in_period",
+        denominator="live_at_start",
+        reads=("sellers",),
+        definition="Of sellers live at the start of the period, the share terminated during it.",
+    ),
+    _k(
+        id="churn_after_sponsor_left",
+        label="Churn after the sponsor left",
+        category="retention",
+        unit="share",
+        better="lower",
+        kind="ratio",
+        numerator="left_after_sponsor_90d",
+        denominator="sponsor_left",
+        reads=("sellers",),
+        definition="Of live sellers whose sponsor was terminated in the period, the share "
+        "terminated themselves within 90 days after the sponsor (a downline at risk); "
+        "leaving after the as-of date is not counted, so look back over a quarter or a year.",
     ),
     _k(
         id="first30_sale_rate",
@@ -386,6 +413,21 @@ KPIS: tuple[Kpi, ...] = (
         reads=_ORDERS,
         definition="Share of the period's orders placed by repeat customers: customers whose "
         "first order was in an earlier calendar month.",
+    ),
+    _k(
+        id="line_reorder_rate",
+        label="Product line reorder rate",
+        category="sales",
+        unit="share",
+        better="higher",
+        kind="ratio",
+        numerator="line_rebuyers",
+        denominator="line_buyers",
+        grain="product_line",
+        reads=("orders", "fact_line_buyers"),
+        definition="Of customers whose first purchase of a product line fell in the period, "
+        "the share who bought that line again on a later day, up to the data's as-of date "
+        "(breaks down by product_line as well as by the serving seller's segment).",
     ),
     _k(
         id="customer_retention_90d",

@@ -28,6 +28,8 @@ class Dimension(StrEnum):
     TENURE_BAND = "tenure_band"
     TRAINING_TIER = "training_tier"
     COHORT = "cohort"
+    FAST_START = "fast_start"
+    PRODUCT_LINE = "product_line"
 
 
 #: Seller status as of a date, in this order of precedence (docs/metrics.md).
@@ -51,7 +53,13 @@ DIMENSION_LABELS = {
     Dimension.TENURE_BAND: "Tenure",
     Dimension.TRAINING_TIER: "Training tier",
     Dimension.COHORT: "Enrolment cohort",
+    Dimension.FAST_START: "First 30 days",
+    Dimension.PRODUCT_LINE: "Product line",
 }
+#: The first-30-days segments (a sale in days 0-29 of tenure, or none).
+FAST_START = ("sold in first 30 days", "no sale in first 30 days")
+#: Dimensions of the seller (every seller-grain KPI); product line splits line KPIs only.
+SELLER_DIMENSIONS = tuple(d for d in Dimension if d is not Dimension.PRODUCT_LINE)
 
 
 def parse_dimension(text: str, *, field: str = "by") -> Dimension:

@@ -196,6 +196,8 @@ base AS (
         {_case("date_diff('day', k.enrolled_on, $as_of)", TENURE_BANDS)} AS tenure_band,
         {_case("coalesce(done.courses_done, 0)", TRAINING_TIERS)} AS training_tier,
         year(k.enrolled_on) AS cohort,
+        CASE WHEN k.first_sale_on < k.enrolled_on + 30 THEN 'sold in first 30 days'
+             ELSE 'no sale in first 30 days' END AS fast_start,
         live.is_live AS live,
         live.is_live * active.is_active AS active_30d,
         live.is_live * CASE WHEN r.last_app_on > $as_of - {APP_DAYS} THEN 1 ELSE 0 END
@@ -212,6 +214,17 @@ base AS (
                   AND (k.terminated_on IS NULL OR k.terminated_on > k.enrolled_on + 365)
              THEN 1 ELSE 0 END AS retained_365d,
         start.was_live AS live_at_start,
+        start.was_live * CASE WHEN k.terminated_on BETWEEN $start AND $end THEN 1 ELSE 0 END
+            AS left_in_period,
+        CASE WHEN sp.terminated_on BETWEEN $start AND $end
+                  AND (k.terminated_on IS NULL OR k.terminated_on > sp.terminated_on)
+                  AND k.enrolled_on <= sp.terminated_on
+             THEN 1 ELSE 0 END AS sponsor_left,
+        CASE WHEN sp.terminated_on BETWEEN $start AND $end
+                  AND k.enrolled_on <= sp.terminated_on
+                  AND k.terminated_on > sp.terminated_on
+                  AND k.terminated_on <= sp.terminated_on + 90 AND k.terminated_on <= $as_of
+             THEN 1 ELSE 0 END AS left_after_sponsor_90d,
         start.was_live * CASE WHEN coalesce(f.rank_steps, 0) > 0 THEN 1 ELSE 0 END AS advanced,
         live.is_live * CASE WHEN k.weekly_sales_goal > 0 THEN 1 ELSE 0 END AS weekly_goal_set,
         live.is_live * CASE WHEN k.weekly_sales_goal > 0
@@ -264,6 +277,7 @@ base AS (
         sv.response_minutes
     FROM ranked k
     JOIN dim_ranks dr ON dr.rank_index = k.rank_index
+    LEFT JOIN sellers sp ON sp.seller_id = k.sponsor_id
     JOIN required rq ON rq.rank_index = k.rank_index
     LEFT JOIN recent r ON r.seller_id = k.seller_id
     LEFT JOIN flows f ON f.seller_id = k.seller_id
@@ -290,3 +304,12 @@ SELECT * FROM base WHERE {SEGMENT_WHERE}"""
 def dimension_columns(by: tuple[Dimension, ...]) -> list[str]:
     """Return the base columns of the dimensions (their names are the enum's values)."""
     return [Dimension(d).value for d in by]
+
+
+#: Product-line buyers of the period by the seller segment (and ``l.product_line``).
+LINE_BUYERS = f"""
+WITH b AS ({SELLER_BASE})
+SELECT {{select}} sum(l.buyers) AS line_buyers, sum(l.rebuyers) AS line_rebuyers
+FROM fact_line_buyers l JOIN b ON b.seller_id = l.seller_id
+WHERE l.first_month BETWEEN $start AND $end
+{{group}}"""

@@ -1,0 +1,81 @@
+"""The demo company's planted effects, found again through the KPI API (not through SQL).
+
+The demo is the 20,000-seller company, seed 7, as of 2026-10-31 (tests/conftest.py); what is
+planted, and by how much, is in cxm/warehouse/demo/_calibration.py and docs/demo-data.md.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cxm.access import Scope
+from cxm.config import load_config
+from cxm.metrics import compute
+from cxm.segments import Period, SegmentFilter
+from cxm.warehouse import store
+
+
+@pytest.fixture(scope="module")
+def con(demo_warehouse):
+    with store.open_readonly(demo_warehouse) as c:
+        yield c
+
+
+def _by(con, kpi: str, dim: str, period: str) -> dict:
+    out = compute(
+        con,
+        [kpi],
+        by=[dim],
+        where=SegmentFilter(period=Period.parse(period)),
+        scope=Scope.everywhere(),
+        cfg=load_config(),
+    )
+    return {r[dim]: r["value"] for r in out.iter_rows(named=True) if not r["small"]}
+
+
+def test_brazil_has_the_widest_experience_gap(con):
+    # Planted: corporate rates attributes superior 80% of the time everywhere; customers 30%,
+    # in Brazil 8% -> a gap of about 72 pp in Brazil, about 50 elsewhere.
+    gaps = _by(con, "experience_gap_pp", "market", "2026-Q3")
+    assert max(gaps, key=gaps.get) == "BR"
+    assert gaps["BR"] == pytest.approx(72, abs=8)
+    assert gaps["BR"] - max(v for m, v in gaps.items() if m != "BR") >= 12
+
+
+def test_sellers_with_a_sale_in_their_first_30_days_retain_markedly_better(con):
+    # Planted: year-one churn 24% with an early sale, 56% without -> 76% against 44% kept.
+    kept = _by(con, "seller_retention_12m", "fast_start", "2025")
+    assert kept["sold in first 30 days"] == pytest.approx(0.76, abs=0.06)
+    assert kept["no sale in first 30 days"] == pytest.approx(0.44, abs=0.06)
+
+
+def test_the_detox_kit_is_bought_once_and_not_reordered(con):
+    # Planted: the 10-Day Detox Kit appears only on a customer's first order.
+    reorder = _by(con, "line_reorder_rate", "product_line", "2025")
+    assert reorder.pop("detox_kit") < 0.02
+    assert min(reorder.values()) > 0.3
+
+
+def test_the_average_order_shrinks_over_the_last_two_quarters(con):
+    # Planted: amounts fall linearly by up to 18% over the 182 days to 2026-10-31 (from May 2).
+    # Mean shrink: Q2 ~2% (only May-June), Q3 ~10.5%, October ~16.6%; seasonality moves
+    # months by 1-3% -> Q3 about 8-9% under Q2, October 3-4% under Q3.
+    where = SegmentFilter(period=Period.parse("2026-Q1"))
+    q2, q3, october = (
+        compute(
+            con,
+            ["avg_order_amount"],
+            where=where.with_period(Period.parse(p)),
+            scope=Scope.everywhere(),
+            cfg=load_config(),
+        )["value"].item()
+        for p in ("2026-Q2", "2026-Q3", "2026-10")
+    )
+    assert q3 < 0.95 * q2
+    assert october < 0.99 * q3
+
+
+def test_french_speaking_sellers_are_under_served_by_training(con):
+    # Planted: French content exists for only 2 of 16 courses.
+    courses = _by(con, "courses_per_seller", "language", "2025")
+    assert courses.pop("fr") < 0.6 * min(courses.values())
