@@ -57,6 +57,33 @@ def test_two_thirds_of_the_field_sit_at_the_entry_rank_and_one_percent_at_the_to
     assert top2 == pytest.approx(0.01, abs=0.004)
 
 
+RANKS = (
+    "Member",
+    "Consultant",
+    "Senior Consultant",
+    "Manager",
+    "Director",
+    "Executive Director",
+    "Diamond",
+)
+
+
+def test_planted_leaders_stay_the_share_still_in_the_field_rises_steeply_with_rank(con):
+    still_in = dict(
+        con.execute(
+            "SELECT rank, avg((terminated_on IS NULL)::INT) FROM sellers GROUP BY 1"
+        ).fetchall()
+    )
+    # Planted: live sellers sit 66/17/8/5/3/0.7/0.3% by rank, leavers 88/9/2.5/0.4/0.1/0/0%.
+    # About half of all sellers ever enrolled have left (T/L = 1.0), so the share still in the
+    # field at rank r is live[r] / (live[r] + leavers[r]): Member 66/154 = 43%, Consultant
+    # 17/26 = 65%, Senior Consultant 8/10.5 = 76%, Manager 5/5.4 = 93%, Director 3/3.1 = 97%,
+    # the top two 100%.
+    expected = (0.43, 0.65, 0.76, 0.93, 0.97, 1.0, 1.0)
+    assert [still_in[r] for r in RANKS] == pytest.approx(expected, abs=0.03)
+    assert still_in["Manager"] >= 2 * still_in["Member"]
+
+
 def test_about_forty_percent_leave_in_their_first_year_half_of_them_in_thirteen_weeks(con):
     gone_year, gone_13w = one(
         con,

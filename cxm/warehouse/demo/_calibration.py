@@ -16,6 +16,10 @@ from cxm.config import CompanyConfig
 #: Share of sellers at each rank, lowest first: 66% at the entry rank, 1% at the top two
 #: (Arbonne 2019 income disclosure).
 RANK_SHARES = np.array([0.66, 0.17, 0.08, 0.05, 0.03, 0.007, 0.003])
+#: Planted "leaders stay": the rank sellers held when they left, lowest first. Leavers almost
+#: all leave from the entry ranks (0.5% from Manager and above), so the share still in the
+#: field rises steeply with rank while the live field keeps the pyramid above.
+TERMINATED_RANK_SHARES = np.array([0.88, 0.09, 0.025, 0.004, 0.001, 0.0, 0.0])
 ROOT_SHARE = 0.001
 MARKET_WEIGHTS = {"US": 0.38, "CA": 0.08, "MX": 0.16, "BR": 0.18, "DE": 0.10, "JP": 0.10}
 #: Language mix inside a market, in the order the config lists the market's languages.

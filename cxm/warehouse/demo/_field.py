@@ -173,18 +173,24 @@ def _genealogy(rng, enrolled, end, market, builder, roots) -> np.ndarray:
 
 
 def _ranks(rng, enrolled, end, as_of, builder, sells, terminated) -> np.ndarray:
-    """Return rank indexes: a pyramid by quantile of tenure x building x selling x luck."""
+    """Return rank indexes: a pyramid by quantile of tenure x building x selling x luck.
+
+    The live field follows `RANK_SHARES`; those who left follow `TERMINATED_RANK_SHARES`,
+    almost all at the entry ranks, so retention rises with rank.
+    """
     tenure_years = (end - enrolled) / 365 + 0.1
     score = tenure_years * (1 + 3 * builder) * (1 + sells) * rng.lognormal(0, 0.7, len(enrolled))
     rank = np.zeros(len(enrolled), dtype=np.int8)
-    cuts = np.cumsum(cal.RANK_SHARES)[:-1]
-    for group in (terminated, ~terminated):
+    for group, shares in (
+        (terminated, cal.TERMINATED_RANK_SHARES),
+        (~terminated, cal.RANK_SHARES),
+    ):
         idx = np.flatnonzero(group)
         if len(idx) == 0:
             continue
         q = np.empty(len(idx))
         q[np.argsort(score[idx], kind="stable")] = (np.arange(len(idx)) + 0.5) / len(idx)
-        rank[idx] = np.searchsorted(cuts, q, side="right")
+        rank[idx] = np.searchsorted(np.cumsum(shares)[:-1], q, side="right")
     return rank
 
 
