@@ -133,17 +133,17 @@ def render(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def write(section: str) -> None:
-    """Put ``section`` between the build markers of docs/benchmarks.md (creating it if need be)."""
+def write(section: str, start: str = START, end: str = END) -> None:
+    """Put ``section`` between its markers in docs/benchmarks.md (creating it if need be)."""
     text = (
         DOC.read_text()
         if DOC.exists()
         else "# Benchmarks\n\nEvery number here comes from a "
         "script in benchmarks/ that times our code and a baseline in the same run.\n"
     )
-    if START in text:
+    if start in text:
         text = re.sub(
-            re.escape(START) + ".*?" + re.escape(END), lambda _: section, text, flags=re.S
+            re.escape(start) + ".*?" + re.escape(end), lambda _: section, text, flags=re.S
         )
     else:
         text = text.rstrip() + "\n\n" + section + "\n"

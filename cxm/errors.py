@@ -167,7 +167,7 @@ FILTER_CODES: dict[str, str] = {
     "unknown_kpi": "KPI ids are those of the registry (docs/metrics.md).",
     "unknown_dimension": "Dimensions are rank, market, language, status, tenure_band, "
     "training_tier and cohort.",
-    "too_many_dimensions": "A breakdown takes at most two dimensions at a time.",
+    "too_many_dimensions": "A breakdown takes at most three dimensions at a time.",
     "out_of_scope": "A user may only ask for markets inside their scope.",
     "unknown_parameter": "A link may only carry the parameters the app writes.",
     "bad_json": 'A segment is a JSON object such as {"markets": ["BR"]}.',

@@ -110,11 +110,18 @@ def check_scope(where: SegmentFilter, scope: Scope) -> None:
         )
 
 
-def _dims(by: Sequence[Dimension | str], limit: int = 2) -> list[str]:
+#: The most dimensions one breakdown takes (rank x market x language).
+MAX_DIMENSIONS = 3
+
+
+def _dims(by: Sequence[Dimension | str], limit: int = MAX_DIMENSIONS) -> list[str]:
     dims = [parse_dimension(str(d)).value for d in by]
     if len(dims) > limit:
         raise BadFilter(
-            "by", ", ".join(dims), "too_many_dimensions", "is more than two dimensions at once"
+            "by",
+            ", ".join(dims),
+            "too_many_dimensions",
+            f"is more than {limit} dimensions at once",
         )
     return dims
 

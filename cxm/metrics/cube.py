@@ -24,7 +24,7 @@ from cxm.segments.periods import Period
 from cxm.segments.sql import Window
 
 CUBE_DIMS = ("market", "language", "rank", "status")
-CUBE_MONTHS = 25
+CUBE_MONTHS = 13  # a 12-month trend ending at the newest month
 TABLE = "fact_kpi_months"
 
 

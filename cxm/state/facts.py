@@ -263,12 +263,16 @@ SELECT t.ticket_id,
        CASE WHEN t.requester_type = 'seller' THEN t.requester_id ELSE c.seller_id END
            AS seller_id,
        t.market, t.language, t.channel, CAST(t.opened_at AS DATE) AS opened_on,
-       date_diff('minute', t.opened_at, t.first_response_at) AS first_response_minutes,
+       -- Microseconds, the finest unit: date_diff counts unit boundaries crossed, so in
+       -- minutes 10:00:59 -> 10:01:01 would count as a whole minute.
+       date_diff('microsecond', t.opened_at, t.first_response_at) / 60000000.0
+           AS first_response_minutes,
        CASE WHEN t.first_response_at IS NOT NULL
                  AND CAST(t.first_response_at AS DATE) = CAST(t.opened_at AS DATE)
             THEN 1 ELSE 0 END AS answered_same_day,
        CASE WHEN t.first_response_at IS NOT NULL
-                 AND date_diff('minute', t.opened_at, t.first_response_at) <= 60
+                 AND date_diff('microsecond', t.opened_at, t.first_response_at)
+                     <= 3600000000
             THEN 1 ELSE 0 END AS answered_within_hour
 FROM tickets t
 LEFT JOIN customers c ON t.requester_type = 'customer' AND c.customer_id = t.requester_id""",
