@@ -75,11 +75,11 @@ def test_planted_leaders_stay_the_share_still_in_the_field_rises_steeply_with_ra
         ).fetchall()
     )
     # Planted: live sellers sit 66/17/8/5/3/0.7/0.3% by rank, leavers 88/9/2.5/0.4/0.1/0/0%.
-    # About half of all sellers ever enrolled have left (T/L = 1.0), so the share still in the
-    # field at rank r is live[r] / (live[r] + leavers[r]): Member 66/154 = 43%, Consultant
-    # 17/26 = 65%, Senior Consultant 8/10.5 = 76%, Manager 5/5.4 = 93%, Director 3/3.1 = 97%,
-    # the top two 100%.
-    expected = (0.43, 0.65, 0.76, 0.93, 0.97, 1.0, 1.0)
+    # 52% of all sellers ever enrolled have left (leavers / live = 1.07), so the share still in
+    # the field at rank r is live[r] / (live[r] + 1.07 leavers[r]): Member 66/(66 + 94) = 41%,
+    # Consultant 17/26.6 = 64%, Senior Consultant 8/10.7 = 75%, Manager 5/5.43 = 92%,
+    # Director 3/3.11 = 97%, the top two 100%.
+    expected = (0.41, 0.64, 0.75, 0.92, 0.97, 1.0, 1.0)
     assert [still_in[r] for r in RANKS] == pytest.approx(expected, abs=0.03)
     assert still_in["Manager"] >= 2 * still_in["Member"]
 
@@ -109,6 +109,37 @@ def test_planted_sellers_with_a_sale_in_their_first_30_days_retain_markedly_bett
     # Planted: 24% year-one churn with an early sale, 56% without -> 76% vs 44% retained.
     assert rows[True] == pytest.approx(0.76, abs=0.04)
     assert rows[False] == pytest.approx(0.44, abs=0.04)
+
+
+def test_planted_when_a_sponsor_leaves_half_their_downline_follows_within_weeks(con):
+    # Sellers still in the field the day their sponsor left, and the share of them gone 90
+    # days later, by tenure then (under 13 weeks, the rest of year one, later), against the
+    # same share among sellers in the field on a quarter's first day whose sponsor stayed.
+    rows = con.execute(f"""
+        WITH bucketed AS (
+            SELECT 'after_sponsor' AS who, p.terminated_on - s.enrolled_on AS tenure,
+                   coalesce(s.terminated_on <= p.terminated_on + 90, false) AS gone
+            FROM sellers s JOIN sellers p ON s.sponsor_id = p.seller_id
+            WHERE p.terminated_on <= {AS_OF} - 90
+              AND coalesce(s.terminated_on > p.terminated_on, true)
+            UNION ALL
+            SELECT 'base', d - s.enrolled_on, coalesce(s.terminated_on <= d + 90, false)
+            FROM (SELECT unnest(generate_series(DATE '2022-01-01', {AS_OF} - 90,
+                                                INTERVAL 3 MONTH))::DATE AS d) r
+            JOIN sellers s ON s.enrolled_on <= d AND coalesce(s.terminated_on > d, true)
+            JOIN sellers p ON s.sponsor_id = p.seller_id
+            WHERE coalesce(p.terminated_on > d + 90, true))
+        SELECT who, CASE WHEN tenure < 91 THEN 0 WHEN tenure < 365 THEN 1 ELSE 2 END,
+               avg(gone::INT), count(*)
+        FROM bucketed GROUP BY ALL""").fetchall()
+    gone = {(who, bucket): rate for who, bucket, rate, _ in rows}
+    # Planted: half of a leaving sponsor's recruits leave 30-60 days after them; about one in
+    # five of those drawn cannot (they leave on their own first, or recruited since), so about
+    # 40% leave on top of the base rate (16%, 8% and 4% in 90 days by tenure): 45-50%.
+    for bucket in (0, 1, 2):
+        after, base = gone["after_sponsor", bucket], gone["base", bucket]
+        assert 0.40 <= after <= 0.55
+        assert after - base >= 0.30 and after >= 3 * base
 
 
 def test_fifteen_to_twenty_five_percent_of_the_field_is_active_in_the_last_30_days(con):
@@ -161,7 +192,7 @@ def test_markets_hold_several_languages(con):
     assert mix["DE/en"] == pytest.approx(0.12, abs=0.03)
 
 
-def test_the_sponsor_tree_is_deep_and_every_sponsor_joined_first(con):
+def test_the_sponsor_tree_is_deep_and_every_sponsor_was_in_the_field_when_a_recruit_joined(con):
     depth_max, depth_avg = one(
         con,
         """
@@ -171,13 +202,14 @@ def test_the_sponsor_tree_is_deep_and_every_sponsor_joined_first(con):
                 ON s.sponsor_id = t.seller_id)
         SELECT max(depth), avg(depth) FROM tree""",
     )
-    late = one(
+    late, left_first = one(
         con,
-        """SELECT count(*) FROM sellers s JOIN sellers p ON s.sponsor_id = p.seller_id
-                       WHERE p.enrolled_on > s.enrolled_on""",
-    )[0]
+        """SELECT count(*) FILTER (WHERE p.enrolled_on > s.enrolled_on),
+        count(*) FILTER (WHERE p.terminated_on < s.enrolled_on)
+        FROM sellers s JOIN sellers p ON s.sponsor_id = p.seller_id""",
+    )
     assert depth_max >= 12 and depth_avg >= 4
-    assert late == 0
+    assert late == 0 and left_first == 0
 
 
 def test_compliance_courses_are_required_at_several_ranks_with_prerequisites(con):
@@ -240,7 +272,12 @@ def test_planted_average_order_size_shrinks_over_the_last_two_quarters(con):
             ELSE 'before' END, avg(amount)
         FROM orders WHERE ordered_at > {AS_OF} - 276 GROUP BY 1""").fetchall()
     )
-    assert aov["previous"] < 0.97 * aov["before"]
+    # Planted: amounts fall linearly to -18% over the last 182 days, so the previous quarter is
+    # 4.5% and the last 13.5% down on average; the seasons lift May-July 1% over February-April
+    # and leave August-October flat: expected ratios 0.955 / 0.99 = 0.965 and 0.865 / 0.955 =
+    # 0.906. (The first bound was 0.97, on the expectation itself, so line-mix noise between
+    # builds decided it; 0.98 keeps the check one-sided with room for that noise.)
+    assert aov["previous"] < 0.98 * aov["before"]
     assert aov["last"] < 0.95 * aov["previous"]
 
 

@@ -29,17 +29,25 @@ WEEKLY_GOAL_BY_RANK = np.array([100, 150, 250, 400, 700, 1200, 2500])  # dollars
 ENROLLMENT_GOAL_BY_RANK = np.array([0, 1, 1, 2, 3, 5, 8])
 
 # --- churn: planted effect "a sale in the first 30 days keeps sellers" -------------------------
+#: Churn is drawn before downline contagion (below), which adds about 5 points in year one and
+#: leaves later; the draws are set so that with it year-one churn is 24% for sellers with a
+#: first-30-day sale and 56% for the others: overall 0.42 x 0.24 + 0.58 x 0.56 = 42.6% (DSA:
+#: 43.3%), half of it in the first 13 weeks (LaunchSmart), then about 20% a year.
 FIRST30_SALE_SHARE = 0.42
-YEAR1_CHURN_FIRST30 = 0.24
-YEAR1_CHURN_OTHER = 0.56  # overall about 0.42 x 0.24 + 0.58 x 0.56 = 42.6% (DSA: 43.3%)
-EARLY_LEAVER_SHARE = 0.5  # of year-one leavers, gone in the first 13 weeks (LaunchSmart)
-LATER_TENURE_DAYS = 1636  # after year one, about 20% leave a year
+YEAR1_CHURN_FIRST30 = 0.19
+YEAR1_CHURN_OTHER = 0.53
+EARLY_LEAVER_SHARE = 0.53  # of year-one leavers before contagion, gone in the first 13 weeks
+LATER_TENURE_DAYS = 2100  # mean tenure after year one before contagion
 BUILDER_IF_FIRST30 = 0.22
 BUILDER_OTHERWISE = 0.05
 LATE_SELLER_SHARE = 0.25  # of sellers without a first-30-day sale, some sell later
 #: Mean days a seller keeps selling before going dormant (still enrolled, not selling).
 SELLING_SPAN_DAYS = 150
 SELLING_SPAN_BUILDER_DAYS = 1800
+#: Planted downline contagion: when a sponsor leaves, each recruit still in the field leaves too
+#: with this chance, 30-60 days later (DirecTech Labs: about half the downline in 30-60 days).
+DOWNLINE_CONTAGION = 0.5
+DOWNLINE_CONTAGION_DAYS = (30, 60)
 CUSTOMER_GRACE_DAYS = 120  # a dormant seller's customers drift away over about four months
 
 # --- customers and orders ---------------------------------------------------------------------

@@ -89,6 +89,9 @@ def make_field(rng: np.random.Generator, n: int, start: int, as_of: int, ctx: ca
     roots = _roots(market, n)
     terminated[roots] = False
     end = np.where(terminated, term_day, as_of).astype(np.int32)
+    builder[roots] = True
+    sponsor = _genealogy(rng, enrolled, end, market, builder, roots)
+    end, terminated = _contagion(rng, sponsor, enrolled, end, terminated)
 
     first_sale_day = np.full(n, -1, dtype=np.int32)
     span = np.minimum(29, offset - 1)
@@ -103,8 +106,6 @@ def make_field(rng: np.random.Generator, n: int, start: int, as_of: int, ctx: ca
     span = rng.exponential(np.where(builder, cal.SELLING_SPAN_BUILDER_DAYS, cal.SELLING_SPAN_DAYS))
     selling_end = np.where(sells, np.minimum(end, first_sale_day + 30 + span.astype(np.int64)), -1)
 
-    builder[roots] = True
-    sponsor = _genealogy(rng, enrolled, end, market, builder, roots)
     rank = _ranks(rng, enrolled, end, as_of, builder, sells, terminated)
     rank_reached = _rank_history(rng, enrolled, end, rank)
     weekly = (cal.WEEKLY_GOAL_BY_RANK[rank] * rng.lognormal(0, 0.3, n) / 10).round() * 1000
@@ -170,6 +171,50 @@ def _genealogy(rng, enrolled, end, market, builder, roots) -> np.ndarray:
         orphans = members[(~is_root[members]) & (sponsor[members] < 0)]
         sponsor[orphans] = members[is_root[members]][0]
     return sponsor
+
+
+def _depths(sponsor: np.ndarray) -> np.ndarray:
+    """Return each seller's level in the sponsor tree (roots 0); a sponsor precedes a recruit."""
+    depth = np.zeros(len(sponsor), dtype=np.int64)
+    todo = np.flatnonzero(sponsor >= 0)
+    known = sponsor < 0
+    while len(todo):
+        ready = known[sponsor[todo]]
+        now = todo[ready]
+        depth[now] = depth[sponsor[now]] + 1
+        known[now] = True
+        todo = todo[~ready]
+    return depth
+
+
+def _contagion(rng, sponsor, enrolled, end, terminated) -> tuple[np.ndarray, np.ndarray]:
+    """Return (end, terminated) after downline contagion, level by level down the tree.
+
+    When a sponsor leaves, each recruit still in the field then leaves with chance
+    `DOWNLINE_CONTAGION`, 30-60 days later, unless that is after their own end or before one
+    of their own recruits joined (no sponsor leaves before a recruit joins). A recruit who
+    leaves this way passes it on to their own recruits. Roots never leave.
+    """
+    n = len(sponsor)
+    lo, hi = cal.DOWNLINE_CONTAGION_DAYS
+    follows = rng.random(n) < cal.DOWNLINE_CONTAGION
+    delay = rng.integers(lo, hi + 1, n)
+    recruits = np.flatnonzero(sponsor >= 0)
+    last_recruit = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(last_recruit, sponsor[recruits], enrolled[recruits])
+    end = end.astype(np.int64)
+    terminated = terminated.copy()
+    depth = _depths(sponsor)
+    by_depth = np.argsort(depth, kind="stable")
+    bounds = np.searchsorted(depth[by_depth], np.arange(1, depth.max() + 2))
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        idx = by_depth[a:b]
+        idx = idx[follows[idx] & terminated[sponsor[idx]]]
+        day = end[sponsor[idx]] + delay[idx]
+        ok = (day < end[idx]) & (day >= last_recruit[idx])
+        end[idx[ok]] = day[ok]
+        terminated[idx[ok]] = True
+    return end.astype(np.int32), terminated
 
 
 def _ranks(rng, enrolled, end, as_of, builder, sells, terminated) -> np.ndarray:
