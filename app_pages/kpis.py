@@ -8,9 +8,7 @@ from cxm.ui import charts, queries, shell, tables, tiles, widgets
 
 ctx = shell.page("KPIs by segment", page_params=("kpis", "by"))
 kpis = widgets.kpi_picker(default=("active_rate", "avg_order_amount"))
-by = widgets.dimension_picker(
-    "Break down by", list(SELLER_DIMENSIONS), Dimension.MARKET, key="by"
-)
+by = widgets.dimension_picker("Break down by", list(SELLER_DIMENSIONS), Dimension.MARKET, key="by")
 first = shell.kpi(kpis[0])
 
 grid = queries.segment_report(kpis, by=["rank", "market"], where=ctx.where, scope=ctx.scope)

@@ -15,7 +15,7 @@ from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.errors import BadFilter
 from cxm.metrics import cube
-from cxm.metrics.compute import DataRange, check_scope, compute, data_range
+from cxm.metrics.compute import DataRange, check_scope, compute, compute_many, data_range
 from cxm.metrics.kpis import get
 from cxm.metrics.targets import target_of, targets_for
 from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
@@ -46,40 +46,68 @@ def segment_report(
     BadFilter, OutOfScope
         As `compute` does.
     """
+    dims = tuple(Dimension(str(d)).value for d in by)
+    return segment_reports(con, kpi_ids, bys=[dims], where=where, scope=scope, cfg=cfg)[dims]
+
+
+def segment_reports(
+    con: duckdb.DuckDBPyConnection,
+    kpi_ids: Sequence[str],
+    *,
+    bys: Sequence[Sequence[Dimension | str]],
+    where: SegmentFilter,
+    scope: Scope,
+    cfg: CompanyConfig,
+) -> dict[tuple[str, ...], pl.DataFrame]:
+    """Return `segment_report` for several breakdowns, from two passes over the seller base
+    (this period and the one before; a third when the filter narrows the company)."""
     data = data_range(con)
-    dims = [Dimension(str(d)).value for d in by]
-    keys = [*dims, *_KEYS]
-    current = compute(con, kpi_ids, by=dims, where=where, scope=scope, cfg=cfg, data=data)
-    previous = _previous(con, kpi_ids, dims, where, scope, cfg, data)
-    company = compute(
-        con, kpi_ids, where=where.segment_only(), scope=scope, cfg=cfg, data=data
-    ).select("kpi_id", pl.col("value").alias("company"))
-    out = current.join(previous, on=keys, how="left").join(company, on="kpi_id", how="left")
+    sets = [tuple(Dimension(str(d)).value for d in b) for b in bys]
+    everyone = where.is_everyone()
+    wanted = [*sets, ()] if everyone else sets
+    current = compute_many(con, kpi_ids, bys=wanted, where=where, scope=scope, cfg=cfg, data=data)
+    previous = _previous(con, kpi_ids, sets, where, scope, cfg, data)
+    company_rows = (
+        current[()]
+        if everyone
+        else compute(con, kpi_ids, where=where.segment_only(), scope=scope, cfg=cfg, data=data)
+    )
+    company = company_rows.select("kpi_id", pl.col("value").alias("company"))
     targets = targets_for(con, where.period, cfg)
-    out = out.with_columns(
-        (pl.col("value") - pl.col("previous")).alias("change"),
-        pl.Series(
-            "target",
-            [target_of(targets, r["kpi_id"], r, where) for r in out.iter_rows(named=True)],
-            dtype=pl.Float64,
-        ),
-    )
-    return out.select(
-        *dims, "kpi_id", "value", "n", "small", "previous", "change", "company", "target"
-    )
+    out = {}
+    for b in sets:
+        keys = [*b, *_KEYS]
+        rows = (
+            current[b].join(previous[b], on=keys, how="left").join(company, on="kpi_id", how="left")
+        )
+        rows = rows.with_columns(
+            (pl.col("value") - pl.col("previous")).alias("change"),
+            pl.Series(
+                "target",
+                [target_of(targets, r["kpi_id"], r, where) for r in rows.iter_rows(named=True)],
+                dtype=pl.Float64,
+            ),
+        )
+        out[b] = rows.select(
+            *b, "kpi_id", "value", "n", "small", "previous", "change", "company", "target"
+        )
+    return out
 
 
-def _previous(con, kpi_ids, dims, where, scope, cfg, data: DataRange) -> pl.DataFrame:
+def _previous(con, kpi_ids, sets, where, scope, cfg, data: DataRange) -> dict:
     before = where.with_period(where.period.previous())
     try:
-        prev = compute(con, kpi_ids, by=dims, where=before, scope=scope, cfg=cfg, data=data)
+        prev = compute_many(con, kpi_ids, bys=sets, where=before, scope=scope, cfg=cfg, data=data)
     except BadFilter as exc:
         if exc.code != "period_outside_data":
             raise
-        prev = pl.DataFrame(
-            schema={**{d: pl.String for d in dims}, "kpi_id": pl.String, "value": pl.Float64}
-        )
-    return prev.select(*dims, "kpi_id", pl.col("value").alias("previous"))
+        prev = {
+            b: pl.DataFrame(
+                schema={**{d: pl.String for d in b}, "kpi_id": pl.String, "value": pl.Float64}
+            )
+            for b in sets
+        }
+    return {b: p.select(*b, "kpi_id", pl.col("value").alias("previous")) for b, p in prev.items()}
 
 
 def trend(

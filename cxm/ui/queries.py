@@ -56,6 +56,20 @@ def segment_report(
 
 
 @st.cache_data(**_CACHE)
+def _reports(gen, kpis: tuple, bys: tuple, where: SegmentFilter, scope: Scope) -> dict:
+    return report.segment_reports(
+        warehouse.cursor(), kpis, bys=bys, where=where, scope=scope, cfg=config()
+    )
+
+
+def segment_reports(
+    kpis: Sequence[str], *, bys: Sequence[Sequence[str]], where: SegmentFilter, scope: Scope
+) -> dict[tuple[str, ...], pl.DataFrame]:
+    """Return `cxm.metrics.report.segment_reports` (cached): one scan, several breakdowns."""
+    return _reports(_gen(), tuple(kpis), tuple(tuple(b) for b in bys), where, scope)
+
+
+@st.cache_data(**_CACHE)
 def _trend(
     gen, kpis: tuple, months: int, by: tuple, where: SegmentFilter, scope: Scope
 ) -> pl.DataFrame:
