@@ -50,8 +50,9 @@ test: install browser
 
 bench: install
 	$(UV) run python benchmarks/build.py
+	$(UV) run python benchmarks/metrics.py
 
-docs: install  ## regenerate docs/cli.md, docs/schema.md and docs/errors.md
+docs: install  ## regenerate docs/cli.md, docs/schema.md, docs/metrics.md and docs/errors.md
 	$(UV) run python -m cxm.docs
 	CXM_UPDATE_DOCS=1 $(UV) run pytest -q tests/test_import.py -k docs_errors
 
