@@ -52,10 +52,12 @@ with curves_col:
     curves = queries.retention_curves(grain="year", where=ctx.where, scope=ctx.scope)
     st.subheader(tiles.curves_headline(curves))
     st.plotly_chart(charts.retention_curves(curves), key="curves")
+    tables.plain(curves, key="curves_table", labels=tables.CURVE_LABELS)
 with funnel_col:
     funnel = queries.fast_start_funnel(where=ctx.where, scope=ctx.scope)
     st.subheader(f"Fast start of the {funnel['enrolled']:,} sellers enrolled in the period")
     st.plotly_chart(charts.funnel(tiles.funnel_steps(funnel)), key="funnel")
+    tables.plain(tables.funnel_frame(tiles.funnel_steps(funnel)), key="funnel_table", labels={})
 
 st.subheader("Downline at risk")
 orphaned, lapsed = queries.downline_at_risk(where=ctx.where, scope=ctx.scope)

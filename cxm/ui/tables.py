@@ -108,3 +108,34 @@ def focus_table(focus: pl.DataFrame, segments: pl.DataFrame, by: str, *, key: st
             hide_index=True,
             key=f"{key}_index",
         )
+
+
+def plain(frame: pl.DataFrame, *, key: str, labels: dict[str, str]) -> None:
+    """Draw any small frame behind a chart, its columns renamed for people."""
+    with st.expander("Table", icon=":material/table:"):
+        st.dataframe(
+            frame.rename({k: v for k, v in labels.items() if k in frame.columns}),
+            hide_index=True,
+            key=key,
+        )
+
+
+CURVE_LABELS = {
+    "cohort_start": "Cohort from",
+    "month": "Months since enrolling",
+    "sellers": "Sellers who reached that month",
+    "retained": "Still enrolled",
+    "retained_share": "Share still enrolled",
+}
+
+
+def funnel_frame(steps: list[tuple[str, int]]) -> pl.DataFrame:
+    """Return the funnel's steps with each step's share of the first."""
+    first = steps[0][1] or 1
+    return pl.DataFrame(
+        {
+            "Step": [s for s, _ in steps],
+            "Sellers": [n for _, n in steps],
+            "Of enrolled": [fmt.share(n / first) for _, n in steps],
+        }
+    )
