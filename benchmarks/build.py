@@ -150,9 +150,10 @@ def write(section: str, start: str = START, end: str = END) -> None:
     DOC.write_text(text)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 1_100_000])
+def run(measure, render, start: str, end: str, sizes: list[int], doc: str) -> None:
+    """Measure each size in a scratch folder under data/, print, and write the section."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=sizes)
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     results = []
@@ -163,8 +164,8 @@ def main() -> None:
     section = render(results)
     print(section)
     if not args.no_write:
-        write(section)
+        write(section, start, end)
 
 
 if __name__ == "__main__":
-    main()
+    run(measure, render, START, END, [100_000, 1_000_000, 1_100_000], __doc__)

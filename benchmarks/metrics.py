@@ -21,7 +21,6 @@ Writes the results between the ``metrics`` markers of docs/benchmarks.md.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -29,11 +28,10 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from build import write as write_section  # noqa: E402  (the same docs/benchmarks.md writer)
+from build import run  # noqa: E402  (the same runner and docs/benchmarks.md writer)
 
 ROOT = Path(__file__).parents[1]
 START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
@@ -309,21 +307,5 @@ def render(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--no-write", action="store_true", help="print only")
-    args = parser.parse_args()
-    results = []
-    for sellers in args.sizes:
-        with tempfile.TemporaryDirectory(dir=ROOT / "data") as work:
-            results.append(measure(sellers, Path(work)))
-            print(json.dumps(results[-1]), flush=True)
-    section = render(results)
-    print(section)
-    if not args.no_write:
-        write_section(section, START, END)
-
-
 if __name__ == "__main__":
-    main()
+    run(measure, render, START, END, [100_000, 1_000_000], __doc__)

@@ -89,6 +89,35 @@ def kpi_bars(
     return fig
 
 
+def _grid(cells: dict, ys: list, xs: list, label, min_n: int) -> go.Figure:
+    """Return a labelled heatmap of ``cells[(y, x)] = (value, n)``; n under ``min_n`` blank."""
+    z, text = [], []
+    for y in ys:
+        zr, tr = [], []
+        for x in xs:
+            value, n = cells.get((y, x), (None, None))
+            ok = value is not None and n is not None and n >= min_n
+            zr.append(value if ok else None)
+            tr.append(label(value) if ok else (f"n < {min_n}" if n is not None else ""))
+        z.append(zr)
+        text.append(tr)
+    return (
+        go.Figure(
+            go.Heatmap(
+                z=z,
+                x=[str(x) for x in xs],
+                y=[str(y) for y in ys],
+                text=text,
+                texttemplate="%{text}",
+                showscale=False,
+                hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
+            )
+        )
+        .update_layout(**_LAYOUT, height=max(260, 38 * len(ys) + 80))
+        .update_yaxes(autorange="reversed")
+    )
+
+
 def heatmap(
     frame: pl.DataFrame,
     kpi: Kpi,
@@ -102,37 +131,9 @@ def heatmap(
     order = order or {}
     ys = order.get(rows_dim) or sorted(set(data[rows_dim].to_list()))
     xs = order.get(cols_dim) or sorted(set(data[cols_dim].to_list()))
-    cell = {(r[rows_dim], r[cols_dim]): r for r in data.iter_rows(named=True)}
-    z, text = [], []
-    for y in ys:
-        zr, tr = [], []
-        for x in xs:
-            r = cell.get((y, x))
-            ok = r is not None and not r["small"] and r["value"] is not None
-            zr.append(r["value"] if ok else None)
-            tr.append(
-                fmt.kpi_value(kpi.unit, r["value"], cfg.currency)
-                if ok
-                else ("n < " + str(cfg.min_n) if r is not None else "")
-            )
-        z.append(zr)
-        text.append(tr)
-    scale = "RdYlGn" if kpi.better == "higher" else "RdYlGn_r"
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[str(x) for x in xs],
-            y=[str(y) for y in ys],
-            text=text,
-            texttemplate="%{text}",
-            colorscale=scale,
-            showscale=False,
-            hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
-        )
-    )
-    fig.update_layout(**_LAYOUT, height=max(260, 38 * len(ys) + 80))
-    fig.update_yaxes(autorange="reversed")
-    return fig
+    cells = {(r[rows_dim], r[cols_dim]): (r["value"], r["n"]) for r in data.iter_rows(named=True)}
+    fig = _grid(cells, ys, xs, lambda v: fmt.kpi_value(kpi.unit, v, cfg.currency), cfg.min_n)
+    return fig.update_traces(colorscale="RdYlGn" if kpi.better == "higher" else "RdYlGn_r")
 
 
 def trend(
@@ -302,37 +303,9 @@ def gap_heatmap(gaps: pl.DataFrame, dim: str, cfg: CompanyConfig) -> go.Figure:
     data = gaps.filter(pl.col("n_customer") > 0)
     ys = [str(a) for a in data["attribute"].unique(maintain_order=True).sort()]
     xs = sorted({str(v) for v in data[dim]})
-    cell = {(str(r["attribute"]), str(r[dim])): r for r in data.iter_rows(named=True)}
-    z, text = [], []
-    for y in ys:
-        zr, tr = [], []
-        for x in xs:
-            r = cell.get((y, x))
-            ok = (
-                r is not None
-                and r["customer_gap_pp"] is not None
-                and (r["n_customer"] >= cfg.min_n)
-            )
-            zr.append(r["customer_gap_pp"] if ok else None)
-            tr.append(
-                fmt.kpi_value("pp", r["customer_gap_pp"])
-                if ok
-                else (f"n < {cfg.min_n}" if r is not None else "")
-            )
-        z.append(zr)
-        text.append(tr)
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=xs,
-            y=ys,
-            text=text,
-            texttemplate="%{text}",
-            colorscale="Reds",
-            showscale=False,
-            hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
-        )
-    )
-    fig.update_layout(**_LAYOUT, height=max(260, 40 * len(ys) + 80))
-    fig.update_yaxes(autorange="reversed")
-    return fig
+    cells = {
+        (str(r["attribute"]), str(r[dim])): (r["customer_gap_pp"], r["n_customer"])
+        for r in data.iter_rows(named=True)
+    }
+    fig = _grid(cells, ys, xs, lambda v: fmt.kpi_value("pp", v), cfg.min_n)
+    return fig.update_traces(colorscale="Reds")

@@ -40,11 +40,8 @@ def cursor() -> duckdb.DuckDBPyConnection:
     WarehouseMissing
         When no warehouse has been built or imported yet.
     """
-    path = store.warehouse_path()
-    try:
-        key = (str(path.resolve()), store.generation(path))
-    except FileNotFoundError as exc:
-        raise store.missing(path) from exc
+    path, *generation = generation_key()
+    key = (path, tuple(generation))
     holder = _holder()
     with holder.lock:
         if holder.key != key:
