@@ -234,6 +234,25 @@ def test_planted_corporate_belief_outruns_customers_and_brazil_has_the_widest_ga
     assert gaps["BR"] - max(g for m, g in gaps.items() if m != "BR") >= 0.15
 
 
+def test_corporate_answers_come_every_quarter_in_every_market_at_a_steady_eighty_percent(con):
+    cells, top_box_by_year = one(
+        con,
+        """SELECT
+        count(DISTINCT (market, date_trunc('quarter', answered_on)))
+            FILTER (WHERE answered_on >= DATE '2024-10-01'),
+        (SELECT list(top ORDER BY y) FROM (
+            SELECT year(answered_on) AS y, avg((score = 5)::INT) AS top FROM survey_responses
+            WHERE respondent_type = 'corporate' AND year(answered_on) BETWEEN 2022 AND 2026
+            GROUP BY 1))
+        FROM survey_responses WHERE respondent_type = 'corporate'""",
+    )
+    # A quarterly pulse of a corporate panel in each market, over the whole history: 6 markets
+    # x 9 quarters of the last two years (2024-Q4 to 2026-Q4, the last up to the as-of date),
+    # rating "superior" 80% of the time every year, so the gap can be followed over time.
+    assert cells == 6 * 9
+    assert top_box_by_year == pytest.approx([0.80] * 5, abs=0.05)
+
+
 def test_two_thirds_of_tickets_are_answered_the_same_day_and_forty_percent_within_the_hour(con):
     same_day, hour = one(
         con,

@@ -85,6 +85,10 @@ SELLER_TOP_BOX = 0.34
 WIDE_GAP_MARKET = "BR"
 WIDE_GAP_CUSTOMER_TOP_BOX = 0.08  # Bain: 8% of customers agree
 CUSTOMER_SURVEY_SHARE = 0.06
+#: Corporate answers come from a quarterly pulse over the whole history: per market, a panel of
+#: one respondent per 2,000 sellers (at least 5, at most 60) answers once each quarter.
+CORPORATE_PANEL_SELLERS = 2_000
+CORPORATE_PANEL_SIZE = (5, 60)
 SELLER_SURVEY_SHARE = 0.10
 #: Tickets: about two thirds answered the same day, about 40% within the hour (Lithium 2014).
 TICKET_WITHIN_HOUR = 0.41

@@ -2,6 +2,8 @@
 
 Planted: corporate respondents rate every attribute "superior" (top box) far more often than
 customers do, and in one market (`WIDE_GAP_MARKET`) customers rate it far lower still.
+Corporate answers come from a quarterly pulse over the whole history, so the gap can be
+followed over time.
 """
 
 from __future__ import annotations
@@ -96,19 +98,28 @@ def surveys(
         np.full(len(who), cal.SELLER_TOP_BOX),
     )
 
-    per_market = int(np.clip(f.n // 400, 8, 150))
-    markets = np.repeat(np.arange(len(ctx.config.markets)), per_market)
-    main_language = ctx.market_language_codes[markets, 0]
+    # A quarterly pulse: each market's panel answers once a quarter over the whole history.
+    panel = int(np.clip(f.n // cal.CORPORATE_PANEL_SELLERS, *cal.CORPORATE_PANEL_SIZE))
+    first = np.datetime64(int(f.enrolled.min()), "D").astype("datetime64[M]")
+    first -= first.astype(np.int64) % 3
+    last = np.datetime64(as_of, "D").astype("datetime64[M]")
+    quarter = np.arange(first, last + 1, 3).astype("datetime64[D]").astype(np.int64)
+    member = np.arange(len(ctx.config.markets) * panel)
+    who = np.tile(member, len(quarter))
+    q = np.repeat(np.arange(len(quarter)), len(member))
+    lo = np.maximum(quarter[q], f.enrolled.min())
+    hi = np.minimum(np.append(quarter[1:] - 1, as_of)[q], as_of)
+    markets = who // panel
     answer(
         "corporate",
-        np.arange(len(markets)),
-        np.full(len(markets), -1),
+        who,
+        np.full(len(who), -1),
         markets,
-        main_language,
-        np.full(len(markets), as_of - 180),
-        np.full(len(markets), as_of),
+        ctx.market_language_codes[markets, 0],
+        lo,
+        hi,
         CORPORATE_QUESTIONS,
-        np.full(len(markets), cal.CORPORATE_TOP_BOX),
+        np.full(len(who), cal.CORPORATE_TOP_BOX),
     )
     out = pl.concat(parts)
     return out.with_columns(pl.col("answered_on").cast(pl.Date)).with_row_index("response_num", 1)
