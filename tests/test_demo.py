@@ -168,6 +168,69 @@ def test_customers_outnumber_sellers_about_six_to_one_and_place_every_order(con)
     assert orders_without_customer == 0
 
 
+def test_a_cohorts_first_half_year_brings_as_many_customers_as_any_other_cohorts(con):
+    per_seller = dict(
+        con.execute(f"""
+        SELECT CASE WHEN year(s.enrolled_on) = 2026 THEN '2026H1'
+                    ELSE year(s.enrolled_on)::VARCHAR END,
+               count(c.customer_id) / count(DISTINCT s.seller_id)
+        FROM sellers s LEFT JOIN customers c
+            ON c.seller_id = s.seller_id AND c.acquired_on < s.enrolled_on + 180
+        WHERE s.enrolled_on BETWEEN DATE '2023-01-01' AND {AS_OF} - 180
+        GROUP BY 1""").fetchall()
+    )
+    # Customers are won at a steady rate per month of selling, whatever the cohort, so the first
+    # 180 days bring each cohort about 1.7 customers a seller (2023, 2024, 2025 and sellers of
+    # 2026 with 180 days behind them). Customers by months sold squared, cut at the as-of date,
+    # gave 2.4 for 2023 falling to 0.9 for 2026.
+    assert set(per_seller) == {"2023", "2024", "2025", "2026H1"}
+    assert max(per_seller.values()) <= 1.25 * min(per_seller.values())
+    assert all(1.3 <= v <= 2.2 for v in per_seller.values())
+
+
+def test_orders_keep_pace_with_the_field_quarter_after_quarter(con):
+    per_seller_day = [
+        r[1]
+        for r in con.execute("""
+        WITH q AS (SELECT unnest(generate_series(DATE '2025-04-01', DATE '2026-07-01',
+                                                 INTERVAL 3 MONTH))::DATE AS q)
+        SELECT q,
+            (SELECT count(*) FROM orders
+             WHERE ordered_at >= q AND ordered_at < q + INTERVAL 3 MONTH)
+            / date_diff('day', q, q + INTERVAL 3 MONTH)
+            / (SELECT count(*) FROM sellers
+               WHERE enrolled_on <= q + 45 AND coalesce(terminated_on > q + 45, true))
+        FROM q ORDER BY 1""").fetchall()
+    ]
+    # The last six full quarters, in orders a day per seller in the field mid-quarter (quarters
+    # run 90-92 days). Order counts carry no planted season (only amounts and enrolments do),
+    # so none may fall 3% below the quarter before (here they rise 1-6%). With customers by
+    # months sold squared, cut at the as-of date, they fell 3-9% every one of these quarters.
+    assert len(per_seller_day) == 6
+    assert all(b >= 0.97 * a for a, b in zip(per_seller_day, per_seller_day[1:], strict=False))
+
+
+def test_autoship_customers_order_most_often_then_repeat_buyers_then_one_time_buyers(con):
+    year_one = dict(
+        con.execute(f"""
+        WITH c AS (
+            SELECT o.customer_id, bool_or(o.autoship) AS autoship, count(*) AS orders,
+                   count(*) FILTER (WHERE o.ordered_at < c.acquired_on + 365) AS first_year
+            FROM orders o JOIN customers c USING (customer_id)
+            WHERE c.acquired_on <= {AS_OF} - 365 GROUP BY 1)
+        SELECT CASE WHEN autoship THEN 'autoship' WHEN orders > 1 THEN 'repeat'
+                    ELSE 'one-time' END, avg(first_year)
+        FROM c GROUP BY 1""").fetchall()
+    )
+    # Orders in a customer's first year. Autoship: a first order, then a shipment a month, 7% of
+    # customers cancelling each month (1 + 0.93 + ... + 0.93^11 = 8.3), and a one-off order
+    # added to 40% of shipments (+2.9): about 11. Repeat buyers: a first order, then one every
+    # 78 days (4.7 a year), 4% stopping after each: about 4.5. One-time buyers: 1.
+    assert year_one["autoship"] == pytest.approx(11.2, abs=1.2)
+    assert year_one["repeat"] == pytest.approx(4.5, abs=0.7)
+    assert year_one["one-time"] == 1
+
+
 def test_many_sellers_never_sell(con):
     (never,) = one(
         con,

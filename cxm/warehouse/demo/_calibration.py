@@ -52,11 +52,19 @@ CUSTOMER_GRACE_DAYS = 120  # a dormant seller's customers drift away over about 
 
 # --- customers and orders ---------------------------------------------------------------------
 CUSTOMERS_PER_SELLER = 6.5  # DSA 2021: 44.6M customers over 7.3M sellers
-AUTOSHIP_CUSTOMER_SHARE = 0.34
-REPEAT_CUSTOMER_SHARE = 0.30  # the rest buy once
+#: Customers are won at a steady rate per month of selling: in proportion to how long the seller
+#: would sell if nothing cut it short (builders 1,800 days, others 150, on average) and to the
+#: rank held at the time, scaled to `CUSTOMERS_PER_SELLER`.
+CUSTOMER_RATE_BY_RANK = np.array([1.0, 1.4, 1.8, 2.2, 2.6, 3.0, 3.4])
+AUTOSHIP_CUSTOMER_SHARE = 0.42
+REPEAT_CUSTOMER_SHARE = 0.32  # the rest buy once
 AUTOSHIP_MONTHLY_CANCEL = 0.07  # SUBTA 2024: 7-10% a month
-REPEAT_STOP_CHANCE = 0.04  # after each order a repeat buyer stops with this chance
-REPEAT_GAP_DAYS = 30
+#: Autoship customers add a one-off order to this share of their monthly shipments.
+AUTOSHIP_ADD_ON = 0.4
+#: A repeat buyer (no autoship) orders every REPEAT_GAP_DAYS + 3 days on average, far less often
+#: than an autoship customer, and stops after each order with this chance (a loyal buyer).
+REPEAT_STOP_CHANCE = 0.04
+REPEAT_GAP_DAYS = 75
 CONSENT_SHARE = {"DE": 0.55}
 CONSENT_DEFAULT = 0.72
 #: Planted: this line is bought once and not reordered; only first orders carry it.

@@ -33,6 +33,7 @@ class Field:
     weekly_goal_cents: np.ndarray  # int64
     rank_reached: np.ndarray  # int32 [seller, rank]: day the rank was reached, -1 if not
     monthly_enrollment_goal: np.ndarray  # int64
+    selling_drive: np.ndarray  # float days the seller would sell if nothing cut it short
 
     @property
     def n(self) -> int:
@@ -126,6 +127,7 @@ def make_field(rng: np.random.Generator, n: int, start: int, as_of: int, ctx: ca
         weekly_goal_cents=weekly.astype(np.int64),
         monthly_enrollment_goal=monthly.astype(np.int64),
         rank_reached=rank_reached,
+        selling_drive=30 + span,
     )
 
 
@@ -255,21 +257,37 @@ def _rank_history(rng, enrolled, end, rank) -> np.ndarray:
 
 
 def make_customers(rng: np.random.Generator, f: Field, as_of: int, ctx: cal.Context) -> Customers:
-    """Return the customers of the field: about 6 a seller, all served by sellers who sell."""
-    start = np.where(f.sells, f.first_sale_day, f.end).astype(np.int64)
-    months = np.clip((f.selling_end - start) / 30.44, 0, None)
-    base = f.sells * (1 + 2 * f.builder) * (1 + 0.4 * f.rank) * months**2.0
-    base *= rng.lognormal(0, 0.6, f.n)
-    lam = base * (cal.CUSTOMERS_PER_SELLER * f.n / max(base.sum(), 1e-9))
-    count = rng.poisson(lam)
-    count[f.sells] = np.maximum(count[f.sells], 1)
+    """Return the customers of the field: about 6.5 a seller, won while sellers sell.
 
-    seller = np.repeat(np.arange(f.n, dtype=np.int64), count)
+    A seller wins customers at a steady rate per month of selling, in proportion to their
+    selling drive (builders' is twelve times others'), the rank held then
+    (`CUSTOMER_RATE_BY_RANK`) and luck, scaled so the field has `CUSTOMERS_PER_SELLER`; a
+    cohort's first months therefore look like any other cohort's. A selling seller's first
+    customer comes on their first sale day.
+    """
+    levels = len(cal.RANK_SHARES)
+    start = np.where(f.sells, f.first_sale_day, 0).astype(np.int64)
+    stop = np.where(f.sells, f.selling_end + 1, 0).astype(np.int64)  # exclusive
+    # One segment per seller and rank held: from reaching it to the next step, inside selling.
+    reached = f.rank_reached.astype(np.int64)
+    following = np.column_stack([reached[:, 1:], np.full(f.n, -1)])
+    seg_lo = np.maximum(reached, start[:, None])
+    seg_hi = np.minimum(np.where(following >= 0, following, stop[:, None]), stop[:, None])
+    days = np.where(reached >= 0, np.clip(seg_hi - seg_lo, 0, None), 0)
+    drive = f.selling_drive / 30.44 * rng.lognormal(0, 0.6, f.n)
+    lam = days * drive[:, None] * cal.CUSTOMER_RATE_BY_RANK[None, :]
+    lam *= cal.CUSTOMERS_PER_SELLER * f.n / max(lam.sum(), 1e-9)
+    count = rng.poisson(lam)
+    alone = np.flatnonzero(f.sells & (count.sum(axis=1) == 0))
+    count[alone, (reached[alone] <= start[alone, None]).sum(axis=1) - 1] = 1
+
+    seg = np.repeat(np.arange(count.size, dtype=np.int64), count.ravel())
+    seller = seg // levels
     first_of_seller = np.ones(len(seller), dtype=bool)
     first_of_seller[1:] = seller[1:] != seller[:-1]
-    lo, hi = start[seller], f.selling_end[seller].astype(np.int64)
-    acquired = lo + (rng.random(len(seller)) * (hi - lo + 1)).astype(np.int64)
-    acquired = np.where(first_of_seller, lo, np.minimum(acquired, hi)).astype(np.int32)
+    lo, hi = seg_lo.ravel()[seg], seg_hi.ravel()[seg]
+    acquired = lo + (rng.random(len(seg)) * (hi - lo)).astype(np.int64)
+    acquired = np.where(first_of_seller, start[seller], acquired).astype(np.int32)
 
     u = rng.random(len(seller))
     kind = np.where(

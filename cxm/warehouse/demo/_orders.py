@@ -1,7 +1,7 @@
 """The demo orders, generated in blocks of customers so memory stays flat at 50M orders.
 
-Autoship customers reorder about monthly until they cancel; repeat buyers come back at random
-gaps; one-time buyers order once. Orders stop when the customer's seller leaves.
+Autoship customers reorder monthly until they cancel; repeat buyers come back at random gaps of
+about 78 days; one-time buyers order once. Orders stop when the customer's seller leaves.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def _within_group_index(counts: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) - starts
 
 
+STOP_CHANCE = np.array([cal.AUTOSHIP_MONTHLY_CANCEL, cal.REPEAT_STOP_CHANCE, 1.0])  # by kind
 SEASON_AMOUNT = np.array([0.97, 0.97, 1.0, 1.0, 1.02, 1.0, 0.98, 0.98, 1.0, 1.02, 1.06, 1.12])
 
 
@@ -51,13 +52,11 @@ def _block(rng, c: Customers, ids: np.ndarray, as_of: int, ctx: cal.Context) -> 
     kind = c.kind[ids]
     acquired = c.acquired[ids].astype(np.int64)
     end = np.minimum(c.end[ids], as_of).astype(np.int64)
-    k = np.ones(len(ids), dtype=np.int64)
-    auto, rep = kind == 0, kind == 1
-    k[auto] = np.minimum(
-        rng.geometric(cal.AUTOSHIP_MONTHLY_CANCEL, auto.sum()),
-        (end[auto] - acquired[auto]) // 30 + 1,
-    )
-    k[rep] = np.minimum(rng.geometric(cal.REPEAT_STOP_CHANCE, rep.sum()), 40)
+    # After each order a customer stops with the chance of their kind (one-time buyers: 1);
+    # autoship orders stop at the customer's end.
+    k = rng.geometric(STOP_CHANCE[kind])
+    auto = kind == 0
+    k = np.where(auto, np.minimum(k, (end - acquired) // 30 + 1), np.minimum(k, 40))
 
     cust = np.repeat(ids, k)
     j = _within_group_index(k)
@@ -78,12 +77,21 @@ def _block(rng, c: Customers, ids: np.ndarray, as_of: int, ctx: cal.Context) -> 
     day = np.repeat(acquired, k) + offset.astype(np.int64)
     keep = day <= np.repeat(end, k)
     cust, j, ckind, day = cust[keep], j[keep], ckind[keep], day[keep]
+    # Autoship customers add a one-off order (j = -1) to some months, 5-25 days after a shipment.
+    add = np.flatnonzero((ckind == 0) & (j > 0) & (rng.random(len(cust)) < cal.AUTOSHIP_ADD_ON))
+    add_day = day[add] + rng.integers(5, 26, len(add))
+    fits = add_day <= np.minimum(c.end[cust[add]], as_of)
+    add, add_day = add[fits], add_day[fits]
+    cust = np.concatenate([cust, cust[add]])
+    j = np.concatenate([j, np.full(len(add), -1)])
+    ckind = np.concatenate([ckind, ckind[add]])
+    day = np.concatenate([day, add_day])
     n = len(cust)
 
     market = c.market[cust]
     favourite = c.favourite_line[cust]
     line = np.where(
-        (ckind == 0) & (rng.random(n) < 0.85) | (ckind == 1) & (rng.random(n) < 0.6),
+        (ckind == 0) & (j >= 0) & (rng.random(n) < 0.85) | (ckind == 1) & (rng.random(n) < 0.6),
         favourite,
         ctx.pick_regular_line(rng, market),
     )
