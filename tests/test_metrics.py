@@ -389,11 +389,6 @@ def test_a_quarter_seen_from_an_earlier_month_end_cuts_answers_and_tickets_there
     assert _one(con, "answered_same_day_share", "US", as_of=as_of) == (1.0, 2)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: a period cut short by an earlier as-of date still counts the orders and "
-    "enrolments after it (revenue US 1330 in 10 orders, enrolments 1), unlike answers/tickets",
-)
 def test_a_quarter_seen_from_an_earlier_month_end_counts_only_orders_and_enrolments_by_then(
     con,
 ):
@@ -405,11 +400,6 @@ def test_a_quarter_seen_from_an_earlier_month_end_counts_only_orders_and_enrolme
     assert _one(con, "enrollments", "US", as_of=as_of) == (0, 0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: seller_experience_gap_pp counts sellers' answers on every non-NPS question "
-    "(a seller's quality answer too: 50 pp over 2), corporate ones on tools/training/service/ease",
-)
 def test_the_seller_gap_compares_the_seller_attributes_only(con):
     # December 2025, US: corporate tools 5 (its quality 1 is not a seller attribute) -> 1/1.
     # US1 answered tools 5 and quality 2; quality is not a seller attribute -> 1/1.

@@ -31,8 +31,9 @@ def test_the_tiny_company_facts_hold_its_hand_counted_rows(tiny_warehouse_templa
         # S05 in 2025: orders O008 55 + O009 55 (autoship) + O010 89 = $199, 3 orders; it
         # enrolled S06 (July) and S07 (November); S06 left in October.
         assert rows(
-            "SELECT revenue_amount, orders, autoship_amount, enrollments, recruits_left "
-            "FROM fact_seller_periods WHERE seller_id = 'S05' AND period_kind = 'year'"
+            "SELECT sum(revenue_amount), sum(orders), sum(autoship_amount), sum(enrollments), "
+            "sum(recruits_left) FROM fact_seller_months WHERE seller_id = 'S05' "
+            "AND year(month) = 2025"
         ) == [(199.0, 3, 55.0, 2, 1)]
         # T01 was answered in 30 minutes, the same day; T02 the next day; T03 never.
         assert rows(

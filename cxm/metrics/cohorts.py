@@ -126,9 +126,9 @@ _LAPSED_LEADERS = f"""
 WITH RECURSIVE b AS ({SELLER_BASE}),
 leaders AS (
     SELECT b.seller_id, b.market, b.language, b.rank
-    FROM b LEFT JOIN fact_seller_periods r
-        ON r.seller_id = b.seller_id AND r.period_kind = 'month'
-        AND r.period_start >= CAST(date_trunc('month', $as_of - 90) AS DATE)
+    FROM b LEFT JOIN fact_seller_months r
+        ON r.seller_id = b.seller_id
+        AND r.month >= CAST(date_trunc('month', $as_of - 90) AS DATE)
     WHERE b.live = 1 AND b.rank_index >= $leader_rank
     GROUP BY b.seller_id, b.market, b.language, b.rank
     HAVING coalesce(max(greatest(r.last_sale_on, r.last_enrollment_on, r.last_app_on)),

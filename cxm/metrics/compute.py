@@ -20,13 +20,17 @@ from cxm.errors import BadFilter, WarehouseMissing
 from cxm.metrics.kpis import DERIVED_MEASURES, LIST_MEASURES, Kpi, get
 from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
 from cxm.segments.periods import Period
-from cxm.segments.sql import LINE_BUYERS, SELLER_BASE, Window, filter_params
+from cxm.segments.sql import (
+    CUSTOMER_QUESTIONS,
+    LINE_BUYERS,
+    SELLER_BASE,
+    SELLER_QUESTIONS,
+    Window,
+    filter_params,
+)
 
 #: The survey questions corporate answers are compared on, per side of the gap.
-GAP_QUESTIONS = {
-    "customer": ("quality", "value", "service", "ease", "delivery"),
-    "seller": ("tools", "training", "service", "ease"),
-}
+GAP_QUESTIONS = {"customer": CUSTOMER_QUESTIONS, "seller": SELLER_QUESTIONS}
 
 
 @dataclass(frozen=True)
@@ -52,7 +56,7 @@ def data_range(con: duckdb.DuckDBPyConnection) -> DataRange:
         as_of = con.execute(
             "SELECT data_as_of FROM cxm_loads ORDER BY loaded_at DESC LIMIT 1"
         ).fetchall()
-        con.execute("SELECT 1 FROM fact_seller_periods LIMIT 1").fetchall()
+        con.execute("SELECT 1 FROM fact_seller_months LIMIT 1").fetchall()
     except duckdb.CatalogException as exc:
         raise WarehouseMissing(
             "The warehouse has no seller facts yet; rebuild it with `cxm demo` or load it "

@@ -20,10 +20,10 @@ from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.metrics.compute import check_scope, data_range, window
 from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
-from cxm.segments.sql import SELLER_BASE, filter_params
+from cxm.segments.sql import CUSTOMER_QUESTIONS, SELLER_BASE, SELLER_QUESTIONS, filter_params
 
 ATTRIBUTES = ("quality", "value", "service", "ease", "delivery", "tools", "training")
-CUSTOMER_ATTRIBUTES = ("quality", "value", "service", "ease", "delivery")
+CUSTOMER_ATTRIBUTES = CUSTOMER_QUESTIONS
 
 _ANSWERS = f"""
 WITH b AS ({SELLER_BASE})
@@ -85,8 +85,13 @@ def attribute_gaps(
         .with_columns(counts)
     )
 
+    asked = {"customer": CUSTOMER_QUESTIONS, "seller": SELLER_QUESTIONS}
+
     def side(kind: str) -> pl.DataFrame:
-        part = answers.filter(pl.col("respondent_type") == kind)
+        # Each side counts only the attributes it is asked about (and compared on).
+        part = answers.filter(
+            pl.col("respondent_type") == kind, pl.col("attribute").is_in(asked[kind])
+        )
         return part.select(
             *dims,
             "attribute",

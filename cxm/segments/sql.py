@@ -16,12 +16,23 @@ from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS, Dimension, SegmentFilter
 from cxm.segments.periods import Period
+from cxm.state.facts import MAXES as FACT_MAXES
+from cxm.state.facts import SUMS as FACT_SUMS
 
 #: Days in the windows behind "active" and "used the app".
 ACTIVE_DAYS = 30
 APP_DAYS = 7
 #: A seller is "new" for this many days after enrolling (the first 13 weeks).
 NEW_DAYS = 90
+#: The attributes each side is asked about, and compared with corporate on (the gap).
+CUSTOMER_QUESTIONS = ("quality", "value", "service", "ease", "delivery")
+SELLER_QUESTIONS = ("tools", "training", "service", "ease")
+CUSTOMER_QS = ", ".join(f"'{q}'" for q in CUSTOMER_QUESTIONS)
+SELLER_QS = ", ".join(f"'{q}'" for q in SELLER_QUESTIONS)
+#: The month facts summed over a period (flows) and the last days kept (maxima).
+FLOW_SUMS = ", ".join(
+    [*(f"sum({c}) AS {c}" for c in FACT_SUMS), *(f"max({c}) AS {c}" for c in FACT_MAXES)]
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,6 @@ class Window:
             "as_of": self.as_of,
             "start": self.start,
             "end": self.end,
-            "kind": self.period.kind,
             "m0": this_month,
             "m1": before,
             "period_days": (self.end - self.start).days + 1,
@@ -113,12 +123,14 @@ recent AS (
     SELECT seller_id, max(last_sale_on) AS last_sale_on,
         max(last_autoship_on) AS last_autoship_on,
         max(last_enrollment_on) AS last_enrollment_on, max(last_app_on) AS last_app_on
-    FROM fact_seller_periods
-    WHERE period_kind = 'month' AND period_start IN ($m0, $m1)
+    FROM fact_seller_months
+    WHERE month IN ($m0, $m1)
     GROUP BY seller_id
 ),
 flows AS (
-    SELECT * FROM fact_seller_periods WHERE period_kind = $kind AND period_start = $start
+    SELECT seller_id, {FLOW_SUMS}
+    FROM fact_seller_months WHERE month BETWEEN $start AND $end
+    GROUP BY seller_id
 ),
 done AS (
     SELECT cc.seller_id, count(*) AS courses_done
@@ -161,18 +173,18 @@ answers AS (
             THEN 1 ELSE 0 END) AS seller_promoters,
         sum(CASE WHEN respondent_type = 'seller' AND question = 'nps' AND score <= 6
             THEN 1 ELSE 0 END) AS seller_detractors,
-        sum(CASE WHEN respondent_type = 'customer' AND question <> 'nps' THEN 1 ELSE 0 END)
-            AS customer_attribute_answers,
-        sum(CASE WHEN respondent_type = 'customer' AND question <> 'nps' THEN score ELSE 0 END)
-            AS customer_attribute_points,
-        sum(CASE WHEN respondent_type = 'customer' AND question <> 'nps' AND score = 5
-            THEN 1 ELSE 0 END) AS customer_top_box,
-        sum(CASE WHEN respondent_type = 'seller' AND question <> 'nps' THEN 1 ELSE 0 END)
-            AS seller_attribute_answers,
-        sum(CASE WHEN respondent_type = 'seller' AND question <> 'nps' AND score = 5
-            THEN 1 ELSE 0 END) AS seller_top_box,
-        sum(CASE WHEN respondent_type = 'seller' AND question <> 'nps' AND score >= 4
-            THEN 1 ELSE 0 END) AS seller_top_two_box
+        sum(CASE WHEN respondent_type = 'customer' AND question IN ({CUSTOMER_QS})
+            THEN 1 ELSE 0 END) AS customer_attribute_answers,
+        sum(CASE WHEN respondent_type = 'customer' AND question IN ({CUSTOMER_QS})
+            THEN score ELSE 0 END) AS customer_attribute_points,
+        sum(CASE WHEN respondent_type = 'customer' AND question IN ({CUSTOMER_QS})
+            AND score = 5 THEN 1 ELSE 0 END) AS customer_top_box,
+        sum(CASE WHEN respondent_type = 'seller' AND question IN ({SELLER_QS})
+            THEN 1 ELSE 0 END) AS seller_attribute_answers,
+        sum(CASE WHEN respondent_type = 'seller' AND question IN ({SELLER_QS})
+            AND score = 5 THEN 1 ELSE 0 END) AS seller_top_box,
+        sum(CASE WHEN respondent_type = 'seller' AND question IN ({SELLER_QS})
+            AND score >= 4 THEN 1 ELSE 0 END) AS seller_top_two_box
     FROM fact_answers
     WHERE seller_id IS NOT NULL AND answered_on BETWEEN $start AND $end
     GROUP BY seller_id

@@ -13,12 +13,12 @@ import duckdb
 import polars as pl
 
 from cxm.config import CompanyConfig
-from cxm.state.facts import FACTS, PERIOD_KINDS, Fact, spark_sql
+from cxm.state.facts import FACTS, Fact, spark_sql
 
 #: DuckDB's memory cap while the facts are derived (the issue's budget is 6 GiB in all).
 FACTS_MEMORY_LIMIT = os.environ.get("CXM_FACTS_MEMORY_LIMIT", "4GB")
 
-__all__ = ["FACTS", "PERIOD_KINDS", "Fact", "build_facts", "config_tables", "spark_sql"]
+__all__ = ["FACTS", "Fact", "build_facts", "config_tables", "spark_sql"]
 
 
 def config_tables(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig) -> None:

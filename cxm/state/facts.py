@@ -17,8 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: Period kinds the facts are aggregated to; a report period is one of these.
-PERIOD_KINDS = ("month", "quarter", "year")
 #: Activity kinds that are business events, not uses of the seller app.
 NOT_APP_USE = ("enrollment", "rank_advanced")
 
@@ -143,28 +141,14 @@ SELLER_MONTH_STAGES = (
 
 
 def _seller_months() -> str:
+    # Every measure adds up over months (sums) or is a last day (maxima), so a quarter or a
+    # year is its months, summed at query time, and a period cut short at an as-of date is
+    # the months up to it.
     stacked = "\nUNION ALL\n".join(f"SELECT * FROM {name}" for name, _ in SELLER_MONTH_STAGES)
     cols = [f"sum({c}) AS {c}" for c in SUMS] + [f"max({c}) AS {c}" for c in MAXES]
-    return f"""SELECT seller_id, period_start, {", ".join(cols)}
+    return f"""SELECT seller_id, period_start AS month, {", ".join(cols)}
 FROM ({stacked}) parts
 GROUP BY seller_id, period_start"""
-
-
-def _seller_periods() -> str:
-    # Every measure adds up over months, so quarters and years roll up from the months.
-    cols = ", ".join([*(f"sum({c}) AS {c}" for c in SUMS), *(f"max({c}) AS {c}" for c in MAXES)])
-    keep = ", ".join([*SUMS, *MAXES])
-    rollups = [
-        f"""SELECT seller_id, '{kind}' AS period_kind,
-    CAST(date_trunc('{kind}', period_start) AS DATE) AS period_start, {cols}
-FROM stage_seller_months
-GROUP BY seller_id, CAST(date_trunc('{kind}', period_start) AS DATE)"""
-        for kind in PERIOD_KINDS[1:]
-    ]
-    months = (
-        f"SELECT seller_id, 'month' AS period_kind, period_start, {keep} FROM stage_seller_months"
-    )
-    return "\nUNION ALL\n".join([months, *rollups])
 
 
 #: The derived tables, in build order (a fact may read the facts before it).
@@ -194,10 +178,10 @@ LEFT JOIN seconds s ON s.customer_id = f.customer_id
 ORDER BY f.first_order_on""",
     ),
     Fact(
-        "fact_seller_periods",
-        "one seller in one month, quarter or year in which they had any event",
-        _seller_periods(),
-        (*SELLER_MONTH_STAGES, ("stage_seller_months", _seller_months())),
+        "fact_seller_months",
+        "one seller in one month in which they had any event",
+        _seller_months(),
+        SELLER_MONTH_STAGES,
     ),
     Fact(
         "fact_sellers",

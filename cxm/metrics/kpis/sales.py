@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cxm.metrics.kpis._model import Kpi
 
-_ORDERS = ("orders", "fact_seller_periods")
+_ORDERS = ("orders", "fact_seller_months")
 
 SALES: tuple[Kpi, ...] = (
     Kpi(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cxm.metrics.kpis._model import Kpi
 
-_SELLERS = ("sellers", "fact_seller_periods")
+_SELLERS = ("sellers", "fact_seller_months")
 
 SELLERS: tuple[Kpi, ...] = (
     Kpi(
