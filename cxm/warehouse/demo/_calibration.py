@@ -53,7 +53,7 @@ CUSTOMER_GRACE_DAYS = 120  # a dormant seller's customers drift away over about 
 # --- customers and orders ---------------------------------------------------------------------
 CUSTOMERS_PER_SELLER = 6.5  # DSA 2021: 44.6M customers over 7.3M sellers
 #: Customers are won at a steady rate per month of selling: in proportion to how long the seller
-#: would sell if nothing cut it short (builders 1,800 days, others 150, on average) and to the
+#: would sell if nothing cut it short (builders 1,830 days, others 180, on average) and to the
 #: rank held at the time, scaled to `CUSTOMERS_PER_SELLER`.
 CUSTOMER_RATE_BY_RANK = np.array([1.0, 1.4, 1.8, 2.2, 2.6, 3.0, 3.4])
 AUTOSHIP_CUSTOMER_SHARE = 0.42
@@ -65,6 +65,12 @@ AUTOSHIP_ADD_ON = 0.4
 #: than an autoship customer, and stops after each order with this chance (a loyal buyer).
 REPEAT_STOP_CHANCE = 0.04
 REPEAT_GAP_DAYS = 75
+#: Planted: sellers who follow up with lapsed customers win more reorders. This share of selling
+#: sellers log `follow_up` activities (FOLLOW_UPS_PER_MONTH while they sell; other sellers none),
+#: and each of their customers' chance to stop after an order (one-time buyers: 1) is halved.
+FOLLOW_UP_SELLER_SHARE = 0.3
+FOLLOW_UPS_PER_MONTH = 2.0
+FOLLOW_UP_STOP_FACTOR = 0.5
 CONSENT_SHARE = {"DE": 0.55}
 CONSENT_DEFAULT = 0.72
 #: Planted: this line is bought once and not reordered; only first orders carry it.

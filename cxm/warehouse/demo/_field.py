@@ -33,6 +33,7 @@ class Field:
     weekly_goal_cents: np.ndarray  # int64
     rank_reached: np.ndarray  # int32 [seller, rank]: day the rank was reached, -1 if not
     monthly_enrollment_goal: np.ndarray  # int64
+    follows_up: np.ndarray  # bool: a selling seller who follows up with lapsed customers
     selling_drive: np.ndarray  # float days the seller would sell if nothing cut it short
 
     @property
@@ -52,6 +53,7 @@ class Customers:
     language: np.ndarray  # int8
     consent: np.ndarray  # bool
     favourite_line: np.ndarray  # int8 index into config product lines
+    followed_up: np.ndarray  # bool: their seller follows up (they stop half as often)
 
     @property
     def n(self) -> int:
@@ -111,6 +113,7 @@ def make_field(rng: np.random.Generator, n: int, start: int, as_of: int, ctx: ca
     rank_reached = _rank_history(rng, enrolled, end, rank)
     weekly = (cal.WEEKLY_GOAL_BY_RANK[rank] * rng.lognormal(0, 0.3, n) / 10).round() * 1000
     monthly = cal.ENROLLMENT_GOAL_BY_RANK[rank] + rng.poisson(0.3, n)
+    follows_up = sells & (rng.random(n) < cal.FOLLOW_UP_SELLER_SHARE)
     return Field(
         enrolled=enrolled,
         end=end,
@@ -127,6 +130,7 @@ def make_field(rng: np.random.Generator, n: int, start: int, as_of: int, ctx: ca
         weekly_goal_cents=weekly.astype(np.int64),
         monthly_enrollment_goal=monthly.astype(np.int64),
         rank_reached=rank_reached,
+        follows_up=follows_up,
         selling_drive=30 + span,
     )
 
@@ -260,7 +264,7 @@ def make_customers(rng: np.random.Generator, f: Field, as_of: int, ctx: cal.Cont
     """Return the customers of the field: about 6.5 a seller, won while sellers sell.
 
     A seller wins customers at a steady rate per month of selling, in proportion to their
-    selling drive (builders' is twelve times others'), the rank held then
+    selling drive (builders' is ten times others'), the rank held then
     (`CUSTOMER_RATE_BY_RANK`) and luck, scaled so the field has `CUSTOMERS_PER_SELLER`; a
     cohort's first months therefore look like any other cohort's. A selling seller's first
     customer comes on their first sale day.
@@ -310,4 +314,5 @@ def make_customers(rng: np.random.Generator, f: Field, as_of: int, ctx: cal.Cont
         language=language,
         consent=consent,
         favourite_line=favourite,
+        followed_up=f.follows_up[seller],
     )

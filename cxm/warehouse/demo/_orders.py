@@ -1,7 +1,8 @@
 """The demo orders, generated in blocks of customers so memory stays flat at 50M orders.
 
 Autoship customers reorder monthly until they cancel; repeat buyers come back at random gaps of
-about 78 days; one-time buyers order once. Orders stop when the customer's seller leaves.
+about 78 days; one-time buyers order once. Customers of sellers who follow up stop half as
+often (so some one-time buyers come back). Orders stop when the customer's seller leaves.
 """
 
 from __future__ import annotations
@@ -52,9 +53,10 @@ def _block(rng, c: Customers, ids: np.ndarray, as_of: int, ctx: cal.Context) -> 
     kind = c.kind[ids]
     acquired = c.acquired[ids].astype(np.int64)
     end = np.minimum(c.end[ids], as_of).astype(np.int64)
-    # After each order a customer stops with the chance of their kind (one-time buyers: 1);
-    # autoship orders stop at the customer's end.
-    k = rng.geometric(STOP_CHANCE[kind])
+    # After each order a customer stops with the chance of their kind (one-time buyers: 1),
+    # halved when their seller follows up; autoship orders stop at the customer's end.
+    stop = STOP_CHANCE[kind] * np.where(c.followed_up[ids], cal.FOLLOW_UP_STOP_FACTOR, 1.0)
+    k = rng.geometric(stop)
     auto = kind == 0
     k = np.where(auto, np.minimum(k, (end - acquired) // 30 + 1), np.minimum(k, 40))
 

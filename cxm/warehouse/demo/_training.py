@@ -1,7 +1,8 @@
 """The demo training catalog, who completed what, and what sellers did in the seller app.
 
 Planted: French content exists for only two courses, so French-speaking sellers complete far
-fewer courses than anyone else (the under-served language).
+fewer courses than anyone else (the under-served language); only follow-up sellers
+(`Field.follows_up`, whose customers reorder more) log `follow_up` activities.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from cxm.config import CompanyConfig
+from cxm.warehouse.demo import _calibration as cal
 from cxm.warehouse.demo._field import Field
 from cxm.warehouse.demo._sampling import as_datetime, microseconds
 
@@ -36,7 +38,7 @@ COURSES: tuple[tuple[str, str, str, tuple[str, ...], bool, tuple[str, ...]], ...
 )
 
 #: Seller-app activity per month of membership: (kind, engaged rate, other rate).
-APP_RATES = (("login", 2.2, 0.6), ("content_share", 0.6, 0.08), ("follow_up", 0.5, 0.0))
+APP_RATES = (("login", 2.2, 0.6), ("content_share", 0.6, 0.08))
 EVENTS_PER_MONTH_BUILDER = 0.12
 DORMANT_APP_DAYS = 120  # sellers who neither sell nor build stop opening the app after this
 
@@ -114,8 +116,6 @@ def activities(
 
     for kind, rate_engaged, rate_other in APP_RATES:
         lam = np.where(engaged, rate_engaged, rate_other) * (last - f.enrolled + 1) / 30.44
-        if kind == "follow_up":
-            lam = np.where(f.sells, lam, 0.0)
         count = rng.poisson(lam)
         seller = np.repeat(np.arange(f.n), count)
         span = last - f.enrolled
@@ -124,6 +124,13 @@ def activities(
             rng.integers(1, 400, len(seller)) if kind == "content_share" else np.zeros(len(seller))
         )
         add(seller, day, kind, 3 if kind == "content_share" else 0, ref)
+
+    # Planted: only follow-up sellers follow up with customers, while they sell.
+    selling = (f.selling_end - f.first_sale_day + 1).astype(np.int64)
+    count = rng.poisson(np.where(f.follows_up, cal.FOLLOW_UPS_PER_MONTH * selling / 30.44, 0.0))
+    seller = np.repeat(np.arange(f.n), count)
+    day = f.first_sale_day[seller] + (rng.random(len(seller)) * selling[seller]).astype(np.int64)
+    add(seller, day, "follow_up", 0, np.zeros(len(seller)))
 
     count = rng.poisson(np.where(f.builder, EVENTS_PER_MONTH_BUILDER * months, 0.0))
     seller = np.repeat(np.arange(f.n), count)
