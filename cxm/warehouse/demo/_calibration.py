@@ -99,6 +99,10 @@ SELLER_TOP_BOX = 0.34
 WIDE_GAP_MARKET = "BR"
 WIDE_GAP_CUSTOMER_TOP_BOX = 0.08  # Bain: 8% of customers agree
 CUSTOMER_SURVEY_SHARE = 0.06
+#: Planted: what drives a customer's recommend score (0-10), by attribute. Each weight is the
+#: share of a customer's answers on that attribute that move with their recommend answer
+#: (the Pearson correlation of the underlying draws), so service matters most, delivery least.
+NPS_DRIVERS = {"service": 0.7, "value": 0.5, "quality": 0.35, "ease": 0.2, "delivery": 0.05}
 #: Corporate answers come from a quarterly pulse over the whole history: per market, a panel of
 #: one respondent per 2,000 sellers (at least 5, at most 60) answers once each quarter.
 CORPORATE_PANEL_SELLERS = 2_000

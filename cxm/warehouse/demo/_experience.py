@@ -24,10 +24,15 @@ TICKET_CHANNELS = np.array([0.3, 0.35, 0.25, 0.1])  # phone, email, chat, social
 RESPONDENT = {"customer": 0, "seller": 1, "corporate": 2}
 
 
-def _scores(rng: np.random.Generator, question: np.ndarray, top_box: np.ndarray) -> np.ndarray:
-    """Return 1-5 scores with the given top-box chance, or 0-10 where the question is nps."""
+def _scores(
+    rng: np.random.Generator, question: np.ndarray, top_box: np.ndarray, u: np.ndarray
+) -> np.ndarray:
+    """Return 1-5 scores with the given top-box chance, or 0-10 where the question is nps.
+
+    ``u`` (uniform on 0..1) decides each answer: low is good; answers that share it move
+    together.
+    """
     n = len(question)
-    u = rng.random(n)
     lower = 4 - categorical(rng, LOWER_BOXES, n)
     attribute = np.where(u < top_box, 5, lower)
     promoter = 0.25 + 0.5 * top_box
@@ -51,11 +56,23 @@ def surveys(
     wide = ctx.config.market_codes.index(cal.WIDE_GAP_MARKET)
     parts = []
 
+    drives = np.zeros(len(qindex))
+    for name, weight in cal.NPS_DRIVERS.items():
+        drives[qindex[name]] = weight
+    drives[qindex["nps"]] = 1.0
+
     def answer(kind, who, seller, market, language, lo, hi, questions, top_box):
         q = np.array([qindex[x] for x in questions])
         k = len(q)
         day = lo + (rng.random(len(who)) * (hi - lo + 1)).astype(np.int64)
         question = np.tile(q, len(who))
+        # Planted drivers (customers only): an answer takes the respondent's own draw with its
+        # question's weight, else a fresh one; each answer stays uniform, so the calibrated
+        # shares hold, and an attribute's correlation with the recommend answer is its weight.
+        u = rng.random(len(question))
+        if kind == "customer":
+            mine = np.repeat(rng.random(len(who)), k)
+            u = np.where(rng.random(len(question)) < drives[question], mine, u)
         parts.append(
             pl.DataFrame(
                 {
@@ -66,7 +83,7 @@ def surveys(
                     "language": np.repeat(language, k).astype(np.int8),
                     "answered_on": np.repeat(day, k).astype(np.int32),
                     "question": question.astype(np.int8),
-                    "score": _scores(rng, question, np.repeat(top_box, k)),
+                    "score": _scores(rng, question, np.repeat(top_box, k), u),
                 }
             )
         )
