@@ -152,11 +152,14 @@ def _in_cube(con: duckdb.DuckDBPyConnection, months: list[Period]) -> bool:
     return first is not None and first <= months[0].start
 
 
-def movers(report: pl.DataFrame, dim: str, *, limit: int = 3) -> pl.DataFrame:
+def movers(report: pl.DataFrame, dim: str, *, limit: int = 3, min_n: int = 10) -> pl.DataFrame:
     """Return the ``limit`` segments of ``dim`` whose KPIs moved most since the last period.
 
     Moves are compared on one scale: shares in points, scores and gaps in points, counts and
-    amounts in percent of the previous value. Segments under the minimum n are left out.
+    amounts in percent of the previous value; each move is weighed by the square root of its
+    segment's n, so a big swing in a handful of sellers does not outrank a real shift in a
+    large segment (the standard error of a share shrinks with the square root of n).
+    Segments under three times the minimum n are left out.
 
     >>> r = pl.DataFrame({"market": ["BR", "US"], "kpi_id": ["active_rate"] * 2,
     ...     "value": [0.15, 0.20], "previous": [0.19, 0.205], "change": [-0.04, -0.005],

@@ -89,7 +89,7 @@ def mover_sentences(
     """Return the segments that moved most, each as a sentence with its reason."""
     names = {m.code: m.name for m in cfg.markets}
     out = []
-    for r in movers(report, dim, limit=limit).iter_rows(named=True):
+    for r in movers(report, dim, limit=limit, min_n=cfg.min_n).iter_rows(named=True):
         kpi = BY_ID[r["kpi_id"]]
         where = f"in {names.get(r[dim], r[dim])}" if dim == "market" else f"among {r[dim]} sellers"
         direction = "rose" if (r["change"] or 0) > 0 else "fell"
@@ -213,11 +213,35 @@ def downline_at_risk(orphaned: pl.DataFrame, lapsed: pl.DataFrame, cfg: CompanyC
             f"**{fmt.number(total)} live sellers lost their sponsor in the last 90 "
             "days**, by market, language and rank:"
         )
-        st.dataframe(orphaned, hide_index=True, key="orphaned")
+        st.dataframe(
+            orphaned.rename(
+                {
+                    "market": "Market",
+                    "language": "Language",
+                    "rank": "Rank",
+                    "sellers_whose_sponsor_left": "Sellers whose sponsor left",
+                    "sponsors_who_left": "Sponsors who left",
+                }
+            ),
+            hide_index=True,
+            key="orphaned",
+        )
     with right:
         team = int(lapsed["live_team"].sum()) if lapsed.height else 0
         st.markdown(
             f"**{fmt.number(lapsed.height)} leaders have lapsed** (no sale, enrolment "
             f"or app use in 60 days), with {fmt.number(team)} live sellers below them:"
         )
-        st.dataframe(lapsed.head(200), hide_index=True, key="lapsed")
+        st.dataframe(
+            lapsed.head(200).rename(
+                {
+                    "seller_id": "Leader",
+                    "market": "Market",
+                    "language": "Language",
+                    "rank": "Rank",
+                    "live_team": "Live sellers below",
+                }
+            ),
+            hide_index=True,
+            key="lapsed",
+        )
