@@ -109,20 +109,26 @@ SEGMENT_WHERE = """
 SELLER_BASE = f"""
 WITH
 ranked AS (
-    SELECT s.*, sf.first_sale_on,
+    SELECT s.*,
         coalesce(st.rank_index,
-                 CASE WHEN sf.has_rank_history THEN 0 ELSE cr.rank_index END) AS rank_index
-    FROM sellers s
-    JOIN fact_sellers sf ON sf.seller_id = s.seller_id
-    JOIN dim_ranks cr ON cr.rank = s.rank
+                 CASE WHEN s.has_rank_history THEN 0 ELSE s.current_rank_index END)
+            AS rank_index,
+        CASE WHEN s.terminated_on IS NULL OR s.terminated_on > $as_of
+             THEN 1 ELSE 0 END AS is_live,
+        CASE WHEN s.enrolled_on < $start
+                  AND (s.terminated_on IS NULL OR s.terminated_on >= $start)
+             THEN 1 ELSE 0 END AS was_live
+    FROM fact_sellers s
     LEFT JOIN (SELECT seller_id, max(rank_index) AS rank_index FROM fact_rank_steps
                WHERE reached_on <= $as_of GROUP BY seller_id) st ON st.seller_id = s.seller_id
     WHERE s.enrolled_on <= $end
 ),
 recent AS (
-    SELECT seller_id, max(last_sale_on) AS last_sale_on,
-        max(last_autoship_on) AS last_autoship_on,
-        max(last_enrollment_on) AS last_enrollment_on, max(last_app_on) AS last_app_on
+    SELECT seller_id, max(last_app_on) AS last_app_on,
+        CASE WHEN max(last_sale_on) > $as_of - {ACTIVE_DAYS}
+                  OR max(last_enrollment_on) > $as_of - {ACTIVE_DAYS}
+                  OR max(last_autoship_on) > $as_of - {ACTIVE_DAYS}
+             THEN 1 ELSE 0 END AS is_active
     FROM fact_seller_months
     WHERE month IN ($m0, $m1)
     GROUP BY seller_id
@@ -156,7 +162,8 @@ customer_90d AS (
         sum(CASE WHEN second_order_on <= first_order_on + 90 THEN 1 ELSE 0 END)
             AS customers_reordered_90d
     FROM fact_customers
-    WHERE first_order_on + 90 BETWEEN $start AND $end
+    -- The bounds moved to the column so the zone maps of the sorted fact skip old rows.
+    WHERE first_order_on BETWEEN $start - 90 AND $end - 90
     GROUP BY seller_id
 ),
 answers AS (
@@ -203,16 +210,16 @@ base AS (
         dr.rank AS rank,
         CASE WHEN k.terminated_on <= $as_of THEN 'terminated'
              WHEN k.enrolled_on > $as_of - {NEW_DAYS} THEN 'new'
-             WHEN active.is_active = 1 THEN 'active'
+             WHEN r.is_active = 1 THEN 'active'
              ELSE 'inactive' END AS status,
         {_case("date_diff('day', k.enrolled_on, $as_of)", TENURE_BANDS)} AS tenure_band,
         {_case("coalesce(done.courses_done, 0)", TRAINING_TIERS)} AS training_tier,
         year(k.enrolled_on) AS cohort,
         CASE WHEN k.first_sale_on < k.enrolled_on + 30 THEN 'sold in first 30 days'
              ELSE 'no sale in first 30 days' END AS fast_start,
-        live.is_live AS live,
-        live.is_live * active.is_active AS active_30d,
-        live.is_live * CASE WHEN r.last_app_on > $as_of - {APP_DAYS} THEN 1 ELSE 0 END
+        k.is_live AS live,
+        k.is_live * coalesce(r.is_active, 0) AS active_30d,
+        k.is_live * CASE WHEN r.last_app_on > $as_of - {APP_DAYS} THEN 1 ELSE 0 END
             AS app_7d,
         CASE WHEN k.enrolled_on + 30 BETWEEN $start AND $end THEN 1 ELSE 0 END AS reached_30d,
         CASE WHEN k.enrolled_on + 30 BETWEEN $start AND $end
@@ -225,31 +232,31 @@ base AS (
         CASE WHEN k.enrolled_on + 365 BETWEEN $start AND $end
                   AND (k.terminated_on IS NULL OR k.terminated_on > k.enrolled_on + 365)
              THEN 1 ELSE 0 END AS retained_365d,
-        start.was_live AS live_at_start,
-        start.was_live * CASE WHEN k.terminated_on BETWEEN $start AND $end THEN 1 ELSE 0 END
+        k.was_live AS live_at_start,
+        k.was_live * CASE WHEN k.terminated_on BETWEEN $start AND $end THEN 1 ELSE 0 END
             AS left_in_period,
-        CASE WHEN sp.terminated_on BETWEEN $start AND $end
-                  AND (k.terminated_on IS NULL OR k.terminated_on > sp.terminated_on)
-                  AND k.enrolled_on <= sp.terminated_on
+        CASE WHEN k.sponsor_terminated_on BETWEEN $start AND $end
+                  AND (k.terminated_on IS NULL OR k.terminated_on > k.sponsor_terminated_on)
+                  AND k.enrolled_on <= k.sponsor_terminated_on
              THEN 1 ELSE 0 END AS sponsor_left,
-        CASE WHEN sp.terminated_on BETWEEN $start AND $end
-                  AND k.enrolled_on <= sp.terminated_on
-                  AND k.terminated_on > sp.terminated_on
-                  AND k.terminated_on <= sp.terminated_on + 90 AND k.terminated_on <= $as_of
+        CASE WHEN k.sponsor_terminated_on BETWEEN $start AND $end
+                  AND k.enrolled_on <= k.sponsor_terminated_on
+                  AND k.terminated_on > k.sponsor_terminated_on
+                  AND k.terminated_on <= k.sponsor_terminated_on + 90 AND k.terminated_on <= $as_of
              THEN 1 ELSE 0 END AS left_after_sponsor_90d,
-        start.was_live * CASE WHEN coalesce(f.rank_steps, 0) > 0 THEN 1 ELSE 0 END AS advanced,
-        live.is_live * CASE WHEN k.weekly_sales_goal > 0 THEN 1 ELSE 0 END AS weekly_goal_set,
-        live.is_live * CASE WHEN k.weekly_sales_goal > 0
+        k.was_live * CASE WHEN coalesce(f.rank_steps, 0) > 0 THEN 1 ELSE 0 END AS advanced,
+        k.is_live * CASE WHEN k.weekly_sales_goal > 0 THEN 1 ELSE 0 END AS weekly_goal_set,
+        k.is_live * CASE WHEN k.weekly_sales_goal > 0
             AND coalesce(f.revenue_amount, 0) >= CAST(k.weekly_sales_goal AS DOUBLE)
                 * (date_diff('day', greatest(k.enrolled_on, $start), $end) + 1) / 7.0
             THEN 1 ELSE 0 END AS weekly_goal_met,
-        live.is_live * CASE WHEN k.monthly_enrollment_goal > 0 THEN 1 ELSE 0 END
+        k.is_live * CASE WHEN k.monthly_enrollment_goal > 0 THEN 1 ELSE 0 END
             AS enrollment_goal_set,
-        live.is_live * CASE WHEN k.monthly_enrollment_goal > 0
+        k.is_live * CASE WHEN k.monthly_enrollment_goal > 0
             AND coalesce(f.enrollments, 0) >= k.monthly_enrollment_goal
                 * (date_diff('day', greatest(k.enrolled_on, $start), $end) + 1) / 30.4375
             THEN 1 ELSE 0 END AS enrollment_goal_met,
-        live.is_live * active.is_active
+        k.is_live * coalesce(r.is_active, 0)
             * CASE WHEN rq.required = 0 OR cp.compliant_on <= $as_of THEN 1 ELSE 0 END
             AS compliant_active,
         coalesce(f.courses_completed, 0) AS courses_completed,
@@ -263,10 +270,10 @@ base AS (
         coalesce(f.enrollments, 0) AS enrollments,
         coalesce(f.recruits_left, 0) AS recruits_left,
         coalesce(fl.frontline_at_start, 0) AS frontline_at_start,
-        live.is_live * CASE WHEN coalesce(f.app_days, 0) > 0 THEN 1 ELSE 0 END AS app_used,
+        k.is_live * CASE WHEN coalesce(f.app_days, 0) > 0 THEN 1 ELSE 0 END AS app_used,
         coalesce(f.app_days, 0) AS app_days,
         coalesce(f.follow_ups, 0) + coalesce(f.content_shares, 0) AS customer_touches,
-        live.is_live * CASE WHEN coalesce(f.enrollments, 0) > 0
+        k.is_live * CASE WHEN coalesce(f.enrollments, 0) > 0
             OR coalesce(f.new_customers, 0) > 0
             THEN 1 ELSE 0 END AS influencer,
         coalesce(c9.customers_due_90d, 0) AS customers_due_90d,
@@ -289,7 +296,6 @@ base AS (
         sv.response_minutes
     FROM ranked k
     JOIN dim_ranks dr ON dr.rank_index = k.rank_index
-    LEFT JOIN sellers sp ON sp.seller_id = k.sponsor_id
     JOIN required rq ON rq.rank_index = k.rank_index
     LEFT JOIN recent r ON r.seller_id = k.seller_id
     LEFT JOIN flows f ON f.seller_id = k.seller_id
@@ -300,15 +306,6 @@ base AS (
     LEFT JOIN customer_90d c9 ON c9.seller_id = k.seller_id
     LEFT JOIN answers a ON a.seller_id = k.seller_id
     LEFT JOIN service sv ON sv.seller_id = k.seller_id
-    CROSS JOIN LATERAL (SELECT CASE WHEN k.terminated_on IS NULL OR k.terminated_on > $as_of
-                                    THEN 1 ELSE 0 END AS is_live) live
-    CROSS JOIN LATERAL (SELECT CASE WHEN k.enrolled_on < $start AND (k.terminated_on IS NULL
-                                    OR k.terminated_on >= $start) THEN 1 ELSE 0 END AS was_live)
-        start
-    CROSS JOIN LATERAL (SELECT CASE WHEN r.last_sale_on > $as_of - {ACTIVE_DAYS}
-                                      OR r.last_enrollment_on > $as_of - {ACTIVE_DAYS}
-                                      OR r.last_autoship_on > $as_of - {ACTIVE_DAYS}
-                                    THEN 1 ELSE 0 END AS is_active) active
 )
 SELECT * FROM base WHERE {SEGMENT_WHERE}"""
 

@@ -53,8 +53,10 @@ def _part(name: str, measures: dict[str, str], source: str, month: str) -> tuple
     """
     cols = []
     for c in SUMS:
-        empty = "CAST(0 AS DOUBLE)" if c in _DOUBLES else "CAST(0 AS BIGINT)"
-        cols.append(f"{measures.get(c, empty)} AS {c}")
+        kind = "DOUBLE" if c in _DOUBLES else "BIGINT"
+        # Counts stay BIGINT: DuckDB widens sum() of integers to HUGEINT, which is twice the
+        # width and made the merge below (and every query of the facts) markedly slower.
+        cols.append(f"CAST({measures.get(c, '0')} AS {kind}) AS {c}")
     cols += [f"{measures.get(c, 'CAST(NULL AS DATE)')} AS {c}" for c in MAXES]
     body = ",\n        ".join(cols)
     return (
@@ -123,11 +125,11 @@ SELLER_MONTH_STAGES = (
             "rank_steps": "sum(rank_steps)",
         },
         f"""(SELECT seller_id, CAST(occurred_at AS DATE) AS day,
-            sum(CASE WHEN {_APP_USE} THEN 1 ELSE 0 END) AS app_uses,
-            sum(CASE WHEN kind = 'follow_up' THEN 1 ELSE 0 END) AS follow_ups,
-            sum(CASE WHEN kind = 'content_share' THEN 1 ELSE 0 END) AS content_shares,
-            sum(CASE WHEN kind = 'event_hosted' THEN 1 ELSE 0 END) AS events_hosted,
-            sum(CASE WHEN kind = 'rank_advanced' THEN 1 ELSE 0 END) AS rank_steps
+            CAST(sum(CASE WHEN {_APP_USE} THEN 1 ELSE 0 END) AS BIGINT) AS app_uses,
+            CAST(sum(CASE WHEN kind = 'follow_up' THEN 1 ELSE 0 END) AS BIGINT) AS follow_ups,
+            CAST(sum(CASE WHEN kind = 'content_share' THEN 1 ELSE 0 END) AS BIGINT) AS content_shares,
+            CAST(sum(CASE WHEN kind = 'event_hosted' THEN 1 ELSE 0 END) AS BIGINT) AS events_hosted,
+            CAST(sum(CASE WHEN kind = 'rank_advanced' THEN 1 ELSE 0 END) AS BIGINT) AS rank_steps
         FROM activities GROUP BY seller_id, CAST(occurred_at AS DATE)) d""",
         _month("day"),
     ),
@@ -143,12 +145,16 @@ SELLER_MONTH_STAGES = (
 def _seller_months() -> str:
     # Every measure adds up over months (sums) or is a last day (maxima), so a quarter or a
     # year is its months, summed at query time, and a period cut short at an as-of date is
-    # the months up to it.
+    # the months up to it. Sorted by month (as the other facts are by their day), so the
+    # zone maps let a period's query skip the row groups of other months.
     stacked = "\nUNION ALL\n".join(f"SELECT * FROM {name}" for name, _ in SELLER_MONTH_STAGES)
-    cols = [f"sum({c}) AS {c}" for c in SUMS] + [f"max({c}) AS {c}" for c in MAXES]
+    cols = [
+        f"CAST(sum({c}) AS {'DOUBLE' if c in _DOUBLES else 'BIGINT'}) AS {c}" for c in SUMS
+    ] + [f"max({c}) AS {c}" for c in MAXES]
     return f"""SELECT seller_id, period_start AS month, {", ".join(cols)}
 FROM ({stacked}) parts
-GROUP BY seller_id, period_start"""
+GROUP BY seller_id, period_start
+ORDER BY period_start"""
 
 
 #: The derived tables, in build order (a fact may read the facts before it).
@@ -166,8 +172,9 @@ WITH firsts AS (
     SELECT o.customer_id,
         min(CASE WHEN CAST(o.ordered_at AS DATE) > f.first_order_on
                  THEN CAST(o.ordered_at AS DATE) END) AS second_order_on,
-        sum(CASE WHEN date_trunc('month', o.ordered_at) = date_trunc('month', f.first_order_on)
-                 THEN 1 ELSE 0 END) AS first_month_orders
+        CAST(sum(CASE WHEN date_trunc('month', o.ordered_at)
+                          = date_trunc('month', f.first_order_on)
+                 THEN 1 ELSE 0 END) AS BIGINT) AS first_month_orders
     FROM orders o JOIN firsts f ON f.customer_id = o.customer_id
     GROUP BY o.customer_id
 )
@@ -185,7 +192,10 @@ ORDER BY f.first_order_on""",
     ),
     Fact(
         "fact_sellers",
-        "one seller: first sale day and whether their rank history is recorded",
+        "one seller: the sellers columns every KPI reads, the current rank's index, the "
+        "sponsor's leaving day, the first sale day and whether their rank history is recorded",
+        # The seller base reads this table alone (no join back to sellers for the seller or
+        # the sponsor): a third of a full report's time at 1,000,000 sellers went to those.
         """
 WITH sales AS (
     SELECT seller_id, min(CAST(ordered_at AS DATE)) AS first_sale_on FROM orders
@@ -193,10 +203,16 @@ WITH sales AS (
 ), steps AS (
     SELECT DISTINCT seller_id FROM activities WHERE kind = 'rank_advanced'
 )
-SELECT s.seller_id, sa.first_sale_on, st.seller_id IS NOT NULL AS has_rank_history
+SELECT s.seller_id, s.sponsor_id, s.enrolled_on, s.terminated_on, s.market, s.language,
+       s.weekly_sales_goal, s.monthly_enrollment_goal, r.rank_index AS current_rank_index,
+       sp.terminated_on AS sponsor_terminated_on, sa.first_sale_on,
+       st.seller_id IS NOT NULL AS has_rank_history
 FROM sellers s
+JOIN dim_ranks r ON r.rank = s.rank
+LEFT JOIN sellers sp ON sp.seller_id = s.sponsor_id
 LEFT JOIN sales sa ON sa.seller_id = s.seller_id
-LEFT JOIN steps st ON st.seller_id = s.seller_id""",
+LEFT JOIN steps st ON st.seller_id = s.seller_id
+ORDER BY s.enrolled_on""",
     ),
     Fact(
         "fact_rank_steps",
@@ -235,7 +251,8 @@ SELECT r.response_id, r.respondent_type,
        END AS seller_id,
        r.market, r.language, r.answered_on, r.question, r.score
 FROM survey_responses r
-LEFT JOIN customers c ON r.respondent_type = 'customer' AND c.customer_id = r.respondent_id""",
+LEFT JOIN customers c ON r.respondent_type = 'customer' AND c.customer_id = r.respondent_id
+ORDER BY r.answered_on""",
     ),
     Fact(
         "fact_tickets",
@@ -257,7 +274,8 @@ SELECT t.ticket_id,
                      <= 3600000000
             THEN 1 ELSE 0 END AS answered_within_hour
 FROM tickets t
-LEFT JOIN customers c ON t.requester_type = 'customer' AND c.customer_id = t.requester_id""",
+LEFT JOIN customers c ON t.requester_type = 'customer' AND c.customer_id = t.requester_id
+ORDER BY t.opened_at""",
     ),
     Fact(
         "fact_line_buyers",
@@ -273,8 +291,9 @@ WITH bought AS (
 )
 SELECT seller_id, product_line, CAST(date_trunc('month', first_on) AS DATE) AS first_month,
        count(*) AS buyers,
-       sum(CASE WHEN last_on > first_on THEN 1 ELSE 0 END) AS rebuyers
-FROM bought GROUP BY seller_id, product_line, CAST(date_trunc('month', first_on) AS DATE)""",
+       CAST(sum(CASE WHEN last_on > first_on THEN 1 ELSE 0 END) AS BIGINT) AS rebuyers
+FROM bought GROUP BY seller_id, product_line, CAST(date_trunc('month', first_on) AS DATE)
+ORDER BY first_month""",
     ),
 )
 
