@@ -73,6 +73,11 @@ def _month(column: str) -> str:
     return f"CAST(date_trunc('month', {column}) AS DATE)"
 
 
+def _count_if(condition: str) -> str:
+    # A portable count_if, kept BIGINT (DuckDB widens sum() of integers to HUGEINT).
+    return f"CAST(sum(CASE WHEN {condition} THEN 1 ELSE 0 END) AS BIGINT)"
+
+
 _APP_USE = f"kind NOT IN ({', '.join(repr(k) for k in NOT_APP_USE)})"
 
 #: The seller-month stages: one aggregation per source table, run one after another.
@@ -125,11 +130,11 @@ SELLER_MONTH_STAGES = (
             "rank_steps": "sum(rank_steps)",
         },
         f"""(SELECT seller_id, CAST(occurred_at AS DATE) AS day,
-            CAST(sum(CASE WHEN {_APP_USE} THEN 1 ELSE 0 END) AS BIGINT) AS app_uses,
-            CAST(sum(CASE WHEN kind = 'follow_up' THEN 1 ELSE 0 END) AS BIGINT) AS follow_ups,
-            CAST(sum(CASE WHEN kind = 'content_share' THEN 1 ELSE 0 END) AS BIGINT) AS content_shares,
-            CAST(sum(CASE WHEN kind = 'event_hosted' THEN 1 ELSE 0 END) AS BIGINT) AS events_hosted,
-            CAST(sum(CASE WHEN kind = 'rank_advanced' THEN 1 ELSE 0 END) AS BIGINT) AS rank_steps
+            {_count_if(_APP_USE)} AS app_uses,
+            {_count_if("kind = 'follow_up'")} AS follow_ups,
+            {_count_if("kind = 'content_share'")} AS content_shares,
+            {_count_if("kind = 'event_hosted'")} AS events_hosted,
+            {_count_if("kind = 'rank_advanced'")} AS rank_steps
         FROM activities GROUP BY seller_id, CAST(occurred_at AS DATE)) d""",
         _month("day"),
     ),
@@ -148,9 +153,9 @@ def _seller_months() -> str:
     # the months up to it. Sorted by month (as the other facts are by their day), so the
     # zone maps let a period's query skip the row groups of other months.
     stacked = "\nUNION ALL\n".join(f"SELECT * FROM {name}" for name, _ in SELLER_MONTH_STAGES)
-    cols = [
-        f"CAST(sum({c}) AS {'DOUBLE' if c in _DOUBLES else 'BIGINT'}) AS {c}" for c in SUMS
-    ] + [f"max({c}) AS {c}" for c in MAXES]
+    cols = [f"CAST(sum({c}) AS {'DOUBLE' if c in _DOUBLES else 'BIGINT'}) AS {c}" for c in SUMS] + [
+        f"max({c}) AS {c}" for c in MAXES
+    ]
     return f"""SELECT seller_id, period_start AS month, {", ".join(cols)}
 FROM ({stacked}) parts
 GROUP BY seller_id, period_start
