@@ -41,9 +41,9 @@ def test_a_trend_read_from_the_cube_equals_the_months_computed_one_by_one(con, b
     from_cube = report.trend(con, ids, months=4, by=by, where=where, scope=scope, cfg=cfg)
     months = [where.period.previous(i) for i in range(3, -1, -1)]
     one_by_one = pl.concat(
-        compute(con, ids, by=by, where=where.with_period(m), scope=scope, cfg=cfg).with_columns(
-            pl.lit(m.start).alias("month")
-        )
+        compute(
+            con, ids, by=by, where=where.with_period(m), scope=scope, cfg=cfg, use_cube=False
+        ).with_columns(pl.lit(m.start).alias("month"))
         for m in months
     )
     keys = ["month", *by, "kpi_id"]
@@ -72,3 +72,47 @@ def test_a_trend_the_cube_cannot_answer_is_computed_month_by_month(con):
         Period.parse("2026-09").start,
         Period.parse("2026-10").start,
     ]
+
+
+def test_a_month_in_the_cube_is_read_from_it_with_the_numbers_of_the_seller_base(con):
+    from cxm.metrics import cube
+    from cxm.metrics.kpis import get
+
+    cfg = load_config()
+    ids = [k.id for k in KPIS if k.kind != "median" and k.grain == "seller"]
+    where = SegmentFilter(period=Period.parse("2026-09"), languages=("es",))
+    scope = Scope(markets=("MX", "US"))
+    assert cube.answers(con, [get(i) for i in ids], [("rank", "market")], where)
+    fast = compute(con, ids, by=("rank", "market"), where=where, scope=scope, cfg=cfg)
+    slow = compute(
+        con, ids, by=("rank", "market"), where=where, scope=scope, cfg=cfg, use_cube=False
+    )
+    assert fast.columns == slow.columns and fast.height == slow.height > 0
+    assert fast.select("rank", "market", "kpi_id").rows() == slow.select(
+        "rank", "market", "kpi_id"
+    ).rows()
+    assert fast["n"].to_list() == slow["n"].to_list()
+    diff = (fast["value"] - slow["value"]).abs().max()
+    assert diff is not None and diff < 1e-9
+    assert set(fast["market"].to_list()) == {"MX", "US"}
+
+
+@pytest.mark.parametrize(
+    ("kpi", "by", "where"),
+    [
+        ("active_rate", (), SegmentFilter(period=Period.parse("2026-Q3"))),
+        ("active_rate", ("tenure_band",), SegmentFilter(period=Period.parse("2026-10"))),
+        (
+            "active_rate",
+            (),
+            SegmentFilter(period=Period.parse("2026-10"), training_tiers=("none",)),
+        ),
+        ("median_first_response_hours", (), SegmentFilter(period=Period.parse("2026-10"))),
+        ("active_rate", (), SegmentFilter(period=Period.parse("2024-01"))),  # before the cube
+    ],
+)
+def test_what_the_cube_cannot_answer_goes_to_the_seller_base(con, kpi, by, where):
+    from cxm.metrics import cube
+    from cxm.metrics.kpis import get
+
+    assert not cube.answers(con, [get(kpi)], [by], where)

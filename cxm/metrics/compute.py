@@ -262,6 +262,7 @@ def compute(
     scope: Scope,
     cfg: CompanyConfig,
     data: DataRange | None = None,
+    use_cube: bool = True,
 ) -> pl.DataFrame:
     """Return one row per segment and KPI: the dimensions, ``kpi_id``, ``value``, ``n``.
 
@@ -279,9 +280,9 @@ def compute(
         When the filter names a market outside ``scope``.
     """
     dims = tuple(_dims(by))
-    return compute_many(con, kpi_ids, bys=[dims], where=where, scope=scope, cfg=cfg, data=data)[
-        dims
-    ]
+    return compute_many(
+        con, kpi_ids, bys=[dims], where=where, scope=scope, cfg=cfg, data=data, use_cube=use_cube
+    )[dims]
 
 
 def compute_many(
@@ -293,10 +294,13 @@ def compute_many(
     scope: Scope,
     cfg: CompanyConfig,
     data: DataRange | None = None,
+    use_cube: bool = True,
 ) -> dict[tuple[str, ...], pl.DataFrame]:
     """Return `compute` for several breakdowns at once, keyed by the breakdown's dimensions.
 
-    One pass over the seller base serves every breakdown (SQL grouping sets).
+    One pass over the seller base serves every breakdown (SQL grouping sets). A month the
+    monthly cube holds, asked for by cube dimensions and filters only, is read from the cube
+    instead (the same numbers, ``tests/test_cube.py``; ``use_cube=False`` forces the base).
     """
     kpis = [get(k) for k in dict.fromkeys(kpi_ids)]
     where.check(cfg)
@@ -312,6 +316,20 @@ def compute_many(
             "unknown_dimension",
             f"applies only to product-line KPIs, not to {sellers[0].id}",
         )
+    if use_cube and sellers and not lines:
+        # Imported here: the cube is built with this module's functions.
+        from cxm.metrics import cube
+
+        if cube.answers(con, sellers, sets, where):
+            read = {
+                b: cube.trend(
+                    con, sellers, [where.period], by=b, where=where, scope=scope, cfg=cfg
+                ).drop("month")
+                for b in sets
+            }
+            # A segment nobody is in has no cube rows; the base gives its total row (n 0).
+            if not (() in read and read[()].is_empty()):
+                return read
     frames: dict[tuple[str, ...], list[pl.DataFrame]] = {b: [] for b in sets}
     if sellers:
         sums = measure_sums_many(

@@ -81,6 +81,22 @@ def covers(kpis: Sequence[Kpi], by: Sequence[str], where: SegmentFilter) -> bool
     )
 
 
+def answers(
+    con: duckdb.DuckDBPyConnection,
+    kpis: Sequence[Kpi],
+    bys: Sequence[Sequence[str]],
+    where: SegmentFilter,
+) -> bool:
+    """Return whether the cube holds ``where``'s period (one month) for these breakdowns."""
+    if where.period.kind != "month" or not all(covers(kpis, b, where) for b in bys):
+        return False
+    try:
+        first, last = con.execute(f"SELECT min(month), max(month) FROM {TABLE}").fetchall()[0]
+    except duckdb.CatalogException:  # a warehouse loaded before the cube existed
+        return False
+    return first is not None and first <= where.period.start <= last
+
+
 _CORPORATE = """
 SELECT CAST(date_trunc('month', answered_on) AS DATE) AS month, {market}
     count(*) AS corporate_n, sum(CASE WHEN score = 5 THEN 1 ELSE 0 END) AS corporate_top_box
@@ -119,7 +135,8 @@ def trend(
           AND ($f_ranks IS NULL OR list_contains($f_ranks, rank))
           AND ($f_rank_ok IS NULL OR list_contains($f_rank_ok, rank))
           AND ($f_statuses IS NULL OR list_contains($f_statuses, status))
-        GROUP BY {", ".join(["month", *dims])}"""
+        GROUP BY {", ".join(["month", *dims])}
+        ORDER BY {", ".join(["month", *dims])}"""
     params = {
         "months": [m.start for m in months],
         "scope": list(scope.markets) if scope.markets is not None else None,
@@ -130,8 +147,9 @@ def trend(
         "f_statuses": list(where.statuses) or None,
     }
     sums = con.sql(sql, params=params).pl()
+    wanted = {m for k in kpis for m in k.measures}
     for name, (plus, less) in DERIVED_MEASURES.items():
-        if plus in sums.columns:
+        if name in wanted:
             sums = sums.with_columns((pl.col(plus) - pl.col(less)).alias(name))
     sums = sums.with_columns(
         pl.col(c).cast(pl.Float64) for c in sums.columns if c not in ("month", *dims)
@@ -157,7 +175,7 @@ def trend(
             )
         )
 
-    return kpi_rows(kpis, sums, ["month", *dims], cfg, corporate).sort("month")
+    return kpi_rows(kpis, sums, ["month", *dims], cfg, corporate).sort("month", maintain_order=True)
 
 
 def months_up_to(end: dt.date, data: DataRange, count: int) -> list[Period]:
