@@ -130,3 +130,5 @@ def sign_in(page: Page, username: str, password: str) -> None:
     while not any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
         assert time.monotonic() < deadline, "the login cookie was never written"
         page.wait_for_timeout(100)
+    # Writing the cookie may start one more script run: wait for it to finish too.
+    settle(page)
