@@ -242,6 +242,7 @@ with sync_playwright() as p:
     expect(page.locator(".js-plotly-plot")).to_have_count(11, timeout=600_000)
     seconds = time.perf_counter() - t
     browser.close()
+server.close()  # stops the app server (the generator's cleanup)
 print(json.dumps({{"seconds": seconds}}))
 """
     return _run(code)
