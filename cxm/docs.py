@@ -124,7 +124,7 @@ def render_metrics() -> str:
     parts = [
         "# KPIs",
         "",
-        "Generated from the registry (`cxm/metrics/kpis.py`) by `python -m cxm.docs`; a test "
+        "Generated from the registry (`cxm/metrics/kpis/`) by `python -m cxm.docs`; a test "
         "fails when this file is stale. Each KPI is one record; its value always comes with its "
         "base count `n`. Units: *share* 0..1 (shown as %), *score* -100..100, *pp* percentage "
         "points, *amount* company currency, *rate* per seller or per order, *hours*, *points* "
