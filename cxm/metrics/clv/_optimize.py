@@ -1,0 +1,112 @@
+"""Maximum likelihood on log-parameters (L-BFGS-B) and standard errors from the observed
+information, shared by the BG/NBD and Gamma-Gamma fits. No model maths lives here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import minimize
+
+#: Every parameter is kept inside [LOWER, UPPER]; one that ends on a bound is reported.
+LOWER, UPPER = 1e-6, 1e6
+#: Largest |d mean log-likelihood / d log parameter| still called a maximum.
+GRADIENT_TOLERANCE = 1e-5
+
+LogLik = Callable[[np.ndarray], tuple[float, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Optimum:
+    """The maximum found: parameters, log-likelihood, standard errors and what to know."""
+
+    params: tuple[float, ...]
+    log_likelihood: float
+    standard_errors: tuple[float | None, ...]
+    converged: bool
+    notes: tuple[str, ...]
+    iterations: int
+
+
+def maximise(names: Sequence[str], loglik: LogLik, start: Sequence[float], n: float) -> Optimum:
+    """Return the maximum of ``loglik`` (summed log-likelihood and its gradient, natural units).
+
+    The search runs on log-parameters within [LOWER, UPPER], on the mean log-likelihood per
+    customer (``n`` is the total weight). A parameter that ends within 0.1% of a bound is named
+    in ``notes`` and the fit is not ``converged``: the data do not pin it down.
+    """
+    lo, hi = math.log(LOWER), math.log(UPPER)
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        p = np.exp(theta)
+        ll, grad = loglik(p)
+        if not math.isfinite(ll):
+            return math.inf, np.zeros_like(theta)
+        return -ll / n, -(grad * p) / n
+
+    theta0 = np.clip(np.log(np.asarray(start, dtype=float)), lo + 1, hi - 1)
+    res = minimize(
+        objective,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(lo, hi)] * len(names),
+        options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+    )
+    theta = np.asarray(res.x, dtype=float)
+    params = np.exp(theta)
+    ll, grad = loglik(params)
+    notes = []
+    on_bound = np.zeros(len(names), dtype=bool)
+    for i, name in enumerate(names):
+        if theta[i] - lo < 1e-3 or hi - theta[i] < 1e-3:
+            on_bound[i] = True
+            side = "lower" if theta[i] - lo < 1e-3 else "upper"
+            notes.append(
+                f"{name} ran to its {side} bound {LOWER if side == 'lower' else UPPER:g}: "
+                "the data do not pin it down"
+            )
+    scaled = np.abs(grad * params / n)
+    flat = bool(np.all(scaled[~on_bound] <= GRADIENT_TOLERANCE))
+    if not flat:
+        notes.append(
+            f"the optimiser stopped ({res.message}) with a gradient of {scaled.max():.2g} "
+            "per customer: not a maximum"
+        )
+    ses = _standard_errors(loglik, params)
+    if any(s is None for s in ses):
+        notes.append("the information matrix is not positive definite: no standard errors")
+    return Optimum(
+        params=tuple(float(v) for v in params),
+        log_likelihood=float(ll),
+        standard_errors=ses,
+        converged=flat and not on_bound.any(),
+        notes=tuple(notes),
+        iterations=int(res.nit),
+    )
+
+
+def _standard_errors(loglik: LogLik, params: np.ndarray) -> tuple[float | None, ...]:
+    """Return sqrt(diag(inverse observed information)), the Hessian by central differences of
+    the analytic gradient (relative step 1e-5); None for all when it is not invertible."""
+    k = len(params)
+    hess = np.empty((k, k))
+    for i in range(k):
+        h = 1e-5 * params[i]
+        up, down = params.copy(), params.copy()
+        up[i] += h
+        down[i] -= h
+        hess[:, i] = (loglik(up)[1] - loglik(down)[1]) / (2 * h)
+    info = -(hess + hess.T) / 2
+    try:
+        np.linalg.cholesky(info)
+        cov = np.linalg.inv(info)
+    except np.linalg.LinAlgError:
+        return (None,) * k
+    diag = np.diag(cov)
+    if not np.all(np.isfinite(diag)) or np.any(diag <= 0):
+        return (None,) * k
+    return tuple(float(v) for v in np.sqrt(diag))
