@@ -37,8 +37,9 @@ def summary(
       (only with ``amount``),
     - with ``holdout_end``: ``frequency_holdout`` (purchase days after the calibration end up to
       ``holdout_end``), ``duration_holdout`` and, with ``amount``, ``monetary_value_holdout``
-      (mean of those days' totals, 0 when none). Customers first seen in the holdout are left
-      out, as a model fitted on the calibration period knows nothing of them.
+      (mean of those days' totals, 0 when none; lifetimes averages the holdout's single
+      orders there instead). Customers first seen in the holdout are left out, as a model
+      fitted on the calibration period knows nothing of them.
 
     Rows are sorted by customer. Dates may be Date, Datetime (the day is kept) or YYYY-MM-DD
     text.
