@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cxm.access import Role, require_role
-from cxm.ui import access, fmt, warehouse
+from cxm.ui import access, fmt, queries, warehouse
 from cxm.warehouse import store
 
 require_role(access.current_user(), Role.ADMIN)
@@ -40,3 +40,33 @@ st.dataframe(
         "data_as_of": st.column_config.DateColumn("Data as of", format="D MMM YYYY"),
     },
 )
+
+st.subheader("Customer value models")
+fits = queries.value_fits(scope=access.current_user().scope)
+if fits.is_empty():
+    st.info(
+        "No customer value model was fitted at the last load: too few customers or repeat "
+        "buyers, or the fit did not converge. The customer value KPIs show no data until one "
+        "can be fitted."
+    )
+else:
+    st.caption(
+        "Refitted at every load on purchase days up to the data's as-of date: BG/NBD (Fader, "
+        "Hardie and Lee 2005) for purchases and dropout, Gamma-Gamma (Fader and Hardie 2013) "
+        "for spend. A market with too few customers is scored with the company-wide fit."
+    )
+    st.dataframe(
+        fits,
+        hide_index=True,
+        column_config={
+            "fitted_for": "Fitted on",
+            "used_for": "Scores markets",
+            "model": "Model",
+            "parameter": "Parameter",
+            "estimate": st.column_config.NumberColumn("Estimate", format="%.4g"),
+            "standard_error": st.column_config.NumberColumn("Standard error", format="%.3g"),
+            "log_likelihood": st.column_config.NumberColumn("Log-likelihood", format="%.1f"),
+            "customers": st.column_config.NumberColumn("Customers", format="localized"),
+            "converged": "Converged",
+        },
+    )

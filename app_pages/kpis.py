@@ -1,10 +1,13 @@
-"""KPIs by segment: chosen KPIs by rank x market, by one dimension, by month, by cohort."""
+"""KPIs by segment: chosen KPIs by rank x market, by one dimension, by month, by cohort, and
+predicted customer value with the check of its model."""
 
+import polars as pl
 import streamlit as st
 
+from cxm.metrics import value
 from cxm.segments import Dimension
 from cxm.segments.filter import SELLER_DIMENSIONS
-from cxm.ui import charts, queries, shell, tables, tiles, widgets
+from cxm.ui import charts, fmt, queries, shell, tables, tiles, widgets
 
 ctx = shell.page("KPIs by segment", page_params=("kpis", "by"))
 kpis = widgets.kpi_picker(default=("active_rate", "avg_order_amount"))
@@ -62,3 +65,61 @@ with funnel_col:
 st.subheader("Downline at risk")
 orphaned, lapsed = queries.downline_at_risk(where=ctx.where, scope=ctx.scope)
 tiles.downline_at_risk(orphaned, lapsed, ctx.cfg)
+
+st.header("Customer value")
+value_kpis = ["clv_12m_per_customer", "customers_at_risk_share", "clv_12m_total"]
+valued = queries.segment_report(value_kpis, by=[by], where=ctx.where, scope=ctx.scope)
+data_as_of = queries.data().as_of
+if valued.filter(pl.col("kpi_id") == "clv_12m_per_customer")["n"].sum() == 0:
+    st.info(
+        f"Predicted customer value is modelled for the data's as-of date, "
+        f"{fmt.date(data_as_of)}, only: choose a period that ends there to see it."
+    )
+else:
+    st.caption(
+        f"BG/NBD purchases x Gamma-Gamma spend over the next {value.HORIZON_MONTHS} months, "
+        f"discounted {value.MONTHLY_DISCOUNT:.0%} a month, fitted per market at each load "
+        f"(docs/metrics.md). At risk: probability still active under {value.AT_RISK:.0%}."
+    )
+    value_cols = st.columns(2)
+    for col, kpi_id in zip(value_cols, value_kpis[:2], strict=False):
+        kpi = shell.kpi(kpi_id)
+        with col:
+            st.subheader(tiles.bars_headline(valued, kpi, by, ctx.cfg))
+            company = valued.filter(valued["kpi_id"] == kpi_id)["company"].first()
+            st.plotly_chart(
+                charts.kpi_bars(valued, kpi, by, ctx.cfg, company), key=f"value_{kpi_id}"
+            )
+    tables.behind(valued, ctx.cfg, key="value_table")
+
+by_frequency, weekly = queries.value_calibration(where=ctx.where, scope=ctx.scope)
+if by_frequency.is_empty():
+    st.info(
+        "The model has not been checked on this data: no customer bought twice before the holdout."
+    )
+else:
+    st.subheader(tiles.tracking_headline(weekly, value.HOLDOUT_WEEKS))
+    check_cols = st.columns(2, gap="large")
+    with check_cols[0]:
+        st.plotly_chart(charts.value_tracking(weekly), key="value_tracking")
+        tables.plain(
+            weekly,
+            key="tracking_table",
+            labels={
+                "week": "Week",
+                "actual": "Actual (cumulative)",
+                "predicted": "Model (cumulative)",
+            },
+        )
+    with check_cols[1]:
+        st.plotly_chart(charts.value_calibration(by_frequency), key="value_calibration")
+        tables.plain(
+            by_frequency,
+            key="calibration_table",
+            labels={
+                "bucket": "Repeat purchases in calibration (7: 7 or more)",
+                "customers": "Customers",
+                "actual": "Actual mean in holdout",
+                "predicted": "Model mean in holdout",
+            },
+        )

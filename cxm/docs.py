@@ -162,8 +162,47 @@ def render_metrics() -> str:
         "",
     ]
     parts += [f"- `{f.name}`: {f.grain}." for f in FACTS]
-    parts.append("")
+    parts += ["", _VALUE_METHOD.format(**_value_constants()), ""]
     return "\n".join(parts)
+
+
+def _value_constants() -> dict:
+    from cxm.metrics import value
+
+    return {
+        "months": value.HORIZON_MONTHS,
+        "discount": f"{value.MONTHLY_DISCOUNT:.0%}",
+        "at_risk": value.AT_RISK,
+        "min_customers": f"{value.MIN_CUSTOMERS:,}",
+        "min_repeaters": f"{value.MIN_REPEATERS:,}",
+        "holdout": value.HOLDOUT_WEEKS,
+        "sample": f"{value.CHECK_SAMPLE:,}",
+    }
+
+
+_VALUE_METHOD = """## Customer value
+
+Predicted customer value (`cxm/metrics/value.py`, models in `cxm/metrics/clv/`) is refitted at
+every load, on each customer's purchase *days* up to the data's as-of date (same-day orders
+merged, as the literature counts purchases), time in weeks:
+
+- **Purchases and dropout: BG/NBD** (Fader, Hardie and Lee 2005). Per customer: repeat
+  purchase days *x*, the week of the last one *t_x* and the weeks since the first *T*. Fitted
+  by maximum likelihood (paper, eq. 6); expected purchases over the next {months} months
+  (eq. 10) and the probability the customer is still active, "alive" (eq. 11).
+- **Spend: Gamma-Gamma** (Fader and Hardie 2013), fitted on customers with a repeat purchase:
+  expected spend per purchase day from the mean of their repeat days; a customer who never
+  came back gets the population mean.
+- **Value** over the next {months} months: expected purchases month by month times expected
+  spend, discounted {discount} a month. **At risk**: probability alive under {at_risk}.
+- **Which fit**: one for the company, and one per market with at least {min_customers}
+  customers, {min_repeaters} of them repeaters; other markets use the company's. The fits,
+  with standard errors and log-likelihoods, are on the Data page.
+- **Checked** at every load as the paper does: refitted on a sample of up to {sample}
+  customers with the last {holdout} weeks held out, and its predictions for those weeks
+  compared with what the customers did (KPIs page, Customer value).
+- These KPIs exist for the data's as-of date only: an earlier period shows no value, not 0.
+"""
 
 
 def main() -> None:

@@ -88,9 +88,10 @@ def test_a_month_in_the_cube_is_read_from_it_with_the_numbers_of_the_seller_base
         con, ids, by=("rank", "market"), where=where, scope=scope, cfg=cfg, use_cube=False
     )
     assert fast.columns == slow.columns and fast.height == slow.height > 0
-    assert fast.select("rank", "market", "kpi_id").rows() == slow.select(
-        "rank", "market", "kpi_id"
-    ).rows()
+    assert (
+        fast.select("rank", "market", "kpi_id").rows()
+        == slow.select("rank", "market", "kpi_id").rows()
+    )
     assert fast["n"].to_list() == slow["n"].to_list()
     diff = (fast["value"] - slow["value"]).abs().max()
     assert diff is not None and diff < 1e-9

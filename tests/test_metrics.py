@@ -283,6 +283,14 @@ Q1 = [
     ("answered_within_hour_share", "BR", 2 / 6, 6),
     ("median_first_response_hours", "US", 0.875, 4),
     ("median_first_response_hours", "BR", 1.5, 5),
+    # Predicted customer value: 15 customers are too few to fit a model (cxm.metrics.value),
+    # so no value, not 0; the models themselves are checked in tests/test_clv.py.
+    ("clv_12m_total", "US", None, 0),
+    ("clv_12m_total", "BR", None, 0),
+    ("clv_12m_per_customer", "US", None, 0),
+    ("clv_12m_per_customer", "BR", None, 0),
+    ("customers_at_risk_share", "US", None, 0),
+    ("customers_at_risk_share", "BR", None, 0),
 ]
 
 
@@ -447,3 +455,26 @@ def test_the_seller_gap_compares_the_seller_attributes_only(con):
     # US1 answered tools 5 and quality 2; quality is not a seller attribute -> 1/1.
     # Gap 100 x (1 - 1) = 0 over 1 answer (counting the quality answer gives 50 over 2).
     assert _one(con, "seller_experience_gap_pp", "US", period="2025-12") == (0.0, 1)
+
+
+def test_customer_purchase_days_merge_same_day_orders_and_sum_the_repeat_days(con):
+    # By hand from orders.csv: CB1 bought on 4 days (2025-03-01, then 200 + 200 + 190 after
+    # the first); CB6 twice on 2026-03-20 (one purchase day, nothing repeated); CU7 on
+    # 2025-11-15 and 2026-02-13 (150 repeated); CU6 on 2026-03-10 and 03-20 (30 repeated).
+    rows = con.execute(
+        "SELECT customer_id, orders, purchase_days, repeat_amount FROM fact_customers "
+        "WHERE customer_id IN ('CB1', 'CB6', 'CU7', 'CU6') ORDER BY customer_id"
+    ).fetchall()
+    assert rows == [
+        ("CB1", 4, 4, 590.0),
+        ("CB6", 2, 1, 0.0),
+        ("CU6", 2, 2, 30.0),
+        ("CU7", 2, 2, 150.0),
+    ]
+
+
+def test_too_few_customers_to_fit_leave_customer_value_empty_not_zero(con):
+    # 15 customers: under the company minimum, so no model and no value rows; the KPIs are
+    # null with n 0 on the as-of date.
+    assert con.execute("SELECT count(*) FROM clv_fits").fetchall() == [(0,)]
+    assert con.execute("SELECT count(*) FROM fact_seller_value").fetchall() == [(0,)]

@@ -238,6 +238,8 @@ def _value(kpi: Kpi, sums: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
     n = pl.col(kpi.base) if kpi.base else den
     safe = (lambda e: pl.when(den > 0).then(e)) if den is not None else (lambda e: e)
     if kpi.kind in ("count", "sum"):
+        if kpi.latest_only:  # no customers scored on this date: no value, not zero
+            return pl.when(n > 0).then(num), n
         return num, n if n is not None else num
     if kpi.kind == "ratio":
         return safe(num / den), n

@@ -205,6 +205,11 @@ service AS (
     FROM fact_tickets WHERE opened_on BETWEEN $start AND $end
     GROUP BY seller_id
 ),
+valued AS (
+    -- Predicted customer value exists for the data's as-of date only (cxm.metrics.value).
+    SELECT seller_id, customers_valued, clv_12m, customers_at_risk
+    FROM fact_seller_value WHERE scored_as_of = $as_of
+),
 base AS (
     SELECT k.seller_id, k.market, k.language, k.rank_index,
         dr.rank AS rank,
@@ -293,7 +298,10 @@ base AS (
         coalesce(sv.tickets_opened, 0) AS tickets_opened,
         coalesce(sv.tickets_same_day, 0) AS tickets_same_day,
         coalesce(sv.tickets_within_hour, 0) AS tickets_within_hour,
-        sv.response_minutes
+        sv.response_minutes,
+        coalesce(cv.customers_valued, 0) AS customers_valued,
+        coalesce(cv.clv_12m, 0) AS clv_12m,
+        coalesce(cv.customers_at_risk, 0) AS customers_at_risk
     FROM ranked k
     JOIN dim_ranks dr ON dr.rank_index = k.rank_index
     JOIN required rq ON rq.rank_index = k.rank_index
@@ -306,6 +314,7 @@ base AS (
     LEFT JOIN customer_90d c9 ON c9.seller_id = k.seller_id
     LEFT JOIN answers a ON a.seller_id = k.seller_id
     LEFT JOIN service sv ON sv.seller_id = k.seller_id
+    LEFT JOIN valued cv ON cv.seller_id = k.seller_id
 )
 SELECT * FROM base WHERE {SEGMENT_WHERE}"""
 

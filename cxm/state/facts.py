@@ -167,27 +167,38 @@ FACTS: tuple[Fact, ...] = (
     Fact(
         "fact_customers",
         "one customer who ordered: serving seller, first, second and last order day, orders "
-        "in all and in the month of the first",
+        "in all and in the month of the first, purchase days and the amount bought after the "
+        "first day (what the customer-value models read)",
         """
 WITH firsts AS (
-    SELECT customer_id, min(CAST(ordered_at AS DATE)) AS first_order_on,
-           max(CAST(ordered_at AS DATE)) AS last_order_on, count(*) AS orders
-    FROM orders GROUP BY customer_id
+    SELECT customer_id, min(day) AS first_order_on, max(day) AS last_order_on,
+           CAST(sum(orders) AS BIGINT) AS orders, count(*) AS purchase_days
+    FROM stage_customer_days GROUP BY customer_id
 ), seconds AS (
-    SELECT o.customer_id,
-        min(CASE WHEN CAST(o.ordered_at AS DATE) > f.first_order_on
-                 THEN CAST(o.ordered_at AS DATE) END) AS second_order_on,
-        CAST(sum(CASE WHEN date_trunc('month', o.ordered_at)
-                          = date_trunc('month', f.first_order_on)
-                 THEN 1 ELSE 0 END) AS BIGINT) AS first_month_orders
-    FROM orders o JOIN firsts f ON f.customer_id = o.customer_id
-    GROUP BY o.customer_id
+    SELECT d.customer_id,
+        min(CASE WHEN d.day > f.first_order_on THEN d.day END) AS second_order_on,
+        CAST(sum(CASE WHEN date_trunc('month', d.day) = date_trunc('month', f.first_order_on)
+                      THEN d.orders ELSE 0 END) AS BIGINT) AS first_month_orders,
+        sum(CASE WHEN d.day > f.first_order_on THEN d.amount ELSE 0 END) AS repeat_amount
+    FROM stage_customer_days d JOIN firsts f ON f.customer_id = d.customer_id
+    GROUP BY d.customer_id
 )
-SELECT f.customer_id, c.seller_id, f.first_order_on, s.second_order_on, f.last_order_on,
-       f.orders, s.first_month_orders
+SELECT f.customer_id, c.seller_id, c.market, f.first_order_on, s.second_order_on,
+       f.last_order_on, f.orders, s.first_month_orders, f.purchase_days, s.repeat_amount
 FROM firsts f JOIN customers c ON c.customer_id = f.customer_id
-LEFT JOIN seconds s ON s.customer_id = f.customer_id
+JOIN seconds s ON s.customer_id = f.customer_id
 ORDER BY f.first_order_on""",
+        # Same-day orders merged into one purchase day, as the customer-value literature
+        # counts purchases (Fader, Hardie and Lee 2005).
+        (
+            (
+                "stage_customer_days",
+                """
+    SELECT customer_id, CAST(ordered_at AS DATE) AS day, count(*) AS orders,
+           sum(CAST(amount AS DOUBLE)) AS amount
+    FROM orders GROUP BY customer_id, CAST(ordered_at AS DATE)""",
+            ),
+        ),
     ),
     Fact(
         "fact_seller_months",

@@ -309,3 +309,55 @@ def gap_heatmap(gaps: pl.DataFrame, dim: str, cfg: CompanyConfig) -> go.Figure:
     }
     fig = _grid(cells, ys, xs, lambda v: fmt.kpi_value("pp", v), cfg.min_n)
     return fig.update_traces(colorscale="Reds")
+
+
+def value_calibration(by_frequency: pl.DataFrame) -> go.Figure:
+    """Return the model's check by repeat purchases in calibration (BG/NBD paper, figure 2)."""
+    labels = [
+        f"{b}+" if b == by_frequency["bucket"].max() and b >= 7 else str(b)
+        for b in by_frequency["bucket"].to_list()
+    ]
+    fig = go.Figure()
+    for column, name, color, dash in (
+        ("actual", "Actual", CORPORATE, "solid"),
+        ("predicted", "Model", CUSTOMER, "dash"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=labels,
+                y=by_frequency[column].to_list(),
+                mode="lines+markers",
+                name=name,
+                line=dict(color=color, width=2, dash=dash),
+                customdata=by_frequency["customers"].to_list(),
+                hovertemplate=f"{name}: %{{y:.2f}} repeat purchases<br>"
+                "%{customdata:,} customers with %{x} in calibration<extra></extra>",
+            )
+        )
+    fig.update_layout(**_LAYOUT, height=340)
+    fig.update_xaxes(title="repeat purchases in the calibration period", type="category")
+    fig.update_yaxes(title="mean repeat purchases in the holdout", rangemode="tozero")
+    return fig
+
+
+def value_tracking(weekly: pl.DataFrame) -> go.Figure:
+    """Return cumulative repeat purchases, actual against the model (the paper's figure 4)."""
+    fig = go.Figure()
+    for column, name, color, dash in (
+        ("actual", "Actual", CORPORATE, "solid"),
+        ("predicted", "Model", CUSTOMER, "dash"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=weekly["week"].to_list(),
+                y=weekly[column].to_list(),
+                mode="lines",
+                name=name,
+                line=dict(color=color, width=2, dash=dash),
+                hovertemplate=f"{name}, week %{{x}}: %{{y:,.0f}} repeat purchases<extra></extra>",
+            )
+        )
+    fig.update_layout(**_LAYOUT, height=340)
+    fig.update_xaxes(title="weeks into the holdout")
+    fig.update_yaxes(title="cumulative repeat purchases", rangemode="tozero", tickformat=",.0f")
+    return fig

@@ -14,7 +14,7 @@ import streamlit as st
 
 from cxm.access import Scope
 from cxm.config import CompanyConfig, load_config
-from cxm.metrics import cohorts, experience, report
+from cxm.metrics import cohorts, experience, report, value
 from cxm.metrics.compute import DataRange, data_range
 from cxm.segments.filter import SegmentFilter
 from cxm.ui import warehouse
@@ -142,3 +142,23 @@ def _at_risk(gen, where: SegmentFilter, scope: Scope) -> tuple[pl.DataFrame, pl.
 def downline_at_risk(*, where: SegmentFilter, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Return `cxm.metrics.cohorts.downline_at_risk` (cached)."""
     return _at_risk(_gen(), where, scope)
+
+
+@st.cache_data(**_CACHE)
+def _calibration(gen, markets: tuple, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
+    return value.calibration(warehouse.cursor(), scope=scope, markets=markets)
+
+
+def value_calibration(*, where: SegmentFilter, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return `cxm.metrics.value.calibration` for the filter's markets (cached)."""
+    return _calibration(_gen(), tuple(where.markets), scope)
+
+
+@st.cache_data(**_CACHE)
+def _fits(gen, scope: Scope) -> pl.DataFrame:
+    return value.fit_table(warehouse.cursor(), scope=scope)
+
+
+def value_fits(*, scope: Scope) -> pl.DataFrame:
+    """Return `cxm.metrics.value.fit_table` (cached)."""
+    return _fits(_gen(), scope)

@@ -245,3 +245,16 @@ def downline_at_risk(orphaned: pl.DataFrame, lapsed: pl.DataFrame, cfg: CompanyC
             hide_index=True,
             key="lapsed",
         )
+
+
+def tracking_headline(weekly: pl.DataFrame, weeks: int) -> str:
+    """Return a title comparing the model's holdout repeat purchases with the actual ones."""
+    last = weekly.row(weekly.height - 1, named=True)
+    actual, predicted = last["actual"], last["predicted"]
+    if not actual:
+        return f"Repeat purchases in the {weeks}-week holdout, actual and predicted"
+    off = predicted / actual - 1
+    return (
+        f"The model predicted {fmt.number(predicted)} repeat purchases in the {weeks}-week "
+        f"holdout; customers made {fmt.number(actual)} ({fmt.signed(100 * off, 1, '%')})"
+    )

@@ -22,7 +22,8 @@ class Kpi(BaseModel):
     points (n = the segment's answers); ``median``: the median of a ticket column. ``base``
     names the measure counted as ``n`` when it is not the denominator (a share of revenue is
     based on orders, not on dollars). ``snapshot`` KPIs are taken on the as-of date (the
-    period's last day); the others count what happened in the period.
+    period's last day); the others count what happened in the period. ``latest_only`` KPIs
+    (predicted customer value) exist for the data's own as-of date only.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -42,6 +43,11 @@ class Kpi(BaseModel):
     reads: tuple[str, ...]
     headline: bool = False
     snapshot: bool = False
+    latest_only: bool = Field(
+        False,
+        description="modelled at each load for the data's as-of date only: earlier dates have "
+        "no value (null), not zero",
+    )
     short: str | None = Field(None, max_length=22, description="the tile's label, if shorter")
     grain: Literal["seller", "product_line"] = "seller"
 

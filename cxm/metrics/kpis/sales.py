@@ -147,4 +147,53 @@ SALES: tuple[Kpi, ...] = (
         definition="Of customers whose 90th day after their first order falls in the period, "
         "the share who ordered again (on a later day) within those 90 days.",
     ),
+    Kpi(
+        id="clv_12m_total",
+        label="Predicted 12-month customer value",
+        short="Customer value, 12 mo",
+        category="sales",
+        unit="amount",
+        better="higher",
+        kind="sum",
+        numerator="clv_12m",
+        base="customers_valued",
+        reads=("orders", "fact_customer_value"),
+        snapshot=True,
+        latest_only=True,
+        definition="Sum over the serving seller's customers of their predicted value over the "
+        "next 12 months: BG/NBD expected purchases times Gamma-Gamma expected spend, "
+        "discounted 1% a month (docs/metrics.md, Customer value), fitted per market at each "
+        "load on purchase days up to the data's as-of date.",
+    ),
+    Kpi(
+        id="clv_12m_per_customer",
+        label="Predicted 12-month value per customer",
+        short="Value per customer",
+        category="sales",
+        unit="amount",
+        better="higher",
+        kind="ratio",
+        numerator="clv_12m",
+        denominator="customers_valued",
+        reads=("orders", "fact_customer_value"),
+        snapshot=True,
+        latest_only=True,
+        definition="Predicted 12-month customer value over the customers who ever ordered, by "
+        "serving seller, as of the data's as-of date.",
+    ),
+    Kpi(
+        id="customers_at_risk_share",
+        label="Customers at risk",
+        category="retention",
+        unit="share",
+        better="lower",
+        kind="ratio",
+        numerator="customers_at_risk",
+        denominator="customers_valued",
+        reads=("orders", "fact_customer_value"),
+        snapshot=True,
+        latest_only=True,
+        definition="Of the customers who ever ordered, the share whose BG/NBD probability of "
+        "still being active ('alive') is under 0.5 on the data's as-of date.",
+    ),
 )

@@ -1,0 +1,440 @@
+"""Predicted customer value, refitted at every load and stored with the facts.
+
+At the end of each load (`cxm.pipeline`), from ``fact_customers`` (purchase days, same-day
+orders merged) as of the data's as-of date:
+
+1. BG/NBD and Gamma-Gamma (`cxm.metrics.clv`) are fitted once for the whole company, then per
+   market where the market has at least `MIN_CUSTOMERS` customers and `MIN_REPEATERS` who
+   bought again; a market with fewer, or whose fit fails, is scored with the company's fit
+   (``clv_fits.used_for`` says which).
+2. Every customer is scored: probability alive, expected purchase days and spend over the next
+   `HORIZON_MONTHS` months, and their discounted value (``fact_customer_value``); per serving
+   seller the sums the KPIs read (``fact_seller_value``). At risk means P(alive) < `AT_RISK`.
+3. The model is checked the way the BG/NBD paper does (figures 2 and 4): refitted on the data
+   up to `HOLDOUT_WEEKS` before the as-of date, its predictions for the holdout are compared
+   with what the customers did, by number of repeat purchases in calibration
+   (``clv_calibration``) and week by week (``clv_tracking``), per market.
+
+Time is in weeks, as in the papers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Sequence
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from cxm.access import Scope
+from cxm.config import CompanyConfig
+from cxm.errors import CxmError
+from cxm.metrics import clv
+
+#: A market gets its own fit with at least this many customers, this many of them repeaters.
+MIN_CUSTOMERS = 2_000
+MIN_REPEATERS = 300
+#: Under this many customers (or repeaters) in all, no model is fitted: 4 parameters from a
+#: handful of customers would be noise, so the value KPIs show "no data" instead.
+MIN_COMPANY_CUSTOMERS = 200
+MIN_COMPANY_REPEATERS = 50
+#: The value horizon and its monthly discount rate (1% a month, about 12.7% a year).
+HORIZON_MONTHS = 12
+MONTHLY_DISCOUNT = 0.01
+#: Probability alive under which a customer counts as at risk.
+AT_RISK = 0.5
+#: The holdout the model is checked on, and the most customers sampled for that check.
+HOLDOUT_WEEKS = 26
+CHECK_SAMPLE = 200_000
+#: Repeat purchases in calibration grouped as 0, 1, ..., 6, "7+" (the paper's figure 2).
+TOP_FREQUENCY = 7
+WEEKS_PER_YEAR = 365.25 / 7
+COMPANY = "company"
+
+
+def _summary(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Add frequency, recency, T (weeks) and monetary value to fact_customers rows."""
+    days = lambda a, b: (pl.col(a) - pl.col(b)).dt.total_days().cast(pl.Float64)  # noqa: E731
+    return frame.with_columns(
+        (pl.col("purchase_days") - 1).cast(pl.Float64).alias("frequency"),
+        (days("last_order_on", "first_order_on") / 7).alias("recency"),
+        ((pl.lit(as_of) - pl.col("first_order_on")).dt.total_days().cast(pl.Float64) / 7).alias(
+            "T"
+        ),
+    ).with_columns(
+        pl.when(pl.col("frequency") > 0)
+        .then(pl.col("repeat_amount") / pl.col("frequency"))
+        .otherwise(0.0)
+        .alias("monetary")
+    )
+
+
+def _arrays(frame: pl.DataFrame) -> tuple[np.ndarray, ...]:
+    return tuple(frame[c].to_numpy() for c in ("frequency", "recency", "T", "monetary"))
+
+
+def _fit(frame: pl.DataFrame) -> tuple[clv.BgNbdFit, clv.GammaGammaFit]:
+    x, t_x, T, m = _arrays(frame)
+    bg = clv.fit_bgnbd(x, t_x, T)
+    repeat = x > 0
+    gg = clv.fit_gamma_gamma(x[repeat], m[repeat])
+    return bg, gg
+
+
+def _enough(frame: pl.DataFrame) -> bool:
+    return frame.height >= MIN_CUSTOMERS and int((frame["frequency"] > 0).sum()) >= MIN_REPEATERS
+
+
+def fits(customers: pl.DataFrame) -> dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit] | None]:
+    """Return the company's fit and each market's own fit (None where the company's is used).
+
+    Raises `CxmError` (from `cxm.metrics.clv`) when even the company's data cannot be fitted.
+    """
+    company = _fit(customers)
+    if not all(f.converged for f in company):
+        notes = "; ".join(n for f in company for n in f.notes)
+        raise CxmError(f"The company-wide customer value fit did not converge: {notes}")
+    out: dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit] | None] = {COMPANY: company}
+    for (market,), part in customers.group_by("market", maintain_order=True):
+        own = None
+        if _enough(part):
+            try:
+                own = _fit(part)
+            except CxmError:
+                own = None
+        # A market fit that ran to a bound (no dropout seen, say) is not trusted: the
+        # company's fit scores that market instead.
+        if own is not None and not all(f.converged for f in own):
+            own = None
+        out[str(market)] = own
+    return out
+
+
+def score(
+    customers: pl.DataFrame, fitted: dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit] | None]
+) -> pl.DataFrame:
+    """Return one row per customer: p_alive, purchases and spend ahead, value, at risk."""
+    parts = []
+    horizon = HORIZON_MONTHS * WEEKS_PER_YEAR / 12
+    for (market,), part in customers.group_by("market", maintain_order=True):
+        bg, gg = fitted.get(str(market)) or fitted[COMPANY]
+        x, t_x, T, m = _arrays(part)
+        alive = bg.p_alive(x, t_x, T)
+        parts.append(
+            part.select("customer_id", "seller_id", "market").with_columns(
+                pl.Series("p_alive", alive),
+                pl.Series("purchases_12m", bg.expected_purchases(horizon, x, t_x, T)),
+                pl.Series("expected_spend", gg.expected_spend(x, m)),
+                pl.Series(
+                    "clv_12m",
+                    clv.customer_value(
+                        bg,
+                        gg,
+                        x,
+                        t_x,
+                        T,
+                        m,
+                        months=HORIZON_MONTHS,
+                        monthly_discount=MONTHLY_DISCOUNT,
+                    ),
+                ),
+                pl.Series("at_risk", (alive < AT_RISK).astype(np.int64)),
+            )
+        )
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
+def _fit_rows(fitted, customers: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    counts = dict(customers.group_by("market").len().iter_rows())
+    rows = []
+    for scope, pair in fitted.items():
+        if pair is None:
+            continue
+        used = (
+            [m for m, p in fitted.items() if m != COMPANY and p is None]
+            if scope == COMPANY
+            else [scope]
+        )
+        n = customers.height if scope == COMPANY else counts[scope]
+        for model, f in zip(("BG/NBD", "Gamma-Gamma"), pair, strict=True):
+            d = f.to_dict()
+            rows.append(
+                {
+                    "fitted_for": scope,
+                    "used_for": ", ".join(sorted(used)) if used else "",
+                    "model": model,
+                    "parameters": json.dumps(d.get("params", {})),
+                    "standard_errors": json.dumps(d.get("standard_errors", {})),
+                    "log_likelihood": float(d.get("log_likelihood", float("nan"))),
+                    "customers": int(d.get("n_customers") or n),
+                    "converged": bool(d.get("converged", True)),
+                    "scored_as_of": as_of,
+                }
+            )
+    return pl.DataFrame(rows)
+
+
+def _empty_scores() -> pl.DataFrame:
+    f64, s = pl.Float64, pl.String
+    return pl.DataFrame(
+        schema={
+            "customer_id": s,
+            "seller_id": s,
+            "market": s,
+            "p_alive": f64,
+            "purchases_12m": f64,
+            "expected_spend": f64,
+            "clv_12m": f64,
+            "at_risk": pl.Int64,
+        }
+    )
+
+
+def _empty_fits() -> pl.DataFrame:
+    s = pl.String
+    return pl.DataFrame(
+        schema={
+            "fitted_for": s,
+            "used_for": s,
+            "model": s,
+            "parameters": s,
+            "standard_errors": s,
+            "log_likelihood": pl.Float64,
+            "customers": pl.Int64,
+            "converged": pl.Boolean,
+            "scored_as_of": pl.Date,
+        }
+    )
+
+
+def _empty_calibration() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "market": pl.String,
+            "bucket": pl.Int64,
+            "customers": pl.UInt32,
+            "actual": pl.Float64,
+            "predicted": pl.Float64,
+        }
+    )
+
+
+def _empty_tracking() -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={
+            "market": pl.String,
+            "week": pl.Int64,
+            "actual": pl.Float64,
+            "predicted": pl.Float64,
+        }
+    )
+
+
+_CUSTOMERS = """
+SELECT customer_id, seller_id, market, first_order_on, last_order_on, purchase_days,
+       repeat_amount
+FROM fact_customers WHERE first_order_on <= $as_of"""
+
+#: Purchase days of a sample of customers, for the holdout check (customer ids hashed so the
+#: sample is the same at every load of the same data).
+_SAMPLE_DAYS = """
+SELECT o.customer_id, c.market, CAST(o.ordered_at AS DATE) AS day
+FROM orders o JOIN customers c ON c.customer_id = o.customer_id
+WHERE hash(o.customer_id) % $every = 0 AND CAST(o.ordered_at AS DATE) <= $as_of
+GROUP BY o.customer_id, c.market, CAST(o.ordered_at AS DATE)"""
+
+
+def check(
+    con: duckdb.DuckDBPyConnection, as_of: dt.date, customers: int
+) -> tuple[pl.DataFrame, ...]:
+    """Return (calibration by frequency, weekly tracking) per market on a holdout.
+
+    Fitted on purchase days up to ``as_of`` - `HOLDOUT_WEEKS` weeks (company-wide, one fit on
+    the sample), then predicted for each sampled customer over the holdout and compared with
+    what they did.
+    """
+    every = max(1, customers // CHECK_SAMPLE)
+    days = con.sql(_SAMPLE_DAYS, params={"every": every, "as_of": as_of}).pl()
+    cut = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
+    before = days.filter(pl.col("day") <= cut)
+    after = days.filter(pl.col("day") > cut)
+    cal = before.group_by("customer_id", "market").agg(
+        (pl.len() - 1).cast(pl.Float64).alias("frequency"),
+        ((pl.col("day").max() - pl.col("day").min()).dt.total_days() / 7).alias("recency"),
+        ((pl.lit(cut) - pl.col("day").min()).dt.total_days() / 7).alias("T"),
+    )
+    empty = (pl.DataFrame(), pl.DataFrame())
+    if cal.height == 0 or int((cal["frequency"] > 0).sum()) == 0:
+        return empty
+    x, t_x, T = (cal[c].cast(pl.Float64).to_numpy() for c in ("frequency", "recency", "T"))
+    try:
+        bg = clv.fit_bgnbd(x, t_x, T)
+    except CxmError:
+        return empty
+    actual = after.join(cal.select("customer_id"), on="customer_id").with_columns(
+        ((pl.col("day") - pl.lit(cut)).dt.total_days().cast(pl.Int64) + 6).floordiv(7).alias("week")
+    )
+    held = cal.join(actual.group_by("customer_id").len("holdout"), on="customer_id", how="left")
+    held = held.with_columns(
+        pl.col("holdout").fill_null(0),
+        pl.Series("predicted", bg.expected_purchases(float(HOLDOUT_WEEKS), x, t_x, T)),
+        pl.col("frequency").clip(upper_bound=TOP_FREQUENCY).cast(pl.Int64).alias("bucket"),
+    )
+    calibration = (
+        held.group_by("market", "bucket")
+        .agg(
+            pl.len().alias("customers"),
+            pl.col("holdout").sum().cast(pl.Float64).alias("actual"),
+            pl.col("predicted").sum().alias("predicted"),
+        )
+        .sort("market", "bucket")
+    )
+    weeks = np.arange(1, HOLDOUT_WEEKS + 1, dtype=np.float64)
+    by_market = []
+    for (market,), part in cal.with_row_index("i").group_by("market", maintain_order=True):
+        idx = part["i"].to_numpy()
+        predicted = [float(bg.expected_purchases(w, x[idx], t_x[idx], T[idx]).sum()) for w in weeks]
+        done = (
+            actual.filter(pl.col("market") == market)
+            .group_by("week")
+            .len()
+            .sort("week")
+            .select("week", pl.col("len").cum_sum().cast(pl.Float64).alias("actual"))
+        )
+        frame = pl.DataFrame({"week": weeks.astype(np.int64), "predicted": predicted})
+        by_market.append(
+            frame.join(done, on="week", how="left").with_columns(
+                pl.col("actual").forward_fill().fill_null(0.0), pl.lit(market).alias("market")
+            )
+        )
+    tracking = pl.concat(by_market).select("market", "week", "actual", "predicted")
+    return calibration, tracking
+
+
+def build(
+    con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, as_of: dt.date | None
+) -> dict[str, int]:
+    """Fit, score and check at ``as_of``; write the value tables; return their row counts.
+
+    A company whose data cannot be fitted at all (no customer ever bought twice) gets empty
+    value tables, so its KPIs show "no data" instead of stopping the load.
+    """
+    customers = _summary(con.sql(_CUSTOMERS, params={"as_of": as_of}).pl(), as_of or dt.date.min)
+    enough = (
+        customers.height >= MIN_COMPANY_CUSTOMERS
+        and int((customers["frequency"] > 0).sum()) >= MIN_COMPANY_REPEATERS
+    )
+    try:
+        fitted = fits(customers) if enough else {}
+    except CxmError:
+        fitted = {}
+    scored = score(customers, fitted) if fitted else _empty_scores()
+    per_seller = (
+        scored.group_by("seller_id")
+        .agg(
+            pl.len().alias("customers_valued"),
+            pl.col("clv_12m").sum(),
+            pl.col("at_risk").sum().alias("customers_at_risk"),
+        )
+        .with_columns(pl.lit(as_of).alias("scored_as_of"))
+    )
+    calibration, tracking = check(con, as_of, customers.height) if fitted else (None, None)
+    tables = {
+        "fact_customer_value": scored.with_columns(pl.lit(as_of).alias("scored_as_of")),
+        "fact_seller_value": per_seller,
+        "clv_fits": _fit_rows(fitted, customers, as_of) if fitted else _empty_fits(),
+        "clv_calibration": calibration
+        if calibration is not None and calibration.height
+        else _empty_calibration(),
+        "clv_tracking": tracking if tracking is not None and tracking.height else _empty_tracking(),
+    }
+    rows = {}
+    for name, frame in tables.items():
+        con.register("src_value", frame)
+        try:
+            # Table names are this module's constants, never user text.
+            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM src_value")
+        finally:
+            con.unregister("src_value")
+        rows[name] = frame.height
+    return rows
+
+
+def _markets(scope: Scope, markets: Sequence[str]) -> list[str] | None:
+    """Return the markets to read (None: every market), within the user's scope."""
+    if markets:
+        return [m for m in markets if scope.allows(m)]
+    return list(scope.markets) if scope.markets is not None else None
+
+
+def calibration(
+    con: duckdb.DuckDBPyConnection, *, scope: Scope, markets: Sequence[str] = ()
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Return the holdout check summed over the markets in scope (and in ``markets``).
+
+    (by frequency: ``bucket`` 0..7 with 7 meaning 7 or more, ``customers``, ``actual`` and
+    ``predicted`` mean repeat purchases in the holdout; weekly: ``week``, cumulative
+    ``actual`` and ``predicted`` repeat purchases). Empty frames when nothing was checked.
+    """
+    params = {"markets": _markets(scope, markets)}
+    where = "WHERE $markets IS NULL OR list_contains($markets, market)"
+    by_frequency = con.sql(
+        f"""SELECT bucket, sum(customers) AS customers,
+                   sum(actual) / sum(customers) AS actual,
+                   sum(predicted) / sum(customers) AS predicted
+            FROM clv_calibration {where} GROUP BY bucket ORDER BY bucket""",
+        params=params,
+    ).pl()
+    weekly = con.sql(
+        f"""SELECT week, sum(actual) AS actual, sum(predicted) AS predicted
+            FROM clv_tracking {where} GROUP BY week ORDER BY week""",
+        params=params,
+    ).pl()
+    return by_frequency, weekly
+
+
+def fit_table(con: duckdb.DuckDBPyConnection, *, scope: Scope) -> pl.DataFrame:
+    """Return the fits of the newest load, one row per model parameter: which market the fit
+    is for and which it is also used for, the model, the parameter's estimate and standard
+    error, the fit's log-likelihood, customers and whether it converged. A scoped user sees
+    only the fits of their markets (the company-wide fit counts every market's customers)."""
+    allowed = list(scope.markets) if scope.markets is not None else None
+    fits = con.sql(
+        """SELECT fitted_for, used_for, model, parameters, standard_errors, log_likelihood,
+                  customers, converged
+           FROM clv_fits
+           WHERE $allowed IS NULL OR list_contains($allowed, fitted_for)
+           ORDER BY fitted_for = 'company' DESC, fitted_for, model""",
+        params={"allowed": allowed},
+    ).pl()
+    rows = []
+    for fit in fits.iter_rows(named=True):
+        estimates, errors = json.loads(fit["parameters"]), json.loads(fit["standard_errors"])
+        for name, estimate in estimates.items():
+            rows.append(
+                {
+                    "fitted_for": fit["fitted_for"],
+                    "used_for": fit["used_for"],
+                    "model": fit["model"],
+                    "parameter": name,
+                    "estimate": float(estimate),
+                    "standard_error": errors.get(name),
+                    "log_likelihood": fit["log_likelihood"],
+                    "customers": fit["customers"],
+                    "converged": fit["converged"],
+                }
+            )
+    schema = {
+        "fitted_for": pl.String,
+        "used_for": pl.String,
+        "model": pl.String,
+        "parameter": pl.String,
+        "estimate": pl.Float64,
+        "standard_error": pl.Float64,
+        "log_likelihood": pl.Float64,
+        "customers": pl.Int64,
+        "converged": pl.Boolean,
+    }
+    return pl.DataFrame(rows, schema=schema)

@@ -1,0 +1,142 @@
+"""Predicted customer value at load: fits per market, scores, seller sums, KPIs and the check.
+
+The models' numbers are tested against the papers and `lifetimes` in tests/test_clv.py; this
+file tests what the load does with them, on the 2,000-seller demo company.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+import pytest
+
+from cxm.access import Scope
+from cxm.config import load_config
+from cxm.metrics import compute, value
+from cxm.segments import Period, SegmentFilter
+
+CFG = load_config()
+
+
+@pytest.fixture(scope="module")
+def con(small_demo_warehouse):
+    c = duckdb.connect(str(small_demo_warehouse), read_only=True)
+    yield c
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def scored(con) -> pl.DataFrame:
+    return con.sql("SELECT * FROM fact_customer_value").pl()
+
+
+def test_every_customer_who_ordered_is_scored_with_finite_values(con, scored):
+    (ordered,) = con.execute("SELECT count(DISTINCT customer_id) FROM orders").fetchall()[0]
+    assert scored.height == ordered > 1_000
+    for column in ("p_alive", "purchases_12m", "expected_spend", "clv_12m"):
+        assert scored[column].is_finite().all(), column
+    assert scored["p_alive"].min() >= 0 and scored["p_alive"].max() <= 1
+    assert scored["clv_12m"].min() >= 0
+    at_risk = (scored["p_alive"] < value.AT_RISK).cast(pl.Int64)
+    assert (scored["at_risk"] == at_risk).all()
+
+
+def test_each_market_has_its_own_fit_or_is_named_under_the_company_fit(con, scored):
+    fits = con.sql("SELECT * FROM clv_fits").pl()
+    assert set(fits["model"]) == {"BG/NBD", "Gamma-Gamma"}
+    own = set(fits.filter(pl.col("fitted_for") != "company")["fitted_for"])
+    company = fits.filter(pl.col("fitted_for") == "company")
+    assert company.height == 2
+    fallback = {m for m in company["used_for"][0].split(", ") if m}
+    assert own | fallback == set(scored["market"]) and not own & fallback
+    counts = dict(scored.group_by("market").len().iter_rows())
+    for market in own:  # a market fitted on its own has enough customers for it
+        assert counts[market] >= value.MIN_CUSTOMERS
+
+
+def test_seller_sums_are_the_sums_of_their_customers(con, scored):
+    expected = scored.group_by("seller_id").agg(
+        pl.len().alias("customers_valued"),
+        pl.col("clv_12m").sum().alias("clv"),
+        pl.col("at_risk").sum().alias("risk"),
+    )
+    stored = con.sql("SELECT * FROM fact_seller_value").pl()
+    joined = expected.join(stored, on="seller_id", how="full", coalesce=True)
+    assert joined.height == expected.height == stored.height
+    assert (joined["customers_valued"] == joined["customers_valued_right"]).all()
+    assert (joined["risk"] == joined["customers_at_risk"]).all()
+    assert ((joined["clv"] - joined["clv_12m"]).abs() < 1e-6).all()
+
+
+def test_value_kpis_by_market_equal_the_customers_of_each_market_s_sellers(con, scored):
+    # Computed here from the per-customer scores with Polars, by the serving seller's market.
+    sellers = con.sql("SELECT seller_id, market AS seller_market FROM sellers").pl()
+    mine = (
+        scored.join(sellers, on="seller_id")
+        .group_by("seller_market")
+        .agg(
+            (pl.col("clv_12m").sum() / pl.len()).alias("per_customer"),
+            (pl.col("at_risk").sum() / pl.len()).alias("at_risk"),
+            pl.len().alias("n"),
+        )
+    )
+    (as_of,) = con.execute("SELECT max(scored_as_of) FROM fact_customer_value").fetchall()[0]
+    where = SegmentFilter(period=Period.month_of(as_of))
+    out = compute(
+        con,
+        ["clv_12m_per_customer", "customers_at_risk_share"],
+        by=["market"],
+        where=where,
+        scope=Scope.everywhere(),
+        cfg=CFG,
+    )
+    for row in mine.iter_rows(named=True):
+        got = {
+            r["kpi_id"]: (r["value"], r["n"])
+            for r in out.filter(pl.col("market") == row["seller_market"]).iter_rows(named=True)
+        }
+        assert got["clv_12m_per_customer"][0] == pytest.approx(row["per_customer"], rel=1e-9)
+        assert got["customers_at_risk_share"][0] == pytest.approx(row["at_risk"], rel=1e-9)
+        assert got["clv_12m_per_customer"][1] == row["n"]
+
+
+def test_an_earlier_period_has_no_predicted_value_not_zero(con):
+    (as_of,) = con.execute("SELECT max(scored_as_of) FROM fact_customer_value").fetchall()[0]
+    earlier = SegmentFilter(period=Period.month_of(as_of).previous())
+    for use_cube in (True, False):
+        out = compute(
+            con,
+            ["clv_12m_total", "clv_12m_per_customer"],
+            where=earlier,
+            scope=Scope.everywhere(),
+            cfg=CFG,
+            use_cube=use_cube,
+        )
+        assert out["value"].to_list() == [None, None]
+        assert out["n"].to_list() == [0, 0]
+
+
+def test_a_scoped_user_sees_only_the_fits_of_their_markets(con):
+    fits = con.sql("SELECT fitted_for FROM clv_fits").pl()["fitted_for"].to_list()
+    own = sorted({m for m in fits if m != "company"})
+    assert own, "the small demo should give at least one market its own fit"
+    scoped = value.fit_table(con, scope=Scope(markets=(own[0],)))
+    assert set(scoped["fitted_for"]) == {own[0]}
+    everyone = value.fit_table(con, scope=Scope.everywhere())
+    assert "company" in set(everyone["fitted_for"])
+
+
+def test_the_holdout_check_counts_what_customers_did_and_what_the_model_said(con):
+    by_frequency, weekly = value.calibration(con, scope=Scope.everywhere())
+    assert by_frequency["bucket"].to_list() == list(range(value.TOP_FREQUENCY + 1))
+    assert weekly["week"].to_list() == list(range(1, value.HOLDOUT_WEEKS + 1))
+    # Cumulative: never falls.
+    assert (weekly["actual"].diff().drop_nulls() >= 0).all()
+    assert (weekly["predicted"].diff().drop_nulls() >= 0).all()
+    # The demo company's customers are drawn from a buy-till-you-die story close to BG/NBD's:
+    # the model's 26-week forecast lands within 25% of what they did.
+    last = weekly.row(weekly.height - 1, named=True)
+    assert last["predicted"] == pytest.approx(last["actual"], rel=0.25)
+    # Scoped to one market: only that market's customers are summed.
+    br, _ = value.calibration(con, scope=Scope(markets=("BR",)))
+    assert br["customers"].sum() < by_frequency["customers"].sum()
