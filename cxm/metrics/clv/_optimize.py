@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+from threadpoolctl import threadpool_limits
 
 #: Every parameter is kept inside [LOWER, UPPER]; one that ends on a bound is reported.
 LOWER, UPPER = 1e-6, 1e6
@@ -48,6 +49,13 @@ def maximise(names: Sequence[str], loglik: LogLik, start: Sequence[float], n: fl
         return -ll / n, -(grad * p) / n
 
     theta0 = np.clip(np.log(np.asarray(start, dtype=float)), lo + 1, hi - 1)
+    # BLAS on 4 numbers gains nothing from threads, and OpenBLAS's spinning workers starve the
+    # numba kernels of the cores they share: one BLAS thread while the fit runs.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _maximise(names, loglik, objective, theta0, n, lo, hi)
+
+
+def _maximise(names, loglik, objective, theta0, n, lo, hi) -> Optimum:
     res = minimize(
         objective,
         theta0,
