@@ -311,12 +311,10 @@ def gap_heatmap(gaps: pl.DataFrame, dim: str, cfg: CompanyConfig) -> go.Figure:
     return fig.update_traces(colorscale="Reds")
 
 
-def value_calibration(by_frequency: pl.DataFrame) -> go.Figure:
-    """Return the model's check by repeat purchases in calibration (BG/NBD paper, figure 2)."""
-    labels = [
-        f"{b}+" if b == by_frequency["bucket"].max() and b >= 7 else str(b)
-        for b in by_frequency["bucket"].to_list()
-    ]
+def _actual_and_model(
+    x: list, frame: pl.DataFrame, hover: str, markers: bool, **extra
+) -> go.Figure:
+    """Return the actual line (solid grey) and the model's (dashed blue) over ``x``."""
     fig = go.Figure()
     for column, name, color, dash in (
         ("actual", "Actual", CORPORATE, "solid"),
@@ -324,17 +322,30 @@ def value_calibration(by_frequency: pl.DataFrame) -> go.Figure:
     ):
         fig.add_trace(
             go.Scatter(
-                x=labels,
-                y=by_frequency[column].to_list(),
-                mode="lines+markers",
+                x=x,
+                y=frame[column].to_list(),
+                mode="lines+markers" if markers else "lines",
                 name=name,
                 line=dict(color=color, width=2, dash=dash),
-                customdata=by_frequency["customers"].to_list(),
-                hovertemplate=f"{name}: %{{y:.2f}} repeat purchases<br>"
-                "%{customdata:,} customers with %{x} in calibration<extra></extra>",
+                hovertemplate=f"{name}{hover}<extra></extra>",
+                **extra,
             )
         )
     fig.update_layout(**_LAYOUT, height=340)
+    return fig
+
+
+def value_calibration(by_frequency: pl.DataFrame) -> go.Figure:
+    """Return the model's check by repeat purchases in calibration (BG/NBD paper, figure 2)."""
+    top = by_frequency["bucket"].max()
+    labels = [f"{b}+" if b == top and b >= 7 else str(b) for b in by_frequency["bucket"]]
+    fig = _actual_and_model(
+        labels,
+        by_frequency,
+        ": %{y:.2f} repeat purchases<br>%{customdata:,} customers with %{x} in calibration",
+        True,
+        customdata=by_frequency["customers"].to_list(),
+    )
     fig.update_xaxes(title="repeat purchases in the calibration period", type="category")
     fig.update_yaxes(title="mean repeat purchases in the holdout", rangemode="tozero")
     return fig
@@ -342,22 +353,9 @@ def value_calibration(by_frequency: pl.DataFrame) -> go.Figure:
 
 def value_tracking(weekly: pl.DataFrame) -> go.Figure:
     """Return cumulative repeat purchases, actual against the model (the paper's figure 4)."""
-    fig = go.Figure()
-    for column, name, color, dash in (
-        ("actual", "Actual", CORPORATE, "solid"),
-        ("predicted", "Model", CUSTOMER, "dash"),
-    ):
-        fig.add_trace(
-            go.Scatter(
-                x=weekly["week"].to_list(),
-                y=weekly[column].to_list(),
-                mode="lines",
-                name=name,
-                line=dict(color=color, width=2, dash=dash),
-                hovertemplate=f"{name}, week %{{x}}: %{{y:,.0f}} repeat purchases<extra></extra>",
-            )
-        )
-    fig.update_layout(**_LAYOUT, height=340)
+    fig = _actual_and_model(
+        weekly["week"].to_list(), weekly, ", week %{x}: %{y:,.0f} repeat purchases", False
+    )
     fig.update_xaxes(title="weeks into the holdout")
     fig.update_yaxes(title="cumulative repeat purchases", rangemode="tozero", tickformat=",.0f")
     return fig

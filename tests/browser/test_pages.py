@@ -55,3 +55,16 @@ def test_a_filter_chosen_on_one_page_carries_over_and_lives_in_the_url(admin, de
     expect(admin.get_by_role("heading", name="KPIs by segment", exact=True)).to_be_visible()
     assert "markets=BR" in admin.url and "period=2026-09" in admin.url
     expect(admin.get_by_text("Brazil (BR)")).to_be_visible()
+
+
+def test_the_customer_value_section_shows_its_model_check_and_is_photographed(admin, demo_app_url):
+    admin.goto(f"{demo_app_url}/kpis")
+    settle(admin)
+    check = admin.get_by_role("heading", name="The model predicted")
+    check.scroll_into_view_if_needed()
+    expect(check).to_contain_text("repeat purchases in the 26-week holdout")
+    expect(
+        admin.get_by_role("heading", name="Predicted 12-month value per customer")
+    ).to_be_visible()
+    admin.wait_for_timeout(500)
+    admin.screenshot(path=str(SHOTS / "customer-value.png"))
