@@ -184,8 +184,8 @@ def render(results: list[dict]) -> str:
         o, lt = r["ours_on_baseline"], r["lifetimes"]
         lines += [
             "",
-            f"Against lifetimes on the same {r['baseline_customers']:,} customers (lifetimes "
-            "fitted and scoring in the same run):",
+            f"Against lifetimes on the same {r['baseline_customers']:,} customers ("
+            "both fitted and scored in the same run):",
             "",
             "| | BG/NBD fit s | Gamma-Gamma fit s | score s | fit + score s | peak GiB |",
             "|---|---:|---:|---:|---:|---:|",
