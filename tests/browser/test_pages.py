@@ -60,7 +60,13 @@ def test_a_filter_chosen_on_one_page_carries_over_and_lives_in_the_url(admin, de
 def test_the_customer_value_section_shows_its_model_check_and_is_photographed(admin, demo_app_url):
     admin.goto(f"{demo_app_url}/kpis")
     settle(admin)
+    # The section is the page's last: give a busy machine time to draw everything above it.
+    expect(admin.get_by_role("heading", name="Customer value", exact=True)).to_be_visible(
+        timeout=60_000
+    )
+    expect(admin.locator('[data-testid="stException"]')).to_have_count(0)
     check = admin.get_by_role("heading", name="The model predicted")
+    expect(check).to_be_visible(timeout=60_000)
     check.scroll_into_view_if_needed()
     expect(check).to_contain_text("repeat purchases in the 26-week holdout")
     expect(
