@@ -3,6 +3,7 @@
 import streamlit as st
 
 from cxm.access import Role, require_role
+from cxm.metrics import value
 from cxm.ui import access, fmt, queries, warehouse
 from cxm.warehouse import store
 
@@ -53,7 +54,9 @@ else:
     st.caption(
         "Refitted at every load on purchase days up to the data's as-of date: BG/NBD (Fader, "
         "Hardie and Lee 2005) for purchases and dropout, Gamma-Gamma (Fader and Hardie 2013) "
-        "for spend. A market with too few customers is scored with the company-wide fit."
+        "for spend. A market with too few customers is scored with the company-wide fit; a "
+        "fit reads a fixed sample of at most "
+        f"{value.FIT_SAMPLE:,} customers, and every customer is scored."
     )
     st.dataframe(
         fits,

@@ -177,6 +177,7 @@ def _value_constants() -> dict:
         "min_repeaters": f"{value.MIN_REPEATERS:,}",
         "holdout": value.HOLDOUT_WEEKS,
         "sample": f"{value.CHECK_SAMPLE:,}",
+        "fit_sample": f"{value.FIT_SAMPLE:,}",
     }
 
 
@@ -196,7 +197,9 @@ merged, as the literature counts purchases), time in weeks:
 - **Value** over the next {months} months: expected purchases month by month times expected
   spend, discounted {discount} a month. **At risk**: probability alive under {at_risk}.
 - **Which fit**: one for the company, and one per market with at least {min_customers}
-  customers, {min_repeaters} of them repeaters; other markets use the company's. The fits,
+  customers, {min_repeaters} of them repeaters, whose fit converged; other markets use the
+  company's. A fit reads at most about {fit_sample} customers (a sample drawn by a hash of the
+  customer id, the same at every load of the same data); every customer is scored. The fits,
   with standard errors and log-likelihoods, are on the Data page.
 - **Checked** at every load as the paper does: refitted on a sample of up to {sample}
   customers with the last {holdout} weeks held out, and its predictions for those weeks

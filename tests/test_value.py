@@ -140,3 +140,18 @@ def test_the_holdout_check_counts_what_customers_did_and_what_the_model_said(con
     # Scoped to one market: only that market's customers are summed.
     br, _ = value.calibration(con, scope=Scope(markets=("BR",)))
     assert br["customers"].sum() < by_frequency["customers"].sum()
+
+
+def test_a_large_market_is_fitted_on_a_fixed_hashed_sample(con, monkeypatch):
+    (as_of,) = con.execute("SELECT max(scored_as_of) FROM fact_customer_value").fetchall()[0]
+    customers = value._summary(con.sql(value._CUSTOMERS, params={"as_of": as_of}).pl(), as_of)
+    assert customers.height > 10_000
+    monkeypatch.setattr(value, "FIT_SAMPLE", 4_000)
+    first, again = value._fit(customers), value._fit(customers.reverse())
+    # About 4,000 customers read (a hash draw, not an exact count), the same ones whatever
+    # the order the rows come in, so the same parameters at every load of the same data.
+    assert 3_400 < first[0].n_customers < 4_600
+    # (The sums in the likelihood run in another order: equal to the optimiser's tolerance.)
+    assert first[0].n_customers == again[0].n_customers
+    assert first[0].params == pytest.approx(again[0].params, rel=1e-6)
+    assert first[1].params == pytest.approx(again[1].params, rel=1e-6)
