@@ -154,4 +154,4 @@ def test_a_large_market_is_fitted_on_a_fixed_hashed_sample(con, monkeypatch):
     # (The sums in the likelihood run in another order: equal to the optimiser's tolerance.)
     assert first[0].n_customers == again[0].n_customers
     assert first[0].params == pytest.approx(again[0].params, rel=1e-6)
-    assert first[1].params == pytest.approx(again[1].params, rel=1e-6)
+    assert first[1].params == pytest.approx(again[1].params, rel=1e-5)
