@@ -15,7 +15,7 @@ history = store.load_history(con)
 if history:
     newest = history[0]
     st.caption(
-        f"Data as of {fmt.date(newest['data_as_of'])} · last {newest['kind']} "
+        f"Data as of {fmt.date(newest['data_as_of'])} · last {fmt.md_escape(newest['kind'])} "
         f"{fmt.date(newest['loaded_at'])}"
     )
 

@@ -4,7 +4,7 @@ import streamlit as st
 
 from cxm.metrics import experience
 from cxm.segments import Dimension
-from cxm.ui import charts, queries, shell, tables, tiles, widgets
+from cxm.ui import charts, fmt, queries, shell, tables, tiles, widgets
 
 ctx = shell.page("Experience gap", page_params=("by",))
 by = widgets.dimension_picker(
@@ -15,7 +15,7 @@ by = widgets.dimension_picker(
 )
 overall = queries.attribute_gaps(where=ctx.where, scope=ctx.scope)
 if overall["n_customer"].sum() + overall["n_seller"].sum() == 0:
-    st.info(f"No customer or seller answers for {ctx.where.describe()} yet.")
+    st.info(fmt.md_escape(f"No customer or seller answers for {ctx.where.describe()} yet."))
     st.stop()
 
 st.subheader(tiles.gap_headline(overall))

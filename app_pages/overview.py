@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cxm.metrics import headline
-from cxm.ui import charts, queries, shell, tables, tiles
+from cxm.ui import charts, fmt, queries, shell, tables, tiles
 
 ctx = shell.page("Overview")
 kpis = [k.id for k in headline()]
@@ -12,7 +12,7 @@ reports = queries.segment_reports(
 )
 report = reports[()]
 if report.filter(report["kpi_id"] == "live_sellers")["n"].sum() == 0:
-    st.info(f"No sellers match {ctx.where.describe()} in {ctx.scope.describe()}.")
+    st.info(fmt.md_escape(f"No sellers match {ctx.where.describe()} in {ctx.scope.describe()}."))
     st.stop()
 trend = queries.trend(kpis, months=12, where=ctx.where, scope=ctx.scope)
 tiles.kpi_tiles(report, trend, ctx.cfg, ctx.where.period.describe(), ctx.as_of)

@@ -313,12 +313,12 @@ def render(results: list[dict]) -> str:
         "Reading it: *facts* is `build_facts` alone, the issue's facts stage; *facts + value + "
         "cube* adds what every load also derives: predicted customer value (issue 14: fits per "
         "market, every customer scored, the holdout check) and the 13-month KPI cube (trends, "
-        "sparklines, one-month reports). *Report* is the median of three warm runs of all "
-        "seller-grain KPIs by rank x market x language through the seller base (the cube cannot answer it: it holds no "
-        "median); the pandas baseline computes only ten of them, by rank x market, so the "
-        "speed-up understates ours. *Largest difference* compares those ten KPIs, ours against "
-        "pandas. *Overview* is from pressing Login to the last chart drawn on a fresh server "
-        "(nothing cached); its reports come from the cube.",
+        "sparklines, one-month reports). *Report* is the median of three warm runs of all seller-"
+        "grain KPIs by rank x market x language through the seller base (the cube cannot answer "
+        "it: it holds no median); the pandas baseline computes only ten of them, by rank x "
+        "market, so the speed-up understates ours. *Largest difference* compares those ten KPIs, "
+        "ours against pandas. *Overview* is from pressing Login to the last chart drawn on a "
+        "fresh server (nothing cached); its reports come from the cube.",
         "",
         END,
     ]

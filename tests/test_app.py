@@ -114,7 +114,7 @@ def test_junk_and_forbidden_link_parameters_are_named_and_fall_back(env):
     warnings = " ".join(w.value for w in at.warning)
     assert 'Link parameter markets: "US" is outside your markets' in warnings
     assert 'Link parameter markets: "UK" is not a configured market' in warnings
-    assert 'Link parameter period: "1999-13" is not a period with data' in warnings
+    assert r'Link parameter period: "1999\-13" is not a period with data' in warnings
     assert 'Link parameter colour: "red" is not a parameter cxm uses' in warnings
     assert _metrics(at)["Live sellers"] == "4"  # BR kept; US and UK left out
     assert "colour" not in at.query_params
@@ -142,7 +142,10 @@ def test_outside_demo_mode_the_app_refuses_to_start_without_a_secret_cookie_key(
     monkeypatch.setenv("CXM_DEMO", "")
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
-    assert "CXM_COOKIE_KEY must be a secret of at least 32 bytes (it is unset)" in at.error[0].value
+    # The message is shown as text: its punctuation escaped for Markdown.
+    assert r"CXM\_COOKIE\_KEY must be a secret of at least 32 bytes \(it is unset\)" in (
+        at.error[0].value
+    )
     assert not at.text_input
 
 
@@ -150,7 +153,7 @@ def test_a_missing_warehouse_says_how_to_build_one(env, monkeypatch, tmp_path):
     monkeypatch.setenv("CXM_WAREHOUSE", str(tmp_path / "nowhere.duckdb"))
     at = _login("exec", "exec-demo-2026")
     assert not at.exception
-    assert "Build the demo company with `cxm demo`" in at.error[0].value
+    assert r"Build the demo company with \`cxm demo\`" in at.error[0].value
     assert not at.metric
 
 

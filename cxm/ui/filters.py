@@ -19,6 +19,7 @@ from cxm.errors import BadFilter
 from cxm.metrics.compute import DataRange
 from cxm.segments.filter import STATUSES, SegmentFilter
 from cxm.segments.periods import Period
+from cxm.ui import fmt
 
 #: URL parameters shared by every page: (name, session key).
 SHARED = ("period", "markets", "languages", "rank_min", "statuses")
@@ -132,9 +133,8 @@ def segment_filter(
         chosen, problems = _from_url(url, user, cfg, data, page_params)
         state.update(chosen)
         for p in problems:
-            st.warning(
-                f'Link parameter {p.parameter}: "{p.value}" {p.why}.', icon=":material/link_off:"
-            )
+            name, value = fmt.md_escape(p.parameter), fmt.md_escape(p.value)
+            st.warning(f'Link parameter {name}: "{value}" {p.why}.', icon=":material/link_off:")
     periods = period_choices(data)
     markets = [m for m in cfg.market_codes if user.scope.allows(m)]
     names = {m.code: m.name for m in cfg.markets}

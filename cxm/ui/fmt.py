@@ -1,4 +1,5 @@
-"""Numbers and dates formatted for people: 1.2M, $3.4M, 34.5%, +2.1 pp, 31 Oct 2026.
+"""Numbers and dates formatted for people: 1.2M, $3.4M, 34.5%, +2.1 pp, 31 Oct 2026; and any
+value made safe to put into Markdown (`md_escape`).
 
 The only place the app turns a number into text; pages never format with f-strings. Negative
 numbers take a true minus sign (−), a value that rounds to zero carries no sign, and a compact
@@ -9,10 +10,38 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+import string
 
 _UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 MINUS = "−"
 DASH = "–"
+
+
+#: Every ASCII punctuation character: CommonMark shows a backslash-escaped one as itself, so
+#: escaping them all also turns off Streamlit's own syntax (`:red[...]`, `$math$`, icons).
+_MD_SPECIAL = re.compile("([" + re.escape(string.punctuation) + "])")
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]+")
+
+
+def md_escape(value: object, *, keep_lines: bool = False) -> str:
+    r"""Return ``value`` as Markdown that shows its text literally: no link, image, HTML,
+    emphasis, heading, list, math or colour can come out of it.
+
+    Use it on every value from the data, the configuration, the credentials file or the URL
+    that goes into `st.markdown`, `st.caption`, `st.info` / `warning` / `error`, a title or a
+    tooltip, exactly once, where the Markdown is assembled. Line breaks and other control
+    characters become one space, so a value cannot start a new Markdown block; with
+    ``keep_lines=True`` each line is escaped and the lines stay apart (multi-line messages).
+
+    >>> md_escape("![x](http://example.invalid/a.png)")
+    '\\!\\[x\\]\\(http\\:\\/\\/example\\.invalid\\/a\\.png\\)'
+    >>> md_escape("**bold**\n# head"), md_escape("São Paulo"), md_escape("a\nb", keep_lines=True)
+    ('\\*\\*bold\\*\\* \\# head', 'São Paulo', 'a  \nb')
+    """
+    if keep_lines:
+        return "  \n".join(md_escape(line) for line in str(value).splitlines())
+    return _MD_SPECIAL.sub(r"\\\1", _LINE_BREAKS.sub(" ", str(value)))
 
 
 def _missing(x) -> bool:

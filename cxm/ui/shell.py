@@ -44,7 +44,10 @@ def pages_for(role: Role | None) -> list[st.Page]:
 def sidebar(user: User) -> None:
     """Draw who is signed in, their role and scope, and the sign-out button."""
     with st.sidebar:
-        st.caption(f"{user.name} · {user.role.value} · {user.scope.describe()}")
+        st.caption(
+            f"{fmt.md_escape(user.name)} · {user.role.value} · "
+            f"{fmt.md_escape(user.scope.describe())}"
+        )
         access.logout_button()
 
 
@@ -53,12 +56,13 @@ def errors_shown() -> Iterator[None]:
     """Show a `CxmError` raised inside as one message, instead of a traceback, and stop.
 
     Every page runs inside it, and so does the login: a missing credentials file, a cookie
-    key that is not a secret, or a missing warehouse reads as what to do, not as a crash.
+    key that is not a secret, or a missing warehouse reads as what to do, not as a crash. The
+    message is shown as text (values in it are not Markdown), one line per line.
     """
     try:
         yield
     except CxmError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(fmt.md_escape(exc, keep_lines=True), icon=":material/error:")
         st.stop()
 
 
@@ -90,8 +94,8 @@ def page(title: str, *, page_params: Sequence[str] = ()) -> PageContext:
     as_of = min(where.period.end, data.as_of)
     said = where.describe()
     st.caption(
-        f"{said[0].upper()}{said[1:]} · data as of {fmt.date(data.as_of)} · "
-        f"showing {user.scope.describe()}"
+        f"{fmt.md_escape(said[0].upper() + said[1:])} · data as of {fmt.date(data.as_of)} · "
+        f"showing {fmt.md_escape(user.scope.describe())}"
     )
     tiles.stale_warning(data.as_of)
     return PageContext(user=user, cfg=cfg, where=where, as_of=as_of)

@@ -86,26 +86,32 @@ def kpi_tiles(
 def mover_sentences(
     report: pl.DataFrame, dim: str, cfg: CompanyConfig, limit: int = 3
 ) -> list[str]:
-    """Return the segments that moved most, each as a sentence with its reason."""
+    """Return the segments that moved most, each as a Markdown sentence with its reason (every
+    value in it escaped: a market or rank name is shown as text, and $ amounts are not math)."""
     names = {m.code: m.name for m in cfg.markets}
+    md = fmt.md_escape
     out = []
     for r in movers(report, dim, limit=limit, min_n=cfg.min_n).iter_rows(named=True):
         kpi = BY_ID[r["kpi_id"]]
-        where = f"in {names.get(r[dim], r[dim])}" if dim == "market" else f"among {r[dim]} sellers"
+        where = (
+            f"in {md(names.get(r[dim], r[dim]))}"
+            if dim == "market"
+            else f"among {md(r[dim])} sellers"
+        )
         direction = "rose" if (r["change"] or 0) > 0 else "fell"
         good = (direction == "rose") == (kpi.better == "higher")
         out.append(
-            f"{':green' if good else ':red'}[**{kpi.label}** {direction} "
-            f"{fmt.kpi_change(kpi.unit, r['value'], r['previous']).lstrip('+−')}] {where}, "
-            f"to {fmt.kpi_value(kpi.unit, r['value'], cfg.currency)} "
-            f"(company {fmt.kpi_value(kpi.unit, r['company'], cfg.currency)}; "
-            f"n = {fmt.number(r['n'])})."
+            f"{':green' if good else ':red'}[**{md(kpi.label)}** {direction} "
+            f"{md(fmt.kpi_change(kpi.unit, r['value'], r['previous']).lstrip('+−'))}] {where}, "
+            f"to {md(fmt.kpi_value(kpi.unit, r['value'], cfg.currency))} "
+            f"(company {md(fmt.kpi_value(kpi.unit, r['company'], cfg.currency))}; "
+            f"n = {md(fmt.number(r['n']))})."
         )
     return out
 
 
 def widest_gap_headline(gaps: pl.DataFrame, cfg: CompanyConfig) -> str:
-    """Return a title that states where the customer experience gap is widest."""
+    """Return a title (Markdown, values escaped) stating where the experience gap is widest."""
     names = {m.code: m.name for m in cfg.markets}
     rows = gaps.filter(
         pl.col("kpi_id") == "experience_gap_pp", ~pl.col("small"), pl.col("value").is_not_null()
@@ -119,11 +125,12 @@ def widest_gap_headline(gaps: pl.DataFrame, cfg: CompanyConfig) -> str:
     )
     if rows.height > 1:
         text += f", {fmt.pp(top['value'] - rows['value'][1]).lstrip('+')} wider than next"
-    return text
+    return fmt.md_escape(text)
 
 
 def gap_headline(gaps: pl.DataFrame) -> str:
-    """Return a title stating the attribute where belief and customers differ most."""
+    """Return a title (Markdown, values escaped) naming the attribute where belief and
+    customers differ most."""
     rows = gaps.filter(
         pl.col("customer_gap_pp").is_not_null(),
         pl.col("n_customer") >= 10,
@@ -132,7 +139,7 @@ def gap_headline(gaps: pl.DataFrame) -> str:
     if rows.is_empty():
         return "Not enough corporate and customer answers to compare"
     top = rows.row(0, named=True)
-    return (
+    return fmt.md_escape(
         f"On {top['attribute']}, {fmt.share(top['corporate_share'])} of corporate answers "
         f"say superior; {fmt.share(top['customer_share'])} of customers do, a "
         f"{fmt.kpi_value('pp', top['customer_gap_pp'])} gap"
@@ -150,15 +157,16 @@ def drivers_method(focus: pl.DataFrame) -> str:
 
 
 def heatmap_headline(grid: pl.DataFrame, kpi: Kpi, cfg: CompanyConfig) -> str:
-    """Return a title naming the best and the worst rank x market cell of one KPI."""
+    """Return a title (Markdown, values escaped) naming the best and the worst rank x market
+    cell of one KPI."""
     rows = grid.filter(
         pl.col("kpi_id") == kpi.id, ~pl.col("small"), pl.col("value").is_not_null()
     ).sort("value")
     if rows.height < 2:
-        return f"{kpi.label} by rank and market"
+        return fmt.md_escape(f"{kpi.label} by rank and market")
     lo, hi = rows.row(0, named=True), rows.row(rows.height - 1, named=True)
     best, worst = (hi, lo) if kpi.better == "higher" else (lo, hi)
-    return (
+    return fmt.md_escape(
         f"{kpi.label}: best {best['rank']} in {best['market']} "
         f"({fmt.kpi_value(kpi.unit, best['value'], cfg.currency)}), worst {worst['rank']} "
         f"in {worst['market']} ({fmt.kpi_value(kpi.unit, worst['value'], cfg.currency)})"
@@ -166,15 +174,16 @@ def heatmap_headline(grid: pl.DataFrame, kpi: Kpi, cfg: CompanyConfig) -> str:
 
 
 def bars_headline(report: pl.DataFrame, kpi: Kpi, dim: str, cfg: CompanyConfig) -> str:
-    """Return a title naming the segment furthest below the company on one KPI."""
+    """Return a title (Markdown, values escaped) naming the segment furthest below the company
+    on one KPI."""
     rows = report.filter(
         pl.col("kpi_id") == kpi.id, ~pl.col("small"), pl.col("value").is_not_null()
     )
     if rows.is_empty():
-        return f"{kpi.label} by {dim}"
+        return fmt.md_escape(f"{kpi.label} by {dim}")
     sign = 1 if kpi.better == "higher" else -1
     worst = rows.sort(pl.col("value") * sign).row(0, named=True)
-    return (
+    return fmt.md_escape(
         f"{kpi.label}: {worst[dim]} trails at "
         f"{fmt.kpi_value(kpi.unit, worst['value'], cfg.currency)} "
         f"(company {fmt.kpi_value(kpi.unit, worst['company'], cfg.currency)})"
@@ -182,12 +191,13 @@ def bars_headline(report: pl.DataFrame, kpi: Kpi, dim: str, cfg: CompanyConfig) 
 
 
 def curves_headline(curves: pl.DataFrame) -> str:
-    """Return a title with the newest cohort's 12-month retention against the oldest."""
+    """Return a title (Markdown, values escaped) with the newest cohort's 12-month retention
+    against the oldest."""
     at12 = curves.filter(pl.col("month") == 12, pl.col("sellers") >= 10).sort("cohort_start")
     if at12.height < 2:
         return "Seller retention by enrolment cohort"
     old, new = at12.row(0, named=True), at12.row(at12.height - 1, named=True)
-    return (
+    return fmt.md_escape(
         f"{fmt.share(new['retained_share'])} of the {str(new['cohort_start'])[:4]} cohort "
         f"were still in after 12 months ({str(old['cohort_start'])[:4]}: "
         f"{fmt.share(old['retained_share'])})"
@@ -248,13 +258,14 @@ def downline_at_risk(orphaned: pl.DataFrame, lapsed: pl.DataFrame, cfg: CompanyC
 
 
 def tracking_headline(weekly: pl.DataFrame, weeks: int) -> str:
-    """Return a title comparing the model's holdout repeat purchases with the actual ones."""
+    """Return a title (Markdown, values escaped) comparing the model's holdout repeat purchases
+    with the actual ones."""
     last = weekly.row(weekly.height - 1, named=True)
     actual, predicted = last["actual"], last["predicted"]
     if not actual:
         return f"Repeat purchases in the {weeks}-week holdout, actual and predicted"
     off = predicted / actual - 1
-    return (
+    return fmt.md_escape(
         f"The model predicted {fmt.number(predicted)} repeat purchases in the {weeks}-week "
         f"holdout; customers made {fmt.number(actual)} ({fmt.signed(100 * off, 1, '%')})"
     )

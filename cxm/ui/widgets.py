@@ -8,11 +8,14 @@ import streamlit as st
 
 from cxm.metrics.kpis import BY_ID, KPIS
 from cxm.segments.filter import DIMENSION_LABELS, Dimension
-from cxm.ui import filters
+from cxm.ui import filters, fmt
 
 
 def _warn(parameter: str, value: str, why: str) -> None:
-    st.warning(f'Link parameter {parameter}: "{value}" {why}.', icon=":material/link_off:")
+    st.warning(
+        f'Link parameter {fmt.md_escape(parameter)}: "{fmt.md_escape(value)}" {why}.',
+        icon=":material/link_off:",
+    )
 
 
 def kpi_picker(default: Sequence[str], *, key: str = "kpis", max_selections: int = 6) -> list[str]:
