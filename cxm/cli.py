@@ -23,6 +23,7 @@ from rich.table import Table as RichTable
 from cxm import access
 from cxm.errors import CxmError
 from cxm.pipeline import build_demo, import_dir
+from cxm.reports import ExportFormat
 from cxm.warehouse import store
 from cxm.warehouse.demo import DEFAULT_AS_OF, DemoSpec
 from cxm.warehouse.importer import export_raw
@@ -314,6 +315,75 @@ def _fit_clv(model, frame, calibration_end, holdout_end, customer, date, amount,
             "predicted_purchases": float(fit.expected_purchases(weeks, x, tx, age).sum()),
         }
     return result, table
+
+
+@app.command()
+def report(
+    kpi: Annotated[
+        list[str], typer.Option("--kpi", help="KPI id (repeat for more); see docs/metrics.md.")
+    ],
+    period: Annotated[str, typer.Option(help="A month 2026-10, a quarter 2026-Q3 or a year.")],
+    out_file: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", help="Dimension to break down by (repeat, up to three)."),
+    ] = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = (
+        ExportFormat.CSV
+    ),
+    as_of: Annotated[
+        dt.datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="A month end, or the data's as-of."),
+    ] = None,
+    market: Annotated[
+        list[str] | None, typer.Option("--market", help="Only these markets (repeat).")
+    ] = None,
+    warehouse: Warehouse = None,
+) -> None:
+    """Write KPIs by segment to a CSV, XLSX or Parquet file stamped with what it holds.
+
+    Small segments (n under the company's minimum) keep their n and lose their value.
+    The command line runs on the server, so its scope is every market.
+
+    Example: cxm report --kpi active_rate --kpi revenue --by market --by rank
+    --period 2026-Q3 --format xlsx --out q3.xlsx
+    """
+    import getpass
+
+    from cxm.config import load_config
+    from cxm.reports import segment_table, write
+    from cxm.segments import Period, SegmentFilter
+
+    if out_file.suffix.lower() != f".{fmt.value}":
+        err.print(f"--out: {out_file} does not end in .{fmt.value} (--format {fmt.value}).")
+        raise typer.Exit(2)
+    if not out_file.parent.is_dir():
+        err.print(f"--out: the folder {out_file.parent} does not exist.")
+        raise typer.Exit(2)
+    try:
+        where = SegmentFilter(
+            period=Period.parse(period),
+            as_of=as_of.date() if as_of else None,
+            markets=tuple(market or ()),
+        )
+        with store.open_readonly(store.warehouse_path(warehouse)) as con:
+            table = segment_table(
+                con,
+                kpi,
+                by=by or [],
+                where=where,
+                scope=access.Scope.everywhere(),
+                cfg=load_config(),
+                generated_by=f"{getpass.getuser()} (command line)",
+            )
+        write(table, fmt, out_file)
+    except CxmError as exc:
+        _fail(exc)
+    out.print(
+        f"Wrote {table.stamp.rows:,} rows ({table.stamp.suppressed:,} suppressed) to {out_file}.",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command("demo-users")

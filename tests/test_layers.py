@@ -16,6 +16,7 @@ LAYERS = [
     "segments",
     "metrics",
     "whatif",
+    "reports",
     "pipeline",
     "ui",
     "cli",
