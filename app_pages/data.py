@@ -5,7 +5,7 @@ import streamlit as st
 from cxm.access import Role, require_role
 from cxm.metrics import value
 from cxm.ui import access, fmt, queries, warehouse
-from cxm.warehouse import store
+from cxm.warehouse import audit, store
 
 require_role(access.current_user(), Role.ADMIN)
 con = warehouse.cursor()
@@ -71,5 +71,31 @@ else:
             "log_likelihood": st.column_config.NumberColumn("Log-likelihood", format="%.1f"),
             "customers": st.column_config.NumberColumn("Customers", format="localized"),
             "converged": "Converged",
+        },
+    )
+
+st.subheader("Audit trail")
+trail = audit.entries()
+if trail.is_empty():
+    st.info("No file has been taken out of cxm yet: exports are listed here as they happen.")
+else:
+    st.caption(
+        f"The newest {trail.height:,} exports: who, when, what, the filters and scope it was "
+        "cut to, its rows and the file's SHA-256. Kept beside the warehouse; loads never "
+        "replace it."
+    )
+    st.dataframe(
+        trail,
+        hide_index=True,
+        column_config={
+            "at": "When",
+            "username": "User",
+            "role": "Role",
+            "action": "Action",
+            "what": "What",
+            "filters": "Filters",
+            "scope": "Scope",
+            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "sha256": "SHA-256",
         },
     )

@@ -24,7 +24,7 @@ from cxm import access
 from cxm.errors import CxmError
 from cxm.pipeline import build_demo, import_dir
 from cxm.reports import ExportFormat
-from cxm.warehouse import store
+from cxm.warehouse import audit, store
 from cxm.warehouse.demo import DEFAULT_AS_OF, DemoSpec
 from cxm.warehouse.importer import export_raw
 
@@ -349,6 +349,7 @@ def report(
     --period 2026-Q3 --format xlsx --out q3.xlsx
     """
     import getpass
+    import hashlib
 
     from cxm.config import load_config
     from cxm.reports import segment_table, write
@@ -377,6 +378,19 @@ def report(
                 generated_by=f"{getpass.getuser()} (command line)",
             )
         write(table, fmt, out_file)
+        audit.record(
+            audit.Entry(
+                username=getpass.getuser(),
+                role="command line",
+                action="export",
+                what=f"{table.stamp.title}, {fmt.value}",
+                filters=f"{table.stamp.filters}; as of {table.stamp.as_of}",
+                scope=table.stamp.scope,
+                rows=table.stamp.rows,
+                sha256=hashlib.sha256(out_file.read_bytes()).hexdigest(),
+            ),
+            path=audit.audit_path(warehouse),
+        )
     except CxmError as exc:
         _fail(exc)
     out.print(

@@ -176,3 +176,37 @@ def test_the_app_shows_a_rebuilt_warehouse_without_a_restart(env, tiny_warehouse
         )
     assert 50 < live < 250  # the new company's live field, not the tiny company's 10
     assert _metrics(at)["Live sellers"] == f"{live:.0f}"
+
+
+@pytest.mark.parametrize("username", ["exec", "analyst", "admin"])
+def test_the_segment_reports_page_previews_and_offers_files_to_analysts_and_admins(env, username):
+    at = _signed_in(username)
+    at.switch_page("app_pages/reports.py")
+    at.query_params["kpis"] = "live_sellers"
+    at.query_params["dims"] = "market"
+    at.run()
+    assert not at.exception, at.exception
+    assert [t.value for t in at.title] == ["Segment reports"]
+    assert [h.value for h in at.main.subheader] == ["1 KPI by Market"]
+    # The tiny company on 2026-03-02: live sellers by market, by hand from sellers.csv: US
+    # S01-S04 (S12 left) 4, BR S05 S07 S08 S11 4, CA S09 S10 2; the analyst's scope (BR, MX)
+    # leaves only Brazil. All under n 10: marked as such, their value left out, not the rows.
+    preview = at.dataframe[0].value
+    everyone = {"BR": 4, "CA": 2, "US": 4}
+    expected = {"BR": 4} if username == "analyst" else everyone
+    assert dict(zip(preview["Market"], preview["n"], strict=True)) == expected
+    assert all(b.startswith("under 10") for b in preview["Base"].to_list())
+    downloads = at.get("download_button")
+    if username == "exec":
+        assert not downloads
+        assert "Exports are for analysts and admins" in at.info[0].value
+    else:
+        assert len(downloads) == 1
+
+
+def test_the_segment_reports_page_is_not_on_a_strategist_s_menu(env):
+    from cxm.access import Role
+    from cxm.ui.shell import PAGES
+
+    roles = {script: r for script, _, _, _, r in PAGES}
+    assert Role.STRATEGIST not in roles["app_pages/reports.py"]

@@ -1,9 +1,20 @@
 """Segment reports and their exports (issue 13): what analysts take away, stamped."""
 
-from cxm.reports.export import STAMP_KEY, ExportFormat, to_bytes, write
+from cxm.reports.export import (
+    EXPORT_ROLES,
+    STAMP_KEY,
+    ExportFormat,
+    audit_export,
+    export_for,
+    to_bytes,
+    write,
+)
 from cxm.reports.segment import SegmentTable, Stamp, segment_table
 
 __all__ = [
+    "EXPORT_ROLES",
+    "audit_export",
+    "export_for",
     "STAMP_KEY",
     "ExportFormat",
     "SegmentTable",

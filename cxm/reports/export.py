@@ -12,6 +12,7 @@ so a failed write never leaves half a file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -20,7 +21,9 @@ from pathlib import Path
 
 import polars as pl
 
+from cxm.access import Role, User, require_role
 from cxm.reports.segment import SegmentTable
+from cxm.warehouse import audit
 
 STAMP_KEY = "cxm.stamp"
 
@@ -84,3 +87,38 @@ def to_bytes(table: SegmentTable, fmt: ExportFormat | str) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
         out = write(table, fmt, Path(folder) / f"report.{ExportFormat(fmt).value}")
         return out.read_bytes()
+
+
+#: Who may take a segment report away as a file (executives get the board pack instead).
+EXPORT_ROLES = (Role.ANALYST, Role.ADMIN)
+
+
+def export_for(user: User | None, table: SegmentTable, fmt: ExportFormat | str) -> bytes:
+    """Return the file's bytes for ``user``; raise `NotAllowed` unless they may export."""
+    require_role(user, *EXPORT_ROLES)
+    return to_bytes(table, fmt)
+
+
+def audit_export(
+    user: User | None,
+    table: SegmentTable,
+    fmt: ExportFormat | str,
+    data: bytes,
+    *,
+    path: str | Path | None = None,
+) -> None:
+    """Write the export of ``data`` by ``user`` to the audit trail (with the file's hash)."""
+    who = require_role(user, *EXPORT_ROLES)
+    audit.record(
+        audit.Entry(
+            username=who.username,
+            role=who.role.value,
+            action="export",
+            what=f"{table.stamp.title}, {ExportFormat(fmt).value}",
+            filters=f"{table.stamp.filters}; as of {table.stamp.as_of}",
+            scope=table.stamp.scope,
+            rows=table.stamp.rows,
+            sha256=hashlib.sha256(data).hexdigest(),
+        ),
+        path=path,
+    )

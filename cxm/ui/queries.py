@@ -162,3 +162,17 @@ def _fits(gen, scope: Scope) -> pl.DataFrame:
 def value_fits(*, scope: Scope) -> pl.DataFrame:
     """Return `cxm.metrics.value.fit_table` (cached)."""
     return _fits(_gen(), scope)
+
+
+@st.cache_data(**_CACHE)
+def _segment_table(gen, kpis: tuple, by: tuple, where: SegmentFilter, scope: Scope):
+    from cxm.reports import segment_table
+
+    return segment_table(
+        warehouse.cursor(), kpis, by=by, where=where, scope=scope, cfg=config(), generated_by=""
+    )
+
+
+def segment_table(kpis: Sequence[str], *, by: Sequence[str], where: SegmentFilter, scope: Scope):
+    """Return `cxm.reports.segment_table` (cached; the page stamps who and when on download)."""
+    return _segment_table(_gen(), tuple(kpis), tuple(by), where, scope)

@@ -27,6 +27,13 @@ PAGES = (
         tuple(Role),
     ),
     ("app_pages/kpis.py", "KPIs by segment", ":material/grid_view:", "kpis", tuple(Role)),
+    (
+        "app_pages/reports.py",
+        "Segment reports",
+        ":material/table_view:",
+        "reports",
+        (Role.EXECUTIVE, Role.ANALYST, Role.ADMIN),
+    ),
     ("app_pages/data.py", "Data", ":material/database:", "data", (Role.ADMIN,)),
 )
 

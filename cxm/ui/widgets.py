@@ -60,3 +60,31 @@ def dimension_picker(
     )
     filters.set_page_params(**{key: picked})
     return picked
+
+
+def dimensions_picker(
+    label: str,
+    options: Sequence[Dimension],
+    default: Sequence[Dimension],
+    *,
+    key: str,
+    max_selections: int = 3,
+) -> list[str]:
+    """Return up to ``max_selections`` dimensions chosen, in order (URL parameter ``key``)."""
+    values = [d.value for d in options]
+    asked = [d for d in filters.page_param(key, ",".join(d.value for d in default)).split(",") if d]
+    for d in asked:
+        if d not in values:
+            _warn(key, d, f"is not one of {', '.join(values)}; it was left out")
+    chosen = [d for d in asked if d in values][:max_selections]
+    if f"w_{key}" not in st.session_state:
+        st.session_state[f"w_{key}"] = chosen
+    picked = st.multiselect(
+        label,
+        values,
+        format_func=lambda d: DIMENSION_LABELS[Dimension(d)],
+        max_selections=max_selections,
+        key=f"w_{key}",
+    )
+    filters.set_page_params(**{key: ",".join(picked)})
+    return picked

@@ -1,0 +1,81 @@
+"""Segment reports: KPIs by up to three dimensions, previewed with suppressed cells marked, and
+downloaded as CSV, Excel or Parquet, each file stamped with what it holds."""
+
+import dataclasses
+import datetime as dt
+
+import streamlit as st
+
+from cxm.reports import EXPORT_ROLES, ExportFormat, audit_export, export_for
+from cxm.segments import Dimension
+from cxm.segments.filter import SELLER_DIMENSIONS
+from cxm.ui import fmt, queries, shell, tables, widgets
+
+ctx = shell.page("Segment reports", page_params=("kpis", "dims"))
+kpis = widgets.kpi_picker(default=("active_rate", "revenue", "customer_nps"), max_selections=44)
+dims = widgets.dimensions_picker(
+    "Break down by (up to three)",
+    list(SELLER_DIMENSIONS),
+    (Dimension.MARKET, Dimension.RANK),
+    key="dims",
+)
+table = queries.segment_table(kpis, by=dims, where=ctx.where, scope=ctx.scope)
+table = dataclasses.replace(
+    table,
+    stamp=dataclasses.replace(
+        table.stamp,
+        generated_by=f"{ctx.user.name} ({ctx.user.username}, {ctx.user.role.value})",
+        generated_at=dt.datetime.now().replace(microsecond=0),
+    ),
+)
+stamp = table.stamp
+st.subheader(fmt.md_escape(stamp.title))
+st.caption(
+    f"{stamp.rows:,} rows · {stamp.suppressed:,} suppressed (n under {stamp.min_n}: value, "
+    f"previous and change left empty) · {fmt.md_escape(stamp.filters)} · as of "
+    f"{fmt.date(stamp.as_of)} · {fmt.md_escape(stamp.scope)}"
+)
+if table.frame.is_empty():
+    st.info(f"No sellers match {fmt.md_escape(ctx.where.describe())} in your markets.")
+    st.stop()
+PREVIEW_ROWS = 2_000
+shown = table.frame.head(PREVIEW_ROWS).rename({"suppressed": "small"}).drop("kpi", "unit")
+st.dataframe(tables.report_table(shown, ctx.cfg), hide_index=True, key="report_preview")
+if table.frame.height > PREVIEW_ROWS:
+    st.caption(
+        f"The preview shows the first {PREVIEW_ROWS:,} of {table.frame.height:,} rows; "
+        "the download holds every row."
+    )
+
+if ctx.user.role in EXPORT_ROLES:
+    choice = (
+        st.segmented_control(
+            "Format",
+            [f.value for f in ExportFormat],
+            format_func={"csv": "CSV (Excel reads it)", "xlsx": "Excel", "parquet": "Parquet"}.get,
+            default="csv",
+            key="report_format",
+        )
+        or "csv"
+    )
+    data = export_for(ctx.user, table, choice)
+    name = f"cxm-{ctx.where.period.label()}-{'-'.join(dims) or 'company'}.{choice}"
+    st.download_button(
+        f"Download {name}",
+        data,
+        file_name=name,
+        mime={
+            "csv": "text/csv",
+            "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            "parquet": "application/octet-stream",
+        }[choice],
+        on_click=audit_export,
+        args=(ctx.user, table, choice, data),
+        icon=":material/download:",
+        key="report_download",
+    )
+else:
+    st.info(
+        "Exports are for analysts and admins. Executives take the board pack (coming with the "
+        "next release); ask an analyst for a file."
+    )

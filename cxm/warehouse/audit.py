@@ -1,0 +1,97 @@
+"""The audit trail: who took what out of cxm, when, cut to which scope.
+
+Kept in its own SQLite file beside the warehouse (``cxm.duckdb`` -> ``cxm.audit.sqlite``), not
+inside it: every load replaces the warehouse file whole, and the app holds the warehouse open
+read-only, while the trail must survive every load and take appends from any page at any time
+(SQLite's write-ahead log lets several processes append safely). ``$CXM_AUDIT`` overrides the
+path. Values are bound parameters; nothing here is assembled from user text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import polars as pl
+
+from cxm.warehouse.store import warehouse_path
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS audit (
+    at TEXT NOT NULL,
+    username TEXT NOT NULL,
+    role TEXT NOT NULL,
+    action TEXT NOT NULL,
+    what TEXT NOT NULL,
+    filters TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    rows INTEGER,
+    sha256 TEXT
+)"""
+COLUMNS = ("at", "username", "role", "action", "what", "filters", "scope", "rows", "sha256")
+_INSERT = f"INSERT INTO audit ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audited event (an export, a board pack, ...)."""
+
+    username: str
+    role: str
+    action: str
+    what: str
+    filters: str
+    scope: str
+    rows: int | None = None
+    sha256: str | None = None
+    at: dt.datetime | None = None
+
+
+def audit_path(warehouse: str | Path | None = None) -> Path:
+    """Return the audit file: ``$CXM_AUDIT``, else the warehouse's name with ``.audit.sqlite``."""
+    if os.environ.get("CXM_AUDIT"):
+        return Path(os.environ["CXM_AUDIT"])
+    return warehouse_path(warehouse).with_suffix(".audit.sqlite")
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path, timeout=10)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute(_DDL)
+    return con
+
+
+def record(entry: Entry, *, path: str | Path | None = None) -> None:
+    """Append ``entry`` to the trail (its time is now unless given)."""
+    row = asdict(entry)
+    row["at"] = (entry.at or dt.datetime.now()).replace(microsecond=0).isoformat(sep=" ")
+    target = Path(path) if path else audit_path()
+    con = _connect(target)
+    try:
+        with con:
+            # Column names are this module's constants; every value is a bound parameter.
+            con.execute(_INSERT, [row[c] for c in COLUMNS])
+    finally:
+        con.close()
+    target.chmod(0o600)  # who exported what is for admins only
+
+
+def entries(*, path: str | Path | None = None, limit: int = 1_000) -> pl.DataFrame:
+    """Return the newest ``limit`` entries, newest first (an empty frame when none yet)."""
+    target = Path(path) if path else audit_path()
+    schema = {c: pl.String for c in COLUMNS} | {"rows": pl.Int64}
+    if not target.exists():
+        return pl.DataFrame(schema=schema)
+    con = _connect(target)
+    try:
+        rows = con.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY at DESC, rowid DESC LIMIT ?",
+            [limit],
+        ).fetchall()
+    finally:
+        con.close()
+    return pl.DataFrame(rows, schema=schema, orient="row")
