@@ -6,10 +6,10 @@ import datetime as dt
 
 import streamlit as st
 
-from cxm.reports import EXPORT_ROLES, ExportFormat, audit_export, export_for
+from cxm.reports import EXPORT_ROLES, ExportFormat, at_risk_customers, audit_export, export_for
 from cxm.segments import Dimension
 from cxm.segments.filter import SELLER_DIMENSIONS
-from cxm.ui import fmt, queries, shell, tables, widgets
+from cxm.ui import fmt, queries, shell, tables, warehouse, widgets
 
 ctx = shell.page("Segment reports", page_params=("kpis", "dims"))
 kpis = widgets.kpi_picker(default=("active_rate", "revenue", "customer_nps"), max_selections=44)
@@ -73,6 +73,31 @@ if ctx.user.role in EXPORT_ROLES:
         args=(ctx.user, table, choice, data),
         icon=":material/download:",
         key="report_download",
+    )
+    st.subheader("At-risk customers of these sellers")
+    customers = at_risk_customers(
+        warehouse.cursor(),
+        where=ctx.where,
+        scope=ctx.scope,
+        cfg=ctx.cfg,
+        generated_by=stamp.generated_by,
+    )
+    st.caption(
+        f"{customers.stamp.rows:,} customers whose probability of still buying is under 50%, "
+        f"most valuable first, for a reorder campaign. Left out: "
+        f"{fmt.md_escape(customers.stamp.left_out)}."
+    )
+    people = export_for(ctx.user, customers, "csv")
+    st.download_button(
+        "Download the at-risk customers (CSV)",
+        people,
+        file_name=f"cxm-at-risk-{ctx.where.period.label()}.csv",
+        mime="text/csv",
+        on_click=audit_export,
+        args=(ctx.user, customers, "csv", people),
+        icon=":material/download:",
+        key="at_risk_download",
+        disabled=customers.frame.is_empty(),
     )
 else:
     st.info(

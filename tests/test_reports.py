@@ -21,7 +21,14 @@ from cxm.config import load_config
 from cxm.errors import BadFilter
 from cxm.metrics import report
 from cxm.pipeline import build_demo
-from cxm.reports import STAMP_KEY, audit_export, export_for, segment_table, write
+from cxm.reports import (
+    STAMP_KEY,
+    at_risk_customers,
+    audit_export,
+    export_for,
+    segment_table,
+    write,
+)
 from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import audit
 from cxm.warehouse.demo import DemoSpec
@@ -318,3 +325,28 @@ def test_an_export_is_audited_with_its_hash_and_the_trail_survives_a_rebuild(
     assert row["filters"] == "all sellers, Q3 2026; as of 2026-09-30"
     assert row["sha256"] == hashlib.sha256(data).hexdigest()
     assert oct(audit.audit_path().stat().st_mode & 0o777) == "0o600"
+
+
+def test_the_at_risk_export_holds_only_consenting_customers_of_the_segment(con, tmp_path):
+    where = SegmentFilter(period=Period.parse("2026-10"), markets=("BR",))
+    out = at_risk_customers(
+        con, where=where, scope=Scope(markets=("BR", "MX")), cfg=CFG, generated_by="t"
+    )
+    # Worked out here from the raw tables: at-risk customers of Brazilian sellers, by consent.
+    raw = con.sql(
+        """SELECT v.customer_id, c.consent_personalization AS consented
+           FROM fact_customer_value v JOIN customers c USING (customer_id)
+           JOIN sellers s ON s.seller_id = v.seller_id
+           WHERE v.p_alive < 0.5 AND s.market = 'BR'"""
+    ).pl()
+    consented = set(raw.filter("consented")["customer_id"])
+    assert set(out.frame["customer_id"]) == consented and len(consented) > 0
+    left_out = raw.height - len(consented)
+    assert dict(out.stamp.items())["Left out"].startswith(f"{left_out:,} at-risk customers")
+    assert out.frame.columns == [
+        "customer_id", "seller_id", "market", "language", "seller_rank", "p_alive",
+        "purchases_12m", "expected_spend", "clv_12m",
+    ]  # fmt: skip
+    assert (out.frame["p_alive"] < 0.5).all()
+    path = write(out, "csv", tmp_path / "at-risk.csv")
+    assert pl.read_csv(path, comment_prefix="#").height == len(consented)

@@ -1,5 +1,6 @@
 """Segment reports and their exports (issue 13): what analysts take away, stamped."""
 
+from cxm.reports.customers import at_risk_customers
 from cxm.reports.export import (
     EXPORT_ROLES,
     STAMP_KEY,
@@ -12,6 +13,7 @@ from cxm.reports.export import (
 from cxm.reports.segment import SegmentTable, Stamp, segment_table
 
 __all__ = [
+    "at_risk_customers",
     "EXPORT_ROLES",
     "audit_export",
     "export_for",
