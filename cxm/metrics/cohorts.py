@@ -141,8 +141,11 @@ team(leader, seller_id) AS (
     SELECT t.leader, s.seller_id FROM team t JOIN sellers s ON s.sponsor_id = t.seller_id
 )
 SELECT l.seller_id, l.market, l.language, l.rank,
-    count(t.seller_id) FILTER (WHERE s.terminated_on IS NULL OR s.terminated_on > $as_of)
-        AS live_team
+    -- The tree is walked through every market; only sellers in the user's scope are counted.
+    count(t.seller_id) FILTER (
+        WHERE (s.terminated_on IS NULL OR s.terminated_on > $as_of)
+        AND ($scope IS NULL OR list_contains($scope, s.market))
+    ) AS live_team
 FROM leaders l
 LEFT JOIN team t ON t.leader = l.seller_id
 LEFT JOIN sellers s ON s.seller_id = t.seller_id
@@ -164,7 +167,9 @@ def downline_at_risk(
     ``orphaned``: live sellers whose sponsor left in the 90 days up to the as-of date, by
     market, language and rank, with how many sponsors left. ``lapsed_leaders``: live sellers
     at ``leader_rank`` or above with no sale, enrolment or app use in the last 60 days, each
-    with the live size of their whole downline (everyone below them), largest first.
+    with the live size of their whole downline (everyone below them) inside ``scope``: a
+    downline crosses markets, and a scoped user never reads a count of sellers outside
+    theirs. Largest first.
     """
     where.check(cfg)
     check_scope(where, scope)

@@ -18,6 +18,7 @@ from cxm.metrics import cohorts, experience, report, value
 from cxm.metrics.compute import DataRange, data_range
 from cxm.segments.filter import SegmentFilter
 from cxm.ui import warehouse
+from cxm.warehouse import store
 
 _CACHE = dict(ttl=3600, max_entries=256, show_spinner=False)
 
@@ -39,6 +40,21 @@ def _data_range(gen: tuple) -> DataRange:
 def data() -> DataRange:
     """Return the loaded data's first day and as-of date."""
     return _data_range(_gen())
+
+
+@st.cache_data(**_CACHE)
+def _last_load(gen: tuple) -> tuple[str, object] | None:
+    load = store.last_load(warehouse.cursor())
+    return None if load is None else (str(load["kind"]), load["loaded_at"])
+
+
+def last_load() -> tuple[str, object] | None:
+    """Return the newest load's kind ("demo", "import") and time, or None.
+
+    Only those two: a load's ``source`` is a path on the server, which no page but the admins'
+    Data page shows.
+    """
+    return _last_load(_gen())
 
 
 @st.cache_data(**_CACHE)

@@ -100,9 +100,11 @@ def page(title: str, *, page_params: Sequence[str] = ()) -> PageContext:
     st.title(title)
     as_of = min(where.period.end, data.as_of)
     said = where.describe()
+    load = queries.last_load()  # its kind and day, never its source (a path on the server)
+    loaded = f" · last {fmt.md_escape(load[0])} {fmt.date(load[1])}" if load else ""
     st.caption(
-        f"{fmt.md_escape(said[0].upper() + said[1:])} · data as of {fmt.date(data.as_of)} · "
-        f"showing {fmt.md_escape(user.scope.describe())}"
+        f"{fmt.md_escape(said[0].upper() + said[1:])} · data as of {fmt.date(data.as_of)}"
+        f"{loaded} · showing {fmt.md_escape(user.scope.describe())}"
     )
     tiles.stale_warning(data.as_of)
     return PageContext(user=user, cfg=cfg, where=where, as_of=as_of)
