@@ -34,16 +34,21 @@ $(CREDENTIALS): | .venv/.synced
 demo: install  ## rebuild the demo company
 	$(UV) run cxm demo --sellers $(DEMO_SELLERS) --warehouse $(WAREHOUSE)
 
-run: install $(WAREHOUSE) $(CREDENTIALS)
+run: install browser $(WAREHOUSE) $(CREDENTIALS)
 	@$(UV) run cxm demo-users --credentials $(CREDENTIALS) --show
 	@echo "Open http://localhost:$(PORT)"
 	CXM_DEMO=1 CXM_WAREHOUSE=$(WAREHOUSE) CXM_CREDENTIALS=$(CREDENTIALS) \
 	  $(UV) run streamlit run app.py --server.port $(PORT)
 
-# Debian's chromium drives the browser tests (Playwright's own download is not reachable).
+# Debian's chromium drives the browser tests (Playwright's own download is not reachable) and
+# draws the board pack's charts (kaleido); the pack's text is set in DejaVu; poppler-utils
+# turns its pages into images for the tests and docs/screenshots/.
+SYSTEM_PACKAGES := chromium fonts-dejavu-core poppler-utils
 browser:
-	@command -v chromium >/dev/null 2>&1 || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
+	@{ command -v chromium && command -v pdftoppm && \
+	   test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; } >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES); }
 
 test: install browser
 	$(UV) run pytest

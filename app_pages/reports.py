@@ -10,6 +10,7 @@ from cxm.reports import EXPORT_ROLES, ExportFormat, at_risk_customers, audit_exp
 from cxm.segments import Dimension
 from cxm.segments.filter import SELLER_DIMENSIONS
 from cxm.ui import fmt, queries, shell, tables, warehouse, widgets
+from cxm.ui.board_pack import audit_pack, board_pack
 
 ctx = shell.page("Segment reports", page_params=("kpis", "dims"))
 kpis = widgets.kpi_picker(default=("active_rate", "revenue", "customer_nps"), max_selections=44)
@@ -100,7 +101,31 @@ if ctx.user.role in EXPORT_ROLES:
         disabled=customers.frame.is_empty(),
     )
 else:
-    st.info(
-        "Exports are for analysts and admins. Executives take the board pack (coming with the "
-        "next release); ask an analyst for a file."
+    st.info("Files of the report's rows are for analysts and admins; take the board pack below.")
+
+st.subheader("Board pack")
+st.caption(
+    "The headline KPIs, the experience gap by market and the KPIs by market and rank for these "
+    "filters, as a PDF whose every page states its filters, period, as-of date and scope."
+)
+if st.button("Prepare the board pack", icon=":material/picture_as_pdf:", key="pack_prepare"):
+    with st.spinner("Drawing the charts and laying out the pages..."):
+        st.session_state["pack"] = (
+            ctx.where,
+            ctx.scope,
+            board_pack(
+                warehouse.cursor(), user=ctx.user, where=ctx.where, scope=ctx.scope, cfg=ctx.cfg
+            ),
+        )
+pack = st.session_state.get("pack")
+if pack and pack[0] == ctx.where and pack[1] == ctx.scope:
+    st.download_button(
+        "Download the board pack (PDF)",
+        pack[2],
+        file_name=f"cxm-board-pack-{ctx.where.period.label()}.pdf",
+        mime="application/pdf",
+        on_click=audit_pack,
+        args=(ctx.user, ctx.where, ctx.scope, pack[2]),
+        icon=":material/download:",
+        key="pack_download",
     )

@@ -400,6 +400,72 @@ def report(
     )
 
 
+@app.command("board-pack")
+def board_pack_(
+    period: Annotated[str, typer.Option(help="A month 2026-10, a quarter 2026-Q3 or a year.")],
+    out_file: Annotated[Path, typer.Option("--out", help="The PDF to write.")],
+    as_of: Annotated[
+        dt.datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="A month end, or the data's as-of."),
+    ] = None,
+    market: Annotated[
+        list[str] | None, typer.Option("--market", help="Only these markets (repeat).")
+    ] = None,
+    warehouse: Warehouse = None,
+) -> None:
+    """Write the board pack PDF: headline KPIs, the experience gap, KPIs by market and rank.
+
+    Every page's footer states the filters, period, as-of date and scope.
+
+    Example: cxm board-pack --period 2026-Q3 --out board-pack.pdf
+    """
+    import getpass
+    import hashlib
+
+    from cxm.config import load_config
+    from cxm.segments import Period, SegmentFilter
+    from cxm.ui.board_pack import board_pack
+
+    if out_file.suffix.lower() != ".pdf":
+        err.print(f"--out: {out_file} does not end in .pdf.")
+        raise typer.Exit(2)
+    if not out_file.parent.is_dir():
+        err.print(f"--out: the folder {out_file.parent} does not exist.")
+        raise typer.Exit(2)
+    operator = access.User(
+        username=getpass.getuser(),
+        name=f"{getpass.getuser()} (command line)",
+        email="operator@localhost",
+        role=access.Role.ADMIN,
+    )
+    try:
+        where = SegmentFilter(
+            period=Period.parse(period),
+            as_of=as_of.date() if as_of else None,
+            markets=tuple(market or ()),
+        )
+        with store.open_readonly(store.warehouse_path(warehouse)) as con:
+            pdf = board_pack(
+                con, user=operator, where=where, scope=access.Scope.everywhere(), cfg=load_config()
+            )
+        out_file.write_bytes(pdf)
+        audit.record(
+            audit.Entry(
+                username=operator.username,
+                role="command line",
+                action="board pack",
+                what="board pack, pdf",
+                filters=where.describe(),
+                scope=access.Scope.everywhere().describe(),
+                sha256=hashlib.sha256(pdf).hexdigest(),
+            ),
+            path=audit.audit_path(warehouse),
+        )
+    except CxmError as exc:
+        _fail(exc)
+    out.print(f"Wrote the board pack to {out_file}.", markup=False, highlight=False)
+
+
 @app.command("demo-users")
 def demo_users(
     credentials: Annotated[

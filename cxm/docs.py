@@ -14,7 +14,16 @@ from cxm.cli import app
 from cxm.warehouse.schema import ID_PATTERN, TABLES, columns, key_columns
 
 DOCS = Path(__file__).parents[1] / "docs"
-COMMANDS = ("demo", "import", "export-raw", "status", "report", "clv", "demo-users")
+COMMANDS = (
+    "demo",
+    "import",
+    "export-raw",
+    "status",
+    "report",
+    "board-pack",
+    "clv",
+    "demo-users",
+)
 
 
 def render_cli() -> str:
