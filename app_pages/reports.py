@@ -41,7 +41,12 @@ if table.frame.is_empty():
     st.stop()
 PREVIEW_ROWS = 2_000
 shown = table.frame.head(PREVIEW_ROWS).rename({"suppressed": "small"}).drop("kpi", "unit")
-st.dataframe(tables.report_table(shown, ctx.cfg), hide_index=True, key="report_preview")
+st.dataframe(
+    tables.report_table(shown, ctx.cfg),
+    hide_index=True,
+    key="report_preview",
+    column_config={"n": st.column_config.NumberColumn("n", format="localized")},
+)
 if table.frame.height > PREVIEW_ROWS:
     st.caption(
         f"The preview shows the first {PREVIEW_ROWS:,} of {table.frame.height:,} rows; "

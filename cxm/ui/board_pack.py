@@ -87,13 +87,16 @@ class _Pack(FPDF):
                 table.row(row)
         self.ln(3)
 
-    def chart(self, title: str, figure, width: float = 200) -> None:
+    def chart(self, title: str, figure, width: float = 160) -> None:
         """Draw a titled chart, on a new page when the rest of this one cannot hold both."""
         px_w, px_h = 900, 380
         height = width * px_h / px_w
         if self.get_y() + height + 14 > self.h - 16:
             self.add_page()
         self.heading(title, 13)
+        # Larger type than on screen: the chart is printed at about a fifth of a millimetre
+        # a pixel.
+        figure.update_layout(font=dict(size=17), margin=dict(l=10, r=10, t=10, b=10))
         svg = figure.to_image(format="svg", width=px_w, height=px_h)
         self.image(io.BytesIO(svg), w=width)
         self.ln(2)
