@@ -317,12 +317,45 @@ def _fit_clv(model, frame, calibration_end, holdout_end, customer, date, amount,
     return result, table
 
 
+PeriodOption = Annotated[
+    str, typer.Option(help="A month 2026-10, a quarter 2026-Q3 or a year 2026.")
+]
+AsOfOption = Annotated[
+    dt.datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="A month end, or the data's as-of."),
+]
+MarketOption = Annotated[
+    list[str] | None, typer.Option("--market", help="Only these markets (repeat).")
+]
+
+
+def _check_out(out_file: Path, suffix: str, why: str = "") -> None:
+    """Exit 2 naming --out when the file name or its folder will not do."""
+    if out_file.suffix.lower() != f".{suffix}":
+        err.print(f"--out: {out_file} does not end in .{suffix}{why}.")
+        raise typer.Exit(2)
+    if not out_file.parent.is_dir():
+        err.print(f"--out: the folder {out_file.parent} does not exist.")
+        raise typer.Exit(2)
+
+
+def _segment_filter(period: str, as_of: dt.datetime | None, market: list[str] | None):
+    """Return the filter the report commands ask for (BadFilter names a bad period)."""
+    from cxm.segments import Period, SegmentFilter
+
+    return SegmentFilter(
+        period=Period.parse(period),
+        as_of=as_of.date() if as_of else None,
+        markets=tuple(market or ()),
+    )
+
+
 @app.command()
 def report(
     kpi: Annotated[
         list[str], typer.Option("--kpi", help="KPI id (repeat for more); see docs/metrics.md.")
     ],
-    period: Annotated[str, typer.Option(help="A month 2026-10, a quarter 2026-Q3 or a year.")],
+    period: PeriodOption,
     out_file: Annotated[Path, typer.Option("--out", help="The file to write.")],
     by: Annotated[
         list[str] | None,
@@ -331,13 +364,8 @@ def report(
     fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = (
         ExportFormat.CSV
     ),
-    as_of: Annotated[
-        dt.datetime | None,
-        typer.Option("--as-of", formats=["%Y-%m-%d"], help="A month end, or the data's as-of."),
-    ] = None,
-    market: Annotated[
-        list[str] | None, typer.Option("--market", help="Only these markets (repeat).")
-    ] = None,
+    as_of: AsOfOption = None,
+    market: MarketOption = None,
     warehouse: Warehouse = None,
 ) -> None:
     """Write KPIs by segment to a CSV, XLSX or Parquet file stamped with what it holds.
@@ -349,24 +377,14 @@ def report(
     --period 2026-Q3 --format xlsx --out q3.xlsx
     """
     import getpass
-    import hashlib
 
     from cxm.config import load_config
     from cxm.reports import segment_table, write
-    from cxm.segments import Period, SegmentFilter
+    from cxm.reports.export import export_entry
 
-    if out_file.suffix.lower() != f".{fmt.value}":
-        err.print(f"--out: {out_file} does not end in .{fmt.value} (--format {fmt.value}).")
-        raise typer.Exit(2)
-    if not out_file.parent.is_dir():
-        err.print(f"--out: the folder {out_file.parent} does not exist.")
-        raise typer.Exit(2)
+    _check_out(out_file, fmt.value, f" (--format {fmt.value})")
     try:
-        where = SegmentFilter(
-            period=Period.parse(period),
-            as_of=as_of.date() if as_of else None,
-            markets=tuple(market or ()),
-        )
+        where = _segment_filter(period, as_of, market)
         with store.open_readonly(store.warehouse_path(warehouse)) as con:
             table = segment_table(
                 con,
@@ -379,16 +397,7 @@ def report(
             )
         write(table, fmt, out_file)
         audit.record(
-            audit.Entry(
-                username=getpass.getuser(),
-                role="command line",
-                action="export",
-                what=f"{table.stamp.title}, {fmt.value}",
-                filters=f"{table.stamp.filters}; as of {table.stamp.as_of}",
-                scope=table.stamp.scope,
-                rows=table.stamp.rows,
-                sha256=hashlib.sha256(out_file.read_bytes()).hexdigest(),
-            ),
+            export_entry(table, fmt, out_file.read_bytes(), getpass.getuser(), "command line"),
             path=audit.audit_path(warehouse),
         )
     except CxmError as exc:
@@ -402,15 +411,10 @@ def report(
 
 @app.command("board-pack")
 def board_pack_(
-    period: Annotated[str, typer.Option(help="A month 2026-10, a quarter 2026-Q3 or a year.")],
+    period: PeriodOption,
     out_file: Annotated[Path, typer.Option("--out", help="The PDF to write.")],
-    as_of: Annotated[
-        dt.datetime | None,
-        typer.Option("--as-of", formats=["%Y-%m-%d"], help="A month end, or the data's as-of."),
-    ] = None,
-    market: Annotated[
-        list[str] | None, typer.Option("--market", help="Only these markets (repeat).")
-    ] = None,
+    as_of: AsOfOption = None,
+    market: MarketOption = None,
     warehouse: Warehouse = None,
 ) -> None:
     """Write the board pack PDF: headline KPIs, the experience gap, KPIs by market and rank.
@@ -420,18 +424,11 @@ def board_pack_(
     Example: cxm board-pack --period 2026-Q3 --out board-pack.pdf
     """
     import getpass
-    import hashlib
 
     from cxm.config import load_config
-    from cxm.segments import Period, SegmentFilter
-    from cxm.ui.board_pack import board_pack
+    from cxm.ui.board_pack import board_pack, pack_entry
 
-    if out_file.suffix.lower() != ".pdf":
-        err.print(f"--out: {out_file} does not end in .pdf.")
-        raise typer.Exit(2)
-    if not out_file.parent.is_dir():
-        err.print(f"--out: the folder {out_file.parent} does not exist.")
-        raise typer.Exit(2)
+    _check_out(out_file, "pdf")
     operator = access.User(
         username=getpass.getuser(),
         name=f"{getpass.getuser()} (command line)",
@@ -439,26 +436,14 @@ def board_pack_(
         role=access.Role.ADMIN,
     )
     try:
-        where = SegmentFilter(
-            period=Period.parse(period),
-            as_of=as_of.date() if as_of else None,
-            markets=tuple(market or ()),
-        )
+        where = _segment_filter(period, as_of, market)
         with store.open_readonly(store.warehouse_path(warehouse)) as con:
             pdf = board_pack(
                 con, user=operator, where=where, scope=access.Scope.everywhere(), cfg=load_config()
             )
         out_file.write_bytes(pdf)
         audit.record(
-            audit.Entry(
-                username=operator.username,
-                role="command line",
-                action="board pack",
-                what="board pack, pdf",
-                filters=where.describe(),
-                scope=access.Scope.everywhere().describe(),
-                sha256=hashlib.sha256(pdf).hexdigest(),
-            ),
+            pack_entry(where, access.Scope.everywhere(), pdf, operator.username, "command line"),
             path=audit.audit_path(warehouse),
         )
     except CxmError as exc:

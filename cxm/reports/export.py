@@ -109,16 +109,20 @@ def audit_export(
 ) -> None:
     """Write the export of ``data`` by ``user`` to the audit trail (with the file's hash)."""
     who = require_role(user, *EXPORT_ROLES)
-    audit.record(
-        audit.Entry(
-            username=who.username,
-            role=who.role.value,
-            action="export",
-            what=f"{table.stamp.title}, {ExportFormat(fmt).value}",
-            filters=f"{table.stamp.filters}; as of {table.stamp.as_of}",
-            scope=table.stamp.scope,
-            rows=table.stamp.rows,
-            sha256=hashlib.sha256(data).hexdigest(),
-        ),
-        path=path,
+    audit.record(export_entry(table, fmt, data, who.username, who.role.value), path=path)
+
+
+def export_entry(
+    table: SegmentTable, fmt: ExportFormat | str, data: bytes, username: str, role: str
+) -> audit.Entry:
+    """Return the audit entry of ``data``, the file ``table`` made as ``fmt``."""
+    return audit.Entry(
+        username=username,
+        role=role,
+        action="export",
+        what=f"{table.stamp.title}, {ExportFormat(fmt).value}",
+        filters=f"{table.stamp.filters}; as of {table.stamp.as_of}",
+        scope=table.stamp.scope,
+        rows=table.stamp.rows,
+        sha256=hashlib.sha256(data).hexdigest(),
     )

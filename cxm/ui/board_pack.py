@@ -196,16 +196,19 @@ def audit_pack(
 ) -> None:
     """Write the download of a board pack to the audit trail (with the file's hash)."""
     who = require_role(user, *PACK_ROLES)
-    audit.record(
-        audit.Entry(
-            username=who.username,
-            role=who.role.value,
-            action="board pack",
-            what="board pack, pdf",
-            filters=where.describe(),
-            scope=scope.describe(),
-            rows=None,
-            sha256=hashlib.sha256(data).hexdigest(),
-        ),
-        path=path,
+    audit.record(pack_entry(where, scope, data, who.username, who.role.value), path=path)
+
+
+def pack_entry(
+    where: SegmentFilter, scope: Scope, data: bytes, username: str, role: str
+) -> audit.Entry:
+    """Return the audit entry of a board pack's bytes."""
+    return audit.Entry(
+        username=username,
+        role=role,
+        action="board pack",
+        what="board pack, pdf",
+        filters=where.describe(),
+        scope=scope.describe(),
+        sha256=hashlib.sha256(data).hexdigest(),
     )
