@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 import os
 import secrets
+from collections.abc import Collection
 from enum import StrEnum
 from pathlib import Path
 
 import bcrypt
+import jwt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -41,6 +44,87 @@ class OutOfScope(CxmError):
 
 class NotAllowed(CxmError):
     """A user's role does not allow what they asked for."""
+
+
+#: Why a login cookie was not accepted: the code, and the rule it broke.
+TOKEN_CODES: dict[str, str] = {
+    "not_a_token": "the cookie is not a signed token",
+    "wrong_algorithm": "the token is not signed with HS256 (an alg of none is never accepted)",
+    "bad_signature": "the token's signature does not match this server's cookie key",
+    "no_expiry": "the token carries no expiry time",
+    "expired": "the token has expired",
+    "expiry_too_far": "the token's expiry is further ahead than this server ever signs",
+    "no_user": "the token names no user",
+    "unknown_user": "the token's user is not in the credentials file",
+}
+
+
+class LoginTokenRejected(CxmError):
+    """A login cookie that does not verify; the app reads it as "signed out"."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        super().__init__(f"The saved sign-in was not accepted: {TOKEN_CODES[code]} [{code}].")
+
+
+#: The token's algorithm: streamlit-authenticator 0.4.2 signs with HS256 and nothing else.
+TOKEN_ALGORITHM = "HS256"
+
+
+def verify_login_token(
+    token: str, *, key: str, usernames: Collection[str], now: float, lifetime_seconds: float
+) -> str:
+    """Return the user name a login cookie (streamlit-authenticator's JWT) was signed for.
+
+    The token must be an HS256 JWT signed with ``key`` whose ``exp_date`` (seconds since the
+    epoch, as the library writes it) lies after ``now`` and at most ``lifetime_seconds`` (plus
+    a minute of clock slack) ahead, and whose ``username`` is one of ``usernames``. Anything
+    else raises; nothing here trusts what the token says before its signature is checked.
+
+    Raises
+    ------
+    LoginTokenRejected
+        With one of the `TOKEN_CODES`.
+
+    Examples
+    --------
+    >>> key = "k" * 32
+    >>> good = jwt.encode({"username": "ana", "exp_date": 1060.0}, key, algorithm="HS256")
+    >>> verify_login_token(good, key=key, usernames={"ana"}, now=1000.0, lifetime_seconds=86400)
+    'ana'
+    >>> verify_login_token(good, key=key, usernames={"ana"}, now=2000.0, lifetime_seconds=86400)
+    Traceback (most recent call last):
+    ...
+    cxm.access.LoginTokenRejected: The saved sign-in was not accepted: the token has expired [expired].
+    """  # noqa: E501
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise LoginTokenRejected("not_a_token") from exc
+    if header.get("alg") != TOKEN_ALGORITHM:
+        raise LoginTokenRejected("wrong_algorithm")
+    try:
+        # The library's expiry is its own claim, exp_date; a standard exp is checked too.
+        claims = jwt.decode(token, key, algorithms=[TOKEN_ALGORITHM])
+    except jwt.ExpiredSignatureError as exc:
+        raise LoginTokenRejected("expired") from exc
+    except jwt.InvalidSignatureError as exc:
+        raise LoginTokenRejected("bad_signature") from exc
+    except jwt.InvalidTokenError as exc:
+        raise LoginTokenRejected("not_a_token") from exc
+    expiry = claims.get("exp_date")
+    if not isinstance(expiry, int | float) or isinstance(expiry, bool) or not math.isfinite(expiry):
+        raise LoginTokenRejected("no_expiry")
+    if expiry <= now:
+        raise LoginTokenRejected("expired")
+    if expiry > now + lifetime_seconds + 60:
+        raise LoginTokenRejected("expiry_too_far")
+    username = claims.get("username")
+    if not isinstance(username, str) or not username:
+        raise LoginTokenRejected("no_user")
+    if username not in usernames:
+        raise LoginTokenRejected("unknown_user")
+    return username
 
 
 class Scope(BaseModel):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
+
 import duckdb
+import jwt
 import pytest
 import yaml
 
@@ -134,3 +138,59 @@ def test_a_changed_credentials_file_is_read_again_on_the_next_call(tmp_path):
     assert access.load_users(path)["bob"].role is Role.EXECUTIVE
     path.write_text("credentials:\n  usernames: {}\n")
     assert access.load_users(path) == {}
+
+
+# The login cookie (issue 15): a token is accepted only when everything about it verifies.
+KEY = "q3J9vX2mTz8LwPa5RkYd0NfBh7UcGs4E"  # 32 bytes, 32 distinct characters
+NOW = 1_800_000_000.0
+DAY = 86_400.0
+
+
+def _token(claims: dict, key: str = KEY, algorithm: str = "HS256") -> str:
+    return jwt.encode(claims, key, algorithm=algorithm)
+
+
+def _unsigned(claims: dict) -> str:
+    part = lambda d: base64.urlsafe_b64encode(json.dumps(d).encode()).rstrip(b"=").decode()  # noqa: E731
+    return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}."
+
+
+def _verify(token: str) -> str:
+    return access.verify_login_token(
+        token, key=KEY, usernames={"ana", "alex"}, now=NOW, lifetime_seconds=DAY
+    )
+
+
+def test_a_token_the_server_signed_for_a_known_user_names_that_user():
+    assert _verify(_token({"username": "ana", "exp_date": NOW + DAY})) == "ana"
+    assert _verify(_token({"username": "alex", "exp_date": NOW + 1})) == "alex"
+
+
+@pytest.mark.parametrize(
+    ("token", "code"),
+    [
+        ("not-a-token", "not_a_token"),
+        ("", "not_a_token"),
+        ("a.b.c", "not_a_token"),
+        (_unsigned({"username": "ana", "exp_date": NOW + 60}), "wrong_algorithm"),
+        (_token({"username": "ana", "exp_date": NOW + 60}, KEY * 2, "HS512"), "wrong_algorithm"),
+        (_token({"username": "ana", "exp_date": NOW + 60}, key="x" * 32), "bad_signature"),
+        (_token({"username": "ana"}), "no_expiry"),
+        (_token({"username": "ana", "exp_date": "tomorrow"}), "no_expiry"),
+        (_token({"username": "ana", "exp_date": True}), "no_expiry"),
+        (_token({"username": "ana", "exp_date": NOW}), "expired"),
+        (_token({"username": "ana", "exp_date": NOW - 1}), "expired"),
+        # A standard exp claim in the past (PyJWT checks it against the real clock).
+        (_token({"username": "ana", "exp_date": NOW + 60, "exp": 1}), "expired"),
+        # One day of life, plus a minute of clock slack, is the most this server ever signs.
+        (_token({"username": "ana", "exp_date": NOW + DAY + 61}), "expiry_too_far"),
+        (_token({"exp_date": NOW + 60}), "no_user"),
+        (_token({"username": ["ana"], "exp_date": NOW + 60}), "no_user"),
+        (_token({"username": "mallory", "exp_date": NOW + 60}), "unknown_user"),
+    ],
+)
+def test_a_token_that_does_not_verify_is_rejected_with_its_code(token, code):
+    with pytest.raises(access.LoginTokenRejected) as caught:
+        _verify(token)
+    assert caught.value.code == code
+    assert f"[{code}]" in str(caught.value)

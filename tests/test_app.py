@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 from streamlit.testing.v1 import AppTest
 
 from cxm import access, metrics
@@ -136,6 +137,24 @@ def test_the_data_page_refuses_a_non_admin_even_when_its_script_is_run_directly(
         "Erin Executive (executive) may not do this; it needs the role admin."
     )
     assert not at.dataframe and not at.title
+
+
+def test_a_user_removed_from_the_credentials_file_gets_the_login_form_on_the_next_run(
+    env, tmp_path
+):
+    # Issue 15: the session still says "signed in", the file no longer knows the user.
+    at = _signed_in("exec")
+    assert _metrics(at)["Live sellers"] == "10"
+    path = tmp_path / "credentials.yaml"
+    raw = yaml.safe_load(path.read_text())
+    del raw["credentials"]["usernames"]["exec"]
+    path.write_text(yaml.safe_dump(raw))
+    at.run()
+    assert not at.exception
+    assert len(at.text_input) == 2  # the login form, not a blank page
+    assert "your user is no longer in this server's credentials file" in at.info[0].value
+    assert not at.metric and not at.title
+    assert at.session_state["authentication_status"] is None
 
 
 def test_outside_demo_mode_the_app_refuses_to_start_without_a_secret_cookie_key(env, monkeypatch):

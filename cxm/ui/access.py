@@ -2,22 +2,45 @@
 
 streamlit-authenticator checks the password and keeps the login cookie; `current_user` then
 reads the user's role and market scope from the credentials file on every run, never from the
-cookie (a JWT the browser can read and the server cannot revoke).
+cookie (a JWT the browser can read and the server cannot revoke). The library's own reading of
+the cookie (``CookieModel.get_cookie`` in 0.4.2) lets a token it did not expect through as an
+exception (``alg: none``, no expiry, a user it does not know); here every cookie is verified
+first (`cxm.access.verify_login_token`), and one that does not verify reads as "signed out":
+the form is shown, with why, and the cookie is deleted in the browser.
 """
 
 from __future__ import annotations
 
+import logging
+import time
+
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from cxm.access import User, authenticator_credentials, cookie_key, load_users
+from cxm.access import (
+    TOKEN_CODES,
+    LoginTokenRejected,
+    User,
+    authenticator_credentials,
+    cookie_key,
+    load_users,
+    verify_login_token,
+)
 
 COOKIE_NAME = "cxm_login"
 COOKIE_DAYS = 1.0
+#: Session keys: why the visitor was signed out; a cookie to delete; the one deleted.
+_SIGNED_OUT_BECAUSE = "_cxm_signed_out_because"
+_CLEAR_COOKIE = "_cxm_clear_cookie"
+_CLEARED_TOKEN = "_cxm_cleared_token"
+#: The library's session keys of a signed-in user.
+_AUTH_KEYS = ("name", "username", "authentication_status", "email", "roles")
+
+log = logging.getLogger(__name__)
 
 
 def _authenticator() -> stauth.Authenticate:
-    return stauth.Authenticate(
+    auth = stauth.Authenticate(
         authenticator_credentials(),
         COOKIE_NAME,
         cookie_key(),
@@ -25,23 +48,94 @@ def _authenticator() -> stauth.Authenticate:
         auto_hash=False,
         login_sleep_time=0,
     )
+    # The library reads the cookie through this one method; it now reads only verified ones.
+    auth.cookie_controller.cookie_model.get_cookie = _verified_cookie
+    return auth
+
+
+def _verified_cookie() -> dict | None:
+    """Return ``{"username": ...}`` when the login cookie verifies, else None.
+
+    A cookie that does not verify is logged with its code and marked for deletion; the same
+    token is not looked at again once the browser has deleted it (the request headers the
+    session started with still carry it until the page is reloaded).
+    """
+    if st.session_state.get("logout"):  # the library's flag: signed out in this session
+        return None
+    token = st.context.cookies.get(COOKIE_NAME)
+    if not token or token == st.session_state.get(_CLEARED_TOKEN):
+        return None
+    try:
+        username = verify_login_token(
+            token,
+            key=cookie_key(),
+            usernames=load_users().keys(),
+            now=time.time(),
+            lifetime_seconds=COOKIE_DAYS * 86_400,
+        )
+    except LoginTokenRejected as exc:
+        log.warning("login cookie rejected [%s]", exc.code)
+        st.session_state[_CLEAR_COOKIE] = True
+        st.session_state.setdefault(
+            _SIGNED_OUT_BECAUSE,
+            f"Your saved sign-in was not accepted ({TOKEN_CODES[exc.code]}). Please sign in.",
+        )
+        return None
+    return {"username": username}
+
+
+def _sign_out_removed_user() -> None:
+    """Sign out a session whose user is no longer in the credentials file."""
+    username = st.session_state.get("username")
+    if not st.session_state.get("authentication_status") or username in load_users():
+        return
+    log.warning("signed out a session of a user no longer in the credentials file")
+    for key in _AUTH_KEYS:
+        st.session_state[key] = None
+    st.session_state[_CLEAR_COOKIE] = True  # the browser may hold a cookie set in this session
+    st.session_state[_SIGNED_OUT_BECAUSE] = (
+        "You were signed out: your user is no longer in this server's credentials file."
+    )
+
+
+def _clear_cookie(auth: stauth.Authenticate) -> None:
+    """Delete the login cookie in the browser, once asked to, until the browser confirms.
+
+    Drawn after the form, and only while nobody is signed in, so that it never deletes the
+    cookie of a login made in the same run.
+    """
+    if not st.session_state.get(_CLEAR_COOKIE):
+        return
+    # extra-streamlit-components' cookie component: it answers True once it has deleted.
+    component = auth.cookie_controller.cookie_model.cookie_manager.cookie_manager
+    if component(method="delete", cookie=COOKIE_NAME, key="cxm_clear_cookie", default=False):
+        st.session_state[_CLEAR_COOKIE] = False
+        st.session_state[_CLEARED_TOKEN] = st.context.cookies.get(COOKIE_NAME)
 
 
 def login() -> User | None:
     """Draw the login form when nobody is signed in; return the signed-in user or None.
 
     Never reruns the script after a login: the cookie component does that itself, and an
-    explicit rerun loses the cookie (DESIGN.md section 10).
+    explicit rerun loses the cookie (DESIGN.md section 10). A cookie that does not verify, and
+    a session whose user was removed from the credentials file, show the form with why.
     """
     auth = _authenticator()
     st.session_state["_cxm_auth"] = auth
+    _sign_out_removed_user()
     auth.login(location="main", key="login", fields={"Form name": "Sign in to cxm"})
     status = st.session_state.get("authentication_status")
+    if status:
+        # Signed in (perhaps in this very run): nothing to explain, no cookie to delete.
+        st.session_state.pop(_SIGNED_OUT_BECAUSE, None)
+        st.session_state.pop(_CLEAR_COOKIE, None)
+        return current_user()
     if status is False:
         st.error("Username or password is incorrect.")
-    if not status:
-        return None
-    return current_user()
+    elif because := st.session_state.get(_SIGNED_OUT_BECAUSE):
+        st.info(because, icon=":material/logout:")
+    _clear_cookie(auth)
+    return None
 
 
 def current_user() -> User | None:

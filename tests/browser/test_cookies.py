@@ -1,0 +1,125 @@
+"""A login cookie that does not verify means "signed out": the form, the cookie deleted, no crash;
+a user removed from the credentials file while signed in gets the form too (issue 15)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import shutil
+import time
+
+import jwt
+import pytest
+import yaml
+from playwright.sync_api import BrowserContext, Page, expect
+
+from cxm import access
+from cxm.ui.access import COOKIE_NAME
+from tests.browser.conftest import _serve, settle, sign_in
+
+pytestmark = pytest.mark.browser
+
+KEY = secrets.token_urlsafe(48)
+
+
+@pytest.fixture(scope="module")
+def keyed(tiny_warehouse_template, tmp_path_factory):
+    """Return (base URL, credentials file) of an app whose cookie key the test knows."""
+    folder = tmp_path_factory.mktemp("keyed-server")
+    warehouse = folder / "cxm.duckdb"
+    shutil.copyfile(tiny_warehouse_template, warehouse)
+    credentials = access.write_demo_credentials(folder / "credentials.yaml")
+    for url in _serve(warehouse, folder, credentials=credentials, cookie_key=KEY):
+        yield url, credentials
+
+
+def _b64(part: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+
+def _signed(claims: dict, key: str = KEY) -> str:
+    return jwt.encode(claims, key, algorithm="HS256")
+
+
+def _soon() -> float:
+    return time.time() + 3600
+
+
+BAD_COOKIES = {
+    "alg-none": lambda: (
+        f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64({'username': 'admin', 'exp_date': _soon()})}."
+    ),
+    "other-key": lambda: _signed({"username": "admin", "exp_date": _soon()}, "x" * 48),
+    "unknown-user": lambda: _signed({"username": "mallory", "exp_date": _soon()}),
+    "no-expiry": lambda: _signed({"username": "admin"}),
+    "expiry-not-a-number": lambda: _signed({"username": "admin", "exp_date": "tomorrow"}),
+    "expired": lambda: _signed({"username": "admin", "exp_date": time.time() - 60}),
+    "expired-exp-claim": lambda: _signed(
+        {"username": "admin", "exp_date": _soon(), "exp": int(time.time()) - 60}
+    ),
+    "a-year-ahead": lambda: _signed({"username": "admin", "exp_date": time.time() + 3e7}),
+    "garbage": lambda: "not-a-token",
+}
+
+
+def _set_cookie(context: BrowserContext, url: str, value: str) -> None:
+    context.add_cookies([{"name": COOKIE_NAME, "value": value, "url": url}])
+
+
+def _wait_until_cookie_gone(context: BrowserContext, page: Page) -> None:
+    deadline = time.monotonic() + 15
+    while any(c["name"] == COOKIE_NAME for c in context.cookies()):
+        assert time.monotonic() < deadline, "the bad cookie was never deleted"
+        page.wait_for_timeout(100)
+
+
+def test_a_cookie_signed_with_the_servers_key_signs_the_user_in(page: Page, keyed):
+    # The control: the cookies below fail for what is wrong with them, not for how they are set.
+    url, _ = keyed
+    _set_cookie(page.context, url, _signed({"username": "admin", "exp_date": _soon()}))
+    page.goto(url)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+@pytest.mark.parametrize("make", BAD_COOKIES.values(), ids=BAD_COOKIES.keys())
+def test_a_cookie_that_does_not_verify_shows_the_login_form_and_is_deleted(page: Page, keyed, make):
+    url, _ = keyed
+    _set_cookie(page.context, url, make())
+    page.goto(f"{url}/data")
+    expect(page.get_by_role("textbox", name="Username")).to_be_visible(timeout=30_000)
+    settle(page)
+    expect(page.get_by_text("Your saved sign-in was not accepted")).to_be_visible()
+    expect(page.locator('[data-testid="stException"]')).to_have_count(0)
+    expect(page.get_by_text("This app has encountered an error")).to_have_count(0)
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+    _wait_until_cookie_gone(page.context, page)
+    # And the form works: the right password signs in on the same page.
+    sign_in(page, "admin", "admin-demo-2026")
+    expect(page.get_by_role("heading", name="Data")).to_have_count(1)  # one page, drawn once
+
+
+def test_a_user_removed_from_the_credentials_file_while_signed_in_gets_the_form(page: Page, keyed):
+    url, credentials = keyed
+    before = credentials.read_text()
+    page.goto(url)
+    sign_in(page, "exec", "exec-demo-2026")
+    raw = yaml.safe_load(before)
+    del raw["credentials"]["usernames"]["exec"]
+    try:
+        credentials.write_text(yaml.safe_dump(raw))
+        page.get_by_role("link", name="Experience gap").click()  # the next run, same session
+        expect(page.get_by_role("textbox", name="Username")).to_be_visible(timeout=30_000)
+        settle(page)
+        expect(
+            page.get_by_text("your user is no longer in this server's credentials")
+        ).to_be_visible()
+        expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+        _wait_until_cookie_gone(page.context, page)
+        page.reload()  # a new session: nothing left that signs exec in
+        expect(page.get_by_role("textbox", name="Username")).to_be_visible(timeout=30_000)
+        settle(page)
+        expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+    finally:
+        credentials.write_text(before)
