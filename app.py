@@ -2,12 +2,14 @@
 
 import streamlit as st
 
+from cxm.access import cookie_key
 from cxm.ui import access, shell
 
 # An emoji icon: a ":material/...:" one makes every browser fetch it from fonts.gstatic.com.
 st.set_page_config(page_title="cxm", page_icon="📊", layout="wide")
 
 with shell.errors_shown():
+    cookie_key()  # refuse to start, before any login or page, without a strong key
     user = access.login()
 navigation = st.navigation(
     shell.pages_for(user.role if user else None), position="sidebar" if user else "hidden"

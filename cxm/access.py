@@ -13,6 +13,7 @@ import functools
 import math
 import os
 import secrets
+from collections import Counter
 from collections.abc import Collection
 from enum import StrEnum
 from pathlib import Path
@@ -292,28 +293,83 @@ def demo_mode() -> bool:
     return os.environ.get("CXM_DEMO", "") == "1"
 
 
-_PROCESS_KEY = secrets.token_hex(32)
+_PROCESS_KEY = secrets.token_urlsafe(48)
+
+#: A cookie key needs this many bits by `key_bits` (a random 32-byte key has about 200).
+MIN_COOKIE_KEY_BITS = 128
+#: ... and this many distinct characters (not 16: a random 64-hex-digit key, as made by
+#: ``secrets.token_hex(32)``, lacks one of the 16 digits about one time in four).
+MIN_COOKIE_KEY_DISTINCT = 10
+MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
+
+
+def key_bits(key: str) -> float:
+    """Return how many bits a key's characters carry by their frequencies, at most.
+
+    Length times the Shannon entropy of the key's own character counts: what the key would
+    hold were each character drawn at random with those frequencies. It cannot tell a random
+    key from a clever pattern, but it catches the keys people type: one character repeated,
+    a word repeated, a short alphabet.
+
+    >>> key_bits("k" * 32), key_bits("ab" * 16), round(key_bits("abcd" * 16))
+    (0.0, 32.0, 128)
+    """
+    n = len(key)
+    return -sum(c * math.log2(c / n) for c in Counter(key).values()) + 0.0 if n else 0.0
+
+
+def cookie_key_problem(key: str) -> str | None:
+    """Return what is wrong with a cookie key, in words with its code, or None when it is fine.
+
+    A key must be at least `MIN_COOKIE_KEY_BYTES` bytes long, hold at least
+    `MIN_COOKIE_KEY_DISTINCT` distinct characters and carry at least `MIN_COOKIE_KEY_BITS`
+    bits by `key_bits`. The message never shows the key.
+
+    >>> problem = cookie_key_problem("k" * 32)
+    >>> problem.split(";")[0]
+    'CXM_COOKIE_KEY is weak: its 32 bytes are 1 distinct character, 0 bits by character frequency'
+    >>> problem.split(";")[1]
+    ' it needs at least 32 bytes, 10 distinct characters and 128 bits [weak_cookie_key].'
+    >>> cookie_key_problem(""), cookie_key_problem(secrets.token_urlsafe(48))
+    ('CXM_COOKIE_KEY is not set [missing_cookie_key].', None)
+    """
+    if not key:
+        return "CXM_COOKIE_KEY is not set [missing_cookie_key]."
+    size, distinct, bits = len(key.encode()), len(set(key)), key_bits(key)
+    if (
+        size >= MIN_COOKIE_KEY_BYTES
+        and distinct >= MIN_COOKIE_KEY_DISTINCT
+        and bits >= MIN_COOKIE_KEY_BITS
+    ):
+        return None
+    return (
+        f"CXM_COOKIE_KEY is weak: its {size} bytes are {distinct} distinct "
+        f"character{'s' if distinct != 1 else ''}, {bits:.0f} bits by character "
+        f"frequency; it needs at least {MIN_COOKIE_KEY_BYTES} bytes, {MIN_COOKIE_KEY_DISTINCT} "
+        f"distinct characters and {MIN_COOKIE_KEY_BITS} bits [weak_cookie_key]."
+    )
 
 
 def cookie_key() -> str:
     """Return the login cookie's signing key from ``$CXM_COOKIE_KEY``.
 
-    In explicit demo mode without a key, a random key for this process is used (logins then
-    last until the server restarts).
+    In explicit demo mode (``CXM_DEMO=1``) without a key, a random key for this process is
+    used (logins then last until the server restarts). A key that is set must pass
+    `cookie_key_problem`, in demo mode too.
 
     Raises
     ------
     ConfigError
-        Outside demo mode when the key is missing or shorter than 32 bytes.
+        When the key is weak, or missing outside demo mode; the message says how to make one.
     """
     key = os.environ.get("CXM_COOKIE_KEY", "")
-    if len(key.encode()) >= MIN_COOKIE_KEY_BYTES:
-        return key
-    if demo_mode() and not key:
+    if not key and demo_mode():
         return _PROCESS_KEY
+    problem = cookie_key_problem(key)
+    if problem is None:
+        return key
     raise ConfigError(
-        f"CXM_COOKIE_KEY must be a secret of at least {MIN_COOKIE_KEY_BYTES} bytes "
-        f"(it is {'unset' if not key else f'{len(key.encode())} bytes'}). Generate one with "
-        "`python -c 'import secrets; print(secrets.token_hex(32))'`, or set CXM_DEMO=1 for "
-        "the demo."
+        f"cxm will not start: {problem} Make a key with `{MAKE_A_KEY}` and set it in the "
+        "server's environment (see Deployment in the README), or set CXM_DEMO=1 to run the "
+        "demo with a key that lasts until the server restarts."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 
 import duckdb
 import jwt
@@ -61,25 +62,50 @@ def test_an_unknown_role_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "key, demo, ok",
+    ("key", "demo", "code"),
     [
-        ("k" * 32, False, True),
-        ("k" * 31, False, False),
-        ("", False, False),
-        ("", True, True),
-        ("short", True, False),
+        (secrets.token_urlsafe(48), False, None),
+        (secrets.token_hex(32), False, None),
+        ("q3J9vX2mTz8LwPa5RkYd0NfBh7UcGs4E", False, None),  # 32 distinct: 32 x 5 = 160 bits
+        ("k" * 32, False, "weak_cookie_key"),  # 32 identical characters: 0 bits
+        ("k" * 32, True, "weak_cookie_key"),  # a key that is set must be strong, demo or not
+        ("ab" * 64, False, "weak_cookie_key"),  # 128 bits (1 a character), but 2 distinct
+        ("changeme" * 4, False, "weak_cookie_key"),  # 32 bytes, 7 letters: 88 bits
+        # secrets.token_hex(16): 32 bytes of 14 hex digits, 115 bits by their counts.
+        ("096af78ffc298a11814a9ed9ecf78f34", False, "weak_cookie_key"),
+        ("q3J9vX2mTz8LwPa5RkYd0NfBh7UcGs4", False, "weak_cookie_key"),  # 31 bytes
+        ("", False, "missing_cookie_key"),
+        ("", True, None),  # demo mode: a random key for this process
+    ],
+    ids=[
+        "token_urlsafe-48",
+        "token_hex-32",
+        "32-distinct",
+        "32-identical",
+        "32-identical-in-demo-mode",
+        "two-letters-x64",
+        "a-word-x4",
+        "token_hex-16",
+        "31-bytes",
+        "unset",
+        "unset-in-demo-mode",
     ],
 )
-def test_the_cookie_key_must_be_a_32_byte_secret_unless_in_explicit_demo_mode(
-    monkeypatch, key, demo, ok
+def test_the_cookie_key_must_be_long_and_varied_unless_unset_in_explicit_demo_mode(
+    monkeypatch, key, demo, code
 ):
     monkeypatch.setenv("CXM_COOKIE_KEY", key)
     monkeypatch.setenv("CXM_DEMO", "1" if demo else "")
-    if ok:
-        assert len(access.cookie_key()) >= 32
-    else:
-        with pytest.raises(ConfigError, match="CXM_COOKIE_KEY"):
-            access.cookie_key()
+    if code is None:
+        assert access.cookie_key_problem(access.cookie_key()) is None
+        return
+    with pytest.raises(
+        ConfigError, match=rf"^cxm will not start: CXM_COOKIE_KEY .*\[{code}\]"
+    ) as e:
+        access.cookie_key()
+    assert "secrets.token_urlsafe(48)" in str(e.value)
+    if key:
+        assert key not in str(e.value)  # the secret itself is never shown
 
 
 def test_only_the_named_roles_pass_require_role():

@@ -157,15 +157,27 @@ def test_a_user_removed_from_the_credentials_file_gets_the_login_form_on_the_nex
     assert at.session_state["authentication_status"] is None
 
 
-def test_outside_demo_mode_the_app_refuses_to_start_without_a_secret_cookie_key(env, monkeypatch):
+@pytest.mark.parametrize(
+    ("key", "code"),
+    [
+        ("", r"\[missing\_cookie\_key\]"),
+        ("k" * 32, r"\[weak\_cookie\_key\]"),  # long enough, but one character 32 times
+        ("0123456789" * 3, r"\[weak\_cookie\_key\]"),  # 30 bytes
+    ],
+)
+def test_outside_demo_mode_the_app_refuses_to_start_without_a_strong_cookie_key(
+    env, monkeypatch, key, code
+):
     monkeypatch.setenv("CXM_DEMO", "")
+    monkeypatch.setenv("CXM_COOKIE_KEY", key)
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
-    # The message is shown as text: its punctuation escaped for Markdown.
-    assert r"CXM\_COOKIE\_KEY must be a secret of at least 32 bytes \(it is unset\)" in (
-        at.error[0].value
-    )
-    assert not at.text_input
+    # One message (shown as text: its punctuation escaped), and no login form and no page.
+    assert len(at.error) == 1
+    assert at.error[0].value.startswith(r"cxm will not start\: CXM\_COOKIE\_KEY")
+    assert code in at.error[0].value
+    assert "secrets.token_urlsafe(48)" in at.error[0].value.replace("\\", "")
+    assert not at.text_input and not at.title and not at.metric
 
 
 def test_a_missing_warehouse_says_how_to_build_one(env, monkeypatch, tmp_path):
