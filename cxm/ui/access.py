@@ -7,6 +7,10 @@ the cookie (``CookieModel.get_cookie`` in 0.4.2) lets a token it did not expect 
 exception (``alg: none``, no expiry, a user it does not know); here every cookie is verified
 first (`cxm.access.verify_login_token`), and one that does not verify reads as "signed out":
 the form is shown, with why, and the cookie is deleted in the browser.
+
+Every password is checked here too, through the server's log of failed sign-ins
+(`cxm.access.SigninLog`): a user name or a client that failed too often waits, then is locked
+out for a while, and an unknown name costs the same bcrypt check as a known one.
 """
 
 from __future__ import annotations
@@ -20,10 +24,15 @@ import streamlit_authenticator as stauth
 from cxm.access import (
     TOKEN_CODES,
     LoginTokenRejected,
+    Refusal,
+    SigninLog,
     User,
     authenticator_credentials,
     cookie_key,
+    hash_cost,
     load_users,
+    password_matches,
+    signin_log_path,
     verify_login_token,
 )
 
@@ -33,10 +42,13 @@ COOKIE_DAYS = 1.0
 _SIGNED_OUT_BECAUSE = "_cxm_signed_out_because"
 _CLEAR_COOKIE = "_cxm_clear_cookie"
 _CLEARED_TOKEN = "_cxm_cleared_token"
+_REFUSED = "_cxm_signin_refused"
 #: The library's session keys of a signed-in user.
 _AUTH_KEYS = ("name", "username", "authentication_status", "email", "roles")
 
 log = logging.getLogger(__name__)
+#: The clock (seconds since the epoch); tests set it.
+_now = time.time
 
 
 def _authenticator() -> stauth.Authenticate:
@@ -50,7 +62,48 @@ def _authenticator() -> stauth.Authenticate:
     )
     # The library reads the cookie through this one method; it now reads only verified ones.
     auth.cookie_controller.cookie_model.get_cookie = _verified_cookie
+    # ... and checks a password through this one; it now goes through the sign-in log.
+    model = auth.authentication_controller.authentication_model
+    model.check_credentials = _throttled_check(model.credentials["usernames"])
     return auth
+
+
+@st.cache_resource
+def _signin_log(path: str) -> SigninLog:
+    return SigninLog(path)
+
+
+def _throttled_check(entries: dict):
+    """Return the library's password check, done through the server's failed sign-ins log."""
+    hashes = {username: entry["password"] for username, entry in entries.items()}
+    cost = hash_cost(hashes.values())
+
+    def check(username: str, password: str) -> bool:
+        log_ = _signin_log(str(signin_log_path()))
+        client, now = st.context.ip_address or "unknown", _now()
+        refusal = log_.refusal(username, client, now=now)
+        ok = password_matches(password, hashes.get(username), cost=cost)  # always one check
+        if refusal is not None:
+            st.session_state[_REFUSED] = refusal
+            return False
+        log_.record(username, client, ok=ok, now=now)
+        return ok
+
+    return check
+
+
+def _refusal_message(refusal: Refusal) -> str:
+    """Return why a sign-in was refused and for how long, the same for every user name."""
+    if refusal.locked:
+        minutes = max(1, round(refusal.wait_seconds / 60))
+        how = f"locked for {minutes} minute{'s' if minutes != 1 else ''}"
+    else:
+        seconds = max(1, round(refusal.wait_seconds))
+        how = f"paused for {seconds} second{'s' if seconds != 1 else ''}"
+    return (
+        "Too many failed sign-ins with this user name or from this computer: signing in is "
+        f"{how}. An admin can lift a lockout."
+    )
 
 
 def _verified_cookie() -> dict | None:
@@ -70,7 +123,7 @@ def _verified_cookie() -> dict | None:
             token,
             key=cookie_key(),
             usernames=load_users().keys(),
-            now=time.time(),
+            now=_now(),
             lifetime_seconds=COOKIE_DAYS * 86_400,
         )
     except LoginTokenRejected as exc:
@@ -130,7 +183,9 @@ def login() -> User | None:
         st.session_state.pop(_SIGNED_OUT_BECAUSE, None)
         st.session_state.pop(_CLEAR_COOKIE, None)
         return current_user()
-    if status is False:
+    if status is False and (refusal := st.session_state.pop(_REFUSED, None)):
+        st.error(_refusal_message(refusal), icon=":material/lock_clock:")
+    elif status is False:
         st.error("Username or password is incorrect.")
     elif because := st.session_state.get(_SIGNED_OUT_BECAUSE):
         st.info(because, icon=":material/logout:")

@@ -3,7 +3,9 @@
 The credentials file (default ``data/credentials.yaml``, never in version control; override
 with ``$CXM_CREDENTIALS``) holds bcrypt-hashed passwords with each user's role and markets.
 Roles and scope are read from it on every run, never from the login cookie. `Scope` is what
-every warehouse query takes as a required keyword, so a query cannot forget it.
+every warehouse query takes as a required keyword, so a query cannot forget it. The login
+cookie is verified here (`verify_login_token`), its key checked (`cookie_key`), and failed
+sign-ins counted and throttled in a file beside the credentials (`SigninLog`, in _signins.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,11 @@ import jwt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cxm.access._signins import Refusal as Refusal
+from cxm.access._signins import SigninLog as SigninLog
+from cxm.access._signins import delay_after as delay_after
+from cxm.access._signins import hash_cost as hash_cost
+from cxm.access._signins import password_matches as password_matches
 from cxm.config import config_path, load_config
 from cxm.errors import ConfigError, CxmError
 
@@ -193,6 +200,12 @@ class _Entry(BaseModel):
 def credentials_path() -> Path:
     """Return the credentials file path: ``$CXM_CREDENTIALS`` or data/credentials.yaml."""
     return Path(os.environ.get("CXM_CREDENTIALS") or DEFAULT_CREDENTIALS)
+
+
+def signin_log_path() -> Path:
+    """Return the failed sign-ins file: beside the credentials file, ``<name>.signins.sqlite``."""
+    path = credentials_path()
+    return path.with_name(f"{path.stem}.signins.sqlite")
 
 
 def load_users(path: str | Path | None = None) -> dict[str, User]:

@@ -1,0 +1,158 @@
+"""Failed sign-ins slow down, then lock, a user name and a client; kept in a file that outlives
+the session and the warehouse (issue 15). Times are passed in: nothing here sleeps."""
+
+from __future__ import annotations
+
+import bcrypt
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cxm import access
+from cxm.access import SigninLog, delay_after, password_matches
+from cxm.access._signins import FORGET_AFTER_SECONDS, LOCK_SECONDS
+
+T0 = 1_800_000_000.0
+
+
+@pytest.fixture
+def log(tmp_path) -> SigninLog:
+    return SigninLog(tmp_path / "signins.sqlite")
+
+
+def _fail(log: SigninLog, times: int, username="ana", client="10.0.0.1", start=T0, step=0.0):
+    for i in range(times):
+        log.record(username, client, ok=False, now=start + i * step)
+
+
+def test_three_failures_are_free_then_each_doubles_the_wait(log):
+    _fail(log, 2)
+    assert log.refusal("ana", "10.0.0.1", now=T0) is None
+    _fail(log, 1)  # 3 failures, the last at T0: the next attempt waits 1 s
+    assert log.refusal("ana", "10.0.0.1", now=T0 + 0.5).wait_seconds == pytest.approx(0.5)
+    assert log.refusal("ana", "10.0.0.1", now=T0 + 1.0) is None
+    _fail(log, 2, start=T0 + 1.0)  # 5 failures: 4 s after the last
+    refusal = log.refusal("ana", "10.0.0.1", now=T0 + 1.0)
+    assert refusal.wait_seconds == pytest.approx(4.0) and not refusal.locked
+
+
+def test_ten_failures_lock_the_name_for_fifteen_minutes_even_with_the_right_password_next(log):
+    _fail(log, 10, step=120.0)  # slow enough that no attempt was refused; the last at T0+1080
+    last = T0 + 9 * 120.0
+    refusal = log.refusal("ana", "192.168.1.9", now=last + 60)  # from another client too
+    assert refusal.locked and refusal.wait_seconds == pytest.approx(LOCK_SECONDS - 60)
+    assert log.refusal("ana", "192.168.1.9", now=last + LOCK_SECONDS) is None
+
+
+def test_the_client_is_counted_across_names(log):
+    for i, name in enumerate(["ana", "bob", "cy", "dee"]):
+        log.record(name, "10.0.0.1", ok=False, now=T0 + i)
+    # Each name failed once; the client four times: 2 s after its last failure (T0 + 3).
+    assert log.refusal("eve", "10.0.0.1", now=T0 + 3).wait_seconds == pytest.approx(2.0)
+    assert log.refusal("eve", "10.0.0.2", now=T0 + 3) is None
+
+
+def test_a_success_forgets_the_names_failures_but_not_the_clients(log):
+    _fail(log, 5)
+    log.record("ana", "10.0.0.1", ok=True, now=T0 + 100)
+    assert log.refusal("ana", "10.0.0.2", now=T0 + 100) is None
+    # The client's five failures stand (8 s after T0, long past): one more makes six -> 8 s.
+    log.record("bob", "10.0.0.1", ok=False, now=T0 + 100)
+    assert log.refusal("carl", "10.0.0.1", now=T0 + 100).wait_seconds == pytest.approx(8.0)
+
+
+def test_failures_older_than_an_hour_are_forgotten(log):
+    _fail(log, 9)
+    later = T0 + FORGET_AFTER_SECONDS + 1
+    assert log.refusal("ana", "10.0.0.1", now=later) is None
+    log.record("ana", "10.0.0.1", ok=False, now=later)  # counts from 1 again
+    assert log.refusal("ana", "10.0.0.1", now=later) is None
+
+
+def test_the_count_survives_a_new_log_on_the_same_file(log):
+    _fail(log, 10)
+    again = SigninLog(log.path)
+    assert again.refusal("ana", "10.0.0.9", now=T0 + 1).locked
+
+
+def test_an_admin_can_lift_a_lockout(log):
+    _fail(log, 10, client="10.0.0.1")
+    log.lift("ana")
+    assert log.refusal("ana", "10.0.0.2", now=T0 + 1) is None
+
+
+def test_the_file_is_readable_by_its_owner_only(log):
+    assert oct(log.path.stat().st_mode & 0o777) == "0o600"
+
+
+@pytest.mark.parametrize(("failures", "seconds"), [(0, 0), (2, 0), (3, 1), (4, 2), (8, 32)])
+def test_the_delay_doubles_after_the_free_failures(failures, seconds):
+    assert delay_after(failures) == seconds
+
+
+def test_every_password_check_costs_one_bcrypt_check_of_the_users_cost(monkeypatch):
+    # An unknown name, a known one and an over-long password all do the same work.
+    stored = bcrypt.hashpw(b"right", bcrypt.gensalt(5)).decode()
+    calls = []
+    real = bcrypt.checkpw
+    monkeypatch.setattr(bcrypt, "checkpw", lambda pw, h: calls.append(h[:7]) or real(pw, h))
+    assert password_matches("right", stored, cost=5)
+    assert not password_matches("wrong", stored, cost=5)
+    assert not password_matches("right", None, cost=5)
+    assert not password_matches("x" * 73, stored, cost=5)
+    assert calls == [b"$2b$05$"] * 4
+
+
+APP = "../app.py"
+NOW = 1_800_000_000.0
+
+
+@pytest.fixture
+def app(monkeypatch, tmp_path, tiny_warehouse):
+    """Return (AppTest factory, clock) on the tiny company, with time set by the test."""
+    from cxm.ui import access as ui_access
+
+    clock = [NOW]
+    monkeypatch.setattr(ui_access, "_now", lambda: clock[0])
+    credentials = access.write_demo_credentials(tmp_path / "credentials.yaml")
+    monkeypatch.setenv("CXM_WAREHOUSE", str(tiny_warehouse))
+    monkeypatch.setenv("CXM_CREDENTIALS", str(credentials))
+    monkeypatch.setenv("CXM_DEMO", "1")
+    monkeypatch.delenv("CXM_COOKIE_KEY", raising=False)
+    return AppTest.from_file(APP, default_timeout=30).run(), clock
+
+
+def _try(at: AppTest, username: str, password: str) -> AppTest:
+    at.text_input[0].input(username)
+    at.text_input[1].input(password)
+    return at.button(key="FormSubmitter:login-Login").click().run()
+
+
+def _refused(at: AppTest) -> str:
+    return " ".join(e.value for e in at.error)
+
+
+def test_after_three_wrong_passwords_even_the_right_one_waits(app, tmp_path):
+    at, clock = app
+    for _ in range(3):
+        assert _refused(_try(at, "admin", "wrong")) == "Username or password is incorrect."
+    # The issue's attack: guesses in a row, then the right password at once.
+    assert "signing in is paused for 1 second." in _refused(_try(at, "admin", "admin-demo-2026"))
+    assert not at.metric
+    clock[0] += 1
+    _try(at, "admin", "admin-demo-2026").run()
+    assert at.metric and not at.error
+    assert (tmp_path / "credentials.signins.sqlite").exists()  # beside the credentials file
+
+
+def test_ten_wrong_passwords_lock_the_name_and_an_unknown_name_reads_the_same(app):
+    at, clock = app
+    for name in ("admin", "nobody"):
+        for _ in range(10):
+            _try(at, name, "wrong")
+            clock[0] += 100  # slower than any delay: every guess is checked
+        clock[0] -= 99  # one second after the tenth failure
+        message = _refused(_try(at, name, "admin-demo-2026"))
+        assert "signing in is locked for 15 minutes" in message, name
+        clock[0] += 3600  # and the lockout of the name (and of this client) is over
+    _try(at, "admin", "admin-demo-2026").run()
+    assert at.metric
