@@ -16,7 +16,10 @@ first = shell.kpi(kpis[0])
 
 grid = queries.segment_report(kpis, by=["rank", "market"], where=ctx.where, scope=ctx.scope)
 if grid["n"].sum() == 0:
-    st.info(f"No data for {ctx.where.describe()} in {ctx.scope.describe()}.")
+    st.info(
+        f"No data for {fmt.md_escape(ctx.where.describe())} in "
+        f"{fmt.md_escape(ctx.scope.describe())}."
+    )
     st.stop()
 st.subheader(tiles.heatmap_headline(grid, first, ctx.cfg))
 st.plotly_chart(

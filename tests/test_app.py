@@ -230,7 +230,7 @@ def test_the_segment_reports_page_previews_and_offers_files_to_analysts_and_admi
     downloads = at.get("download_button")
     if username == "exec":
         assert not downloads
-        assert "Exports are for analysts and admins" in at.info[0].value
+        assert "Files of the report's rows are for analysts and admins" in at.info[0].value
     else:
         # The report, and the at-risk customers (none on the tiny company: too few customers
         # to fit a model, so the button is there but disabled).
