@@ -1,10 +1,9 @@
 """KPIs by segment: chosen KPIs by rank x market, by one dimension, by month, by cohort, and
 predicted customer value with the check of its model."""
 
-import polars as pl
 import streamlit as st
 
-from cxm.metrics import value
+from cxm.metrics import holdout, value
 from cxm.segments import Dimension
 from cxm.segments.filter import SELLER_DIMENSIONS
 from cxm.ui import charts, fmt, queries, shell, tables, tiles, widgets
@@ -73,7 +72,7 @@ st.header("Customer value")
 value_kpis = ["clv_12m_per_customer", "customers_at_risk_share", "clv_12m_total"]
 valued = queries.segment_report(value_kpis, by=[by], where=ctx.where, scope=ctx.scope)
 data_as_of = queries.data().as_of
-if valued.filter(pl.col("kpi_id") == "clv_12m_per_customer")["n"].sum() == 0:
+if tables.base_of(valued, "clv_12m_per_customer") == 0:
     st.info(
         f"Predicted customer value is modelled for the data's as-of date, "
         f"{fmt.date(data_as_of)}, only: choose a period that ends there to see it."
@@ -101,7 +100,7 @@ if by_frequency.is_empty():
         "The model has not been checked on this data: no customer bought twice before the holdout."
     )
 else:
-    st.subheader(tiles.tracking_headline(weekly, value.HOLDOUT_WEEKS))
+    st.subheader(tiles.tracking_headline(weekly, holdout.HOLDOUT_WEEKS))
     check_cols = st.columns(2, gap="large")
     with check_cols[0]:
         st.plotly_chart(charts.value_tracking(weekly), key="value_tracking")

@@ -176,7 +176,7 @@ def render_metrics() -> str:
 
 
 def _value_constants() -> dict:
-    from cxm.metrics import value
+    from cxm.metrics import holdout, value
 
     return {
         "months": value.HORIZON_MONTHS,
@@ -184,8 +184,8 @@ def _value_constants() -> dict:
         "at_risk": value.AT_RISK,
         "min_customers": f"{value.MIN_CUSTOMERS:,}",
         "min_repeaters": f"{value.MIN_REPEATERS:,}",
-        "holdout": value.HOLDOUT_WEEKS,
-        "sample": f"{value.CHECK_SAMPLE:,}",
+        "holdout": holdout.HOLDOUT_WEEKS,
+        "sample": f"{holdout.CHECK_SAMPLE:,}",
         "fit_sample": f"{value.FIT_SAMPLE:,}",
     }
 

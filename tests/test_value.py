@@ -12,7 +12,7 @@ import pytest
 
 from cxm.access import Scope
 from cxm.config import load_config
-from cxm.metrics import compute, value
+from cxm.metrics import compute, holdout, value
 from cxm.segments import Period, SegmentFilter
 
 CFG = load_config()
@@ -127,9 +127,9 @@ def test_a_scoped_user_sees_only_the_fits_of_their_markets(con):
 
 
 def test_the_holdout_check_counts_what_customers_did_and_what_the_model_said(con):
-    by_frequency, weekly = value.calibration(con, scope=Scope.everywhere())
-    assert by_frequency["bucket"].to_list() == list(range(value.TOP_FREQUENCY + 1))
-    assert weekly["week"].to_list() == list(range(1, value.HOLDOUT_WEEKS + 1))
+    by_frequency, weekly = holdout.calibration(con, scope=Scope.everywhere())
+    assert by_frequency["bucket"].to_list() == list(range(holdout.TOP_FREQUENCY + 1))
+    assert weekly["week"].to_list() == list(range(1, holdout.HOLDOUT_WEEKS + 1))
     # Cumulative: never falls.
     assert (weekly["actual"].diff().drop_nulls() >= 0).all()
     assert (weekly["predicted"].diff().drop_nulls() >= 0).all()
@@ -138,7 +138,7 @@ def test_the_holdout_check_counts_what_customers_did_and_what_the_model_said(con
     last = weekly.row(weekly.height - 1, named=True)
     assert last["predicted"] == pytest.approx(last["actual"], rel=0.25)
     # Scoped to one market: only that market's customers are summed.
-    br, _ = value.calibration(con, scope=Scope(markets=("BR",)))
+    br, _ = holdout.calibration(con, scope=Scope(markets=("BR",)))
     assert br["customers"].sum() < by_frequency["customers"].sum()
 
 

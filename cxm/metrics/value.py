@@ -10,10 +10,7 @@ orders merged) as of the data's as-of date:
 2. Every customer is scored: probability alive, expected purchase days and spend over the next
    `HORIZON_MONTHS` months, and their discounted value (``fact_customer_value``); per serving
    seller the sums the KPIs read (``fact_seller_value``). At risk means P(alive) < `AT_RISK`.
-3. The model is checked the way the BG/NBD paper does (figures 2 and 4): refitted on the data
-   up to `HOLDOUT_WEEKS` before the as-of date, its predictions for the holdout are compared
-   with what the customers did, by number of repeat purchases in calibration
-   (``clv_calibration``) and week by week (``clv_tracking``), per market.
+3. The model is checked on a holdout the way the BG/NBD paper does (`cxm.metrics.holdout`).
 
 Time is in weeks, as in the papers.
 """
@@ -22,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
 
 import duckdb
 import numpy as np
@@ -32,6 +28,7 @@ from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.errors import CxmError
 from cxm.metrics import clv
+from cxm.metrics.holdout import check, empty_calibration, empty_tracking
 
 #: A market gets its own fit with at least this many customers, this many of them repeaters.
 MIN_CUSTOMERS = 2_000
@@ -48,11 +45,6 @@ HORIZON_MONTHS = 12
 MONTHLY_DISCOUNT = 0.01
 #: Probability alive under which a customer counts as at risk.
 AT_RISK = 0.5
-#: The holdout the model is checked on, and the most customers sampled for that check.
-HOLDOUT_WEEKS = 26
-CHECK_SAMPLE = 200_000
-#: Repeat purchases in calibration grouped as 0, 1, ..., 6, "7+" (the paper's figure 2).
-TOP_FREQUENCY = 7
 WEEKS_PER_YEAR = 365.25 / 7
 COMPANY = "company"
 
@@ -217,113 +209,10 @@ def _empty_fits() -> pl.DataFrame:
     )
 
 
-def _empty_calibration() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "market": pl.String,
-            "bucket": pl.Int64,
-            "customers": pl.UInt32,
-            "actual": pl.Float64,
-            "predicted": pl.Float64,
-        }
-    )
-
-
-def _empty_tracking() -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={
-            "market": pl.String,
-            "week": pl.Int64,
-            "actual": pl.Float64,
-            "predicted": pl.Float64,
-        }
-    )
-
-
 _CUSTOMERS = """
 SELECT customer_id, seller_id, market, first_order_on, last_order_on, purchase_days,
        repeat_amount, CAST(hash(customer_id) % 1000000 AS BIGINT) AS draw
 FROM fact_customers WHERE first_order_on <= $as_of"""
-
-#: Purchase days of a sample of customers, for the holdout check (customer ids hashed so the
-#: sample is the same at every load of the same data).
-_SAMPLE_DAYS = """
-WITH sampled AS (
-    -- UBIGINT like hash(): a plain integer parameter made this scan ten times slower.
-    SELECT customer_id, CAST(ordered_at AS DATE) AS day FROM orders
-    WHERE hash(customer_id) % CAST($every AS UBIGINT) = 0
-      AND CAST(ordered_at AS DATE) <= $as_of
-    GROUP BY customer_id, CAST(ordered_at AS DATE)
-)
-SELECT s.customer_id, c.market, s.day
-FROM sampled s JOIN customers c ON c.customer_id = s.customer_id"""
-
-
-def check(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, customers: int
-) -> tuple[pl.DataFrame, ...]:
-    """Return (calibration by frequency, weekly tracking) per market on a holdout.
-
-    Fitted on purchase days up to ``as_of`` - `HOLDOUT_WEEKS` weeks (company-wide, one fit on
-    the sample), then predicted for each sampled customer over the holdout and compared with
-    what they did.
-    """
-    every = max(1, customers // CHECK_SAMPLE)
-    days = con.sql(_SAMPLE_DAYS, params={"every": every, "as_of": as_of}).pl()
-    cut = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
-    before = days.filter(pl.col("day") <= cut)
-    after = days.filter(pl.col("day") > cut)
-    cal = before.group_by("customer_id", "market").agg(
-        (pl.len() - 1).cast(pl.Float64).alias("frequency"),
-        ((pl.col("day").max() - pl.col("day").min()).dt.total_days() / 7).alias("recency"),
-        ((pl.lit(cut) - pl.col("day").min()).dt.total_days() / 7).alias("T"),
-    )
-    empty = (pl.DataFrame(), pl.DataFrame())
-    if cal.height == 0 or int((cal["frequency"] > 0).sum()) == 0:
-        return empty
-    x, t_x, T = (cal[c].cast(pl.Float64).to_numpy() for c in ("frequency", "recency", "T"))
-    try:
-        bg = clv.fit_bgnbd(x, t_x, T)
-    except CxmError:
-        return empty
-    actual = after.join(cal.select("customer_id"), on="customer_id").with_columns(
-        ((pl.col("day") - pl.lit(cut)).dt.total_days().cast(pl.Int64) + 6).floordiv(7).alias("week")
-    )
-    held = cal.join(actual.group_by("customer_id").len("holdout"), on="customer_id", how="left")
-    held = held.with_columns(
-        pl.col("holdout").fill_null(0),
-        pl.Series("predicted", bg.expected_purchases(float(HOLDOUT_WEEKS), x, t_x, T)),
-        pl.col("frequency").clip(upper_bound=TOP_FREQUENCY).cast(pl.Int64).alias("bucket"),
-    )
-    calibration = (
-        held.group_by("market", "bucket")
-        .agg(
-            pl.len().alias("customers"),
-            pl.col("holdout").sum().cast(pl.Float64).alias("actual"),
-            pl.col("predicted").sum().alias("predicted"),
-        )
-        .sort("market", "bucket")
-    )
-    weeks = np.arange(1, HOLDOUT_WEEKS + 1, dtype=np.float64)
-    by_market = []
-    for (market,), part in cal.with_row_index("i").group_by("market", maintain_order=True):
-        idx = part["i"].to_numpy()
-        predicted = [float(bg.expected_purchases(w, x[idx], t_x[idx], T[idx]).sum()) for w in weeks]
-        done = (
-            actual.filter(pl.col("market") == market)
-            .group_by("week")
-            .len()
-            .sort("week")
-            .select("week", pl.col("len").cum_sum().cast(pl.Float64).alias("actual"))
-        )
-        frame = pl.DataFrame({"week": weeks.astype(np.int64), "predicted": predicted})
-        by_market.append(
-            frame.join(done, on="week", how="left").with_columns(
-                pl.col("actual").forward_fill().fill_null(0.0), pl.lit(market).alias("market")
-            )
-        )
-    tracking = pl.concat(by_market).select("market", "week", "actual", "predicted")
-    return calibration, tracking
 
 
 def build(
@@ -353,15 +242,15 @@ def build(
         )
         .with_columns(pl.lit(as_of).alias("scored_as_of"))
     )
-    calibration, tracking = check(con, as_of, customers.height) if fitted else (None, None)
+    checked, tracking = (
+        check(con, as_of, customers.height) if fitted else (empty_calibration(), empty_tracking())
+    )
     tables = {
         "fact_customer_value": scored.with_columns(pl.lit(as_of).alias("scored_as_of")),
         "fact_seller_value": per_seller,
         "clv_fits": _fit_rows(fitted, customers, as_of) if fitted else _empty_fits(),
-        "clv_calibration": calibration
-        if calibration is not None and calibration.height
-        else _empty_calibration(),
-        "clv_tracking": tracking if tracking is not None and tracking.height else _empty_tracking(),
+        "clv_calibration": checked,
+        "clv_tracking": tracking,
     }
     rows = {}
     for name, frame in tables.items():
@@ -373,39 +262,6 @@ def build(
             con.unregister("src_value")
         rows[name] = frame.height
     return rows
-
-
-def _markets(scope: Scope, markets: Sequence[str]) -> list[str] | None:
-    """Return the markets to read (None: every market), within the user's scope."""
-    if markets:
-        return [m for m in markets if scope.allows(m)]
-    return list(scope.markets) if scope.markets is not None else None
-
-
-def calibration(
-    con: duckdb.DuckDBPyConnection, *, scope: Scope, markets: Sequence[str] = ()
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return the holdout check summed over the markets in scope (and in ``markets``).
-
-    (by frequency: ``bucket`` 0..7 with 7 meaning 7 or more, ``customers``, ``actual`` and
-    ``predicted`` mean repeat purchases in the holdout; weekly: ``week``, cumulative
-    ``actual`` and ``predicted`` repeat purchases). Empty frames when nothing was checked.
-    """
-    params = {"markets": _markets(scope, markets)}
-    where = "WHERE $markets IS NULL OR list_contains($markets, market)"
-    by_frequency = con.sql(
-        f"""SELECT bucket, sum(customers) AS customers,
-                   sum(actual) / sum(customers) AS actual,
-                   sum(predicted) / sum(customers) AS predicted
-            FROM clv_calibration {where} GROUP BY bucket ORDER BY bucket""",
-        params=params,
-    ).pl()
-    weekly = con.sql(
-        f"""SELECT week, sum(actual) AS actual, sum(predicted) AS predicted
-            FROM clv_tracking {where} GROUP BY week ORDER BY week""",
-        params=params,
-    ).pl()
-    return by_frequency, weekly
 
 
 def fit_table(con: duckdb.DuckDBPyConnection, *, scope: Scope) -> pl.DataFrame:

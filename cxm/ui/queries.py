@@ -14,7 +14,7 @@ import streamlit as st
 
 from cxm.access import Scope
 from cxm.config import CompanyConfig, load_config
-from cxm.metrics import cohorts, experience, report, value
+from cxm.metrics import cohorts, experience, holdout, report, value
 from cxm.metrics.compute import DataRange, data_range
 from cxm.segments.filter import SegmentFilter
 from cxm.ui import warehouse
@@ -162,11 +162,11 @@ def downline_at_risk(*, where: SegmentFilter, scope: Scope) -> tuple[pl.DataFram
 
 @st.cache_data(**_CACHE)
 def _calibration(gen, markets: tuple, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return value.calibration(warehouse.cursor(), scope=scope, markets=markets)
+    return holdout.calibration(warehouse.cursor(), scope=scope, markets=markets)
 
 
 def value_calibration(*, where: SegmentFilter, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return `cxm.metrics.value.calibration` for the filter's markets (cached)."""
+    """Return `cxm.metrics.holdout.calibration` for the filter's markets (cached)."""
     return _calibration(_gen(), tuple(where.markets), scope)
 
 

@@ -139,3 +139,8 @@ def funnel_frame(steps: list[tuple[str, int]]) -> pl.DataFrame:
             "Of enrolled": [fmt.share(n / first) for _, n in steps],
         }
     )
+
+
+def base_of(report: pl.DataFrame, kpi_id: str) -> int:
+    """Return the total base n of one KPI's rows in a report (0: nothing to show)."""
+    return int(report.filter(pl.col("kpi_id") == kpi_id)["n"].sum())
