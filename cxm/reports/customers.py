@@ -16,7 +16,7 @@ from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.metrics.compute import check_scope, data_range, window
 from cxm.metrics.value import AT_RISK
-from cxm.reports.segment import SegmentTable, Stamp, _load
+from cxm.reports.segment import SegmentTable, Stamp
 from cxm.segments.filter import SegmentFilter
 from cxm.segments.sql import SELLER_BASE, filter_params
 
@@ -53,18 +53,16 @@ def at_risk_customers(
     params = {**win.params(), **filter_params(where, scope, cfg)}
     rows = con.sql(_AT_RISK, params={k: v for k, v in params.items() if f"${k}" in _AT_RISK}).pl()
     kept = rows.filter("consented").drop("consented")
-    stamp = Stamp(
+    stamp = Stamp.of(
+        con,
         title=f"At-risk customers (probability still active under {AT_RISK:.0%}) who "
         "consented to personalised contact",
-        filters=where.describe(),
-        period=where.period.label(),
+        where=where,
+        scope=scope,
         as_of=data.as_of,
-        data_load=_load(con),
-        scope=scope.describe(),
-        generated_by=generated_by,
-        generated_at=(now or dt.datetime.now()).replace(microsecond=0),
         rows=kept.height,
-        suppressed=0,
+        generated_by=generated_by,
+        now=now,
         min_n=cfg.min_n,
         left_out=f"{rows.height - kept.height:,} at-risk customers without consent to "
         "personalised contact; no names or contact details are held",

@@ -46,6 +46,38 @@ class Stamp:
     #: What was left out and why, for exports that leave rows out (consent, say).
     left_out: str | None = None
 
+    @classmethod
+    def of(
+        cls,
+        con: duckdb.DuckDBPyConnection,
+        *,
+        title: str,
+        where: SegmentFilter,
+        scope: Scope,
+        as_of: dt.date,
+        rows: int,
+        generated_by: str,
+        now: dt.datetime | None,
+        min_n: int,
+        suppressed: int = 0,
+        left_out: str | None = None,
+    ) -> Stamp:
+        """Return the stamp of a report cut by ``where`` and ``scope`` from ``con``'s load."""
+        return cls(
+            title=title,
+            filters=where.describe(),
+            period=where.period.label(),
+            as_of=as_of,
+            data_load=_load(con),
+            scope=scope.describe(),
+            generated_by=generated_by,
+            generated_at=(now or dt.datetime.now()).replace(microsecond=0),
+            rows=rows,
+            suppressed=suppressed,
+            min_n=min_n,
+            left_out=left_out,
+        )
+
     def items(self) -> list[tuple[str, str]]:
         """Return (label, text) pairs, in reading order."""
         kept = (
@@ -146,17 +178,16 @@ def segment_table(
     data = data_range(con)
     win = window(where, data)
     by_words = " x ".join(DIMENSION_LABELS[Dimension(d)] for d in dims) or "company"
-    stamp = Stamp(
+    stamp = Stamp.of(
+        con,
         title=f"{len(kpis)} KPI{'s' if len(kpis) != 1 else ''} by {by_words}",
-        filters=where.describe(),
-        period=where.period.label(),
+        where=where,
+        scope=scope,
         as_of=win.as_of,
-        data_load=_load(con),
-        scope=scope.describe(),
-        generated_by=generated_by,
-        generated_at=(now or dt.datetime.now()).replace(microsecond=0),
         rows=frame.height,
-        suppressed=int(frame["suppressed"].sum()),
+        generated_by=generated_by,
+        now=now,
         min_n=cfg.min_n,
+        suppressed=int(frame["suppressed"].sum()),
     )
     return SegmentTable(frame=frame, stamp=stamp)
