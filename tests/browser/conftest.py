@@ -120,12 +120,41 @@ def demo_app_url(demo_warehouse, tmp_path_factory):
     yield from _serve(warehouse, folder)
 
 
+_COUNT_RUNS = """() => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    if (app && !window.__cxmRuns) {
+        window.__cxmRuns = {n: 0};
+        new MutationObserver(() => {
+            if (app.getAttribute("data-test-script-state") === "running") window.__cxmRuns.n += 1;
+        }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+    }
+    return window.__cxmRuns ? window.__cxmRuns.n : -1;
+}"""
+QUIET_MS = 750
+
+
 def settle(page: Page) -> None:
-    """Wait until the script run has finished and nothing on the page is stale."""
-    expect(page.locator('[data-testid="stApp"]')).to_have_attribute(
-        "data-test-script-state", "notRunning", timeout=30_000
-    )
-    expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=30_000)
+    """Wait until the script run has finished, nothing is stale, and no new run starts for a while.
+
+    A run may start a moment after another ended (the login cookie component reports back, a
+    widget's value arrives), and clicking then hits an element that is being replaced: so the
+    page counts as settled only after QUIET_MS without a new run.
+    """
+    app = page.locator('[data-testid="stApp"]')
+    deadline = time.monotonic() + 30
+    while True:
+        expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
+        expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=30_000)
+        runs = page.evaluate(_COUNT_RUNS)
+        page.wait_for_timeout(QUIET_MS)
+        quiet = (
+            page.evaluate(_COUNT_RUNS) == runs
+            and app.get_attribute("data-test-script-state") == "notRunning"
+            and page.locator('[data-stale="true"]').count() == 0
+        )
+        if quiet:
+            return
+        assert time.monotonic() < deadline, "the page kept starting new script runs for 30 s"
 
 
 def sign_in(page: Page, username: str, password: str) -> None:
