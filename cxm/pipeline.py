@@ -2,10 +2,10 @@
 
 `build_demo` and `import_dir` are what the command line and the app call. They run the
 warehouse load with the seller facts (`cxm.state`), predicted customer value
-(`cxm.metrics.value`) and the monthly KPI cube (`cxm.metrics.cube`) derived inside the same
-atomic swap, and an
-import's KPI targets checked against the registry, so the dashboard never sees data without
-its facts, nor targets for KPIs that do not exist.
+(`cxm.metrics.value`), the what-if seller state (`cxm.state.seller_state`) and the monthly
+KPI cube (`cxm.metrics.cube`) derived inside the same atomic swap, and an import's KPI
+targets checked against the registry, so the dashboard never sees data without its facts,
+nor targets for KPIs that do not exist.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from cxm.config import CompanyConfig
 from cxm.errors import ImportIssue
 from cxm.metrics import cube, targets, value
 from cxm.metrics.compute import DataRange
-from cxm.state import build_facts
+from cxm.state import build_facts, build_state
 from cxm.warehouse import demo, importer
 
 
@@ -28,6 +28,9 @@ def _derive(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, as_of: dt.date |
     build_facts(con, cfg)
     # Customer value before the cube: the cube's newest month carries its KPIs.
     value.build(con, cfg, as_of)
+    if as_of is not None:
+        # After customer value: the what-if seller state reads its customers at risk.
+        build_state(con, as_of)
     first = con.execute("SELECT min(enrolled_on) FROM sellers").fetchall()[0][0]
     if first is not None and as_of is not None:
         cube.build(con, cfg, DataRange(first_on=first, as_of=as_of))

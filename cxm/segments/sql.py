@@ -18,12 +18,10 @@ from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS, Dimension, Segment
 from cxm.segments.periods import Period
 from cxm.state.facts import MAXES as FACT_MAXES
 from cxm.state.facts import SUMS as FACT_SUMS
+from cxm.state.seller_state import ACTIVE_DAYS, NEW_DAYS
 
-#: Days in the windows behind "active" and "used the app".
-ACTIVE_DAYS = 30
+#: Days in the window behind "used the app" (ACTIVE_DAYS and NEW_DAYS: the seller state's).
 APP_DAYS = 7
-#: A seller is "new" for this many days after enrolling (the first 13 weeks).
-NEW_DAYS = 90
 #: The attributes each side is asked about, and compared with corporate on (the gap).
 CUSTOMER_QUESTIONS = ("quality", "value", "service", "ease", "delivery")
 SELLER_QUESTIONS = ("tools", "training", "service", "ease")

@@ -7,6 +7,7 @@ neutral (see `facts.spark_sql`); DuckDB runs them here.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 
 import duckdb
@@ -14,11 +15,22 @@ import polars as pl
 
 from cxm.config import CompanyConfig
 from cxm.state.facts import FACTS, Fact, spark_sql
+from cxm.state.seller_state import FIELDS, SELLER_STATE, StateField
 
 #: DuckDB's memory cap while the facts are derived (the issue's budget is 6 GiB in all).
 FACTS_MEMORY_LIMIT = os.environ.get("CXM_FACTS_MEMORY_LIMIT", "4GB")
 
-__all__ = ["FACTS", "Fact", "build_facts", "config_tables", "spark_sql"]
+__all__ = [
+    "FACTS",
+    "FIELDS",
+    "SELLER_STATE",
+    "Fact",
+    "StateField",
+    "build_facts",
+    "build_state",
+    "config_tables",
+    "spark_sql",
+]
 
 
 def config_tables(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig) -> None:
@@ -41,13 +53,24 @@ def build_facts(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig) -> dict[str,
     """
     config_tables(con, cfg)
     con.execute("SET memory_limit = ?", [FACTS_MEMORY_LIMIT])
-    rows = {}
-    for fact in FACTS:
-        # Fact names and texts are declarations in this package, never user input.
-        for name, sql in fact.stages:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-        con.execute(f"CREATE OR REPLACE TABLE {fact.name} AS {fact.sql}")
-        for name, _ in fact.stages:
-            con.execute(f"DROP TABLE {name}")
-        rows[fact.name] = con.execute(f"SELECT count(*) FROM {fact.name}").fetchall()[0][0]
-    return rows
+    return {fact.name: _run(con, fact) for fact in FACTS}
+
+
+def build_state(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> int:
+    """(Re)build ``seller_state`` as of ``as_of`` through ``con``; return its row count.
+
+    Runs inside a load after the facts and predicted customer value (which it reads).
+    """
+    con.execute("CREATE OR REPLACE TABLE dim_as_of AS SELECT CAST(? AS DATE) AS as_of", [as_of])
+    con.execute("SET memory_limit = ?", [FACTS_MEMORY_LIMIT])
+    return _run(con, SELLER_STATE)
+
+
+def _run(con: duckdb.DuckDBPyConnection, fact: Fact) -> int:
+    # Fact names and texts are declarations in this package, never user input.
+    for name, sql in fact.stages:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+    con.execute(f"CREATE OR REPLACE TABLE {fact.name} AS {fact.sql}")
+    for name, _ in fact.stages:
+        con.execute(f"DROP TABLE {name}")
+    return con.execute(f"SELECT count(*) FROM {fact.name}").fetchall()[0][0]
