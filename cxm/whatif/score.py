@@ -1,0 +1,322 @@
+"""The what-if kernels: score every eligible action of every seller, keep the top 3, count.
+
+score(seller, action) = eligible x sum over priorities of weight x impact x need. A seller is
+recommended an action when it is eligible and either scores above 0 or is mandatory. Ties go
+to the action listed first in the catalog, so a ranking never depends on thread timing.
+
+Guardrails are hard constraints, not weights:
+
+- a mandatory action the seller is eligible for is always in their top 3 (when a seller has
+  more than three, the three best-scoring ones);
+- an action with a cap (``max_first_share``) holds at most floor(cap x field size) first
+  slots. The sellers it keeps are those with the highest score for it (then the lowest row);
+  the others fall to their next recommendable action, which may itself be capped: a deferred
+  acceptance (Gale and Shapley 1962) that ends when no cap is exceeded. A seller whose every
+  candidate is full keeps no first action ("no action fits under the caps"): slot 1 is empty
+  and the others follow.
+
+The kernels take plain arrays (`Field` in `cxm.whatif.compare` prepares them once per load
+and catalog); every pass is parallel over blocks of sellers with per-block counters summed
+at the end, so a slider move costs one pass over need (28 bytes a seller) and eligibility.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+NONE = -1
+#: Sellers per block of the parallel passes, and per chunk of the ranking pass.
+BLOCK = 16384
+CHUNK = 512
+#: Action indices live in 6 bits of the ranking keys, 63 - index > 0.
+MAX_ACTIONS = 63
+
+
+@nb.njit(inline="always")
+def _keep(k0, k1, k2, x):
+    # Insert key x into the three largest k0 >= k1 >= k2: branch-free, so it vectorises.
+    t = max(k0, x)
+    x = min(k0, x)
+    k0 = t
+    t = max(k1, x)
+    x = min(k1, x)
+    k1 = t
+    return k0, k1, max(k2, x)
+
+
+@nb.njit(cache=True, parallel=True, fastmath=True)
+def top3(need_t, eligible, weighted_t, mandatory, out_action):
+    """Fill ``out_action`` (n x 3) with every seller's top 3 action indices, slots in order.
+
+    ``need_t`` is need transposed (priorities x sellers), ``weighted_t`` weight x impact
+    transposed (priorities x actions), ``mandatory`` a bitmask of actions.
+
+    Sellers go in chunks; per action, the chunk's scores, then a key per seller that sorts
+    like (score, earlier action): the score's float bits with the low 6 replaced by 63 -
+    action (scores >= 0 sort as their bits do). So scores equal to about five significant
+    digits (2**-17 relative) count as tied and the earlier action wins: float noise never
+    decides a ranking. Every inner loop runs across the chunk's sellers and vectorises.
+    """
+    k, n = need_t.shape
+    n_actions = weighted_t.shape[1]
+    chunks = (n + CHUNK - 1) // CHUNK
+    for c in nb.prange(chunks):
+        lo = c * CHUNK
+        m = min(n, lo + CHUNK) - lo
+        sc = np.empty(CHUNK, np.float32)
+        bits = sc.view(np.int32)
+        r0 = np.zeros(CHUNK, np.int32)
+        r1 = np.zeros(CHUNK, np.int32)
+        r2 = np.zeros(CHUNK, np.int32)
+        q0 = np.zeros(CHUNK, np.int32)
+        q1 = np.zeros(CHUNK, np.int32)
+        q2 = np.zeros(CHUNK, np.int32)
+        e = eligible[lo : lo + m]
+        for a in range(n_actions):
+            sc[:m] = 0.0
+            for j in range(k):
+                w = weighted_t[j, a]
+                if w != 0.0:
+                    row = need_t[j, lo : lo + m]
+                    for i in range(m):
+                        sc[i] += w * row[i]
+            tag = np.int32(63 - a)
+            shift = np.uint64(a)
+            if (mandatory >> shift) & np.uint64(1):
+                for i in range(m):
+                    x = (bits[i] & np.int32(-64)) | tag
+                    x = x if (e[i] >> shift) & np.uint64(1) else np.int32(0)
+                    q0[i], q1[i], q2[i] = _keep(q0[i], q1[i], q2[i], x)
+            else:
+                for i in range(m):
+                    x = (bits[i] & np.int32(-64)) | tag
+                    x = x if ((e[i] >> shift) & np.uint64(1)) and sc[i] > 0 else np.int32(0)
+                    r0[i], r1[i], r2[i] = _keep(r0[i], r1[i], r2[i], x)
+        for i in range(m):
+            k0, k1, k2 = r0[i], r1[i], r2[i]
+            if q0[i]:
+                # Mandatory ones always stay; the best of the rest fill what is left.
+                if q1[i] == 0:
+                    k2, k1, k0 = k1, k0, q0[i]
+                elif q2[i] == 0:
+                    k2, k1, k0 = k0, q1[i], q0[i]
+                else:
+                    k0, k1, k2 = q0[i], q1[i], q2[i]
+                # ... in key order (a mandatory action may outscore the rest, or not).
+                t0, t1, t2 = _keep(np.int32(0), np.int32(0), np.int32(0), k0)
+                t0, t1, t2 = _keep(t0, t1, t2, k1)
+                k0, k1, k2 = _keep(t0, t1, t2, k2)
+            out_action[lo + i, 0] = 63 - (k0 & 63) if k0 else NONE
+            out_action[lo + i, 1] = 63 - (k1 & 63) if k1 else NONE
+            out_action[lo + i, 2] = 63 - (k2 & 63) if k2 else NONE
+
+
+@nb.njit(inline="always")
+def _insert(keys, acts, scores, size, key, a, sc):
+    # Insert into a list kept in descending key order, at most ``size`` long.
+    i = size
+    while i > 0 and key > keys[i - 1]:
+        i -= 1
+    if i < size:
+        for t in range(size - 1, i, -1):
+            keys[t], acts[t], scores[t] = keys[t - 1], acts[t - 1], scores[t - 1]
+        keys[i], acts[i], scores[i] = key, a, sc
+
+
+@nb.njit(cache=True, parallel=True)
+def candidates(need_t, eligible, weighted, mandatory, n_mandatory, out_action, out_score):
+    """Fill ``out_action`` / ``out_score`` (n x m) with each seller's recommendable actions.
+
+    Used when a cap is on: a seller a capped action turns away needs the next ones in line.
+    Every mandatory action the seller is eligible for is kept (at most ``n_mandatory``), and
+    the best of the rest fill the other places, all in the order of top3's keys (so both
+    passes order a seller's actions alike). ``weighted`` is weight x impact (actions x
+    priorities). The exact scores go with them: the caps compare different sellers' scores.
+    """
+    k, n = need_t.shape
+    m = out_action.shape[1]
+    rest_size = m - n_mandatory
+    n_actions = weighted.shape[0]
+    blocks = (n + BLOCK - 1) // BLOCK
+    for b in nb.prange(blocks):
+        rk = np.empty(m, np.int32)
+        ra = np.empty(m, np.int8)
+        rs = np.empty(m, np.float32)
+        mk = np.empty(m, np.int32)
+        ma = np.empty(m, np.int8)
+        ms = np.empty(m, np.float32)
+        one = np.empty(1, np.float32)
+        bits = one.view(np.int32)
+        for s in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            e = eligible[s]
+            rk[:] = 0
+            mk[:] = 0
+            for a in range(n_actions):
+                if (e >> np.uint64(a)) & np.uint64(1):
+                    sc = np.float32(0.0)
+                    for j in range(k):
+                        sc += weighted[a, j] * need_t[j, s]
+                    one[0] = sc
+                    key = (bits[0] & np.int32(-64)) | np.int32(63 - a)
+                    if (mandatory >> np.uint64(a)) & np.uint64(1):
+                        _insert(mk, ma, ms, n_mandatory, key, a, sc)
+                    elif sc > 0:
+                        _insert(rk, ra, rs, rest_size, key, a, sc)
+            i = j = 0
+            for t in range(m):
+                if i < rest_size and rk[i] > 0 and (j >= n_mandatory or rk[i] > mk[j]):
+                    out_action[s, t], out_score[s, t] = ra[i], rs[i]
+                    i += 1
+                elif j < n_mandatory and mk[j] > 0:
+                    out_action[s, t], out_score[s, t] = ma[j], ms[j]
+                    j += 1
+                else:
+                    out_action[s, t], out_score[s, t] = NONE, -np.inf
+
+
+@nb.njit(cache=True)
+def resolve_caps(cand, cand_score, capacity, mandatory, out_action, out_score):
+    """Give each seller a first action under the caps, then fill slots 2 and 3.
+
+    ``capacity`` per action (a large number = no cap). Deferred acceptance: every seller
+    proposes to their best candidate not yet refused; an over-full action keeps its best
+    ``capacity`` proposers (highest score, then lowest row) and refuses the rest, who move on.
+    """
+    n, m = cand.shape
+    n_actions = capacity.shape[0]
+    ptr = np.zeros(n, np.int64)
+    held = np.zeros(n_actions, np.int64)
+    for s in range(n):
+        if cand[s, 0] >= 0:
+            held[cand[s, 0]] += 1
+    while True:
+        over = np.where(held > capacity)[0]
+        if over.size == 0:
+            break
+        for a in over:
+            rows = np.empty(held[a], np.int64)
+            scores = np.empty(held[a], np.float64)
+            c = 0
+            for s in range(n):
+                p = ptr[s]
+                if p < m and cand[s, p] == a:
+                    rows[c] = s
+                    scores[c] = cand_score[s, p]
+                    c += 1
+            # Stable sort on -score keeps the lower row first among equal scores.
+            order = np.argsort(-scores, kind="mergesort")
+            for r in order[capacity[a] :]:
+                s = rows[r]
+                held[a] -= 1
+                ptr[s] += 1
+                if ptr[s] < m and cand[s, ptr[s]] >= 0:
+                    held[cand[s, ptr[s]]] += 1
+    for s in range(n):
+        p = ptr[s]
+        first = cand[s, p] if p < m else NONE
+        out_action[s, 0] = first
+        out_score[s, 0] = cand_score[s, p] if first >= 0 else -np.inf
+        slot = 1
+        pos = np.empty(3, np.int64)
+        # Mandatory candidates first (they must stay in the top 3), then the rest in order.
+        for want_mandatory in (True, False):
+            for i in range(m):
+                a = cand[s, i]
+                if slot == 3 or a < 0:
+                    break
+                is_m = (mandatory >> np.uint64(a)) & np.uint64(1) != 0
+                if a != first and is_m == want_mandatory:
+                    out_action[s, slot] = a
+                    out_score[s, slot] = cand_score[s, i]
+                    pos[slot] = i
+                    slot += 1
+        for t in range(slot, 3):
+            out_action[s, t] = NONE
+            out_score[s, t] = -np.inf
+        # Slots 2 and 3 in the seller's own order (the first slot is the caps' decision).
+        if slot == 3 and pos[2] < pos[1]:
+            a, sc = out_action[s, 1], out_score[s, 1]
+            out_action[s, 1], out_score[s, 1] = out_action[s, 2], out_score[s, 2]
+            out_action[s, 2], out_score[s, 2] = a, sc
+
+
+@nb.njit(cache=True, parallel=True)
+def count(top, base_first, need_t, impact, follow_through, rank, market, language, dims):
+    """Count how a ranking differs from the baseline's first actions, in one parallel pass.
+
+    ``dims`` = (ranks, markets, languages). Returns: sellers whose first action changed, by
+    rank, then market, then language codes (one vector); the first-action mix by the same
+    segments (column 0 = none, a + 1 = action a); the transition matrix (baseline first + 1
+    by scenario first + 1); the expected effect per priority (follow-through of each slot x
+    impact x need, summed over sellers); sellers with no first action by market x language.
+    """
+    n = top.shape[0]
+    n_actions, k = impact.shape
+    n_r, n_m, n_l = dims[0], dims[1], dims[2]
+    blocks = (n + BLOCK - 1) // BLOCK
+    changed = np.zeros((blocks, n_r + n_m + n_l), np.int64)
+    mix = np.zeros((blocks, n_r + n_m + n_l, n_actions + 1), np.int64)
+    trans = np.zeros((blocks, n_actions + 1, n_actions + 1), np.int64)
+    effect = np.zeros((blocks, k), np.float64)
+    none = np.zeros((blocks, n_m, n_l), np.int64)
+    for b in nb.prange(blocks):
+        for s in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            f = top[s, 0]
+            r, mk, lg = rank[s], n_r + market[s], n_r + n_m + language[s]
+            if f != base_first[s]:
+                changed[b, r] += 1
+                changed[b, mk] += 1
+                changed[b, lg] += 1
+            mix[b, r, f + 1] += 1
+            mix[b, mk, f + 1] += 1
+            mix[b, lg, f + 1] += 1
+            trans[b, base_first[s] + 1, f + 1] += 1
+            if f < 0:
+                none[b, market[s], language[s]] += 1
+            for slot in range(3):
+                a = top[s, slot]
+                if a >= 0:
+                    for j in range(k):
+                        effect[b, j] += follow_through[slot] * impact[a, j] * need_t[j, s]
+    return changed.sum(0), mix.sum(0), trans.sum(0), effect.sum(0), none.sum(0)
+
+
+def rank(
+    need_t: np.ndarray,
+    eligible: np.ndarray,
+    impact: np.ndarray,
+    weights: np.ndarray,
+    *,
+    mandatory: int = 0,
+    caps: np.ndarray | None = None,
+) -> np.ndarray:
+    """Return every seller's top 3 action indices (int8, n x 3, -1 = empty), slots in order.
+
+    ``need_t``: float32 (priorities x sellers); ``eligible``: uint64 bitmask per seller;
+    ``impact``: float32 (actions x priorities); ``weights``: float32 per priority;
+    ``mandatory``: bitmask of mandatory actions; ``caps``: per action the largest share of
+    first slots it may hold (1 or more = no cap), None = no caps at all.
+    """
+    n_actions = impact.shape[0]
+    if n_actions > MAX_ACTIONS:
+        raise ValueError(f"at most {MAX_ACTIONS} actions, not {n_actions}")
+    n = need_t.shape[1]
+    weighted = np.ascontiguousarray(impact * weights[None, :], dtype=np.float32)
+    mask = np.uint64(mandatory)
+    action = np.empty((n, 3), np.int8)
+    capped = np.empty(0, np.int64) if caps is None else np.flatnonzero(caps < 1.0)
+    if capped.size == 0:
+        top3(need_t, eligible, np.ascontiguousarray(weighted.T), mask, action)
+        return action
+    # A seller is turned away at most once per capped action; slots 2 and 3 need two more,
+    # and every mandatory action must be at hand.
+    n_mandatory = bin(int(mandatory)).count("1")
+    m = min(n_actions, 3 + capped.size + n_mandatory)
+    cand = np.empty((n, m), np.int8)
+    cand_score = np.empty((n, m), np.float32)
+    candidates(need_t, eligible, weighted, mask, n_mandatory, cand, cand_score)
+    capacity = np.full(n_actions, n + 1, np.int64)
+    capacity[capped] = np.floor(caps[capped].astype(np.float64) * n).astype(np.int64)
+    resolve_caps(cand, cand_score, capacity, mask, action, np.empty((n, 3), np.float32))
+    return action

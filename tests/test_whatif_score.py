@@ -1,0 +1,169 @@
+"""The what-if kernels: top 3, tie-breaks, guardrails and the comparison counts (issue 12)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from cxm.whatif import score
+
+K = 7
+
+
+def _rank(need, eligible, impact, weights=None, *, mandatory=(), caps=None):
+    need = np.asarray(need, np.float32)
+    bits = np.asarray(eligible, bool)
+    mask = (bits * (np.uint64(1) << np.arange(bits.shape[1], dtype=np.uint64))).sum(1)
+    w = np.ones(K, np.float32) if weights is None else np.asarray(weights, np.float32)
+    return score.rank(
+        np.ascontiguousarray(need.T),
+        mask.astype(np.uint64),
+        np.asarray(impact, np.float32),
+        w,
+        mandatory=sum(1 << a for a in mandatory),
+        caps=None if caps is None else np.asarray(caps, np.float32),
+    )
+
+
+def _impact(rows):
+    """Actions x 7 priorities from {priority index: impact} per action."""
+    out = np.zeros((len(rows), K), np.float32)
+    for a, row in enumerate(rows):
+        for k, v in row.items():
+            out[a, k] = v
+    return out
+
+
+def test_the_top_three_go_by_score_and_a_tie_goes_to_the_action_listed_first():
+    # Need 1 on priority 0 and 0.5 on priority 1. Scores: a0 0.4, a1 0.5 (= 0.5 x 1),
+    # a2 0.4 (tie with a0), a3 0.2, a4 0.0 (nothing to gain: never recommended).
+    impact = _impact([{0: 0.4}, {1: 1.0}, {0: 0.2, 1: 0.4}, {0: 0.2}, {2: 1.0}])
+    top = _rank([[1, 0.5, 0, 0, 0, 0, 0]], [[1, 1, 1, 1, 1]], impact)
+    assert top.tolist() == [[1, 0, 2]]
+    # The same seller, a1 ineligible: a0 and a2 still tie (a0 first), then a3.
+    top = _rank([[1, 0.5, 0, 0, 0, 0, 0]], [[1, 0, 1, 1, 1]], impact)
+    assert top.tolist() == [[0, 2, 3]]
+    # Only the zero-score action eligible: nothing useful, three empty slots.
+    assert _rank([[1, 0.5, 0, 0, 0, 0, 0]], [[0, 0, 0, 0, 1]], impact).tolist() == [[-1, -1, -1]]
+
+
+def test_weights_move_the_list():
+    impact = _impact([{0: 0.4}, {1: 1.0}, {0: 0.2, 1: 0.4}])
+    need = [[1, 0.5, 0, 0, 0, 0, 0]]
+    # Priority 0 at x3: a0 1.2, a2 0.6 + 0.2 = 0.8, a1 0.5.
+    assert _rank(need, [[1, 1, 1]], impact, [3, 1, 0, 0, 0, 0, 0]).tolist() == [[0, 2, 1]]
+    # Priority 0 off: a1 0.5, a2 0.2; a0 scores 0 and drops out.
+    assert _rank(need, [[1, 1, 1]], impact, [0, 1, 0, 0, 0, 0, 0]).tolist() == [[1, 2, -1]]
+
+
+def test_a_mandatory_action_stays_in_the_top_three_whatever_the_weights():
+    # a3 (compliance) scores 0 with its priority weighed 0, below three useful actions.
+    impact = _impact([{0: 0.9}, {0: 0.8}, {0: 0.7}, {6: 1.0}])
+    need = [[1, 0, 0, 0, 0, 0, 1]]
+    weights = [1, 0, 0, 0, 0, 0, 0]
+    assert _rank(need, [[1, 1, 1, 1]], impact, weights).tolist() == [[0, 1, 2]]
+    kept = _rank(need, [[1, 1, 1, 1]], impact, weights, mandatory=[3])
+    assert kept.tolist() == [[0, 1, 3]]
+    # Weighed, it leads; not eligible, it is not forced in.
+    assert _rank(need, [[1, 1, 1, 1]], impact, [1, 0, 0, 0, 0, 0, 2], mandatory=[3]).tolist() == [
+        [3, 0, 1]
+    ]
+    assert _rank(need, [[1, 1, 1, 0]], impact, weights, mandatory=[3]).tolist() == [[0, 1, 2]]
+
+
+def test_a_cap_keeps_the_best_scoring_sellers_and_the_others_fall_to_their_next_action():
+    # Four sellers all prefer a0 (scores 0.9, 0.6, 0.8, 0.7); a0 may hold half the first
+    # slots: sellers 0 and 2 keep it, 1 and 3 fall to a1 (and keep a0 second).
+    impact = _impact([{0: 1.0}, {1: 1.0}])
+    need = [[0.9, 0.1] + [0] * 5, [0.6, 0.2] + [0] * 5, [0.8, 0.3] + [0] * 5, [0.7, 0.4] + [0] * 5]
+    top = _rank(need, [[1, 1]] * 4, impact, caps=[0.5, 1.0])
+    assert top.tolist() == [[0, 1, -1], [1, 0, -1], [0, 1, -1], [1, 0, -1]]
+    # With a0 capped at a quarter and a1 at a quarter too, only seller 0 keeps a0 and only
+    # seller 3 (a1 0.4, the best among those turned away) gets a1; the others have no first
+    # action under the caps but keep their actions in slots 2 and 3.
+    top = _rank(need, [[1, 1]] * 4, impact, caps=[0.25, 0.25])
+    assert top.tolist() == [[0, 1, -1], [-1, 0, 1], [-1, 0, 1], [1, 0, -1]]
+
+
+def _reference(need, eligible, impact, weights, mandatory):
+    """The straightforward ranking: every score, sort, mandatory first, then the best."""
+    out = []
+    scores = need @ (impact * weights[None, :]).T
+    for s in range(need.shape[0]):
+        ok = [(scores[s, a], a) for a in range(impact.shape[0]) if eligible[s, a]]
+        must = sorted((x for x in ok if x[1] in mandatory), key=lambda x: (-x[0], x[1]))[:3]
+        rest = sorted(
+            (x for x in ok if x[1] not in mandatory and x[0] > 0), key=lambda x: (-x[0], x[1])
+        )
+        pick = sorted(must + rest[: 3 - len(must)], key=lambda x: (-x[0], x[1]))
+        out.append([a for _, a in pick] + [-1] * (3 - len(pick)))
+    return out
+
+
+@st.composite
+def fields(draw):
+    n = draw(st.integers(1, 40))
+    n_actions = draw(st.integers(1, 12))
+    # Values on a grid of eighths: distinct scores differ by far more than the kernel's
+    # tie tolerance, equal ones are exactly equal.
+    grid = st.integers(0, 8).map(lambda v: v / 8)
+    need = draw(arrays(np.float32, (n, K), elements=grid))
+    impact = draw(arrays(np.float32, (n_actions, K), elements=grid))
+    weights = draw(arrays(np.float32, (K,), elements=st.integers(0, 12).map(lambda v: v / 4)))
+    eligible = draw(arrays(bool, (n, n_actions)))
+    mandatory = draw(st.sets(st.integers(0, n_actions - 1), max_size=2))
+    caps = draw(arrays(np.float32, (n_actions,), elements=st.sampled_from([0.1, 0.3, 0.5, 1.0])))
+    return need, eligible, impact, weights, mandatory, caps
+
+
+@settings(max_examples=150, deadline=None)
+@given(fields())
+def test_property_the_kernel_agrees_with_the_straightforward_ranking(f):
+    need, eligible, impact, weights, mandatory, _ = f
+    got = _rank(need, eligible, impact, weights, mandatory=mandatory)
+    assert got.tolist() == _reference(need, eligible, impact, weights, mandatory)
+
+
+@settings(max_examples=150, deadline=None)
+@given(fields())
+def test_property_guardrails_hold_never_ineligible_mandatory_kept_caps_kept(f):
+    need, eligible, impact, weights, mandatory, caps = f
+    top = _rank(need, eligible, impact, weights, mandatory=mandatory, caps=caps)
+    n = need.shape[0]
+    for s in range(n):
+        listed = [a for a in top[s] if a >= 0]
+        assert len(listed) == len(set(listed))
+        assert all(eligible[s, a] for a in listed), "an ineligible action was recommended"
+        musts = [a for a in mandatory if eligible[s, a]]
+        assert all(a in listed for a in musts), "a mandatory action was dropped"
+    firsts = np.bincount(top[:, 0][top[:, 0] >= 0], minlength=impact.shape[0])
+    for a, cap in enumerate(caps):
+        if cap < 1.0:
+            assert firsts[a] <= np.floor(cap * n), "a cap was exceeded"
+
+
+def test_the_counts_of_one_pass_match_counting_by_hand():
+    # Three sellers: rank codes 0, 1, 1; markets 0, 0, 1; languages 0, 1, 1.
+    # Baseline firsts 0, 1, -1; scenario tops [1, 0, -1], [1, -1, -1], [-1, -1, -1].
+    top = np.array([[1, 0, -1], [1, -1, -1], [-1, -1, -1]], np.int8)
+    base_first = np.array([0, 1, -1], np.int8)
+    need_t = np.ascontiguousarray(np.full((3, K), 0.5, np.float32).T)
+    impact = _impact([{0: 1.0}, {1: 0.5}])
+    ft = np.array([0.3, 0.15, 0.08], np.float32)
+    codes = [np.array(c, np.int16) for c in ([0, 1, 1], [0, 0, 1], [0, 1, 1])]
+    changed, mix, trans, effect, none = score.count(
+        top, base_first, need_t, impact, ft, *codes, np.array([2, 2, 2])
+    )
+    # Only seller 0 changed (0 -> 1): rank 0, market 0, language 0.
+    assert changed.tolist() == [1, 0, 1, 0, 1, 0]
+    # Mix row for rank 1 (sellers 1 and 2): one a1 first, one none.
+    assert mix[1].tolist() == [1, 0, 1]
+    assert trans[1, 2] == 1 and trans[2, 2] == 1 and trans[0, 0] == 1 and trans.sum() == 3
+    # Effect on priority 0: seller 0's slot 2 is a0: 0.15 x 1.0 x 0.5 = 0.075; priority 1:
+    # sellers 0 and 1 have a1 first: 2 x 0.3 x 0.5 x 0.5 = 0.15.
+    assert effect[:2] == pytest.approx([0.075, 0.15])
+    # Seller 2 (market 1, language 1) has no first action.
+    assert none.tolist() == [[0, 0], [0, 1]]
