@@ -186,3 +186,123 @@ class BadFilter(CxmError):
             raise ValueError(f"{code!r} is not in FILTER_CODES; add it with its rule")
         self.field, self.value, self.code, self.reason = field, value, code, message
         super().__init__(f'{field}: "{value}" {message} [{code}].')
+
+
+#: How many issues an action catalog or rule error lists before it only gives the total.
+MAX_LISTED_CATALOG_ISSUES = 20
+
+#: Every code a bad action catalog or eligibility rule can raise (`CatalogError`, `RuleError`).
+CATALOG_CODES: dict[str, str] = {
+    # the file
+    "no_file": "The action catalog file must exist ($CXM_ACTIONS or cxm/actions.yaml).",
+    "bad_yaml": "The action catalog must be valid YAML.",
+    # structure
+    "missing_key": "Every required key is present (version, baseline, follow_through, actions; "
+    "an action's id, label, description and impact).",
+    "unknown_key": "A mapping may hold only its declared keys.",
+    "wrong_type": "A value has the type its key takes (version a quoted string, weights and "
+    "impacts numbers, mandatory true or false, lists where a list is expected).",
+    # weights and impacts
+    "unknown_priority": "Priorities are retention, repeat_customers, cart_size, sales, "
+    "business_building, adoption and compliance.",
+    "missing_priority": "A weight set gives a weight to every priority.",
+    "weight_out_of_range": "Weights lie between 0 and 3.",
+    "impact_out_of_range": "Impacts lie between 0 and 1.",
+    "no_impact": "An action has a positive impact on at least one priority.",
+    "bad_follow_through": "follow_through gives 3 shares between 0 and 1, one per "
+    "recommendation slot, none above the one before.",
+    # actions
+    "bad_id": "Action ids and preset names are snake_case: a-z, 0-9 and _, starting with a "
+    "letter, at most 64 characters.",
+    "bad_text": "Labels and descriptions are one non-empty line.",
+    "duplicate_action": "Action ids are unique.",
+    "no_actions": "The catalog holds at least one action.",
+    "too_many_actions": "The catalog holds at most 64 actions.",
+    "too_many_mandatory": "At most 3 actions are mandatory (they must fit in a seller's top 3).",
+    "duplicate_language": "A language appears once in content_languages.",
+    "bad_share": "max_first_share lies above 0 and at most 1.",
+    # eligibility rules
+    "malformed_rule": "A rule is a mapping with exactly one of all, any, not, field (with one "
+    "operator), course_done or content_in_language.",
+    "empty_list": "all, any, in and not_in take a non-empty list.",
+    "unknown_field": "Rules name only the seller-state fields listed in docs/whatif.md.",
+    "bad_operator": "Categories take is, is_not, in and not_in; numbers and rank take those and "
+    "at_least, at_most, above and below; courses are asked with course_done.",
+    "unknown_rank": "Ranks must be on the configured rank ladder.",
+    "unknown_market": "Markets must be configured (ISO 3166 alpha-2 codes, e.g. GB not UK).",
+    "unknown_language": "Languages must be configured for some market (BCP 47, e.g. pt-BR).",
+    "unknown_status": "A live seller's status is new, active or inactive.",
+    "unknown_course": "course_done names a course id of the courses table.",
+}
+
+
+class CatalogIssue(BaseModel):
+    """One problem in the action catalog or an eligibility rule: where, what, which rule.
+
+    ``action`` is None for problems outside any action; ``path`` is then from the top of the
+    file, else from the action (``eligible.all[1]``). ``lineno`` is the YAML line, when known.
+
+    >>> CatalogIssue(source="actions.yaml", action="welcome_call", path="eligible.all[1]",
+    ...              code="unknown_field", message='unknown field "downline_new"',
+    ...              hint='did you mean "new_downline_30d"?').line()
+    'actions.yaml, action "welcome_call", eligible.all[1]: unknown field "downline_new" [unknown_field]; did you mean "new_downline_30d"?'
+    """  # noqa: E501
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    source: str
+    action: str | None = None
+    path: str
+    code: str
+    message: str
+    hint: str | None = None
+    lineno: int | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _registered(cls, code: str) -> str:
+        if code not in CATALOG_CODES:
+            raise ValueError(f"{code!r} is not in CATALOG_CODES; add it with its rule")
+        return code
+
+    def line(self) -> str:
+        """Return the issue as one plain sentence for a person."""
+        where = self.source + (f" line {self.lineno}" if self.lineno is not None else "")
+        if self.action is not None:
+            where += f', action "{self.action}"'
+        if self.path:
+            where += f", {self.path}"
+        text = f"{where}: {self.message} [{self.code}]"
+        if self.hint:
+            text += f"; {self.hint}"
+        return text if text.endswith(("?", ".")) else text + "."
+
+
+class CatalogError(CxmError):
+    """The action catalog is invalid; ``issues`` holds every problem found (rules included)."""
+
+    what = "Action catalog"
+
+    def __init__(self, source: str, issues: Sequence[CatalogIssue]):
+        self.source = source
+        self.issues = list(issues)
+        self.total = len(self.issues)
+        head = (
+            f"{self.what} {source} rejected: {self.total} "
+            f"problem{'s' if self.total != 1 else ''}. Nothing was changed."
+        )
+        lines = [i.line() for i in self.issues[:MAX_LISTED_CATALOG_ISSUES]]
+        if self.total > len(lines):
+            lines.append(f"... and {self.total - len(lines)} more.")
+        super().__init__("\n".join([head, *lines]))
+
+    @property
+    def codes(self) -> set[str]:
+        """Return the set of issue codes found, for tests and summaries."""
+        return {i.code for i in self.issues}
+
+
+class RuleError(CatalogError):
+    """An eligibility rule is invalid; ``issues`` holds every problem found in it."""
+
+    what = "Eligibility rule in"
