@@ -1,0 +1,354 @@
+"""Scenario vs baseline: rank the whole field under a weight vector and compare (issue 12, item 6).
+
+`Field.of` turns the seller state and the action catalog into the arrays the kernels read,
+once per load and catalog. `rank` gives every seller their top 3 under a weight vector and
+the guardrails; `compare` counts, in one parallel pass, how that ranking differs from the
+baseline's: share of sellers whose first action changes (overall and by rank, market,
+language), the action mix before and after, the transition matrix, the expected effect per
+priority under the catalog's follow-through rates, sellers left with no useful action, how
+evenly markets and languages move, and a few sellers side by side with their reasons.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import polars as pl
+
+from cxm.access import Scope
+from cxm.config import CompanyConfig
+from cxm.errors import WarehouseMissing
+from cxm.whatif import score
+from cxm.whatif.catalog import Catalog, load_catalog
+from cxm.whatif.need import LABELS, PRIORITIES, needs
+from cxm.whatif.weights import Weights
+
+#: A segment's change rate this far (in shares) above the median of the others is flagged.
+UNEVEN_BY = 0.15
+#: Segments smaller than this are not judged for evenness (their rates are noise).
+EVEN_MIN_SELLERS = 30
+DIMENSIONS = ("rank", "market", "language")
+
+
+@dataclass(frozen=True)
+class Guardrails:
+    """Which hard constraints apply: mandatory actions kept, caps on first slots."""
+
+    mandatory: bool = True
+    caps: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class Field:
+    """The field as the kernels read it: one row per live seller, in seller-state order."""
+
+    catalog: Catalog
+    as_of: dt.date | None
+    scope: Scope
+    seller_id: pl.Series
+    need_t: np.ndarray  # float32 (priorities, n): need, transposed for the kernels
+    eligible: np.ndarray  # uint64 (n,): bit a = eligible for action a
+    codes: dict[str, np.ndarray]  # dimension -> int16 code per seller
+    labels: dict[str, tuple[str, ...]]  # dimension -> label per code
+    _baseline: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(
+        cls,
+        state: pl.DataFrame,
+        catalog: Catalog,
+        *,
+        scope: Scope,
+        as_of: dt.date | None = None,
+    ) -> Field:
+        """Prepare ``state`` (rows of the ``seller_state`` table inside ``scope``)."""
+        codes, labels = {}, {}
+        for dim in DIMENSIONS:
+            if dim == "rank":
+                pairs = state.select("rank_index", "rank").unique().sort("rank_index")
+                keys = pairs["rank_index"].to_numpy()
+                codes[dim] = np.searchsorted(keys, state["rank_index"].to_numpy()).astype(np.int16)
+                labels[dim] = tuple(pairs["rank"].to_list())
+            else:
+                names = sorted(state[dim].unique().to_list())
+                physical = state[dim].cast(pl.Enum(names)).to_physical()
+                codes[dim] = physical.to_numpy().astype(np.int16)
+                labels[dim] = tuple(names)
+        return cls(
+            catalog=catalog,
+            as_of=as_of,
+            scope=scope,
+            seller_id=state["seller_id"],
+            need_t=np.ascontiguousarray(needs(state).T),
+            eligible=catalog.eligibility(state),
+            codes=codes,
+            labels=labels,
+        )
+
+    @property
+    def size(self) -> int:
+        return len(self.seller_id)
+
+    def baseline(self, guardrails: Guardrails = Guardrails()) -> Ranking:
+        """The ranking under the catalog's published weights (kept: it is asked on every move)."""
+        if guardrails not in self._baseline:
+            self._baseline[guardrails] = rank(self, Weights.baseline(self.catalog), guardrails)
+        return self._baseline[guardrails]
+
+
+def load_field(
+    con: duckdb.DuckDBPyConnection,
+    cfg: CompanyConfig,
+    *,
+    scope: Scope,
+    catalog: Catalog | None = None,
+) -> Field:
+    """Read the seller state inside ``scope`` and prepare it for ``catalog`` (default: in force).
+
+    The catalog is checked against the warehouse's courses, so a rule naming a course the
+    loaded data lacks is a `CatalogError`, not an action nobody can get.
+    """
+    try:
+        courses = [r[0] for r in con.execute("SELECT course_id FROM courses").fetchall()]
+        as_of = con.execute("SELECT as_of FROM dim_as_of").fetchall()
+    except duckdb.CatalogException:
+        raise WarehouseMissing(
+            "The warehouse has no seller state yet; rebuild it (cxm demo or cxm import)."
+        ) from None
+    cat = catalog or load_catalog(cfg=cfg, course_ids=courses)
+    markets = None if scope.markets is None else list(scope.markets)
+    # The scope is a bound parameter; nothing here is assembled from user text.
+    state = con.sql(
+        "SELECT * FROM seller_state WHERE $markets IS NULL OR list_contains($markets, market)",
+        params={"markets": markets},
+    ).pl()
+    return Field.of(state, cat, scope=scope, as_of=as_of[0][0] if as_of else None)
+
+
+@dataclass(frozen=True, eq=False)
+class Ranking:
+    """Every seller's top 3 action indices (-1 = empty), slots in order."""
+
+    weights: Weights
+    guardrails: Guardrails
+    action: np.ndarray  # int8 (n, 3)
+
+    @property
+    def first(self) -> np.ndarray:
+        return self.action[:, 0]
+
+
+def rank(field: Field, weights: Weights, guardrails: Guardrails = Guardrails()) -> Ranking:
+    """Rank every seller's eligible actions under ``weights`` and ``guardrails``."""
+    cat = field.catalog
+    action = score.rank(
+        field.need_t,
+        field.eligible,
+        cat.impact_matrix(),
+        weights.vector(),
+        mandatory=cat.mandatory_mask() if guardrails.mandatory else 0,
+        caps=cat.caps() if guardrails.caps else None,
+    )
+    return Ranking(weights=weights, guardrails=guardrails, action=action)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Scenario against baseline, ready to draw and export (every frame small)."""
+
+    sellers: int
+    changed: int
+    changed_by: dict[str, pl.DataFrame]  # segment, sellers, changed, share, flagged
+    mix: dict[str, pl.DataFrame]  # segment, action, before, after
+    transition: pl.DataFrame  # baseline, scenario, sellers
+    effect: pl.DataFrame  # priority, label, baseline, scenario, change
+    no_action: pl.DataFrame  # market, language, sellers, without, share
+    uneven: pl.DataFrame  # dimension, segment, share, others_median
+    examples: pl.DataFrame  # seller_id, slot, before, after, reasons before/after
+
+    @property
+    def changed_share(self) -> float:
+        return self.changed / self.sellers if self.sellers else 0.0
+
+
+def compare(
+    field: Field,
+    scenario: Ranking,
+    *,
+    baseline: Ranking | None = None,
+    examples: int = 5,
+) -> Comparison:
+    """Compare ``scenario`` with ``baseline`` (default: the published weights) over ``field``."""
+    base = baseline if baseline is not None else field.baseline()
+    cat = field.catalog
+    dims = np.array([len(field.labels[d]) for d in DIMENSIONS], np.int64)
+    ft = np.asarray(cat.follow_through, np.float32)
+    impact = cat.impact_matrix()
+    args = (field.need_t, impact, ft, *(field.codes[d] for d in DIMENSIONS), dims)
+    changed, mix, trans, effect, none = score.count(scenario.action, base.first, *args)
+    _, mix_before, _, effect_before, _ = score.count(base.action, base.first, *args)
+    totals = mix.sum(1)
+    names = ("(none)", *(a.id for a in cat.actions))
+    changed_by, mixes, start = {}, {}, 0
+    for dim, size in zip(DIMENSIONS, dims, strict=True):
+        part = slice(start, start + size)
+        changed_by[dim] = _rates(field.labels[dim], totals[part], changed[part])
+        mixes[dim] = _mix(field.labels[dim], names, mix_before[part], mix[part])
+        start += size
+    return Comparison(
+        sellers=field.size,
+        changed=int(changed[: dims[0]].sum()),
+        changed_by=changed_by,
+        mix=mixes,
+        transition=_matrix(names, trans),
+        effect=_effect(effect_before, effect, field.size),
+        no_action=_no_action(field, none),
+        uneven=pl.concat([_uneven(dim, changed_by[dim]) for dim in ("market", "language")]),
+        examples=_examples(field, base, scenario, examples),
+    )
+
+
+def _rates(labels, totals, changed) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"segment": list(labels), "sellers": totals, "changed": changed},
+        schema={"segment": pl.String, "sellers": pl.Int64, "changed": pl.Int64},
+    ).with_columns(share=pl.when(pl.col("sellers") > 0).then(pl.col("changed") / pl.col("sellers")))
+
+
+def _mix(labels, names, before, after) -> pl.DataFrame:
+    seg, act = np.meshgrid(np.arange(len(labels)), np.arange(len(names)), indexing="ij")
+    frame = pl.DataFrame(
+        {
+            "segment": np.asarray(labels, dtype=object)[seg.ravel()].tolist(),
+            "action": np.asarray(names, dtype=object)[act.ravel()].tolist(),
+            "before": before.ravel(),
+            "after": after.ravel(),
+        }
+    )
+    return frame.filter((pl.col("before") > 0) | (pl.col("after") > 0))
+
+
+def _matrix(names, trans) -> pl.DataFrame:
+    rows, cols = np.nonzero(trans)
+    return pl.DataFrame(
+        {
+            "baseline": [names[i] for i in rows],
+            "scenario": [names[j] for j in cols],
+            "sellers": trans[rows, cols].astype(np.int64),
+        },
+        schema={"baseline": pl.String, "scenario": pl.String, "sellers": pl.Int64},
+    ).sort(["sellers", "baseline", "scenario"], descending=[True, False, False])
+
+
+def _effect(before, after, n) -> pl.DataFrame:
+    per = 1000.0 / n if n else 0.0
+    return pl.DataFrame(
+        {
+            "priority": list(PRIORITIES),
+            "label": [LABELS[p] for p in PRIORITIES],
+            "baseline": before * per,
+            "scenario": after * per,
+        }
+    ).with_columns(
+        change=pl.when(pl.col("baseline") > 0).then(pl.col("scenario") / pl.col("baseline") - 1)
+    )
+
+
+def _no_action(field: Field, none) -> pl.DataFrame:
+    m = field.codes["market"].astype(np.int64)
+    lang = field.codes["language"].astype(np.int64)
+    sizes = np.bincount(m * none.shape[1] + lang, minlength=none.size).reshape(none.shape)
+    mi, li = np.nonzero(sizes)
+    return pl.DataFrame(
+        {
+            "market": [field.labels["market"][i] for i in mi],
+            "language": [field.labels["language"][j] for j in li],
+            "sellers": sizes[mi, li],
+            "without": none[mi, li],
+        },
+        schema={
+            "market": pl.String,
+            "language": pl.String,
+            "sellers": pl.Int64,
+            "without": pl.Int64,
+        },
+    ).with_columns(share=pl.col("without") / pl.col("sellers"))
+
+
+def _uneven(dim: str, rates: pl.DataFrame) -> pl.DataFrame:
+    judged = rates.filter(pl.col("sellers") >= EVEN_MIN_SELLERS)
+    rows = []
+    shares = judged["share"].to_list()
+    for i, (seg, share) in enumerate(zip(judged["segment"], shares, strict=True)):
+        others = shares[:i] + shares[i + 1 :]
+        if others and share - float(np.median(others)) >= UNEVEN_BY:
+            rows.append((dim, seg, share, float(np.median(others))))
+    return pl.DataFrame(
+        rows,
+        schema={
+            "dimension": pl.String,
+            "segment": pl.String,
+            "share": pl.Float64,
+            "others_median": pl.Float64,
+        },
+        orient="row",
+    )
+
+
+def _examples(field: Field, base: Ranking, scen: Ranking, k: int) -> pl.DataFrame:
+    """The first seller (lowest row) of each of the ``k`` most common changes of first action."""
+    moved = np.flatnonzero(base.first != scen.first)
+    picks: list[int] = []
+    if moved.size:
+        pair = base.first[moved].astype(np.int64) * 256 + scen.first[moved].astype(np.int64)
+        kinds, first_at, counts = np.unique(pair, return_index=True, return_counts=True)
+        order = np.lexsort((kinds, -counts))[:k]
+        picks = sorted(int(moved[first_at[i]]) for i in order)
+    rows = []
+    for s in picks:
+        for slot in range(3):
+            rows.append(
+                {
+                    "seller_id": field.seller_id[s],
+                    "slot": slot + 1,
+                    "before": _name(field, base.action[s, slot]),
+                    "before_reasons": reasons(field, base.weights, s, base.action[s, slot]),
+                    "after": _name(field, scen.action[s, slot]),
+                    "after_reasons": reasons(field, scen.weights, s, scen.action[s, slot]),
+                }
+            )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "seller_id": pl.String,
+            "slot": pl.Int64,
+            "before": pl.String,
+            "before_reasons": pl.String,
+            "after": pl.String,
+            "after_reasons": pl.String,
+        },
+    )
+
+
+def _name(field: Field, a: int) -> str:
+    return field.catalog.actions[a].label if a >= 0 else "(none)"
+
+
+def contributions(field: Field, weights: Weights, row: int, action: int) -> dict[str, float]:
+    """Per priority, weight x impact x need of one seller's action: what its score is made of."""
+    impact = field.catalog.impact_matrix()[action]
+    parts = weights.vector() * impact * field.need_t[:, row]
+    return {p: float(v) for p, v in zip(PRIORITIES, parts, strict=True) if v > 0}
+
+
+def reasons(field: Field, weights: Weights, row: int, action: int) -> str:
+    """The contributions in words, largest first: "Customer retention 0.42 + Cart size 0.10"."""
+    if action < 0:
+        return ""
+    parts = sorted(contributions(field, weights, row, action).items(), key=lambda kv: -kv[1])
+    if not parts:
+        return "required (guardrail)"
+    return " + ".join(f"{LABELS[p]} {v:.2f}" for p, v in parts)

@@ -1,0 +1,235 @@
+"""The what-if engine end to end: state -> need -> ranking -> comparison -> scenarios (issue 12)."""
+
+from __future__ import annotations
+
+import io
+
+import polars as pl
+import pytest
+
+from cxm.access import NotAllowed, OutOfScope, Role, Scope, User
+from cxm.config import load_config
+from cxm.state.seller_state import FIELDS
+from cxm.warehouse import audit, store
+from cxm.whatif import scenarios
+from cxm.whatif.catalog import parse_catalog
+from cxm.whatif.compare import Field, Guardrails, compare, load_field, rank, reasons
+from cxm.whatif.need import PRIORITIES
+from cxm.whatif.rules import Vocabulary
+from cxm.whatif.weights import BadWeight, Weights
+
+VOCAB = Vocabulary.of(load_config(), ["K1", "K2", "K3"])
+ONES = dict.fromkeys(PRIORITIES, 1.0)
+
+
+def _catalog():
+    def action(id_, impact, eligible=None, **more):
+        raw = {"id": id_, "label": id_.replace("_", " ").capitalize(), "description": id_,
+               "impact": impact, **more}  # fmt: skip
+        return raw | ({"eligible": eligible} if eligible else {})
+
+    return parse_catalog(
+        {
+            "version": "test.1",
+            "baseline": ONES,
+            "follow_through": [0.30, 0.15, 0.08],
+            "actions": [
+                action(
+                    "reorder_reminder",
+                    {"retention": 0.8, "repeat_customers": 0.3},
+                    {"field": "lapsed_customers", "at_least": 1},
+                ),
+                action(
+                    "bundle_upsell",
+                    {"cart_size": 0.9, "sales": 0.2},
+                    {"field": "orders_90d", "at_least": 1},
+                ),
+                action("prospect_follow_up", {"business_building": 0.7, "sales": 0.1}),
+                action(
+                    "weekly_sales_sprint",
+                    {"sales": 0.9},
+                    {"field": "weekly_sales_goal", "above": 0},
+                ),
+                action("app_tour", {"adoption": 0.8}, {"field": "days_since_app", "above": 14}),
+            ],
+        },
+        vocab=VOCAB,
+    )
+
+
+def _seller(seller_id: str, **values) -> dict:
+    """A live seller with nothing to gain anywhere, then ``values``."""
+    row = {f.name: 0 for f in FIELDS if f.kind in ("int", "float")}
+    row |= {"seller_id": seller_id, "rank": "Consultant", "rank_index": 1, "market": "US",
+            "language": "en", "status": "active", "courses_done": ["K1", "K2"],
+            "weekly_sales_progress": 1.0, "enrollment_progress": 1.0, "cart_vs_market": 1.5,
+            "rank_progress": 1.0}  # fmt: skip
+    return row | values
+
+
+# Maria: a $250 weekly sales goal at 75% ($187.50 in 7 days), 3 enrolments a month at 66%
+# (2 of 3); 6 active customers, 2 lapsed, 1 at risk; half her customers repeat; her average
+# order is 80% of her market's; she used the app 3 days ago; no compliance course missing.
+MARIA = _seller(
+    "MARIA",
+    weekly_sales_goal=250.0, sales_7d=187.5, weekly_sales_progress=0.75,
+    monthly_enrollment_goal=3, enrollments_30d=2, enrollment_progress=2 / 3,
+    customers=8, active_customers=6, lapsed_customers=2, customers_at_risk=1,
+    repeat_customer_share=0.5, orders_90d=9, revenue_90d=720.0, cart_vs_market=0.8,
+    days_since_app=3,
+)  # fmt: skip
+
+
+def _field(*rows) -> Field:
+    return Field.of(pl.DataFrame(list(rows)), _catalog(), scope=Scope.everywhere())
+
+
+def _list(field: Field, weights: dict, row: int = 0) -> list[tuple[str, str]]:
+    ranking = rank(field, Weights.of(weights))
+    out = []
+    for a in ranking.action[row]:
+        if a >= 0:
+            out.append((field.catalog.actions[a].id, reasons(field, ranking.weights, row, a)))
+    return out
+
+
+def test_the_field_platform_example_gets_a_reorder_reminder_and_an_upsell_aid_with_reasons():
+    # Her needs: retention (2 lapsed + min(1 at risk, 6 active)) / 8 recent = 0.375; repeat
+    # 1 - 0.5 = 0.5; cart 1.5 - 0.8 = 0.7; sales 1 - 0.75 = 0.25; business 1 - 2/3 = 1/3;
+    # adoption 3 / 30 = 0.1; compliance 0.
+    field = _field(MARIA)
+    assert field.need_t[:, 0].tolist() == pytest.approx([0.375, 0.5, 0.7, 0.25, 1 / 3, 0.1, 0])
+    # The quarter: retention x2, repeat customers x1, cart size x1, the rest 0.
+    # reorder 2 x 0.8 x 0.375 + 0.3 x 0.5 = 0.60 + 0.15 = 0.75; upsell 0.9 x 0.7 = 0.63;
+    # prospect follow-up and the sales sprint score 0 (their priorities weigh 0); the app
+    # tour is not hers (app used 3 days ago, not over 14).
+    quarter = {"retention": 2, "repeat_customers": 1, "cart_size": 1}
+    assert _list(field, quarter) == [
+        ("reorder_reminder", "Customer retention 0.60 + Repeat customers 0.15"),
+        ("bundle_upsell", "Cart size 0.63"),
+    ]
+    # Cart size x3: upsell 3 x 0.63 = 1.89 leads the reminder's 0.75.
+    assert [a for a, _ in _list(field, quarter | {"cart_size": 3})] == [
+        "bundle_upsell",
+        "reorder_reminder",
+    ]
+    # ... and business building x2 adds the follow-up: 2 x 0.7 x 1/3 = 0.47.
+    moved = _list(field, quarter | {"cart_size": 3, "business_building": 2})
+    assert moved == [
+        ("bundle_upsell", "Cart size 1.89"),
+        ("reorder_reminder", "Customer retention 0.60 + Repeat customers 0.15"),
+        ("prospect_follow_up", "Business building 0.47"),
+    ]
+    # Weekly sales x1 on top: sprint 0.9 x 0.25 = 0.225 stays fourth (follow-up 0.49).
+    assert [
+        a for a, _ in _list(field, quarter | {"cart_size": 3, "business_building": 2, "sales": 1})
+    ] == [  # fmt: skip
+        "bundle_upsell",
+        "reorder_reminder",
+        "prospect_follow_up",
+    ]
+
+
+def test_the_comparison_against_the_published_weights_counts_who_moves():
+    # Baseline: every weight 1. Maria: reorder 0.8 x 0.375 + 0.3 x 0.5 = 0.45, upsell
+    # 0.63 + 0.05 = 0.68, follow-up 0.233 + 0.025 = 0.258, sprint 0.225 -> first: upsell.
+    # Ben: only the app tour (0.8).
+    ben = _seller("BEN", market="BR", language="pt-BR", days_since_app=45)
+    field = _field(MARIA, ben)
+    assert field.baseline().action.tolist() == [[1, 0, 2], [4, -1, -1]]
+    # Retention x3: Maria's reminder 0.9 + 0.15 = 1.05 now leads; Ben is unchanged.
+    result = compare(field, rank(field, Weights.of(ONES | {"retention": 3})))
+    assert (result.changed, result.sellers) == (1, 2)
+    by_market = dict(zip(*result.changed_by["market"].select("segment", "share"), strict=True))
+    assert by_market == {"BR": 0.0, "US": 1.0}
+    assert result.transition.rows() == [
+        ("app_tour", "app_tour", 1),
+        ("bundle_upsell", "reorder_reminder", 1),
+    ]
+    # Maria is the one example, her three slots before and after.
+    assert result.examples["before"].to_list() == [
+        "Bundle upsell", "Reorder reminder", "Prospect follow up"
+    ]  # fmt: skip
+    assert result.examples["after"].to_list()[:2] == ["Reorder reminder", "Bundle upsell"]
+    # Nobody is left without an action.
+    assert result.no_action["without"].sum() == 0
+
+
+def test_weights_out_of_range_or_unknown_are_refused_by_name():
+    with pytest.raises(BadWeight) as e:
+        Weights.of({"retention": 3.5})
+    assert e.value.code == "weight_out_of_range" and e.value.where == "weights.retention"
+    with pytest.raises(BadWeight) as e:
+        Weights.of({"retentoin": 1})
+    assert e.value.code == "unknown_priority" and '"retention"' in str(e.value)
+    with pytest.raises(BadWeight) as e:
+        Weights.of({"sales": "lots"})
+    assert e.value.code == "weight_not_a_number"
+
+
+STRATEGIST = User(username="sam", name="Sam", email="s@x", role=Role.STRATEGIST)
+EXECUTIVE = User(username="eve", name="Eve", email="e@x", role=Role.EXECUTIVE)
+ANALYST_BR = User(
+    username="ana", name="Ana", email="a@x", role=Role.ANALYST, scope=Scope(markets=("BR",))
+)
+
+
+def test_scenarios_are_saved_listed_published_with_an_audit_entry_by_strategists_only(tmp_path):
+    path, trail = tmp_path / "s.sqlite", tmp_path / "a.sqlite"
+    field = _field(MARIA)
+    w = Weights.of(ONES | {"retention": 2})
+    saved = scenarios.save("Retention  Q1 ", w, Guardrails(caps=False), user=STRATEGIST,
+                           field=field, path=path)  # fmt: skip
+    assert (saved.name, saved.author, saved.catalog_version) == ("Retention Q1", "sam", "test.1")
+    assert saved.weights == w and saved.guardrails == Guardrails(caps=False)
+    assert [s.id for s in scenarios.list_all(path=path)] == [saved.id]
+    with pytest.raises(NotAllowed):
+        scenarios.save("Mine", w, Guardrails(), user=EXECUTIVE, field=field, path=path)
+    with pytest.raises(NotAllowed):
+        scenarios.publish(saved.id, user=EXECUTIVE, path=path, audit_path=trail)
+    assert not trail.exists()
+    for bad, code in (("   ", "empty_name"), ("x" * 81, "name_too_long"),
+                      ("Retention Q1", "name_taken")):  # fmt: skip
+        with pytest.raises(scenarios.ScenarioError) as e:
+            scenarios.save(bad, w, Guardrails(), user=STRATEGIST, field=field, path=path)
+        assert e.value.code == code
+    published = scenarios.publish(saved.id, user=STRATEGIST, path=path, audit_path=trail)
+    assert published.published_by == "sam"
+    entry = audit.entries(path=trail).row(0, named=True)
+    assert (entry["action"], entry["username"]) == ("publish scenario", "sam")
+    assert "Retention Q1" in entry["what"]
+    with pytest.raises(scenarios.ScenarioError) as e:
+        scenarios.get(999, path=path)
+    assert e.value.code == "unknown_scenario"
+
+
+def test_recommendations_export_only_the_users_markets_and_is_audited(
+    tiny_warehouse_template, tmp_path
+):
+    cat = parse_catalog(
+        {"version": "t", "baseline": ONES, "follow_through": [0.3, 0.15, 0.08],
+         "actions": [{"id": "app_tour", "label": "App tour", "description": "d",
+                      "impact": {"adoption": 1.0}}]},
+        vocab=VOCAB,
+    )  # fmt: skip
+    cfg = load_config()
+    with store.open_readonly(tiny_warehouse_template) as con:
+        brazil = load_field(con, cfg, scope=ANALYST_BR.scope, catalog=cat)
+        everyone = load_field(con, cfg, scope=Scope.everywhere(), catalog=cat)
+    # Tiny company in Brazil, live on 2026-03-02: S05, S07, S08, S11 (S06 left).
+    assert sorted(brazil.seller_id.to_list()) == ["S05", "S07", "S08", "S11"]
+    ranking = rank(brazil, Weights.of(ONES))
+    trail = tmp_path / "a.sqlite"
+    data = scenarios.export_recommendations(ANALYST_BR, brazil, ranking, "csv", audit_path=trail)
+    frame = pl.read_csv(io.BytesIO(data))
+    assert sorted(frame["seller_id"].to_list()) == ["S05", "S07", "S08", "S11"]
+    assert set(frame["market"]) == {"BR"}
+    # S07 used the app 5 days before: need 5/30, still its one action, for app adoption.
+    s07 = frame.filter(pl.col("seller_id") == "S07").row(0, named=True)
+    assert (s07["action_1"], s07["reason_1"]) == ("app_tour", "App adoption")
+    assert audit.entries(path=trail)["rows"].to_list() == [4]
+    with pytest.raises(OutOfScope):
+        scenarios.export_recommendations(ANALYST_BR, everyone, rank(everyone, Weights.of(ONES)),
+                                         "csv", audit_path=trail)  # fmt: skip
+    with pytest.raises(NotAllowed):
+        scenarios.export_recommendations(EXECUTIVE, brazil, ranking, "csv", audit_path=trail)
