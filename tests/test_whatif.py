@@ -233,3 +233,37 @@ def test_recommendations_export_only_the_users_markets_and_is_audited(
                                          "csv", audit_path=trail)  # fmt: skip
     with pytest.raises(NotAllowed):
         scenarios.export_recommendations(EXECUTIVE, brazil, ranking, "csv", audit_path=trail)
+
+
+def test_the_inverse_question_finds_the_smallest_weight_on_the_grid():
+    from cxm.whatif.inverse import InverseError, tradeoff, weight_for_share
+
+    ben = _seller("BEN", market="BR", language="pt-BR", days_since_app=45)
+    field = _field(MARIA, ben)
+    # Maria's reminder scores 0.8 x 0.375 x w + 0.15 = 0.3w + 0.15 against the upsell's
+    # 0.68: first from w > 1.77, so 2.0 on the grid (1.75 gives 0.675).
+    answer = weight_for_share(
+        field, Weights.of(ONES), priority="retention", action="reorder_reminder", share=1.0,
+        keep=field.mask(market=["US"]),
+    )  # fmt: skip
+    assert (answer.weight, answer.sellers) == (2.0, 1)
+    assert answer.curve.filter(pl.col("weight") == 1.75)["share"].item() == 0.0
+    # For the whole field Ben never gets it: the most is half, from x2.
+    whole = weight_for_share(
+        field, Weights.of(ONES), priority="retention", action="reorder_reminder", share=1.0
+    )
+    assert whole.weight is None and "the most is 50.0%, at x2" in whole.describe()
+    with pytest.raises(InverseError) as e:
+        weight_for_share(field, Weights.of(ONES), priority="retention", action="nope", share=0.3)
+    assert e.value.code == "unknown_action"
+    # Trade-off as cart size moves. At x0 Maria's top 3 is reminder (0.45), follow-up, sprint:
+    # retention effect 0.30 x 0.8 x 0.375 = 0.09 per Maria = 45 per 1,000 sellers, cart 0.
+    # At x3 the upsell (1.94) leads and the reminder is second: retention 0.15 x 0.3 = 0.045
+    # -> 22.5; cart size 0.30 x 0.9 x 0.7 = 0.189 -> 94.5.
+    curve = tradeoff(field, Weights.of(ONES), moving="cart_size", first="retention",
+                     second="cart_size")  # fmt: skip
+    ends = curve.filter(pl.col("weight").is_in([0.0, 3.0])).rows()
+    assert ends == [
+        (0.0, pytest.approx(45.0), pytest.approx(0.0)),
+        (3.0, pytest.approx(22.5), pytest.approx(94.5)),
+    ]

@@ -12,6 +12,7 @@ evenly markets and languages move, and a few sellers side by side with their rea
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import duckdb
@@ -41,6 +42,10 @@ class Guardrails:
     caps: bool = True
 
 
+#: Both guardrails on, as the field platform runs.
+GUARDED = Guardrails()
+
+
 @dataclass(frozen=True, eq=False)
 class Field:
     """The field as the kernels read it: one row per live seller, in seller-state order."""
@@ -66,7 +71,7 @@ class Field:
     ) -> Field:
         """Prepare ``state`` (rows of the ``seller_state`` table inside ``scope``)."""
         codes, labels = {}, {}
-        for dim in DIMENSIONS:
+        for dim in (*DIMENSIONS, "status"):
             if dim == "rank":
                 pairs = state.select("rank_index", "rank").unique().sort("rank_index")
                 keys = pairs["rank_index"].to_numpy()
@@ -92,7 +97,33 @@ class Field:
     def size(self) -> int:
         return len(self.seller_id)
 
-    def baseline(self, guardrails: Guardrails = Guardrails()) -> Ranking:
+    def mask(self, **members: Sequence[str]) -> np.ndarray:
+        """Sellers whose rank, market, language or status is among the labels given.
+
+        ``field.mask(market=["BR"], status=["inactive"])``: inactive sellers in Brazil. An
+        unknown label matches nobody (the caller validates names against the config).
+        """
+        keep = np.ones(self.size, bool)
+        for dim, wanted in members.items():
+            if wanted:
+                ok = [i for i, label in enumerate(self.labels[dim]) if label in set(wanted)]
+                keep &= np.isin(self.codes[dim], ok)
+        return keep
+
+    def subset(self, keep: np.ndarray) -> Field:
+        """The sellers where ``keep`` is true, as a field of their own (same catalog)."""
+        return Field(
+            catalog=self.catalog,
+            as_of=self.as_of,
+            scope=self.scope,
+            seller_id=self.seller_id.filter(pl.Series(keep)),
+            need_t=np.ascontiguousarray(self.need_t[:, keep]),
+            eligible=self.eligible[keep],
+            codes={d: c[keep] for d, c in self.codes.items()},
+            labels=self.labels,
+        )
+
+    def baseline(self, guardrails: Guardrails = GUARDED) -> Ranking:
         """The ranking under the catalog's published weights (kept: it is asked on every move)."""
         if guardrails not in self._baseline:
             self._baseline[guardrails] = rank(self, Weights.baseline(self.catalog), guardrails)
@@ -141,7 +172,7 @@ class Ranking:
         return self.action[:, 0]
 
 
-def rank(field: Field, weights: Weights, guardrails: Guardrails = Guardrails()) -> Ranking:
+def rank(field: Field, weights: Weights, guardrails: Guardrails = GUARDED) -> Ranking:
     """Rank every seller's eligible actions under ``weights`` and ``guardrails``."""
     cat = field.catalog
     action = score.rank(
