@@ -217,8 +217,8 @@ CATALOG_CODES: dict[str, str] = {
     "bad_text": "Labels and descriptions are one non-empty line.",
     "duplicate_action": "Action ids are unique.",
     "no_actions": "The catalog holds at least one action.",
-    "too_many_actions": "The catalog holds at most 64 actions.",
-    "too_many_mandatory": "At most 3 actions are mandatory (they must fit in a seller's top 3).",
+    "too_many_actions": "The catalog holds at most 63 actions.",
+    "too_many_mandatory": "At most 2 actions are mandatory (beside a capped first slot).",
     "duplicate_language": "A language appears once in content_languages.",
     "bad_share": "max_first_share lies above 0 and at most 1.",
     # eligibility rules

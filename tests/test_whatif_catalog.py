@@ -169,13 +169,13 @@ def test_every_catalog_problem_comes_at_once_with_the_rule_problems():
     ]
 
 
-def test_more_than_64_actions_or_3_mandatory_ones_are_refused():
+def test_more_than_63_actions_or_2_mandatory_ones_are_refused():
     one = small()["actions"][3]
-    raw = _set(small(), ("actions",), [one | {"id": f"a{i}"} for i in range(65)])
+    raw = _set(small(), ("actions",), [one | {"id": f"a{i}"} for i in range(64)])
     with pytest.raises(CatalogError) as info:
         parse_catalog(raw, vocab=VOCAB)
     assert info.value.codes == {"too_many_actions"}
-    raw = _set(small(), ("actions",), [one | {"id": f"a{i}", "mandatory": True} for i in range(4)])
+    raw = _set(small(), ("actions",), [one | {"id": f"a{i}", "mandatory": True} for i in range(3)])
     with pytest.raises(CatalogError) as info:
         parse_catalog(raw, vocab=VOCAB)
     assert info.value.codes == {"too_many_mandatory"}

@@ -27,6 +27,7 @@ PAGES = (
         tuple(Role),
     ),
     ("app_pages/kpis.py", "KPIs by segment", ":material/grid_view:", "kpis", tuple(Role)),
+    ("app_pages/whatif.py", "What-if", ":material/tune:", "what-if", tuple(Role)),
     (
         "app_pages/reports.py",
         "Segment reports",

@@ -15,12 +15,14 @@ from cxm.whatif.need import PRIORITIES
 from cxm.whatif.rules import Loc, Problem, Vocabulary, check_rule, is_number, suggest, to_issue
 
 #: One bit per action in a uint64 eligibility mask.
-MAX_ACTIONS = 64
+#: The kernel's ranking keys hold an action's index in 6 bits (cxm.whatif.score).
+MAX_ACTIONS = 63
 #: Recommendation slots per seller (the top 3), each with a follow-through share.
 SLOTS = 3
 MAX_WEIGHT = 3.0
-#: A seller's top 3 must hold every mandatory action they are eligible for.
-MAX_MANDATORY = SLOTS
+#: A seller's top 3 must hold every mandatory action they are eligible for, beside the first
+#: slot a cap may give to another action (cxm.whatif.score): so two at most.
+MAX_MANDATORY = SLOTS - 1
 SNAKE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _TOP = {
     "version": True,
@@ -143,7 +145,7 @@ class Check:
         if not raw:
             self.bad(at, "no_actions", "holds no action")
         if len(raw) > MAX_ACTIONS:
-            hint = f"the eligibility mask has one bit per action, {MAX_ACTIONS} in all"
+            hint = f"the ranking kernel tells {MAX_ACTIONS} actions apart, no more"
             self.bad(at, "too_many_actions", f"holds {len(raw)} actions", hint)
         seen: dict[str, int] = {}
         out = [self.action_at(a, i, seen) for i, a in enumerate(raw)]
@@ -151,7 +153,10 @@ class Check:
         mandatory = [str(a.get("id")) for a in raw if isinstance(a, dict) and a.get("mandatory")]
         if len(mandatory) > MAX_MANDATORY:
             what = f"{len(mandatory)} actions are mandatory ({', '.join(mandatory)})"
-            hint = f"at most {MAX_MANDATORY}: they must fit in a seller's top {SLOTS}"
+            hint = (
+                f"at most {MAX_MANDATORY}: they must fit in a seller's top {SLOTS} beside the "
+                "first slot a cap may give to another action"
+            )
             self.bad(at, "too_many_mandatory", what, hint)
         return out
 

@@ -58,7 +58,12 @@ class Field:
     eligible: np.ndarray  # uint64 (n,): bit a = eligible for action a
     codes: dict[str, np.ndarray]  # dimension -> int16 code per seller
     labels: dict[str, tuple[str, ...]]  # dimension -> label per code
-    _baseline: dict = field(default_factory=dict, repr=False)
+    impact: np.ndarray = field(init=False, repr=False)  # the catalog's, float32 (actions, K)
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        # Read from the catalog once: a slider move must not rebuild them from its records.
+        object.__setattr__(self, "impact", self.catalog.impact_matrix())
 
     @classmethod
     def of(
@@ -123,11 +128,18 @@ class Field:
             labels=self.labels,
         )
 
+    def counted(self, ranking: Ranking) -> tuple[np.ndarray, ...]:
+        """The comparison counts of ``ranking`` against itself (kept: the baseline's side)."""
+        key = id(ranking)
+        if key not in self._memo:
+            self._memo[key] = (ranking, _count(self, ranking, ranking.first))
+        return self._memo[key][1]
+
     def baseline(self, guardrails: Guardrails = GUARDED) -> Ranking:
         """The ranking under the catalog's published weights (kept: it is asked on every move)."""
-        if guardrails not in self._baseline:
-            self._baseline[guardrails] = rank(self, Weights.baseline(self.catalog), guardrails)
-        return self._baseline[guardrails]
+        if guardrails not in self._memo:
+            self._memo[guardrails] = rank(self, Weights.baseline(self.catalog), guardrails)
+        return self._memo[guardrails]
 
 
 def load_field(
@@ -178,9 +190,9 @@ def rank(field: Field, weights: Weights, guardrails: Guardrails = GUARDED) -> Ra
     action = score.rank(
         field.need_t,
         field.eligible,
-        cat.impact_matrix(),
+        field.impact,
         weights.vector(),
-        mandatory=cat.mandatory_mask() if guardrails.mandatory else 0,
+        mandatory=int(cat.mandatory_mask()) if guardrails.mandatory else 0,
         caps=cat.caps() if guardrails.caps else None,
     )
     return Ranking(weights=weights, guardrails=guardrails, action=action)
@@ -216,11 +228,8 @@ def compare(
     base = baseline if baseline is not None else field.baseline()
     cat = field.catalog
     dims = np.array([len(field.labels[d]) for d in DIMENSIONS], np.int64)
-    ft = np.asarray(cat.follow_through, np.float32)
-    impact = cat.impact_matrix()
-    args = (field.need_t, impact, ft, *(field.codes[d] for d in DIMENSIONS), dims)
-    changed, mix, trans, effect, none = score.count(scenario.action, base.first, *args)
-    _, mix_before, _, effect_before, _ = score.count(base.action, base.first, *args)
+    changed, mix, trans, effect, none = _count(field, scenario, base.first)
+    _, mix_before, _, effect_before, _ = field.counted(base)
     totals = mix.sum(1)
     names = ("(none)", *(a.id for a in cat.actions))
     changed_by, mixes, start = {}, {}, 0
@@ -238,8 +247,15 @@ def compare(
         effect=_effect(effect_before, effect, field.size),
         no_action=_no_action(field, none),
         uneven=pl.concat([_uneven(dim, changed_by[dim]) for dim in ("market", "language")]),
-        examples=_examples(field, base, scenario, examples),
+        examples=_examples(field, base, scenario, trans, examples),
     )
+
+
+def _count(field: Field, ranking: Ranking, base_first: np.ndarray) -> tuple[np.ndarray, ...]:
+    dims = np.array([len(field.labels[d]) for d in DIMENSIONS], np.int64)
+    ft = np.asarray(field.catalog.follow_through, np.float32)
+    codes = (field.codes[d] for d in DIMENSIONS)
+    return score.count(ranking.action, base_first, field.need_t, field.impact, ft, *codes, dims)
 
 
 def _rates(labels, totals, changed) -> pl.DataFrame:
@@ -329,15 +345,21 @@ def _uneven(dim: str, rates: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _examples(field: Field, base: Ranking, scen: Ranking, k: int) -> pl.DataFrame:
-    """The first seller (lowest row) of each of the ``k`` most common changes of first action."""
-    moved = np.flatnonzero(base.first != scen.first)
-    picks: list[int] = []
-    if moved.size:
-        pair = base.first[moved].astype(np.int64) * 256 + scen.first[moved].astype(np.int64)
-        kinds, first_at, counts = np.unique(pair, return_index=True, return_counts=True)
-        order = np.lexsort((kinds, -counts))[:k]
-        picks = sorted(int(moved[first_at[i]]) for i in order)
+def _examples(
+    field: Field, base: Ranking, scen: Ranking, trans: np.ndarray, k: int
+) -> pl.DataFrame:
+    """The first seller (lowest row) of each of the ``k`` most common changes of first action.
+
+    The changes come from the transition counts (row: baseline first + 1, column: scenario
+    first + 1); each one's first seller from one scan of the two first-action columns.
+    """
+    moved = trans.copy()
+    np.fill_diagonal(moved, 0)
+    b, a = np.nonzero(moved)
+    order = np.lexsort((a, b, -moved[b, a]))[:k]
+    picks = sorted(
+        int(np.argmax((base.first == b[i] - 1) & (scen.first == a[i] - 1))) for i in order
+    )
     rows = []
     for s in picks:
         for slot in range(3):
@@ -370,7 +392,7 @@ def _name(field: Field, a: int) -> str:
 
 def contributions(field: Field, weights: Weights, row: int, action: int) -> dict[str, float]:
     """Per priority, weight x impact x need of one seller's action: what its score is made of."""
-    impact = field.catalog.impact_matrix()[action]
+    impact = field.impact[action]
     parts = weights.vector() * impact * field.need_t[:, row]
     return {p: float(v) for p, v in zip(PRIORITIES, parts, strict=True) if v > 0}
 

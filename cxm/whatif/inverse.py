@@ -117,7 +117,7 @@ def tradeoff(
         if p not in PRIORITIES:
             raise InverseError("unknown_priority", f'"{p}" is not a priority.')
     cat = field.catalog
-    impact = cat.impact_matrix()
+    impact = field.impact
     ft = np.asarray(cat.follow_through, np.float32)
     dims = np.array([len(field.labels[d]) for d in ("rank", "market", "language")], np.int64)
     i, j = PRIORITIES.index(first), PRIORITIES.index(second)

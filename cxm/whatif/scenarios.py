@@ -247,7 +247,7 @@ def publish(
 def recommendations(field: Field, ranking: Ranking) -> pl.DataFrame:
     """Per seller: segment, the three recommended action ids and each one's main reason."""
     ids = np.array(["", *field.catalog.ids], dtype=object)
-    impact = field.catalog.impact_matrix() * ranking.weights.vector()[None, :]
+    impact = field.impact * ranking.weights.vector()[None, :]
     out = {
         "seller_id": field.seller_id,
         **{d: np.asarray(field.labels[d], dtype=object)[field.codes[d]] for d in field.codes},

@@ -305,18 +305,47 @@ def rank(
     weighted = np.ascontiguousarray(impact * weights[None, :], dtype=np.float32)
     mask = np.uint64(mandatory)
     action = np.empty((n, 3), np.int8)
+    top3(need_t, eligible, np.ascontiguousarray(weighted.T), mask, action)
     capped = np.empty(0, np.int64) if caps is None else np.flatnonzero(caps < 1.0)
     if capped.size == 0:
-        top3(need_t, eligible, np.ascontiguousarray(weighted.T), mask, action)
         return action
+    capacity = np.full(n_actions, n + 1, np.int64)
+    capacity[capped] = np.floor(caps[capped].astype(np.float64) * n).astype(np.int64)
+    first = action[:, 0]
+    held = np.bincount(first[first >= 0], minlength=n_actions)
+    if (held <= capacity).all():
+        return action  # no cap binds: the uncapped ranking stands
+    # Only sellers whose first action is capped can be turned away (an uncapped action keeps
+    # everyone who proposes to it), so the deferred acceptance runs on them alone.
+    rows = np.flatnonzero(np.isin(first, capped))
     # A seller is turned away at most once per capped action; slots 2 and 3 need two more,
     # and every mandatory action must be at hand.
     n_mandatory = bin(int(mandatory)).count("1")
     m = min(n_actions, 3 + capped.size + n_mandatory)
-    cand = np.empty((n, m), np.int8)
-    cand_score = np.empty((n, m), np.float32)
-    candidates(need_t, eligible, weighted, mask, n_mandatory, cand, cand_score)
-    capacity = np.full(n_actions, n + 1, np.int64)
-    capacity[capped] = np.floor(caps[capped].astype(np.float64) * n).astype(np.int64)
-    resolve_caps(cand, cand_score, capacity, mask, action, np.empty((n, 3), np.float32))
+    cand = np.empty((rows.size, m), np.int8)
+    cand_score = np.empty((rows.size, m), np.float32)
+    candidates(
+        np.ascontiguousarray(need_t[:, rows]), eligible[rows], weighted, mask, n_mandatory,
+        cand, cand_score,
+    )  # fmt: skip
+    sub = np.empty((rows.size, 3), np.int8)
+    resolve_caps(cand, cand_score, capacity, mask, sub, np.empty((rows.size, 3), np.float32))
+    action[rows] = sub
     return action
+
+
+def warm() -> None:
+    """Compile every kernel on a tiny field (numba keeps the machine code on disk).
+
+    The first ranking in a new installation otherwise spends some 15 seconds compiling;
+    calling this once (tests do, before starting servers) moves that out of a page view.
+    """
+    need_t = np.full((7, 4), 0.5, np.float32)
+    eligible = np.array([3, 1, 2, 0], np.uint64)
+    impact = np.eye(2, 7, dtype=np.float32)
+    weights = np.ones(7, np.float32)
+    for caps in (None, np.array([0.5, 1.0], np.float32)):
+        top = rank(need_t, eligible, impact, weights, mandatory=2, caps=caps)
+    codes = np.zeros(4, np.int16)
+    ft = np.array([0.3, 0.15, 0.08], np.float32)
+    count(top, top[:, 0], need_t, impact, ft, codes, codes, codes, np.array([1, 1, 1]))

@@ -102,6 +102,14 @@ def _serve(warehouse: Path, folder: Path, *, credentials: Path | None = None, co
         proc.wait(timeout=20)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _kernels_compiled():
+    """Compile the what-if kernels once, here, so no server spends a page view on it."""
+    from cxm.whatif import score
+
+    score.warm()
+
+
 @pytest.fixture(scope="session")
 def app_url(tiny_warehouse_template, tmp_path_factory):
     """Start the app on the tiny company and return its base URL."""

@@ -1,0 +1,45 @@
+"""What-if: change the quarter's KPI priorities and preview, before anything is published, how
+every seller's recommended activities would change, where, and why."""
+
+import streamlit as st
+
+from cxm.access import Role, require_role
+from cxm.ui import access, fmt, queries, shell
+from cxm.ui import whatif as ui
+from cxm.ui import whatif_sections as sections
+from cxm.whatif.compare import compare, rank
+from cxm.whatif.weights import Weights
+
+user = require_role(access.current_user(), *Role)
+cfg = queries.config()
+st.title("What-if: KPI priorities")
+field = ui.field(user)
+ui.start(field)
+published = Weights.baseline(field.catalog)
+st.caption(
+    f"{field.size:,} live sellers in {fmt.md_escape(user.scope.describe())} · data as of "
+    f"{fmt.date(field.as_of)} · catalog {fmt.md_escape(field.catalog.version)} with "
+    f"{len(field.catalog.actions)} actions · published weights: "
+    f"{fmt.md_escape(published.describe())}"
+)
+if field.size == 0:
+    st.info("There are no live sellers in your markets, so there is nothing to preview.")
+    st.stop()
+
+
+@st.fragment
+def panel() -> None:
+    # A fragment: moving a slider reruns this part only; the field and baseline are cached.
+    # It runs outside the page's error handler on its own reruns: so it has its own.
+    with shell.errors_shown():
+        ui.preset_picker(field)
+        weights, guard = ui.sliders(user)
+        ranking = rank(field, weights, guard)
+        result = compare(field, ranking)
+        sections.headline(result)
+        sections.comparison(result, field, cfg)
+        sections.inverse_question(field, weights, guard)
+        sections.scenario_panel(user, field, weights, guard, ranking)
+
+
+panel()

@@ -1,0 +1,156 @@
+"""The What-if page's widgets and sections: sliders mirrored in the URL, the cached field.
+
+The field (seller state, needs, eligibility) is prepared once per warehouse generation and
+user scope and kept in `st.cache_resource`, with its baseline ranking; a slider move then costs
+one ranking and one counting pass. Weights travel in the URL as ``w=retention:2,cart_size:0.5``
+(priorities left out weigh 0) or as a saved ``scenario=<id>``; a bad value is named in a
+warning and the published weights are shown instead.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cxm.access import Role, Scope, User
+from cxm.errors import CxmError
+from cxm.ui import filters, fmt, queries, warehouse
+from cxm.whatif import scenarios
+from cxm.whatif.compare import Field, Guardrails, load_field
+from cxm.whatif.need import LABELS, PRIORITIES
+from cxm.whatif.weights import MAX_WEIGHT, STEP, Weights
+
+#: Roles that move the sliders; executives look at saved scenarios, read-only.
+PREVIEW_ROLES = (Role.STRATEGIST, Role.ANALYST, Role.ADMIN)
+_KEYS = {p: f"wi_{p}" for p in PRIORITIES}
+
+
+@st.cache_resource(max_entries=8, show_spinner=False)
+def _field(gen: tuple, markets: tuple[str, ...] | None) -> Field:
+    field = load_field(warehouse.cursor(), queries.config(), scope=Scope(markets=markets))
+    field.baseline()  # computed once, with the field
+    return field
+
+
+def field(user: User) -> Field:
+    """The seller field inside ``user``'s scope, prepared for the catalog in force."""
+    with st.spinner("Preparing every seller's state and eligibility (once per data load)..."):
+        return _field(warehouse.generation_key(), user.scope.markets)
+
+
+def _parse_weights(text: str) -> Weights:
+    pairs = {}
+    for part in (p for p in text.split(",") if p):
+        name, sep, value = part.partition(":")
+        if not sep:
+            raise scenarios.ScenarioError("bad_weights", f'"{part}" is not priority:weight')
+        pairs[name] = value
+    return Weights.of(pairs, where="link parameter w")
+
+
+def _warn(message: str) -> None:
+    st.warning(fmt.md_escape(message), icon=":material/link_off:")
+
+
+def _set(weights: Weights, guardrails: Guardrails) -> None:
+    for p, w in weights.as_dict().items():
+        st.session_state[_KEYS[p]] = w
+    st.session_state["wi_mandatory"] = guardrails.mandatory
+    st.session_state["wi_caps"] = guardrails.caps
+
+
+def start(fld: Field) -> None:
+    """On a page's first run, set the sliders from the URL (or the published weights)."""
+    if "wi_started" in st.session_state:
+        return
+    st.session_state["wi_started"] = True
+    weights, guard = Weights.baseline(fld.catalog), Guardrails()
+    asked = filters.page_param("scenario", "")
+    try:
+        if asked:
+            if not asked.isdigit():
+                raise scenarios.ScenarioError("unknown_scenario", f'"{asked}" is not a scenario id')
+            found = scenarios.get(int(asked))
+            weights, guard = found.weights, found.guardrails
+            st.session_state["wi_loaded"] = (found.id, weights, guard)
+        elif filters.page_param("w", ""):
+            weights = _parse_weights(filters.page_param("w", ""))
+            g = filters.page_param("guard", "mandatory,caps").split(",")
+            guard = Guardrails(mandatory="mandatory" in g, caps="caps" in g)
+    except CxmError as exc:
+        _warn(f"{exc} The published weights are shown instead.")
+    _set(weights, guard)
+
+
+def preset_picker(fld: Field) -> None:
+    """A row of buttons: back to the published weights, or one of the catalog's presets."""
+    cols = st.columns(1 + len(fld.catalog.presets))
+    cols[0].button(
+        "Published",
+        key="wi_preset_baseline",
+        use_container_width=True,
+        on_click=_set,
+        args=(Weights.baseline(fld.catalog), Guardrails()),
+    )
+    for col, (pid, preset) in zip(cols[1:], fld.catalog.presets.items(), strict=True):
+        col.button(
+            preset.label,
+            key=f"wi_preset_{pid}",
+            use_container_width=True,
+            on_click=lambda w=preset.weights: _set(Weights.of(w), current_guardrails()),
+        )
+
+
+def sliders(user: User) -> tuple[Weights, Guardrails]:
+    """One slider per priority and the two guardrail toggles; the URL follows them."""
+    read_only = user.role not in PREVIEW_ROLES
+    cols = st.columns(4)
+    for i, p in enumerate(PRIORITIES):
+        cols[i % 4].slider(
+            LABELS[p],
+            0.0,
+            MAX_WEIGHT,
+            step=STEP,
+            key=_KEYS[p],
+            disabled=read_only,
+            format="x%.2f",
+        )
+    mandatory = cols[3].toggle("Keep mandatory actions", key="wi_mandatory", disabled=read_only)
+    caps = cols[3].toggle("Apply caps", key="wi_caps", disabled=read_only)
+    weights = Weights.of({p: st.session_state[_KEYS[p]] for p in PRIORITIES})
+    guard = Guardrails(mandatory=bool(mandatory), caps=bool(caps))
+    loaded = st.session_state.get("wi_loaded")
+    if loaded and loaded[1:] != (weights, guard) and "scenario" in st.query_params:
+        del st.query_params["scenario"]  # moved away from the saved scenario the link named
+    filters.set_page_params(w=url_weights(weights), guard=url_guard(guard))
+    if read_only:
+        st.caption("Executives see the published weights and saved scenarios, read-only.")
+    return weights, guard
+
+
+def current_guardrails() -> Guardrails:
+    return Guardrails(
+        mandatory=st.session_state.get("wi_mandatory", True),
+        caps=st.session_state.get("wi_caps", True),
+    )
+
+
+def url_weights(weights: Weights) -> str:
+    return ",".join(f"{p}:{w:g}" for p, w in weights.as_dict().items() if w)
+
+
+def url_guard(guard: Guardrails) -> str:
+    return ",".join(n for n, on in (("mandatory", guard.mandatory), ("caps", guard.caps)) if on)
+
+
+def load_scenario(found: scenarios.Scenario) -> None:
+    """Move the sliders to a saved scenario and put its id in the URL (a shareable link).
+
+    A button callback: it runs before the sliders are drawn again.
+    """
+    _set(found.weights, found.guardrails)
+    st.session_state["wi_loaded"] = (found.id, found.weights, found.guardrails)
+    st.query_params["scenario"] = str(found.id)
+
+
+def action_labels(fld: Field) -> dict[str, str]:
+    return {"(none)": "No action", **{a.id: a.label for a in fld.catalog.actions}}

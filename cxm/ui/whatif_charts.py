@@ -1,0 +1,143 @@
+"""Plotly figures of the What-if page: change by segment, action mix, effect, curves."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from cxm.config import CompanyConfig
+from cxm.ui import fmt
+from cxm.ui.charts import _LAYOUT, CORPORATE, PALETTE, _colors
+
+BEFORE, AFTER = "#9e9e9e", "#0072B2"
+
+
+def changed_by(rates: pl.DataFrame, dim: str, cfg: CompanyConfig, overall: float) -> go.Figure:
+    """Bars: share of each segment's sellers whose first action changes; company line."""
+    rows = rates.filter(pl.col("sellers") > 0)
+    labels = [str(v) for v in rows["segment"]]
+    fig = go.Figure(
+        go.Bar(
+            x=rows["share"].to_list(),
+            y=labels,
+            orientation="h",
+            text=[fmt.share(v) for v in rows["share"]],
+            textposition="auto",
+            marker=dict(color=_colors(dim, rows["segment"], cfg)),
+            customdata=list(zip(rows["changed"], rows["sellers"], strict=True)),
+            hovertemplate="%{y}: %{text}<br>%{customdata[0]:,} of %{customdata[1]:,} sellers"
+            "<extra></extra>",
+        )
+    )
+    fig.add_vline(
+        x=overall,
+        line_dash="dot",
+        line_color=CORPORATE,
+        annotation_text=f"all {fmt.share(overall)}",
+        annotation_position="top",
+    )
+    fig.update_layout(**_LAYOUT, height=max(220, 36 * len(labels) + 70), showlegend=False)
+    fig.update_xaxes(tickformat=".0%", rangemode="tozero")
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def action_mix(mix: pl.DataFrame, labels: dict[str, str], top: int = 12) -> go.Figure:
+    """Grouped bars: sellers with each action first, before and after (the largest ``top``)."""
+    total = (
+        mix.group_by("action")
+        .agg(pl.col("before").sum(), pl.col("after").sum())
+        .with_columns(size=pl.max_horizontal("before", "after"))
+        .sort(["size", "action"], descending=[True, False])
+        .head(top)
+    )
+    names = [labels.get(a, a) for a in total["action"]]
+    fig = go.Figure()
+    for col, color, name in (("before", BEFORE, "Published"), ("after", AFTER, "Scenario")):
+        fig.add_trace(
+            go.Bar(
+                x=total[col].to_list(),
+                y=names,
+                orientation="h",
+                name=name,
+                marker_color=color,
+                hovertemplate="%{y}: %{x:,} sellers<extra>" + name + "</extra>",
+            )
+        )
+    fig.update_layout(**_LAYOUT, barmode="group", height=max(260, 44 * len(names) + 80))
+    fig.update_xaxes(tickformat="~s", title="sellers with it first")
+    fig.update_yaxes(autorange="reversed")
+    return fig
+
+
+def effect(effects: pl.DataFrame) -> go.Figure:
+    """Grouped bars: expected progress per 1,000 sellers on each priority, before and after."""
+    fig = go.Figure()
+    for col, color, name in (("baseline", BEFORE, "Published"), ("scenario", AFTER, "Scenario")):
+        fig.add_trace(
+            go.Bar(
+                x=effects["label"].to_list(),
+                y=effects[col].to_list(),
+                name=name,
+                marker_color=color,
+                hovertemplate="%{x}: %{y:.1f}<extra>" + name + "</extra>",
+            )
+        )
+    fig.update_layout(**_LAYOUT, barmode="group", height=320)
+    fig.update_yaxes(title="expected progress per 1,000 sellers", rangemode="tozero")
+    return fig
+
+
+def transition(trans: pl.DataFrame, labels: dict[str, str], top: int = 8) -> go.Figure:
+    """Heatmap of baseline first action (rows) to scenario first action (columns)."""
+    keep = (
+        pl.concat(
+            [
+                trans.select(a=pl.col("baseline"), n="sellers"),
+                trans.select(a=pl.col("scenario"), n="sellers"),
+            ]
+        )  # fmt: skip
+        .group_by("a")
+        .agg(pl.col("n").sum())
+        .sort(["n", "a"], descending=[True, False])
+        .head(top)["a"]
+        .to_list()
+    )
+    cells = {(r["baseline"], r["scenario"]): r["sellers"] for r in trans.iter_rows(named=True)}
+    z = [[cells.get((b, s), 0) for s in keep] for b in keep]
+    names = [labels.get(a, a) for a in keep]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            text=[[f"{v:,}" if v else "" for v in row] for row in z],
+            texttemplate="%{text}",
+            hovertemplate="published %{y}<br>scenario %{x}<br>%{z:,} sellers<extra></extra>",
+            showscale=False,
+        )
+    )
+    fig.update_layout(**_LAYOUT, height=max(300, 42 * len(keep) + 120))
+    fig.update_xaxes(title="first action in the scenario", tickangle=-30)
+    fig.update_yaxes(title="first action published", autorange="reversed")
+    return fig
+
+
+def curve(frame: pl.DataFrame, x: str, ys: list[str], names: list[str], y_format: str) -> go.Figure:
+    """Lines of ``ys`` against a weight ``x`` (the inverse curve, the trade-off)."""
+    fig = go.Figure()
+    for i, (y, name) in enumerate(zip(ys, names, strict=True)):
+        fig.add_trace(
+            go.Scatter(
+                x=frame[x].to_list(),
+                y=frame[y].to_list(),
+                mode="lines+markers",
+                name=name,
+                line=dict(color=PALETTE[i]),
+            )
+        )
+    fig.update_layout(**_LAYOUT, height=300)
+    fig.update_xaxes(title="weight", dtick=0.5)
+    fig.update_yaxes(tickformat=y_format, rangemode="tozero")
+    return fig

@@ -1,0 +1,263 @@
+"""The What-if page's sections: the comparison, the inverse question, the scenarios."""
+
+from __future__ import annotations
+
+import polars as pl
+import streamlit as st
+
+from cxm.access import User
+from cxm.config import CompanyConfig
+from cxm.errors import CxmError
+from cxm.ui import fmt
+from cxm.ui import whatif_charts as charts
+from cxm.ui.whatif import action_labels, load_scenario
+from cxm.whatif import inverse, scenarios
+from cxm.whatif.compare import Comparison, Field, Guardrails, Ranking
+from cxm.whatif.need import LABELS, PRIORITIES
+from cxm.whatif.weights import Weights
+
+DIMENSION_NAMES = {"market": "Market", "language": "Language", "rank": "Rank"}
+EXAMPLE_COLUMNS = {
+    "seller_id": "Seller",
+    "slot": "Slot",
+    "before": "Published",
+    "before_reasons": "Why (published)",
+    "after": "Scenario",
+    "after_reasons": "Why (scenario)",
+}
+
+
+def headline(result: Comparison) -> None:
+    """The finding in one sentence and four numbers."""
+    best = result.effect.filter(pl.col("change").is_not_null()).sort("change").tail(1)
+    st.subheader(
+        f"{fmt.share(result.changed_share)} of sellers would get a different first action"
+        if result.changed
+        else "Every seller keeps the first action the published weights give them"
+    )
+    c = st.columns(4)
+    c[0].metric(
+        "First action changes", f"{result.changed:,}", help=f"of {result.sellers:,} sellers"
+    )
+    c[1].metric("No useful action", f"{result.no_action['without'].sum():,}",
+                help="Sellers with no eligible action that gains anything")  # fmt: skip
+    if result.changed and best.height:
+        row = best.row(0, named=True)
+        c[2].metric(
+            "Biggest expected gain",
+            fmt.signed(100 * row["change"], 0, "%"),
+            help=f"{row['label']}: expected progress against the published weights",
+        )
+        c[2].caption(row["label"])
+    else:
+        c[2].metric("Biggest expected gain", "none")
+    c[3].metric(
+        "Uneven segments",
+        f"{result.uneven.height:,}",
+        help="Markets or languages whose sellers change far more than the others",
+    )
+
+
+def comparison(result: Comparison, fld: Field, cfg: CompanyConfig) -> None:
+    """Tabs: where it changes, action mix, transitions, expected effect, no action, examples."""
+    labels = action_labels(fld)
+    tabs = st.tabs(
+        ["Where it changes", "Action mix", "Transitions", "Expected effect", "No useful action",
+         "Example sellers"]
+    )  # fmt: skip
+    with tabs[0]:
+        dim = (
+            st.segmented_control(
+                "By",
+                list(DIMENSION_NAMES),
+                format_func=DIMENSION_NAMES.get,
+                default="market",
+                key="wi_dim",
+            )  # fmt: skip
+            or "market"
+        )
+        st.plotly_chart(
+            charts.changed_by(result.changed_by[dim], dim, cfg, result.changed_share),
+            key="wi_changed",
+        )
+        for row in result.uneven.iter_rows(named=True):
+            st.warning(
+                f"{DIMENSION_NAMES[row['dimension']]} {fmt.md_escape(row['segment'])}: "
+                f"{fmt.share(row['share'])} change their first action, against "
+                f"{fmt.share(row['others_median'])} in the others (median): this scenario "
+                "does not treat it like the rest.",
+                icon=":material/balance:",
+            )
+    with tabs[1]:
+        st.plotly_chart(charts.action_mix(result.mix["rank"], labels), key="wi_mix")
+        st.dataframe(
+            _mix_table(result.mix[dim], labels, DIMENSION_NAMES[dim]),
+            hide_index=True,
+            key="wi_mix_table",
+        )
+    with tabs[2]:
+        st.plotly_chart(charts.transition(result.transition, labels), key="wi_transition")
+    with tabs[3]:
+        st.plotly_chart(charts.effect(result.effect), key="wi_effect")
+        ft = fld.catalog.follow_through
+        st.caption(
+            f"Assumes {fmt.share(ft[0], 0)} of sellers act on their first recommendation, "
+            f"{fmt.share(ft[1], 0)} on the second and {fmt.share(ft[2], 0)} on the third (the "
+            "catalog's follow-through); progress = follow-through x impact x need, summed over "
+            "sellers, per 1,000 sellers. A model of direction and size, not a forecast."
+        )
+    with tabs[4]:
+        none = result.no_action.filter(pl.col("without") > 0)
+        if none.is_empty():
+            st.success("Every seller has at least one useful action in every market and language.")
+        else:
+            st.dataframe(
+                none.rename({"market": "Market", "language": "Language", "sellers": "Sellers",
+                             "without": "No useful action", "share": "Share"}),
+                hide_index=True,
+                key="wi_none",
+                column_config={"Share": st.column_config.NumberColumn(format="percent")},
+            )  # fmt: skip
+    with tabs[5]:
+        if result.examples.is_empty():
+            st.info("No seller's first action changes, so there is nobody to show side by side.")
+        else:
+            st.caption(
+                "The first seller of each of the most common changes, with the reasons: each "
+                "priority's weight x impact x need."
+            )
+            st.dataframe(
+                result.examples.rename(EXAMPLE_COLUMNS), hide_index=True, key="wi_examples"
+            )
+
+
+def _mix_table(mix: pl.DataFrame, labels: dict[str, str], name: str) -> pl.DataFrame:
+    return (
+        mix.with_columns(
+            pl.col("action").replace_strict(labels, default=pl.col("action")),
+            Change=pl.col("after") - pl.col("before"),
+        )
+        .rename({"segment": name, "action": "Action", "before": "Published", "after": "Scenario"})
+        .sort([name, "Scenario"], descending=[False, True])
+    )
+
+
+def inverse_question(fld: Field, weights: Weights, guard: Guardrails) -> None:
+    """The inverse question and the trade-off curve, each asked with a form."""
+    with st.expander("Which weight would put an action first for a share of a segment?"):
+        with st.form("wi_inverse"):
+            c = st.columns(3)
+            action = c[0].selectbox("Action", fld.catalog.ids, format_func=action_labels(fld).get)
+            priority = c[1].selectbox("Weight to move", PRIORITIES, format_func=LABELS.get)
+            share = c[2].slider("Share of the segment", 0.05, 1.0, 0.3, 0.05, format="%.2f")
+            d = st.columns(3)
+            markets = d[0].multiselect("Markets", fld.labels["market"])
+            languages = d[1].multiselect("Languages", fld.labels["language"])
+            statuses = d[2].multiselect("Status", fld.labels["status"])
+            asked = st.form_submit_button("Find the weight")
+        if asked:
+            keep = fld.mask(market=markets, language=languages, status=statuses)
+            try:
+                answer = inverse.weight_for_share(
+                    fld, weights, priority=priority, action=action, share=share, keep=keep,
+                    guardrails=guard,
+                )  # fmt: skip
+            except CxmError as exc:
+                st.error(fmt.md_escape(exc))
+            else:
+                st.markdown(fmt.md_escape(answer.describe()))
+                st.plotly_chart(
+                    charts.curve(answer.curve, "weight", ["share"], ["share first"], ".0%"),
+                    key="wi_inverse_curve",
+                )
+                st.caption("Caps are left out here: a cap is a share of the whole field.")
+    with st.expander("Trade-off between two priorities as one weight moves"):
+        with st.form("wi_tradeoff"):
+            c = st.columns(3)
+            moving = c[0].selectbox("Weight to move", PRIORITIES, format_func=LABELS.get)
+            first = c[1].selectbox("Priority A", PRIORITIES, 0, format_func=LABELS.get)
+            second = c[2].selectbox("Priority B", PRIORITIES, 2, format_func=LABELS.get)
+            asked = st.form_submit_button("Draw the trade-off")
+        if asked:
+            frame = inverse.tradeoff(
+                fld, weights, moving=moving, first=first, second=second, guardrails=guard
+            )
+            cols = list(dict.fromkeys([first, second]))
+            st.plotly_chart(
+                charts.curve(frame, "weight", cols, [LABELS[p] for p in cols], ".1f"),
+                key="wi_tradeoff_curve",
+            )
+            st.caption("Expected progress per 1,000 sellers as the weight moves from 0 to 3.")
+
+
+def scenario_panel(
+    user: User, fld: Field, weights: Weights, guard: Guardrails, ranking: Ranking
+) -> None:
+    """Save, load, compare, publish and export; the library checks every role."""
+    st.subheader("Scenarios")
+    saved = scenarios.list_all()
+    if user.role in scenarios.SAVE_ROLES:
+        with st.form("wi_save", clear_on_submit=True):
+            name = st.text_input("Name", max_chars=scenarios.MAX_NAME, key="wi_name")
+            if st.form_submit_button("Save these weights"):
+                found = scenarios.save(name, weights, guard, user=user, field=fld)
+                st.session_state["wi_loaded"] = (found.id, found.weights, found.guardrails)
+                st.query_params["scenario"] = str(found.id)
+                st.success(f"Saved {fmt.md_escape(found.name)} (link: ?scenario={found.id}).")
+                saved = scenarios.list_all()
+    if not saved:
+        st.info("No scenario saved yet." + (" Name the weights above to save them."
+                if user.role in scenarios.SAVE_ROLES else ""))  # fmt: skip
+    else:
+        by_id = {s.id: s for s in saved}
+        pick = st.selectbox("Saved scenarios", list(by_id),
+                            format_func=lambda i: by_id[i].describe(), key="wi_pick")  # fmt: skip
+        c = st.columns(3)
+        c[0].button("Load it", on_click=load_scenario, args=(by_id[pick],), key="wi_load")
+        if user.role in scenarios.PUBLISH_ROLES:
+            if c[1].button("Publish it", key="wi_publish", disabled=bool(by_id[pick].published_by)):
+                scenarios.publish(pick, user=user)
+                st.success(f"Published {fmt.md_escape(by_id[pick].name)}; the audit trail has it.")
+        other = c[2].selectbox("Compare with", [i for i in by_id if i != pick],
+                               format_func=lambda i: by_id[i].name, index=None,
+                               key="wi_other")  # fmt: skip
+        if other is not None:
+            _two(fld, by_id[pick], by_id[other])
+    if user.role in scenarios.EXPORT_ROLES:
+        _exports(user, fld, weights, ranking)
+
+
+def _two(fld: Field, a: scenarios.Scenario, b: scenarios.Scenario) -> None:
+    from cxm.whatif.compare import compare, rank
+
+    first = rank(fld, a.weights, a.guardrails)
+    result = compare(fld, rank(fld, b.weights, b.guardrails), baseline=first)
+    st.markdown(
+        f"**{fmt.md_escape(b.name)}** against **{fmt.md_escape(a.name)}**: "
+        f"{fmt.share(result.changed_share)} of sellers ({result.changed:,}) get a different "
+        "first action."
+    )
+    st.plotly_chart(charts.transition(result.transition, action_labels(fld)), key="wi_two")
+
+
+def _exports(user: User, fld: Field, weights: Weights, ranking: Ranking) -> None:
+    c = st.columns(3)
+    for col, fmt_ in zip(c[:2], ("csv", "parquet"), strict=True):
+        if col.button(f"Prepare recommendations ({fmt_.upper()})", key=f"wi_prep_{fmt_}"):
+            made = scenarios.export_recommendations(user, fld, ranking, fmt_)
+            st.session_state[f"wi_file_{fmt_}"] = (ranking.weights, ranking.guardrails, made)
+        kept = st.session_state.get(f"wi_file_{fmt_}")
+        # A file made for other weights is not offered: it would not be what the page shows.
+        if kept and kept[:2] == (ranking.weights, ranking.guardrails):
+            data = kept[2]
+            col.download_button(
+                f"Download ({len(data) / 1e6:.1f} MB)", data,
+                file_name=f"cxm-recommendations.{fmt_}", key=f"wi_dl_{fmt_}",
+            )  # fmt: skip
+    c[2].download_button(
+        "Weights and catalog (JSON)",
+        scenarios.field_platform_json(fld, weights, user),
+        file_name=f"cxm-weights-{fld.catalog.version}.json",
+        mime="application/json",
+        key="wi_json",
+    )

@@ -1,0 +1,62 @@
+"""The What-if page in Chromium on the 20,000-seller demo company: a slider moves the
+comparison, a saved scenario comes back from its link (issue 12)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import settle, sign_in
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
+
+
+def _changes(page: Page):
+    return page.locator('[data-testid="stMetric"]', has_text="First action changes").locator(
+        '[data-testid="stMetricValue"]'
+    )
+
+
+def test_a_slider_moves_the_comparison_and_a_saved_scenario_comes_back_by_link(
+    page: Page, demo_app_url
+):
+    page.set_viewport_size({"width": 1440, "height": 1400})
+    page.goto(demo_app_url)
+    sign_in(page, "strategist", "strategist-demo-2026")
+    page.goto(f"{demo_app_url}/what-if")
+    expect(page.get_by_role("heading", name="What-if: KPI priorities")).to_be_visible(
+        timeout=90_000
+    )
+    settle(page)
+    expect(_changes(page)).to_have_text("0")
+    # Customer retention from x1 up to x3: eight steps of 0.25 with the keyboard.
+    thumb = page.get_by_role("slider", name="Customer retention")
+    thumb.focus()
+    for _ in range(8):
+        thumb.press("ArrowRight")
+    settle(page)
+    expect(page.locator('[data-testid="stSliderThumbValue"]').first).to_have_text("x3.00")
+    expect(_changes(page)).not_to_have_text("0")
+    moved = _changes(page).inner_text()
+    assert re.fullmatch(r"[\d,]+", moved) and int(moved.replace(",", "")) > 0
+    assert "retention%3A3" in page.url
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "what-if.png"), full_page=True)
+    page.get_by_label("Name").fill("Retention push")
+    page.get_by_role("button", name="Save these weights").click()
+    settle(page)
+    expect(page.get_by_text("Saved Retention push")).to_be_visible()
+    found = re.search(r"scenario=(\d+)", page.url)
+    assert found
+    # A fresh visit from the scenario's link alone: its id brings the weights back.
+    page.goto(f"{demo_app_url}/what-if?scenario={found.group(1)}")
+    expect(page.get_by_role("heading", name="What-if: KPI priorities")).to_be_visible(
+        timeout=60_000
+    )
+    settle(page)
+    expect(page.locator('[data-testid="stSliderThumbValue"]').first).to_have_text("x3.00")
+    expect(_changes(page)).to_have_text(moved)

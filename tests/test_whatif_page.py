@@ -1,0 +1,130 @@
+"""The What-if page in AppTest: sliders move the numbers, scenarios save, load by URL, compare,
+and only strategists and admins may save or publish (issue 12)."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cxm import access
+from cxm.access import NotAllowed, Scope
+from cxm.config import load_config
+from cxm.warehouse import store
+from cxm.whatif import scenarios
+from cxm.whatif.compare import compare, load_field, rank
+from cxm.whatif.need import PRIORITIES
+from cxm.whatif.weights import Weights
+
+APP = "../app.py"
+PAGE = "app_pages/whatif.py"
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, small_demo_warehouse):
+    credentials = access.write_demo_credentials(tmp_path / "credentials.yaml")
+    monkeypatch.setenv("CXM_WAREHOUSE", str(small_demo_warehouse))
+    monkeypatch.setenv("CXM_CREDENTIALS", str(credentials))
+    monkeypatch.setenv("CXM_SCENARIOS", str(tmp_path / "scenarios.sqlite"))
+    monkeypatch.setenv("CXM_AUDIT", str(tmp_path / "audit.sqlite"))
+    monkeypatch.setenv("CXM_DEMO", "1")
+    monkeypatch.delenv("CXM_COOKIE_KEY", raising=False)
+    return tmp_path
+
+
+def _page(username: str, **params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.run()  # the default page; then the link's parameters, as a deep link would carry them
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _metric(at: AppTest, label: str) -> str:
+    return next(m.value for m in at.metric if m.label == label)
+
+
+def _expected_changes(warehouse, weights: dict) -> int:
+    with store.open_readonly(warehouse) as con:
+        field = load_field(con, load_config(), scope=Scope.everywhere())
+    return compare(field, rank(field, Weights.of(weights))).changed
+
+
+def test_a_slider_moves_the_comparison_to_the_librarys_numbers(env, small_demo_warehouse):
+    at = _page("strategist")
+    assert [t.value for t in at.title] == ["What-if: KPI priorities"]
+    # At the published weights nobody's first action changes.
+    assert _metric(at, "First action changes") == "0"
+    published = {k: at.slider(key=f"wi_{k}").value for k in ("retention", "sales", "compliance")}
+    assert published == {"retention": 1.0, "sales": 1.5, "compliance": 2.0}
+    at.slider(key="wi_retention").set_value(3.0).run()
+    weights = {p: at.slider(key=f"wi_{p}").value for p in PRIORITIES}
+    expected = _expected_changes(small_demo_warehouse, weights)
+    assert expected > 0
+    assert _metric(at, "First action changes") == f"{expected:,}"
+    assert at.query_params["w"].startswith("retention:3,")
+
+
+def test_a_saved_scenario_reloads_by_its_link_and_compares_with_another(env):
+    at = _page("strategist")
+    at.slider(key="wi_retention").set_value(3.0).run()
+    at.text_input(key="wi_name").input("Retention push")
+    at.button(key="FormSubmitter:wi_save-Save these weights").click().run()
+    assert not at.exception, at.exception
+    (saved,) = scenarios.list_all()
+    assert (saved.name, saved.author, saved.weights.as_dict()["retention"]) == (
+        "Retention push",
+        "strategist",
+        3.0,
+    )
+    assert at.query_params["scenario"] == str(saved.id)
+    # A second scenario, then a fresh session from the first one's link.
+    at.slider(key="wi_cart_size").set_value(3.0).run()
+    at.text_input(key="wi_name").input("Cart push")
+    at.button(key="FormSubmitter:wi_save-Save these weights").click().run()
+    linked = _page("strategist", scenario=str(saved.id))
+    assert linked.slider(key="wi_retention").value == 3.0
+    assert linked.slider(key="wi_cart_size").value == 1.0
+    linked.selectbox(key="wi_pick").set_value(saved.id).run()
+    other = next(s.id for s in scenarios.list_all() if s.name == "Cart push")
+    linked.selectbox(key="wi_other").set_value(other).run()
+    assert not linked.exception, linked.exception
+    assert any("**Cart push** against **Retention push**" in m.value for m in linked.markdown)
+
+
+def test_a_bad_link_is_named_and_the_published_weights_shown(env):
+    at = _page("strategist", w="retention:9,cart_size:1")
+    # Shown as text: the Markdown escapes are the page's, not the message's.
+    said = [w.value.replace("\\", "") for w in at.warning]
+    assert said == [
+        'link parameter w.retention: "9" is outside 0 to 3. [weight_out_of_range] '
+        "The published weights are shown instead."
+    ]
+    assert at.slider(key="wi_retention").value == 1.0
+    at = _page("strategist", scenario="42; DROP TABLE")
+    assert any("is not a scenario id" in w.value.replace("\\", "") for w in at.warning)
+
+
+def test_analysts_preview_but_cannot_save_or_publish_even_through_the_library(env):
+    at = _page("strategist")
+    at.text_input(key="wi_name").input("Q1")
+    at.button(key="FormSubmitter:wi_save-Save these weights").click().run()
+    (saved,) = scenarios.list_all()
+    analyst = _page("analyst")
+    assert not analyst.slider(key="wi_retention").disabled
+    assert not [t for t in analyst.text_input if t.key == "wi_name"]
+    assert not [b for b in analyst.button if b.key == "wi_publish"]
+    # The page hides the button; the library refuses anyway (a script run some other way).
+    users = access.load_users()
+    with pytest.raises(NotAllowed):
+        scenarios.publish(saved.id, user=users["analyst"])
+    with pytest.raises(NotAllowed):
+        scenarios.publish(saved.id, user=users["exec"])
+    executive = _page("exec")
+    assert executive.slider(key="wi_retention").disabled
+    strategist = _page("strategist")
+    strategist.button(key="wi_publish").click().run()
+    assert scenarios.get(saved.id).published_by == "strategist"
