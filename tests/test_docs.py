@@ -28,3 +28,15 @@ def test_docs_metrics_md_lists_every_registry_kpi():
     assert (docs.DOCS / "metrics.md").read_text(encoding="utf-8") == text, (
         "docs/metrics.md is stale: run `make docs`"
     )
+
+
+def test_docs_whatif_md_lists_every_state_field_and_catalog_action():
+    from cxm.state.seller_state import FIELDS
+
+    text = docs.render_whatif()
+    for field in FIELDS:
+        assert f"| `{field.name}` |" in text
+    assert "(`reorder_reminder`)" in text and "| `unknown_field` |" in text
+    assert (docs.DOCS / "whatif.md").read_text(encoding="utf-8") == text, (
+        "docs/whatif.md is stale: run `make docs`"
+    )

@@ -6,14 +6,16 @@ to the action listed first in the catalog, so a ranking never depends on thread 
 
 Guardrails are hard constraints, not weights:
 
-- a mandatory action the seller is eligible for is always in their top 3 (when a seller has
-  more than three, the three best-scoring ones);
+- a mandatory action the seller is eligible for is always in their top 3, whatever the
+  weights (a catalog has at most two, so they fit beside a first slot a cap gives to
+  another action);
 - an action with a cap (``max_first_share``) holds at most floor(cap x field size) first
   slots. The sellers it keeps are those with the highest score for it (then the lowest row);
   the others fall to their next recommendable action, which may itself be capped: a deferred
-  acceptance (Gale and Shapley 1962) that ends when no cap is exceeded. A seller whose every
-  candidate is full keeps no first action ("no action fits under the caps"): slot 1 is empty
-  and the others follow.
+  acceptance (Gale and Shapley 1962) that ends when no cap is exceeded. Only the sellers
+  whose first action is capped take part (an uncapped action keeps everyone who comes to
+  it), and only when a cap binds. A seller whose every candidate is full keeps no first
+  action ("no action fits under the caps"): slot 1 is empty and the others follow.
 
 The kernels take plain arrays (`Field` in `cxm.whatif.compare` prepares them once per load
 and catalog); every pass is parallel over blocks of sellers with per-block counters summed
