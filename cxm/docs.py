@@ -22,6 +22,7 @@ COMMANDS = (
     "report",
     "board-pack",
     "clv",
+    "whatif",
     "demo-users",
 )
 

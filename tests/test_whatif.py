@@ -267,3 +267,29 @@ def test_the_inverse_question_finds_the_smallest_weight_on_the_grid():
         (0.0, pytest.approx(45.0), pytest.approx(0.0)),
         (3.0, pytest.approx(22.5), pytest.approx(94.5)),
     ]
+
+
+def test_cxm_whatif_prints_the_comparison_and_writes_the_recommendations(
+    small_demo_warehouse, tmp_path, monkeypatch
+):
+    from typer.testing import CliRunner
+
+    from cxm.cli import app
+
+    monkeypatch.setenv("CXM_AUDIT", str(tmp_path / "audit.sqlite"))
+    target = tmp_path / "recs.parquet"
+    args = ["whatif", "--warehouse", str(small_demo_warehouse), "--market", "BR"]
+    result = CliRunner().invoke(app, [*args, "--preset", "retention_quarter", "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    with store.open_readonly(small_demo_warehouse) as con:
+        field = load_field(con, load_config(), scope=Scope(markets=("BR",)))
+    expected = compare(field, rank(field, Weights.of(field.catalog.presets["retention_quarter"]
+                                                       .weights)))  # fmt: skip
+    assert f"{expected.changed:,} of {field.size:,} sellers" in result.output
+    written = pl.read_parquet(target)
+    assert written.height == field.size and set(written["market"]) == {"BR"}
+    assert audit.entries(path=tmp_path / "audit.sqlite")["rows"].to_list() == [field.size]
+    bad = CliRunner().invoke(app, [*args[:3], "--market", "UK", "--weights", "retention:2"])
+    assert bad.exit_code == 1 and '"UK" is not a configured market' in bad.output
+    bad = CliRunner().invoke(app, [*args, "--weights", "retention:7"])
+    assert bad.exit_code == 1 and "weight_out_of_range" in bad.output

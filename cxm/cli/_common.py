@@ -1,0 +1,74 @@
+"""What every command shares: the Typer app, the consoles, the common options and checks."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from cxm.errors import CxmError
+from cxm.warehouse.demo import DEFAULT_AS_OF
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    help="cxm: customer and seller experience analytics for direct sellers.",
+)
+out = Console()
+err = Console(stderr=True)
+
+_DEFAULT_AS_OF = dt.datetime.combine(DEFAULT_AS_OF, dt.time())
+Warehouse = Annotated[
+    Path | None,
+    typer.Option(
+        "--warehouse", help="Warehouse file (default: $CXM_WAREHOUSE or data/cxm.duckdb)."
+    ),
+]
+
+
+class Format(StrEnum):
+    parquet = "parquet"
+    csv = "csv"
+
+
+def _fail(exc: CxmError) -> None:
+    err.print(str(exc), markup=False, highlight=False)
+    raise typer.Exit(1)
+
+
+PeriodOption = Annotated[
+    str, typer.Option(help="A month 2026-10, a quarter 2026-Q3 or a year 2026.")
+]
+AsOfOption = Annotated[
+    dt.datetime | None,
+    typer.Option("--as-of", formats=["%Y-%m-%d"], help="A month end, or the data's as-of."),
+]
+MarketOption = Annotated[
+    list[str] | None, typer.Option("--market", help="Only these markets (repeat).")
+]
+
+
+def _check_out(out_file: Path, suffix: str, why: str = "") -> None:
+    """Exit 2 naming --out when the file name or its folder will not do."""
+    if out_file.suffix.lower() != f".{suffix}":
+        err.print(f"--out: {out_file} does not end in .{suffix}{why}.")
+        raise typer.Exit(2)
+    if not out_file.parent.is_dir():
+        err.print(f"--out: the folder {out_file.parent} does not exist.")
+        raise typer.Exit(2)
+
+
+def _segment_filter(period: str, as_of: dt.datetime | None, market: list[str] | None):
+    """Return the filter the report commands ask for (BadFilter names a bad period)."""
+    from cxm.segments import Period, SegmentFilter
+
+    return SegmentFilter(
+        period=Period.parse(period),
+        as_of=as_of.date() if as_of else None,
+        markets=tuple(market or ()),
+    )

@@ -1,0 +1,172 @@
+"""Loading and looking at data: demo, import, export-raw, status, demo-users."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from cxm import access
+from cxm.cli._common import (
+    _DEFAULT_AS_OF,
+    Format,
+    Warehouse,
+    _fail,
+    app,
+    err,
+    out,
+)
+from cxm.errors import CxmError
+from cxm.pipeline import build_demo, import_dir
+from cxm.warehouse import store
+from cxm.warehouse.demo import DEFAULT_AS_OF, DemoSpec
+from cxm.warehouse.importer import export_raw
+
+
+@app.command()
+def demo(
+    sellers: Annotated[int, typer.Option(help="Sellers ever enrolled (100 to 5,000,000).")] = 2_000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data.")] = 7,
+    as_of: Annotated[
+        dt.datetime,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="Last day of the demo history.",
+            show_default=f"{DEFAULT_AS_OF}",
+        ),
+    ] = _DEFAULT_AS_OF,
+    years: Annotated[int, typer.Option(help="Years of history up to --as-of.")] = 5,
+    warehouse: Warehouse = None,
+) -> None:
+    """Build the synthetic demo company into the warehouse, replacing what is there.
+
+    Example: cxm demo --sellers 100000 --seed 7
+    """
+    try:
+        spec = DemoSpec(sellers=sellers, seed=seed, as_of=as_of.date(), years=years)
+    except ValidationError as exc:
+        for e in exc.errors():
+            option = "--" + str(e["loc"][0]).replace("_", "-")
+            why = e["msg"].removeprefix("Value error, ")
+            err.print(
+                f"{option}: {e['input']} is not allowed: {why[0].lower()}{why[1:]}.", markup=False
+            )
+        raise typer.Exit(2) from exc
+    with Progress(
+        TextColumn("{task.description:<22}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=False,
+    ) as bar:
+        task = bar.add_task("starting", total=1.0)
+        try:
+            path = build_demo(
+                spec,
+                warehouse,
+                progress=lambda stage, done: bar.update(task, description=stage, completed=done),
+            )
+        except CxmError as exc:
+            bar.stop()
+            _fail(exc)
+    _print_status(path)
+
+
+@app.command("import")
+def import_(
+    directory: Annotated[Path, typer.Argument(help="Folder of <table>.csv or .parquet files.")],
+    warehouse: Warehouse = None,
+) -> None:
+    """Validate the table files in DIRECTORY and load them, all or nothing.
+
+    Files are named after tables (sellers.csv, orders.parquet, ...); each replaces that table.
+    On any problem every one is listed and the warehouse is left exactly as it was.
+
+    Example: cxm import exports/acme-2026-11/
+    """
+    try:
+        result = import_dir(directory, path=warehouse)
+    except CxmError as exc:
+        _fail(exc)
+    out.print(
+        f"Imported {', '.join(f'{t} ({n:,} rows)' for t, n in result.rows.items())} "
+        f"into {result.path}.",
+        markup=False,
+    )
+
+
+@app.command("export-raw")
+def export_raw_(
+    directory: Annotated[Path, typer.Argument(help="Folder to write <table>.<format> files to.")],
+    format: Annotated[Format, typer.Option("--format", help="File format.")] = Format.parquet,
+    warehouse: Warehouse = None,
+) -> None:
+    """Write every warehouse table to DIRECTORY, in the layout `cxm import` reads.
+
+    Example: cxm export-raw backup/ --format csv
+    """
+    try:
+        files = export_raw(directory, path=warehouse, fmt=format.value)
+    except CxmError as exc:
+        _fail(exc)
+    out.print(f"Wrote {len(files)} files to {directory}.", markup=False)
+
+
+@app.command()
+def status(warehouse: Warehouse = None) -> None:
+    """Show what the warehouse holds: the last load and each table's row count.
+
+    Example: cxm status
+    """
+    try:
+        _print_status(store.warehouse_path(warehouse))
+    except CxmError as exc:
+        _fail(exc)
+
+
+def _print_status(path: Path) -> None:
+    with store.open_readonly(path) as con:
+        counts = store.table_counts(con)
+        load = store.last_load(con)
+    table = RichTable(title=f"{path}", show_edge=False)
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        table.add_row(name, f"{n:,}")
+    out.print(table)
+    if load:
+        out.print(
+            f"Last load: {load['kind']} at {load['loaded_at']:%Y-%m-%d %H:%M}, "
+            f"{load['source']}; data as of {load['data_as_of'] or 'unknown'}.",
+            markup=False,
+        )
+
+
+@app.command("demo-users")
+def demo_users(
+    credentials: Annotated[
+        Path | None,
+        typer.Option(help="Credentials file (default: $CXM_CREDENTIALS or data/credentials.yaml)."),
+    ] = None,
+    show: Annotated[bool, typer.Option("--show", help="Only print the demo logins.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", help="Write without printing.")] = False,
+) -> None:
+    """Write the demo logins (bcrypt-hashed) to the credentials file and print them.
+
+    Example: cxm demo-users
+    """
+    path = access.credentials_path() if credentials is None else credentials
+    if not show:
+        access.write_demo_credentials(path)
+    if quiet:
+        return
+    out.print(f"Demo logins (stored hashed in {path}):", markup=False)
+    for username, _, role, markets, password in access.DEMO_USERS:
+        scope = ", ".join(markets) if markets else "all markets"
+        out.print(f"  {username:<11} {password:<22} {role.value:<10} {scope}", markup=False)

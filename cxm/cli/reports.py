@@ -1,0 +1,125 @@
+"""Files for people: report, board-pack."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cxm import access
+from cxm.cli._common import (
+    AsOfOption,
+    MarketOption,
+    PeriodOption,
+    Warehouse,
+    _check_out,
+    _fail,
+    _segment_filter,
+    app,
+    out,
+)
+from cxm.errors import CxmError
+from cxm.reports import ExportFormat
+from cxm.warehouse import audit, store
+
+
+@app.command()
+def report(
+    kpi: Annotated[
+        list[str], typer.Option("--kpi", help="KPI id (repeat for more); see docs/metrics.md.")
+    ],
+    period: PeriodOption,
+    out_file: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    by: Annotated[
+        list[str] | None,
+        typer.Option("--by", help="Dimension to break down by (repeat, up to three)."),
+    ] = None,
+    fmt: Annotated[ExportFormat, typer.Option("--format", help="File format.")] = (
+        ExportFormat.CSV
+    ),
+    as_of: AsOfOption = None,
+    market: MarketOption = None,
+    warehouse: Warehouse = None,
+) -> None:
+    """Write KPIs by segment to a CSV, XLSX or Parquet file stamped with what it holds.
+
+    Small segments (n under the company's minimum) keep their n and lose their value.
+    The command line runs on the server, so its scope is every market.
+
+    Example: cxm report --kpi active_rate --kpi revenue --by market --by rank
+    --period 2026-Q3 --format xlsx --out q3.xlsx
+    """
+    import getpass
+
+    from cxm.config import load_config
+    from cxm.reports import segment_table, write
+    from cxm.reports.export import export_entry
+
+    _check_out(out_file, fmt.value, f" (--format {fmt.value})")
+    try:
+        where = _segment_filter(period, as_of, market)
+        with store.open_readonly(store.warehouse_path(warehouse)) as con:
+            table = segment_table(
+                con,
+                kpi,
+                by=by or [],
+                where=where,
+                scope=access.Scope.everywhere(),
+                cfg=load_config(),
+                generated_by=f"{getpass.getuser()} (command line)",
+            )
+        write(table, fmt, out_file)
+        audit.record(
+            export_entry(table, fmt, out_file.read_bytes(), getpass.getuser(), "command line"),
+            path=audit.audit_path(warehouse),
+        )
+    except CxmError as exc:
+        _fail(exc)
+    out.print(
+        f"Wrote {table.stamp.rows:,} rows ({table.stamp.suppressed:,} suppressed) to {out_file}.",
+        markup=False,
+        highlight=False,
+    )
+
+
+@app.command("board-pack")
+def board_pack_(
+    period: PeriodOption,
+    out_file: Annotated[Path, typer.Option("--out", help="The PDF to write.")],
+    as_of: AsOfOption = None,
+    market: MarketOption = None,
+    warehouse: Warehouse = None,
+) -> None:
+    """Write the board pack PDF: headline KPIs, the experience gap, KPIs by market and rank.
+
+    Every page's footer states the filters, period, as-of date and scope.
+
+    Example: cxm board-pack --period 2026-Q3 --out board-pack.pdf
+    """
+    import getpass
+
+    from cxm.config import load_config
+    from cxm.ui.board_pack import board_pack, pack_entry
+
+    _check_out(out_file, "pdf")
+    operator = access.User(
+        username=getpass.getuser(),
+        name=f"{getpass.getuser()} (command line)",
+        email="operator@localhost",
+        role=access.Role.ADMIN,
+    )
+    try:
+        where = _segment_filter(period, as_of, market)
+        with store.open_readonly(store.warehouse_path(warehouse)) as con:
+            pdf = board_pack(
+                con, user=operator, where=where, scope=access.Scope.everywhere(), cfg=load_config()
+            )
+        out_file.write_bytes(pdf)
+        audit.record(
+            pack_entry(where, access.Scope.everywhere(), pdf, operator.username, "command line"),
+            path=audit.audit_path(warehouse),
+        )
+    except CxmError as exc:
+        _fail(exc)
+    out.print(f"Wrote the board pack to {out_file}.", markup=False, highlight=False)

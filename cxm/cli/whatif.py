@@ -1,0 +1,127 @@
+"""The what-if preview on the command line: whatif."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table as RichTable
+
+from cxm import access
+from cxm.cli._common import MarketOption, Warehouse, _check_out, _fail, app, err, out
+from cxm.errors import CxmError
+from cxm.warehouse import audit, store
+
+
+@app.command()
+def whatif(
+    weights: Annotated[
+        str | None,
+        typer.Option(
+            help="Priority weights, e.g. retention:2,cart_size:0.5 (others 0); "
+            "default: the published weights."
+        ),
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="A preset of the catalog, e.g. retention_quarter.")
+    ] = None,
+    caps: Annotated[bool, typer.Option("--caps/--no-caps", help="Apply the caps.")] = True,
+    mandatory: Annotated[
+        bool, typer.Option("--mandatory/--no-mandatory", help="Keep mandatory actions.")
+    ] = True,
+    market: MarketOption = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write every seller's recommendations (.csv or .parquet)."),
+    ] = None,
+    warehouse: Warehouse = None,
+) -> None:
+    """Preview a change of KPI priorities against the published weights, for every seller.
+
+    Prints the share of sellers whose first action changes (by market), the most common
+    changes and the expected progress per priority; --out writes each seller's three
+    recommended actions with their main reasons (audited, as an export).
+
+    Example: cxm whatif --weights retention:3,repeat_customers:2,cart_size:1 --market BR
+    """
+    import getpass
+
+    from cxm.config import load_config
+    from cxm.ui.whatif import _parse_weights
+    from cxm.whatif import scenarios
+    from cxm.whatif.compare import Guardrails, compare, load_field, rank
+    from cxm.whatif.weights import Weights
+
+    if weights and preset:
+        err.print("--weights and --preset: give one of them, not both.")
+        raise typer.Exit(2)
+    if out_file is not None:
+        suffix = out_file.suffix.lower().lstrip(".")
+        _check_out(out_file, suffix if suffix in ("csv", "parquet") else "csv or .parquet")
+    operator = access.User(
+        username=getpass.getuser(),
+        name=f"{getpass.getuser()} (command line)",
+        email="operator@localhost",
+        role=access.Role.ADMIN,
+        scope=access.Scope(markets=tuple(market)) if market else access.Scope.everywhere(),
+    )
+    try:
+        cfg = load_config()
+        for code in market or ():
+            if code not in cfg.market_codes:
+                raise scenarios.ScenarioError(
+                    "unknown_market", f'--market: "{code}" is not a configured market.'
+                )
+        with store.open_readonly(store.warehouse_path(warehouse)) as con:
+            field = load_field(con, cfg, scope=operator.scope)
+        if preset is not None:
+            if preset not in field.catalog.presets:
+                raise scenarios.ScenarioError(
+                    "unknown_preset",
+                    f'--preset: "{preset}" is not a preset; the catalog has '
+                    f"{', '.join(field.catalog.presets)}.",
+                )
+            chosen = Weights.of(field.catalog.presets[preset].weights)
+        elif weights is not None:
+            chosen = _parse_weights(weights)
+        else:
+            chosen = Weights.baseline(field.catalog)
+        ranking = rank(field, chosen, Guardrails(mandatory=mandatory, caps=caps))
+        result = compare(field, ranking)
+        if out_file is not None:
+            data = scenarios.export_recommendations(
+                operator,
+                field,
+                ranking,
+                out_file.suffix.lower().lstrip("."),
+                audit_path=audit.audit_path(warehouse),
+            )
+            out_file.write_bytes(data)
+    except CxmError as exc:
+        _fail(exc)
+    out.print(
+        f"{chosen.describe()}: {result.changed:,} of {result.sellers:,} sellers "
+        f"({result.changed_share:.1%}) get a different first action than with the published "
+        "weights.",
+        markup=False,
+        highlight=False,
+    )
+    table = RichTable(show_edge=False)
+    for name in ("market", "sellers", "changed", "share"):
+        table.add_column(name, justify="left" if name == "market" else "right")
+    for row in result.changed_by["market"].iter_rows(named=True):
+        share = "" if row["share"] is None else f"{row['share']:.1%}"
+        table.add_row(row["segment"], f"{row['sellers']:,}", f"{row['changed']:,}", share)
+    out.print(table)
+    moves = result.transition.filter(result.transition["baseline"] != result.transition["scenario"])
+    for row in moves.head(5).iter_rows(named=True):
+        out.print(f"  {row['sellers']:>9,}  {row['baseline']} -> {row['scenario']}", markup=False)
+    for row in result.effect.iter_rows(named=True):
+        change = "" if row["change"] is None else f" ({row['change']:+.0%})"
+        out.print(
+            f"  {row['label']:<20} {row['baseline']:8.1f} -> {row['scenario']:8.1f}{change}",
+            markup=False,
+        )
+    if out_file is not None:
+        out.print(f"Wrote {result.sellers:,} sellers' recommendations to {out_file}.", markup=False)
