@@ -6,6 +6,8 @@ import io
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cxm.access import NotAllowed, OutOfScope, Role, Scope, User
 from cxm.config import load_config
@@ -293,3 +295,28 @@ def test_cxm_whatif_prints_the_comparison_and_writes_the_recommendations(
     assert bad.exit_code == 1 and '"UK" is not a configured market' in bad.output
     bad = CliRunner().invoke(app, [*args, "--weights", "retention:7"])
     assert bad.exit_code == 1 and "weight_out_of_range" in bad.output
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {
+            "active_customers": st.integers(0, 10_000),
+            "lapsed_customers": st.integers(0, 10_000),
+            "customers_at_risk": st.integers(0, 10_000),
+            "customers": st.integers(0, 20_000),
+            "repeat_customer_share": st.floats(0, 1),
+            "cart_vs_market": st.floats(0, 50),
+            "weekly_sales_progress": st.floats(0, 1e6),
+            "enrollment_progress": st.floats(0, 1e3),
+            "days_since_app": st.integers(0, 10_000),
+            "compliance_missing": st.integers(0, 20),
+        }
+    )
+)
+def test_property_every_need_lies_in_0_to_1(values):
+    from cxm.whatif.need import needs
+
+    got = needs(pl.DataFrame([_seller("X", **values)]))
+    assert got.shape == (1, len(PRIORITIES))
+    assert ((got >= 0) & (got <= 1)).all(), dict(zip(PRIORITIES, got[0], strict=True))
