@@ -118,27 +118,35 @@ class ConfigError(CxmError):
     """The company configuration file is missing or invalid."""
 
 
-class ImportRejected(CxmError):
-    """An import found problems; nothing was written. ``issues`` holds every one found."""
+class _Problems(CxmError):
+    """An error that lists its problems (each with a ``line()`` and a ``code``), capped."""
 
-    def __init__(self, source: str, issues: Sequence[ImportIssue], total: int | None = None):
-        self.source = source
+    def __init__(self, head: str, issues: Sequence, total: int, cap: int):
         self.issues = list(issues)
-        self.total = total if total is not None else len(self.issues)
-        files = sorted({i.file for i in self.issues})
-        head = (
-            f"Import of {source} rejected: {self.total} problem{'s' if self.total != 1 else ''} "
-            f"in {len(files)} file{'s' if len(files) != 1 else ''}. Nothing was written."
-        )
-        lines = [i.line() for i in self.issues[:MAX_LISTED_ISSUES]]
-        if self.total > len(lines):
-            lines.append(f"... and {self.total - len(lines)} more.")
+        self.total = total
+        lines = [i.line() for i in self.issues[:cap]]
+        if total > len(lines):
+            lines.append(f"... and {total - len(lines)} more.")
         super().__init__("\n".join([head, *lines]))
 
     @property
     def codes(self) -> set[str]:
         """Return the set of issue codes found, for tests and summaries."""
         return {i.code for i in self.issues}
+
+
+class ImportRejected(_Problems):
+    """An import found problems; nothing was written. ``issues`` holds every one found."""
+
+    def __init__(self, source: str, issues: Sequence[ImportIssue], total: int | None = None):
+        self.source = source
+        total = total if total is not None else len(issues)
+        files = sorted({i.file for i in issues})
+        head = (
+            f"Import of {source} rejected: {total} problem{'s' if total != 1 else ''} "
+            f"in {len(files)} file{'s' if len(files) != 1 else ''}. Nothing was written."
+        )
+        super().__init__(head, issues, total, MAX_LISTED_ISSUES)
 
 
 class WarehouseMissing(CxmError):
@@ -278,28 +286,19 @@ class CatalogIssue(BaseModel):
         return text if text.endswith(("?", ".")) else text + "."
 
 
-class CatalogError(CxmError):
+class CatalogError(_Problems):
     """The action catalog is invalid; ``issues`` holds every problem found (rules included)."""
 
     what = "Action catalog"
 
     def __init__(self, source: str, issues: Sequence[CatalogIssue]):
         self.source = source
-        self.issues = list(issues)
-        self.total = len(self.issues)
+        total = len(issues)
         head = (
-            f"{self.what} {source} rejected: {self.total} "
-            f"problem{'s' if self.total != 1 else ''}. Nothing was changed."
+            f"{self.what} {source} rejected: {total} "
+            f"problem{'s' if total != 1 else ''}. Nothing was changed."
         )
-        lines = [i.line() for i in self.issues[:MAX_LISTED_CATALOG_ISSUES]]
-        if self.total > len(lines):
-            lines.append(f"... and {self.total - len(lines)} more.")
-        super().__init__("\n".join([head, *lines]))
-
-    @property
-    def codes(self) -> set[str]:
-        """Return the set of issue codes found, for tests and summaries."""
-        return {i.code for i in self.issues}
+        super().__init__(head, issues, total, MAX_LISTED_CATALOG_ISSUES)
 
 
 class RuleError(CatalogError):
