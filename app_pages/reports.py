@@ -11,6 +11,7 @@ from cxm.segments import Dimension
 from cxm.segments.filter import SELLER_DIMENSIONS
 from cxm.ui import fmt, queries, shell, tables, warehouse, widgets
 from cxm.ui.board_pack import audit_pack, board_pack
+from cxm.whatif import scenarios
 
 ctx = shell.page("Segment reports", page_params=("kpis", "dims"))
 kpis = widgets.kpi_picker(default=("active_rate", "revenue", "customer_nps"), max_selections=44)
@@ -111,26 +112,40 @@ else:
 st.subheader("Board pack")
 st.caption(
     "The headline KPIs, the experience gap by market and the KPIs by market and rank for these "
-    "filters, as a PDF whose every page states its filters, period, as-of date and scope."
+    "filters, and a saved what-if scenario if you pick one, as a PDF whose every page states "
+    "its filters, period, as-of date and scope."
+)
+saved = {s.id: s for s in scenarios.list_all()}
+chosen = st.selectbox(
+    "What-if scenario to include",
+    list(saved),
+    format_func=lambda i: saved[i].describe(),
+    index=None,
+    placeholder="None" if saved else "No scenario saved yet",
+    key="pack_scenario",
 )
 if st.button("Prepare the board pack", icon=":material/picture_as_pdf:", key="pack_prepare"):
     with st.spinner("Drawing the charts and laying out the pages..."):
         st.session_state["pack"] = (
-            ctx.where,
-            ctx.scope,
+            (ctx.where, ctx.scope, chosen),
             board_pack(
-                warehouse.cursor(), user=ctx.user, where=ctx.where, scope=ctx.scope, cfg=ctx.cfg
+                warehouse.cursor(),
+                user=ctx.user,
+                where=ctx.where,
+                scope=ctx.scope,
+                cfg=ctx.cfg,
+                scenario=saved.get(chosen),
             ),
         )
 pack = st.session_state.get("pack")
-if pack and pack[0] == ctx.where and pack[1] == ctx.scope:
+if pack and pack[0] == (ctx.where, ctx.scope, chosen):
     st.download_button(
         "Download the board pack (PDF)",
-        pack[2],
+        pack[1],
         file_name=f"cxm-board-pack-{ctx.where.period.label()}.pdf",
         mime="application/pdf",
         on_click=audit_pack,
-        args=(ctx.user, ctx.where, ctx.scope, pack[2]),
+        args=(ctx.user, ctx.where, ctx.scope, pack[1]),
         icon=":material/download:",
         key="pack_download",
     )

@@ -99,3 +99,25 @@ def test_cxm_board_pack_writes_the_pdf_and_names_a_bad_market(small_demo_warehou
     assert wrong.exit_code == 2 and "--out" in wrong.output
     trail = audit.entries(path=audit.audit_path(small_demo_warehouse))
     assert trail.filter(pl.col("sha256") == hashlib.sha256(out.read_bytes()).hexdigest()).height
+
+
+def test_a_saved_scenario_gets_its_page_with_the_comparisons_numbers(con, tmp_path):
+    from cxm.whatif import scenarios
+    from cxm.whatif.compare import Guardrails, compare, load_field, rank
+    from cxm.whatif.weights import Weights
+
+    field = load_field(con, CFG, scope=SCOPE)
+    weights = Weights.of(field.catalog.presets["retention_quarter"].weights)
+    strategist = User(username="sam", name="Sam", email="s@x.example", role=Role.STRATEGIST)
+    saved = scenarios.save("Retention Q1", weights, Guardrails(), user=strategist, field=field,
+                           path=tmp_path / "s.sqlite")  # fmt: skip
+    pdf = board_pack(con, user=EXEC, where=WHERE, scope=SCOPE, cfg=CFG, scenario=saved)
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    result = compare(field, rank(field, weights))
+    assert "What-if scenario: Retention Q1" in text
+    assert f"{fmt.share(result.changed_share)} ({result.changed:,}) would get a different" in (
+        " ".join(text.split())
+    )
+    top = result.transition.filter(pl.col("baseline") != pl.col("scenario")).row(0, named=True)
+    assert f"{top['sellers']:,}" in text
+    assert "No what-if scenario was chosen" not in text

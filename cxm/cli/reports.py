@@ -89,9 +89,13 @@ def board_pack_(
     out_file: Annotated[Path, typer.Option("--out", help="The PDF to write.")],
     as_of: AsOfOption = None,
     market: MarketOption = None,
+    scenario: Annotated[
+        int | None, typer.Option(help="A saved what-if scenario's id to include.")
+    ] = None,
     warehouse: Warehouse = None,
 ) -> None:
-    """Write the board pack PDF: headline KPIs, the experience gap, KPIs by market and rank.
+    """Write the board pack PDF: headline KPIs, the experience gap, KPIs by market and rank,
+    and a saved what-if scenario against the published weights (--scenario).
 
     Every page's footer states the filters, period, as-of date and scope.
 
@@ -101,6 +105,7 @@ def board_pack_(
 
     from cxm.config import load_config
     from cxm.ui.board_pack import board_pack, pack_entry
+    from cxm.whatif import scenarios
 
     _check_out(out_file, "pdf")
     operator = access.User(
@@ -113,7 +118,14 @@ def board_pack_(
         where = _segment_filter(period, as_of, market)
         with store.open_readonly(store.warehouse_path(warehouse)) as con:
             pdf = board_pack(
-                con, user=operator, where=where, scope=access.Scope.everywhere(), cfg=load_config()
+                con,
+                user=operator,
+                where=where,
+                scope=access.Scope.everywhere(),
+                cfg=load_config(),
+                scenario=None
+                if scenario is None
+                else scenarios.get(scenario, path=scenarios.scenarios_path(warehouse)),
             )
         out_file.write_bytes(pdf)
         audit.record(

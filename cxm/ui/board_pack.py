@@ -28,6 +28,7 @@ from cxm.metrics.kpis import get
 from cxm.segments.filter import SegmentFilter
 from cxm.ui import charts, fmt
 from cxm.warehouse import audit
+from cxm.whatif.scenarios import Scenario
 
 # fpdf2 draws Plotly's SVG without its clip paths (nothing in these charts needs them) and
 # says so once per chart; keep that out of the logs.
@@ -130,8 +131,12 @@ def board_pack(
     scope: Scope,
     cfg: CompanyConfig,
     now: dt.datetime | None = None,
+    scenario: Scenario | None = None,
 ) -> bytes:
-    """Return the board pack PDF for ``where`` within ``scope``.
+    """Return the board pack PDF for ``where`` within ``scope``, with ``scenario`` if given.
+
+    A what-if scenario is shown against the published weights over the live sellers in
+    ``scope`` on the data's as-of date (the what-if works on today's field, not a period).
 
     Raises
     ------
@@ -181,9 +186,62 @@ def board_pack(
         _rows(reports[("market", "rank")], ["market", "rank"], cfg),
         (22, 40, 60, 30, 20, 30, 30),
     )
-    pdf.heading("What-if scenario", 13)
-    pdf.note("No what-if scenario was chosen for this pack.")
+    if scenario is None:
+        pdf.heading("What-if scenario", 13)
+        pdf.note("No what-if scenario was chosen for this pack.")
+    else:
+        _scenario_pages(pdf, con, cfg, scope, scenario)
     return bytes(pdf.output())
+
+
+def _scenario_pages(
+    pdf: _Pack, con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, scope: Scope, sc: Scenario
+) -> None:
+    from cxm.ui import whatif_charts
+    from cxm.whatif.compare import compare, load_field, rank
+
+    field = load_field(con, cfg, scope=scope)
+    result = compare(field, rank(field, sc.weights, sc.guardrails))
+    pdf.add_page()
+    pdf.heading(f"What-if scenario: {sc.name}", 13)
+    published = f"published by {sc.published_by}" if sc.published_by else "not published"
+    guard = ", ".join(
+        n for n, on in (("mandatory actions kept", sc.guardrails.mandatory),
+                        ("caps applied", sc.guardrails.caps)) if on
+    ) or "no guardrails"  # fmt: skip
+    pdf.note(
+        f"{sc.weights.describe()}; {guard}. Saved by {sc.author} on {sc.created_at:%d %b %Y}, "
+        f"{published}; catalog {sc.catalog_version}, made on data as of {sc.data_as_of}. "
+        f"Against the published weights, over the {result.sellers:,} live sellers in "
+        f"{scope.describe()} on {fmt.date(field.as_of)}: {fmt.share(result.changed_share)} "
+        f"({result.changed:,}) would get a different first action."
+    )
+    pdf.chart(
+        "Share of sellers whose first action changes, by market",
+        whatif_charts.changed_by(result.changed_by["market"], "market", cfg),
+    )
+    labels = {a.id: a.label for a in field.catalog.actions} | {"(none)": "No action"}
+    moves = result.transition.filter(pl.col("baseline") != pl.col("scenario")).head(8)
+    pdf.heading("The most common changes of first action", 12)
+    pdf.table_of(
+        ["Published first action", "Scenario first action", "Sellers"],
+        [[labels[r["baseline"]], labels[r["scenario"]], f"{r['sellers']:,}"]
+         for r in moves.iter_rows(named=True)],
+        (80, 80, 25),
+    )  # fmt: skip
+    ft = field.catalog.follow_through
+    pdf.heading("Expected progress per 1,000 sellers", 12)
+    pdf.table_of(
+        ["Priority", "Published", "Scenario", "Change"],
+        [[r["label"], f"{r['baseline']:.1f}", f"{r['scenario']:.1f}",
+          "" if r["change"] is None else fmt.signed(100 * r["change"], 0, "%")]
+         for r in result.effect.iter_rows(named=True)],
+        (60, 35, 35, 35),
+    )  # fmt: skip
+    pdf.note(
+        f"Assumes {ft[0]:.0%}, {ft[1]:.0%} and {ft[2]:.0%} of sellers act on their first, "
+        "second and third recommendation; a model of direction and size, not a forecast."
+    )
 
 
 def audit_pack(

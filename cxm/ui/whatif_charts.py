@@ -12,8 +12,11 @@ from cxm.ui.charts import _LAYOUT, CORPORATE, PALETTE, _colors
 BEFORE, AFTER = "#9e9e9e", "#0072B2"
 
 
-def changed_by(rates: pl.DataFrame, dim: str, cfg: CompanyConfig, overall: float) -> go.Figure:
-    """Bars: share of each segment's sellers whose first action changes; company line."""
+def changed_by(
+    rates: pl.DataFrame, dim: str, cfg: CompanyConfig, overall: float | None = None
+) -> go.Figure:
+    """Bars: share of each segment's sellers whose first action changes; the whole field's
+    share as a dotted line when ``overall`` is given (the PDF's SVG reader takes no dashes)."""
     rows = rates.filter(pl.col("sellers") > 0)
     labels = [str(v) for v in rows["segment"]]
     fig = go.Figure(
@@ -29,13 +32,14 @@ def changed_by(rates: pl.DataFrame, dim: str, cfg: CompanyConfig, overall: float
             "<extra></extra>",
         )
     )
-    fig.add_vline(
-        x=overall,
-        line_dash="dot",
-        line_color=CORPORATE,
-        annotation_text=f"all {fmt.share(overall)}",
-        annotation_position="top",
-    )
+    if overall is not None:
+        fig.add_vline(
+            x=overall,
+            line_dash="dot",
+            line_color=CORPORATE,
+            annotation_text=f"all {fmt.share(overall)}",
+            annotation_position="top",
+        )
     fig.update_layout(**_LAYOUT, height=max(220, 36 * len(labels) + 70), showlegend=False)
     fig.update_xaxes(tickformat=".0%", rangemode="tozero")
     fig.update_yaxes(autorange="reversed")
