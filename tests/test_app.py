@@ -209,7 +209,7 @@ def test_the_app_shows_a_rebuilt_warehouse_without_a_restart(env, tiny_warehouse
     assert _metrics(at)["Live sellers"] == f"{live:.0f}"
 
 
-@pytest.mark.parametrize("username", ["exec", "analyst", "admin"])
+@pytest.mark.parametrize("username", ["exec", "strategist", "analyst", "admin"])
 def test_the_segment_reports_page_previews_and_offers_files_to_analysts_and_admins(env, username):
     at = _signed_in(username)
     at.switch_page("app_pages/reports.py")
@@ -228,7 +228,7 @@ def test_the_segment_reports_page_previews_and_offers_files_to_analysts_and_admi
     assert dict(zip(preview["Market"], preview["n"], strict=True)) == expected
     assert all(b.startswith("under 10") for b in preview["Base"].to_list())
     downloads = at.get("download_button")
-    if username == "exec":
+    if username in ("exec", "strategist"):
         assert not downloads
         assert "Files of the report's rows are for analysts and admins" in at.info[0].value
     else:
@@ -238,9 +238,13 @@ def test_the_segment_reports_page_previews_and_offers_files_to_analysts_and_admi
         assert downloads[1].proto.disabled
 
 
-def test_the_segment_reports_page_is_not_on_a_strategist_s_menu(env):
+def test_every_role_has_the_segment_reports_page_but_only_analysts_and_admins_get_files(env):
+    # Strategists read the reports and take the board pack (with their scenarios), as
+    # executives do; the files of rows stay with analysts and admins, checked in the library.
     from cxm.access import Role
+    from cxm.reports import EXPORT_ROLES
     from cxm.ui.shell import PAGES
 
     roles = {script: r for script, _, _, _, r in PAGES}
-    assert Role.STRATEGIST not in roles["app_pages/reports.py"]
+    assert set(roles["app_pages/reports.py"]) == set(Role)
+    assert set(EXPORT_ROLES) == {Role.ANALYST, Role.ADMIN}

@@ -33,7 +33,7 @@ PAGES = (
         "Segment reports",
         ":material/table_view:",
         "reports",
-        (Role.EXECUTIVE, Role.ANALYST, Role.ADMIN),
+        tuple(Role),
     ),
     ("app_pages/data.py", "Data", ":material/database:", "data", (Role.ADMIN,)),
 )
