@@ -46,18 +46,21 @@ MAXES = "last_sale_on last_autoship_on last_enrollment_on last_app_on".split()
 _DOUBLES = {"revenue_amount", "autoship_amount"}
 
 
-def _part(name: str, measures: dict[str, str], source: str, month: str) -> tuple[str, str]:
-    """Return one stage: ``measures`` per seller and month of ``source``, other columns empty.
+#: Which stage computes each seller-month measure (each comes from exactly one).
+_OWNER: dict[str, str] = {}
 
-    Every stage has the same columns in the same order, so the stages stack with UNION ALL.
-    """
+
+def _part(name: str, measures: dict[str, str], source: str, month: str) -> tuple[str, str]:
+    """Return one stage: ``measures`` per seller and month of ``source``."""
     cols = []
-    for c in SUMS:
-        kind = "DOUBLE" if c in _DOUBLES else "BIGINT"
-        # Counts stay BIGINT: DuckDB widens sum() of integers to HUGEINT, which is twice the
-        # width and made the merge below (and every query of the facts) markedly slower.
-        cols.append(f"CAST({measures.get(c, '0')} AS {kind}) AS {c}")
-    cols += [f"{measures.get(c, 'CAST(NULL AS DATE)')} AS {c}" for c in MAXES]
+    for c, expr in measures.items():
+        _OWNER[c] = name
+        if c in MAXES:
+            cols.append(f"{expr} AS {c}")
+        else:
+            # Counts stay BIGINT: DuckDB widens sum() of integers to HUGEINT, which is twice
+            # the width and made every query of the facts markedly slower.
+            cols.append(f"CAST({expr} AS {'DOUBLE' if c in _DOUBLES else 'BIGINT'}) AS {c}")
     body = ",\n        ".join(cols)
     return (
         name,
@@ -150,16 +153,30 @@ SELLER_MONTH_STAGES = (
 def _seller_months() -> str:
     # Every measure adds up over months (sums) or is a last day (maxima), so a quarter or a
     # year is its months, summed at query time, and a period cut short at an as-of date is
-    # the months up to it. Sorted by month (as the other facts are by their day), so the
-    # zone maps let a period's query skip the row groups of other months.
-    stacked = "\nUNION ALL\n".join(f"SELECT * FROM {name}" for name, _ in SELLER_MONTH_STAGES)
-    cols = [f"CAST(sum({c}) AS {'DOUBLE' if c in _DOUBLES else 'BIGINT'}) AS {c}" for c in SUMS] + [
-        f"max({c}) AS {c}" for c in MAXES
-    ]
-    return f"""SELECT seller_id, period_start AS month, {", ".join(cols)}
-FROM ({stacked}) parts
-GROUP BY seller_id, period_start
-ORDER BY period_start"""
+    # the months up to it. Each measure comes from one stage, so the stages are joined on
+    # (seller, month), not stacked and summed again: 19 aggregates over the stacked 13
+    # million rows took twice as long at 1,000,000 sellers. Sorted by month (as the other
+    # facts are by their day), so a period's query skips the row groups of other months.
+    names = [name for name, _ in SELLER_MONTH_STAGES]
+    alias = {name: f"s{i}" for i, name in enumerate(names)}
+    keys = "\n    UNION ".join(f"SELECT seller_id, period_start FROM {n}" for n in names)
+    cols = [
+        f"CAST(coalesce({alias[_OWNER[c]]}.{c}, 0) AS {'DOUBLE' if c in _DOUBLES else 'BIGINT'})"
+        f" AS {c}"
+        for c in SUMS
+    ] + [f"{alias[_OWNER[c]]}.{c} AS {c}" for c in MAXES]
+    joins = "\n".join(
+        f"LEFT JOIN {n} {alias[n]} ON {alias[n]}.seller_id = k.seller_id "
+        f"AND {alias[n]}.period_start = k.period_start"
+        for n in names
+    )
+    return f"""WITH keys AS (
+    {keys}
+)
+SELECT k.seller_id, k.period_start AS month, {", ".join(cols)}
+FROM keys k
+{joins}
+ORDER BY k.period_start"""
 
 
 #: The derived tables, in build order (a fact may read the facts before it).

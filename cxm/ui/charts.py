@@ -175,29 +175,6 @@ def trend(
     return fig
 
 
-def sparkline(values: list[float | None], better: str) -> go.Figure:
-    """Return a tiny line of the last months, green when the last move is good."""
-    clean = [v for v in values if v is not None]
-    good = len(clean) < 2 or ((clean[-1] >= clean[-2]) == (better == "higher"))
-    fig = go.Figure(
-        go.Scatter(
-            y=values,
-            mode="lines",
-            line=dict(color="#009E73" if good else "#D55E00", width=2),
-            hoverinfo="skip",
-        )
-    )
-    fig.update_layout(
-        template="plotly_white",
-        height=48,
-        margin=dict(l=0, r=0, t=0, b=0),
-        xaxis=dict(visible=False),
-        yaxis=dict(visible=False),
-        showlegend=False,
-    )
-    return fig
-
-
 def gap_dumbbell(gaps: pl.DataFrame) -> go.Figure:
     """Return corporate, customer and seller top-box shares per attribute on one axis."""
     data = gaps.sort("attribute")

@@ -10,7 +10,7 @@ import streamlit as st
 from cxm.config import CompanyConfig
 from cxm.metrics.kpis import BY_ID, Kpi
 from cxm.metrics.report import movers
-from cxm.ui import charts, fmt
+from cxm.ui import fmt
 
 #: How old the data may be before the pages warn that it is stale.
 STALE_AFTER_DAYS = 7
@@ -41,15 +41,19 @@ def kpi_tiles(
     as_of: dt.date,
     per_row: int = 5,
 ) -> None:
-    """Draw one tile per KPI: value, change against the previous period, target, sparkline."""
+    """Draw one tile per KPI: value, change against the previous period, target, 12 months."""
     rows = list(report.iter_rows(named=True))
     for start in range(0, len(rows), per_row):
         cols = st.columns(per_row)
         for col, r in zip(cols, rows[start : start + per_row], strict=False):
             kpi = BY_ID[r["kpi_id"]]
+            values = trend.filter(pl.col("kpi_id") == kpi.id).sort("month")["value"]
+            history = [v for v in values.to_list() if v is not None]
             with col.container(border=True):
                 delta = fmt.kpi_change(kpi.unit, r["value"], r["previous"])
                 flat = delta == fmt.DASH or not delta.startswith(("+", fmt.MINUS))
+                # The 12-month sparkline is the metric's own chart: eleven Plotly figures made
+                # the Overview slow to draw, ten of them one line each.
                 st.metric(
                     kpi.short or kpi.label,
                     fmt.kpi_value(kpi.unit, r["value"], cfg.currency),
@@ -63,6 +67,8 @@ def kpi_tiles(
                     if kpi.better == "higher"
                     else "inverse",
                     help=f"{kpi.label}: {kpi.definition}",
+                    chart_data=history if len(history) > 1 else None,
+                    chart_type="line",
                 )
                 target = (
                     f"target {fmt.kpi_value(kpi.unit, r['target'], cfg.currency)}"
@@ -74,13 +80,6 @@ def kpi_tiles(
                     f"{_counts(kpi, period_words, as_of)} · n = {fmt.number(r['n'])}"
                     f"{small} · {target}"
                 )
-                values = trend.filter(pl.col("kpi_id") == kpi.id).sort("month")["value"]
-                if values.len() > 1:
-                    st.plotly_chart(
-                        charts.sparkline(values.to_list(), kpi.better),
-                        config={"displayModeBar": False, "staticPlot": True},
-                        key=f"spark_{kpi.id}",
-                    )
 
 
 def mover_sentences(
