@@ -242,9 +242,9 @@ with sync_playwright() as p:
     page.get_by_role("button", name="Login").click()
     expect(page.get_by_role("heading", name="Segments that moved most")).to_be_visible(
         timeout=600_000)
-    settle(page)
+    settle(page, quiet_ms=0)
     # Ten KPI tiles with their 12-month lines, and the experience gap's bars.
-    expect(page.locator('[data-testid="stMetricChart"]')).to_have_count(10, timeout=600_000)
+    expect(page.locator('[data-testid="stImage"] img')).to_have_count(10, timeout=600_000)
     expect(page.locator(".js-plotly-plot")).to_have_count(1, timeout=600_000)
     seconds = time.perf_counter() - t
     browser.close()

@@ -57,7 +57,7 @@ with sync_playwright() as p:
     changes = page.locator('[data-testid="stMetric"]', has_text="First action changes").locator(
         '[data-testid="stMetricValue"]')
     expect(changes).to_be_visible(timeout=600_000)
-    settle(page)
+    settle(page, quiet_ms=0)
     first_open = time.perf_counter() - t
     thumb = page.get_by_role("slider", name="Customer retention")
     thumb.focus()

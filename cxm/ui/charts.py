@@ -175,6 +175,31 @@ def trend(
     return fig
 
 
+def sparkline_svg(
+    values: list[float | None], better: str, width: int = 200, height: int = 40
+) -> str:
+    """Return a tiny line of the last months as SVG text, green when the last move is good.
+
+    A plain polyline, not a Plotly figure: ten of those made the Overview slow to draw.
+    """
+    clean = [v for v in values if v is not None]
+    good = len(clean) < 2 or ((clean[-1] >= clean[-2]) == (better == "higher"))
+    lo, hi = min(clean), max(clean)
+    span = (hi - lo) or 1.0
+    step = width / max(1, len(values) - 1)
+    points = " ".join(
+        f"{i * step:.1f},{height - 3 - (v - lo) / span * (height - 6):.1f}"
+        for i, v in enumerate(values)
+        if v is not None
+    )
+    color = "#009E73" if good else "#D55E00"
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}"><polyline fill="none" stroke="{color}" '
+        f'stroke-width="2" stroke-linejoin="round" points="{points}"/></svg>'
+    )
+
+
 def gap_dumbbell(gaps: pl.DataFrame) -> go.Figure:
     """Return corporate, customer and seller top-box shares per attribute on one axis."""
     data = gaps.sort("attribute")

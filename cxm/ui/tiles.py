@@ -10,7 +10,7 @@ import streamlit as st
 from cxm.config import CompanyConfig
 from cxm.metrics.kpis import BY_ID, Kpi
 from cxm.metrics.report import movers
-from cxm.ui import fmt
+from cxm.ui import charts, fmt
 
 #: How old the data may be before the pages warn that it is stale.
 STALE_AFTER_DAYS = 7
@@ -52,8 +52,6 @@ def kpi_tiles(
             with col.container(border=True):
                 delta = fmt.kpi_change(kpi.unit, r["value"], r["previous"])
                 flat = delta == fmt.DASH or not delta.startswith(("+", fmt.MINUS))
-                # The 12-month sparkline is the metric's own chart: eleven Plotly figures made
-                # the Overview slow to draw, ten of them one line each.
                 st.metric(
                     kpi.short or kpi.label,
                     fmt.kpi_value(kpi.unit, r["value"], cfg.currency),
@@ -67,8 +65,6 @@ def kpi_tiles(
                     if kpi.better == "higher"
                     else "inverse",
                     help=f"{kpi.label}: {kpi.definition}",
-                    chart_data=history if len(history) > 1 else None,
-                    chart_type="line",
                 )
                 target = (
                     f"target {fmt.kpi_value(kpi.unit, r['target'], cfg.currency)}"
@@ -80,6 +76,9 @@ def kpi_tiles(
                     f"{_counts(kpi, period_words, as_of)} · n = {fmt.number(r['n'])}"
                     f"{small} · {target}"
                 )
+                if len(history) > 1:
+                    # An SVG line drawn as an image: ten Plotly figures made the page slow.
+                    st.image(charts.sparkline_svg(values.to_list(), kpi.better))
 
 
 def mover_sentences(
