@@ -71,7 +71,9 @@ def test_the_table_is_the_report_with_small_segments_suppressed(con, table):
     joined = table.frame.join(plain, on=["market", "rank", "kpi_id"], suffix="_report")
     assert joined.height == plain.height == table.frame.height > 0
     shown = joined.filter(~pl.col("suppressed"))
-    assert (shown["value"] == shown["value_report"]).all()
+    # Equal but for the last bits: DuckDB sums doubles in parallel, in no fixed order.
+    gap = (shown["value"] - shown["value_report"]).abs() / shown["value_report"].abs().clip(1e-9)
+    assert (gap < 1e-9).all()
     hidden = joined.filter(pl.col("suppressed"))
     assert hidden.height > 0, "the small demo has Diamonds under n 10 in BR and MX"
     assert (hidden["n"] < CFG.min_n).all()

@@ -311,6 +311,10 @@ def compute_many(
     win = window(where, data or data_range(con))
     lines = [k for k in kpis if k.grain == "product_line"]
     sellers = [k for k in kpis if k.grain == "seller"]
+    if lines and not any("product_line" in b for b in sets):
+        # By seller segments only, a product-line KPI's sums are seller-base columns too:
+        # one pass over the base serves both (its own query joins the base a second time).
+        sellers, lines = sellers + lines, []
     if sellers and any("product_line" in b for b in sets):
         raise BadFilter(
             "by",

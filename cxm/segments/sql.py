@@ -203,6 +203,13 @@ service AS (
     FROM fact_tickets WHERE opened_on BETWEEN $start AND $end
     GROUP BY seller_id
 ),
+line_buyers AS (
+    -- Product-line first purchases of the period by the serving seller: the line reorder
+    -- rate by seller segment comes from this one pass (by product line: LINE_BUYERS).
+    SELECT seller_id, sum(buyers) AS line_buyers, sum(rebuyers) AS line_rebuyers
+    FROM fact_line_buyers WHERE first_month BETWEEN $start AND $end
+    GROUP BY seller_id
+),
 valued AS (
     -- Predicted customer value exists for the data's as-of date only (cxm.metrics.value).
     SELECT seller_id, customers_valued, clv_12m, customers_at_risk
@@ -299,7 +306,9 @@ base AS (
         sv.response_minutes,
         coalesce(cv.customers_valued, 0) AS customers_valued,
         coalesce(cv.clv_12m, 0) AS clv_12m,
-        coalesce(cv.customers_at_risk, 0) AS customers_at_risk
+        coalesce(cv.customers_at_risk, 0) AS customers_at_risk,
+        coalesce(lb.line_buyers, 0) AS line_buyers,
+        coalesce(lb.line_rebuyers, 0) AS line_rebuyers
     FROM ranked k
     JOIN dim_ranks dr ON dr.rank_index = k.rank_index
     JOIN required rq ON rq.rank_index = k.rank_index
@@ -313,6 +322,7 @@ base AS (
     LEFT JOIN answers a ON a.seller_id = k.seller_id
     LEFT JOIN service sv ON sv.seller_id = k.seller_id
     LEFT JOIN valued cv ON cv.seller_id = k.seller_id
+    LEFT JOIN line_buyers lb ON lb.seller_id = k.seller_id
 )
 SELECT * FROM base WHERE {SEGMENT_WHERE}"""
 
