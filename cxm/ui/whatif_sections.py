@@ -12,7 +12,14 @@ from cxm.ui import fmt
 from cxm.ui import whatif_charts as charts
 from cxm.ui.whatif import action_labels, load_scenario
 from cxm.whatif import inverse, scenarios
-from cxm.whatif.compare import Comparison, Field, Guardrails, Ranking
+from cxm.whatif.compare import (
+    EVEN_MIN_SELLERS,
+    UNEVEN_BY,
+    Comparison,
+    Field,
+    Guardrails,
+    Ranking,
+)
 from cxm.whatif.need import LABELS, PRIORITIES
 from cxm.whatif.weights import Weights
 
@@ -80,6 +87,17 @@ def comparison(result: Comparison, fld: Field, cfg: CompanyConfig) -> None:
             charts.changed_by(result.changed_by[dim], dim, cfg, result.changed_share),
             key="wi_changed",
         )
+        spreads = [
+            f"{DIMENSION_NAMES[d].lower()}s {v * 100:.1f} pp"
+            for d, v in result.spread.items()
+            if v is not None
+        ]
+        if spreads:
+            st.caption(
+                "Spread of the change rates (highest minus lowest, segments of "
+                f"{EVEN_MIN_SELLERS}+ sellers): {', '.join(spreads)}. A market or language "
+                f"{round(UNEVEN_BY * 100)} pp or more above the others' median is flagged below."
+            )
         for row in result.uneven.iter_rows(named=True):
             st.warning(
                 f"{DIMENSION_NAMES[row['dimension']]} {fmt.md_escape(row['segment'])}: "

@@ -210,6 +210,7 @@ class Comparison:
     effect: pl.DataFrame  # priority, label, baseline, scenario, change
     no_action: pl.DataFrame  # market, language, sellers, without, share
     uneven: pl.DataFrame  # dimension, segment, share, others_median
+    spread: dict[str, float | None]  # market, language: highest minus lowest change rate
     examples: pl.DataFrame  # seller_id, slot, before, after, reasons before/after
 
     @property
@@ -247,6 +248,7 @@ def compare(
         effect=_effect(effect_before, effect, field.size),
         no_action=_no_action(field, none),
         uneven=pl.concat([_uneven(dim, changed_by[dim]) for dim in ("market", "language")]),
+        spread={dim: _spread(changed_by[dim]) for dim in ("market", "language")},
         examples=_examples(field, base, scenario, trans, examples),
     )
 
@@ -323,6 +325,12 @@ def _no_action(field: Field, none) -> pl.DataFrame:
             "without": pl.Int64,
         },
     ).with_columns(share=pl.col("without") / pl.col("sellers"))
+
+
+def _spread(rates: pl.DataFrame) -> float | None:
+    """Highest minus lowest change rate among segments big enough to judge (None: < 2)."""
+    judged = rates.filter(pl.col("sellers") >= EVEN_MIN_SELLERS)["share"]
+    return float(judged.max() - judged.min()) if judged.len() >= 2 else None
 
 
 def _uneven(dim: str, rates: pl.DataFrame) -> pl.DataFrame:
