@@ -153,6 +153,7 @@ def test_the_comparison_against_the_published_weights_counts_who_moves():
         "Bundle upsell", "Reorder reminder", "Prospect follow up"
     ]  # fmt: skip
     assert result.examples["after"].to_list()[:2] == ["Reorder reminder", "Bundle upsell"]
+    assert set(result.examples["segment"]) == {"US · en · Consultant"}
     # Nobody is left without an action; two sellers are too few to judge evenness.
     assert result.no_action["without"].sum() == 0
     assert result.spread == {"market": None, "language": None} and result.uneven.is_empty()

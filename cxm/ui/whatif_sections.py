@@ -26,6 +26,7 @@ from cxm.whatif.weights import Weights
 DIMENSION_NAMES = {"market": "Market", "language": "Language", "rank": "Rank"}
 EXAMPLE_COLUMNS = {
     "seller_id": "Seller",
+    "segment": "Market · language · rank",
     "slot": "Slot",
     "before": "Published",
     "before_reasons": "Why (published)",

@@ -370,10 +370,14 @@ def _examples(
     )
     rows = []
     for s in picks:
+        segment = " · ".join(
+            field.labels[d][field.codes[d][s]] for d in ("market", "language", "rank")
+        )
         for slot in range(3):
             rows.append(
                 {
                     "seller_id": field.seller_id[s],
+                    "segment": segment,
                     "slot": slot + 1,
                     "before": _name(field, base.action[s, slot]),
                     "before_reasons": reasons(field, base.weights, s, base.action[s, slot]),
@@ -385,6 +389,7 @@ def _examples(
         rows,
         schema={
             "seller_id": pl.String,
+            "segment": pl.String,
             "slot": pl.Int64,
             "before": pl.String,
             "before_reasons": pl.String,
