@@ -69,6 +69,8 @@ ISSUE_CODES: dict[str, str] = {
     "gap -100 to 100, counts and amounts 0 or more.",
     "sponsor_cycle": "Every upline chain ends at a seller with no sponsor; nobody is their own "
     "upline.",
+    "prerequisite_cycle": "Course prerequisites never lead back to the course: every chain "
+    "of prerequisites ends at a course that needs none.",
 }
 
 

@@ -173,6 +173,14 @@ CASES = [
     ),
     Bad("sponsor_cycle", "sellers.csv", ((2, "sponsor_id", "S04"),), row=2, column="sponsor_id"),
     Bad("sponsor_cycle", "sellers.csv", ((11, "sponsor_id", "S10"),), row=11, column="sponsor_id"),
+    # K1 needs K3, which needs K1 (and K2): a loop, reported at K1.
+    Bad(
+        "prerequisite_cycle",
+        "courses.csv",
+        ((2, "prerequisites", "K3"),),
+        row=2,
+        column="prerequisites",
+    ),  # fmt: skip
     Bad(
         "missing_column",
         "courses.csv",
@@ -486,3 +494,13 @@ def test_a_non_utf8_byte_is_found_at_its_offset_whatever_the_chunk_edges(chunk):
     data = "aé".encode() * 10 + b"\xff" + b"x"  # 'aé' is 3 bytes: the bad byte is at 30
     assert _first_non_utf8(data, chunk=chunk) == 30
     assert _first_non_utf8("aé".encode() * 10, chunk=chunk) is None
+
+
+def test_a_long_loop_is_named_by_its_ends_and_length_not_every_member():
+    from cxm.warehouse.importer import _chain
+
+    ids = [f"S{i:06d}" for i in range(200_000)]
+    text = _chain(ids)
+    assert text == "S000000 -> S000001 -> S000002 -> ... 199,994 more ... -> S199997 -> " \
+        "S199998 -> S199999 -> S000000"  # fmt: skip
+    assert _chain(["K1", "K3"]) == "K1 -> K3 -> K1"

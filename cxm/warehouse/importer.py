@@ -179,7 +179,7 @@ def _check_sponsor_tree(names: dict[str, str], sellers: pl.DataFrame, found: Fou
     for cycle in loops[:PER_CHECK]:
         first = min(cycle)
         at = cycle.index(first)
-        chain = " -> ".join(ids[i] for i in cycle[at:] + cycle[:at])
+        chain = _chain([ids[i] for i in cycle[at:] + cycle[:at]])
         found.add(
             ImportIssue(
                 file=names["sellers"],
@@ -187,8 +187,62 @@ def _check_sponsor_tree(names: dict[str, str], sellers: pl.DataFrame, found: Fou
                 column="sponsor_id",
                 value=ids[int(parent[first])],
                 code="sponsor_cycle",
-                message=f"makes a loop in the upline ({chain} -> {ids[first]}); "
+                message=f"makes a loop in the upline ({chain}); "
                 "every sponsor chain must end at a seller with no sponsor",
+            )
+        )
+
+
+#: A loop longer than this is shown by its first and last members and its length.
+CHAIN_SHOWN = 6
+
+
+def _chain(members: list[str]) -> str:
+    """Return a loop as "A -> B -> ... -> A", cut in the middle when long (a 200,000-seller
+    loop once made a 2.4 MB message)."""
+    if len(members) > CHAIN_SHOWN:
+        half = CHAIN_SHOWN // 2
+        skipped = len(members) - 2 * half
+        members = [*members[:half], f"... {skipped:,} more ...", *members[-half:]]
+    return " -> ".join(members) + f" -> {members[0]}"
+
+
+def _check_prerequisites(names: dict[str, str], courses: pl.DataFrame, found: Found) -> None:
+    """Report courses that require themselves, directly or through other courses."""
+    ids = courses.get_column("course_id").to_list()
+    needs = dict(zip(ids, courses.get_column("prerequisites").to_list(), strict=True))
+    rows = dict(zip(ids, courses.get_column(ROW).to_list(), strict=True))
+    state: dict[str, int] = {}  # 1 on the current path, 2 done
+    loops: list[list[str]] = []
+
+    def visit(course: str, path: list[str]) -> None:
+        state[course] = 1
+        path.append(course)
+        for nxt in needs.get(course) or ():
+            if state.get(nxt) == 1:
+                loops.append(path[path.index(nxt) :])
+            elif nxt in needs and state.get(nxt) is None:
+                visit(nxt, path)
+        path.pop()
+        state[course] = 2
+
+    for course in sorted(ids):
+        if state.get(course) is None:
+            visit(course, [])
+    found.add_unlisted(len(loops) - PER_CHECK)
+    for loop in loops[:PER_CHECK]:
+        first = min(loop)
+        at = loop.index(first)
+        ordered = loop[at:] + loop[:at]
+        found.add(
+            ImportIssue(
+                file=names["courses"],
+                row=int(rows[first]),
+                column="prerequisites",
+                value=";".join(needs[first]),
+                code="prerequisite_cycle",
+                message=f"makes a loop in the prerequisites ({_chain(ordered)}); a course "
+                "cannot require itself, directly or through other courses",
             )
         )
 
@@ -243,6 +297,8 @@ def import_dir(
                 con.close()
         if "sellers" in frames and not found:
             _check_sponsor_tree(names, frames["sellers"], found)
+        if "courses" in frames and not found:
+            _check_prerequisites(names, frames["courses"], found)
         if check is not None and not found:
             for table, frame in frames.items():
                 for issue in check(table, names[table], frame, cfg, ROW):
