@@ -57,6 +57,7 @@ def import_dir(
     path: str | Path | None = None,
     config: CompanyConfig | None = None,
     today: dt.date | None = None,
+    check_only: bool = False,
 ) -> importer.ImportResult:
     """Validate and load the table files in ``directory`` with their facts, all or nothing.
 
@@ -66,5 +67,11 @@ def import_dir(
         With every problem found, KPI targets included; the warehouse is untouched.
     """
     return importer.import_dir(
-        directory, path=path, config=config, today=today, derive=_derive, check=_check
+        directory,
+        path=path,
+        config=config,
+        today=today,
+        derive=_derive,
+        check=_check,
+        check_only=check_only,
     )

@@ -79,3 +79,38 @@ def test_a_demo_build_while_another_load_runs_exits_1_and_says_so(tmp_path):
     assert result.exit_code == 1
     assert "Another build or import is writing" in result.stderr
     assert not path.exists()
+
+
+def test_import_check_validates_everything_and_writes_nothing(tiny_warehouse, tmp_path):
+    import shutil
+
+    from tests.conftest import TINY
+
+    folder = tmp_path / "incoming"
+    shutil.copytree(TINY, folder)
+    before = hashlib.sha256(tiny_warehouse.read_bytes()).hexdigest()
+    args = ["import", str(folder), "--check", "--warehouse", str(tiny_warehouse)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    # The tiny company: 12 sellers, 15 orders; checked, not loaded.
+    assert "sellers (12 rows)" in result.stdout and "orders (15 rows)" in result.stdout
+    assert "no problems. Nothing was written" in result.stdout
+    assert hashlib.sha256(tiny_warehouse.read_bytes()).hexdigest() == before
+    (folder / "orders.csv").write_text(
+        (folder / "orders.csv").read_text().replace("65.00,1,wellness", "-65.00,1,wellness", 1)
+    )
+    bad = runner.invoke(app, args)
+    assert bad.exit_code == 1 and "[negative_amount]" in bad.stderr
+    assert hashlib.sha256(tiny_warehouse.read_bytes()).hexdigest() == before
+
+
+def test_cxm_demo_leaves_imported_company_data_alone_unless_forced(tiny_warehouse):
+    before = hashlib.sha256(tiny_warehouse.read_bytes()).hexdigest()
+    args = ["demo", "--sellers", "200", "--warehouse", str(tiny_warehouse)]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 1
+    assert "holds imported company data" in refused.stderr and "--force" in refused.stderr
+    assert hashlib.sha256(tiny_warehouse.read_bytes()).hexdigest() == before
+    forced = runner.invoke(app, [*args, "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert hashlib.sha256(tiny_warehouse.read_bytes()).hexdigest() != before

@@ -42,12 +42,19 @@ def demo(
         ),
     ] = _DEFAULT_AS_OF,
     years: Annotated[int, typer.Option(help="Years of history up to --as-of.")] = 5,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a warehouse that holds imported data.")
+    ] = False,
     warehouse: Warehouse = None,
 ) -> None:
     """Build the synthetic demo company into the warehouse, replacing what is there.
 
+    A warehouse whose last load was an import of company data is left alone unless --force.
+
     Example: cxm demo --sellers 100000 --seed 7
     """
+    if not force:
+        _refuse_to_replace_imported(store.warehouse_path(warehouse))
     try:
         spec = DemoSpec(sellers=sellers, seed=seed, as_of=as_of.date(), years=years)
     except ValidationError as exc:
@@ -78,22 +85,53 @@ def demo(
     _print_status(path)
 
 
+def _refuse_to_replace_imported(path: Path) -> None:
+    if not path.exists():
+        return
+    try:
+        with store.open_readonly(path) as con:
+            load = store.last_load(con)
+    except CxmError:
+        return  # not a warehouse cxm can read: nothing of the company's to protect
+    if load and load["kind"] == "import":
+        err.print(
+            f"{path} holds imported company data (loaded {load['loaded_at']:%Y-%m-%d %H:%M}); "
+            "cxm demo would replace it. Run again with --force to replace it, or choose "
+            "another --warehouse.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1)
+
+
 @app.command("import")
 def import_(
     directory: Annotated[Path, typer.Argument(help="Folder of <table>.csv or .parquet files.")],
+    check: Annotated[
+        bool, typer.Option("--check", help="Only validate: report problems, write nothing.")
+    ] = False,
     warehouse: Warehouse = None,
 ) -> None:
     """Validate the table files in DIRECTORY and load them, all or nothing.
 
     Files are named after tables (sellers.csv, orders.parquet, ...); each replaces that table.
-    On any problem every one is listed and the warehouse is left exactly as it was.
+    On any problem every one is listed and the warehouse is left exactly as it was. With
+    --check, every check runs and nothing is written.
 
     Example: cxm import exports/acme-2026-11/
     """
     try:
-        result = import_dir(directory, path=warehouse)
+        result = import_dir(directory, path=warehouse, check_only=check)
     except CxmError as exc:
         _fail(exc)
+    if not result.written:
+        out.print(
+            f"Checked {', '.join(f'{t} ({n:,} rows)' for t, n in result.rows.items())}: no "
+            f"problems. Nothing was written to {result.path}.",
+            markup=False,
+        )
+        return
     out.print(
         f"Imported {', '.join(f'{t} ({n:,} rows)' for t, n in result.rows.items())} "
         f"into {result.path}.",

@@ -30,10 +30,11 @@ INSERT_ROWS = 2_000_000
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import wrote: rows per replaced table, and the warehouse path."""
+    """What an import wrote (or, checked only, would write): rows per table, the warehouse."""
 
     path: Path
     rows: dict[str, int]
+    written: bool = True
 
 
 def _keys(
@@ -256,8 +257,12 @@ def import_dir(
     derive: Callable[[duckdb.DuckDBPyConnection, CompanyConfig, dt.date | None], None]
     | None = None,
     check: Callable[[str, str, pl.DataFrame, CompanyConfig, str], list[ImportIssue]] | None = None,
+    check_only: bool = False,
 ) -> ImportResult:
     """Validate the table files in ``directory`` and load them, or change nothing.
+
+    ``check_only``: validate everything a load checks before writing, then stop (nothing is
+    written; ``written`` is False in the result).
 
     Tables in the folder replace the warehouse's tables of the same name; other tables are
     kept. Every reference must resolve in the result. ``check(table, file, frame, config,
@@ -307,6 +312,8 @@ def import_dir(
         raise ImportRejected(f"{directory.name or directory}/", found.issues, found.total)
 
     rows = {t: df.height for t, df in frames.items()}
+    if check_only:
+        return ImportResult(path=target, rows=rows, written=False)
 
     def fill(con: duckdb.DuckDBPyConnection) -> None:
         for table in list(frames):
