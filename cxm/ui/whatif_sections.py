@@ -113,6 +113,10 @@ def comparison(result: Comparison, fld: Field, cfg: CompanyConfig) -> None:
             _mix_table(result.mix[dim], labels, DIMENSION_NAMES[dim]),
             hide_index=True,
             key="wi_mix_table",
+            column_config={
+                c: st.column_config.NumberColumn(format="localized")
+                for c in ("Published", "Scenario", "Change")
+            },
         )
     with tabs[2]:
         st.plotly_chart(charts.transition(result.transition, labels), key="wi_transition")
@@ -135,7 +139,10 @@ def comparison(result: Comparison, fld: Field, cfg: CompanyConfig) -> None:
                              "without": "No useful action", "share": "Share"}),
                 hide_index=True,
                 key="wi_none",
-                column_config={"Share": st.column_config.NumberColumn(format="percent")},
+                column_config={
+                    "Share": st.column_config.NumberColumn(format="percent"),
+                    "Sellers": st.column_config.NumberColumn(format="localized"),
+                },
             )  # fmt: skip
     with tabs[5]:
         if result.examples.is_empty():
