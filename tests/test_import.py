@@ -504,3 +504,25 @@ def test_a_long_loop_is_named_by_its_ends_and_length_not_every_member():
     assert text == "S000000 -> S000001 -> S000002 -> ... 199,994 more ... -> S199997 -> " \
         "S199998 -> S199999 -> S000000"  # fmt: skip
     assert _chain(["K1", "K3"]) == "K1 -> K3 -> K1"
+
+
+def test_an_import_validates_under_the_writer_lock_so_a_concurrent_load_makes_it_wait(
+    tiny_warehouse, tmp_path
+):
+    # While another load holds the lock, an import does not even read its files: what it
+    # would check against may be about to change. (It used to validate first, unlocked.)
+    import fcntl
+
+    from cxm.errors import WarehouseBusy
+
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "kpi_targets.csv").write_text("period,kpi_id,segment,target\n2026,nope,,x\n")
+    before = tiny_warehouse.read_bytes()
+    with open(f"{tiny_warehouse}.lock", "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(WarehouseBusy):
+            import_dir(folder, path=tiny_warehouse)
+    assert tiny_warehouse.read_bytes() == before
+    with pytest.raises(ImportRejected):  # lock released: now it is checked, and refused
+        import_dir(folder, path=tiny_warehouse)

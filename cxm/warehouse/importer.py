@@ -280,6 +280,13 @@ def import_dir(
     cfg = config or load_config()
     today = today or dt.date.today()
     target = store.warehouse_path(path)
+    # Validation and the write under one lock: another load between them could change the
+    # tables these files were checked against (references nobody checked would slip in).
+    with store.writer_lock(target):
+        return _import_locked(directory, target, cfg, today, derive, check, check_only)
+
+
+def _import_locked(directory, target, cfg, today, derive, check, check_only) -> ImportResult:
     found = Found()
     files = discover(directory, found)
     frames: dict[str, pl.DataFrame] = {}
@@ -334,6 +341,7 @@ def import_dir(
         tables=list(rows),
         start_from_current=True,
         derive=None if derive is None else lambda con, as_of: derive(con, cfg, as_of),
+        locked=True,
     )
     return ImportResult(path=target, rows=rows)
 

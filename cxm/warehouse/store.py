@@ -67,8 +67,12 @@ def rebuild(
     data_as_of: dt.date | None = None,
     start_from_current: bool = False,
     derive: Callable[[duckdb.DuckDBPyConnection, dt.date | None], None] | None = None,
+    locked: bool = False,
 ) -> Path:
     """Write a new warehouse with ``fill`` and swap it in atomically; return its path.
+
+    ``locked``: the caller already holds `writer_lock` (an import validates under it, so
+    what it checked against is what it writes onto).
 
     ``start_from_current`` copies the live warehouse first (an import that replaces some
     tables keeps the others); otherwise the new file starts empty with the full schema.
@@ -79,7 +83,7 @@ def rebuild(
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _writer_lock(path):
+    with contextlib.nullcontext() if locked else writer_lock(path):
         return _rebuild(
             path,
             fill,
@@ -93,12 +97,13 @@ def rebuild(
 
 
 @contextlib.contextmanager
-def _writer_lock(path: Path) -> Iterator[None]:
+def writer_lock(path: Path) -> Iterator[None]:
     """Hold the warehouse's writer lock, or raise `WarehouseBusy` if another load holds it.
 
     Two loads at once would each copy the old file and the second swap would silently drop
     the first one's tables.
     """
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(f"{path}.lock", "a+") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
