@@ -526,3 +526,17 @@ def test_an_import_validates_under_the_writer_lock_so_a_concurrent_load_makes_it
     assert tiny_warehouse.read_bytes() == before
     with pytest.raises(ImportRejected):  # lock released: now it is checked, and refused
         import_dir(folder, path=tiny_warehouse)
+
+
+def test_a_partial_import_keeps_the_warehouse_files_permissions(tiny_warehouse, tmp_path):
+    import stat
+
+    tiny_warehouse.chmod(0o644)
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "kpi_targets.csv").write_text(
+        "period,kpi_id,segment,target\n2026-03,active_rate,,0.3\n"
+    )
+    result = import_dir(folder, path=tiny_warehouse)
+    assert result.rows == {"kpi_targets": 1}
+    assert stat.S_IMODE(tiny_warehouse.stat().st_mode) == 0o644

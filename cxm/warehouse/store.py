@@ -127,6 +127,9 @@ def _rebuild(
     try:
         if start_from_current and path.exists():
             shutil.copyfile(path, tmp)
+            # The new file keeps the live one's permissions (mkstemp made it owner-only, which
+            # locked out an app reading it as another user after a partial import).
+            shutil.copymode(path, tmp)
         else:
             tmp.unlink()
         con = duckdb.connect(str(tmp))
