@@ -220,3 +220,55 @@ def test_a_token_that_does_not_verify_is_rejected_with_its_code(token, code):
         _verify(token)
     assert caught.value.code == code
     assert f"[{code}]" in str(caught.value)
+
+
+# Revocable sessions (issue 15 item 2): a token issued before its user's sessions were ended
+# no longer signs in. Life is one day here (DAY), so a token without issued_at was issued at
+# exp_date - DAY.
+@pytest.mark.parametrize(
+    ("claims", "ended", "accepted"),
+    [
+        # Issued NOW - 100 (exp NOW + DAY - 100); sessions ended at NOW - 50: refused.
+        ({"exp_date": NOW + DAY - 100}, NOW - 50, False),
+        # The same token, sessions ended at NOW - 150, before it was issued: accepted.
+        ({"exp_date": NOW + DAY - 100}, NOW - 150, True),
+        # Issued exactly when the sessions were ended: refused (at or before).
+        ({"exp_date": NOW + DAY - 100}, NOW - 100, False),
+        # issued_at claims NOW - 10, but a one-day life from exp_date says NOW - 100: the
+        # earlier counts, so ending sessions at NOW - 50 refuses it.
+        ({"exp_date": NOW + DAY - 100, "issued_at": NOW - 10}, NOW - 50, False),
+        # Issued NOW - 3000 by its issued_at (signed when cookies lived longer): ending
+        # sessions at NOW - 1000 refuses it, though exp_date - DAY alone says NOW - 100.
+        ({"exp_date": NOW + DAY - 100, "issued_at": NOW - 3000}, NOW - 1000, False),
+        ({"exp_date": NOW + DAY - 100, "issued_at": NOW - 10}, NOW - 150, True),
+        ({"exp_date": NOW + DAY - 100}, None, True),  # never ended
+    ],
+)
+def test_a_token_issued_before_the_users_sessions_were_ended_is_revoked(claims, ended, accepted):
+    token = _token({"username": "ana", **claims})
+    asked = []
+
+    def valid_after(username):
+        asked.append(username)
+        return ended
+
+    verify = lambda: access.verify_login_token(  # noqa: E731
+        token, key=KEY, usernames={"ana"}, now=NOW, lifetime_seconds=DAY, valid_after=valid_after
+    )
+    if accepted:
+        assert verify() == "ana"
+    else:
+        with pytest.raises(access.LoginTokenRejected) as caught:
+            verify()
+        assert (caught.value.code, caught.value.username) == ("revoked", "ana")
+    assert asked == ["ana"]  # asked about the signed token's user only
+
+
+def test_revoke_sessions_is_kept_beside_the_credentials_and_never_moves_back(monkeypatch, tmp_path):
+    monkeypatch.setenv("CXM_CREDENTIALS", str(tmp_path / "credentials.yaml"))
+    assert access.sessions_valid_after("ana") is None
+    access.revoke_sessions("ana", now=NOW)
+    access.revoke_sessions("ana", now=NOW - 10)  # a late, older call does not reopen anything
+    assert access.sessions_valid_after("ana") == NOW
+    assert access.sessions_valid_after("bob") is None
+    assert (tmp_path / "credentials.signins.sqlite").exists()

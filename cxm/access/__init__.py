@@ -5,7 +5,8 @@ with ``$CXM_CREDENTIALS``) holds bcrypt-hashed passwords with each user's role a
 Roles and scope are read from it on every run, never from the login cookie. `Scope` is what
 every warehouse query takes as a required keyword, so a query cannot forget it. The login
 cookie is verified here (`verify_login_token`), its key checked (`cookie_key`), and failed
-sign-ins counted and throttled in a file beside the credentials (`SigninLog`, in _signins.py).
+sign-ins counted and throttled in a file beside the credentials (`SigninLog`, in _signins.py),
+which also keeps when each user's sessions were last ended (`revoke_sessions`).
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import functools
 import math
 import os
 import secrets
+import time
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from enum import StrEnum
 from pathlib import Path
 
@@ -64,14 +66,17 @@ TOKEN_CODES: dict[str, str] = {
     "expiry_too_far": "the token's expiry is further ahead than this server ever signs",
     "no_user": "the token names no user",
     "unknown_user": "the token's user is not in the credentials file",
+    "revoked": "it was issued before its user signed out or had their sessions ended",
 }
 
 
 class LoginTokenRejected(CxmError):
     """A login cookie that does not verify; the app reads it as "signed out"."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, username: str | None = None) -> None:
         self.code = code
+        #: The user a correctly signed token named (for the audit), else None.
+        self.username = username
         super().__init__(f"The saved sign-in was not accepted: {TOKEN_CODES[code]} [{code}].")
 
 
@@ -80,14 +85,23 @@ TOKEN_ALGORITHM = "HS256"
 
 
 def verify_login_token(
-    token: str, *, key: str, usernames: Collection[str], now: float, lifetime_seconds: float
+    token: str,
+    *,
+    key: str,
+    usernames: Collection[str],
+    now: float,
+    lifetime_seconds: float,
+    valid_after: Callable[[str], float | None] = lambda username: None,
 ) -> str:
     """Return the user name a login cookie (streamlit-authenticator's JWT) was signed for.
 
     The token must be an HS256 JWT signed with ``key`` whose ``exp_date`` (seconds since the
     epoch, as the library writes it) lies after ``now`` and at most ``lifetime_seconds`` (plus
-    a minute of clock slack) ahead, and whose ``username`` is one of ``usernames``. Anything
-    else raises; nothing here trusts what the token says before its signature is checked.
+    a minute of clock slack) ahead, and whose ``username`` is one of ``usernames``. It must
+    also have been issued after ``valid_after(username)`` (when that user's sessions were last
+    ended; None: never): its issue time is the earlier of its ``issued_at`` claim (which cxm's
+    cookies carry) and ``exp_date - lifetime_seconds``. Anything else raises; nothing here trusts what the
+    token says before its signature is checked.
 
     Raises
     ------
@@ -131,8 +145,31 @@ def verify_login_token(
     if not isinstance(username, str) or not username:
         raise LoginTokenRejected("no_user")
     if username not in usernames:
-        raise LoginTokenRejected("unknown_user")
+        raise LoginTokenRejected("unknown_user", username)
+    # The earlier of the two: a token cannot have been issued later than its life allows.
+    issued_at = expiry - lifetime_seconds
+    claimed = claims.get("issued_at")
+    if isinstance(claimed, int | float) and not isinstance(claimed, bool):
+        issued_at = min(issued_at, claimed) if math.isfinite(claimed) else -math.inf
+    ended = valid_after(username)
+    if ended is not None and issued_at <= ended:
+        raise LoginTokenRejected("revoked", username)
     return username
+
+
+def revoke_sessions(username: str, *, now: float | None = None) -> None:
+    """End every session of ``username``: login cookies issued until ``now`` stop working.
+
+    Sign-out calls it; so should a password change, a role change or disabling a user. An
+    open session that signed in before it is signed out on its next run.
+    """
+    SigninLog(signin_log_path()).revoke(username, now=time.time() if now is None else now)
+
+
+def sessions_valid_after(username: str) -> float | None:
+    """Return when ``username``'s sessions were last ended (`revoke_sessions`), or None."""
+    path = signin_log_path()
+    return SigninLog(path).valid_after(username) if path.exists() else None
 
 
 class Scope(BaseModel):

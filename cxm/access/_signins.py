@@ -1,5 +1,6 @@
-"""Failed sign-ins, counted per user name and per client, in a small SQLite file beside the
-credentials file (not in the warehouse, which every import replaces).
+"""Failed sign-ins, counted per user name and per client, and the time each user's sessions were
+last ended, in a small SQLite file beside the credentials file (not in the warehouse, which
+every import replaces).
 
 A name or client may fail `FREE_FAILURES` times; each failure after that makes the next attempt
 wait twice as long as the one before (1 s, 2 s, 4 s, ... at most `MAX_DELAY_SECONDS`), and
@@ -8,6 +9,10 @@ are forgotten; a successful sign-in forgets the name's failures (not the client'
 who owns one account must not reset their client's count with it). Nothing here knows whether
 a user name exists, so a refusal reads the same for every name; `password_matches` costs one
 bcrypt check whether the name exists or not.
+
+Ending a user's sessions (`SigninLog.revoke`: signing out, later a password or role change)
+stores a "valid after" time: a login cookie issued at or before it no longer signs anyone in,
+and an open session that signed in before it is signed out on its next run.
 """
 
 from __future__ import annotations
@@ -34,6 +39,10 @@ _DDL = """CREATE TABLE IF NOT EXISTS failed_signins (
     who TEXT PRIMARY KEY,           -- 'user:<name>' or 'client:<address>'
     failures INTEGER NOT NULL,
     last_failed_at REAL NOT NULL    -- seconds since the epoch
+)"""
+_DDL_SESSIONS = """CREATE TABLE IF NOT EXISTS sessions_valid_after (
+    username TEXT PRIMARY KEY,
+    valid_after REAL NOT NULL       -- seconds since the epoch; sessions from before it are over
 )"""
 
 
@@ -74,6 +83,7 @@ class SigninLog:
         os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         con = sqlite3.connect(self.path, timeout=10, isolation_level=None)
         con.execute(_DDL)
+        con.execute(_DDL_SESSIONS)
         return con
 
     def refusal(self, username: str, client: str, *, now: float) -> Refusal | None:
@@ -114,6 +124,24 @@ class SigninLog:
         """Forget a user name's failures: an admin lifting its lockout."""
         with closing(self._connect()) as con:
             con.execute("DELETE FROM failed_signins WHERE who = ?", [_keys(username, "")[0]])
+
+    def revoke(self, username: str, *, now: float) -> None:
+        """End every session of ``username`` signed in at or before ``now`` (never moved back)."""
+        with closing(self._connect()) as con:
+            con.execute(
+                """INSERT INTO sessions_valid_after VALUES (?, ?)
+                ON CONFLICT (username) DO UPDATE SET
+                    valid_after = MAX(valid_after, excluded.valid_after)""",
+                [username, now],
+            )
+
+    def valid_after(self, username: str) -> float | None:
+        """Return when ``username``'s sessions were last ended, or None if never."""
+        with closing(self._connect()) as con:
+            row = con.execute(
+                "SELECT valid_after FROM sessions_valid_after WHERE username = ?", [username]
+            ).fetchone()
+        return None if row is None else row[0]
 
 
 #: bcrypt reads at most this many bytes of a password; a longer one is refused, never cut.
