@@ -77,12 +77,12 @@ else:
 st.subheader("Audit trail")
 trail = audit.entries()
 if trail.is_empty():
-    st.info("No file has been taken out of cxm yet: exports are listed here as they happen.")
+    st.info("Nothing audited yet: sign-ins and exports are listed here as they happen.")
 else:
     st.caption(
-        f"The newest {trail.height:,} exports: who, when, what, the filters and scope it was "
-        "cut to, its rows and the file's SHA-256. Kept beside the warehouse; loads never "
-        "replace it."
+        f"The newest {trail.height:,} events: sign-ins (failed ones too, with the client and "
+        "why), sign-outs, refused sessions and exports (the filters and scope each was cut "
+        "to, its rows and the file's SHA-256). Kept beside the warehouse; loads never replace it."
     )
     st.dataframe(
         trail,

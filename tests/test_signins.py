@@ -156,3 +156,104 @@ def test_ten_wrong_passwords_lock_the_name_and_an_unknown_name_reads_the_same(ap
         clock[0] += 3600  # and the lockout of the name (and of this client) is over
     _try(at, "admin", "admin-demo-2026").run()
     assert at.metric
+
+
+# The audit trail of sign-ins (issue 15 items 1 and 7): every attempt, with the name as typed,
+# the client and why; never the password.
+def _trail(tiny_warehouse) -> list[dict]:
+    from cxm.warehouse import audit
+
+    trail = audit.entries(path=tiny_warehouse.with_suffix(".audit.sqlite"))
+    return list(reversed(trail.to_dicts()))  # oldest first
+
+
+def _events(trail: list[dict]) -> list[tuple[str, str, str, str]]:
+    return [(e["action"], e["username"], e["role"], e["what"]) for e in trail]
+
+
+def test_every_sign_in_attempt_is_audited_with_why_and_never_the_password(app, tiny_warehouse):
+    at, clock = app
+    for _ in range(3):
+        _try(at, "admin", "wrong-2")
+    _try(at, "admin", "admin-demo-2026")  # the 4th attempt in a row waits 1 s: throttled
+    clock[0] += 1
+    _try(at, "admin", "admin-demo-2026").run()
+    assert at.metric
+    clock[0] += 3600  # the client's three failures forgotten, or the next would wait
+    _try(AppTest.from_file(APP, default_timeout=30).run(), "nobody", "guess-1")
+    client = "unknown"  # AppTest has no client address
+    assert _events(_trail(tiny_warehouse)) == [
+        *[("sign-in failed", "admin", "admin", f"wrong password, from {client}")] * 3,
+        ("sign-in failed", "admin", "admin", f"throttled (1 s to wait), from {client}"),
+        ("sign-in", "admin", "admin", f"password, from {client}"),
+        ("sign-in failed", "nobody", "", f"unknown user, from {client}"),
+    ]
+    audit_file = tiny_warehouse.with_suffix(".audit.sqlite").read_bytes()
+    for secret in (b"guess-1", b"wrong-2", b"admin-demo-2026"):
+        assert secret not in audit_file
+
+
+def test_a_locked_name_is_audited_as_locked_out(app, tiny_warehouse):
+    at, clock = app
+    for _ in range(10):
+        _try(at, "exec", "wrong")
+        clock[0] += 100
+    clock[0] -= 99  # one second after the tenth failure: 899 s of the lockout left
+    _try(at, "exec", "exec-demo-2026")
+    assert _events(_trail(tiny_warehouse))[-1] == (
+        "sign-in failed",
+        "exec",
+        "executive",
+        "locked out (899 s to wait), from unknown",
+    )
+
+
+def _sign_out(at: AppTest) -> AppTest:
+    return at.sidebar.button(key="cxm_sign_out").click().run().run()  # the form: next run
+
+
+ENDED = "sessions ended after this one signed in"
+
+
+def test_sign_out_is_audited_and_ends_the_users_other_sessions(app, tiny_warehouse):
+    at, clock = app
+    _try(at, "analyst", "analyst-demo-2026").run()
+    other = AppTest.from_file(APP, default_timeout=30).run()  # another browser, same user
+    _try(other, "analyst", "analyst-demo-2026").run()
+    assert at.metric and other.metric
+    clock[0] += 5
+    _sign_out(at)
+    assert not at.metric and at.text_input  # the form again
+    assert access.sessions_valid_after("analyst") == NOW + 5
+    other.run()  # its next run: signed out, with why
+    assert not other.metric
+    assert "your sessions were ended" in " ".join(i.value for i in other.info)
+    clock[0] += 5
+    _try(other, "analyst", "analyst-demo-2026").run()  # signing in again works
+    assert other.metric
+    assert _events(_trail(tiny_warehouse))[1:] == [
+        ("sign-in", "analyst", "analyst", "password, from unknown"),
+        ("sign-out", "analyst", "analyst", "signed out, from unknown"),
+        ("session refused", "analyst", "analyst", f"{ENDED}, from unknown"),
+        ("sign-in", "analyst", "analyst", "password, from unknown"),
+    ]
+    assert _trail(tiny_warehouse)[0]["scope"] == "BR, MX"
+
+
+def test_a_session_whose_user_was_removed_is_audited_as_refused(app, tiny_warehouse, tmp_path):
+    import yaml
+
+    at, _ = app
+    _try(at, "exec", "exec-demo-2026").run()
+    path = tmp_path / "credentials.yaml"
+    raw = yaml.safe_load(path.read_text())
+    del raw["credentials"]["usernames"]["exec"]
+    path.write_text(yaml.safe_dump(raw))
+    at.run()
+    assert not at.metric
+    assert _events(_trail(tiny_warehouse))[-1] == (
+        "session refused",
+        "exec",
+        "",
+        "user no longer in the credentials file, from unknown",
+    )

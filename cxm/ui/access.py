@@ -11,6 +11,11 @@ the form is shown, with why, and the cookie is deleted in the browser.
 Every password is checked here too, through the server's log of failed sign-ins
 (`cxm.access.SigninLog`): a user name or a client that failed too often waits, then is locked
 out for a while, and an unknown name costs the same bcrypt check as a known one.
+
+Every sign-in attempt, sign-out and refused session is written to the audit trail
+(`cxm.warehouse.audit`), never with a password. Signing out ends every session of the user
+(`cxm.access.revoke_sessions`): a copy of the login cookie no longer signs in, and another
+browser's open session is signed out on its next run.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import logging
 import time
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
@@ -32,17 +38,27 @@ from cxm.access import (
     hash_cost,
     load_users,
     password_matches,
+    revoke_sessions,
+    sessions_valid_after,
     signin_log_path,
     verify_login_token,
 )
+from cxm.warehouse import audit
 
 COOKIE_NAME = "cxm_login"
-COOKIE_DAYS = 1.0
+#: The login cookie's life: half a day (a copy taken from a browser is good for no longer,
+#: and signing out ends it at once).
+COOKIE_DAYS = 0.5
 #: Session keys: why the visitor was signed out; a cookie to delete; the one deleted.
 _SIGNED_OUT_BECAUSE = "_cxm_signed_out_because"
 _CLEAR_COOKIE = "_cxm_clear_cookie"
 _CLEARED_TOKEN = "_cxm_cleared_token"
 _REFUSED = "_cxm_signin_refused"
+#: When this session signed in (seconds since the epoch); the cookie audited as refused.
+_SIGNED_IN_AT = "_cxm_signed_in_at"
+_AUDITED_TOKEN = "_cxm_audited_token"
+#: A user name typed into the form is audited up to this many characters.
+MAX_AUDITED_NAME = 100
 #: The library's session keys of a signed-in user.
 _AUTH_KEYS = ("name", "username", "authentication_status", "email", "roles")
 
@@ -61,16 +77,51 @@ def _authenticator() -> stauth.Authenticate:
         login_sleep_time=0,
     )
     # The library reads the cookie through this one method; it now reads only verified ones.
-    auth.cookie_controller.cookie_model.get_cookie = _verified_cookie
+    cookies = auth.cookie_controller.cookie_model
+    cookies.get_cookie = _verified_cookie
+    # ... and signs it through this one; the token now says when it was issued.
+    cookies._token_encode = lambda: _token_encode(cookies)
     # ... and checks a password through this one; it now goes through the sign-in log.
     model = auth.authentication_controller.authentication_model
     model.check_credentials = _throttled_check(model.credentials["usernames"])
     return auth
 
 
+def _token_encode(cookies) -> str:
+    """Return the library's login token with its issue time (``issued_at``) added."""
+    claims = {
+        "username": st.session_state["username"],
+        "exp_date": cookies.exp_date,
+        # The library's own clock: exp_date is now + the cookie's life.
+        "issued_at": cookies.exp_date - cookies.cookie_expiry_days * 86_400,
+    }
+    return jwt.encode(claims, cookies.cookie_key, algorithm="HS256")
+
+
 @st.cache_resource
 def _signin_log(path: str) -> SigninLog:
     return SigninLog(path)
+
+
+def _client() -> str:
+    """Return the client's address as the server saw it (a proxy's, behind one), or "unknown"."""
+    address = st.context.ip_address
+    return address if isinstance(address, str) and address else "unknown"
+
+
+def _audit(action: str, username: str, why: str) -> None:
+    """Write a sign-in event to the audit trail: who (as typed), the client, and why."""
+    user = load_users().get(username)
+    audit.record(
+        audit.Entry(
+            username=username[:MAX_AUDITED_NAME],
+            role=user.role.value if user else "",
+            action=action,
+            what=f"{why}, from {_client()}",
+            filters="",
+            scope=user.scope.describe() if user else "",
+        )
+    )
 
 
 def _throttled_check(entries: dict):
@@ -80,13 +131,20 @@ def _throttled_check(entries: dict):
 
     def check(username: str, password: str) -> bool:
         log_ = _signin_log(str(signin_log_path()))
-        client, now = st.context.ip_address or "unknown", _now()
+        client, now = _client(), _now()
         refusal = log_.refusal(username, client, now=now)
         ok = password_matches(password, hashes.get(username), cost=cost)  # always one check
         if refusal is not None:
             st.session_state[_REFUSED] = refusal
+            why = "locked out" if refusal.locked else "throttled"
+            _audit("sign-in failed", username, f"{why} ({refusal.wait_seconds:.0f} s to wait)")
             return False
         log_.record(username, client, ok=ok, now=now)
+        if ok:
+            _audit("sign-in", username, "password")
+        else:
+            known = username in hashes
+            _audit("sign-in failed", username, "wrong password" if known else "unknown user")
         return ok
 
     return check
@@ -116,7 +174,7 @@ def _verified_cookie() -> dict | None:
     if st.session_state.get("logout"):  # the library's flag: signed out in this session
         return None
     token = st.context.cookies.get(COOKIE_NAME)
-    if not token or token == st.session_state.get(_CLEARED_TOKEN):
+    if not isinstance(token, str) or not token or token == st.session_state.get(_CLEARED_TOKEN):
         return None
     try:
         username = verify_login_token(
@@ -125,9 +183,13 @@ def _verified_cookie() -> dict | None:
             usernames=load_users().keys(),
             now=_now(),
             lifetime_seconds=COOKIE_DAYS * 86_400,
+            valid_after=sessions_valid_after,
         )
     except LoginTokenRejected as exc:
         log.warning("login cookie rejected [%s]", exc.code)
+        if st.session_state.get(_AUDITED_TOKEN) != token:  # once per cookie and session
+            st.session_state[_AUDITED_TOKEN] = token
+            _audit("session refused", exc.username or "", f"login cookie: {TOKEN_CODES[exc.code]}")
         st.session_state[_CLEAR_COOKIE] = True
         st.session_state.setdefault(
             _SIGNED_OUT_BECAUSE,
@@ -137,18 +199,28 @@ def _verified_cookie() -> dict | None:
     return {"username": username}
 
 
-def _sign_out_removed_user() -> None:
-    """Sign out a session whose user is no longer in the credentials file."""
+def _end_stale_session() -> None:
+    """Sign out a session whose user is no longer in the credentials file, or whose sessions
+    were ended (`cxm.access.revoke_sessions`) after it signed in."""
     username = st.session_state.get("username")
-    if not st.session_state.get("authentication_status") or username in load_users():
+    if not st.session_state.get("authentication_status") or not username:
         return
-    log.warning("signed out a session of a user no longer in the credentials file")
+    if username not in load_users():
+        because = "your user is no longer in this server's credentials file."
+        why = "user no longer in the credentials file"
+    else:
+        ended, signed_in = sessions_valid_after(username), st.session_state.get(_SIGNED_IN_AT)
+        if ended is None or signed_in is None or signed_in > ended:
+            return
+        because = "your sessions were ended (you signed out elsewhere, or an admin changed you)."
+        why = "sessions ended after this one signed in"
+    log.warning("signed out a session: %s", why)
+    _audit("session refused", username, why)
     for key in _AUTH_KEYS:
         st.session_state[key] = None
+    st.session_state.pop(_SIGNED_IN_AT, None)
     st.session_state[_CLEAR_COOKIE] = True  # the browser may hold a cookie set in this session
-    st.session_state[_SIGNED_OUT_BECAUSE] = (
-        "You were signed out: your user is no longer in this server's credentials file."
-    )
+    st.session_state[_SIGNED_OUT_BECAUSE] = f"You were signed out: {because}"
 
 
 def _clear_cookie(auth: stauth.Authenticate) -> None:
@@ -171,15 +243,17 @@ def login() -> User | None:
 
     Never reruns the script after a login: the cookie component does that itself, and an
     explicit rerun loses the cookie (DESIGN.md section 10). A cookie that does not verify, and
-    a session whose user was removed from the credentials file, show the form with why.
+    a session whose user was removed from the credentials file or whose sessions were ended,
+    show the form with why.
     """
     auth = _authenticator()
     st.session_state["_cxm_auth"] = auth
-    _sign_out_removed_user()
+    _end_stale_session()
     auth.login(location="main", key="login", fields={"Form name": "Sign in to cxm"})
     status = st.session_state.get("authentication_status")
     if status:
         # Signed in (perhaps in this very run): nothing to explain, no cookie to delete.
+        st.session_state.setdefault(_SIGNED_IN_AT, _now())
         st.session_state.pop(_SIGNED_OUT_BECAUSE, None)
         st.session_state.pop(_CLEAR_COOKIE, None)
         return current_user()
@@ -204,10 +278,18 @@ def current_user() -> User | None:
     return load_users().get(username)
 
 
+def _signed_out(details: dict) -> None:
+    """End every session of the user signing out (their cookie too, wherever it was copied)."""
+    username = details.get("username")
+    st.session_state.pop(_SIGNED_IN_AT, None)
+    if username:
+        revoke_sessions(username, now=_now())
+        _audit("sign-out", username, "signed out")
+
+
 def logout_button() -> None:
     """Draw the sign-out button in the sidebar."""
     auth = st.session_state.get("_cxm_auth")
     if auth is not None:
-        auth.logout(
-            "Sign out", "sidebar", key="cxm_sign_out"
-        )  # "logout" is the library's own state key
+        # "logout" is the library's own state key
+        auth.logout("Sign out", "sidebar", key="cxm_sign_out", callback=_signed_out)

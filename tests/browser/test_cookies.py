@@ -129,3 +129,52 @@ def test_a_user_removed_from_the_credentials_file_while_signed_in_gets_the_form(
         expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
     finally:
         credentials.write_text(before)
+
+
+def test_signing_out_ends_the_session_for_a_copied_cookie_and_other_open_browsers(
+    page: Page, keyed, browser
+):
+    # Issue 15: the login cookie, copied before signing out, opened the app for its 24 hours.
+    url, _ = keyed
+    page.goto(url)
+    sign_in(page, "strategist", "strategist-demo-2026")
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == COOKIE_NAME]
+    other = browser.new_context()  # another browser, signed in with the copy
+    thief = browser.new_context()  # and one that will try the copy after the sign-out
+    try:
+        _set_cookie(other, url, cookie["value"])
+        open_elsewhere = other.new_page()
+        open_elsewhere.goto(url)
+        expect(open_elsewhere.get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
+        settle(open_elsewhere)
+
+        page.get_by_role("button", name="Sign out").click()
+        expect(page.get_by_role("textbox", name="Username")).to_be_visible(timeout=30_000)
+        settle(page)
+
+        _set_cookie(thief, url, cookie["value"])
+        stolen = thief.new_page()
+        stolen.goto(f"{url}/data")
+        expect(stolen.get_by_role("textbox", name="Username")).to_be_visible(timeout=30_000)
+        settle(stolen)
+        expect(stolen.get_by_text("Your saved sign-in was not accepted")).to_be_visible()
+        expect(stolen.get_by_role("button", name="Sign out")).to_have_count(0)
+
+        # The browser that was already open is signed out on its next run.
+        open_elsewhere.get_by_role("link", name="Experience gap").click()
+        expect(open_elsewhere.get_by_role("textbox", name="Username")).to_be_visible(timeout=30_000)
+        settle(open_elsewhere)
+        expect(open_elsewhere.get_by_text("your sessions were ended")).to_be_visible()
+        expect(open_elsewhere.get_by_role("button", name="Sign out")).to_have_count(0)
+
+        # Signing in again works, and that new cookie opens the app. (From a fresh load: the
+        # library's cookie writer can lose a race with the sign-out's deleting component.)
+        page.reload()
+        expect(page.get_by_role("textbox", name="Username")).to_be_visible(timeout=30_000)
+        settle(page)
+        sign_in(page, "strategist", "strategist-demo-2026")
+        page.reload()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
+    finally:
+        other.close()
+        thief.close()
