@@ -257,3 +257,17 @@ def test_a_session_whose_user_was_removed_is_audited_as_refused(app, tiny_wareho
         "",
         "user no longer in the credentials file, from unknown",
     )
+
+
+def test_the_data_page_shows_admins_the_sign_ins(app):
+    at, clock = app
+    _try(at, "exec", "wrong")  # one failure, then the admin signs in
+    clock[0] += 1
+    _try(at, "admin", "admin-demo-2026").run()
+    at.switch_page("app_pages/data.py").run()
+    trail = at.dataframe[-1].value  # the audit trail is the page's last table
+    assert list(zip(trail["action"], trail["username"], strict=True)) == [
+        ("sign-in", "admin"),  # newest first
+        ("sign-in failed", "exec"),
+    ]
+    assert "sign-ins (failed ones too" in " ".join(c.value for c in at.caption)
