@@ -10,12 +10,14 @@ import shutil
 import time
 
 import jwt
+import polars as pl
 import pytest
 import yaml
 from playwright.sync_api import BrowserContext, Page, expect
 
 from cxm import access
 from cxm.ui.access import COOKIE_NAME
+from cxm.warehouse import audit
 from tests.browser.conftest import _serve, settle, sign_in
 
 pytestmark = pytest.mark.browser
@@ -135,7 +137,7 @@ def test_signing_out_ends_the_session_for_a_copied_cookie_and_other_open_browser
     page: Page, keyed, browser
 ):
     # Issue 15: the login cookie, copied before signing out, opened the app for its 24 hours.
-    url, _ = keyed
+    url, credentials = keyed
     page.goto(url)
     sign_in(page, "strategist", "strategist-demo-2026")
     (cookie,) = [c for c in page.context.cookies() if c["name"] == COOKIE_NAME]
@@ -175,6 +177,21 @@ def test_signing_out_ends_the_session_for_a_copied_cookie_and_other_open_browser
         sign_in(page, "strategist", "strategist-demo-2026")
         page.reload()
         expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
+        # The audit trail beside the warehouse has it all (Streamlit gives no address for a
+        # client on the server's own machine: "unknown").
+        trail = audit.entries(path=credentials.parent / "cxm.audit.sqlite")
+        mine = trail.filter(pl.col("username") == "strategist")["action", "what"].rows()[::-1]
+        assert mine[:2] == [("sign-in", "password, from unknown")] + [
+            ("sign-out", "signed out, from unknown")
+        ]
+        assert (
+            "session refused",
+            f"login cookie: {access.TOKEN_CODES['revoked']}, from unknown",
+        ) in mine
+        assert (
+            "session refused",
+            "sessions ended after this one signed in, from unknown",
+        ) in mine
     finally:
         other.close()
         thief.close()
