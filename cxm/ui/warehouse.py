@@ -2,7 +2,7 @@
 
 DuckDB keeps serving the old file to an open connection after ``os.replace``; the holder
 watches the file's inode and mtime and opens a fresh connection when they change. Callers take
-a ``cursor()`` per call (DESIGN.md section 10).
+a ``cursor()`` per call (docs/architecture.md).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A build or an import never writes into the live file. It writes a temporary file beside it
 (a fresh one, or a copy of the live one), closes it, and swaps it in with ``os.replace``, so a
 reader sees the old warehouse or the new one, never half of either. Readers open read-only and
-compare the file's inode (`generation`) to notice a swap (DESIGN.md section 10).
+compare the file's inode (`generation`) to notice a swap (docs/architecture.md).
 """
 
 from __future__ import annotations

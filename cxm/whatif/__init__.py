@@ -1,4 +1,4 @@
-"""What-if: KPI priorities in, every seller's recommended activities out (DESIGN.md section 5).
+"""What-if: KPI priorities in, every seller's recommended activities out (docs/whatif.md).
 
 `catalog` (the actions, validated company config), `rules` (eligibility, a small declarative
 language compiled to vectorised expressions), `need` (per seller per priority, in [0, 1]),

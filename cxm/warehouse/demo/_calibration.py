@@ -1,6 +1,6 @@
 """The demo company's numbers: every published figure it follows and every effect it plants.
 
-Sources are in ``docs/demo-data.md`` (from shared CALIBRATION.md). The tests in
+Sources are in ``docs/demo-data.md`` (published industry figures). The tests in
 ``tests/test_demo.py`` recover each of these from the built warehouse, with a tolerance.
 """
 

@@ -76,7 +76,7 @@ def make_field(rng: np.random.Generator, n: int, start: int, as_of: int, ctx: ca
     builder = rng.random(n) < np.where(first30, cal.BUILDER_IF_FIRST30, cal.BUILDER_OTHERWISE)
     sells = first30 | (rng.random(n) < cal.LATE_SELLER_SHARE)
 
-    # Churn: a year-one leaver leaves in the first 13 weeks half the time (CALIBRATION.md).
+    # Churn: a year-one leaver leaves in the first 13 weeks half the time (docs/demo-data.md).
     leaves_in_year1 = rng.random(n) < np.where(
         first30, cal.YEAR1_CHURN_FIRST30, cal.YEAR1_CHURN_OTHER
     )
