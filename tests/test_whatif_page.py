@@ -128,3 +128,28 @@ def test_analysts_preview_but_cannot_save_or_publish_even_through_the_library(en
     strategist = _page("strategist")
     strategist.button(key="wi_publish").click().run()
     assert scenarios.get(saved.id).published_by == "strategist"
+
+
+def test_the_inverse_question_and_the_trade_off_answer_from_the_page(env, small_demo_warehouse):
+    from cxm.whatif.inverse import tradeoff, weight_for_share
+
+    at = _page("strategist")
+    at.selectbox(key="wi_inv_action").set_value("reorder_reminder")
+    at.selectbox(key="wi_inv_priority").set_value("retention")
+    at.slider(key="wi_inv_share").set_value(0.2)
+    at.button(key="FormSubmitter:wi_inverse-Find the weight").click().run()
+    assert not at.exception, at.exception
+    with store.open_readonly(small_demo_warehouse) as con:
+        field = load_field(con, load_config(), scope=Scope.everywhere())
+    published = Weights.baseline(field.catalog)
+    answer = weight_for_share(
+        field, published, priority="retention", action="reorder_reminder", share=0.2
+    )
+    said = [m.value.replace("\\", "") for m in at.markdown]
+    assert answer.describe() in said
+    at.selectbox(key="wi_trade_moving").set_value("cart_size")
+    at.button(key="FormSubmitter:wi_tradeoff-Draw the trade-off").click().run()
+    assert not at.exception, at.exception
+    curve = tradeoff(field, published, moving="cart_size", first="retention", second="cart_size")
+    chart = [c for c in at.get("plotly_chart") if "wi_tradeoff_curve" in str(c.proto.id)]
+    assert chart and curve.height == 13

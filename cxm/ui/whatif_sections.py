@@ -173,9 +173,15 @@ def inverse_question(fld: Field, weights: Weights, guard: Guardrails) -> None:
     with st.expander("Which weight would put an action first for a share of a segment?"):
         with st.form("wi_inverse"):
             c = st.columns(3)
-            action = c[0].selectbox("Action", fld.catalog.ids, format_func=action_labels(fld).get)
-            priority = c[1].selectbox("Weight to move", PRIORITIES, format_func=LABELS.get)
-            share = c[2].slider("Share of the segment", 0.05, 1.0, 0.3, 0.05, format="%.2f")
+            action = c[0].selectbox(
+                "Action", fld.catalog.ids, format_func=action_labels(fld).get, key="wi_inv_action"
+            )
+            priority = c[1].selectbox(
+                "Weight to move", PRIORITIES, format_func=LABELS.get, key="wi_inv_priority"
+            )
+            share = c[2].slider(
+                "Share of the segment", 0.05, 1.0, 0.3, 0.05, format="%.2f", key="wi_inv_share"
+            )
             d = st.columns(3)
             markets = d[0].multiselect("Markets", fld.labels["market"])
             languages = d[1].multiselect("Languages", fld.labels["language"])
@@ -200,9 +206,15 @@ def inverse_question(fld: Field, weights: Weights, guard: Guardrails) -> None:
     with st.expander("Trade-off between two priorities as one weight moves"):
         with st.form("wi_tradeoff"):
             c = st.columns(3)
-            moving = c[0].selectbox("Weight to move", PRIORITIES, format_func=LABELS.get)
-            first = c[1].selectbox("Priority A", PRIORITIES, 0, format_func=LABELS.get)
-            second = c[2].selectbox("Priority B", PRIORITIES, 2, format_func=LABELS.get)
+            moving = c[0].selectbox(
+                "Weight to move", PRIORITIES, format_func=LABELS.get, key="wi_trade_moving"
+            )
+            first = c[1].selectbox(
+                "Priority A", PRIORITIES, 0, format_func=LABELS.get, key="wi_trade_a"
+            )
+            second = c[2].selectbox(
+                "Priority B", PRIORITIES, 2, format_func=LABELS.get, key="wi_trade_b"
+            )
             asked = st.form_submit_button("Draw the trade-off")
         if asked:
             frame = inverse.tradeoff(
