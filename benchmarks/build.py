@@ -75,21 +75,31 @@ print(json.dumps({"seconds": seconds, "peak_bytes": peak}))
 """
 
 
-def _run(code: str, *args: str) -> dict:
+def measured(code: str, *args: str, env: dict | None = None) -> dict:
+    """Run ``code`` in a fresh Python process and return the JSON its last line prints.
+
+    Every benchmark measures in its own process, so one size's memory and caches never
+    flatter the next; ``env`` adds variables to the process's environment.
+    """
     out = subprocess.run(
-        [sys.executable, "-c", code, *args], check=True, capture_output=True, text=True, cwd=ROOT
+        [sys.executable, "-c", code, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=None if env is None else {**os.environ, **env},
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def measure(sellers: int, work: Path) -> dict:
     """Return build and baseline timings for one size."""
-    built = _run(_BUILD, str(sellers), str(work / "build.duckdb"))
+    built = measured(_BUILD, str(sellers), str(work / "build.duckdb"))
     from cxm.warehouse.importer import export_raw
 
     export_raw(work / "parquet", path=work / "build.duckdb", fmt="parquet")
-    base = _run(_BASELINE, str(work / "parquet"), str(work / "baseline.duckdb"))
-    imported = _run(_IMPORT, str(work / "parquet"), str(work / "import.duckdb"))
+    base = measured(_BASELINE, str(work / "parquet"), str(work / "baseline.duckdb"))
+    imported = measured(_IMPORT, str(work / "parquet"), str(work / "import.duckdb"))
     return {"sellers": sellers, "build": built, "import": imported, "baseline": base}
 
 

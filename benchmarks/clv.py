@@ -22,17 +22,15 @@ Writes the results between the ``clv`` markers of docs/benchmarks.md.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from build import run  # noqa: E402  (the same runner and docs/benchmarks.md writer)
+from build import measured, run  # noqa: E402  (the same runner and docs/benchmarks.md writer)
 
 ROOT = Path(__file__).parents[1]
 START, END = "<!-- clv:start -->", "<!-- clv:end -->"
@@ -117,19 +115,12 @@ def draw(n: int, seed: int = 14) -> dict[str, np.ndarray]:
     return {"x": x.astype(float), "tx": tx, "T": T, "m": m}
 
 
-def _run(code: str, *args: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=ROOT, check=True, capture_output=True, text=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def measure(customers: int, work: Path) -> dict:
     """Return our timings for ``customers``, and both on the baseline sample of the draw."""
     path = work / "customers.npz"
     data = draw(customers)
     np.savez(path, **data)
-    ours = _run(_OURS, str(path), str(customers))
+    ours = measured(_OURS, str(path), str(customers))
     result = {
         "customers": customers,
         "repeat_buyers": int((data["x"] > 0).sum()),
@@ -141,8 +132,8 @@ def measure(customers: int, work: Path) -> dict:
     if customers <= 1_000_000:  # the baseline once, on the first size's draw
         n = min(BASELINE, customers)
         result["baseline_customers"] = n
-        result["ours_on_baseline"] = _run(_OURS, str(path), str(n))
-        result["lifetimes"] = _run(_LIFETIMES, str(path), str(n))
+        result["ours_on_baseline"] = measured(_OURS, str(path), str(n))
+        result["lifetimes"] = measured(_LIFETIMES, str(path), str(n))
     return result
 
 

@@ -22,7 +22,6 @@ Writes the results between the ``metrics`` markers of docs/benchmarks.md.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
 import shutil
@@ -31,7 +30,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from build import run  # noqa: E402  (the same runner and docs/benchmarks.md writer)
+from build import measured, run  # noqa: E402  (the same runner and docs/benchmarks.md writer)
 
 ROOT = Path(__file__).parents[1]
 START, END = "<!-- metrics:start -->", "<!-- metrics:end -->"
@@ -202,13 +201,6 @@ print(json.dumps({"seconds": min(times), "peak_bytes": peak}))
 """
 
 
-def _run(code: str, *args: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=ROOT, check=True, capture_output=True, text=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def _agreement(ours: Path, theirs: Path) -> float:
     """Return the largest relative difference between our report and the pandas one."""
     import polars as pl
@@ -251,7 +243,7 @@ with sync_playwright() as p:
 server.close()  # stops the app server (the generator's cleanup)
 print(json.dumps({{"seconds": seconds}}))
 """
-    return _run(code)
+    return measured(code)
 
 
 def measure(sellers: int, work: Path) -> dict:
@@ -260,10 +252,10 @@ def measure(sellers: int, work: Path) -> dict:
     subprocess.run([sys.executable, "-c", _RAW, str(sellers), str(raw)], cwd=ROOT, check=True)
     full = work / "cxm.duckdb"
     shutil.copyfile(raw, full)
-    facts = _run(_FACTS, str(full))
-    floor = _run(_FLOOR, str(raw))
-    report = _run(_REPORT, str(full), str(work / "ours.parquet"))
-    pandas = _run(_PANDAS, str(full), str(work / "pandas.parquet"))
+    facts = measured(_FACTS, str(full))
+    floor = measured(_FLOOR, str(raw))
+    report = measured(_REPORT, str(full), str(work / "ours.parquet"))
+    pandas = measured(_PANDAS, str(full), str(work / "pandas.parquet"))
     agree = _agreement(work / "ours.parquet", work / "pandas.parquet")
     overview = _overview(full, work)
     return {

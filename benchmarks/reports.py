@@ -19,7 +19,6 @@ Writes the results between the ``reports`` markers of docs/benchmarks.md.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import platform
 import subprocess
@@ -27,7 +26,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from build import run  # noqa: E402  (the same runner and docs/benchmarks.md writer)
+from build import measured, run  # noqa: E402  (the same runner and docs/benchmarks.md writer)
 
 ROOT = Path(__file__).parents[1]
 START, END = "<!-- reports:start -->", "<!-- reports:end -->"
@@ -86,13 +85,6 @@ print(json.dumps({"seconds": seconds, "bytes": len(pdf),
 """
 
 
-def _run(code: str, *args: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=ROOT, check=True, capture_output=True, text=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def measure(sellers: int, work: Path) -> dict:
     """Return every timing for one size of the demo company."""
     warehouse = work / "cxm.duckdb"
@@ -101,8 +93,8 @@ def measure(sellers: int, work: Path) -> dict:
     )
     return {
         "sellers": sellers,
-        "export": _run(_EXPORT, str(warehouse), str(work)),
-        "pack": _run(_PACK, str(warehouse)),
+        "export": measured(_EXPORT, str(warehouse), str(work)),
+        "pack": measured(_PACK, str(warehouse)),
     }
 
 

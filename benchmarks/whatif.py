@@ -34,10 +34,8 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -47,7 +45,7 @@ import polars as pl
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
-from build import run  # noqa: E402  (the same runner and docs/benchmarks.md writer)
+from build import measured, run  # noqa: E402  (the same runner and docs/benchmarks.md writer)
 
 ROOT = Path(__file__).parents[1]
 START, END = "<!-- whatif:start -->", "<!-- whatif:end -->"
@@ -424,39 +422,27 @@ print(json.dumps({"seconds": time.perf_counter() - t}))
 _ONCE: dict = {}
 
 
-def _run(code: str, *args: str, env: dict | None = None) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-        env=None if env is None else {**os.environ, **env},
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def _machine() -> dict:
     """Measure once per run: memory bandwidth, and numba compiling from an empty cache."""
     if not _ONCE:
-        _ONCE["bandwidth"] = _run(_BANDWIDTH)
+        _ONCE["bandwidth"] = measured(_BANDWIDTH)
         with tempfile.TemporaryDirectory(dir=ROOT / "data") as cache:
-            _ONCE["compile"] = _run(_COMPILE, env={"NUMBA_CACHE_DIR": cache})
+            _ONCE["compile"] = measured(_COMPILE, env={"NUMBA_CACHE_DIR": cache})
     return _ONCE
 
 
 def measure(sellers: int, work: Path) -> dict:
     """Return preparation, our timings, pandas' and the floor for one size of the field."""
     machine = _machine()
-    prepared = _run(_PREPARE, str(work), str(sellers))
+    prepared = measured(_PREPARE, str(work), str(sellers))
     check = sellers <= PANDAS_MAX
-    ours = _run(_OURS, str(work), "1" if check else "0", "12")
+    ours = measured(_OURS, str(work), "1" if check else "0", "12")
     result = {"sellers": sellers, "prepare": prepared, "ours": ours, **machine}
     result["floor"] = (
         sellers * (READ_BYTES + WRITE_BYTES) / machine["bandwidth"]["read_bytes_per_s"]
     )
     if check:
-        result["pandas"] = _run(_PANDAS, str(work), "3")
+        result["pandas"] = measured(_PANDAS, str(work), "3")
         first = np.load(work / "ours_first.npy"), np.load(work / "pandas_first.npy")
         top3 = np.load(work / "ours_top3.npy"), np.load(work / "pandas_top3.npy")
         result["agreement"] = {

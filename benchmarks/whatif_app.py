@@ -18,14 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
-from build import write  # noqa: E402
+from build import measured, write  # noqa: E402
 
 START, END = "<!-- whatif-app:start -->", "<!-- whatif-app:end -->"
 
@@ -100,13 +99,6 @@ print(json.dumps({"sellers": field.size, "library": times}))
 """
 
 
-def _run(code: str, *args: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, "-c", code, *args], cwd=ROOT, check=True, capture_output=True, text=True
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def render(r: dict) -> str:
     page_ms = statistics.median(r["moves"]) * 1000
     lib_ms = statistics.median(r["library"]) * 1000
@@ -151,8 +143,8 @@ def main() -> None:
     import datetime as dt
 
     with tempfile.TemporaryDirectory() as work:
-        lib = _run(_LIBRARY, str(args.warehouse), str(MOVES))
-        page = _run(_PAGE, str(args.warehouse), work, str(MOVES))
+        lib = measured(_LIBRARY, str(args.warehouse), str(MOVES))
+        page = measured(_PAGE, str(args.warehouse), work, str(MOVES))
     result = {
         **lib,
         **page,
