@@ -272,9 +272,7 @@ def render_whatif() -> str:
     from cxm.whatif.catalog import DEFAULT_CATALOG, load_catalog
     from cxm.whatif.rules import OPERATORS
 
-    cat = load_catalog(
-        DEFAULT_CATALOG, cfg=load_config(), course_ids=[c[0] for c in COURSES]
-    )
+    cat = load_catalog(DEFAULT_CATALOG, cfg=load_config(), course_ids=[c[0] for c in COURSES])
     parts = [
         "# What-if",
         "",

@@ -169,6 +169,10 @@ def test_weights_out_of_range_or_unknown_are_refused_by_name():
     with pytest.raises(BadWeight) as e:
         Weights.of({"sales": "lots"})
     assert e.value.code == "weight_not_a_number"
+    with pytest.raises(BadWeight) as e:
+        Weights.parse("retention:2,cart_size", where="link parameter w")
+    assert (e.value.code, e.value.value) == ("bad_weights", "cart_size")
+    assert Weights.parse("retention:2", where="w").as_dict()["retention"] == 2.0
 
 
 STRATEGIST = User(username="sam", name="Sam", email="s@x", role=Role.STRATEGIST)
@@ -297,6 +301,7 @@ def test_cxm_whatif_prints_the_comparison_and_writes_the_recommendations(
     assert bad.exit_code == 1 and '"UK" is not a configured market' in bad.output
     bad = CliRunner().invoke(app, [*args, "--weights", "retention:7"])
     assert bad.exit_code == 1 and "weight_out_of_range" in bad.output
+    assert '--weights.retention: "7"' in bad.output
 
 
 @settings(max_examples=100, deadline=None)

@@ -48,7 +48,6 @@ def whatif(
     import getpass
 
     from cxm.config import load_config
-    from cxm.ui.whatif import _parse_weights
     from cxm.whatif import scenarios
     from cxm.whatif.compare import Guardrails, compare, load_field, rank
     from cxm.whatif.weights import Weights
@@ -84,7 +83,7 @@ def whatif(
                 )
             chosen = Weights.of(field.catalog.presets[preset].weights)
         elif weights is not None:
-            chosen = _parse_weights(weights)
+            chosen = Weights.parse(weights, where="--weights")
         else:
             chosen = Weights.baseline(field.catalog)
         ranking = rank(field, chosen, Guardrails(mandatory=mandatory, caps=caps))

@@ -37,16 +37,6 @@ def field(user: User) -> Field:
         return _field(warehouse.generation_key(), user.scope.markets)
 
 
-def _parse_weights(text: str) -> Weights:
-    pairs = {}
-    for part in (p for p in text.split(",") if p):
-        name, sep, value = part.partition(":")
-        if not sep:
-            raise scenarios.ScenarioError("bad_weights", f'"{part}" is not priority:weight')
-        pairs[name] = value
-    return Weights.of(pairs, where="link parameter w")
-
-
 def _warn(message: str) -> None:
     st.warning(fmt.md_escape(message), icon=":material/link_off:")
 
@@ -73,7 +63,7 @@ def start(fld: Field) -> None:
             weights, guard = found.weights, found.guardrails
             st.session_state["wi_loaded"] = (found.id, weights, guard)
         elif filters.page_param("w", ""):
-            weights = _parse_weights(filters.page_param("w", ""))
+            weights = Weights.parse(filters.page_param("w", ""), where="link parameter w")
             g = filters.page_param("guard", "mandatory,caps").split(",")
             guard = Guardrails(mandatory="mandatory" in g, caps="caps" in g)
     except CxmError as exc:

@@ -67,6 +67,17 @@ class Weights(BaseModel):
         return cls(values=tuple(out[p] for p in PRIORITIES))
 
     @classmethod
+    def parse(cls, text: str, *, where: str) -> Weights:
+        """Read ``retention:2,cart_size:0.5`` (a link's ``w``, the CLI's --weights)."""
+        pairs = {}
+        for part in (p for p in text.split(",") if p):
+            name, sep, value = part.partition(":")
+            if not sep:
+                raise BadWeight(where, part, "bad_weights", "is not priority:weight.")
+            pairs[name] = value
+        return cls.of(pairs, where=where)
+
+    @classmethod
     def baseline(cls, catalog) -> Weights:
         """The catalog's published weights."""
         return cls.of(catalog.baseline, where="catalog baseline")
