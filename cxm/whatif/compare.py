@@ -132,7 +132,7 @@ class Field:
         """The comparison counts of ``ranking`` against itself (kept: the baseline's side)."""
         key = id(ranking)
         if key not in self._memo:
-            self._memo[key] = (ranking, _count(self, ranking, ranking.first))
+            self._memo[key] = (ranking, counts(self, ranking, ranking.first))
         return self._memo[key][1]
 
     def baseline(self, guardrails: Guardrails = GUARDED) -> Ranking:
@@ -229,7 +229,7 @@ def compare(
     base = baseline if baseline is not None else field.baseline()
     cat = field.catalog
     dims = np.array([len(field.labels[d]) for d in DIMENSIONS], np.int64)
-    changed, mix, trans, effect, none = _count(field, scenario, base.first)
+    changed, mix, trans, effect, none = counts(field, scenario, base.first)
     _, mix_before, _, effect_before, _ = field.counted(base)
     totals = mix.sum(1)
     names = ("(none)", *(a.id for a in cat.actions))
@@ -253,7 +253,9 @@ def compare(
     )
 
 
-def _count(field: Field, ranking: Ranking, base_first: np.ndarray) -> tuple[np.ndarray, ...]:
+def counts(field: Field, ranking: Ranking, base_first: np.ndarray) -> tuple[np.ndarray, ...]:
+    """`score.count` of ``ranking`` against ``base_first`` over ``field``: changed, mix,
+    transitions, effect per priority, no action (see the kernel)."""
     dims = np.array([len(field.labels[d]) for d in DIMENSIONS], np.int64)
     ft = np.asarray(field.catalog.follow_through, np.float32)
     codes = (field.codes[d] for d in DIMENSIONS)

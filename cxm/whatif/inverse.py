@@ -20,8 +20,7 @@ import numpy as np
 import polars as pl
 
 from cxm.errors import CxmError
-from cxm.whatif import score
-from cxm.whatif.compare import GUARDED, Field, Guardrails, rank
+from cxm.whatif.compare import GUARDED, Field, Guardrails, counts, rank
 from cxm.whatif.need import LABELS, PRIORITIES
 from cxm.whatif.weights import MAX_WEIGHT, STEP, Weights
 
@@ -116,25 +115,11 @@ def tradeoff(
     for p in (moving, first, second):
         if p not in PRIORITIES:
             raise InverseError("unknown_priority", f'"{p}" is not a priority.')
-    cat = field.catalog
-    impact = field.impact
-    ft = np.asarray(cat.follow_through, np.float32)
-    dims = np.array([len(field.labels[d]) for d in ("rank", "market", "language")], np.int64)
     i, j = PRIORITIES.index(first), PRIORITIES.index(second)
+    per = 1000.0 / max(field.size, 1)
     rows = []
     for w in GRID:
         ranking = rank(field, _with(weights, moving, w), guardrails)
-        *_, effect, _ = score.count(
-            ranking.action,
-            ranking.first,
-            field.need_t,
-            impact,
-            ft,
-            field.codes["rank"],
-            field.codes["market"],
-            field.codes["language"],
-            dims,
-        )
-        per = 1000.0 / max(field.size, 1)
+        effect = counts(field, ranking, ranking.first)[3]
         rows.append((w, effect[i] * per, effect[j] * per))
     return pl.DataFrame(rows, schema=["weight", first, second], orient="row")
