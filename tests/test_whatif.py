@@ -157,6 +157,16 @@ def test_the_comparison_against_the_published_weights_counts_who_moves():
     # Nobody is left without an action; two sellers are too few to judge evenness.
     assert result.no_action["without"].sum() == 0
     assert result.spread == {"market": None, "language": None} and result.uneven.is_empty()
+    # Against another ranking (two saved scenarios compared): the same counts, by hand
+    # reversed, and nothing kept on the cached field for it.
+    kept = dict(field._memo)
+    other = rank(field, Weights.of(ONES | {"retention": 3}))
+    back = compare(field, field.baseline(), baseline=other)
+    assert (back.changed, back.transition.rows()[1]) == (
+        1,
+        ("reorder_reminder", "bundle_upsell", 1),
+    )
+    assert field._memo.keys() == kept.keys()
 
 
 def test_weights_out_of_range_or_unknown_are_refused_by_name():

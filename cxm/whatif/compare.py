@@ -129,11 +129,18 @@ class Field:
         )
 
     def counted(self, ranking: Ranking) -> tuple[np.ndarray, ...]:
-        """The comparison counts of ``ranking`` against itself (kept: the baseline's side)."""
-        key = id(ranking)
+        """The comparison counts of ``ranking`` against itself: the baseline's side.
+
+        Kept for the field's own baselines only (asked on every slider move); any other
+        ranking, such as a saved scenario compared with another, is counted afresh, so a
+        long-lived cached field does not gather rankings.
+        """
+        if ranking is not self._memo.get(ranking.guardrails):
+            return counts(self, ranking, ranking.first)
+        key = ("counts", ranking.guardrails)
         if key not in self._memo:
-            self._memo[key] = (ranking, counts(self, ranking, ranking.first))
-        return self._memo[key][1]
+            self._memo[key] = counts(self, ranking, ranking.first)
+        return self._memo[key]
 
     def baseline(self, guardrails: Guardrails = GUARDED) -> Ranking:
         """The ranking under the catalog's published weights (kept: it is asked on every move)."""
