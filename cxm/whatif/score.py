@@ -178,7 +178,7 @@ def candidates(need_t, eligible, weighted, mandatory, n_mandatory, out_action, o
 
 
 @nb.njit(cache=True)
-def resolve_caps(cand, cand_score, capacity, mandatory, out_action, out_score):
+def resolve_caps(cand, cand_score, capacity, mandatory, out_action):
     """Give each seller a first action under the caps, then fill slots 2 and 3.
 
     ``capacity`` per action (a large number = no cap). Deferred acceptance: every seller
@@ -214,13 +214,12 @@ def resolve_caps(cand, cand_score, capacity, mandatory, out_action, out_score):
                 ptr[s] += 1
                 if ptr[s] < m and cand[s, ptr[s]] >= 0:
                     held[cand[s, ptr[s]]] += 1
+    pos = np.empty(3, np.int64)
     for s in range(n):
         p = ptr[s]
         first = cand[s, p] if p < m else NONE
         out_action[s, 0] = first
-        out_score[s, 0] = cand_score[s, p] if first >= 0 else -np.inf
         slot = 1
-        pos = np.empty(3, np.int64)
         # Mandatory candidates first (they must stay in the top 3), then the rest in order.
         for want_mandatory in (True, False):
             for i in range(m):
@@ -230,17 +229,13 @@ def resolve_caps(cand, cand_score, capacity, mandatory, out_action, out_score):
                 is_m = (mandatory >> np.uint64(a)) & np.uint64(1) != 0
                 if a != first and is_m == want_mandatory:
                     out_action[s, slot] = a
-                    out_score[s, slot] = cand_score[s, i]
                     pos[slot] = i
                     slot += 1
         for t in range(slot, 3):
             out_action[s, t] = NONE
-            out_score[s, t] = -np.inf
         # Slots 2 and 3 in the seller's own order (the first slot is the caps' decision).
         if slot == 3 and pos[2] < pos[1]:
-            a, sc = out_action[s, 1], out_score[s, 1]
-            out_action[s, 1], out_score[s, 1] = out_action[s, 2], out_score[s, 2]
-            out_action[s, 2], out_score[s, 2] = a, sc
+            out_action[s, 1], out_action[s, 2] = out_action[s, 2], out_action[s, 1]
 
 
 @nb.njit(cache=True, parallel=True)
@@ -331,7 +326,7 @@ def rank(
         cand, cand_score,
     )  # fmt: skip
     sub = np.empty((rows.size, 3), np.int8)
-    resolve_caps(cand, cand_score, capacity, mask, sub, np.empty((rows.size, 3), np.float32))
+    resolve_caps(cand, cand_score, capacity, mask, sub)
     action[rows] = sub
     return action
 
