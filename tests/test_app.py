@@ -152,7 +152,7 @@ def test_a_user_removed_from_the_credentials_file_gets_the_login_form_on_the_nex
     at.run()
     assert not at.exception
     assert len(at.text_input) == 2  # the login form, not a blank page
-    assert "your user is no longer in this server's credentials file" in at.info[0].value
+    assert "your user was removed or disabled on this server" in at.info[0].value
     assert not at.metric and not at.title
     assert at.session_state["authentication_status"] is None
 

@@ -18,6 +18,7 @@ LAYERS = [
     "whatif",
     "reports",
     "pipeline",
+    "admin",
     "ui",
     "cli",
     "docs",

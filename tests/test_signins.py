@@ -255,7 +255,7 @@ def test_a_session_whose_user_was_removed_is_audited_as_refused(app, tiny_wareho
         "session refused",
         "exec",
         "",
-        "user no longer in the credentials file, from unknown",
+        "user removed or disabled, from unknown",
     )
 
 

@@ -27,8 +27,12 @@ import jwt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cxm.access._accounts import Account as Account
+from cxm.access._accounts import parse_accounts
+from cxm.access._accounts import password_problem as password_problem
 from cxm.access._signins import Refusal as Refusal
 from cxm.access._signins import SigninLog as SigninLog
+from cxm.access._signins import Standing as Standing
 from cxm.access._signins import delay_after as delay_after
 from cxm.access._signins import hash_cost as hash_cost
 from cxm.access._signins import password_matches as password_matches
@@ -232,6 +236,8 @@ class _Entry(BaseModel):
     password: str = Field(pattern=r"^\$2[aby]\$\d\d\$.{53}$", description="a bcrypt hash")
     role: Role
     markets: list[str] | None = None
+    #: A disabled user cannot sign in and their sessions end; the entry stays for the record.
+    disabled: bool = False
 
 
 def credentials_path() -> Path:
@@ -263,9 +269,18 @@ def load_users(path: str | Path | None = None) -> dict[str, User]:
 def authenticator_credentials(path: str | Path | None = None) -> dict:
     """Return the ``credentials`` dict streamlit-authenticator expects (names and hashes only).
 
-    A fresh copy each call: the authenticator writes into the dict it is given.
+    Disabled users are left out: to the sign-in form they are names nobody has. A fresh copy
+    each call: the authenticator writes into the dict it is given.
     """
     return copy.deepcopy(_read(Path(path or credentials_path()))[1])
+
+
+def read_accounts(path: str | Path | None = None) -> dict[str, Account]:
+    """Return every account of the credentials file, disabled ones too, by username.
+
+    `load_users` is who may sign in; this is what an admin manages (`cxm.admin.users`).
+    """
+    return dict(_read(Path(path or credentials_path()))[2])
 
 
 def _read(path: Path) -> tuple[dict[str, User], dict]:
@@ -276,13 +291,15 @@ def _read(path: Path) -> tuple[dict[str, User], dict]:
         )
     cfg = config_path()
     st, cst = path.stat(), cfg.stat() if cfg.exists() else None
-    return _parse(str(path), st.st_mtime_ns, st.st_size, str(cfg), cst.st_mtime_ns if cst else None)
+    # The inode too: an edit replaces the file, and two edits may share a size and a tick.
+    mark = (st.st_ino, st.st_mtime_ns, st.st_size)
+    return _parse(str(path), mark, str(cfg), cst.st_mtime_ns if cst else None)
 
 
 @functools.lru_cache(maxsize=8)
 def _parse(
-    path: str, _mtime: int, _size: int, cfg: str, _cfg_mtime: int | None
-) -> tuple[dict[str, User], dict]:
+    path: str, _mark: tuple, cfg: str, _cfg_mtime: int | None
+) -> tuple[dict[str, User], dict, dict[str, Account]]:
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     known = load_config(cfg).market_codes
     entries = (raw.get("credentials") or {}).get("usernames") or {}
@@ -301,11 +318,13 @@ def _parse(
                 f"{path}, user {username!r}: markets {unknown} are not configured "
                 f"markets ({', '.join(known)})"
             )
+        if e.disabled:
+            continue
         users[username] = User(
             username=username, name=e.name, email=e.email, role=e.role, scope=scope
         )
         auth[username] = {"name": e.name, "email": e.email, "password": e.password}
-    return users, {"usernames": auth}
+    return users, {"usernames": auth}, parse_accounts(raw)
 
 
 #: The demo logins `make run` creates and prints: (username, name, role, markets, password).

@@ -54,6 +54,17 @@ class Refusal:
     locked: bool
 
 
+@dataclass(frozen=True)
+class Standing:
+    """A user name's or a client's recent failed sign-ins, for the admins' Users page."""
+
+    kind: str  # "user" or "client"
+    name: str
+    failures: int
+    wait_seconds: float
+    locked: bool
+
+
 def delay_after(failures: int) -> float:
     """Return the seconds an attempt must wait after ``failures`` failures in a row.
 
@@ -124,6 +135,30 @@ class SigninLog:
         """Forget a user name's failures: an admin lifting its lockout."""
         with closing(self._connect()) as con:
             con.execute("DELETE FROM failed_signins WHERE who = ?", [_keys(username, "")[0]])
+
+    def lift_client(self, client: str) -> None:
+        """Forget a client's failures: an admin lifting the lockout of one computer."""
+        with closing(self._connect()) as con:
+            con.execute("DELETE FROM failed_signins WHERE who = ?", [_keys("", client)[1]])
+
+    def standing(self, *, now: float) -> list[Standing]:
+        """Return every user name and client with failures not yet forgotten, worst first."""
+        with closing(self._connect()) as con:
+            rows = con.execute(
+                "SELECT who, failures, last_failed_at FROM failed_signins WHERE ? - last_failed_at"
+                " <= ? ORDER BY failures DESC, who",
+                [now, FORGET_AFTER_SECONDS],
+            ).fetchall()
+        return [
+            Standing(
+                kind=who.split(":", 1)[0],
+                name=who.split(":", 1)[1],
+                failures=failures,
+                wait_seconds=max(0.0, at + delay_after(failures) - now),
+                locked=failures >= LOCK_AFTER and at + LOCK_SECONDS > now,
+            )
+            for who, failures, at in rows
+        ]
 
     def revoke(self, username: str, *, now: float) -> None:
         """End every session of ``username`` signed in at or before ``now`` (never moved back)."""

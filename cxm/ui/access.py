@@ -38,6 +38,7 @@ from cxm.access import (
     hash_cost,
     load_users,
     password_matches,
+    read_accounts,
     revoke_sessions,
     sessions_valid_after,
     signin_log_path,
@@ -143,11 +144,17 @@ def _throttled_check(entries: dict):
         if ok:
             _audit("sign-in", username, "password")
         else:
-            known = username in hashes
-            _audit("sign-in failed", username, "wrong password" if known else "unknown user")
+            _audit("sign-in failed", username, _why_failed(username, known=username in hashes))
         return ok
 
     return check
+
+
+def _why_failed(username: str, *, known: bool) -> str:
+    """Return why a password was refused, for the audit (the form says the same for all)."""
+    if known:
+        return "wrong password"
+    return "disabled user" if username in read_accounts() else "unknown user"
 
 
 def _refusal_message(refusal: Refusal) -> str:
@@ -206,8 +213,8 @@ def _end_stale_session() -> None:
     if not st.session_state.get("authentication_status") or not username:
         return
     if username not in load_users():
-        because = "your user is no longer in this server's credentials file."
-        why = "user no longer in the credentials file"
+        because = "your user was removed or disabled on this server."
+        why = "user removed or disabled"
     else:
         ended, signed_in = sessions_valid_after(username), st.session_state.get(_SIGNED_IN_AT)
         if ended is None or signed_in is None or signed_in > ended:

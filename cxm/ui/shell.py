@@ -36,6 +36,7 @@ PAGES = (
         tuple(Role),
     ),
     ("app_pages/data.py", "Data", ":material/database:", "data", (Role.ADMIN,)),
+    ("app_pages/users.py", "Users", ":material/group:", "users", (Role.ADMIN,)),
 )
 
 
