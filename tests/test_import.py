@@ -17,8 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cxm.errors import ImportRejected
 from cxm.pipeline import import_dir
@@ -217,6 +220,14 @@ CASES = [
         raw=b"order_id,customer_id,seller_id,ordered_at,amount,units,product_line,autoship,"
         b"channel\nO001,C01,S01,2025-02-01 10:00:00,65.00,1,wellness,false,seller_link\n"
         b"O002,C01,S01,2025-03-03 10:00:00,1,234.00,1,wellness,true,online_shop\n",
+        row=3,
+    ),
+    # A row with a field too few: Polars would read the missing target as empty.
+    Bad(
+        "malformed_csv",
+        "kpi_targets.csv",
+        raw=b"period,kpi_id,segment,target\n2026-Q1,active_rate,,0.22\n2026-Q2,active_rate\n"
+        b"2026-Q3,active_rate,,0.3\n",
         row=3,
     ),
     Bad("unreadable_parquet", "sellers.parquet", raw=b"PAR1 this is not parquet"),
@@ -456,13 +467,40 @@ def render_errors_doc(workdir: Path, template: Path) -> str:
             shown = shown.replace(str(workdir) + "/", "")
             lines += [f"- Trigger: {_trigger(case)}", f"  - `{shown}`"]
         lines.append("")
-    return "\n".join(lines)
+    return "\n".join(lines + _upload_errors(workdir))
+
+
+def _upload_errors(workdir: Path) -> list[str]:
+    """Return the docs' section on uploads: each code, its rule, what each trigger prints."""
+    from cxm.admin.uploads import stage
+    from cxm.errors import UPLOAD_CODES
+    from tests.test_uploads import UPLOAD_CASES
+
+    lines = [
+        "# Upload errors",
+        "",
+        "An import uploaded on the Data page is first checked as an upload (the cases of "
+        "`tests/test_uploads.py`); its files then get every check above.",
+        "",
+    ]
+    for code, rule in UPLOAD_CODES.items():
+        lines += [f"## `{code}`", "", rule, ""]
+        for i, (trigger, files, _, _) in enumerate(c for c in UPLOAD_CASES if c[2] == code):
+            folder = workdir / f"upload-{code}-{i}"
+            folder.mkdir()
+            with pytest.raises(ImportRejected) as caught:
+                stage(files, folder)
+            lines += [f"- Trigger: {trigger}", f"  - `{caught.value.issues[0].line()}`"]
+        lines.append("")
+    return lines
 
 
 def test_every_issue_code_has_a_bad_input_case():
-    from cxm.errors import ISSUE_CODES
+    from cxm.errors import ISSUE_CODES, UPLOAD_CODES
+    from tests.test_uploads import UPLOAD_CASES
 
     assert {c.code for c in CASES} == set(ISSUE_CODES)
+    assert {c[2] for c in UPLOAD_CASES} == set(UPLOAD_CODES)
 
 
 def test_docs_errors_md_shows_what_each_trigger_prints(tiny_warehouse_template, tmp_path):
@@ -540,3 +578,183 @@ def test_a_partial_import_keeps_the_warehouse_files_permissions(tiny_warehouse, 
     result = import_dir(folder, path=tiny_warehouse)
     assert result.rows == {"kpi_targets": 1}
     assert stat.S_IMODE(tiny_warehouse.stat().st_mode) == 0o644
+
+
+def _reject(folder: Path, warehouse: Path) -> ImportRejected:
+    with pytest.raises(ImportRejected) as caught:
+        import_dir(folder, path=warehouse, today=TINY_TODAY)
+    return caught.value
+
+
+def _courses(nl: str, k2: str = "K2,Claims and compliance,Member,,true,en;es;pt-BR;fr") -> str:
+    """The tiny company's courses, K1's title holding a quoted comma and line break, then a
+    blank line: K2 is on the 5th line but the 4th row a spreadsheet shows."""
+    return nl.join(
+        [
+            "course_id,title,min_rank,prerequisites,compliance,languages",
+            f'K1,"Welcome,{nl}friends",Member,,false,en;es;pt-BR;fr',
+            "",
+            k2,
+            "K3,Leading a team,Manager,K1;K2,false,en;es",
+            "",
+        ]
+    )
+
+
+NEWLINES = pytest.mark.parametrize("nl", ["\n", "\r\n"], ids=["lf", "crlf"])
+
+
+@NEWLINES
+def test_a_short_row_is_refused_at_the_row_a_spreadsheet_shows(nl, tiny_warehouse, tmp_path):
+    # Polars used to read the missing languages as empty and import K2 without them.
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    short = "K2,Claims and compliance,Member,,true"
+    (folder / "courses.csv").write_bytes(_courses(nl, short).encode())
+    before = _digest(tiny_warehouse)
+    rejected = _reject(folder, tiny_warehouse)
+    assert rejected.total == 1
+    assert [i.line() for i in rejected.issues] == [
+        'courses.csv row 4: "K2,Claims and compliance,Member,,true" has 5 fields where the '
+        "header has 6 (a missing field or a line break inside an unquoted value?) "
+        "[malformed_csv]."
+    ]
+    assert _digest(tiny_warehouse) == before
+
+
+@NEWLINES
+def test_a_short_last_row_without_a_final_newline_is_refused(nl, tiny_warehouse, tmp_path):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    text = nl.join(["period,kpi_id,segment,target", "2026-Q1,active_rate,,0.22", "2026-Q2,x,"])
+    (folder / "kpi_targets.csv").write_bytes(text.encode())
+    (issue,) = _reject(folder, tiny_warehouse).issues
+    assert (issue.code, issue.row, issue.value) == ("malformed_csv", 3, "2026-Q2,x,")
+    assert issue.message.startswith("has 3 fields where the header has 4 (a missing field")
+
+
+def test_every_short_row_is_counted_and_the_first_is_listed(tiny_warehouse, tmp_path):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    lines = (TINY / "orders.csv").read_text(encoding="utf-8").splitlines()
+    for row in (4, 9, 16):  # drop the channel of three orders
+        lines[row - 1] = lines[row - 1].rsplit(",", 1)[0]
+    (folder / "orders.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rejected = _reject(folder, tiny_warehouse)
+    (issue,) = rejected.issues
+    assert (rejected.total, issue.row) == (3, 4)
+    assert issue.message.endswith("; 3 rows in all do not have 9 fields")
+    assert str(rejected).splitlines()[0].startswith("Import of incoming/ rejected: 3 problems")
+    assert str(rejected).endswith("... and 2 more.")
+
+
+@NEWLINES
+def test_a_quoted_comma_and_line_break_are_one_value_not_a_short_row(nl, tiny_warehouse, tmp_path):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "courses.csv").write_bytes(_courses(nl).encode())
+    result = import_dir(folder, path=tiny_warehouse, today=TINY_TODAY)
+    assert result.rows == {"courses": 3}  # the blank lines are no rows
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        titles = con.execute("SELECT title FROM courses ORDER BY course_id").fetchall()
+    assert titles == [(f"Welcome,{nl}friends",), ("Claims and compliance",), ("Leading a team",)]
+
+
+@NEWLINES
+def test_blank_lines_are_skipped_and_the_rows_after_them_keep_their_numbers(
+    nl, tiny_warehouse, tmp_path
+):
+    # Polars reads a blank line as a row of empty values (9 missing_value issues each, even
+    # for a blank line at the end); it holds no value, so it is skipped, but it still counts
+    # as the spreadsheet row it is.
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    lines = (TINY / "orders.csv").read_text(encoding="utf-8").splitlines()
+    lines[3] = lines[3].replace(",65.00,", ",-65.00,")  # O003, row 4; row 5 after the blank
+    text = nl.join([*lines[:3], "", *lines[3:], "", ""])
+    (folder / "orders.csv").write_bytes(text.encode())
+    (issue,) = _reject(folder, tiny_warehouse).issues
+    assert (issue.code, issue.row, issue.value) == ("negative_amount", 5, "-65.00")
+    (folder / "orders.csv").write_bytes(text.replace(",-65.00,", ",65.00,").encode())
+    assert import_dir(folder, path=tiny_warehouse, today=TINY_TODAY).rows == {"orders": 15}
+
+
+def test_a_blank_line_before_a_long_row_is_not_the_row_reported(tiny_warehouse, tmp_path):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "kpi_targets.csv").write_bytes(
+        b"period,kpi_id,segment,target\n\n2026-Q1,active_rate,,0.22,9\n"
+    )
+    (issue,) = _reject(folder, tiny_warehouse).issues
+    assert (issue.code, issue.row) == ("malformed_csv", 3)
+    assert (
+        issue.message == "has 5 fields where the header has 4 (a stray comma or an unclosed quote?)"
+    )
+
+
+def test_a_non_utf8_byte_is_placed_at_its_spreadsheet_row_after_a_quoted_line_break(
+    tiny_warehouse, tmp_path
+):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    text = _courses("\n", "K2,Claims and compliance,Member,,true,en;es;pt-BR;fr").replace(
+        "Claims", "Cl\xe9ims"
+    )
+    (folder / "courses.csv").write_bytes(text.encode("latin-1"))
+    (issue,) = _reject(folder, tiny_warehouse).issues
+    assert (issue.code, issue.row) == ("bad_encoding", 4)  # line 5 of the file
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 11, 64])
+def test_a_short_row_across_piece_edges_is_found_whatever_the_chunk(chunk):
+    from cxm.errors import ImportIssue
+    from cxm.warehouse._checks import Found
+    from cxm.warehouse._files import _check_widths, _record_fields
+
+    data = b'a,b,c\r\n1,"x,\r\n""y""",3\r\n\r\n4,"5,5"\r\n6,7,8'
+    pieces = list(_record_fields(data, chunk))
+    ends = np.concatenate([e for e, _ in pieces]).tolist()
+    fields = np.concatenate([f for _, f in pieces]).tolist()
+    assert fields == [3, 3, 0, 2, 3]
+    assert ends == [6, 23, 25, 34, len(data)]
+    found = Found()
+    assert _check_widths("t.csv", data, 3, found, chunk) is None
+    assert found.issues == [
+        ImportIssue(
+            file="t.csv",
+            row=4,
+            value="4,5,5",
+            code="malformed_csv",
+            message="has 2 fields where the header has 3 (a missing field or a line break "
+            "inside an unquoted value?)",
+        )
+    ]
+    good = Found()
+    blank_rows = _check_widths("t.csv", data.replace(b'4,"5,5"', b"4,5,5"), 3, good, chunk)
+    assert not good and blank_rows.tolist() == [3]
+
+
+_UNQUOTED = st.text(alphabet="ab ", max_size=3)
+_QUOTED = st.text(alphabet='a,"\n\r ', max_size=4).map(lambda s: '"' + s.replace('"', '""') + '"')
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    records=st.lists(st.lists(_UNQUOTED | _QUOTED, min_size=1, max_size=4), max_size=6),
+    newlines=st.lists(st.sampled_from(["\n", "\r\n"]), min_size=6, max_size=6),
+    final=st.booleans(),
+    chunk=st.integers(1, 12),
+)
+def test_field_counts_match_the_csv_module_on_random_csv_texts(records, newlines, final, chunk):
+    from cxm.warehouse._files import _record_fields
+
+    text = "".join(",".join(r) + nl for r, nl in zip(records, newlines, strict=False))
+    if not final and text:
+        text = text.removesuffix(newlines[len(records) - 1])
+    data = text.encode()
+    pieces = list(_record_fields(data, chunk))
+    fields = [int(f) for _, fs in pieces for f in fs]
+    ends = [int(e) for es, _ in pieces for e in es]
+    # csv.reader gives [] for a blank line, where _record_fields gives 0
+    assert fields == [len(row) for row in csv.reader(io.StringIO(text, newline=""))]
+    assert all(data[e : e + 1] in (b"\n", b"") for e in ends)
