@@ -4,13 +4,23 @@ import streamlit as st
 
 from cxm.access import Role, require_role
 from cxm.metrics import value
-from cxm.ui import access, fmt, queries, warehouse
-from cxm.warehouse import audit, store
+from cxm.ui import access, data_admin, fmt, queries, warehouse
+from cxm.warehouse import store
 
-require_role(access.current_user(), Role.ADMIN)
-con = warehouse.cursor()
+admin = require_role(access.current_user(), Role.ADMIN)
 
 st.title("Data")
+if not store.warehouse_path().exists():
+    # A new server: nothing to show yet, but the admin can load the company's files here.
+    st.info(
+        "No data is loaded yet. Upload the company's table files below, or build the demo "
+        "company on the server with `cxm demo`.",
+        icon=":material/database:",
+    )
+    data_admin.import_section(admin)
+    data_admin.audit_section()
+    st.stop()
+con = warehouse.cursor()
 history = store.load_history(con)
 if history:
     newest = history[0]
@@ -18,6 +28,8 @@ if history:
         f"Data as of {fmt.date(newest['data_as_of'])} · last {fmt.md_escape(newest['kind'])} "
         f"{fmt.date(newest['loaded_at'])}"
     )
+
+data_admin.import_section(admin)
 
 st.subheader("Tables")
 st.dataframe(
@@ -74,28 +86,4 @@ else:
         },
     )
 
-st.subheader("Audit trail")
-trail = audit.entries()
-if trail.is_empty():
-    st.info("Nothing audited yet: sign-ins and exports are listed here as they happen.")
-else:
-    st.caption(
-        f"The newest {trail.height:,} events: sign-ins (failed ones too, with the client and "
-        "why), sign-outs, refused sessions and exports (the filters and scope each was cut "
-        "to, its rows and the file's SHA-256). Kept beside the warehouse; loads never replace it."
-    )
-    st.dataframe(
-        trail,
-        hide_index=True,
-        column_config={
-            "at": "When",
-            "username": "User",
-            "role": "Role",
-            "action": "Action",
-            "what": "What",
-            "filters": "Filters",
-            "scope": "Scope",
-            "rows": st.column_config.NumberColumn("Rows", format="localized"),
-            "sha256": "SHA-256",
-        },
-    )
+data_admin.audit_section()

@@ -11,6 +11,7 @@ nor targets for KPIs that do not exist.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -58,8 +59,12 @@ def import_dir(
     config: CompanyConfig | None = None,
     today: dt.date | None = None,
     check_only: bool = False,
+    source: str | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> importer.ImportResult:
     """Validate and load the table files in ``directory`` with their facts, all or nothing.
+
+    ``source`` and ``on_step`` are `cxm.warehouse.importer.import_dir`'s.
 
     Raises
     ------
@@ -74,4 +79,6 @@ def import_dir(
         derive=_derive,
         check=_check,
         check_only=check_only,
+        source=source,
+        on_step=on_step,
     )

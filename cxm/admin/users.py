@@ -33,9 +33,9 @@ from cxm.access import (
     signin_log_path,
 )
 from cxm.access._accounts import hash_password, locked, write_accounts
+from cxm.admin import _audit
 from cxm.config import load_config
 from cxm.errors import CxmError
-from cxm.warehouse import audit
 
 #: Why a user change was refused: the code, and the rule (docs/administration.md).
 USER_CODES: dict[str, str] = {
@@ -149,19 +149,6 @@ def _keep_an_admin(before: dict[str, Account], after: dict[str, Account], userna
         )
 
 
-def _audit(actor: User, action: str, what: str) -> None:
-    audit.record(
-        audit.Entry(
-            username=actor.username,
-            role=actor.role.value,
-            action=action,
-            what=what,
-            filters="",
-            scope=actor.scope.describe(),
-        )
-    )
-
-
 def _commit(
     actor: User,
     before: dict[str, Account],
@@ -176,7 +163,7 @@ def _commit(
     write_accounts(credentials_path(), after)
     if end_sessions:
         revoke_sessions(username)
-    _audit(actor, action, what)
+    _audit.record(actor, action, what)
 
 
 def accounts(actor: User | None) -> list[Account]:
@@ -372,6 +359,6 @@ def lift_lockout(actor: User | None, standing: Standing) -> None:
         log.lift(standing.name)
     else:
         log.lift_client(standing.name)
-    _audit(
+    _audit.record(
         actor, "lockout lifted", f"{standing.kind} {standing.name}: {standing.failures} failures"
     )

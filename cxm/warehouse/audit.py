@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -80,18 +81,56 @@ def record(entry: Entry, *, path: str | Path | None = None) -> None:
     target.chmod(0o600)  # who exported what is for admins only
 
 
-def entries(*, path: str | Path | None = None, limit: int = 1_000) -> pl.DataFrame:
-    """Return the newest ``limit`` entries, newest first (an empty frame when none yet)."""
+def entries(
+    *,
+    path: str | Path | None = None,
+    limit: int = 1_000,
+    actions: Sequence[str] = (),
+    usernames: Sequence[str] = (),
+    since: dt.date | None = None,
+    until: dt.date | None = None,
+) -> pl.DataFrame:
+    """Return the newest ``limit`` entries, newest first (an empty frame when none yet).
+
+    ``actions`` and ``usernames`` keep only those (empty: all); ``since`` and ``until`` keep
+    the days between them, both included. Every value is a bound parameter.
+    """
     target = Path(path) if path else audit_path()
     schema = {c: pl.String for c in COLUMNS} | {"rows": pl.Int64}
     if not target.exists():
         return pl.DataFrame(schema=schema)
+    where, params = ["1 = 1"], []
+    for column, values in (("action", actions), ("username", usernames)):
+        if values:
+            where.append(f"{column} IN ({', '.join('?' * len(values))})")
+            params += list(values)
+    if since is not None:
+        where.append("at >= ?")
+        params.append(since.isoformat())
+    if until is not None:
+        where.append("at < ?")
+        params.append((until + dt.timedelta(days=1)).isoformat())
     con = _connect(target)
     try:
         rows = con.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM audit ORDER BY at DESC, rowid DESC LIMIT ?",
-            [limit],
+            f"SELECT {', '.join(COLUMNS)} FROM audit WHERE {' AND '.join(where)} "
+            "ORDER BY at DESC, rowid DESC LIMIT ?",
+            [*params, limit],
         ).fetchall()
     finally:
         con.close()
     return pl.DataFrame(rows, schema=schema, orient="row")
+
+
+def distinct(column: str, *, path: str | Path | None = None) -> list[str]:
+    """Return the distinct values of ``column`` ("action" or "username"), sorted, for filters."""
+    if column not in ("action", "username"):
+        raise ValueError(f"{column!r} is not a filterable audit column")
+    target = Path(path) if path else audit_path()
+    if not target.exists():
+        return []
+    con = _connect(target)
+    try:
+        return [r[0] for r in con.execute(f"SELECT DISTINCT {column} FROM audit ORDER BY 1")]
+    finally:
+        con.close()

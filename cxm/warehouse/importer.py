@@ -258,11 +258,15 @@ def import_dir(
     | None = None,
     check: Callable[[str, str, pl.DataFrame, CompanyConfig, str], list[ImportIssue]] | None = None,
     check_only: bool = False,
+    source: str | None = None,
+    on_step: Callable[[str], None] | None = None,
 ) -> ImportResult:
     """Validate the table files in ``directory`` and load them, or change nothing.
 
     ``check_only``: validate everything a load checks before writing, then stop (nothing is
-    written; ``written`` is False in the result).
+    written; ``written`` is False in the result). ``source`` names the files in the load
+    history and in messages (default: the folder's path). ``on_step(text)`` hears each step
+    as it starts (reading a file, the cross-table checks, writing), for a progress display.
 
     Tables in the folder replace the warehouse's tables of the same name; other tables are
     kept. Every reference must resolve in the result. ``check(table, file, frame, config,
@@ -283,15 +287,29 @@ def import_dir(
     # Validation and the write under one lock: another load between them could change the
     # tables these files were checked against (references nobody checked would slip in).
     with store.writer_lock(target):
-        return _import_locked(directory, target, cfg, today, derive, check, check_only)
+        return _import_locked(
+            directory,
+            target,
+            cfg,
+            today,
+            derive,
+            check,
+            check_only,
+            source=source or str(directory.resolve()),
+            label=source or f"{directory.name or directory}/",
+            step=on_step or (lambda text: None),
+        )
 
 
-def _import_locked(directory, target, cfg, today, derive, check, check_only) -> ImportResult:
+def _import_locked(
+    directory, target, cfg, today, derive, check, check_only, *, source, label, step
+) -> ImportResult:
     found = Found()
     files = discover(directory, found)
     frames: dict[str, pl.DataFrame] = {}
     names = {t: p.name for t, p in files.items()}
     for table, file in files.items():
+        step(f"Reading and checking {file.name}")
         model = TABLES[table]
         reader = read_csv if file.suffix.lower() == ".csv" else read_parquet
         raw = reader(file, model, found)
@@ -300,6 +318,7 @@ def _import_locked(directory, target, cfg, today, derive, check, check_only) -> 
             check_rules(file.name, parsed, model, cfg, found)
             frames[table] = parsed
     if not found:
+        step("Checking keys, references, the sponsor tree and course prerequisites")
         con = duckdb.connect(str(target), read_only=True) if target.exists() else None
         try:
             _check_keys(names, frames, found)
@@ -316,7 +335,7 @@ def _import_locked(directory, target, cfg, today, derive, check, check_only) -> 
                 for issue in check(table, names[table], frame, cfg, ROW):
                     found.add(issue)
     if found:
-        raise ImportRejected(f"{directory.name or directory}/", found.issues, found.total)
+        raise ImportRejected(label, found.issues, found.total)
 
     rows = {t: df.height for t, df in frames.items()}
     if check_only:
@@ -333,11 +352,12 @@ def _import_locked(directory, target, cfg, today, derive, check, check_only) -> 
                 con.unregister("src")
             del df
 
+    step(f"Writing {', '.join(rows)} into a new warehouse and deriving what the pages read")
     store.rebuild(
         target,
         fill,
         kind="import",
-        source=str(directory.resolve()),
+        source=source,
         tables=list(rows),
         start_from_current=True,
         derive=None if derive is None else lambda con, as_of: derive(con, cfg, as_of),

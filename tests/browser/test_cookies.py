@@ -121,9 +121,7 @@ def test_a_user_removed_from_the_credentials_file_while_signed_in_gets_the_form(
         page.get_by_role("link", name="Experience gap").click()  # the next run, same session
         expect(page.get_by_role("textbox", name="Username")).to_be_visible(timeout=30_000)
         settle(page)
-        expect(
-            page.get_by_text("your user was removed or disabled on this server")
-        ).to_be_visible()
+        expect(page.get_by_text("your user was removed or disabled on this server")).to_be_visible()
         expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
         _wait_until_cookie_gone(page.context, page)
         page.reload()  # a new session: nothing left that signs exec in

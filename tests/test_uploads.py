@@ -1,0 +1,252 @@
+"""Importing uploaded files: the library's staging and checks, and the Data page's uploader."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+import duckdb
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cxm import access
+from cxm.access import NotAllowed
+from cxm.admin import uploads
+from cxm.admin.uploads import Upload
+from cxm.errors import ImportRejected
+from cxm.warehouse import audit
+from tests.conftest import FIXTURES
+
+TINY = FIXTURES / "tiny_company"
+#: A 13th seller, sponsored by S01, in Brazil.
+NEW_SELLER = b"S13,S01,2026-02-01,Consultant,BR,pt-BR,100.00,1,\n"
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, tiny_warehouse):
+    credentials = access.write_demo_credentials(tmp_path / "credentials.yaml")
+    monkeypatch.setenv("CXM_WAREHOUSE", str(tiny_warehouse))
+    monkeypatch.setenv("CXM_CREDENTIALS", str(credentials))
+    monkeypatch.setenv("CXM_DEMO", "1")
+    monkeypatch.delenv("CXM_COOKIE_KEY", raising=False)
+    return tiny_warehouse
+
+
+def _admin():
+    return access.load_users()["admin"]
+
+
+def _sellers(extra: bytes = NEW_SELLER) -> bytes:
+    return (TINY / "sellers.csv").read_bytes() + extra
+
+
+def _count(warehouse, table: str = "sellers") -> int:
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def test_a_good_upload_replaces_its_table_keeps_the_others_and_is_audited(env):
+    assert _count(env) == 12
+    done = uploads.import_uploads(_admin(), [Upload("sellers.csv", _sellers())])
+    assert done.result.rows == {"sellers": 13} and done.files == ("sellers.csv",)
+    assert _count(env) == 13 and _count(env, "orders") > 0
+    row = audit.entries().row(0, named=True)
+    assert (row["action"], row["what"], row["rows"]) == (
+        "import",
+        "the upload of sellers.csv: sellers 13",
+        13,
+    )
+    with duckdb.connect(str(env), read_only=True) as con:
+        assert con.execute(
+            "SELECT source FROM cxm_loads ORDER BY loaded_at DESC LIMIT 1"
+        ).fetchone() == ("the upload of sellers.csv",)
+
+
+def test_a_zip_of_a_folder_imports_and_names_the_system_files_it_left_out(env):
+    data = _zip(
+        {
+            "acme/sellers.csv": _sellers(),
+            "__MACOSX/acme/._sellers.csv": b"\x00\x05\x16\x07",
+            "acme/.DS_Store": b"\x00",
+        }
+    )
+    done = uploads.import_uploads(_admin(), [Upload("acme.zip", data)])
+    assert done.files == ("sellers.csv",)
+    assert done.skipped == ("__MACOSX/acme/._sellers.csv", "acme/.DS_Store")
+    assert _count(env) == 13
+
+
+def test_check_only_writes_nothing(env):
+    before = env.read_bytes()
+    done = uploads.import_uploads(_admin(), [Upload("sellers.csv", _sellers())], check_only=True)
+    assert done.result.rows == {"sellers": 13} and not done.result.written
+    assert env.read_bytes() == before
+    assert audit.entries()["action"][0] == "import checked"
+
+
+def _refused(files: list[Upload]) -> ImportRejected:
+    with pytest.raises(ImportRejected) as exc:
+        uploads.import_uploads(_admin(), files)
+    return exc.value
+
+
+def test_a_bad_upload_lists_every_problem_and_leaves_the_warehouse_byte_identical(env):
+    before = env.read_bytes()
+    bad_sellers = _sellers(b"S14,S99,2026-02-01,Consultant,XX,pt-BR,-5,1,\n")
+    exc = _refused([Upload("sellers.csv", bad_sellers), Upload("notes.txt", b"hello")])
+    assert env.read_bytes() == before
+    lines = str(exc).splitlines()
+    assert lines[0].startswith("Import of the upload of sellers.csv, notes.txt rejected:")
+    assert exc.codes == {"unknown_file", "unknown_market", "negative_amount"}
+    assert any(i.row == 14 and i.column == "market" and i.value == "XX" for i in exc.issues)
+    entry = audit.entries().row(0, named=True)
+    assert entry["action"] == "import refused"
+    assert entry["what"] == f"the upload of sellers.csv, notes.txt: {exc.total} problems"
+
+
+#: (trigger in words, the upload, code, words of its message); docs/errors.md shows them.
+UPLOAD_CASES = [
+    ("a .zip that is not a zip", [Upload("data.zip", b"not a zip")], "bad_zip", "readable zip"),
+    (
+        "a zip member ../sellers.csv",
+        [Upload("data.zip", _zip({"../sellers.csv": b"x"}))],
+        "unsafe_path",
+        "leaves the zip's folder",
+    ),
+    (
+        "a zip member /etc/sellers.csv",
+        [Upload("data.zip", _zip({"/etc/sellers.csv": b"x"}))],
+        "unsafe_path",
+        "leaves the zip's folder",
+    ),
+    (
+        "a zip with files in folders a/ and b/",
+        [Upload("data.zip", _zip({"a/sellers.csv": b"x", "b/orders.csv": b"y"}))],
+        "unsafe_path",
+        "more than one folder",
+    ),
+    (
+        "a file uploaded as ../sellers.csv",
+        [Upload("../sellers.csv", b"x")],
+        "unsafe_path",
+        "has a folder in its name",
+    ),
+    (
+        "a zip whose 5 MB orders.csv packs to a few kB",
+        [Upload("bomb.zip", _zip({"orders.csv": b"0" * 5_000_000}))],
+        "zip_too_large",
+        "would unpack to 5,000,000 bytes",
+    ),
+    (
+        "sellers.csv uploaded loose and in a zip",
+        [Upload("sellers.csv", b"x"), Upload("more.zip", _zip({"sellers.csv": b"y"}))],
+        "duplicate_upload",
+        "comes twice (in the upload and in more.zip)",
+    ),
+]
+
+
+@pytest.mark.parametrize(("files", "code", "words"), [c[1:] for c in UPLOAD_CASES])
+def test_an_unsafe_upload_is_refused_before_any_table_is_read(env, files, code, words):
+    before = env.read_bytes()
+    exc = _refused(files)
+    assert exc.codes == {code}
+    assert words in str(exc)
+    assert env.read_bytes() == before
+
+
+def test_a_zip_link_member_is_refused(env):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        link = zipfile.ZipInfo("sellers.csv")
+        link.external_attr = 0o120777 << 16  # a symbolic link
+        z.writestr(link, "/etc/passwd")
+    exc = _refused([Upload("links.zip", out.getvalue())])
+    assert exc.codes == {"unsafe_path"} and "is a link" in str(exc)
+
+
+def test_only_an_admin_may_import(env):
+    with pytest.raises(NotAllowed):
+        uploads.import_uploads(access.load_users()["analyst"], [Upload("sellers.csv", _sellers())])
+    assert _count(env) == 12
+
+
+# --- the Data page -----------------------------------------------------------------------
+
+PAGE = "../app_pages/data.py"
+
+
+def _page() -> AppTest:
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = "admin"
+    return at.run()
+
+
+def _plain(elements) -> str:
+    return " ".join(re.sub(r"\\(.)", r"\1", e.value) for e in elements)
+
+
+def _table_rows(at: AppTest) -> dict[str, int]:
+    tables = next(d for d in at.dataframe if list(d.value.columns) == ["table", "rows"])
+    return dict(zip(tables.value["table"], tables.value["rows"], strict=True))
+
+
+def test_the_data_page_refuses_a_bad_upload_lists_it_and_changes_no_byte(env):
+    before = env.read_bytes()
+    at = _page()
+    assert not at.exception
+    bad = _sellers(b"S14,S99,2026-02-01,Consultant,XX,pt-BR,100.00,1,\n")
+    at.file_uploader[0].set_value(
+        [("sellers.csv", bad, "text/csv"), ("orders.csv", b"order_id\n", "text/csv")]
+    )
+    at = at.run()
+    at.button(key="import_run").click()
+    at = at.run()
+    assert not at.exception
+    assert env.read_bytes() == before
+    assert "Import of the upload of sellers.csv, orders.csv rejected" in _plain(at.error)
+    problems = next(d for d in at.dataframe if "code" in d.value.columns).value
+    assert set(problems["code"]) == {"unknown_market", "missing_column"}
+    market = problems[problems["column"] == "market"].iloc[0]
+    assert (market["file"], market["row"], market["value"]) == ("sellers.csv", 14, "XX")
+    assert _table_rows(at)["sellers"] == 12
+
+
+def test_the_data_page_imports_a_good_upload_and_shows_the_new_data(env):
+    at = _page()
+    assert _table_rows(at)["sellers"] == 12
+    at.file_uploader[0].set_value([("sellers.csv", _sellers(), "text/csv")])
+    at = at.run()
+    at.button(key="import_run").click()
+    at = at.run()
+    assert not at.exception and not at.error
+    assert _plain(at.success) == ("Imported sellers (13 rows). Every page now shows the new data.")
+    assert _count(env) == 13
+    assert _table_rows(at)["sellers"] == 13
+    assert not at.file_uploader[0].value  # emptied, so the same files are not loaded twice
+
+
+def test_a_new_server_without_data_takes_its_first_import_from_the_page(env, monkeypatch, tmp_path):
+    fresh = tmp_path / "new" / "cxm.duckdb"
+    monkeypatch.setenv("CXM_WAREHOUSE", str(fresh))
+    at = _page()
+    assert not at.exception
+    assert "No data is loaded yet" in _plain(at.info)
+    at.file_uploader[0].set_value(
+        [(p.name, p.read_bytes(), "text/csv") for p in sorted(TINY.glob("*.csv"))]
+    )
+    at = at.run()
+    at.button(key="import_run").click()
+    at = at.run()
+    assert not at.exception and not at.error
+    assert _table_rows(at)["sellers"] == 12 and _count(fresh) == 12
