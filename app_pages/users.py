@@ -16,8 +16,9 @@ accounts = users.accounts(admin)
 standing = users.lockouts(admin)
 page.user_list(admin, accounts, standing)
 
+# A key keeps the chosen tab over the reruns its own widgets start.
 add, change, password, locks = st.tabs(
-    ["Add a user", "Change or remove a user", "Reset a password", "Lockouts"]
+    ["Add a user", "Change or remove a user", "Reset a password", "Lockouts"], key="users_tab"
 )
 with add:
     page.add_form(admin, cfg)

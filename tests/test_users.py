@@ -245,8 +245,8 @@ def _fill_add(at: AppTest, **fields) -> AppTest:
 
 def _add_form(at: AppTest):
     role = next(s for s in at.selectbox if s.label == "Role" and s.placeholder == "Choose a role")
-    every = at.checkbox(key="add_all")
-    markets = at.multiselect(key="add_markets")
+    every = at.checkbox(key="add0_all")
+    markets = at.multiselect(key="add0_markets")
     return role, every, markets
 
 
@@ -270,6 +270,9 @@ def test_the_users_page_adds_a_user_the_list_and_sign_in_then_know(creds):
     bea = next(r for r in _rows(at) if r["username"] == "bea")
     assert (bea["role"], bea["markets"], bea["state"]) == ("strategist", "BR", "active")
     assert access.load_users()["bea"].scope.markets == ("BR",)
+    # The form comes back empty: no password is left in a field.
+    assert {t.label: t.value for t in at.text_input}["Password"] == ""
+    assert at.checkbox(key="add1_all").value
 
 
 def _plain(elements) -> str:

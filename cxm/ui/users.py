@@ -16,10 +16,19 @@ from cxm.config import CompanyConfig
 from cxm.ui import fmt
 
 _DONE = "_cxm_users_done"
+#: A counter per form: a done action bumps it, so the form comes back empty (no password
+#: left in a field) while a refused one keeps what was typed.
+_GENERATION = "_cxm_users_form_{}"
 
 
-def _done(message: str) -> None:
+def _generation(form: str) -> int:
+    return st.session_state.setdefault(_GENERATION.format(form), 0)
+
+
+def _done(message: str, form: str | None = None) -> None:
     st.session_state[_DONE] = message
+    if form is not None:
+        st.session_state[_GENERATION.format(form)] = _generation(form) + 1
     st.rerun()
 
 
@@ -85,6 +94,7 @@ def _markets_input(cfg: CompanyConfig, key: str, current: tuple[str, ...] | None
         list(cfg.market_codes),
         default=list(current or ()),
         format_func=lambda m: f"{names[m]} ({m})",
+        placeholder="Choose markets",
         key=f"{key}_markets",
     )
     if every and chosen:
@@ -94,7 +104,8 @@ def _markets_input(cfg: CompanyConfig, key: str, current: tuple[str, ...] | None
 
 def add_form(admin: User, cfg: CompanyConfig) -> None:
     """Draw the form that adds a user."""
-    with st.form("add_user", clear_on_submit=False, enter_to_submit=False):
+    generation = _generation("add")
+    with st.form(f"add_user_{generation}", enter_to_submit=False):
         left, right = st.columns(2)
         username = left.text_input("User name", help=users.USER_CODES["bad_username"])
         name = right.text_input("Name")
@@ -102,7 +113,7 @@ def add_form(admin: User, cfg: CompanyConfig) -> None:
         role = right.selectbox(
             "Role", [r.value for r in Role], index=None, placeholder="Choose a role"
         )
-        markets = _markets_input(cfg, "add")
+        markets = _markets_input(cfg, f"add{generation}")
         left, right = st.columns(2)
         password = left.text_input(
             "Password", type="password", help=users.USER_CODES["weak_password"]
@@ -127,7 +138,7 @@ def add_form(admin: User, cfg: CompanyConfig) -> None:
     except UserRefused as exc:
         _refused(exc)
         return
-    _done(f"Added {username} ({role}, {users.describe_markets(markets)}).")
+    _done(f"Added {username} ({role}, {users.describe_markets(markets)}).", "add")
 
 
 def change_form(admin: User, cfg: CompanyConfig, accounts: list[Account]) -> None:
@@ -176,7 +187,7 @@ def change_form(admin: User, cfg: CompanyConfig, accounts: list[Account]) -> Non
 
 def password_form(admin: User, accounts: list[Account]) -> None:
     """Draw the form that sets a new password for a user."""
-    with st.form("reset_password", enter_to_submit=False):
+    with st.form(f"reset_password_{_generation('password')}", enter_to_submit=False):
         username = st.selectbox(
             "User", [a.username for a in accounts], index=None, placeholder="Choose a user"
         )
@@ -195,7 +206,7 @@ def password_form(admin: User, accounts: list[Account]) -> None:
     except UserRefused as exc:
         _refused(exc)
         return
-    _done(f"Set a new password for {username}; their open sessions are signed out.")
+    _done(f"Set a new password for {username}; their open sessions are signed out.", "password")
 
 
 def lockouts(admin: User, standing: list[Standing]) -> None:

@@ -1,0 +1,162 @@
+"""Administration in a real browser: users, an upload import, throttled sign-ins, the key.
+
+Each test that could lock out or change a server's users runs on a server of its own.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import zipfile
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from cxm import access
+from tests.browser.conftest import _serve, settle, sign_in
+from tests.browser.test_pages import SHOTS
+from tests.conftest import FIXTURES
+
+pytestmark = pytest.mark.browser
+
+NEW_SELLER = b"S13,S01,2026-02-01,Consultant,BR,pt-BR,100.00,1,\n"
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def server(tiny_warehouse_template, tmp_path):
+    """Return (base URL, warehouse, credentials) of a server of this test's own."""
+    warehouse = tmp_path / "cxm.duckdb"
+    shutil.copyfile(tiny_warehouse_template, warehouse)
+    credentials = access.write_demo_credentials(tmp_path / "credentials.yaml")
+    for url in _serve(warehouse, tmp_path, credentials=credentials):
+        yield url, warehouse, credentials
+
+
+def _choose(page: Page, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def test_an_admin_adds_a_user_who_signs_in_and_is_signed_out_when_disabled(
+    server, browser: Browser
+):
+    url, _, _ = server
+    admin = browser.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    admin.goto(f"{url}/users")
+    sign_in(admin, "admin", "admin-demo-2026")
+    expect(admin.get_by_role("heading", name="Users")).to_be_visible()
+    admin.get_by_role("textbox", name="User name").fill("bea")
+    admin.get_by_role("textbox", name="Name", exact=True).fill("Bea Board")
+    admin.get_by_role("textbox", name="Email").fill("bea@acme.example")
+    _choose(admin, "Role", "strategist")
+    admin.get_by_role("textbox", name="Password", exact=True).fill(PASSWORD)
+    admin.get_by_role("textbox", name="Password again").fill(PASSWORD)
+    admin.get_by_role("button", name="Add user").click()
+    expect(admin.get_by_text("Added bea (strategist, all markets).")).to_be_visible(timeout=30_000)
+    settle(admin)
+    admin.screenshot(path=str(SHOTS / "users.png"), full_page=True)
+
+    bea = browser.new_context().new_page()
+    bea.goto(url)
+    sign_in(bea, "bea", PASSWORD)
+    expect(bea.get_by_text("Bea Board · strategist · all markets")).to_be_visible()
+
+    admin.get_by_role("tab", name="Change or remove a user").click()
+    _choose(admin, "User", "bea")
+    settle(admin)
+    admin.get_by_text("Disabled: cannot sign in").click()
+    admin.get_by_role("button", name="Save changes").click()
+    expect(admin.get_by_text("Changed bea; their open sessions are signed out.")).to_be_visible(
+        timeout=30_000
+    )
+
+    bea.get_by_role("link", name="KPIs by segment").click()  # her next run
+    expect(bea.get_by_role("textbox", name="Username")).to_be_visible(timeout=30_000)
+    expect(bea.get_by_text("your user was removed or disabled on this server")).to_be_visible()
+    bea.context.close()
+    admin.context.close()
+
+
+def _zip(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def _upload(page: Page, files: list[dict]) -> None:
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(files)
+    expect(page.get_by_text(files[-1]["name"]).first).to_be_visible(timeout=30_000)
+    settle(page)
+    page.get_by_role("button", name="Check and import").click()
+
+
+def test_a_bad_upload_lists_its_problems_and_a_good_zip_shows_everywhere(server, page: Page):
+    url, warehouse, _ = server
+    sellers = (FIXTURES / "tiny_company" / "sellers.csv").read_bytes()
+    page.goto(f"{url}/data")
+    sign_in(page, "admin", "admin-demo-2026")
+    before = warehouse.read_bytes()
+
+    bad = sellers + b"S14,S99,2026-02-01,Consultant,XX,pt-BR,100.00,1,\n"
+    _upload(page, [{"name": "sellers.csv", "mimeType": "text/csv", "buffer": bad}])
+    expect(page.get_by_text("Refused: nothing was written")).to_be_visible(timeout=60_000)
+    settle(page)
+    expect(
+        page.get_by_text("Import of the upload of sellers.csv rejected: 1 problem")
+    ).to_be_visible()
+    expect(page.locator('[data-testid="stDataFrame"]').first).to_contain_text("is not a configured")
+    assert warehouse.read_bytes() == before
+    page.set_viewport_size({"width": 1440, "height": 900})
+    settle(page)
+    page.screenshot(path=str(SHOTS / "import-refused.png"))
+
+    # The refused file stays in the uploader (to fix others and check again): take it out.
+    page.locator('[data-testid="stFileChipDeleteBtn"]').click()
+    settle(page)
+    good = _zip({"acme/sellers.csv": sellers + NEW_SELLER})
+    _upload(page, [{"name": "acme.zip", "mimeType": "application/zip", "buffer": good}])
+    expect(page.get_by_text("Imported sellers (13 rows).")).to_be_visible(timeout=60_000)
+    settle(page)
+    assert warehouse.read_bytes() != before
+    page.get_by_role("link", name="Overview").click()
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=30_000)
+    settle(page)
+    # 10 live sellers on 2026-03-02 before; S13 (enrolled 2026-02-01, still in) makes 11.
+    expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text("11")
+    # The caption names the last load's kind and day, never what or where it came from.
+    caption = page.get_by_text("last import").first
+    expect(caption).to_be_visible()
+    expect(caption).not_to_contain_text("upload")
+    expect(caption).not_to_contain_text(str(warehouse.parent))
+
+
+def test_wrong_passwords_pause_signing_in_even_with_the_right_one(server, page: Page):
+    url, _, _ = server
+    page.goto(url)
+    settle(page)
+    for _ in range(4):  # 3 are free; the 4th failure makes the next attempt wait 2 s
+        page.get_by_role("textbox", name="Username").fill("admin")
+        page.get_by_role("textbox", name="Password").fill("wrong-password")
+        page.get_by_role("button", name="Login").click()
+        settle(page, quiet_ms=0)
+    page.get_by_role("textbox", name="Username").fill("admin")
+    page.get_by_role("textbox", name="Password").fill("admin-demo-2026")
+    page.get_by_role("button", name="Login").click()
+    settle(page, quiet_ms=0)
+    expect(page.get_by_text("Too many failed sign-ins with this user name")).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+
+
+def test_a_weak_cookie_key_stops_the_app_before_any_login(tiny_warehouse_template, tmp_path, page):
+    warehouse = tmp_path / "cxm.duckdb"
+    shutil.copyfile(tiny_warehouse_template, warehouse)
+    for url in _serve(warehouse, tmp_path, cookie_key="k" * 32):
+        page.goto(url)
+        expect(page.get_by_text("cxm will not start: CXM_COOKIE_KEY is weak")).to_be_visible(
+            timeout=30_000
+        )
+        settle(page)
+        expect(page.get_by_role("textbox", name="Username")).to_have_count(0)
