@@ -271,3 +271,61 @@ def test_the_data_page_shows_admins_the_sign_ins(app):
         ("sign-in failed", "exec"),
     ]
     assert "sign-ins (failed ones too" in " ".join(c.value for c in at.caption)
+
+
+def test_an_active_users_cookie_is_signed_again_each_hour_with_a_new_issue_time(app, monkeypatch):
+    import extra_streamlit_components as stx
+    import jwt as pyjwt
+
+    from cxm.ui import access as ui_access
+
+    renewed = []
+    original = stx.CookieManager.set
+
+    def spy(self, cookie, val, key="set", **kw):
+        if key == "cxm_renew_cookie":
+            renewed.append((cookie, val, kw["expires_at"]))
+        return original(self, cookie, val, key=key, **kw)
+
+    monkeypatch.setattr(stx.CookieManager, "set", spy)
+    at, clock = app
+    _try(at, "analyst", "analyst-demo-2026").run()
+    assert at.metric
+    clock[0] += 59 * 60
+    at.run()
+    assert renewed == []  # signed 59 minutes ago: nothing to do
+    clock[0] += 2 * 60
+    at.run()
+    assert len(renewed) == 1
+    name, token, expires = renewed[0]
+    claims = pyjwt.decode(token, options={"verify_signature": False})
+    assert name == ui_access.COOKIE_NAME and claims["username"] == "analyst"
+    assert claims["issued_at"] == pytest.approx(NOW + 61 * 60)
+    assert claims["exp_date"] == pytest.approx(NOW + 61 * 60 + 12 * 3600)
+    assert expires.timestamp() == pytest.approx(claims["exp_date"])
+    clock[0] += 30 * 60
+    at.run()
+    assert len(renewed) == 1  # the next renewal is an hour after this one
+    # Signing out still ends a renewed cookie: it was issued before the sign-out.
+    access.revoke_sessions("analyst", now=clock[0] + 1)
+    with pytest.raises(access.LoginTokenRejected, match=r"\[revoked\]"):
+        access.verify_login_token(
+            token,
+            key=access.cookie_key(),
+            usernames={"analyst"},
+            now=clock[0] + 2,
+            lifetime_seconds=12 * 3600,
+            valid_after=access.sessions_valid_after,
+        )
+
+
+def test_failures_from_an_unknown_address_never_lock_out_other_names(app):
+    # AppTest, like a browser on the server's own host, has no client address: counting
+    # "unknown" as one client would let ten wrong passwords lock everybody out.
+    at, clock = app
+    for i in range(12):
+        _try(at, f"guess{i}", "wrong")
+    assert not _refused(_try(at, "admin", "admin-demo-2026"))
+    assert at.metric
+    log = SigninLog(access.signin_log_path())
+    assert {s.kind for s in log.standing(now=clock[0])} == {"user"}

@@ -357,6 +357,12 @@ def write_demo_credentials(path: str | Path | None = None) -> Path:
     return path
 
 
+def trust_forwarded_for() -> bool:
+    """Return whether a reverse proxy's ``X-Forwarded-For`` names the client
+    (``CXM_TRUST_FORWARDED_FOR=1``; see Deployment in the README)."""
+    return os.environ.get("CXM_TRUST_FORWARDED_FOR", "") == "1"
+
+
 def demo_mode() -> bool:
     """Return whether the app runs in explicit demo mode (``CXM_DEMO=1``)."""
     return os.environ.get("CXM_DEMO", "") == "1"

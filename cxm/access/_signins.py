@@ -78,8 +78,9 @@ def delay_after(failures: int) -> float:
     return min(2.0 ** (failures - FREE_FAILURES), MAX_DELAY_SECONDS)
 
 
-def _keys(username: str, client: str) -> tuple[str, str]:
-    return f"user:{username}", f"client:{client}"
+def _keys(username: str, client: str | None) -> tuple[str, ...]:
+    """Return the counters of an attempt: the name's, and the client's when it is known."""
+    return (f"user:{username}",) if client is None else (f"user:{username}", f"client:{client}")
 
 
 class SigninLog:
@@ -97,7 +98,7 @@ class SigninLog:
         con.execute(_DDL_SESSIONS)
         return con
 
-    def refusal(self, username: str, client: str, *, now: float) -> Refusal | None:
+    def refusal(self, username: str, client: str | None, *, now: float) -> Refusal | None:
         """Return why an attempt for ``username`` from ``client`` must wait, or None."""
         worst = None
         with closing(self._connect()) as con:
@@ -112,15 +113,16 @@ class SigninLog:
                     worst = Refusal(wait_seconds=wait, locked=row[0] >= LOCK_AFTER)
         return worst
 
-    def record(self, username: str, client: str, *, ok: bool, now: float) -> None:
-        """Count a failed attempt against the name and the client, or forget the name's."""
-        user, machine = _keys(username, client)
+    def record(self, username: str, client: str | None, *, ok: bool, now: float) -> None:
+        """Count a failed attempt against the name and the client (None: not known), or
+        forget the name's."""
+        keys = _keys(username, client)
         with closing(self._connect()) as con:
             con.execute("BEGIN IMMEDIATE")
             if ok:
-                con.execute("DELETE FROM failed_signins WHERE who = ?", [user])
+                con.execute("DELETE FROM failed_signins WHERE who = ?", [keys[0]])
             else:
-                for who in (user, machine):
+                for who in keys:
                     con.execute(
                         """INSERT INTO failed_signins VALUES (?, 1, ?)
                         ON CONFLICT (who) DO UPDATE SET
@@ -134,12 +136,12 @@ class SigninLog:
     def lift(self, username: str) -> None:
         """Forget a user name's failures: an admin lifting its lockout."""
         with closing(self._connect()) as con:
-            con.execute("DELETE FROM failed_signins WHERE who = ?", [_keys(username, "")[0]])
+            con.execute("DELETE FROM failed_signins WHERE who = ?", [_keys(username, None)[0]])
 
     def lift_client(self, client: str) -> None:
         """Forget a client's failures: an admin lifting the lockout of one computer."""
         with closing(self._connect()) as con:
-            con.execute("DELETE FROM failed_signins WHERE who = ?", [_keys("", client)[1]])
+            con.execute("DELETE FROM failed_signins WHERE who = ?", [f"client:{client}"])
 
     def standing(self, *, now: float) -> list[Standing]:
         """Return every user name and client with failures not yet forgotten, worst first."""

@@ -20,6 +20,7 @@ browser's open session is signed out on its next run.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 
@@ -42,6 +43,7 @@ from cxm.access import (
     revoke_sessions,
     sessions_valid_after,
     signin_log_path,
+    trust_forwarded_for,
     verify_login_token,
 )
 from cxm.warehouse import audit
@@ -50,6 +52,10 @@ COOKIE_NAME = "cxm_login"
 #: The login cookie's life: half a day (a copy taken from a browser is good for no longer,
 #: and signing out ends it at once).
 COOKIE_DAYS = 0.5
+#: While a user is active, their login cookie is signed again this often, so that reloading
+#: the page after a long working day does not ask for the password; an idle cookie still ends
+#: `COOKIE_DAYS` after the last renewal.
+RENEW_AFTER_SECONDS = 3600.0
 #: Session keys: why the visitor was signed out; a cookie to delete; the one deleted.
 _SIGNED_OUT_BECAUSE = "_cxm_signed_out_because"
 _CLEAR_COOKIE = "_cxm_clear_cookie"
@@ -57,6 +63,8 @@ _CLEARED_TOKEN = "_cxm_cleared_token"
 _REFUSED = "_cxm_signin_refused"
 #: When this session signed in (seconds since the epoch); the cookie audited as refused.
 _SIGNED_IN_AT = "_cxm_signed_in_at"
+#: When this session's login cookie was last signed (at sign-in, then by `_renew_cookie`).
+_COOKIE_SIGNED_AT = "_cxm_cookie_signed_at"
 _AUDITED_TOKEN = "_cxm_audited_token"
 #: A user name typed into the form is audited up to this many characters.
 MAX_AUDITED_NAME = 100
@@ -105,9 +113,28 @@ def _signin_log(path: str) -> SigninLog:
 
 
 def _client() -> str:
-    """Return the client's address as the server saw it (a proxy's, behind one), or "unknown"."""
+    """Return the client's address, or "unknown" (Streamlit gives none for the same host).
+
+    Behind a reverse proxy every connection comes from the proxy; with
+    ``CXM_TRUST_FORWARDED_FOR=1`` the last address of the ``X-Forwarded-For`` header (the one
+    the proxy wrote) is the client. Only set it when a proxy in front of cxm always writes
+    that header: otherwise a client could name any address it likes.
+    """
+    if trust_forwarded_for():
+        forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
+        if forwarded:
+            return forwarded
     address = st.context.ip_address
     return address if isinstance(address, str) and address else "unknown"
+
+
+def _counted(client: str) -> str | None:
+    """Return the client to count failures against, or None when its address is unknown.
+
+    "unknown" is every connection at once: counting it would let anyone lock everybody out
+    with ten wrong passwords. Failures still count against the user name.
+    """
+    return None if client == "unknown" else client
 
 
 def _audit(action: str, username: str, why: str) -> None:
@@ -132,7 +159,7 @@ def _throttled_check(entries: dict):
 
     def check(username: str, password: str) -> bool:
         log_ = _signin_log(str(signin_log_path()))
-        client, now = _client(), _now()
+        client, now = _counted(_client()), _now()
         refusal = log_.refusal(username, client, now=now)
         ok = password_matches(password, hashes.get(username), cost=cost)  # always one check
         if refusal is not None:
@@ -226,6 +253,7 @@ def _end_stale_session() -> None:
     for key in _AUTH_KEYS:
         st.session_state[key] = None
     st.session_state.pop(_SIGNED_IN_AT, None)
+    st.session_state.pop(_COOKIE_SIGNED_AT, None)
     st.session_state[_CLEAR_COOKIE] = True  # the browser may hold a cookie set in this session
     st.session_state[_SIGNED_OUT_BECAUSE] = f"You were signed out: {because}"
 
@@ -263,6 +291,7 @@ def login() -> User | None:
         st.session_state.setdefault(_SIGNED_IN_AT, _now())
         st.session_state.pop(_SIGNED_OUT_BECAUSE, None)
         st.session_state.pop(_CLEAR_COOKIE, None)
+        _renew_cookie(auth)
         return current_user()
     if status is False and (refusal := st.session_state.pop(_REFUSED, None)):
         st.error(_refusal_message(refusal), icon=":material/lock_clock:")
@@ -272,6 +301,27 @@ def login() -> User | None:
         st.info(because, icon=":material/logout:")
     _clear_cookie(auth)
     return None
+
+
+def _renew_cookie(auth: stauth.Authenticate) -> None:
+    """Sign the login cookie again when it was signed over `RENEW_AFTER_SECONDS` ago.
+
+    A renewed cookie carries a new issue time, so `revoke_sessions` ends it like any other.
+    """
+    now = _now()
+    signed = st.session_state.setdefault(_COOKIE_SIGNED_AT, st.session_state[_SIGNED_IN_AT])
+    if now - signed < RENEW_AFTER_SECONDS:
+        return
+    cookies = auth.cookie_controller.cookie_model
+    cookies.exp_date = now + COOKIE_DAYS * 86_400
+    cookies.cookie_manager.set(
+        COOKIE_NAME,
+        _token_encode(cookies),
+        key="cxm_renew_cookie",
+        expires_at=dt.datetime.fromtimestamp(cookies.exp_date),
+    )
+    st.session_state[_COOKIE_SIGNED_AT] = now
+    log.info("renewed the login cookie of an active session")
 
 
 def current_user() -> User | None:
@@ -289,6 +339,7 @@ def _signed_out(details: dict) -> None:
     """End every session of the user signing out (their cookie too, wherever it was copied)."""
     username = details.get("username")
     st.session_state.pop(_SIGNED_IN_AT, None)
+    st.session_state.pop(_COOKIE_SIGNED_AT, None)
     if username:
         revoke_sessions(username, now=_now())
         _audit("sign-out", username, "signed out")

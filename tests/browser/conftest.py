@@ -42,23 +42,35 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(warehouse: Path, folder: Path, *, credentials: Path | None = None, cookie_key: str = ""):
+def _serve(
+    warehouse: Path,
+    folder: Path,
+    *,
+    credentials: Path | None = None,
+    cookie_key: str = "",
+    env: dict[str, str] | None = None,
+):
     """Start the app on ``warehouse``; yield its base URL; stop it afterwards.
 
     The users are the demo users unless ``credentials`` names another file; the login cookie
-    is signed with a random key of the server's unless ``cookie_key`` is given.
+    is signed with a random key of the server's unless ``cookie_key`` is given; ``env`` adds
+    settings to the server's environment.
     """
-    env = {
-        **os.environ,
-        "CXM_WAREHOUSE": str(warehouse),
-        "CXM_DEMO": "1",
-        "CXM_CREDENTIALS": str(
-            credentials or access.write_demo_credentials(folder / "credentials.yaml")
-        ),
-    }
+    extra, env = (
+        env,
+        {
+            **os.environ,
+            "CXM_WAREHOUSE": str(warehouse),
+            "CXM_DEMO": "1",
+            "CXM_CREDENTIALS": str(
+                credentials or access.write_demo_credentials(folder / "credentials.yaml")
+            ),
+        },
+    )
     env.pop("CXM_COOKIE_KEY", None)
     if cookie_key:
         env["CXM_COOKIE_KEY"] = cookie_key
+    env.update(extra or {})
     port = _free_port()
     log = (folder / "server.log").open("w")
     proc = subprocess.Popen(

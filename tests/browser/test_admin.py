@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from cxm import access
+from cxm.warehouse import audit
 from tests.browser.conftest import _serve, settle, sign_in
 from tests.browser.test_pages import SHOTS
 from tests.conftest import FIXTURES
@@ -148,6 +149,45 @@ def test_wrong_passwords_pause_signing_in_even_with_the_right_one(server, page: 
     settle(page, quiet_ms=0)
     expect(page.get_by_text("Too many failed sign-ins with this user name")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+
+
+def _fail_once(page: Page, username: str) -> None:
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill("wrong-password")
+    page.get_by_role("button", name="Login").click()
+    settle(page, quiet_ms=0)
+
+
+def test_behind_a_trusted_proxy_each_client_is_counted_by_its_forwarded_address(
+    tiny_warehouse_template, tmp_path, browser: Browser
+):
+    warehouse = tmp_path / "cxm.duckdb"
+    shutil.copyfile(tiny_warehouse_template, warehouse)
+    for url in _serve(warehouse, tmp_path, env={"CXM_TRUST_FORWARDED_FOR": "1"}):
+        guesser = browser.new_context(extra_http_headers={"X-Forwarded-For": "203.0.113.9"})
+        page = guesser.new_page()
+        page.goto(url)
+        settle(page)
+        # A different name each time: the 3 free failures of this client, then it waits.
+        for name in ("ana", "bob", "cy", "dee"):
+            _fail_once(page, name)
+        page.get_by_role("textbox", name="Username").fill("admin")
+        page.get_by_role("textbox", name="Password").fill("admin-demo-2026")
+        page.get_by_role("button", name="Login").click()
+        settle(page, quiet_ms=0)
+        expect(page.get_by_text("Too many failed sign-ins")).to_be_visible()
+        # Another client (another forwarded address) signs in as admin at once.
+        other = browser.new_context(extra_http_headers={"X-Forwarded-For": "203.0.113.10"})
+        admin = other.new_page()
+        admin.goto(url)
+        sign_in(admin, "admin", "admin-demo-2026")
+        trail = audit.entries(path=warehouse.with_suffix(".audit.sqlite"))
+        whats = dict(zip(trail["username"], trail["what"], strict=False))  # newest first
+        assert [whats[n] for n in ("ana", "bob", "cy")] == ["unknown user, from 203.0.113.9"] * 3
+        assert whats["dee"].startswith("throttled (1 s to wait), from 203.0.113.9")
+        assert trail["what"][0] == "password, from 203.0.113.10"
+        guesser.close()
+        other.close()
 
 
 def test_a_weak_cookie_key_stops_the_app_before_any_login(tiny_warehouse_template, tmp_path, page):
