@@ -136,6 +136,26 @@ def test_the_data_page_shows_a_loads_kind_as_text(env):
     assert ESCAPED_IMAGE in at.caption[0].value
 
 
+def test_the_users_page_shows_names_from_the_credentials_file_as_text(env):
+    raw = yaml.safe_load(env.read_text())
+    raw["credentials"]["usernames"][PAYLOAD] = raw["credentials"]["usernames"]["exec"]
+    env.write_text(yaml.safe_dump(raw))
+    at = _signed_in("admin", PAGES + "users.py")
+    assert not at.exception
+    at.selectbox(key="change_user").select(PAYLOAD).run()
+    assert not at.exception
+    _assert_no_markup(at)
+    labels = [e.label for e in at.expander] + [c.label for c in at.checkbox]
+    assert f"Remove {fmt.md_escape(PAYLOAD)}" in labels
+    assert not any(_has_markup(label) for label in labels)
+    at.checkbox(key=f"change_{PAYLOAD}_sure").check().run()
+    at.button(key=f"change_{PAYLOAD}_remove").click().run()
+    _assert_no_markup(at)
+    assert at.success[0].value == fmt.md_escape(
+        f"Removed {PAYLOAD}; their open sessions are signed out."
+    )
+
+
 def test_an_error_naming_a_bad_user_entry_shows_the_name_as_text(env):
     raw = yaml.safe_load(env.read_text())
     raw["credentials"]["usernames"][PAYLOAD] = {**raw["credentials"]["usernames"]["exec"]}

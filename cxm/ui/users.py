@@ -170,9 +170,10 @@ def change_form(admin: User, cfg: CompanyConfig, accounts: list[Account]) -> Non
                     _refused(exc)
                 else:
                     _done(f"Changed {username}; their open sessions are signed out.")
-    with st.expander(f"Remove {username}"):
+    shown = fmt.md_escape(username)  # a hand-edited file may hold any name; labels are Markdown
+    with st.expander(f"Remove {shown}"):
         sure = st.checkbox(
-            f"{username} will no longer be able to sign in, and the entry is deleted "
+            f"{shown} will no longer be able to sign in, and the entry is deleted "
             "(disabling keeps it).",
             key=f"{key}_sure",
         )
