@@ -106,7 +106,9 @@ def test_a_cookie_that_does_not_verify_shows_the_login_form_and_is_deleted(page:
     page.get_by_role("textbox", name="Password").fill("admin-demo-2026")
     page.get_by_role("button", name="Login").click()
     expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
-    expect(page.get_by_role("heading", name="Data")).to_have_count(1)  # one page, drawn once
+    expect(page.get_by_role("heading", name="Data", exact=True)).to_have_count(
+        1
+    )  # one page, drawn once
 
 
 def test_a_user_removed_from_the_credentials_file_while_signed_in_gets_the_form(page: Page, keyed):

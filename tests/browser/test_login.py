@@ -20,7 +20,7 @@ def test_a_deep_link_shows_only_the_login_then_lands_on_its_page(page: Page, app
     expect(page.get_by_text("Page not found")).to_have_count(0)
     sign_in(page, "admin", "admin-demo-2026")
     assert page.url.endswith("/data")
-    expect(page.get_by_role("heading", name="Data")).to_be_visible()
+    expect(page.get_by_role("heading", name="Data", exact=True)).to_be_visible()
     # The tiny company's row counts, drawn by the grid: 15 orders.
     grid = page.locator('[data-testid="stDataFrame"]').first
     expect(grid).to_be_visible()
