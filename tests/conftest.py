@@ -47,3 +47,16 @@ def small_demo_warehouse(tmp_path_factory) -> Path:
     return build_demo(
         DemoSpec(sellers=2_000, seed=11), tmp_path_factory.mktemp("small") / "cxm.duckdb"
     )
+
+
+@pytest.fixture
+def app_env(monkeypatch, tmp_path, tiny_warehouse) -> Path:
+    """Point the app at a private tiny company with the demo users; return the credentials."""
+    from cxm import access
+
+    credentials = access.write_demo_credentials(tmp_path / "credentials.yaml")
+    monkeypatch.setenv("CXM_WAREHOUSE", str(tiny_warehouse))
+    monkeypatch.setenv("CXM_CREDENTIALS", str(credentials))
+    monkeypatch.setenv("CXM_DEMO", "1")
+    monkeypatch.delenv("CXM_COOKIE_KEY", raising=False)
+    return credentials

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from cxm import access, metrics
+from cxm import metrics
 from cxm.access import Scope
 from cxm.config import load_config
 from cxm.segments import Period, SegmentFilter
@@ -16,12 +16,8 @@ APP = "../app.py"
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path, tiny_warehouse):
-    credentials = access.write_demo_credentials(tmp_path / "credentials.yaml")
-    monkeypatch.setenv("CXM_WAREHOUSE", str(tiny_warehouse))
-    monkeypatch.setenv("CXM_CREDENTIALS", str(credentials))
-    monkeypatch.setenv("CXM_DEMO", "1")
-    monkeypatch.delenv("CXM_COOKIE_KEY", raising=False)
+def env(app_env):
+    return app_env
 
 
 def _login(username: str, password: str) -> AppTest:

@@ -24,12 +24,7 @@ NEW_SELLER = b"S13,S01,2026-02-01,Consultant,BR,pt-BR,100.00,1,\n"
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path, tiny_warehouse):
-    credentials = access.write_demo_credentials(tmp_path / "credentials.yaml")
-    monkeypatch.setenv("CXM_WAREHOUSE", str(tiny_warehouse))
-    monkeypatch.setenv("CXM_CREDENTIALS", str(credentials))
-    monkeypatch.setenv("CXM_DEMO", "1")
-    monkeypatch.delenv("CXM_COOKIE_KEY", raising=False)
+def env(app_env, tiny_warehouse):
     return tiny_warehouse
 
 

@@ -21,13 +21,8 @@ GOOD = "correct horse battery"
 
 
 @pytest.fixture
-def creds(monkeypatch, tmp_path, tiny_warehouse):
-    path = access.write_demo_credentials(tmp_path / "credentials.yaml")
-    monkeypatch.setenv("CXM_CREDENTIALS", str(path))
-    monkeypatch.setenv("CXM_WAREHOUSE", str(tiny_warehouse))
-    monkeypatch.setenv("CXM_DEMO", "1")
-    monkeypatch.delenv("CXM_COOKIE_KEY", raising=False)
-    return path
+def creds(app_env):
+    return app_env
 
 
 def _admin() -> User:

@@ -102,6 +102,13 @@ def _markets_input(cfg: CompanyConfig, key: str, current: tuple[str, ...] | None
     return None if every else chosen
 
 
+def _password_pair(label: str) -> tuple[str, str]:
+    """Draw a password field and its repetition side by side; return both as typed."""
+    left, right = st.columns(2)
+    password = left.text_input(label, type="password", help=users.USER_CODES["weak_password"])
+    return password, right.text_input(f"{label} again", type="password")
+
+
 def add_form(admin: User, cfg: CompanyConfig) -> None:
     """Draw the form that adds a user."""
     generation = _generation("add")
@@ -114,11 +121,7 @@ def add_form(admin: User, cfg: CompanyConfig) -> None:
             "Role", [r.value for r in Role], index=None, placeholder="Choose a role"
         )
         markets = _markets_input(cfg, f"add{generation}")
-        left, right = st.columns(2)
-        password = left.text_input(
-            "Password", type="password", help=users.USER_CODES["weak_password"]
-        )
-        repeated = right.text_input("Password again", type="password")
+        password, repeated = _password_pair("Password")
         if not st.form_submit_button("Add user", type="primary"):
             return
     if isinstance(markets, str):
@@ -192,11 +195,7 @@ def password_form(admin: User, accounts: list[Account]) -> None:
         username = st.selectbox(
             "User", [a.username for a in accounts], index=None, placeholder="Choose a user"
         )
-        left, right = st.columns(2)
-        password = left.text_input(
-            "New password", type="password", help=users.USER_CODES["weak_password"]
-        )
-        repeated = right.text_input("New password again", type="password")
+        password, repeated = _password_pair("New password")
         if not st.form_submit_button("Set password", type="primary"):
             return
     if username is None:

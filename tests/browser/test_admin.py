@@ -5,9 +5,7 @@ Each test that could lock out or change a server's users runs on a server of its
 
 from __future__ import annotations
 
-import io
 import shutil
-import zipfile
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -17,10 +15,10 @@ from cxm.warehouse import audit
 from tests.browser.conftest import _serve, settle, sign_in
 from tests.browser.test_pages import SHOTS
 from tests.conftest import FIXTURES
+from tests.test_uploads import NEW_SELLER, _zip
 
 pytestmark = pytest.mark.browser
 
-NEW_SELLER = b"S13,S01,2026-02-01,Consultant,BR,pt-BR,100.00,1,\n"
 PASSWORD = "correct horse battery"
 
 
@@ -77,14 +75,6 @@ def test_an_admin_adds_a_user_who_signs_in_and_is_signed_out_when_disabled(
     expect(bea.get_by_text("your user was removed or disabled on this server")).to_be_visible()
     bea.context.close()
     admin.context.close()
-
-
-def _zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return out.getvalue()
 
 
 def _upload(page: Page, files: list[dict]) -> None:
