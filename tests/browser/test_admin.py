@@ -117,11 +117,18 @@ def test_a_bad_upload_lists_its_problems_and_a_good_zip_shows_everywhere(server,
     settle(page)
     # 10 live sellers on 2026-03-02 before; S13 (enrolled 2026-02-01, still in) makes 11.
     expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text("11")
-    # The caption names the last load's kind and day, never what or where it came from.
-    caption = page.get_by_text("last import").first
-    expect(caption).to_be_visible()
+    # A scoped analyst sees Brazil's count only, and the caption names the last load's kind
+    # and day, never what or where it came from.
+    analyst = page.context.browser.new_context().new_page()
+    analyst.goto(url)
+    sign_in(analyst, "analyst", "analyst-demo-2026")
+    # Live in Brazil (no Mexican sellers): S05, S07, S08, S11, and now S13.
+    expect(analyst.locator('[data-testid="stMetricValue"]').first).to_have_text("5")
+    caption = analyst.get_by_text("showing BR, MX").first
+    expect(caption).to_contain_text("last import")
     expect(caption).not_to_contain_text("upload")
     expect(caption).not_to_contain_text(str(warehouse.parent))
+    analyst.context.close()
 
 
 def test_wrong_passwords_pause_signing_in_even_with_the_right_one(server, page: Page):
