@@ -14,17 +14,18 @@ from cxm.cli import app
 from cxm.warehouse.schema import ID_PATTERN, TABLES, columns, key_columns
 
 DOCS = Path(__file__).parents[1] / "docs"
-COMMANDS = (
-    "demo",
-    "import",
-    "export-raw",
-    "status",
-    "report",
-    "board-pack",
-    "clv",
-    "whatif",
-    "demo-users",
-)
+
+
+def commands() -> list[list[str]]:
+    """Return every command of ``cxm`` as its words, in the order they were registered.
+
+    Read from the Typer app, so a new command or group cannot be left out of docs/cli.md.
+    """
+    words = [[c.name or c.callback.__name__.replace("_", "-")] for c in app.registered_commands]
+    for group in app.registered_groups:
+        sub = group.typer_instance.registered_commands
+        words += [[group.name, c.name or c.callback.__name__.replace("_", "-")] for c in sub]
+    return words
 
 
 def render_cli() -> str:
@@ -36,9 +37,9 @@ def render_cli() -> str:
         "Generated from `--help` by `python -m cxm.docs`. Run with `uv run cxm ...`.",
         "",
     ]
-    for command in COMMANDS:
-        text = runner.invoke(app, [command, "--help"], prog_name="cxm", terminal_width=100).stdout
-        parts += [f"## `cxm {command}`", "", "```text", text.rstrip(), "```", ""]
+    for command in commands():
+        text = runner.invoke(app, [*command, "--help"], prog_name="cxm", terminal_width=100).stdout
+        parts += [f"## `cxm {' '.join(command)}`", "", "```text", text.rstrip(), "```", ""]
     return "\n".join(parts)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
+import time
 
 import bcrypt
 import pytest
@@ -184,8 +185,6 @@ def test_a_password_reset_ends_sessions_and_lifts_the_lockout(creds):
 
 
 def test_lockouts_are_listed_and_lifted_by_an_admin(creds):
-    import time
-
     log = access.SigninLog(access.signin_log_path())
     now = time.time()
     for i in range(10):
@@ -364,3 +363,63 @@ def test_a_session_of_a_user_an_admin_disables_ends_on_its_next_run(creds):
     at.run()
     assert "your user was removed or disabled on this server" in _plain(at.info)
     assert not at.metric
+
+
+# --- cxm users, from the server's shell -----------------------------------------------------
+
+
+def test_the_first_admin_is_made_from_the_shell_and_signs_in(monkeypatch, tmp_path, tiny_warehouse):
+    from typer.testing import CliRunner
+
+    from cxm.cli import app
+
+    path = tmp_path / "fresh" / "credentials.yaml"
+    monkeypatch.setenv("CXM_CREDENTIALS", str(path))
+    monkeypatch.setenv("CXM_WAREHOUSE", str(tiny_warehouse))
+    args = ["users", "add", "alex", "--name", "Alex Admin", "--email", "alex@acme.example"]
+    result = CliRunner().invoke(app, [*args, "--role", "admin"], input=f"{GOOD}\n{GOOD}\n")
+    assert result.exit_code == 0, result.output
+    assert "Added alex (admin, all markets)." in result.output
+    assert access.load_users()["alex"].role == Role.ADMIN
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    row = audit.entries().row(0, named=True)
+    assert row["username"].startswith("shell:") and row["what"] == "alex: admin, all markets"
+    # A weak password is refused with the rule, exit 1, nothing written.
+    before = path.read_bytes()
+    result = CliRunner().invoke(
+        app,
+        [
+            "users",
+            "add",
+            "bo",
+            "--name",
+            "Bo",
+            "--email",
+            "bo@acme.example",
+            "--role",
+            "analyst",
+            "--market",
+            "BR",
+        ],
+        input="short\nshort\n",
+    )
+    assert result.exit_code == 1 and "is 5 characters long" in result.output
+    assert path.read_bytes() == before
+
+
+def test_a_locked_out_admin_gets_back_in_from_the_shell(creds):
+    from typer.testing import CliRunner
+
+    from cxm.cli import app
+
+    log = access.SigninLog(access.signin_log_path())
+    for i in range(10):
+        log.record("admin", None, ok=False, now=time.time() - 20 + i)
+    listed = CliRunner().invoke(app, ["users", "list"])
+    assert listed.exit_code == 0 and "locked" in listed.output
+    result = CliRunner().invoke(app, ["users", "set-password", "admin"], input=f"{GOOD}\n{GOOD}\n")
+    assert result.exit_code == 0, result.output
+    assert log.refusal("admin", None, now=time.time()) is None
+    assert bcrypt.checkpw(GOOD.encode(), access.read_accounts()["admin"].password_hash.encode())
+    result = CliRunner().invoke(app, ["users", "lift", "admin"])
+    assert "admin has no failed sign-ins to lift." in result.output

@@ -14,6 +14,7 @@ disable or demote themself (nor be removed, disabled or demoted by anyone).
 from __future__ import annotations
 
 import difflib
+import getpass
 import re
 import time
 from collections.abc import Sequence
@@ -204,7 +205,7 @@ def add_user(
     _password(password, repeated, username=username, name=name)
     path = credentials_path()
     with locked(path):
-        before = read_accounts(path)
+        before = read_accounts(path) if path.exists() else {}  # the first user makes the file
         if username in before:
             raise UserRefused(
                 "duplicate_user", "username", f"A user named {username!r} already exists."
@@ -349,6 +350,13 @@ def lockouts(actor: User | None, *, now: float | None = None) -> list[Standing]:
     if not path.exists():
         return []
     return SigninLog(path).standing(now=time.time() if now is None else now)
+
+
+def server_shell() -> User:
+    """Return the acting user of ``cxm users`` on the server: an admin named after the
+    operating-system account (whoever can run it there can edit the credentials file anyway)."""
+    who = getpass.getuser()
+    return User(username=f"shell:{who}", name=f"{who} on the server", email="-", role=Role.ADMIN)
 
 
 def lift_lockout(actor: User | None, standing: Standing) -> None:

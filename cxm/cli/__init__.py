@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from cxm.cli import data, models, reports, whatif  # noqa: F401  (each registers its commands)
+from cxm.cli import data, models, reports, users, whatif  # noqa: F401  (each registers its commands)
 from cxm.cli._common import app
 
 __all__ = ["app", "main"]
