@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import re
 import zipfile
@@ -245,3 +246,61 @@ def test_a_new_server_without_data_takes_its_first_import_from_the_page(env, mon
     at = at.run()
     assert not at.exception and not at.error
     assert _table_rows(at)["sellers"] == 12 and _count(fresh) == 12
+
+
+# --- the audit trail's filters ----------------------------------------------------------------
+
+
+def _event(at: str, username: str, action: str) -> None:
+    audit.record(
+        audit.Entry(
+            username=username,
+            role="admin",
+            action=action,
+            what=f"{action} by {username}",
+            filters="",
+            scope="all markets",
+            at=dt.datetime.fromisoformat(at),
+        )
+    )
+
+
+@pytest.fixture
+def trail(env):
+    _event("2026-11-01 09:00:00", "admin", "sign-in")
+    _event("2026-11-02 23:59:59", "analyst", "sign-in")
+    _event("2026-11-03 00:00:00", "analyst", "export")
+    _event("2026-11-05 12:00:00", "admin", "user added")
+    return env
+
+
+def test_the_audit_trail_filters_by_action_user_and_days_both_ends_included(trail):
+    def whats(**filters) -> list[str]:
+        return audit.entries(**filters)["what"].to_list()
+
+    assert whats(actions=["sign-in"]) == ["sign-in by analyst", "sign-in by admin"]
+    assert whats(usernames=["analyst"]) == ["export by analyst", "sign-in by analyst"]
+    assert whats(since=dt.date(2026, 11, 2), until=dt.date(2026, 11, 3)) == [
+        "export by analyst",
+        "sign-in by analyst",  # 23:59:59 on the 2nd is inside "until the 3rd"
+    ]
+    assert whats(until=dt.date(2026, 11, 2)) == ["sign-in by analyst", "sign-in by admin"]
+    assert whats(actions=["export"], usernames=["admin"]) == []
+    assert audit.distinct("action") == ["export", "sign-in", "user added"]
+    with pytest.raises(ValueError, match="'what' is not a filterable"):
+        audit.distinct("what")
+
+
+def test_the_data_page_filters_the_audit_trail(trail):
+    at = _page()
+    rows = next(d for d in at.dataframe if "action" in d.value.columns).value
+    assert len(rows) == 4
+    at.multiselect(key="audit_actions").select("sign-in")
+    at.multiselect(key="audit_users").select("analyst")
+    at = at.run()
+    rows = next(d for d in at.dataframe if "action" in d.value.columns).value
+    assert rows["what"].to_list() == ["sign-in by analyst"]
+    at.multiselect(key="audit_users").unselect("analyst").select("admin")
+    at.multiselect(key="audit_actions").unselect("sign-in").select("export")
+    at = at.run()
+    assert "No audited event matches these filters." in _plain(at.info)
