@@ -160,6 +160,14 @@ def test_an_unsafe_upload_is_refused_before_any_table_is_read(env, files, code, 
     assert env.read_bytes() == before
 
 
+def test_a_hidden_file_uploaded_loose_is_named_not_dropped(env):
+    exc = _refused([Upload("sellers.csv", _sellers()), Upload(".sellers.csv", b"x")])
+    assert [i.line() for i in exc.issues] == [
+        ".sellers.csv: is a hidden file, not a table file [unknown_file]."
+    ]
+    assert _count(env) == 12
+
+
 def test_a_zip_link_member_is_refused(env):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:

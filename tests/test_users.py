@@ -92,6 +92,15 @@ def test_bad_input_is_refused_with_its_field_and_changes_nothing(creds, changes,
     assert audit.entries().is_empty()
 
 
+def test_a_name_that_differs_only_in_case_from_a_hand_edited_one_is_a_duplicate(creds):
+    raw = yaml.safe_load(creds.read_text())
+    raw["credentials"]["usernames"]["Bea"] = raw["credentials"]["usernames"]["exec"]
+    creds.write_text(yaml.safe_dump(raw))
+    with pytest.raises(UserRefused, match="A user named 'Bea' already exists") as exc:
+        _add(username="bea")
+    assert exc.value.code == "duplicate_user"
+
+
 def test_a_password_over_what_bcrypt_reads_is_refused_not_cut(creds):
     long = "é" * 37  # 74 bytes in 37 characters; with "abcde" 79 bytes
     with pytest.raises(UserRefused, match="is 79 bytes long; bcrypt reads at most 72"):

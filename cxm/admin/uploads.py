@@ -139,6 +139,8 @@ def stage(uploads: Sequence[Upload], into: Path) -> tuple[list[str], list[str]]:
             continue
         if PurePosixPath(upload.name).name != upload.name or "\\" in upload.name:
             issues.append(_issue(upload.name, "unsafe_path", "has a folder in its name"))
+        elif upload.name.startswith("."):  # the import skips hidden files: say so, never drop
+            issues.append(_issue(upload.name, "unknown_file", "is a hidden file, not a table file"))
         elif upload.name in seen:
             issues.append(_duplicate(upload.name, seen[upload.name], "the upload"))
         else:

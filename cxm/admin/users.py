@@ -206,9 +206,11 @@ def add_user(
     path = credentials_path()
     with locked(path):
         before = read_accounts(path) if path.exists() else {}  # the first user makes the file
-        if username in before:
+        # Sign-in reads names in lower case: "Ana" in a hand-edited file and "ana" would clash.
+        taken = next((u for u in before if u.lower() == username), None)
+        if taken is not None:
             raise UserRefused(
-                "duplicate_user", "username", f"A user named {username!r} already exists."
+                "duplicate_user", "username", f"A user named {taken!r} already exists."
             )
         account = Account(
             username=username,
