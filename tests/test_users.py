@@ -101,6 +101,22 @@ def test_a_name_that_differs_only_in_case_from_a_hand_edited_one_is_a_duplicate(
     assert exc.value.code == "duplicate_user"
 
 
+def test_every_bad_field_of_the_form_is_named_at_once(creds):
+    before = creds.read_bytes()
+    with pytest.raises(UserRefused) as exc:
+        _add(username="Bad Name", name="", email="x", role=None, markets=["XX"], password="short")
+    assert exc.value.codes == [
+        "bad_username",
+        "empty_name",
+        "bad_email",
+        "empty_role",
+        "unknown_market",
+        "weak_password",
+    ]
+    assert str(exc.value).splitlines()[0].startswith("User name 'Bad Name': A user name is 2")
+    assert creds.read_bytes() == before
+
+
 def test_a_password_over_what_bcrypt_reads_is_refused_not_cut(creds):
     long = "é" * 37  # 74 bytes in 37 characters; with "abcde" 79 bytes
     with pytest.raises(UserRefused, match="is 79 bytes long; bcrypt reads at most 72"):

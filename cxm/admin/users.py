@@ -61,11 +61,36 @@ EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class UserRefused(CxmError):
-    """A user change that breaks a rule; nothing was written. ``field`` is the form's field."""
+    """A user change that breaks a rule; nothing was written. ``field`` is the form's field.
 
-    def __init__(self, code: str, field: str, message: str) -> None:
-        self.code, self.field = code, field
-        super().__init__(f"{message} [{code}]")
+    ``also`` holds the other problems found in the same form, so that all are said at once.
+    """
+
+    def __init__(self, code: str, field: str, message: str, also: Sequence[UserRefused] = ()):
+        self.code, self.field, self.message, self.also = code, field, message, tuple(also)
+        lines = [f"{message} [{code}]", *(str(other) for other in self.also)]
+        super().__init__("\n".join(lines))
+
+    @property
+    def codes(self) -> list[str]:
+        """Return the code of every problem found, in form order."""
+        return [self.code, *(other.code for other in self.also)]
+
+
+def _all_or_raise(*checks) -> list:
+    """Run each check (a no-argument callable); return their results, or raise one
+    `UserRefused` naming every problem found."""
+    results, problems = [], []
+    for check in checks:
+        try:
+            results.append(check())
+        except UserRefused as exc:
+            problems.append(exc)
+            results.append(None)
+    if problems:
+        first = problems[0]
+        raise UserRefused(first.code, first.field, first.message, problems[1:])
+    return results
 
 
 def describe_markets(markets: Sequence[str] | None) -> str:
@@ -79,6 +104,23 @@ def describe_markets(markets: Sequence[str] | None) -> str:
 
 def _admin(actor: User | None) -> User:
     return require_role(actor, Role.ADMIN)
+
+
+def _username(username: str) -> None:
+    if not USERNAME.fullmatch(username):
+        raise UserRefused(
+            "bad_username", "username", f"User name {username!r}: {USER_CODES['bad_username']}"
+        )
+
+
+def _name(name: str) -> None:
+    if not name:
+        raise UserRefused("empty_name", "name", "Give the user a name to show.")
+
+
+def _email(email: str) -> None:
+    if not EMAIL.fullmatch(email):
+        raise UserRefused("bad_email", "email", f"{email!r} is not an email address.")
 
 
 def _role(role: str | Role | None) -> Role:
@@ -193,16 +235,15 @@ def add_user(
         market or none, or a weak password; nothing is written.
     """
     actor = _admin(actor)
-    username = username.strip()
-    if not USERNAME.fullmatch(username):
-        raise UserRefused("bad_username", "username", f"{username!r}: {USER_CODES['bad_username']}")
-    name, email = name.strip(), email.strip()
-    if not name:
-        raise UserRefused("empty_name", "name", "Give the user a name to show.")
-    if not EMAIL.fullmatch(email):
-        raise UserRefused("bad_email", "email", f"{email!r} is not an email address.")
-    chosen_role, chosen_markets = _role(role), _markets(markets)
-    _password(password, repeated, username=username, name=name)
+    username, name, email = username.strip(), name.strip(), email.strip()
+    _, _, _, chosen_role, chosen_markets, _ = _all_or_raise(
+        lambda: _username(username),
+        lambda: _name(name),
+        lambda: _email(email),
+        lambda: _role(role),
+        lambda: _markets(markets),
+        lambda: _password(password, repeated, username=username, name=name),
+    )
     path = credentials_path()
     with locked(path):
         before = read_accounts(path) if path.exists() else {}  # the first user makes the file
@@ -252,7 +293,7 @@ def change_user(
         nothing, or one that leaves no enabled admin; nothing is written.
     """
     actor = _admin(actor)
-    chosen_role, chosen_markets = _role(role), _markets(markets)
+    chosen_role, chosen_markets = _all_or_raise(lambda: _role(role), lambda: _markets(markets))
     path = credentials_path()
     with locked(path):
         before = read_accounts(path)

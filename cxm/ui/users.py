@@ -39,7 +39,7 @@ def said() -> None:
 
 
 def _refused(exc: UserRefused) -> None:
-    st.error(fmt.md_escape(exc), icon=":material/error:")
+    st.error(fmt.md_escape(exc, keep_lines=True), icon=":material/error:")  # a problem a line
 
 
 def _sign_in_state(account: Account, standing: dict[str, Standing]) -> str:
