@@ -5,6 +5,9 @@ SHELL := /bin/bash
 # uv: the one on PATH, else a private copy installed with pip into .tools/.
 UV := $(or $(shell command -v uv 2>/dev/null),$(CURDIR)/.tools/bin/uv)
 PORT ?= 8501
+# The demo's logins are printed for anyone to read: serve it to this machine only unless asked
+# (make run HOST=0.0.0.0).
+HOST ?= 127.0.0.1
 DEMO_SELLERS ?= 20000
 WAREHOUSE := data/cxm.duckdb
 CREDENTIALS := data/credentials.yaml
@@ -36,9 +39,9 @@ demo: install  ## rebuild the demo company
 
 run: install browser $(WAREHOUSE) $(CREDENTIALS)
 	@$(UV) run cxm demo-users --credentials $(CREDENTIALS) --show
-	@echo "Open http://localhost:$(PORT)"
+	@echo "Open http://$(HOST):$(PORT)"
 	CXM_DEMO=1 CXM_WAREHOUSE=$(WAREHOUSE) CXM_CREDENTIALS=$(CREDENTIALS) \
-	  $(UV) run streamlit run app.py --server.port $(PORT)
+	  $(UV) run streamlit run app.py --server.port $(PORT) --server.address $(HOST)
 
 # Debian's chromium drives the browser tests (Playwright's own download is not reachable) and
 # draws the board pack's charts (kaleido); the pack's text is set in DejaVu; poppler-utils

@@ -134,14 +134,19 @@ def audit_section() -> None:
     if trail.is_empty():
         st.info("No audited event matches these filters.")
         return
+    shown = f"The newest {trail.height:,} matching events" if trail.height > 1 else "One event"
     st.caption(
-        f"The newest {trail.height:,} matching events: sign-ins (failed ones too, with the "
+        f"{shown}: sign-ins (failed ones too, with the "
         "client and why), sign-outs, refused sessions, user changes, imports and exports (the "
         "filters and scope each was cut to, its rows and the file's SHA-256). Kept beside the "
         "warehouse; loads never replace it."
     )
     st.dataframe(
-        trail,
+        # Blank, not "None", where an event has no rows or file (a sign-in, a user change).
+        trail.with_columns(
+            pl.col("rows").map_elements(lambda n: f"{n:,}", return_dtype=pl.String).fill_null(""),
+            pl.col("sha256").fill_null(""),
+        ),
         hide_index=True,
         column_config={
             "at": "When",
@@ -151,7 +156,7 @@ def audit_section() -> None:
             "what": "What",
             "filters": "Filters",
             "scope": "Scope",
-            "rows": st.column_config.NumberColumn("Rows", format="localized"),
+            "rows": "Rows",
             "sha256": "SHA-256",
         },
     )
