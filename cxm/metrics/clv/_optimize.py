@@ -16,6 +16,11 @@ from threadpoolctl import threadpool_limits
 LOWER, UPPER = 1e-6, 1e6
 #: Largest |d mean log-likelihood / d log parameter| still called a maximum.
 GRADIENT_TOLERANCE = 1e-5
+#: Newton steps taken after L-BFGS-B when it stopped short of a maximum. Its line search can
+#: give up a hair away from the optimum ("ABNORMAL"), depending on nothing more than the order
+#: the customers come in (1 order in 12 on the 20,000-seller demo): from there, Newton's
+#: method on the observed information converges in a step or two.
+NEWTON_STEPS = 5
 
 LogLik = Callable[[np.ndarray], tuple[float, np.ndarray]]
 
@@ -56,15 +61,28 @@ def maximise(names: Sequence[str], loglik: LogLik, start: Sequence[float], n: fl
 
 
 def _maximise(names, loglik, objective, theta0, n, lo, hi) -> Optimum:
-    res = minimize(
-        objective,
-        theta0,
-        jac=True,
-        method="L-BFGS-B",
-        bounds=[(lo, hi)] * len(names),
-        options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
-    )
+    def run(start: np.ndarray):
+        return minimize(
+            objective,
+            start,
+            jac=True,
+            method="L-BFGS-B",
+            bounds=[(lo, hi)] * len(names),
+            options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
+        )
+
+    def flat_enough(theta: np.ndarray) -> bool:
+        params = np.exp(theta)
+        inside = (theta - lo >= 1e-3) & (hi - theta >= 1e-3)
+        scaled = np.abs(loglik(params)[1] * params / n)
+        return bool(np.all(scaled[inside] <= GRADIENT_TOLERANCE))
+
+    res = run(theta0)
     theta = np.asarray(res.x, dtype=float)
+    for _ in range(NEWTON_STEPS):
+        if flat_enough(theta):
+            break
+        theta = _newton_step(objective, theta, lo, hi)
     params = np.exp(theta)
     ll, grad = loglik(params)
     notes = []
@@ -95,6 +113,32 @@ def _maximise(names, loglik, objective, theta0, n, lo, hi) -> Optimum:
         notes=tuple(notes),
         iterations=int(res.nit),
     )
+
+
+def _newton_step(objective, theta: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Return ``theta`` after one Newton step on the objective (its Hessian by central
+    differences of the analytic gradient), or ``theta`` unchanged when the step does not
+    flatten the gradient, raises the objective beyond rounding, or the Hessian is not
+    positive definite."""
+    value, grad = objective(theta)
+    k = len(theta)
+    hess = np.empty((k, k))
+    for i in range(k):
+        step = np.zeros(k)
+        step[i] = 1e-5
+        hess[:, i] = (objective(theta + step)[1] - objective(theta - step)[1]) / 2e-5
+    hess = (hess + hess.T) / 2
+    try:
+        np.linalg.cholesky(hess)
+        moved = np.clip(theta - np.linalg.solve(hess, grad), lo, hi)
+    except np.linalg.LinAlgError:
+        return theta
+    # Near the optimum the objective moves by less than its rounding: a step predicted to
+    # lower it by 5e-11 raised it by 5e-12 in 4.6 (the summing order of 30,000 terms). So the
+    # step is judged by its gradient, with the objective only kept from rising past 1e-9.
+    new_value, new_grad = objective(moved)
+    better = np.abs(new_grad).max() < np.abs(grad).max()
+    return moved if better and new_value <= value + 1e-9 * max(abs(value), 1.0) else theta
 
 
 def _standard_errors(loglik: LogLik, params: np.ndarray) -> tuple[float | None, ...]:
