@@ -72,10 +72,16 @@ st.header("Customer value")
 value_kpis = ["clv_12m_per_customer", "customers_at_risk_share", "clv_12m_total"]
 valued = queries.segment_report(value_kpis, by=[by], where=ctx.where, scope=ctx.scope)
 data_as_of = queries.data().as_of
-if tables.base_of(valued, "clv_12m_per_customer") == 0:
+if tables.base_of(valued, "clv_12m_per_customer") == 0 and ctx.where.period.end < data_as_of:
     st.info(
         f"Predicted customer value is modelled for the data's as-of date, "
         f"{fmt.date(data_as_of)}, only: choose a period that ends there to see it."
+    )
+elif tables.base_of(valued, "clv_12m_per_customer") == 0:
+    st.info(
+        "No customer value model could be fitted at the last load (too few customers or "
+        "repeat buyers in these markets, or the fit did not converge); the Data page lists "
+        "the fits."
     )
 else:
     st.caption(

@@ -244,3 +244,18 @@ def test_every_role_has_the_segment_reports_page_but_only_analysts_and_admins_ge
     roles = {script: r for script, _, _, _, r in PAGES}
     assert set(roles["app_pages/reports.py"]) == set(Role)
     assert set(EXPORT_ROLES) == {Role.ANALYST, Role.ADMIN}
+
+
+def _infos(at: AppTest) -> str:
+    return " ".join(i.value for i in at.info).replace("\\", "")
+
+
+def test_the_kpis_page_says_why_customer_value_is_missing(env):
+    # The tiny company has too few customers for a value model: no fit at its load.
+    at = _signed_in("admin", page="../app_pages/kpis.py")
+    assert not at.exception
+    assert "No customer value model could be fitted at the last load" in _infos(at)
+    # An earlier period: the model is for the as-of date only.
+    at = _signed_in("admin", page="../app_pages/kpis.py", period="2026-02")
+    assert "modelled for the data's as-of date, 2 Mar 2026, only" in _infos(at)
+    assert "No customer value model could be fitted" not in _infos(at)
