@@ -52,6 +52,7 @@ def _zip(members: dict[str, bytes]) -> bytes:
 
 def test_a_good_upload_replaces_its_table_keeps_the_others_and_is_audited(env):
     assert _count(env) == 12
+    _event("2026-11-01 09:00:00", "exec", "sign-in")  # the trail outlives the load
     done = uploads.import_uploads(_admin(), [Upload("sellers.csv", _sellers())])
     assert done.result.rows == {"sellers": 13} and done.files == ("sellers.csv",)
     assert _count(env) == 13 and _count(env, "orders") > 0
@@ -61,6 +62,10 @@ def test_a_good_upload_replaces_its_table_keeps_the_others_and_is_audited(env):
         "the upload of sellers.csv: sellers 13",
         13,
     )
+    assert audit.entries()["what"].to_list() == [
+        "the upload of sellers.csv: sellers 13",
+        "sign-in by exec",
+    ]
     with duckdb.connect(str(env), read_only=True) as con:
         assert con.execute(
             "SELECT source FROM cxm_loads ORDER BY loaded_at DESC LIMIT 1"
