@@ -22,13 +22,12 @@ from collections.abc import Callable, Collection
 from enum import StrEnum
 from pathlib import Path
 
-import bcrypt
 import jwt
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from cxm.access._accounts import BCRYPT_HASH, hash_password
 from cxm.access._accounts import Account as Account
-from cxm.access._accounts import parse_accounts
 from cxm.access._accounts import password_problem as password_problem
 from cxm.access._signins import Refusal as Refusal
 from cxm.access._signins import SigninLog as SigninLog
@@ -233,7 +232,7 @@ class _Entry(BaseModel):
 
     name: str
     email: str
-    password: str = Field(pattern=r"^\$2[aby]\$\d\d\$.{53}$", description="a bcrypt hash")
+    password: str = Field(pattern=BCRYPT_HASH, description="a bcrypt hash")
     role: Role
     markets: list[str] | None = None
     #: A disabled user cannot sign in and their sessions end; the entry stays for the record.
@@ -303,7 +302,7 @@ def _parse(
     raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
     known = load_config(cfg).market_codes
     entries = (raw.get("credentials") or {}).get("usernames") or {}
-    users, auth = {}, {}
+    users, auth, accounts = {}, {}, {}
     for username, entry in entries.items():
         try:
             e = _Entry.model_validate(entry)
@@ -318,13 +317,22 @@ def _parse(
                 f"{path}, user {username!r}: markets {unknown} are not configured "
                 f"markets ({', '.join(known)})"
             )
+        accounts[username] = Account(
+            username=username,
+            name=e.name,
+            email=e.email,
+            role=e.role.value,
+            markets=scope.markets,
+            disabled=e.disabled,
+            password_hash=e.password,
+        )
         if e.disabled:
             continue
         users[username] = User(
             username=username, name=e.name, email=e.email, role=e.role, scope=scope
         )
         auth[username] = {"name": e.name, "email": e.email, "password": e.password}
-    return users, {"usernames": auth}, parse_accounts(raw)
+    return users, {"usernames": auth}, accounts
 
 
 #: The demo logins `make run` creates and prints: (username, name, role, markets, password).
@@ -346,7 +354,7 @@ def write_demo_credentials(path: str | Path | None = None) -> Path:
             "email": f"{username}@demo.cxm",
             "role": str(role),
             "markets": markets,
-            "password": bcrypt.hashpw(password.encode(), bcrypt.gensalt(10)).decode(),
+            "password": hash_password(password, cost=10),
         }
         for username, name, role, markets, password in DEMO_USERS
     }

@@ -119,23 +119,6 @@ def hash_password(password: str, *, cost: int) -> str:
     return bcrypt.hashpw(password.encode(), bcrypt.gensalt(cost)).decode()
 
 
-def parse_accounts(raw: Mapping) -> dict[str, Account]:
-    """Return the accounts of a parsed credentials file (entries already checked by the reader)."""
-    entries = (raw.get("credentials") or {}).get("usernames") or {}
-    return {
-        username: Account(
-            username=username,
-            name=entry["name"],
-            email=entry["email"],
-            role=str(entry["role"]),
-            markets=None if entry.get("markets") is None else tuple(entry["markets"]),
-            disabled=bool(entry.get("disabled", False)),
-            password_hash=entry["password"],
-        )
-        for username, entry in entries.items()
-    }
-
-
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """Hold the credentials file's edit lock (waiting for another edit to finish)."""
