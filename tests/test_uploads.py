@@ -173,6 +173,18 @@ def test_a_hidden_file_uploaded_loose_is_named_not_dropped(env):
     assert _count(env) == 12
 
 
+def test_a_zip_holding_one_name_twice_is_refused_not_a_crash(env):
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z, pytest.warns(UserWarning, match="Duplicate name"):
+        z.writestr("sellers.csv", _sellers())
+        z.writestr("sellers.csv", _sellers())
+    exc = _refused([Upload("twice.zip", out.getvalue())])
+    assert [i.line() for i in exc.issues] == [
+        "sellers.csv: comes twice (in twice.zip and in twice.zip); keep one [duplicate_upload]."
+    ]
+    assert _count(env) == 12
+
+
 def test_a_zip_link_member_is_refused(env):
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w") as z:

@@ -12,7 +12,9 @@ Every import, refused or written, is audited with its files and rows.
 
 from __future__ import annotations
 
+import functools
 import io
+import shutil
 import stat
 import tempfile
 import zipfile
@@ -58,27 +60,33 @@ def _system(name: str) -> bool:
     return any(part.startswith(_SYSTEM_FILES) or part == "__MACOSX" for part in name.split("/"))
 
 
-def _unzip(upload: Upload, into: Path, issues: list[ImportIssue]) -> tuple[list[str], list[str]]:
-    """Unpack the table files of a zip into ``into``; return (files, skipped system files)."""
+#: A file to stage: its name, where it came from (for messages), and how to write it.
+_Found = tuple[str, str, Callable[[Path], object]]
+
+
+def _zip_members(upload: Upload, issues: list[ImportIssue], skipped: list[str]) -> list[_Found]:
+    """Return the table files of a zip to write, once the zip is found safe to unpack (else
+    none, with its problems added to ``issues``); system files go to ``skipped``."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(upload.data))
         members = [m for m in archive.infolist() if not m.is_dir()]
     except (zipfile.BadZipFile, ValueError, OSError):
         issues.append(_issue(upload.name, "bad_zip", "is not a readable zip file"))
-        return [], []
-    skipped = [m.filename for m in members if _system(m.filename)]
+        return []
+    skipped += [m.filename for m in members if _system(m.filename)]
     members = [m for m in members if not _system(m.filename)]
+    problems = []
     for m in members:
         path = PurePosixPath(m.filename)
         if path.is_absolute() or ".." in path.parts or "\\" in m.filename:
-            issues.append(
+            problems.append(
                 _issue(f"{upload.name}: {m.filename}", "unsafe_path", "leaves the zip's folder")
             )
         elif stat.S_ISLNK(m.external_attr >> 16):
-            issues.append(_issue(f"{upload.name}: {m.filename}", "unsafe_path", "is a link"))
+            problems.append(_issue(f"{upload.name}: {m.filename}", "unsafe_path", "is a link"))
     folders = {PurePosixPath(m.filename).parent for m in members}
     if len(folders) > 1:
-        issues.append(
+        problems.append(
             _issue(
                 upload.name,
                 "unsafe_path",
@@ -91,7 +99,7 @@ def _unzip(upload: Upload, into: Path, issues: list[ImportIssue]) -> tuple[list[
     if unpacked > MAX_UNPACKED_BYTES or any(
         m.file_size > MAX_RATIO * max(m.compress_size, 1) for m in members
     ):
-        issues.append(
+        problems.append(
             _issue(
                 upload.name,
                 "zip_too_large",
@@ -99,57 +107,57 @@ def _unzip(upload: Upload, into: Path, issues: list[ImportIssue]) -> tuple[list[
                 f"{MAX_RATIO}x each file's packed size)",
             )
         )
-    if issues:
-        return [], skipped
-    names = []
-    for m in members:
-        name = PurePosixPath(m.filename).name
-        with archive.open(m) as src, open(into / name, "xb") as out:
-            while chunk := src.read(1 << 20):
-                out.write(chunk)
-        names.append(name)
-    return names, skipped
+    issues += problems
+    if problems:
+        return []
+
+    def extract(member: zipfile.ZipInfo, target: Path) -> None:
+        with archive.open(member) as src, open(target, "xb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+
+    return [
+        (PurePosixPath(m.filename).name, upload.name, functools.partial(extract, m))
+        for m in members
+    ]
 
 
 def stage(uploads: Sequence[Upload], into: Path) -> tuple[list[str], list[str]]:
     """Write the uploads' table files into ``into``; return (file names, skipped names).
 
+    Every upload is checked before anything is written.
+
     Raises
     ------
     ImportRejected
-        On a file uploaded twice, a name with a folder in it, or a zip that is not safe to
-        unpack; nothing is imported.
+        On a file uploaded twice (loose, in a zip, or twice in one zip), a name with a folder
+        in it, a hidden file, or a zip that is not safe to unpack; nothing is imported.
     """
     issues: list[ImportIssue] = []
-    files: list[str] = []
     skipped: list[str] = []
-    seen: dict[str, str] = {}
+    pending: dict[str, _Found] = {}
     for upload in uploads:
         if upload.name.lower().endswith(".zip"):
-            with tempfile.TemporaryDirectory(dir=into.parent) as unpacked:
-                names, left = _unzip(upload, Path(unpacked), issues)
-                skipped += left
-                for name in names:
-                    if name in seen:
-                        issues.append(_duplicate(name, seen[name], upload.name))
-                    else:
-                        seen[name] = upload.name
-                        (Path(unpacked) / name).rename(into / name)
-                        files.append(name)
-            continue
-        if PurePosixPath(upload.name).name != upload.name or "\\" in upload.name:
+            found = _zip_members(upload, issues, skipped)
+        elif PurePosixPath(upload.name).name != upload.name or "\\" in upload.name:
             issues.append(_issue(upload.name, "unsafe_path", "has a folder in its name"))
+            found = []
         elif upload.name.startswith("."):  # the import skips hidden files: say so, never drop
             issues.append(_issue(upload.name, "unknown_file", "is a hidden file, not a table file"))
-        elif upload.name in seen:
-            issues.append(_duplicate(upload.name, seen[upload.name], "the upload"))
+            found = []
         else:
-            seen[upload.name] = "the upload"
-            (into / upload.name).write_bytes(upload.data)
-            files.append(upload.name)
+            found = [
+                (upload.name, "the upload", functools.partial(Path.write_bytes, data=upload.data))
+            ]
+        for name, source, write in found:
+            if name in pending:
+                issues.append(_duplicate(name, pending[name][1], source))
+            else:
+                pending[name] = (name, source, write)
     if issues:
         raise ImportRejected(_label(uploads), issues)
-    return files, skipped
+    for name, _, write in pending.values():
+        write(into / name)
+    return list(pending), skipped
 
 
 def _duplicate(name: str, first: str, second: str) -> ImportIssue:
