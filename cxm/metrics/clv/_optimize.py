@@ -71,32 +71,31 @@ def _maximise(names, loglik, objective, theta0, n, lo, hi) -> Optimum:
             options={"maxiter": 2000, "ftol": 1e-15, "gtol": 1e-10, "maxcor": 20},
         )
 
-    def flat_enough(theta: np.ndarray) -> bool:
+    def measured(theta: np.ndarray):
+        """Return the parameters, log-likelihood, which ones sit on a bound, the gradient per
+        customer and log-parameter, and whether it is flat off the bounds."""
         params = np.exp(theta)
-        inside = (theta - lo >= 1e-3) & (hi - theta >= 1e-3)
-        scaled = np.abs(loglik(params)[1] * params / n)
-        return bool(np.all(scaled[inside] <= GRADIENT_TOLERANCE))
+        ll, grad = loglik(params)
+        bounded = (theta - lo < 1e-3) | (hi - theta < 1e-3)
+        scaled = np.abs(grad * params / n)
+        return params, ll, bounded, scaled, bool(np.all(scaled[~bounded] <= GRADIENT_TOLERANCE))
 
     res = run(theta0)
     theta = np.asarray(res.x, dtype=float)
+    params, ll, on_bound, scaled, flat = measured(theta)
     for _ in range(NEWTON_STEPS):
-        if flat_enough(theta):
+        if flat:
             break
         theta = _newton_step(objective, theta, lo, hi)
-    params = np.exp(theta)
-    ll, grad = loglik(params)
+        params, ll, on_bound, scaled, flat = measured(theta)
     notes = []
-    on_bound = np.zeros(len(names), dtype=bool)
     for i, name in enumerate(names):
-        if theta[i] - lo < 1e-3 or hi - theta[i] < 1e-3:
-            on_bound[i] = True
+        if on_bound[i]:
             side = "lower" if theta[i] - lo < 1e-3 else "upper"
             notes.append(
                 f"{name} ran to its {side} bound {LOWER if side == 'lower' else UPPER:g}: "
                 "the data do not pin it down"
             )
-    scaled = np.abs(grad * params / n)
-    flat = bool(np.all(scaled[~on_bound] <= GRADIENT_TOLERANCE))
     if not flat:
         notes.append(
             f"the optimiser stopped ({res.message}) with a gradient of {scaled.max():.2g} "
