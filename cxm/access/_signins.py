@@ -62,7 +62,11 @@ class Standing:
     name: str
     failures: int
     wait_seconds: float
-    locked: bool
+
+    @property
+    def locked(self) -> bool:
+        """Whether it is locked out (not only slowed down) right now."""
+        return self.failures >= LOCK_AFTER and self.wait_seconds > 0
 
 
 def delay_after(failures: int) -> float:
@@ -153,11 +157,10 @@ class SigninLog:
             ).fetchall()
         return [
             Standing(
-                kind=who.split(":", 1)[0],
-                name=who.split(":", 1)[1],
+                kind=who.partition(":")[0],
+                name=who.partition(":")[2],
                 failures=failures,
                 wait_seconds=max(0.0, at + delay_after(failures) - now),
-                locked=failures >= LOCK_AFTER and at + LOCK_SECONDS > now,
             )
             for who, failures, at in rows
         ]
