@@ -163,6 +163,20 @@ class ImportRejected(_Problems):
         super().__init__(head, issues, total, MAX_LISTED_ISSUES)
 
 
+class TransactionsRejected(_Problems):
+    """A transaction file for ``cxm clv`` has bad rows; nothing was fitted.
+
+    Its issues are `ImportIssue` records with the import's codes (missing_value, bad_date,
+    not_a_number, negative_amount, malformed_csv), rows counted as a spreadsheet shows them.
+    """
+
+    def __init__(self, source: str, issues: Sequence[ImportIssue], total: int | None = None):
+        self.source = source
+        total = total if total is not None else len(issues)
+        head = f"{source} rejected: {total} problem{'s' if total != 1 else ''}. Nothing was fitted."
+        super().__init__(head, issues, total, MAX_LISTED_ISSUES)
+
+
 class WarehouseMissing(CxmError):
     """No warehouse file exists at the configured path."""
 
@@ -174,6 +188,8 @@ class WarehouseBusy(CxmError):
 #: Every code a bad filter, KPI request or URL parameter can raise (`BadFilter`).
 FILTER_CODES: dict[str, str] = {
     "bad_period": "A period is a month 2026-10, a quarter 2026-Q3 or a year 2026.",
+    "unknown_compare": "A period is compared with the previous period (previous) or the same "
+    "period a year earlier (year).",
     "period_outside_data": "The period must overlap the loaded data.",
     "as_of_outside_data": "An as-of date lies between the first and the last day of the data.",
     "as_of_not_month_end": "An as-of date is a month's last day or the data's as-of date "

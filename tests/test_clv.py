@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
 import json
 import math
 import warnings
@@ -536,7 +537,81 @@ def test_cli_missing_file_and_bad_calibration_date_exit_2(tmp_path):
 
 def test_cli_model_failure_exits_1_with_the_code(tmp_path):
     path = tmp_path / "once.csv"
-    path.write_text("customer_id,date,amount\nA,2026-01-05,10\nB,2026-01-05,12\n")
+    path.write_text("customer_id,date,amount\nA,2026-01-05,10\nB,2026-01-05,12\nC,2026-02-01,7\n")
     result = runner.invoke(app, ["clv", str(path), "--calibration-end", "2026-02-01"])
     assert result.exit_code == 1
     assert "[no_repeat_buyers]" in result.output
+
+
+# Issue 19, finding 9: each bad row used to be taken silently (a negative amount, a blank
+# customer, a missing amount each made a customer) or misnamed (a non-numeric amount was a date
+# error; date errors named no row). Rows as a spreadsheet shows them: header = row 1.
+BAD_TRANSACTIONS = (
+    "customer_id,date,amount\n"  # row 1
+    "A,2026-01-05,10.00\n"  # row 2: good
+    "A,2026-02-05,-3.00\n"  # row 3: negative amount
+    ",2026-02-06,12.00\n"  # row 4: blank customer
+    "B,2026-02-07,\n"  # row 5: missing amount
+    "C,2026-02-08,ten\n"  # row 6: not a number
+    "D,05/02/2026,8.00\n"  # row 7: not YYYY-MM-DD
+    "B,2026-03-01,9.50\n"  # row 8: good
+)
+
+
+def test_cli_names_every_bad_transaction_row_with_its_code_and_fits_nothing(tmp_path):
+    path = tmp_path / "orders.csv"
+    path.write_text(BAD_TRANSACTIONS)
+    out = tmp_path / "p.csv"
+    args = ["clv", str(path), "--calibration-end", "2026-02-28", "--predictions", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert result.stdout == "" and not out.exists()
+    lines = result.stderr.splitlines()
+    assert lines == [
+        "orders.csv rejected: 5 problems. Nothing was fitted.",
+        'orders.csv row 3, amount: "-3.00" is negative; amounts are 0 or more [negative_amount].',
+        "orders.csv row 4, customer_id: is empty; every transaction needs a customer id "
+        "[missing_value].",
+        "orders.csv row 5, amount: is empty; every transaction needs an amount [missing_value].",
+        'orders.csv row 6, amount: "ten" is not a number (write 12.50, no currency sign or '
+        "commas) [not_a_number].",
+        'orders.csv row 7, date: "05/02/2026" is not a date written YYYY-MM-DD [bad_date].',
+    ]
+
+
+def test_bad_transaction_rows_are_listed_up_to_the_cap_and_all_counted(tmp_path):
+    from cxm.errors import TransactionsRejected
+    from cxm.metrics.clv import read_transactions
+
+    # In Parquet the first record is row 1: 25 negative amounts (rows 1-25) and one blank
+    # customer (row 26) are 26 problems; 20 negatives (the cap per column and code) are listed,
+    # and the blank customer.
+    rows = [f"A{i},2026-01-{i + 1:02d},-1" for i in range(25)] + [",2026-01-02,5"]
+    text = "customer_id,date,amount\n" + "\n".join(rows)
+    path = tmp_path / "t.parquet"
+    pl.read_csv(io.StringIO(text), infer_schema=False).write_parquet(path)
+    with pytest.raises(TransactionsRejected) as info:
+        read_transactions(path, customer="customer_id", date="date", amount="amount")
+    assert info.value.total == 26
+    assert [(i.row, i.code) for i in info.value.issues] == [
+        *((r, "negative_amount") for r in range(1, 21)),
+        (26, "missing_value"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("extra", "day"),
+    [
+        (["--calibration-end", "2001-09-30"], "--calibration-end 2001-09-30"),
+        (["--calibration-end", "1996-12-31"], "--calibration-end 1996-12-31"),
+        (["--calibration-end", "1997-09-30", "--holdout-end", "1999-06-30"], "--holdout-end"),
+    ],
+)
+def test_a_calibration_end_outside_the_purchases_is_refused_with_their_range(extra, day):
+    # The CDNOW sample's purchases run from 1997-01-01 to 1998-06-30. A calibration end years
+    # after them used to fit nonsense (r 0.108) without a word.
+    result = runner.invoke(app, ["clv", CDNOW_CSV, *extra])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert day in result.stderr
+    assert "(1997-01-01 to 1998-06-30)" in result.stderr
+    assert "[calibration_outside_purchases]" in result.stderr

@@ -37,7 +37,8 @@ class Format(StrEnum):
 
 
 def _fail(exc: CxmError) -> None:
-    err.print(str(exc), markup=False, highlight=False)
+    # soft_wrap: one problem a line, never cut at the terminal's width.
+    err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1)
 
 

@@ -73,27 +73,40 @@ def clv(
     if not discount > -1:
         problems.append(f"--discount: {discount} must be above -1 (0.01 is 1% a month).")
     if not problems:
-        if file.suffix.lower() == ".csv":
-            header = pl.read_csv(file, n_rows=0).columns
-            ids = {customer_col: pl.String} if customer_col in header else None
-            frame = pl.read_csv(file, infer_schema_length=10_000, schema_overrides=ids)
-        else:
-            frame = pl.read_parquet(file)
+        header = (
+            pl.read_csv(file, n_rows=0).columns
+            if file.suffix.lower() == ".csv"
+            else list(pl.read_parquet_schema(file))
+        )
         for option, name in (
             ("--customer-col", customer_col),
             ("--date-col", date_col),
             ("--amount-col", amount_col),
         ):
-            if name not in frame.columns:
+            if name not in header:
                 problems.append(
                     f"{option}: column {name!r} is not in {file.name}; its columns are "
-                    + ", ".join(frame.columns)
+                    + ", ".join(header)
                     + "."
                 )
     if problems:
         for problem in problems:
             err.print(problem, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2)
+    try:
+        # Every bad row named at once, then the calibration end inside the purchases.
+        frame = model.read_transactions(
+            file, customer=customer_col, date=date_col, amount=amount_col
+        )
+        model.check_calibration(
+            frame,
+            file.name,
+            calibration_end.date(),
+            holdout_end.date() if holdout_end else None,
+        )
+    except CxmError as exc:
+        _fail(exc)
+    frame = frame.rename({"customer": customer_col, "date": date_col, "amount": amount_col})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", model.SeriesCapped)
         try:

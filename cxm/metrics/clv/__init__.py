@@ -12,6 +12,7 @@ Nothing here reads the warehouse: callers pass the transactions or the summary i
 from cxm.metrics.clv._bgnbd import BgNbdFit, SeriesCapped, fit_bgnbd
 from cxm.metrics.clv._errors import MODEL_CODES, ModelError
 from cxm.metrics.clv._gamma_gamma import GammaGammaFit, fit_gamma_gamma
+from cxm.metrics.clv._read import check_calibration, read_transactions
 from cxm.metrics.clv._summary import summary
 from cxm.metrics.clv._value import PER_MONTH, customer_value
 
@@ -22,8 +23,10 @@ __all__ = [
     "GammaGammaFit",
     "ModelError",
     "SeriesCapped",
+    "check_calibration",
     "customer_value",
     "fit_bgnbd",
     "fit_gamma_gamma",
+    "read_transactions",
     "summary",
 ]

@@ -19,6 +19,8 @@ MODEL_CODES: dict[str, str] = {
     "unknown_column": "Customer, date and amount columns must be in the data.",
     "bad_value": "Dates in the date column are YYYY-MM-DD; amounts are numbers.",
     "bad_unit": "Time is counted in weeks (W) or days (D).",
+    "calibration_outside_purchases": "The calibration and holdout ends lie between the first "
+    "and the last purchase day of the data.",
 }
 
 
