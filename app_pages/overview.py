@@ -3,6 +3,7 @@
 import streamlit as st
 
 from cxm.metrics import headline
+from cxm.metrics.report import comparison
 from cxm.ui import charts, fmt, queries, shell, tables, tiles
 
 ctx = shell.page("Overview")
@@ -15,7 +16,8 @@ if report.filter(report["kpi_id"] == "live_sellers")["n"].sum() == 0:
     st.info(fmt.md_escape(f"No sellers match {ctx.where.describe()} in {ctx.scope.describe()}."))
     st.stop()
 trend = queries.trend(kpis, months=12, where=ctx.where, scope=ctx.scope)
-tiles.kpi_tiles(report, trend, ctx.cfg, ctx.where.period.describe(), ctx.as_of)
+compared = comparison(ctx.where, queries.data())
+tiles.kpi_tiles(report, trend, ctx.cfg, compared.current_label, ctx.as_of, comparison=compared)
 
 gap_col, moved_col = st.columns(2, gap="large")
 with gap_col:

@@ -118,7 +118,9 @@ _METRIC_DECISIONS = """## Decisions that hold for every KPI
 - **App use**: any activity other than {not_app}.
 - **Small segments**: a value whose base count `n` is under the company's `min_n`
   (configuration, default 10) is flagged; pages show it hatched or blank, exports suppress it.
-- **Change** is against the period of the same length before. **Targets** come from
+- **Change** is like for like (below, *Periods and comparisons*): against the period before
+  or the same period a year earlier, and for a period the data stops inside, against the same
+  days of it. **Targets** come from
   `kpi_targets` for the same period: a segment target (e.g. `{{"markets": ["BR"]}}`) beats the
   company-wide one for the rows it covers. Targets are checked against this registry when data
   is loaded (`unknown_kpi`, `bad_segment`, `target_out_of_range` in docs/errors.md).
@@ -129,6 +131,7 @@ def render_metrics() -> str:
     """Return docs/metrics.md: every KPI of the registry, grouped by category."""
     from cxm.metrics.kpis import KPIS
     from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS
+    from cxm.segments.periods import period_rule_markdown
     from cxm.segments.sql import ACTIVE_DAYS, NEW_DAYS
     from cxm.state.facts import FACTS, NOT_APP_USE
 
@@ -164,6 +167,7 @@ def render_metrics() -> str:
                 f"| {k.kind} | {', '.join(f'`{m}`' for m in k.measures)} |"
             )
         parts.append("")
+    parts += [period_rule_markdown(), ""]
     parts += [
         "## Where the numbers come from",
         "",

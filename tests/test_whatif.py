@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -337,3 +338,78 @@ def test_property_every_need_lies_in_0_to_1(values):
     got = needs(pl.DataFrame([_seller("X", **values)]))
     assert got.shape == (1, len(PRIORITIES))
     assert ((got >= 0) & (got <= 1)).all(), dict(zip(PRIORITIES, got[0], strict=True))
+
+
+def _capped_field(order: str = "stored") -> Field:
+    """1,000 identical sellers but for id and market, stored BR, MX, US (or reversed).
+
+    Two actions: a new line (cart size 0.3, weekly sales 0.5) for everyone, capped at 20%
+    of first slots, and the app tour (adoption 0.8) everyone may take (app unused 45 days).
+    """
+    cat = parse_catalog(
+        {"version": "cap.1", "baseline": ONES, "follow_through": [0.3, 0.15, 0.08],
+         "actions": [
+             {"id": "new_line", "label": "New line", "description": "d",
+              "impact": {"cart_size": 0.3, "sales": 0.5}, "max_first_share": 0.2},
+             {"id": "app_tour", "label": "App tour", "description": "d",
+              "impact": {"adoption": 0.8}, "eligible": {"field": "days_since_app", "above": 14}},
+         ]},
+        vocab=VOCAB,
+    )  # fmt: skip
+    markets = ["BR"] * 500 + ["MX"] * 300 + ["US"] * 200
+    rows = [
+        _seller(f"S{i:04d}", market=m, cart_vs_market=1.0, days_since_app=45)
+        for i, m in enumerate(markets)
+    ]
+    if order == "reversed":
+        rows.reverse()
+    return Field.of(pl.DataFrame(rows), cat, scope=Scope.everywhere())
+
+
+def test_issue_19_a_binding_cap_shares_tied_slots_across_markets_in_proportion():
+    # Weights: cart size x3 only. Every seller's need for cart size is 1.5 - 1.0 = 0.5, so
+    # the new line scores 3 x 0.3 x 0.5 = 0.45 for all 1,000: a tie. The app tour scores 0
+    # (adoption weighs 0). The cap: floor(0.2 x 1,000) = 200 first slots for 1,000 takers.
+    # In proportion: BR 500/1000 x 200 = 100, MX 60, US 40. The stated tolerance, three
+    # standard deviations of a fair draw, 3 x sqrt(C p (1-p) (N-C)/(N-1)) with C = 200,
+    # N = 1,000: BR 3 x sqrt(200 x 0.25 x 0.8008) = 13.4, MX 3 x sqrt(200 x 0.21 x 0.8008)
+    # = 17.4, US 3 x sqrt(200 x 0.16 x 0.8008) = 15.2. (By storage order BR took all 200.)
+    weights = Weights.of({"cart_size": 3})
+    field = _capped_field()
+    ranking = rank(field, weights)
+    new_line = field.catalog.ids.index("new_line")
+    won = ranking.first == new_line
+    assert won.sum() == 200
+    markets = np.asarray(field.labels["market"])[field.codes["market"]]
+    got = {m: int((won & (markets == m)).sum()) for m in ("BR", "MX", "US")}
+    for m, expected, tolerance in (("BR", 100, 13.4), ("MX", 60, 17.4), ("US", 40, 15.2)):
+        assert abs(got[m] - expected) <= tolerance, got
+    winners = set(field.seller_id.filter(pl.Series(won)))
+    # Not the table's order: the same sellers win with the rows stored the other way round,
+    # and in another scenario of the catalog (cart size x2: still a tie, at 0.30).
+    flipped = _capped_field("reversed")
+    again = rank(flipped, weights).first == new_line
+    assert set(flipped.seller_id.filter(pl.Series(again))) == winners
+    other = rank(field, Weights.of({"cart_size": 2})).first == new_line
+    assert set(field.seller_id.filter(pl.Series(other))) == winners
+
+
+def test_issue_19_a_seller_the_cap_turns_away_gets_their_next_eligible_action_not_nothing():
+    # The 800 sellers the new line's cap turns away have one other action, the app tour,
+    # which gains nothing under cart size x3 (score 0). It becomes their first action
+    # rather than an empty slot; the new line, which gains 0.45, is their second; the
+    # third stays empty (nothing else is theirs). The 200 the cap keeps have the new line
+    # first and nothing second: the app tour gains nothing, so it is not recommended.
+    field = _capped_field()
+    ranking = rank(field, Weights.of({"cart_size": 3}))
+    new_line, tour = (field.catalog.ids.index(a) for a in ("new_line", "app_tour"))
+    turned_away = ranking.first != new_line
+    assert turned_away.sum() == 800
+    assert (ranking.action[turned_away] == [tour, new_line, -1]).all()
+    assert (ranking.action[~turned_away] == [new_line, -1, -1]).all()
+    assert reasons(field, ranking.weights, int(np.argmax(turned_away)), tour) == (
+        "next eligible action (a cap is full)"
+    )
+    # No cap, nobody is turned away: all 1,000 get the new line and nothing else.
+    free = rank(field, Weights.of({"cart_size": 3}), Guardrails(caps=False))
+    assert (free.action == [new_line, -1, -1]).all()

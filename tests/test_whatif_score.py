@@ -129,6 +129,26 @@ def test_property_the_kernel_agrees_with_the_straightforward_ranking(f):
 
 @settings(max_examples=150, deadline=None)
 @given(fields())
+def test_property_a_first_slot_is_empty_under_caps_only_when_every_eligible_action_is_full(f):
+    # Issue 19: a seller a cap turns away gets their next eligible action, never nothing,
+    # when one exists; empty only if they had nothing useful anyway or all theirs are full.
+    need, eligible, impact, weights, mandatory, caps = f
+    free = _rank(need, eligible, impact, weights, mandatory=mandatory)
+    top = _rank(need, eligible, impact, weights, mandatory=mandatory, caps=caps)
+    n = need.shape[0]
+    firsts = np.bincount(top[:, 0][top[:, 0] >= 0], minlength=impact.shape[0])
+    for s in np.flatnonzero((top[:, 0] < 0) & (free[:, 0] >= 0)):
+        for a in np.flatnonzero(eligible[s]):
+            assert caps[a] < 1.0 and firsts[a] == np.floor(caps[a] * n), (s, a)
+    # Slots 2 and 3 hold, as without caps, only actions that gain something or are mandatory.
+    scores = need @ (impact * weights[None, :]).T
+    for s, a in zip(*np.nonzero(top[:, 1:] >= 0), strict=True):
+        act = top[s, 1 + a]
+        assert act in mandatory or scores[s, act] > 0, (s, act)
+
+
+@settings(max_examples=150, deadline=None)
+@given(fields())
 def test_property_guardrails_hold_never_ineligible_mandatory_kept_caps_kept(f):
     need, eligible, impact, weights, mandatory, caps = f
     top = _rank(need, eligible, impact, weights, mandatory=mandatory, caps=caps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -24,6 +25,23 @@ from cxm.reports import ExportFormat
 from cxm.warehouse import audit, store
 
 
+class Compare(StrEnum):
+    """What a report's change is measured against (docs/metrics.md, Periods and comparisons)."""
+
+    previous = "previous"
+    year = "year"
+
+
+CompareOption = Annotated[
+    Compare,
+    typer.Option(
+        "--compare",
+        help="Compare with the previous period or the same period a year earlier; "
+        "like for like when the data stops inside the period.",
+    ),
+]
+
+
 @app.command()
 def report(
     kpi: Annotated[
@@ -40,15 +58,18 @@ def report(
     ),
     as_of: AsOfOption = None,
     market: MarketOption = None,
+    compare: CompareOption = Compare.previous,
     warehouse: Warehouse = None,
 ) -> None:
     """Write KPIs by segment to a CSV, XLSX or Parquet file stamped with what it holds.
 
     Small segments (n under the company's minimum) keep their n and lose their value.
-    The command line runs on the server, so its scope is every market.
+    Previous and change are like for like: a period the data stops inside is compared with
+    the same days of the previous period (--compare previous) or of the same period a year
+    earlier (--compare year). The command line runs on the server, so its scope is every market.
 
     Example: cxm report --kpi active_rate --kpi revenue --by market --by rank
-    --period 2026-Q3 --format xlsx --out q3.xlsx
+    --period 2026-Q3 --compare year --format xlsx --out q3.xlsx
     """
     import getpass
 
@@ -58,7 +79,7 @@ def report(
 
     _check_out(out_file, fmt.value, f" (--format {fmt.value})")
     try:
-        where = _segment_filter(period, as_of, market)
+        where = _segment_filter(period, as_of, market).model_copy(update={"compare": compare.value})
         with store.open_readonly(store.warehouse_path(warehouse)) as con:
             table = segment_table(
                 con,
@@ -77,7 +98,8 @@ def report(
     except CxmError as exc:
         _fail(exc)
     out.print(
-        f"Wrote {table.stamp.rows:,} rows ({table.stamp.suppressed:,} suppressed) to {out_file}.",
+        f"Wrote {table.stamp.rows:,} rows ({table.stamp.suppressed:,} suppressed) to {out_file}; "
+        f"compared: {table.stamp.compared}.",
         markup=False,
         highlight=False,
     )
@@ -89,6 +111,7 @@ def board_pack_(
     out_file: Annotated[Path, typer.Option("--out", help="The PDF to write.")],
     as_of: AsOfOption = None,
     market: MarketOption = None,
+    compare: CompareOption = Compare.previous,
     scenario: Annotated[
         int | None, typer.Option(help="A saved what-if scenario's id to include.")
     ] = None,
@@ -115,7 +138,7 @@ def board_pack_(
         role=access.Role.ADMIN,
     )
     try:
-        where = _segment_filter(period, as_of, market)
+        where = _segment_filter(period, as_of, market).model_copy(update={"compare": compare.value})
         with store.open_readonly(store.warehouse_path(warehouse)) as con:
             pdf = board_pack(
                 con,

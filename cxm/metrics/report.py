@@ -2,11 +2,14 @@
 
 `segment_report` is what the Overview tiles, the KPIs-by-segment page and (later) the exports
 read: one row per segment and KPI with value, n, small, previous, change, company, target.
+`comparison` says what "previous" is, like for like (`cxm.segments.periods.compared_span`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
@@ -19,9 +22,99 @@ from cxm.metrics.compute import DataRange, check_scope, compute, compute_many, d
 from cxm.metrics.kpis import get
 from cxm.metrics.targets import target_of, targets_for
 from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
-from cxm.segments.periods import Period
+from cxm.segments.periods import COMPARE_WORDS, Period, Span, compared_span
 
 _KEYS = ["kpi_id"]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a report's numbers cover and what their change is measured against.
+
+    ``current`` is the period up to the as-of date; ``previous`` the like-for-like span of the
+    comparison period (`compared_span`), or None when the data does not reach back to it.
+    ``why_none`` says why there is no comparison, in words, when there is none.
+    """
+
+    compare: str
+    current: Span
+    previous: Span | None
+    why_none: str | None = None
+
+    @property
+    def partial(self) -> bool:
+        """Return whether the data stop inside the period (a period "to date")."""
+        return self.current.partial
+
+    @property
+    def current_label(self) -> str:
+        """Return the current span in words: "Q4 2026 to date (1–31 Oct)", "Q3 2026"."""
+        return self.current.label()
+
+    @property
+    def previous_label(self) -> str:
+        """Return the compared span in words: "Q3 2026 (1–31 Jul)", "Q2 2026"; or why none."""
+        if self.previous is None:
+            return self.why_none or "no comparison"
+        return self.previous.label(to_date=False, days=self.partial)
+
+    def sentence(self) -> str:
+        """Return the comparison in one line, for captions, files and the command line.
+
+        >>> c = Comparison("previous", Span(period=Period.parse("2026-Q4"),
+        ...     end=dt.date(2026, 10, 31)), Span(period=Period.parse("2026-Q3"),
+        ...     end=dt.date(2026, 7, 31)))
+        >>> c.sentence()
+        'Q4 2026 to date (1–31 Oct) vs Q3 2026 (1–31 Jul), the same days of the previous period'
+        """
+        if self.previous is None:
+            return f"{self.current_label}; {self.previous_label}"
+        same = "the same days of " if self.partial else ""
+        return (
+            f"{self.current_label} vs {self.previous_label}, {same}"
+            f"{'the ' if self.compare == 'previous' else ''}{COMPARE_WORDS[self.compare]}"
+        )
+
+    def previous_filter(self, where: SegmentFilter) -> SegmentFilter | None:
+        """Return ``where`` for the compared span (its as-of the span's last day), or None."""
+        if self.previous is None:
+            return None
+        as_of = self.previous.end if self.previous.partial else None
+        return where.with_period(self.previous.period, as_of)
+
+
+def _month_end(day: dt.date) -> bool:
+    return Period.month_of(day).end == day
+
+
+def comparison(where: SegmentFilter, data: DataRange) -> Comparison:
+    """Return what ``where``'s numbers cover and what they are compared with.
+
+    The current span is the period up to ``where.as_of`` (else the data's as-of date); the
+    compared span follows `compared_span` for ``where.compare``. There is no comparison when
+    the compared span ends before the data starts, or when it ends inside a month that the
+    data covers whole: the facts are kept by month and cannot be cut there (say, data to the
+    15th: the 1st-15th of the month before is not in them), so the change is left empty
+    rather than measured against the whole month.
+
+    >>> data = DataRange(first_on=dt.date(2024, 1, 1), as_of=dt.date(2026, 10, 31))
+    >>> c = comparison(SegmentFilter(period=Period.parse("2026")), data)
+    >>> c.partial, c.current_label, c.previous_label
+    (True, '2026 to date (1 Jan–31 Oct)', '2025 (1 Jan–31 Oct)')
+    """
+    as_of = min(where.as_of or data.as_of, data.as_of)
+    current = Span.of(where.period, as_of)
+    other = compared_span(current, where.compare)
+    if other.end < data.first_on:
+        why = f"no comparison: the data starts on {data.first_on.isoformat()}"
+        return Comparison(where.compare, current, None, why)
+    if other.partial and not _month_end(other.end):
+        why = (
+            f"no like-for-like comparison: the facts are kept by month, and "
+            f"{other.label(to_date=False)} ends inside one"
+        )
+        return Comparison(where.compare, current, None, why)
+    return Comparison(where.compare, current, other)
 
 
 def segment_report(
@@ -35,8 +128,9 @@ def segment_report(
 ) -> pl.DataFrame:
     """Return KPIs x segments with value, n, small, previous, change, company and target.
 
-    ``previous`` is the same segment in the period of the same length before (null when that
-    period has no data); ``change`` is value minus previous, in the KPI's unit (shares as
+    ``previous`` is the same segment in the compared span, like for like (`comparison`: the
+    period before or a year earlier; for a period "to date", the same elapsed days of it),
+    null when there is none; ``change`` is value minus previous, in the KPI's unit (shares as
     0..1, so a change of 0.021 reads +2.1 pp); ``company`` is the KPI for every seller in the
     user's scope, same period; ``target`` is the most specific `kpi_targets` row that applies
     (a segment target over the company-wide one), else null.
@@ -66,7 +160,9 @@ def segment_reports(
     everyone = where.is_everyone()
     wanted = [*sets, ()] if everyone else sets
     current = compute_many(con, kpi_ids, bys=wanted, where=where, scope=scope, cfg=cfg, data=data)
-    previous = _previous(con, kpi_ids, sets, where, scope, cfg, data)
+    previous = _previous(
+        con, kpi_ids, sets, comparison(where, data).previous_filter(where), scope, cfg, data
+    )
     company_rows = (
         current[()]
         if everyone
@@ -94,13 +190,17 @@ def segment_reports(
     return out
 
 
-def _previous(con, kpi_ids, sets, where, scope, cfg, data: DataRange) -> dict:
-    before = where.with_period(where.period.previous())
-    try:
-        prev = compute_many(con, kpi_ids, bys=sets, where=before, scope=scope, cfg=cfg, data=data)
-    except BadFilter as exc:
-        if exc.code != "period_outside_data":
-            raise
+def _previous(con, kpi_ids, sets, before: SegmentFilter | None, scope, cfg, data) -> dict:
+    prev = None
+    if before is not None:
+        try:
+            prev = compute_many(
+                con, kpi_ids, bys=sets, where=before, scope=scope, cfg=cfg, data=data
+            )
+        except BadFilter as exc:
+            if exc.code != "period_outside_data":
+                raise
+    if prev is None:  # no comparison: every previous value is null
         prev = {
             b: pl.DataFrame(
                 schema={**{d: pl.String for d in b}, "kpi_id": pl.String, "value": pl.Float64}
@@ -122,8 +222,9 @@ def trend(
 ) -> pl.DataFrame:
     """Return each KPI month by month: the months up to the end of ``where``'s period.
 
-    One row per month (``month``, its first day), segment and KPI, with value and n. Months
-    before the data starts are left out.
+    One row per month (``month``, its first day), segment and KPI, with value, n and
+    ``partial``: true for a month the data stops inside (its sums are "to date", say so on
+    the chart). Months before the data starts are left out.
     """
     data = data_range(con)
     kpis = [get(k) for k in dict.fromkeys(kpi_ids)]
@@ -132,14 +233,19 @@ def trend(
     check_scope(where, scope)
     months = cube.months_up_to(where.period.end, data, months)
     if cube.covers(kpis, dims, where) and _in_cube(con, months):
-        return cube.trend(con, kpis, months, by=dims, where=where, scope=scope, cfg=cfg)
-    frames = [
-        compute(
-            con, kpi_ids, by=dims, where=where.with_period(m), scope=scope, cfg=cfg, data=data
-        ).with_columns(pl.lit(m.start).alias("month"))
-        for m in months
-    ]
-    return pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+        out = cube.trend(con, kpis, months, by=dims, where=where, scope=scope, cfg=cfg)
+    else:
+        frames = [
+            compute(
+                con, kpi_ids, by=dims, where=where.with_period(m), scope=scope, cfg=cfg, data=data
+            ).with_columns(pl.lit(m.start).alias("month"))
+            for m in months
+        ]
+        if not frames:
+            return pl.DataFrame()
+        out = pl.concat(frames, how="vertical_relaxed")
+    partial = [m.start for m in months if m.end > data.as_of]
+    return out.with_columns(pl.col("month").is_in(partial).alias("partial"))
 
 
 def _in_cube(con: duckdb.DuckDBPyConnection, months: list[Period]) -> bool:

@@ -45,6 +45,8 @@ class Stamp:
     min_n: int
     #: What was left out and why, for exports that leave rows out (consent, say).
     left_out: str | None = None
+    #: What "previous" and "change" are measured against (`cxm.metrics.report.comparison`).
+    compared: str | None = None
 
     @classmethod
     def of(
@@ -61,6 +63,7 @@ class Stamp:
         min_n: int,
         suppressed: int = 0,
         left_out: str | None = None,
+        compared: str | None = None,
     ) -> Stamp:
         """Return the stamp of a report cut by ``where`` and ``scope`` from ``con``'s load."""
         return cls(
@@ -76,6 +79,7 @@ class Stamp:
             suppressed=suppressed,
             min_n=min_n,
             left_out=left_out,
+            compared=compared,
         )
 
     def items(self) -> list[tuple[str, str]]:
@@ -95,6 +99,7 @@ class Stamp:
             ("Report", self.title),
             ("Filters", self.filters),
             ("Period", self.period),
+            *([("Compared", self.compared)] if self.compared else []),
             ("As of", self.as_of.isoformat()),
             ("Data load", self.data_load),
             ("Scope", self.scope),
@@ -189,5 +194,6 @@ def segment_table(
         now=now,
         min_n=cfg.min_n,
         suppressed=int(frame["suppressed"].sum()),
+        compared=report.comparison(where, data).sentence(),
     )
     return SegmentTable(frame=frame, stamp=stamp)

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cxm.config import CompanyConfig
 from cxm.errors import BadFilter
-from cxm.segments.periods import Period
+from cxm.segments.periods import Compare, Period
 
 
 class Dimension(StrEnum):
@@ -102,6 +102,9 @@ class SegmentFilter(BaseModel):
     tenure_bands: tuple[str, ...] = ()
     training_tiers: tuple[str, ...] = ()
     cohorts: tuple[int, ...] = Field(default=(), description="enrolment years")
+    #: What the period is compared with: the one before, or the same one a year earlier;
+    #: like for like either way (`cxm.segments.periods.compared_span`).
+    compare: Compare = "previous"
 
     def check(self, cfg: CompanyConfig) -> SegmentFilter:
         """Return the filter when every value is known to ``cfg``; raise `BadFilter` otherwise."""
@@ -134,7 +137,7 @@ class SegmentFilter(BaseModel):
 
     def segment_only(self) -> SegmentFilter:
         """Return the filter without its segment restrictions: the company, same period."""
-        return SegmentFilter(period=self.period, as_of=self.as_of)
+        return SegmentFilter(period=self.period, as_of=self.as_of, compare=self.compare)
 
     def is_everyone(self) -> bool:
         """Return whether the filter restricts nothing but the period."""

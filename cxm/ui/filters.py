@@ -18,11 +18,11 @@ from cxm.config import CompanyConfig
 from cxm.errors import BadFilter
 from cxm.metrics.compute import DataRange
 from cxm.segments.filter import STATUSES, SegmentFilter
-from cxm.segments.periods import Period
+from cxm.segments.periods import COMPARE_WORDS, COMPARES, Period, parse_compare
 from cxm.ui import fmt
 
 #: URL parameters shared by every page: (name, session key).
-SHARED = ("period", "markets", "languages", "rank_min", "statuses")
+SHARED = ("period", "vs", "markets", "languages", "rank_min", "statuses")
 _STATE = "_cxm_filters"
 _WRITTEN = "_cxm_url_written"
 
@@ -86,6 +86,13 @@ def _from_url(
                     "is not a period with data; showing the latest month",
                 )
             )
+    if "vs" in params:  # absent means the previous period
+        try:
+            chosen["vs"] = parse_compare(params["vs"])
+        except BadFilter as exc:
+            problems.append(
+                Problem("vs", params["vs"], f"{exc.reason}; comparing with the previous period")
+            )
     lists = {
         "markets": (cfg.market_codes, "a configured market"),
         "languages": (cfg.languages, "a configured language"),
@@ -144,6 +151,7 @@ def segment_filter(
     st.session_state["f_period"] = (
         state.get("period") if state.get("period") in periods else (periods[0])
     )
+    st.session_state["f_vs"] = state.get("vs") if state.get("vs") in COMPARES else COMPARES[0]
     st.session_state["f_markets"] = [m for m in state.get("markets", []) if m in markets]
     st.session_state["f_languages"] = [x for x in state.get("languages", []) if x in cfg.languages]
     st.session_state["f_rank_min"] = state.get("rank_min") or ranks[0]
@@ -151,6 +159,15 @@ def segment_filter(
     with st.sidebar:
         st.subheader("Filters")
         period = st.selectbox("Period", periods, key="f_period")
+        vs = st.radio(
+            "Compare with",
+            COMPARES,
+            format_func=lambda c: COMPARE_WORDS[c].capitalize(),
+            horizontal=True,
+            key="f_vs",
+            help="Like for like: a period the data stops inside is compared with the same "
+            "days of the other period (docs/metrics.md, Periods and comparisons).",
+        )
         chosen_markets = st.multiselect(
             "Markets",
             markets,
@@ -167,6 +184,7 @@ def segment_filter(
         )
     state.update(
         period=period,
+        vs=vs,
         markets=chosen_markets,
         languages=languages,
         rank_min=rank_min if rank_min in cfg.ranks else None,
@@ -179,6 +197,7 @@ def segment_filter(
         languages=tuple(languages),
         rank_at_least=state["rank_min"],
         statuses=tuple(statuses),
+        compare=vs,
     )
 
 
@@ -196,6 +215,8 @@ def set_page_params(**values: str) -> None:
 
 def _write_url(state: dict, page_params: Sequence[str]) -> None:
     wanted = {"period": state["period"]}
+    if state.get("vs", COMPARES[0]) != COMPARES[0]:
+        wanted["vs"] = state["vs"]
     for name in ("markets", "languages", "statuses"):
         if state.get(name):
             wanted[name] = ",".join(state[name])

@@ -9,7 +9,7 @@ import streamlit as st
 
 from cxm.config import CompanyConfig
 from cxm.metrics.kpis import BY_ID, Kpi
-from cxm.metrics.report import movers
+from cxm.metrics.report import Comparison, movers
 from cxm.ui import charts, fmt
 
 #: How old the data may be before the pages warn that it is stale.
@@ -33,6 +33,17 @@ def _counts(kpi: Kpi, period_words: str, as_of: dt.date) -> str:
     return f"on {fmt.date(as_of)}" if kpi.snapshot else f"in {period_words}"
 
 
+def _versus(kpi: Kpi, comparison: Comparison | None) -> str:
+    """Return what a tile's change is against: the compared days, or its day for a snapshot."""
+    if comparison is None:
+        return ""
+    if comparison.previous is None:
+        return " · no comparison"
+    if kpi.snapshot:
+        return f" · vs {fmt.date(comparison.previous.end)}"
+    return f" · vs {comparison.previous_label}"
+
+
 def kpi_tiles(
     report: pl.DataFrame,
     trend: pl.DataFrame,
@@ -40,8 +51,13 @@ def kpi_tiles(
     period_words: str,
     as_of: dt.date,
     per_row: int = 5,
+    comparison: Comparison | None = None,
 ) -> None:
-    """Draw one tile per KPI: value, change against the previous period, target, 12 months."""
+    """Draw one tile per KPI: value, change against the previous period, target, 12 months.
+
+    With ``comparison`` (`cxm.metrics.report.comparison`) each caption names what the change
+    is against ("vs Q3 2026 (1–31 Jul)"; a snapshot's day) and the help says it in full.
+    """
     rows = list(report.iter_rows(named=True))
     for start in range(0, len(rows), per_row):
         cols = st.columns(per_row)
@@ -64,7 +80,8 @@ def kpi_tiles(
                     else "normal"
                     if kpi.better == "higher"
                     else "inverse",
-                    help=f"{kpi.label}: {kpi.definition}",
+                    help=f"{kpi.label}: {kpi.definition}"
+                    + (f" Change: {comparison.sentence()}." if comparison else ""),
                 )
                 target = (
                     f"target {fmt.kpi_value(kpi.unit, r['target'], cfg.currency)}"
@@ -74,7 +91,7 @@ def kpi_tiles(
                 small = " · small n" if r["small"] else ""
                 st.caption(
                     f"{_counts(kpi, period_words, as_of)} · n = {fmt.number(r['n'])}"
-                    f"{small} · {target}"
+                    f"{small} · {target}{_versus(kpi, comparison)}"
                 )
                 if len(history) > 1:
                     # An SVG line drawn as an image: ten Plotly figures made the page slow.

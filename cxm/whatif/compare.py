@@ -22,7 +22,7 @@ import polars as pl
 from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.errors import WarehouseMissing
-from cxm.whatif import score
+from cxm.whatif import score, ties
 from cxm.whatif.catalog import Catalog, load_catalog
 from cxm.whatif.need import LABELS, PRIORITIES, needs
 from cxm.whatif.weights import Weights
@@ -32,6 +32,9 @@ UNEVEN_BY = 0.15
 #: Segments smaller than this are not judged for evenness (their rates are noise).
 EVEN_MIN_SELLERS = 30
 DIMENSIONS = ("rank", "market", "language")
+#: The reason of an action that gains nothing under the weights: mandatory, or a cap's
+#: fallback (a seller turned away with nothing else that gains anything).
+NO_GAIN = {True: "required (guardrail)", False: "next eligible action (a cap is full)"}
 
 
 @dataclass(frozen=True)
@@ -59,11 +62,20 @@ class Field:
     codes: dict[str, np.ndarray]  # dimension -> int16 code per seller
     labels: dict[str, tuple[str, ...]]  # dimension -> label per code
     impact: np.ndarray = field(init=False, repr=False)  # the catalog's, float32 (actions, K)
+    #: uint64 per seller: breaks a cap's ties (`cxm.whatif.ties`); from the ids when None.
+    tie_key: np.ndarray | None = field(default=None, repr=False)
+    action_key: np.ndarray = field(init=False, repr=False)  # uint64 per action, likewise
     _memo: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # Read from the catalog once: a slider move must not rebuild them from its records.
         object.__setattr__(self, "impact", self.catalog.impact_matrix())
+        if self.tie_key is None:
+            seed = self.catalog.version
+            object.__setattr__(self, "tie_key", ties.keys(self.seller_id, seed=seed))
+        object.__setattr__(
+            self, "action_key", ties.keys(self.catalog.ids, seed=self.catalog.version)
+        )
 
     @classmethod
     def of(
@@ -126,6 +138,7 @@ class Field:
             eligible=self.eligible[keep],
             codes={d: c[keep] for d, c in self.codes.items()},
             labels=self.labels,
+            tie_key=self.tie_key[keep],
         )
 
     def counted(self, ranking: Ranking) -> tuple[np.ndarray, ...]:
@@ -135,18 +148,22 @@ class Field:
         ranking, such as a saved scenario compared with another, is counted afresh, so a
         long-lived cached field does not gather rankings.
         """
-        if ranking is not self._memo.get(ranking.guardrails):
+        kept = (ranking.weights, ranking.guardrails)
+        if ranking is not self._memo.get(kept):
             return counts(self, ranking, ranking.first)
-        key = ("counts", ranking.guardrails)
+        key = ("counts", *kept)
         if key not in self._memo:
             self._memo[key] = counts(self, ranking, ranking.first)
         return self._memo[key]
 
-    def baseline(self, guardrails: Guardrails = GUARDED) -> Ranking:
-        """The ranking under the catalog's published weights (kept: it is asked on every move)."""
-        if guardrails not in self._memo:
-            self._memo[guardrails] = rank(self, Weights.baseline(self.catalog), guardrails)
-        return self._memo[guardrails]
+    def baseline(self, guardrails: Guardrails = GUARDED, weights: Weights | None = None) -> Ranking:
+        """The ranking under ``weights`` (default: the catalog's), kept: it is asked on every
+        move. Pass what is published (`cxm.whatif.scenarios.published`) as ``weights`` and
+        ``guardrails`` when a scenario has been published."""
+        kept = (weights or Weights.baseline(self.catalog), guardrails)
+        if kept not in self._memo:
+            self._memo[kept] = rank(self, kept[0], guardrails)
+        return self._memo[kept]
 
 
 def load_field(
@@ -201,6 +218,8 @@ def rank(field: Field, weights: Weights, guardrails: Guardrails = GUARDED) -> Ra
         weights.vector(),
         mandatory=int(cat.mandatory_mask()) if guardrails.mandatory else 0,
         caps=cat.caps() if guardrails.caps else None,
+        seller_key=field.tie_key,
+        action_key=field.action_key,
     )
     return Ranking(weights=weights, guardrails=guardrails, action=action)
 
@@ -425,5 +444,5 @@ def reasons(field: Field, weights: Weights, row: int, action: int) -> str:
         return ""
     parts = sorted(contributions(field, weights, row, action).items(), key=lambda kv: -kv[1])
     if not parts:
-        return "required (guardrail)"
+        return NO_GAIN[field.catalog.actions[action].mandatory]
     return " + ".join(f"{LABELS[p]} {v:.2f}" for p, v in parts)

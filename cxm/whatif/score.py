@@ -10,12 +10,23 @@ Guardrails are hard constraints, not weights:
   weights (a catalog has at most two, so they fit beside a first slot a cap gives to
   another action);
 - an action with a cap (``max_first_share``) holds at most floor(cap x field size) first
-  slots. The sellers it keeps are those with the highest score for it (then the lowest row);
-  the others fall to their next recommendable action, which may itself be capped: a deferred
+  slots. The sellers it keeps are those with the highest score for it; among equal scores
+  (equal to about five significant digits, as in the ranking) a fair draw decides, never
+  the table's order: a stable hash of the seller's id and the action's id, seeded with the
+  catalog version (`cxm.whatif.ties`). So the slots of a tie fall to markets, languages and
+  ranks in proportion to their sellers in the tie, up to the noise of a random draw: a
+  segment with a share p of the N tied sellers gets about p x C of the C slots, within
+  three standard deviations of a fair draw, 3 x sqrt(C p (1 - p) (N - C) / (N - 1)). The
+  same seller wins the same tie in every scenario of a catalog version, so a comparison of
+  two scenarios shows what the weights change, not a reshuffle. The sellers turned away
+  fall to their next recommendable action, which may itself be capped: a deferred
   acceptance (Gale and Shapley 1962) that ends when no cap is exceeded. Only the sellers
   whose first action is capped take part (an uncapped action keeps everyone who comes to
-  it), and only when a cap binds. A seller whose every candidate is full keeps no first
-  action ("no action fits under the caps"): slot 1 is empty and the others follow.
+  it), and only when a cap binds. A seller turned away with no other action that gains
+  anything gets the next action they are eligible for, though it gains nothing under these
+  weights (the catalog's order among those), rather than an empty first slot; slot 1 stays
+  empty only when every action the seller may get is capped and full. Slots 2 and 3 hold
+  only actions that gain something (or are mandatory), as without caps.
 
 The kernels take plain arrays (`Field` in `cxm.whatif.compare` prepares them once per load
 and catalog); every pass is parallel over blocks of sellers with per-block counters summed
@@ -26,6 +37,9 @@ from __future__ import annotations
 
 import numba as nb
 import numpy as np
+
+from cxm.whatif import ties
+from cxm.whatif.ties import mix
 
 NONE = -1
 #: Sellers per block of the parallel passes, and per chunk of the ranking pass.
@@ -133,8 +147,10 @@ def candidates(need_t, eligible, weighted, mandatory, n_mandatory, out_action, o
     Used when a cap is on: a seller a capped action turns away needs the next ones in line.
     Every mandatory action the seller is eligible for is kept (at most ``n_mandatory``), and
     the best of the rest fill the other places, all in the order of top3's keys (so both
-    passes order a seller's actions alike). ``weighted`` is weight x impact (actions x
-    priorities). The exact scores go with them: the caps compare different sellers' scores.
+    passes order a seller's actions alike); eligible actions that score 0 come last, as a
+    first slot of last resort for a seller the caps turn away. ``weighted`` is weight x
+    impact (actions x priorities). The exact scores go with them: the caps compare
+    different sellers' scores.
     """
     k, n = need_t.shape
     m = out_action.shape[1]
@@ -163,7 +179,7 @@ def candidates(need_t, eligible, weighted, mandatory, n_mandatory, out_action, o
                     key = (bits[0] & np.int32(-64)) | np.int32(63 - a)
                     if (mandatory >> np.uint64(a)) & np.uint64(1):
                         _insert(mk, ma, ms, n_mandatory, key, a, sc)
-                    elif sc > 0:
+                    else:
                         _insert(rk, ra, rs, rest_size, key, a, sc)
             i = j = 0
             for t in range(m):
@@ -178,15 +194,18 @@ def candidates(need_t, eligible, weighted, mandatory, n_mandatory, out_action, o
 
 
 @nb.njit(cache=True)
-def resolve_caps(cand, cand_score, capacity, mandatory, out_action):
+def resolve_caps(cand, cand_score, capacity, mandatory, seller_key, action_key, out_action):
     """Give each seller a first action under the caps, then fill slots 2 and 3.
 
     ``capacity`` per action (a large number = no cap). Deferred acceptance: every seller
     proposes to their best candidate not yet refused; an over-full action keeps its best
-    ``capacity`` proposers (highest score, then lowest row) and refuses the rest, who move on.
+    ``capacity`` proposers and refuses the rest, who move on. Best: the higher score (its
+    float bits without the low 6, as in top3's keys), then the higher tie key, a hash of
+    ``seller_key`` (per seller) and ``action_key`` (per action).
     """
     n, m = cand.shape
     n_actions = capacity.shape[0]
+    score_bits = cand_score.view(np.int32)
     ptr = np.zeros(n, np.int64)
     held = np.zeros(n_actions, np.int64)
     for s in range(n):
@@ -198,16 +217,17 @@ def resolve_caps(cand, cand_score, capacity, mandatory, out_action):
             break
         for a in over:
             rows = np.empty(held[a], np.int64)
-            scores = np.empty(held[a], np.float64)
+            keys = np.empty(held[a], np.int64)
             c = 0
             for s in range(n):
                 p = ptr[s]
                 if p < m and cand[s, p] == a:
                     rows[c] = s
-                    scores[c] = cand_score[s, p]
+                    # Score bits (>= 0, below 2**31) above 32 bits of the seller's tie key.
+                    tie = mix(seller_key[s] ^ action_key[a]) >> np.uint64(32)
+                    keys[c] = (np.int64(score_bits[s, p] & np.int32(-64)) << 32) | np.int64(tie)
                     c += 1
-            # Stable sort on -score keeps the lower row first among equal scores.
-            order = np.argsort(-scores, kind="mergesort")
+            order = np.argsort(-keys, kind="mergesort")
             for r in order[capacity[a] :]:
                 s = rows[r]
                 held[a] -= 1
@@ -227,7 +247,8 @@ def resolve_caps(cand, cand_score, capacity, mandatory, out_action):
                 if slot == 3 or a < 0:
                     break
                 is_m = (mandatory >> np.uint64(a)) & np.uint64(1) != 0
-                if a != first and is_m == want_mandatory:
+                useful = is_m or cand_score[s, i] > 0
+                if a != first and is_m == want_mandatory and useful:
                     out_action[s, slot] = a
                     pos[slot] = i
                     slot += 1
@@ -287,13 +308,17 @@ def rank(
     *,
     mandatory: int = 0,
     caps: np.ndarray | None = None,
+    seller_key: np.ndarray | None = None,
+    action_key: np.ndarray | None = None,
 ) -> np.ndarray:
     """Return every seller's top 3 action indices (int8, n x 3, -1 = empty), slots in order.
 
     ``need_t``: float32 (priorities x sellers); ``eligible``: uint64 bitmask per seller;
     ``impact``: float32 (actions x priorities); ``weights``: float32 per priority;
     ``mandatory``: bitmask of mandatory actions; ``caps``: per action the largest share of
-    first slots it may hold (1 or more = no cap), None = no caps at all.
+    first slots it may hold (1 or more = no cap), None = no caps at all; ``seller_key`` and
+    ``action_key``: uint64 keys that break a cap's ties (`cxm.whatif.ties`; default: hashes
+    of the row and action numbers).
     """
     n_actions = impact.shape[0]
     if n_actions > MAX_ACTIONS:
@@ -319,6 +344,10 @@ def rank(
     # and every mandatory action must be at hand.
     n_mandatory = bin(int(mandatory)).count("1")
     m = min(n_actions, 3 + capped.size + n_mandatory)
+    if seller_key is None:
+        seller_key = ties.default_keys(n, 1)
+    if action_key is None:
+        action_key = ties.default_keys(n_actions, 2)
     cand = np.empty((rows.size, m), np.int8)
     cand_score = np.empty((rows.size, m), np.float32)
     candidates(
@@ -326,7 +355,7 @@ def rank(
         cand, cand_score,
     )  # fmt: skip
     sub = np.empty((rows.size, 3), np.int8)
-    resolve_caps(cand, cand_score, capacity, mask, sub)
+    resolve_caps(cand, cand_score, capacity, mask, seller_key[rows], action_key, sub)
     action[rows] = sub
     return action
 

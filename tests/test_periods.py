@@ -1,0 +1,287 @@
+"""Periods like for like (issue 19): a period the data stops inside is "to date" and is compared
+with the same elapsed days of the previous period, or of the same period a year earlier."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from cxm.access import Role, Scope, User
+from cxm.cli import app
+from cxm.config import load_config
+from cxm.errors import BadFilter
+from cxm.metrics import report
+from cxm.metrics.compute import DataRange, data_range
+from cxm.segments import Period, SegmentFilter
+from cxm.segments.periods import Span, compared_span
+from cxm.warehouse import store
+
+D = dt.date
+OCT31 = DataRange(first_on=D(2024, 1, 1), as_of=D(2026, 10, 31))
+
+
+def _labels(period: str, as_of: dt.date, compare: str = "previous") -> tuple[str, str]:
+    c = report.comparison(
+        SegmentFilter(period=Period.parse(period), compare=compare),
+        DataRange(first_on=D(2024, 1, 1), as_of=as_of),
+    )
+    return c.current_label, c.previous_label
+
+
+@pytest.mark.parametrize(
+    ("period", "as_of", "compare", "current", "previous"),
+    [
+        # A whole period: no days named, the whole period before.
+        ("2026-Q3", D(2026, 10, 31), "previous", "Q3 2026", "Q2 2026"),
+        # Quarter to date: October only -> July only.
+        (
+            "2026-Q4",
+            D(2026, 10, 31),
+            "previous",
+            "Q4 2026 to date (1–31 Oct)",
+            "Q3 2026 (1–31 Jul)",
+        ),
+        # Year to date: January-October -> January-October of 2025.
+        ("2026", D(2026, 10, 31), "previous", "2026 to date (1 Jan–31 Oct)", "2025 (1 Jan–31 Oct)"),
+        # Month to date: 1-15 October -> 1-15 September.
+        (
+            "2026-10",
+            D(2026, 10, 15),
+            "previous",
+            "October 2026 to date (1–15 Oct)",
+            "September 2026 (1–15 Sep)",
+        ),
+        # Year over year: Q4 to date -> October 2025; a whole quarter -> the whole one.
+        ("2026-Q4", D(2026, 10, 31), "year", "Q4 2026 to date (1–31 Oct)", "Q4 2025 (1–31 Oct)"),
+        ("2026-Q3", D(2026, 10, 31), "year", "Q3 2026", "Q3 2025"),
+    ],
+)
+def test_each_form_of_period_is_labelled_with_the_days_it_covers(
+    period, as_of, compare, current, previous
+):
+    span = Span.of(Period.parse(period), as_of)
+    other = compared_span(span, compare)
+    assert span.label() == current
+    assert other.label(to_date=False, days=span.partial) == previous
+
+
+@pytest.mark.parametrize(
+    ("period", "end", "compare", "start_end"),
+    [
+        # 1-30 March: February has no 30th -> clamped to the 28th (the whole of February).
+        ("2026-03", D(2026, 3, 30), "previous", (D(2026, 2, 1), D(2026, 2, 28))),
+        # 1-15 March -> 1-15 February (same day of the month).
+        ("2026-03", D(2026, 3, 15), "previous", (D(2026, 2, 1), D(2026, 2, 15))),
+        # Q1 to 28 Feb 2026 (a month end) -> Q4 2025: two months from 1 Oct, to the month's
+        # last day: 1 Oct - 30 Nov.
+        ("2026-Q1", D(2026, 2, 28), "previous", (D(2025, 10, 1), D(2025, 11, 30))),
+        # 1-28 Feb 2028 (a leap year: not the month's end) -> 1-28 Jan; a year earlier 1-28 Feb.
+        ("2028-02", D(2028, 2, 28), "previous", (D(2028, 1, 1), D(2028, 1, 28))),
+        ("2028-02", D(2028, 2, 28), "year", (D(2027, 2, 1), D(2027, 2, 28))),
+        # 1-29 Feb 2028 is the whole month -> the whole of Feb 2027 (28 days).
+        ("2028-02", D(2028, 2, 29), "year", (D(2027, 2, 1), D(2027, 2, 28))),
+    ],
+)
+def test_the_compared_span_has_the_same_months_and_day_clamped_to_the_shorter_month(
+    period, end, compare, start_end
+):
+    other = compared_span(Span.of(Period.parse(period), end), compare)
+    assert (other.start, other.end) == start_end
+
+
+def test_no_comparison_when_the_compared_days_end_inside_a_month_and_the_label_says_why():
+    # Data to 15 Oct: 1-15 Sep cannot be cut from facts kept by month; not the whole September.
+    c = report.comparison(
+        SegmentFilter(period=Period.parse("2026-10")), DataRange(D(2024, 1, 1), D(2026, 10, 15))
+    )
+    assert c.partial and c.previous is None
+    assert c.previous_filter(SegmentFilter(period=Period.parse("2026-10"))) is None
+    assert "September 2026 (1–15 Sep) ends inside" in c.previous_label
+
+
+def test_a_compared_span_that_fills_its_month_is_read_without_an_as_of_so_the_cube_answers():
+    # 1-30 March -> all of February: the compared filter is February as a whole period.
+    where = SegmentFilter(period=Period.parse("2026-03"), markets=("BR",))
+    c = report.comparison(where, DataRange(D(2024, 1, 1), D(2026, 3, 30)))
+    assert c.previous_filter(where) == where.with_period(Period.parse("2026-02"))
+    # Q4 to 31 Oct -> Q3 read as of 31 July.
+    where = SegmentFilter(period=Period.parse("2026-Q4"))
+    assert report.comparison(where, OCT31).previous_filter(where).as_of == D(2026, 7, 31)
+
+
+def test_the_comparison_choice_is_kept_by_the_filter_and_checked():
+    where = SegmentFilter(period=Period.parse("2026-Q4"), compare="year")
+    assert where.segment_only().compare == "year" and where.is_everyone()
+    assert where.with_period(Period.parse("2026-Q3")).compare == "year"
+    with pytest.raises(BadFilter) as exc:
+        compared_span(Span.of(Period.parse("2026"), D(2026, 5, 31)), "last-year")
+    assert (exc.value.field, exc.value.code) == ("vs", "unknown_compare")
+    assert "previous, year" in str(exc.value)
+
+
+# --- The tiny company: data to 2026-03-02, first enrolment 2025-01-10 (S01). -------------------
+
+
+@pytest.fixture(scope="module")
+def con(tiny_warehouse_template):
+    with store.open_readonly(tiny_warehouse_template) as c:
+        yield c
+
+
+def _company(con, kpis, period, as_of=None, compare="previous"):
+    where = SegmentFilter(
+        period=Period.parse(period), as_of=as_of and D.fromisoformat(as_of), compare=compare
+    )
+    out = report.segment_report(con, kpis, where=where, scope=Scope.everywhere(), cfg=load_config())
+    return {r["kpi_id"]: r for r in out.iter_rows(named=True)}
+
+
+@pytest.mark.parametrize("compare", ["previous", "year"])
+def test_a_year_to_date_is_compared_with_the_same_months_of_the_year_before(con, compare):
+    # 2026 as of 2026-02-28: 1 Jan - 28 Feb 2026 holds O015, $62.00 (10 Jan).
+    # 1 Jan - 28 Feb 2025: O001 $65.00 (1 Feb) + O008 $55.00 (15 Feb) = $120.00, for both
+    # "previous" and "year" (the period before a year is the year before).
+    # Before: against all of 2025, $1,078.75 (every 2025 order: O001-O014).
+    rows = _company(con, ["revenue"], "2026", "2026-02-28", compare)
+    assert rows["revenue"]["value"] == pytest.approx(62.0)
+    assert rows["revenue"]["previous"] == pytest.approx(120.0)
+    assert rows["revenue"]["change"] == pytest.approx(-58.0)
+
+
+def test_a_quarter_to_date_is_compared_with_the_same_days_of_the_quarter_before(con):
+    # 2025-Q3 as of 2025-07-31: July holds O007 $44.00 and O014 $78.00 (1 Jul) = $122.00.
+    # Q2 1-30 April: O003 $65.00 (2 Apr), O005 $142.50 (1 Apr), O012 $62.00 (15 Apr) =
+    # $269.50. Before: all of Q2 = 269.50 + May (O010 $89.00) + June (O006 $71.25, O013
+    # $78.00) = $507.75.
+    rows = _company(con, ["revenue", "active_rate"], "2025-Q3", "2025-07-31")
+    assert rows["revenue"]["value"] == pytest.approx(122.0)
+    assert rows["revenue"]["previous"] == pytest.approx(269.5)
+    # The active rate is taken on the compared span's last day, 30 April 2025 (before: 30
+    # June). Live then: S01, S02, S05, S09 = 4. Active in the 30 days 1-30 April: S01 (O003),
+    # S02 (O005), S09 (O012); S05's orders are 15 Feb, 17 Mar, 20 May -> 3/4.
+    # (On 30 June: 5 live with S03; S01 enrolled S03 15 Jun, S02 O006, S09 O013 -> 3/5.)
+    assert rows["active_rate"]["previous"] == pytest.approx(3 / 4)
+
+
+def test_a_partial_quarter_against_a_year_earlier_and_against_nothing_before_the_data(con):
+    # 2026-Q1 as of 2026-02-28, a year earlier: 1 Jan - 28 Feb 2025 = $120.00 (see above).
+    rows = _company(con, ["revenue"], "2026-Q1", "2026-02-28", "year")
+    assert rows["revenue"]["previous"] == pytest.approx(120.0)
+    # 2025-Q3 to 31 July, a year earlier: July 2024 is before the first enrolment (2025-01-10).
+    rows = _company(con, ["revenue"], "2025-Q3", "2025-07-31", "year")
+    assert rows["revenue"]["previous"] is None and rows["revenue"]["change"] is None
+    where = SegmentFilter(period=Period.parse("2025-Q3"), as_of=D(2025, 7, 31), compare="year")
+    assert report.comparison(where, data_range(con)).previous_label == (
+        "no comparison: the data starts on 2025-01-10"
+    )
+
+
+def test_a_month_the_data_stops_inside_has_no_comparison_rather_than_the_whole_month(con):
+    # 2026-03 holds 1-2 March; 1-2 February cannot be cut from monthly facts. Before: the
+    # whole of February was the previous period (revenue 0, so the change read 0).
+    rows = _company(con, ["revenue"], "2026-03")
+    assert rows["revenue"]["value"] == 0 and rows["revenue"]["previous"] is None
+
+
+def test_a_trend_marks_the_month_the_data_stops_inside(con):
+    # Months to 2026-03: January and February are whole, March holds 1-2 March.
+    out = report.trend(
+        con,
+        ["revenue"],
+        months=3,
+        where=SegmentFilter(period=Period.parse("2026-03")),
+        scope=Scope.everywhere(),
+        cfg=load_config(),
+    )
+    marked = dict(out.select("month", "partial").iter_rows())
+    assert marked == {D(2026, 1, 1): False, D(2026, 2, 1): False, D(2026, 3, 1): True}
+
+
+def test_cxm_report_compares_year_over_year_and_stamps_the_compared_days(tiny_warehouse, tmp_path):
+    out = tmp_path / "ytd.csv"
+    result = CliRunner().invoke(
+        app,
+        [
+            "report",
+            "--kpi",
+            "live_sellers",
+            "--period",
+            "2026",
+            "--as-of",
+            "2026-02-28",
+            "--compare",
+            "year",
+            "--out",
+            str(out),
+            "--warehouse",
+            str(tiny_warehouse),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    compared = "2026 to date (1 Jan–28 Feb) vs 2025 (1 Jan–28 Feb), the same days of a year earlier"
+    assert f"# Compared: {compared}\n" in out.read_text(encoding="utf-8-sig")
+    assert "compared: 2026 to date" in " ".join(result.output.split())
+    frame = pl.read_csv(out, comment_prefix="#")
+    # Live on 28 Feb 2026: 12 less S06 and S12 (left) = 10 (n 10, not suppressed); on the
+    # compared day, 28 Feb 2025: S01 (enrolled 10 Jan) and S05 (1 Feb) = 2.
+    assert frame.select("value", "previous").row(0) == (10.0, 2.0)
+
+
+def test_a_junk_vs_link_parameter_is_named_with_the_allowed_values_and_changes_nothing(con):
+    from cxm.ui.filters import _from_url
+
+    user = User(username="a", name="A", email="a@example.com", role=Role.ADMIN)
+    data = data_range(con)
+    chosen, problems = _from_url({"vs": "lastyear"}, user, load_config(), data, ())
+    assert chosen == {}
+    assert [(p.parameter, p.value) for p in problems] == [("vs", "lastyear")]
+    assert problems[0].why.startswith("is not one of previous, year")
+    chosen, problems = _from_url({"vs": "year"}, user, load_config(), data, ())
+    assert chosen == {"vs": "year"} and problems == []
+
+
+# --- The 20,000-seller demo, data to 2026-10-31. -----------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo(demo_warehouse):
+    with store.open_readonly(demo_warehouse) as c:
+        yield c
+
+
+def _orders(con, first: str, last: str, market: str | None = None) -> float:
+    """Sum of order amounts from ``first`` to ``last`` (both included), straight from orders."""
+    return float(
+        con.execute(
+            "SELECT sum(o.amount) FROM orders o JOIN sellers s USING (seller_id) "
+            "WHERE CAST(o.ordered_at AS DATE) BETWEEN ? AND ? AND (? IS NULL OR s.market = ?)",
+            [first, last, market, market],
+        ).fetchone()[0]
+    )
+
+
+def test_on_the_demo_q4_to_date_is_october_against_july_and_2026_against_jan_oct_2025(demo):
+    cfg, scope = load_config(), Scope.everywhere()
+    q4 = report.segment_report(
+        demo, ["revenue"], by=["market"], where=SegmentFilter(period=Period.parse("2026-Q4")),
+        scope=scope, cfg=cfg,
+    )  # fmt: skip
+    br = q4.filter(pl.col("market") == "BR").row(0, named=True)
+    assert br["value"] == pytest.approx(_orders(demo, "2026-10-01", "2026-10-31", "BR"))
+    assert br["previous"] == pytest.approx(_orders(demo, "2026-07-01", "2026-07-31", "BR"))
+    # Before: against all of Q3, Brazil read about -65%; like for like it is within a few %.
+    assert abs(br["value"] / br["previous"] - 1) < 0.1
+    year = report.segment_report(
+        demo, ["revenue"], where=SegmentFilter(period=Period.parse("2026")), scope=scope, cfg=cfg
+    ).row(0, named=True)
+    now, before = (
+        _orders(demo, "2026-01-01", "2026-10-31"),
+        _orders(demo, "2025-01-01", "2025-10-31"),
+    )
+    assert year["value"] == pytest.approx(now) and year["previous"] == pytest.approx(before)
+    whole_2025 = _orders(demo, "2025-01-01", "2025-12-31")
+    assert year["change"] / year["previous"] == pytest.approx(now / before - 1)
+    assert now / before - 1 > now / whole_2025 - 1 + 0.2  # e.g. +37% like for like, not +8%
