@@ -11,7 +11,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from cxm.cli import app
-from cxm.warehouse.schema import ID_PATTERN, TABLES, columns, key_columns
+from cxm.warehouse.schema import ID_PATTERN, TABLES, TIME_RULE, columns, key_columns
 
 DOCS = Path(__file__).parents[1] / "docs"
 
@@ -57,6 +57,8 @@ def _constraints(col) -> str:
         bits.append(f">= {col.ge}")
     if col.pattern and col.pattern != ID_PATTERN:
         bits.append(f"format `{col.pattern}`")
+    if col.kind == "datetime":
+        bits.append("local wall-clock time `YYYY-MM-DD HH:MM:SS`, no time zone")
     return "; ".join(bits)
 
 
@@ -67,6 +69,8 @@ def render_schema() -> str:
         "",
         "Generated from `cxm/warehouse/schema.py` by `python -m cxm.docs`. These are the "
         "columns `cxm import` expects, in any order, one file per table.",
+        "",
+        f"**Time.** {TIME_RULE}",
         "",
     ]
     for name, model in TABLES.items():
@@ -100,8 +104,9 @@ _METRIC_DECISIONS = """## Decisions that hold for every KPI
   Corporate answers belong to no seller: they count for their market, and for a breakdown by
   rank, language or status the corporate side is every corporate answer of the filtered
   markets.
-- **Time.** All dates and windows are company-local calendar dates as stored in the data;
-  the server's clock is never used. A period is a month (`2026-10`), a quarter (`2026-Q3`) or
+- **Time.** All dates and windows are the market's local calendar dates as stored in the
+  data (imported timestamps are local wall-clock time, no time zone: docs/schema.md); the
+  server's clock is never used. A period is a month (`2026-10`), a quarter (`2026-Q3`) or
   a year (`2026`). Point-in-time KPIs (marked *on the as-of date*) are taken on the period's
   last day, or on the data's as-of date when the data stop earlier (the newest load's
   `data_as_of`); the others count what happened from the period's first day to that day. An
@@ -168,6 +173,7 @@ def render_metrics() -> str:
             )
         parts.append("")
     parts += [period_rule_markdown(), ""]
+    parts += [*_windows_section(), ""]
     parts += [
         "## Where the numbers come from",
         "",
@@ -179,6 +185,45 @@ def render_metrics() -> str:
     parts += [f"- `{f.name}`: {f.grain}." for f in FACTS]
     parts += ["", _VALUE_METHOD.format(**_value_constants()), ""]
     return "\n".join(parts)
+
+
+def _windows_section() -> list[str]:
+    """Return the "Observation windows" section, from `cxm.segments.windows`."""
+    from cxm.segments import windows as w
+
+    lines = [
+        "## Observation windows",
+        "",
+        "A KPI that waits a fixed number of days for its outcome counts a subject only once its "
+        "window has *closed* on the as-of date (the data's, or the one chosen): the window's "
+        "last day (day 0 + its days) is on or before that date. A window that starts in the "
+        "period and closes after the period's end but before the as-of date counts whole. "
+        "Subjects whose window is still open are not in `n`; they are reported apart (the "
+        "`open` column, the measure below), and a period whose windows are all open has no "
+        "value, never 0% with a change.",
+        "",
+        "| KPI | days | day 0 | a period's subjects | counted (n) | still open |",
+        "|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {', '.join(f'`{k}`' for k in win.kpis)} | {win.days} | {win.day0} "
+        f"| {win.subjects} | `{win.counted}` | `{win.open}` |"
+        for win in w.WINDOWS
+    ]
+    lines += [
+        "",
+        f"The **fast-start funnel** (KPIs page) follows the sellers enrolled in the period: a "
+        f"step counts those whose day {w.FIRST_SALE_DAYS} (a sale in days 0-"
+        f"{w.FIRST_SALE_DAYS - 1}) or day {w.RETENTION_DAYS} (still enrolled) has passed, and "
+        "its steps are drawn over one group: those past the longer window when there are any. "
+        f"**Cohort curves** count month *k* (day round(*k* x {w.MONTH_DAYS})) only for the "
+        "sellers who have reached it. Both filter by the rank a seller held on enrolling (the "
+        "ladder's first rank unless a rank step is recorded on or before that day), not "
+        "today's, which would keep only those who stayed.",
+        "",
+        w.describe_example(),
+    ]
+    return lines
 
 
 def _value_constants() -> dict:

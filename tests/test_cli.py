@@ -114,3 +114,31 @@ def test_cxm_demo_leaves_imported_company_data_alone_unless_forced(tiny_warehous
     forced = runner.invoke(app, [*args, "--force"])
     assert forced.exit_code == 0, forced.output
     assert hashlib.sha256(tiny_warehouse.read_bytes()).hexdigest() != before
+
+
+def test_import_and_status_warn_of_orders_outside_membership_and_still_load(
+    tiny_warehouse, tmp_path
+):
+    # Issue 19: two orders outside membership (S06's on its termination day 2025-10-15, row 17;
+    # S08's the day before enrolling on 2026-01-05, row 18) load with a warning naming both.
+    from tests.conftest import TINY
+
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "orders.csv").write_text(
+        (TINY / "orders.csv").read_text()
+        + "O017,C07,S06,2025-10-15 09:00:00,11.00,1,wellness,false,seller_link\n"
+        + "O018,C07,S08,2026-01-04 23:59:59,12.00,1,wellness,false,seller_link\n"
+    )
+    result = runner.invoke(app, ["import", str(folder), "--warehouse", str(tiny_warehouse)])
+    assert result.exit_code == 0, result.output
+    assert "Imported orders (17 rows)" in result.stdout
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("Warning: 2 orders are dated outside the seller's membership")
+    assert lines[1].startswith('  orders.csv row 17, ordered_at: "2025-10-15 09:00:00" is on or')
+    assert lines[2].startswith('  orders.csv row 18, ordered_at: "2026-01-04 23:59:59" is before')
+    assert len(lines) == 3
+    status = runner.invoke(app, ["status", "--warehouse", str(tiny_warehouse)])
+    assert status.exit_code == 0
+    assert "Warning: 2 orders are dated outside" in status.stderr
+    assert ": O017, O018." in status.stderr

@@ -79,6 +79,41 @@ CASES = [
     Bad(
         "bad_timestamp", "orders.csv", ((7, "ordered_at", "yesterday"),), row=7, column="ordered_at"
     ),
+    # Issue 19: timestamps are local wall-clock time; one with a zone is refused by name
+    # (it used to be a bad_timestamp, which did not say why).
+    Bad(
+        "timestamp_with_zone",
+        "orders.csv",
+        ((3, "ordered_at", "2025-03-03T10:00:00Z"),),
+        row=3,
+        column="ordered_at",
+    ),
+    Bad(
+        "timestamp_with_zone",
+        "tickets.csv",
+        ((2, "opened_at", "2026-02-01 10:00:00+02:00"),),
+        row=2,
+        column="opened_at",
+    ),
+    Bad(
+        "timestamp_with_zone",
+        "orders.parquet",
+        row=1,
+        column="ordered_at",
+        parquet=pl.DataFrame(
+            {
+                "order_id": ["O900"],
+                "customer_id": ["C01"],
+                "seller_id": ["S01"],
+                "ordered_at": [dt.datetime(2026, 1, 2, 9, tzinfo=dt.UTC)],
+                "amount": [3.5],
+                "units": [1],
+                "product_line": ["wellness"],
+                "autoship": [False],
+                "channel": ["phone"],
+            }
+        ),
+    ),
     Bad(
         "date_out_of_range",
         "customers.csv",
@@ -467,7 +502,32 @@ def render_errors_doc(workdir: Path, template: Path) -> str:
             shown = shown.replace(str(workdir) + "/", "")
             lines += [f"- Trigger: {_trigger(case)}", f"  - `{shown}`"]
         lines.append("")
-    return "\n".join(lines + _upload_errors(workdir))
+    return "\n".join(lines + _import_warnings(workdir, template) + _upload_errors(workdir))
+
+
+def _import_warnings(workdir: Path, template: Path) -> list[str]:
+    """Return the docs' section on warnings: each code, its rule, what its trigger prints."""
+    from cxm.errors import WARNING_CODES
+
+    lines = [
+        "# Import warnings",
+        "",
+        "A warning does not stop an import: the rows load, and the summary (`cxm import`, the "
+        "Data page, `cxm status`) gives their count and the first of them.",
+        "",
+    ]
+    for code, rule in WARNING_CODES.items():
+        folder, warehouse = workdir / f"warn-{code}", workdir / f"warn-{code}.duckdb"
+        shutil.copyfile(template, warehouse)
+        folder.mkdir()
+        (folder / "orders.csv").write_text((TINY / "orders.csv").read_text() + OUTSIDE)
+        result = import_dir(folder, path=warehouse, today=TINY_TODAY, check_only=True)
+        added = ", ".join(f"`{r}`" for r in OUTSIDE.splitlines())
+        lines += [f"## `{code}`", "", rule, ""]
+        lines += [f"- Trigger: `orders.csv` from the tiny company with the rows {added} added"]
+        lines += [f"  - `{w.line()}`" for w in result.warnings]
+        lines.append("")
+    return lines
 
 
 def _upload_errors(workdir: Path) -> list[str]:
@@ -758,3 +818,58 @@ def test_field_counts_match_the_csv_module_on_random_csv_texts(records, newlines
     # csv.reader gives [] for a blank line, where _record_fields gives 0
     assert fields == [len(row) for row in csv.reader(io.StringIO(text, newline=""))]
     assert all(data[e : e + 1] in (b"\n", b"") for e in ends)
+
+
+# Issue 19, finding 7: orders outside their seller's membership used to load without a word.
+# Three orders after the tiny company's 15 (rows 2-16): O016 (row 17) on 2025-10-14, the day
+# before S06 left, is inside; O017 (row 18) on S06's termination day 2025-10-15 is outside
+# (terminated that day, as every KPI counts status); O018 (row 19) the day before S08 enrolled
+# (2026-01-05) is outside.
+OUTSIDE = (
+    "O016,C07,S06,2025-10-14 09:00:00,10.00,1,wellness,false,seller_link\n"
+    "O017,C07,S06,2025-10-15 09:00:00,11.00,1,wellness,false,seller_link\n"
+    "O018,C07,S08,2026-01-04 23:59:59,12.00,1,wellness,false,seller_link\n"
+)
+
+
+def test_orders_outside_their_sellers_membership_load_with_a_warning_naming_each_row(
+    tiny_warehouse, tmp_path
+):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    (folder / "orders.csv").write_text((TINY / "orders.csv").read_text() + OUTSIDE)
+    result = import_dir(folder, path=tiny_warehouse, today=TINY_TODAY)
+    # Rows 2-16 are the tiny company's orders; O016 is row 17, O017 row 18, O018 row 19.
+    assert result.written and result.rows == {"orders": 18}
+    assert result.warning_total == 2
+    assert [(w.file, w.row, w.column, w.value, w.code) for w in result.warnings] == [
+        ("orders.csv", 18, "ordered_at", "2025-10-15 09:00:00", "order_outside_membership"),
+        ("orders.csv", 19, "ordered_at", "2026-01-04 23:59:59", "order_outside_membership"),
+    ]
+    assert "on or after seller S06's termination day (2025-10-15)" in result.warnings[0].message
+    assert "before seller S08 enrolled (2026-01-05)" in result.warnings[1].message
+    assert result.warning_lines()[0].startswith("Warning: 2 orders are dated outside")
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:  # loaded all the same
+        assert con.execute("SELECT count(*) FROM orders").fetchall() == [(18,)]
+
+
+def test_a_sellers_import_warns_about_kept_orders_it_puts_outside_membership(
+    tiny_warehouse, tmp_path
+):
+    # S01 enrolled 2025-01-10; moved to 2025-02-02, their order O001 (2025-02-01, kept in the
+    # warehouse) comes before the enrolment: named by its id, as it has no row in this import.
+    folder = tmp_path / "incoming"
+    _write_case(Bad("", "sellers.csv", ((2, "enrolled_on", "2025-02-02"),)), folder)
+    result = import_dir(folder, path=tiny_warehouse, today=TINY_TODAY, check_only=True)
+    assert result.warning_total == 1
+    (w,) = result.warnings
+    assert (w.file, w.row, w.value) == (
+        "orders (in the warehouse)",
+        None,
+        "O001 2025-02-01 10:00:00",
+    )
+
+
+def test_the_tiny_company_has_no_order_outside_membership(tiny_warehouse_template):
+    result = import_dir(TINY, path=tiny_warehouse_template, today=TINY_TODAY, check_only=True)
+    assert (result.warning_total, result.warnings, result.warning_lines()) == (0, (), [])

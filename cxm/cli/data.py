@@ -24,6 +24,7 @@ from cxm.cli._common import (
 from cxm.errors import CxmError
 from cxm.pipeline import build_demo, import_dir
 from cxm.warehouse import store
+from cxm.warehouse._membership import outside_membership
 from cxm.warehouse.demo import DEFAULT_AS_OF, DemoSpec
 from cxm.warehouse.importer import export_raw
 
@@ -128,15 +129,20 @@ def import_(
     if not result.written:
         out.print(
             f"Checked {', '.join(f'{t} ({n:,} rows)' for t, n in result.rows.items())}: no "
-            f"problems. Nothing was written to {result.path}.",
+            f"problems{' (warnings below)' if result.warning_total else ''}. Nothing was "
+            f"written to {result.path}.",
             markup=False,
+            soft_wrap=True,
         )
-        return
-    out.print(
-        f"Imported {', '.join(f'{t} ({n:,} rows)' for t, n in result.rows.items())} "
-        f"into {result.path}.",
-        markup=False,
-    )
+    else:
+        out.print(
+            f"Imported {', '.join(f'{t} ({n:,} rows)' for t, n in result.rows.items())} "
+            f"into {result.path}.",
+            markup=False,
+            soft_wrap=True,
+        )
+    for line in result.warning_lines():
+        err.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command("export-raw")
@@ -156,6 +162,10 @@ def export_raw_(
     out.print(f"Wrote {len(files)} files to {directory}.", markup=False)
 
 
+#: Orders outside membership `cxm status` names by id (all are counted).
+STATUS_LISTED = 5
+
+
 @app.command()
 def status(warehouse: Warehouse = None) -> None:
     """Show what the warehouse holds: the last load and each table's row count.
@@ -172,6 +182,7 @@ def _print_status(path: Path) -> None:
     with store.open_readonly(path) as con:
         counts = store.table_counts(con)
         load = store.last_load(con)
+        outside, n_outside = outside_membership(con)
     table = RichTable(title=f"{path}", show_edge=False)
     table.add_column("table")
     table.add_column("rows", justify="right")
@@ -183,6 +194,17 @@ def _print_status(path: Path) -> None:
             f"Last load: {load['kind']} at {load['loaded_at']:%Y-%m-%d %H:%M}, "
             f"{load['source']}; data as of {load['data_as_of'] or 'unknown'}.",
             markup=False,
+        )
+    if n_outside:
+        shown = ", ".join(i.value.split()[0] for i in outside[:STATUS_LISTED])
+        more = f" and {n_outside - STATUS_LISTED:,} more" if n_outside > STATUS_LISTED else ""
+        err.print(
+            f"Warning: {n_outside:,} order{'s are' if n_outside != 1 else ' is'} dated outside "
+            "the seller's membership (before enrolment, or on or after the termination day) "
+            f"and counted in every KPI [order_outside_membership]: {shown}{more}.",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
         )
 
 

@@ -68,15 +68,19 @@ def _run(admin: User, files, *, check_only: bool) -> None:
             return
     rows = ", ".join(f"{t} ({n:,} rows)" for t, n in done.result.rows.items())
     skipped = f" Left out the system files {', '.join(done.skipped)}." if done.skipped else ""
+    # Orders outside their seller's membership load, but the report says so (issue 19).
+    warned = (done.result.warning_summary(), [w.model_dump() for w in done.result.warnings])
     if check_only:
         st.session_state[_REPORT] = (
             "checked",
             f"Checked {rows}: no problems. Nothing was written.{skipped}",
+            *warned,
         )
         return
     st.session_state[_REPORT] = (
         "imported",
         f"Imported {rows}. Every page now shows the new data.{skipped}",
+        *warned,
     )
     st.session_state[_UPLOADER] += 1
     st.rerun()
@@ -86,9 +90,13 @@ def _report() -> None:
     report = st.session_state.get(_REPORT)
     if report is None:
         return
-    kind, what = report
+    kind, what, *warned = report
     if kind in ("checked", "imported"):
         st.success(fmt.md_escape(what), icon=":material/check_circle:")
+        if warned and warned[0]:
+            st.warning(fmt.md_escape(warned[0]), icon=":material/warning:")
+            _issue_table(warned[1])
+        return
     elif kind == "failed":
         st.error(fmt.md_escape(what, keep_lines=True), icon=":material/error:")
     else:
@@ -100,19 +108,23 @@ def _report() -> None:
                 f"The first {shown:,} of {what.total:,} problems (a few of each kind); fix "
                 "those and check again for the rest."
             )
-        st.dataframe(
-            pl.DataFrame([i.model_dump() for i in what.issues]),
-            hide_index=True,
-            column_order=("file", "row", "column", "value", "message", "code"),
-            column_config={
-                "file": "File",
-                "row": st.column_config.NumberColumn("Row", format="%d"),
-                "column": "Column",
-                "value": "Value",
-                "message": st.column_config.TextColumn("Problem", width="large"),
-                "code": "Code",
-            },
-        )
+        _issue_table([i.model_dump() for i in what.issues])
+
+
+def _issue_table(issues: list[dict]) -> None:
+    st.dataframe(
+        pl.DataFrame(issues),
+        hide_index=True,
+        column_order=("file", "row", "column", "value", "message", "code"),
+        column_config={
+            "file": "File",
+            "row": st.column_config.NumberColumn("Row", format="%d"),
+            "column": "Column",
+            "value": "Value",
+            "message": st.column_config.TextColumn("Problem", width="large"),
+            "code": "Code",
+        },
+    )
 
 
 def audit_section() -> None:

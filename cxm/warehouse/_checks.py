@@ -120,6 +120,9 @@ def _is(kind: str, raw: pl.Expr) -> pl.Expr:
     return raw
 
 
+#: A date and time followed by a time zone: Z, UTC/GMT, or an offset like +02:00 or -0300.
+_ZONED = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?\s*(Z|UTC|GMT|[+-]\d{2}(:?\d{2})?)$"
+
 _PARSE_CODES = {
     "int": ("not_an_integer", "is not a whole number"),
     "float": ("not_a_number", "is not a number"),
@@ -170,11 +173,31 @@ def _parse_text(file: str, frame: pl.DataFrame, col: Column, found: Found) -> pl
     if col.kind == "decimal":
         return _parse_decimal(file, frame, col, found)
     parsed = frame.select(pl.col(ROW), pl.col("text"), _is(col.kind, pl.col("text")).alias("v"))
-    if col.kind in _PARSE_CODES:
-        code, msg = _PARSE_CODES[col.kind]
+    if col.kind == "datetime":
+        # A time zone or offset is refused by name: timestamps are local wall-clock time
+        # (schema.TIME_RULE), and which market's clock to turn it into is not ours to guess.
+        zoned = parsed.filter(pl.col("text").str.strip_chars().str.contains(_ZONED))
         found.add_rows(
             file,
-            parsed.filter(pl.col("text").is_not_null() & pl.col("v").is_null()),
+            zoned,
+            col.name,
+            "text",
+            "timestamp_with_zone",
+            "carries a time zone; write the market's local time without one (2026-10-01 "
+            "23:30:00), as docs/schema.md says",
+        )
+    if col.kind in _PARSE_CODES:
+        code, msg = _PARSE_CODES[col.kind]
+        reported = (  # a zoned timestamp was reported just above
+            pl.col("text").str.strip_chars().str.contains(_ZONED)
+            if col.kind == "datetime"
+            else pl.lit(False)
+        )
+        found.add_rows(
+            file,
+            parsed.filter(
+                pl.col("text").is_not_null() & pl.col("v").is_null() & ~reported.fill_null(False)
+            ),
             col.name,
             "text",
             code,

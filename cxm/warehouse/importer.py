@@ -23,6 +23,7 @@ from cxm.errors import ImportIssue, ImportRejected
 from cxm.warehouse import store
 from cxm.warehouse._checks import PER_CHECK, ROW, Found, check_rules, parse_table
 from cxm.warehouse._files import discover, read_csv, read_parquet
+from cxm.warehouse._membership import import_warnings
 from cxm.warehouse.schema import TABLES, RefByType, Table, columns, key_columns
 
 INSERT_ROWS = 2_000_000
@@ -30,11 +31,40 @@ INSERT_ROWS = 2_000_000
 
 @dataclass(frozen=True)
 class ImportResult:
-    """What an import wrote (or, checked only, would write): rows per table, the warehouse."""
+    """What an import wrote (or, checked only, would write): rows per table, the warehouse.
+
+    ``warnings``: the first rows loaded that may be wrong (`cxm.errors.WARNING_CODES`: orders
+    outside their seller's membership), ``warning_total`` how many there are in all.
+    """
 
     path: Path
     rows: dict[str, int]
     written: bool = True
+    warnings: tuple[ImportIssue, ...] = ()
+    warning_total: int = 0
+
+    def warning_summary(self) -> str | None:
+        """Return the warnings in one sentence, or None when there are none."""
+        n = self.warning_total
+        if not n:
+            return None
+        return (
+            f"{n:,} order{'s are' if n != 1 else ' is'} dated outside the seller's membership "
+            "(before enrolment, or on or after the termination day); loaded, and counted in "
+            "every KPI."
+        )
+
+    def warning_lines(self) -> list[str]:
+        """Return the warnings for a person: a summary line, the first rows, how many more."""
+        if not self.warning_total:
+            return []
+        n = self.warning_total
+        more = "The first" if n > len(self.warnings) else "Each"
+        lines = [f"Warning: {self.warning_summary()} {more}:"]
+        lines += [f"  {w.line()}" for w in self.warnings]
+        if n > len(self.warnings):
+            lines.append(f"  ... and {n - len(self.warnings):,} more.")
+        return lines
 
 
 def _keys(
@@ -338,8 +368,11 @@ def _import_locked(
         raise ImportRejected(label, found.issues, found.total)
 
     rows = {t: df.height for t, df in frames.items()}
+    warned, warning_total = import_warnings(names, frames, target)
     if check_only:
-        return ImportResult(path=target, rows=rows, written=False)
+        return ImportResult(
+            path=target, rows=rows, written=False, warnings=warned, warning_total=warning_total
+        )
 
     def fill(con: duckdb.DuckDBPyConnection) -> None:
         for table in list(frames):
@@ -363,7 +396,7 @@ def _import_locked(
         derive=None if derive is None else lambda con, as_of: derive(con, cfg, as_of),
         locked=True,
     )
-    return ImportResult(path=target, rows=rows)
+    return ImportResult(path=target, rows=rows, warnings=warned, warning_total=warning_total)
 
 
 def export_raw(
