@@ -60,8 +60,8 @@ __all__ = [
 TIME_RULE = (
     "Dates and timestamps are the market's local wall-clock time: a timestamp is stored as "
     "written, with no time zone, and read as the local time of the row's market (its market "
-    "column, or its seller's market). An order written `2026-10-01 23:30:00` in Brazil is an order of 1 October "
-    "in Brazil, whatever the server's clock says; the day, the hour and every window (same-day "
+    "column, or its seller's market). An order written `2026-10-01 23:30:00` in Brazil is an "
+    "order of 1 October in Brazil, whatever the server's clock says; the day, the hour and every window (same-day "
     "answers, the 30 days up to a date) count in that local time. A timestamp that carries a "
     "time zone or an offset (`2026-10-01T23:30:00Z`, `2026-10-01 23:30:00+02:00`, or a "
     "time-zone-aware Parquet column) is refused (`timestamp_with_zone`): cxm does not guess "
