@@ -394,6 +394,8 @@ def kpi_rows(kpis, sums: pl.DataFrame, keys: list[str], cfg: CompanyConfig, corp
                 pl.lit(kpi.id).alias("kpi_id"),
                 value.cast(pl.Float64).alias("value"),
                 n.cast(pl.Float64).fill_null(0).alias("n"),
+                # Subjects whose observation window is still open: not in n (cxm.segments.windows).
+                (pl.col(kpi.open) if kpi.open else pl.lit(None)).cast(pl.Int64).alias("open"),
             )
         )
     out = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()

@@ -92,9 +92,12 @@ def answers(
         return False
     try:
         first, last = con.execute(f"SELECT min(month), max(month) FROM {TABLE}").fetchall()[0]
+        held = {c[0] for c in con.execute(f"DESCRIBE {TABLE}").fetchall()}
     except duckdb.CatalogException:  # a warehouse loaded before the cube existed
         return False
-    return first is not None and first <= where.period.start <= last
+    # A cube built before a measure existed (an older load) cannot answer for it.
+    wanted = {p for k in kpis for m in k.measures for p in DERIVED_MEASURES.get(m, (m,))}
+    return first is not None and first <= where.period.start <= last and wanted <= held
 
 
 _CORPORATE = """

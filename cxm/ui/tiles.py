@@ -8,6 +8,7 @@ import polars as pl
 import streamlit as st
 
 from cxm.config import CompanyConfig
+from cxm.metrics.cohorts import DownlineAtRisk
 from cxm.metrics.kpis import BY_ID, Kpi
 from cxm.metrics.report import Comparison, movers
 from cxm.ui import charts, fmt
@@ -219,25 +220,82 @@ def curves_headline(curves: pl.DataFrame) -> str:
     )
 
 
+#: What the cohort curves and the funnel count, said under them on the KPIs page.
+WINDOWS_NOTE = (
+    "Curves and funnel count a seller only once their window has closed by the as-of date "
+    "(a curve stops at the months a cohort has reached; a funnel step waits for day 30 or 90). "
+    "A rank filter here uses the rank each seller held when they enrolled: the first rank "
+    "unless the rank history says otherwise, so those who left stay in. Status, tenure and "
+    "training tier are as of the as-of date."
+)
+
+
+def _count(n: int) -> str:
+    """Return a count of people exactly, with thousands separators: 5,963."""
+    return f"{int(n):,}"
+
+
 def funnel_steps(funnel: dict) -> list[tuple[str, int]]:
-    """Return the funnel's steps with their labels, in order."""
-    return [
-        ("Enrolled", funnel["enrolled"]),
-        ("Past day 30", funnel["reached_30d"]),
-        ("Sold in first 30 days", funnel["first_sale_30d"]),
-        ("Sold early and still in at day 90", funnel["sold_and_in_at_90d"]),
-    ]
+    """Return the funnel's steps, in order, over ONE group of sellers whose windows are closed.
+
+    The sellers past day 90 when there are any (sold in the first 30 days, and still in at day
+    90 too), else those past day 30, else no steps: a seller whose day 30 is still to come
+    is open, not a drop-off (`cxm.metrics.cohorts.fast_start_funnel`).
+
+    >>> funnel_steps({"enrolled": 497, "reached_30d": 13, "first_sale_30d": 5,
+    ...     "open_30d": 484, "reached_90d": 0, "first_sale_30d_of_90d": 0,
+    ...     "sold_and_in_at_90d": 0, "open_90d": 497})
+    [('Past day 30', 13), ('Sold in first 30 days', 5)]
+    """
+    if funnel["reached_90d"]:
+        return [
+            ("Past day 90", funnel["reached_90d"]),
+            ("Sold in first 30 days", funnel["first_sale_30d_of_90d"]),
+            ("Sold early and still in at day 90", funnel["sold_and_in_at_90d"]),
+        ]
+    if funnel["reached_30d"]:
+        return [
+            ("Past day 30", funnel["reached_30d"]),
+            ("Sold in first 30 days", funnel["first_sale_30d"]),
+        ]
+    return []
 
 
-def downline_at_risk(orphaned: pl.DataFrame, lapsed: pl.DataFrame, cfg: CompanyConfig) -> None:
-    """Draw the sellers whose sponsor just left, and the lapsed leaders with their teams."""
+def funnel_headline(funnel: dict) -> str:
+    """Return the funnel's title: whom its steps count, and how many are still open.
+
+    >>> funnel_headline({"enrolled": 497, "reached_30d": 13, "reached_90d": 0,
+    ...     "open_30d": 484, "open_90d": 497})
+    'Fast start of the 13 of 497 sellers enrolled in the period who are past day 30 (484 not yet)'
+    >>> funnel_headline({"enrolled": 4, "reached_30d": 0, "reached_90d": 0,
+    ...     "open_30d": 4, "open_90d": 4})
+    'Fast start: none of the 4 sellers enrolled in the period is past day 30 yet'
+    """
+    enrolled = _count(funnel["enrolled"])
+    for day in (90, 30):
+        if funnel[f"reached_{day}d"]:
+            waiting = funnel[f"open_{day}d"]
+            return (
+                f"Fast start of the {_count(funnel[f'reached_{day}d'])} of {enrolled} "
+                f"sellers enrolled in the period who are past day {day}"
+                + (f" ({_count(waiting)} not yet)" if waiting else "")
+            )
+    if not funnel["enrolled"]:
+        return "Fast start: no seller enrolled in the period"
+    return f"Fast start: none of the {enrolled} sellers enrolled in the period is past day 30 yet"
+
+
+def downline_at_risk(risk: DownlineAtRisk, cfg: CompanyConfig) -> None:
+    """Draw the sellers whose sponsor just left, and the lapsed leaders with their teams.
+
+    The sentences give distinct totals (`DownlineAtRisk`): a sponsor whose downline spans
+    several rows, or a seller below two lapsed leaders, counts once there; the rows count
+    per row, and the tables say so.
+    """
+    orphaned, lapsed = risk.orphaned, risk.lapsed
     left, right = st.columns(2, gap="large")
     with left:
-        total = int(orphaned["sellers_whose_sponsor_left"].sum()) if orphaned.height else 0
-        st.markdown(
-            f"**{fmt.number(total)} live sellers lost their sponsor in the last 90 "
-            "days**, by market, language and rank:"
-        )
+        st.markdown(downline_sentences(risk)[0])
         st.dataframe(
             orphaned.rename(
                 {
@@ -245,18 +303,14 @@ def downline_at_risk(orphaned: pl.DataFrame, lapsed: pl.DataFrame, cfg: CompanyC
                     "language": "Language",
                     "rank": "Rank",
                     "sellers_whose_sponsor_left": "Sellers whose sponsor left",
-                    "sponsors_who_left": "Sponsors who left",
+                    "sponsors_who_left": "Sponsors who left (in this row)",
                 }
             ),
             hide_index=True,
             key="orphaned",
         )
     with right:
-        team = int(lapsed["live_team"].sum()) if lapsed.height else 0
-        st.markdown(
-            f"**{fmt.number(lapsed.height)} leaders have lapsed** (no sale, enrolment "
-            f"or app use in 60 days), with {fmt.number(team)} live sellers below them:"
-        )
+        st.markdown(downline_sentences(risk)[1])
         st.dataframe(
             lapsed.head(200).rename(
                 {
@@ -264,12 +318,31 @@ def downline_at_risk(orphaned: pl.DataFrame, lapsed: pl.DataFrame, cfg: CompanyC
                     "market": "Market",
                     "language": "Language",
                     "rank": "Rank",
-                    "live_team": "Live sellers below",
+                    "live_team": "Live sellers below (downlines overlap)",
                 }
             ),
             hide_index=True,
             key="lapsed",
         )
+
+
+def downline_sentences(risk: DownlineAtRisk) -> tuple[str, str]:
+    """Return the two headline sentences (Markdown) of the downline at risk, distinct counts."""
+    sponsors = risk.sponsors_who_left
+    orphans = (
+        f"**{_count(risk.orphaned_sellers)} live sellers lost their sponsor in the last "
+        f"90 days**: {_count(sponsors)} distinct sponsor{'s' if sponsors != 1 else ''} "
+        "left. By market, language and rank (a sponsor whose downline spans rows is in each):"
+    )
+    leaders = risk.lapsed.height
+    lapsed = (
+        f"**{_count(leaders)} leader{'s have' if leaders != 1 else ' has'} lapsed** (no "
+        f"sale, enrolment or app use in 60 days), with "
+        f"{_count(risk.live_below_lapsed)} of {_count(risk.live_sellers)} live sellers "
+        "below at least one of them (each counted once; the rows overlap where one lapsed "
+        "leader is below another):"
+    )
+    return orphans, lapsed
 
 
 def tracking_headline(weekly: pl.DataFrame, weeks: int) -> str:
