@@ -56,17 +56,26 @@ curves_col, funnel_col = st.columns(2, gap="large")
 with curves_col:
     curves = queries.retention_curves(grain="year", where=ctx.where, scope=ctx.scope)
     st.subheader(tiles.curves_headline(curves))
-    st.plotly_chart(charts.retention_curves(curves), key="curves")
-    tables.plain(curves, key="curves_table", labels=tables.CURVE_LABELS)
+    if curves.is_empty():
+        ranked = ctx.where.rank_at_least or ctx.where.ranks
+        st.info(
+            "No seller in this segment held the chosen rank when they enrolled."
+            if ranked
+            else "No seller in this segment."
+        )
+    else:
+        st.plotly_chart(charts.retention_curves(curves), key="curves")
+        tables.plain(curves, key="curves_table", labels=tables.CURVE_LABELS)
 with funnel_col:
     funnel = queries.fast_start_funnel(where=ctx.where, scope=ctx.scope)
-    st.subheader(f"Fast start of the {funnel['enrolled']:,} sellers enrolled in the period")
-    st.plotly_chart(charts.funnel(tiles.funnel_steps(funnel)), key="funnel")
-    tables.plain(tables.funnel_frame(tiles.funnel_steps(funnel)), key="funnel_table", labels={})
+    st.subheader(tiles.funnel_headline(funnel))
+    if steps := tiles.funnel_steps(funnel):
+        st.plotly_chart(charts.funnel(steps), key="funnel")
+        tables.plain(tables.funnel_frame(steps), key="funnel_table", labels={})
+st.caption(tiles.WINDOWS_NOTE)
 
 st.subheader("Downline at risk")
-orphaned, lapsed = queries.downline_at_risk(where=ctx.where, scope=ctx.scope)
-tiles.downline_at_risk(orphaned, lapsed, ctx.cfg)
+tiles.downline_at_risk(queries.downline_at_risk(where=ctx.where, scope=ctx.scope), ctx.cfg)
 
 st.header("Customer value")
 value_kpis = ["clv_12m_per_customer", "customers_at_risk_share", "clv_12m_total"]

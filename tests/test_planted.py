@@ -92,8 +92,8 @@ def test_leaders_stay_retention_rises_steeply_with_rank(con):
 
 def test_when_a_sponsor_leaves_their_downline_follows_within_90_days(con):
     # Planted: half the live downline leaves 30-60 days after the sponsor (DirecTech Labs);
-    # sponsors who left late in 2025 have their 90 days cut at the year's end, so the year
-    # reads a little under 50%. Against about 8% of all live sellers leaving in a quarter.
+    # every 90-day window of 2025 closed by the data's as-of date (2026-10-31), so the year
+    # reads about 50%. Against about 8% of all live sellers leaving in a quarter.
     where = SegmentFilter(period=Period.parse("2025"))
     after = compute(
         con,

@@ -38,9 +38,9 @@ def crossing_warehouse(tmp_path_factory):
 
 def _lapsed_team(path, scope: Scope) -> dict[str, int]:
     with store.open_readonly(path) as con:
-        _, lapsed = cohorts.downline_at_risk(
+        lapsed = cohorts.downline_at_risk(
             con, where=SegmentFilter(period=Period.parse("2026-03")), scope=scope, cfg=load_config()
-        )
+        ).lapsed
     return dict(lapsed.select("seller_id", "live_team").iter_rows())
 
 

@@ -1,11 +1,16 @@
 """Sellers over their tenure: retention curves by enrolment cohort, the fast-start funnel, and
 the downline at risk when a sponsor leaves or a leader lapses.
 
-All counts respect the market scope and the segment filter's market, language and cohort
-choices (rank and status are as of the data's as-of date).
+All counts respect the market scope and the segment filter. Curves and the funnel filter by
+the rank each seller held when they enrolled (their window's start: `SELLER_BASE_AT_ENROLMENT`),
+not today's, which would keep only those who stayed long enough to rise; status, tenure and
+training tier are as of the as-of date. Windows count once closed by the as-of date
+(`cxm.segments.windows`); the downline counts are distinct where one seller is reached twice.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import duckdb
 import polars as pl
@@ -14,10 +19,16 @@ from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.metrics.compute import check_scope, data_range, window
 from cxm.segments.filter import SegmentFilter
-from cxm.segments.sql import ACTIVE_DAYS, SELLER_BASE, filter_params
+from cxm.segments.sql import ACTIVE_DAYS, SELLER_BASE, SELLER_BASE_AT_ENROLMENT, filter_params
+from cxm.segments.windows import (
+    FIRST_SALE_DAYS,
+    MONTH_DAYS,
+    RETENTION_DAYS,
+    SPONSOR_LEFT_DAYS,
+)
 
 _CURVES = f"""
-WITH b AS ({SELLER_BASE}),
+WITH b AS ({SELLER_BASE_AT_ENROLMENT}),
 months AS (SELECT range AS month FROM range(0, $months + 1)),
 cohort AS (
     SELECT s.seller_id, s.enrolled_on, s.terminated_on,
@@ -27,10 +38,10 @@ cohort AS (
 SELECT c.cohort_start, m.month,
     count(*) AS sellers,
     sum(CASE WHEN c.terminated_on IS NULL
-             OR c.terminated_on > c.enrolled_on + CAST(round(m.month * 30.4375) AS INTEGER)
+             OR c.terminated_on > c.enrolled_on + CAST(round(m.month * {MONTH_DAYS}) AS INTEGER)
         THEN 1 ELSE 0 END)::BIGINT AS retained
 FROM cohort c CROSS JOIN months m
-WHERE c.enrolled_on + CAST(round(m.month * 30.4375) AS INTEGER) <= $observed
+WHERE c.enrolled_on + CAST(round(m.month * {MONTH_DAYS}) AS INTEGER) <= $observed
 GROUP BY c.cohort_start, m.month
 """
 
@@ -47,10 +58,11 @@ def retention_curves(
     """Return the share of each enrolment cohort still enrolled k months after joining.
 
     One row per cohort (its first day, by ``grain``: "quarter" or "year") and month k =
-    0..``months``: sellers, retained, retained_share. The segment is taken as of the filter's
-    as-of date; tenure is observed up to the data's as-of date, and a month is counted only
-    for the sellers who have reached it by then, so a young cohort's curve is short, not
-    falsely flat. Terminated on the day they reached month k counts as gone.
+    0..``months``: sellers, retained, retained_share. Rank is the one each seller held at
+    enrolment; the rest of the segment is taken as of the filter's as-of date. Tenure is
+    observed up to the view's as-of date (the filter's, else the data's), and a month is
+    counted only for the sellers who have reached it by then, so a young cohort's curve is
+    short, not falsely flat. Terminated on the day they reached month k counts as gone.
     """
     if grain not in ("quarter", "year"):
         raise ValueError(f"grain must be quarter or year, not {grain!r}")
@@ -58,13 +70,7 @@ def retention_curves(
     check_scope(where, scope)
     data = data_range(con)
     win = window(where, data)
-    params = {
-        **win.params(),
-        **filter_params(where, scope, cfg),
-        "grain": grain,
-        "months": months,
-        "observed": data.as_of,
-    }
+    params = {**win.params(), **filter_params(where, scope, cfg), "grain": grain, "months": months}
     out = con.sql(_CURVES, params={k: v for k, v in params.items() if f"${k}" in _CURVES}).pl()
     return out.with_columns((pl.col("retained") / pl.col("sellers")).alias("retained_share")).sort(
         "cohort_start", "month"
@@ -72,21 +78,29 @@ def retention_curves(
 
 
 _FUNNEL = f"""
-WITH b AS ({SELLER_BASE})
+WITH b AS ({SELLER_BASE_AT_ENROLMENT}),
+e AS (
+    SELECT s.enrolled_on, s.terminated_on,
+        CASE WHEN f.first_sale_on < s.enrolled_on + {FIRST_SALE_DAYS} THEN 1 ELSE 0 END
+            AS sold_early,
+        CASE WHEN s.terminated_on IS NULL OR s.terminated_on > s.enrolled_on + {RETENTION_DAYS}
+             THEN 1 ELSE 0 END AS in_at_90d,
+        CASE WHEN s.enrolled_on + {FIRST_SALE_DAYS} <= $observed THEN 1 ELSE 0 END AS past_30d,
+        CASE WHEN s.enrolled_on + {RETENTION_DAYS} <= $observed THEN 1 ELSE 0 END AS past_90d
+    FROM sellers s JOIN b ON b.seller_id = s.seller_id
+    JOIN fact_sellers f ON f.seller_id = s.seller_id
+    WHERE s.enrolled_on BETWEEN $start AND $end
+)
 SELECT count(*) AS enrolled,
-    sum(CASE WHEN s.enrolled_on + 30 <= $observed THEN 1 ELSE 0 END) AS reached_30d,
-    sum(CASE WHEN s.enrolled_on + 30 <= $observed AND f.first_sale_on < s.enrolled_on + 30
-        THEN 1 ELSE 0 END) AS first_sale_30d,
-    sum(CASE WHEN s.enrolled_on + 90 <= $observed THEN 1 ELSE 0 END) AS reached_90d,
-    sum(CASE WHEN s.enrolled_on + 90 <= $observed AND f.first_sale_on < s.enrolled_on + 30
-             AND (s.terminated_on IS NULL OR s.terminated_on > s.enrolled_on + 90)
-        THEN 1 ELSE 0 END) AS sold_and_in_at_90d,
-    sum(CASE WHEN s.enrolled_on + 90 <= $observed
-             AND (s.terminated_on IS NULL OR s.terminated_on > s.enrolled_on + 90)
-        THEN 1 ELSE 0 END) AS in_at_90d
-FROM sellers s JOIN b ON b.seller_id = s.seller_id
-JOIN fact_sellers f ON f.seller_id = s.seller_id
-WHERE s.enrolled_on BETWEEN $start AND $end
+    sum(past_30d) AS reached_30d,
+    sum(past_30d * sold_early) AS first_sale_30d,
+    sum(1 - past_30d) AS open_30d,
+    sum(past_90d) AS reached_90d,
+    sum(past_90d * sold_early) AS first_sale_30d_of_90d,
+    sum(past_90d * in_at_90d) AS in_at_90d,
+    sum(past_90d * sold_early * in_at_90d) AS sold_and_in_at_90d,
+    sum(1 - past_90d) AS open_90d
+FROM e
 """
 
 
@@ -95,15 +109,19 @@ def fast_start_funnel(
 ) -> dict[str, int]:
     """Return the fast-start funnel of the sellers who enrolled in the filter's period.
 
-    Keys: enrolled; reached_30d, first_sale_30d (of those past day 30, a sale in days 0-29);
-    reached_90d, in_at_90d (still enrolled on day 90), sold_and_in_at_90d (both). Sellers
-    whose 30 or 90 days are not over by the data's as-of date are not counted at that step.
+    Keys: enrolled; reached_30d (day 30 passed by the view's as-of date), first_sale_30d (of
+    those, a sale in days 0-29), open_30d (day 30 still to come); reached_90d (day 90 passed),
+    first_sale_30d_of_90d, in_at_90d (still enrolled on day 90), sold_and_in_at_90d (both),
+    open_90d. A step counts only the sellers whose window for it has closed: a seller who
+    enrolled last week is open, not a drop-off. The rank filter is the rank at enrolment.
+
+    Three enrolled on 2026-10-01, 10-20 and 10-25, seen on 2026-10-31: day 30 of the first is
+    10-31, so reached_30d = 1 and open_30d = 2, whatever the other two go on to do.
     """
     where.check(cfg)
     check_scope(where, scope)
-    data = data_range(con)
-    win = window(where, data)
-    params = {**win.params(), **filter_params(where, scope, cfg), "observed": data.as_of}
+    win = window(where, data_range(con))
+    params = {**win.params(), **filter_params(where, scope, cfg)}
     row = con.sql(_FUNNEL, params={k: v for k, v in params.items() if f"${k}" in _FUNNEL}).pl()
     return {k: int(v or 0) for k, v in row.row(0, named=True).items()}
 
@@ -111,15 +129,16 @@ def fast_start_funnel(
 _AT_RISK = f"""
 WITH b AS ({SELLER_BASE}),
 orphaned AS (
-    SELECT b.seller_id, b.market, b.language, b.rank, p.seller_id AS sponsor_id,
-           p.terminated_on AS sponsor_left_on
+    SELECT b.seller_id, b.market, b.language, b.rank, b.rank_index, p.seller_id AS sponsor_id
     FROM b JOIN sellers s ON s.seller_id = b.seller_id
     JOIN sellers p ON p.seller_id = s.sponsor_id
-    WHERE b.live = 1 AND p.terminated_on BETWEEN $as_of - 89 AND $as_of
+    WHERE b.live = 1 AND p.terminated_on BETWEEN $as_of - {SPONSOR_LEFT_DAYS - 1} AND $as_of
 )
+-- The empty grouping set is the headline: a sponsor whose downline spans rows counts once.
 SELECT market, language, rank, count(*) AS sellers_whose_sponsor_left,
-       count(DISTINCT sponsor_id) AS sponsors_who_left
-FROM orphaned GROUP BY market, language, rank ORDER BY sellers_whose_sponsor_left DESC
+       count(DISTINCT sponsor_id) AS sponsors_who_left, grouping(market) AS is_total
+FROM orphaned GROUP BY GROUPING SETS ((market, language, rank, rank_index), ())
+ORDER BY is_total, sellers_whose_sponsor_left DESC, market, language, rank_index
 """
 
 _LAPSED_LEADERS = f"""
@@ -142,16 +161,45 @@ team(leader, seller_id) AS (
 )
 SELECT l.seller_id, l.market, l.language, l.rank,
     -- The tree is walked through every market; only sellers in the user's scope are counted.
-    count(t.seller_id) FILTER (
+    -- Downlines nest (a lapsed leader below another): the empty grouping set counts each
+    -- seller once, however many lapsed leaders they are below.
+    count(DISTINCT t.seller_id) FILTER (
         WHERE (s.terminated_on IS NULL OR s.terminated_on > $as_of)
         AND ($scope IS NULL OR list_contains($scope, s.market))
-    ) AS live_team
+    ) AS live_team,
+    grouping(l.seller_id) AS is_total
 FROM leaders l
 LEFT JOIN team t ON t.leader = l.seller_id
 LEFT JOIN sellers s ON s.seller_id = t.seller_id
-GROUP BY l.seller_id, l.market, l.language, l.rank
-ORDER BY live_team DESC, l.seller_id
+GROUP BY GROUPING SETS ((l.seller_id, l.market, l.language, l.rank), ())
+ORDER BY is_total, live_team DESC, l.seller_id
 """
+
+_LIVE = """
+SELECT count(*) AS live FROM sellers
+WHERE enrolled_on <= $as_of AND (terminated_on IS NULL OR terminated_on > $as_of)
+  AND ($scope IS NULL OR list_contains($scope, market))
+"""
+
+
+@dataclass(frozen=True)
+class DownlineAtRisk:
+    """The downline at risk on the as-of date, per row and in distinct headline totals.
+
+    ``orphaned``: market, language, rank, sellers_whose_sponsor_left, sponsors_who_left (a
+    sponsor whose downline spans several rows is in each). ``lapsed``: seller_id, market,
+    language, rank, live_team (everyone below that leader; nested downlines overlap).
+    The totals are distinct: ``sponsors_who_left`` counts each sponsor once, and
+    ``live_below_lapsed`` each live seller once however many lapsed leaders are above them;
+    ``live_sellers`` is every live seller in scope, the downlines' universe.
+    """
+
+    orphaned: pl.DataFrame
+    lapsed: pl.DataFrame
+    orphaned_sellers: int
+    sponsors_who_left: int
+    live_below_lapsed: int
+    live_sellers: int
 
 
 def downline_at_risk(
@@ -161,15 +209,18 @@ def downline_at_risk(
     scope: Scope,
     cfg: CompanyConfig,
     leader_rank: str = "Manager",
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return (orphaned, lapsed_leaders) as of the filter's as-of date.
+) -> DownlineAtRisk:
+    """Return the sellers whose sponsor just left and the lapsed leaders, as of the as-of date.
 
-    ``orphaned``: live sellers whose sponsor left in the 90 days up to the as-of date, by
-    market, language and rank, with how many sponsors left. ``lapsed_leaders``: live sellers
-    at ``leader_rank`` or above with no sale, enrolment or app use in the last 60 days, each
+    Orphaned: live sellers whose sponsor left in the 90 days up to the as-of date, by market,
+    language and rank, with how many sponsors left. Lapsed leaders: live sellers at
+    ``leader_rank`` or above with no sale, enrolment or app use in the last 60 days, each
     with the live size of their whole downline (everyone below them) inside ``scope``: a
     downline crosses markets, and a scoped user never reads a count of sellers outside
     theirs. Largest first.
+
+    Leader A above leader B above seller C, both lapsed: A's row counts B and C (2), B's
+    row C (1); the distinct total below lapsed leaders is 2, not 3.
     """
     where.check(cfg)
     check_scope(where, scope)
@@ -183,4 +234,18 @@ def downline_at_risk(
     def run(sql: str) -> pl.DataFrame:
         return con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
 
-    return run(_AT_RISK), run(_LAPSED_LEADERS)
+    def split(frame: pl.DataFrame, count: str) -> tuple[pl.DataFrame, dict]:
+        rows = frame.filter(pl.col("is_total") == 0).drop("is_total")
+        total = frame.filter(pl.col("is_total") == 1)
+        return rows, (total.row(0, named=True) if total.height else {count: 0})
+
+    orphaned, left = split(run(_AT_RISK), "sellers_whose_sponsor_left")
+    lapsed, below = split(run(_LAPSED_LEADERS), "live_team")
+    return DownlineAtRisk(
+        orphaned=orphaned,
+        lapsed=lapsed,
+        orphaned_sellers=int(left["sellers_whose_sponsor_left"] or 0),
+        sponsors_who_left=int(left.get("sponsors_who_left") or 0),
+        live_below_lapsed=int(below["live_team"] or 0),
+        live_sellers=int(run(_LIVE)["live"].item() or 0),
+    )

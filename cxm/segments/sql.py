@@ -16,6 +16,13 @@ from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS, Dimension, SegmentFilter
 from cxm.segments.periods import Period
+from cxm.segments.windows import (
+    FIRST_SALE_DAYS,
+    REORDER_DAYS,
+    RETENTION_12M_DAYS,
+    RETENTION_DAYS,
+    SPONSOR_LEFT_DAYS,
+)
 from cxm.state.facts import MAXES as FACT_MAXES
 from cxm.state.facts import SUMS as FACT_SUMS
 from cxm.state.seller_state import ACTIVE_DAYS, NEW_DAYS
@@ -35,18 +42,32 @@ FLOW_SUMS = ", ".join(
 
 @dataclass(frozen=True)
 class Window:
-    """The dates a query needs: the period's bounds cut at the as-of date."""
+    """The dates a query needs: the period's bounds cut at the as-of date, and the day the
+    observation windows are seen from (`cxm.segments.windows`)."""
 
     period: Period
     as_of: dt.date  # the day point-in-time measures are taken
     start: dt.date
     end: dt.date  # min(period end, as_of)
+    #: The view's as-of date: an observation window counts once it has closed by this day,
+    #: even when that is after the period's end. None: ``as_of``.
+    observed: dt.date | None = None
 
     @classmethod
     def of(cls, period: Period, as_of: dt.date) -> Window:
-        """Return the window of ``period`` seen from ``as_of`` (the period's end, or earlier)."""
+        """Return the window of ``period`` seen from ``as_of`` (the period's end, or earlier).
+
+        >>> w = Window.of(Period.parse("2025-Q4"), dt.date(2026, 3, 31))
+        >>> w.end, w.observed_on
+        (datetime.date(2025, 12, 31), datetime.date(2026, 3, 31))
+        """
         at = min(period.end, as_of)
-        return cls(period=period, as_of=at, start=period.start, end=at)
+        return cls(period=period, as_of=at, start=period.start, end=at, observed=as_of)
+
+    @property
+    def observed_on(self) -> dt.date:
+        """Return the day observation windows must have closed by to count."""
+        return self.observed or self.as_of
 
     @property
     def partial(self) -> bool:
@@ -64,6 +85,8 @@ class Window:
             "m0": this_month,
             "m1": before,
             "period_days": (self.end - self.start).days + 1,
+            "observed": self.observed_on,
+            "period_end": self.period.end,
         }
 
 
@@ -104,21 +127,43 @@ SEGMENT_WHERE = """
     AND ($f_tiers IS NULL OR list_contains($f_tiers, training_tier))
     AND ($f_cohorts IS NULL OR list_contains($f_cohorts, cohort))"""
 
-SELLER_BASE = f"""
+#: Where a seller's rank comes from: the steps reached by the as-of date (a seller with no
+#: recorded steps keeps their current rank), or by their enrolment day (the ladder's first
+#: rank unless a step is recorded on or before that day: cohorts and the fast-start funnel
+#: filter by the rank their window started at, so a filter does not keep only survivors).
+_RANK_STEPS = {
+    "as_of": (
+        "SELECT seller_id, max(rank_index) AS rank_index FROM fact_rank_steps "
+        "WHERE reached_on <= $as_of GROUP BY seller_id",
+        "CASE WHEN s.has_rank_history THEN 0 ELSE s.current_rank_index END",
+    ),
+    "enrolment": (
+        "SELECT rs.seller_id, max(rs.rank_index) AS rank_index FROM fact_rank_steps rs "
+        "JOIN fact_sellers e ON e.seller_id = rs.seller_id "
+        "WHERE rs.reached_on <= e.enrolled_on GROUP BY rs.seller_id",
+        "0",
+    ),
+}
+
+
+def _seller_base(rank_on: str) -> str:
+    steps, fallback = _RANK_STEPS[rank_on]
+    return f"""
 WITH
 ranked AS (
     SELECT s.*,
-        coalesce(st.rank_index,
-                 CASE WHEN s.has_rank_history THEN 0 ELSE s.current_rank_index END)
-            AS rank_index,
+        coalesce(st.rank_index, {fallback}) AS rank_index,
         CASE WHEN s.terminated_on IS NULL OR s.terminated_on > $as_of
              THEN 1 ELSE 0 END AS is_live,
         CASE WHEN s.enrolled_on < $start
                   AND (s.terminated_on IS NULL OR s.terminated_on >= $start)
-             THEN 1 ELSE 0 END AS was_live
+             THEN 1 ELSE 0 END AS was_live,
+        CASE WHEN s.sponsor_terminated_on BETWEEN $start AND $end
+                  AND s.enrolled_on <= s.sponsor_terminated_on
+                  AND (s.terminated_on IS NULL OR s.terminated_on > s.sponsor_terminated_on)
+             THEN 1 ELSE 0 END AS below_sponsor_who_left
     FROM fact_sellers s
-    LEFT JOIN (SELECT seller_id, max(rank_index) AS rank_index FROM fact_rank_steps
-               WHERE reached_on <= $as_of GROUP BY seller_id) st ON st.seller_id = s.seller_id
+    LEFT JOIN ({steps}) st ON st.seller_id = s.seller_id
     WHERE s.enrolled_on <= $end
 ),
 recent AS (
@@ -156,12 +201,19 @@ frontline AS (
     GROUP BY sponsor_id
 ),
 customer_90d AS (
-    SELECT seller_id, count(*) AS customers_due_90d,
-        sum(CASE WHEN second_order_on <= first_order_on + 90 THEN 1 ELSE 0 END)
-            AS customers_reordered_90d
+    -- A customer belongs to the period their day 90 falls in; open while it is after
+    -- $observed. The bounds moved to the column so the sorted fact's zone maps skip old rows.
+    SELECT seller_id,
+        sum(CASE WHEN first_order_on <= $end - {REORDER_DAYS} THEN 1 ELSE 0 END)
+            AS customers_due_90d,
+        sum(CASE WHEN first_order_on <= $end - {REORDER_DAYS}
+                  AND second_order_on <= first_order_on + {REORDER_DAYS} THEN 1 ELSE 0 END)
+            AS customers_reordered_90d,
+        sum(CASE WHEN first_order_on > $observed - {REORDER_DAYS} THEN 1 ELSE 0 END)
+            AS customers_open_90d
     FROM fact_customers
-    -- The bounds moved to the column so the zone maps of the sorted fact skip old rows.
-    WHERE first_order_on BETWEEN $start - 90 AND $end - 90
+    WHERE first_order_on BETWEEN $start - {REORDER_DAYS} AND $period_end - {REORDER_DAYS}
+      AND first_order_on <= $observed
     GROUP BY seller_id
 ),
 answers AS (
@@ -231,29 +283,49 @@ base AS (
         k.is_live * coalesce(r.is_active, 0) AS active_30d,
         k.is_live * CASE WHEN r.last_app_on > $as_of - {APP_DAYS} THEN 1 ELSE 0 END
             AS app_7d,
-        CASE WHEN k.enrolled_on + 30 BETWEEN $start AND $end THEN 1 ELSE 0 END AS reached_30d,
-        CASE WHEN k.enrolled_on + 30 BETWEEN $start AND $end
-                  AND k.first_sale_on < k.enrolled_on + 30 THEN 1 ELSE 0 END AS sold_first_30d,
-        CASE WHEN k.enrolled_on + 90 BETWEEN $start AND $end THEN 1 ELSE 0 END AS reached_90d,
-        CASE WHEN k.enrolled_on + 90 BETWEEN $start AND $end
-                  AND (k.terminated_on IS NULL OR k.terminated_on > k.enrolled_on + 90)
+        -- Observation windows (cxm.segments.windows): a seller belongs to the period their
+        -- day N falls in; day N is on or before $end <= $observed, so these are closed.
+        -- Those whose day N falls in the period after $observed are open, not counted.
+        CASE WHEN k.enrolled_on + {FIRST_SALE_DAYS} BETWEEN $start AND $end THEN 1 ELSE 0 END
+            AS reached_30d,
+        CASE WHEN k.enrolled_on + {FIRST_SALE_DAYS} BETWEEN $start AND $end
+                  AND k.first_sale_on < k.enrolled_on + {FIRST_SALE_DAYS} THEN 1 ELSE 0 END
+            AS sold_first_30d,
+        CASE WHEN k.enrolled_on + {FIRST_SALE_DAYS} BETWEEN $start AND $period_end
+                  AND k.enrolled_on + {FIRST_SALE_DAYS} > $observed THEN 1 ELSE 0 END AS open_30d,
+        CASE WHEN k.enrolled_on + {RETENTION_DAYS} BETWEEN $start AND $end THEN 1 ELSE 0 END
+            AS reached_90d,
+        CASE WHEN k.enrolled_on + {RETENTION_DAYS} BETWEEN $start AND $end
+                  AND (k.terminated_on IS NULL
+                       OR k.terminated_on > k.enrolled_on + {RETENTION_DAYS})
              THEN 1 ELSE 0 END AS retained_90d,
-        CASE WHEN k.enrolled_on + 365 BETWEEN $start AND $end THEN 1 ELSE 0 END AS reached_365d,
-        CASE WHEN k.enrolled_on + 365 BETWEEN $start AND $end
-                  AND (k.terminated_on IS NULL OR k.terminated_on > k.enrolled_on + 365)
+        CASE WHEN k.enrolled_on + {RETENTION_DAYS} BETWEEN $start AND $period_end
+                  AND k.enrolled_on + {RETENTION_DAYS} > $observed THEN 1 ELSE 0 END AS open_90d,
+        CASE WHEN k.enrolled_on + {RETENTION_12M_DAYS} BETWEEN $start AND $end THEN 1 ELSE 0 END
+            AS reached_365d,
+        CASE WHEN k.enrolled_on + {RETENTION_12M_DAYS} BETWEEN $start AND $end
+                  AND (k.terminated_on IS NULL
+                       OR k.terminated_on > k.enrolled_on + {RETENTION_12M_DAYS})
              THEN 1 ELSE 0 END AS retained_365d,
+        CASE WHEN k.enrolled_on + {RETENTION_12M_DAYS} BETWEEN $start AND $period_end
+                  AND k.enrolled_on + {RETENTION_12M_DAYS} > $observed THEN 1 ELSE 0 END
+            AS open_365d,
         k.was_live AS live_at_start,
         k.was_live * CASE WHEN k.terminated_on BETWEEN $start AND $end THEN 1 ELSE 0 END
             AS left_in_period,
-        CASE WHEN k.sponsor_terminated_on BETWEEN $start AND $end
-                  AND (k.terminated_on IS NULL OR k.terminated_on > k.sponsor_terminated_on)
-                  AND k.enrolled_on <= k.sponsor_terminated_on
-             THEN 1 ELSE 0 END AS sponsor_left,
-        CASE WHEN k.sponsor_terminated_on BETWEEN $start AND $end
-                  AND k.enrolled_on <= k.sponsor_terminated_on
-                  AND k.terminated_on > k.sponsor_terminated_on
-                  AND k.terminated_on <= k.sponsor_terminated_on + 90 AND k.terminated_on <= $as_of
-             THEN 1 ELSE 0 END AS left_after_sponsor_90d,
+        -- Sellers below a sponsor who left in the period (enrolled and still in that day):
+        -- counted once the sponsor's {SPONSOR_LEFT_DAYS} days are over by $observed, even when
+        -- that is after the period's end; open until then.
+        k.below_sponsor_who_left
+            * CASE WHEN k.sponsor_terminated_on + {SPONSOR_LEFT_DAYS} <= $observed
+                   THEN 1 ELSE 0 END AS sponsor_left,
+        k.below_sponsor_who_left
+            * CASE WHEN k.sponsor_terminated_on + {SPONSOR_LEFT_DAYS} <= $observed
+                        AND k.terminated_on <= k.sponsor_terminated_on + {SPONSOR_LEFT_DAYS}
+                   THEN 1 ELSE 0 END AS left_after_sponsor_90d,
+        k.below_sponsor_who_left
+            * CASE WHEN k.sponsor_terminated_on + {SPONSOR_LEFT_DAYS} > $observed
+                   THEN 1 ELSE 0 END AS sponsor_left_open,
         k.was_live * CASE WHEN coalesce(f.rank_steps, 0) > 0 THEN 1 ELSE 0 END AS advanced,
         k.is_live * CASE WHEN k.weekly_sales_goal > 0 THEN 1 ELSE 0 END AS weekly_goal_set,
         k.is_live * CASE WHEN k.weekly_sales_goal > 0
@@ -288,6 +360,7 @@ base AS (
             THEN 1 ELSE 0 END AS influencer,
         coalesce(c9.customers_due_90d, 0) AS customers_due_90d,
         coalesce(c9.customers_reordered_90d, 0) AS customers_reordered_90d,
+        coalesce(c9.customers_open_90d, 0) AS customers_open_90d,
         coalesce(a.customer_nps_answers, 0) AS customer_nps_answers,
         coalesce(a.customer_promoters, 0) AS customer_promoters,
         coalesce(a.customer_detractors, 0) AS customer_detractors,
@@ -325,6 +398,12 @@ base AS (
     LEFT JOIN line_buyers lb ON lb.seller_id = k.seller_id
 )
 SELECT * FROM base WHERE {SEGMENT_WHERE}"""
+
+
+#: One row per seller as of the as-of date, with their segment and every measure.
+SELLER_BASE = _seller_base("as_of")
+#: The same, with each seller's rank the one they held on their enrolment day.
+SELLER_BASE_AT_ENROLMENT = _seller_base("enrolment")
 
 
 def dimension_columns(by: tuple[Dimension, ...]) -> list[str]:

@@ -151,11 +151,11 @@ def fast_start_funnel(*, where: SegmentFilter, scope: Scope) -> dict:
 
 
 @st.cache_data(**_CACHE)
-def _at_risk(gen, where: SegmentFilter, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _at_risk(gen, where: SegmentFilter, scope: Scope) -> cohorts.DownlineAtRisk:
     return cohorts.downline_at_risk(warehouse.cursor(), where=where, scope=scope, cfg=config())
 
 
-def downline_at_risk(*, where: SegmentFilter, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
+def downline_at_risk(*, where: SegmentFilter, scope: Scope) -> cohorts.DownlineAtRisk:
     """Return `cxm.metrics.cohorts.downline_at_risk` (cached)."""
     return _at_risk(_gen(), where, scope)
 

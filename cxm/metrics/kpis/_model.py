@@ -23,7 +23,8 @@ class Kpi(BaseModel):
     names the measure counted as ``n`` when it is not the denominator (a share of revenue is
     based on orders, not on dollars). ``snapshot`` KPIs are taken on the as-of date (the
     period's last day); the others count what happened in the period. ``latest_only`` KPIs
-    (predicted customer value) exist for the data's own as-of date only.
+    (predicted customer value) exist for the data's own as-of date only. ``open`` KPIs wait
+    a fixed window for their outcome and count only the windows closed by the as-of date.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -50,8 +51,15 @@ class Kpi(BaseModel):
     )
     short: str | None = Field(None, max_length=22, description="the tile's label, if shorter")
     grain: Literal["seller", "product_line"] = "seller"
+    open: str | None = Field(
+        None,
+        description="the measure counting the period's subjects whose observation window "
+        "(cxm.segments.windows) is still open on the as-of date: not in n, reported apart",
+    )
 
     @property
     def measures(self) -> tuple[str, ...]:
         """Return the seller-base columns this KPI sums."""
-        return tuple(m for m in (self.numerator, self.denominator, self.minus, self.base) if m)
+        return tuple(
+            m for m in (self.numerator, self.denominator, self.minus, self.base, self.open) if m
+        )

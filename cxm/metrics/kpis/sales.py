@@ -143,9 +143,11 @@ SALES: tuple[Kpi, ...] = (
         kind="ratio",
         numerator="customers_reordered_90d",
         denominator="customers_due_90d",
+        open="customers_open_90d",
         reads=("orders", "fact_customers"),
         definition="Of customers whose 90th day after their first order falls in the period, "
-        "the share who ordered again (on a later day) within those 90 days.",
+        "the share who ordered again (on a later day) within those 90 days. Customers whose "
+        "day 90 is after the as-of date are still open and not counted (`customers_open_90d`).",
     ),
     Kpi(
         id="clv_12m_total",

@@ -58,11 +58,13 @@ SELLERS: tuple[Kpi, ...] = (
         kind="ratio",
         numerator="retained_90d",
         denominator="reached_90d",
+        open="open_90d",
         reads=("sellers",),
         headline=True,
         short="90-day retention",
         definition="Of sellers whose 90th day after enrolling falls in the period, the share "
-        "not terminated by that day.",
+        "not terminated by that day. Sellers whose day 90 is after the as-of date are still "
+        "open and not counted (`open_90d`).",
     ),
     Kpi(
         id="seller_retention_12m",
@@ -73,9 +75,11 @@ SELLERS: tuple[Kpi, ...] = (
         kind="ratio",
         numerator="retained_365d",
         denominator="reached_365d",
+        open="open_365d",
         reads=("sellers",),
         definition="Of sellers whose 365th day after enrolling falls in the period, the share "
-        "not terminated by that day.",
+        "not terminated by that day. Sellers whose day 365 is after the as-of date are still "
+        "open and not counted (`open_365d`).",
     ),
     Kpi(
         id="seller_churn_rate",
@@ -98,10 +102,13 @@ SELLERS: tuple[Kpi, ...] = (
         kind="ratio",
         numerator="left_after_sponsor_90d",
         denominator="sponsor_left",
+        open="sponsor_left_open",
         reads=("sellers",),
-        definition="Of live sellers whose sponsor was terminated in the period, the share "
-        "terminated themselves within 90 days after the sponsor (a downline at risk); "
-        "leaving after the as-of date is not counted, so look back over a quarter or a year.",
+        definition="Of sellers enrolled and live on the day their sponsor was terminated, the "
+        "sponsor leaving in the period, the share terminated themselves within the 90 days "
+        "after (a downline at risk). A seller counts once those 90 days are over by the as-of "
+        "date, even when that is after the period's end; until then they are open and not "
+        "counted (`sponsor_left_open`), and a period whose windows are all open has no value.",
     ),
     Kpi(
         id="first30_sale_rate",
@@ -112,9 +119,11 @@ SELLERS: tuple[Kpi, ...] = (
         kind="ratio",
         numerator="sold_first_30d",
         denominator="reached_30d",
+        open="open_30d",
         reads=("sellers", "orders"),
         definition="Of sellers whose 30th day after enrolling falls in the period, the share "
-        "who served an order in their first 30 days (enrolment day = day 0).",
+        "who served an order in their first 30 days (enrolment day = day 0). Sellers whose "
+        "day 30 is after the as-of date are still open and not counted (`open_30d`).",
     ),
     Kpi(
         id="rank_advancement_rate",
