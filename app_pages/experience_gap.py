@@ -20,12 +20,12 @@ if overall["n_customer"].sum() + overall["n_seller"].sum() == 0:
 
 st.subheader(tiles.gap_headline(overall))
 st.plotly_chart(charts.gap_dumbbell(overall), key="dumbbell")
-tables.gap_table(overall, key="gap_overall")
+tables.gap_table(overall, ctx.cfg, key="gap_overall")
 
 segments = queries.attribute_gaps(by=[by], where=ctx.where, scope=ctx.scope)
-st.subheader(f"Customer gap by attribute and {by}, in points")
+st.subheader(f"Customer gap by attribute and {by}, in pp (percentage points)")
 st.plotly_chart(charts.gap_heatmap(segments, by, ctx.cfg), key="gap_heatmap")
-tables.gap_table(segments, key="gap_segments")
+tables.gap_table(segments, ctx.cfg, key="gap_segments")
 
 nps = queries.segment_report(
     ["customer_nps", "seller_nps"], by=[by], where=ctx.where, scope=ctx.scope
@@ -42,4 +42,4 @@ drivers = queries.drivers(where=ctx.where, scope=ctx.scope)
 focus = experience.focus_areas(overall, drivers)
 st.caption(tiles.drivers_method(focus))
 st.plotly_chart(charts.focus_quadrant(focus), key="focus")
-tables.focus_table(focus, segments, by, key="focus_table")
+tables.focus_table(focus, segments, by, ctx.cfg, key="focus_table")

@@ -59,3 +59,82 @@ def test_a_kpi_change_reads_in_points_for_shares_and_percent_for_amounts():
     assert fmt.kpi_change("share", 0.195, 0.2) == "−0.5 pp"
     assert fmt.kpi_change("amount", 82.13, 83.38) == "−1.5%"
     assert fmt.kpi_change("count", 10, 0) == "–"  # no change from nothing
+
+
+# --- Issue 19: one unit per quantity, no arrow for no change, "–" with its reason ---------
+
+
+def test_a_gap_and_its_change_read_in_one_unit_pp():
+    # The experience gap is a difference of shares, shown "51.3 pp"; its change from 49.2 to
+    # 51.3 is 51.3 - 49.2 = 2.1, also in pp (it read "+2.1 pts" beside the "51.3 pp" value).
+    assert fmt.kpi_value("pp", 51.3) == "51.3 pp"
+    assert fmt.kpi_change("pp", 51.3, 49.2) == "+2.1 pp"
+    # A score (NPS) moves in whole points, as it is shown: 23.4 - 20.1 = 3.3 -> "+3 pts".
+    assert fmt.kpi_change("score", 23.4, 20.1) == "+3 pts"
+    # A 1-5 mean moves in points with its two decimals: 3.62 - 3.50 = 0.12.
+    assert fmt.kpi_change("points", 3.62, 3.5) == "+0.12 pts"
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "previous", "text"),
+    [
+        ("share", 0.2104, 0.2100, "0.0 pp"),  # 0.04 pp rounds to 0.0 at one decimal
+        ("score", 23.2, 22.9, "0 pts"),  # 0.3 rounds to 0 at whole points
+        ("amount", 100.04, 100.0, "0.0%"),  # 0.04% rounds to 0.0%
+    ],
+)
+def test_a_change_that_rounds_to_zero_has_no_arrow(unit, value, previous, text):
+    moved = fmt.change(unit, value, previous)
+    assert (moved.text, moved.direction) == (text, 0)
+    delta = fmt.metric_delta(unit, value, previous, "higher")
+    assert delta == {"delta": f"{text} vs previous", "delta_color": "off", "delta_arrow": "off"}
+
+
+def test_a_change_inside_the_noise_has_no_arrow_and_says_so():
+    # 25% against 21% is +4.0 pp, but the report's clear_change is false: no arrow.
+    moved = fmt.change("share", 0.25, 0.21, clear=False)
+    assert (str(moved), moved.direction) == ("no clear change (+4.0 pp)", 0)
+    assert fmt.metric_delta("share", 0.25, 0.21, "higher", clear=False)["delta_arrow"] == "off"
+    clear = fmt.metric_delta("share", 0.25, 0.21, "higher", clear=True)
+    assert (clear["delta"], clear["delta_arrow"]) == ("+4.0 pp vs previous", "auto")
+
+
+def test_the_tile_of_a_0_0_pp_change_draws_no_arrow():
+    from streamlit.proto.Metric_pb2 import Metric
+    from streamlit.testing.v1 import AppTest
+
+    def tile():
+        import streamlit as st
+
+        from cxm.ui import fmt
+
+        # Active rate 21.04% against 21.00%: +0.04 pp, shown "0.0 pp".
+        st.metric("Active rate", "21.0%", **fmt.metric_delta("share", 0.2104, 0.21, "higher"))
+        # 23.0% against 21.0%: +2.0 pp, an up arrow.
+        st.metric("Active rate", "23.0%", **fmt.metric_delta("share", 0.23, 0.21, "higher"))
+
+    at = AppTest.from_function(tile).run()
+    flat, up = at.metric
+    assert (flat.proto.delta, flat.proto.direction) == ("0.0 pp vs previous", Metric.NONE)
+    assert (up.proto.delta, up.proto.direction) == ("+2.0 pp vs previous", Metric.UP)
+
+
+@pytest.mark.parametrize(
+    ("n", "open_windows", "reason"),
+    [
+        (0, None, "no answers"),
+        (6, None, "under 10: too small to read"),
+        (0, 13, "window still open for 13 sellers"),
+        (1, 1, "window still open for 1 seller"),
+        (40, None, ""),
+    ],
+)
+def test_a_missing_value_says_why(n, open_windows, reason):
+    assert fmt.missing_reason(n, 10, open_windows=open_windows, noun="answers") == reason
+
+
+def test_an_interval_reads_in_the_kpis_unit():
+    # Wilson 95% for 231 of 1,090: about 18.9% to 23.7%, shown as the value is.
+    assert fmt.interval("share", 0.1889, 0.2366) == "18.9% to 23.7%"
+    assert fmt.interval("amount", 81.5, 86.904) == "$81.50 to $86.90"
+    assert fmt.interval("share", None, None) == "–"

@@ -23,12 +23,15 @@ from cxm.metrics import report
 from cxm.pipeline import build_demo
 from cxm.reports import (
     STAMP_KEY,
+    SegmentTable,
+    Stamp,
     at_risk_customers,
     audit_export,
     export_for,
     segment_table,
     write,
 )
+from cxm.reports.export import rounded
 from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import audit
 from cxm.warehouse.demo import DemoSpec
@@ -103,13 +106,14 @@ def test_csv_has_a_byte_order_mark_the_stamp_and_every_row(table, tmp_path):
     assert raw.startswith(b"\xef\xbb\xbf# Report: 4 KPIs by Market x Rank\n")
     assert "# Scope: BR, MX\n" in raw.decode("utf-8-sig")
     back = pl.read_csv(path, comment_prefix="#", schema_overrides={"target": pl.Float64})
-    assert_frame_equal(back, table.frame, check_dtypes=False)
+    # Every value at its KPI's precision (issue 19); the rows and columns are the table's.
+    assert_frame_equal(back, rounded(table.frame), check_dtypes=False)
 
 
 def test_xlsx_has_the_report_sheet_and_an_about_sheet(table, tmp_path):
     path = write(table, "xlsx", tmp_path / "r.xlsx")
     sheet = pl.read_excel(path, sheet_name="Report", schema_overrides={"target": pl.Float64})
-    assert_frame_equal(sheet, table.frame, check_dtypes=False, rel_tol=1e-6)
+    assert_frame_equal(sheet, rounded(table.frame), check_dtypes=False)
     about = pl.read_excel(path, sheet_name="About")
     assert dict(about.iter_rows()) == dict(table.stamp.items())
 
@@ -352,3 +356,220 @@ def test_the_at_risk_export_holds_only_consenting_customers_of_the_segment(con, 
     assert (out.frame["p_alive"] < 0.5).all()
     path = write(out, "csv", tmp_path / "at-risk.csv")
     assert pl.read_csv(path, comment_prefix="#").height == len(consented)
+
+
+# --- Issue 19: ladder order, "–" with its reason, precision in files --------------------
+
+LADDER_SEEN = ["Member", "Consultant", "Senior Consultant", "Manager", "Director"]
+
+
+def test_the_experience_gap_lists_ranks_up_the_ladder(tiny_warehouse):
+    from cxm.metrics import experience
+
+    con = duckdb.connect(str(tiny_warehouse), read_only=True)
+    gaps = experience.attribute_gaps(
+        con,
+        by=["rank"],
+        where=SegmentFilter(period=Period.parse("2026-02")),
+        scope=Scope.everywhere(),
+        cfg=CFG,
+    )
+    # The tiny company's February answers (survey_responses.csv): customer service 5 for S01
+    # (Director), 2 for S05 (Manager); seller S02 (Manager) tools 4; corporate service 5 in US
+    # and BR. Corporate superior on service: 2 of 2 = 100%, so the gap is 100 - 100 = 0 pp
+    # for Directors, 100 - 0 = 100 pp for Managers; nobody rates tools for corporate: none.
+    # Manager is below Director on the ladder (alphabetically it came after).
+    assert gaps.select("rank", pl.col("attribute").cast(pl.String), "customer_gap_pp").rows() == [
+        ("Manager", "service", 100.0),
+        ("Manager", "tools", None),
+        ("Director", "service", 0.0),
+    ]
+
+
+@pytest.fixture
+def tiny_con(tiny_warehouse):
+    c = duckdb.connect(str(tiny_warehouse), read_only=True)
+    yield c
+    c.close()
+
+
+def test_report_rows_and_their_files_list_ranks_up_the_ladder(tiny_con, tmp_path):
+    table = segment_table(
+        tiny_con,
+        ["live_sellers", "customer_nps"],
+        by=["rank"],
+        where=SegmentFilter(period=Period.parse("2026-02")),
+        scope=Scope.everywhere(),
+        cfg=CFG,
+        generated_by="t",
+        now=NOW,
+    )
+    # Live on 2026-02-28, by hand from sellers.csv (S06 and S12 had left): Members S04 S08
+    # S10 S11 = 4, Consultants S03 S07 = 2, Senior Consultant S09 = 1, Managers S02 S05 = 2,
+    # Director S01 = 1. KPIs in the order asked, each one's ranks up the ladder.
+    live = table.frame.filter(pl.col("kpi_id") == "live_sellers")
+    assert live.select("rank", "n").rows() == list(zip(LADDER_SEEN, [4, 2, 1, 2, 1], strict=True))
+    assert table.frame["kpi_id"].to_list() == ["live_sellers"] * 5 + ["customer_nps"] * 5
+    assert table.frame["rank"].to_list() == LADDER_SEEN * 2
+    path = write(table, "csv", tmp_path / "r.csv")
+    assert pl.read_csv(path, comment_prefix="#")["rank"].to_list() == LADDER_SEEN * 2
+    xlsx = write(table, "xlsx", tmp_path / "r.xlsx")
+    assert pl.read_excel(xlsx, sheet_name="Report")["rank"].to_list() == LADDER_SEEN * 2
+
+
+def test_the_formatted_tables_show_a_dash_and_its_reason_never_none(tiny_con):
+    from cxm.metrics import experience
+    from cxm.ui import tables
+
+    where = SegmentFilter(period=Period.parse("2026-02"))
+    nps = report.segment_report(
+        tiny_con, ["customer_nps"], by=["rank"], where=where, scope=Scope.everywhere(), cfg=CFG
+    )
+    shown = tables.report_table(nps, CFG)
+    # February's one customer recommend answer is C01's 9 for S01 (a Director): NPS 100 on
+    # n = 1, under the minimum of 10; the other ranks have no answers at all.
+    assert shown.select("Rank", "Value", "n", "Base").rows() == [
+        ("Member", "–", 0, "no answers"),
+        ("Consultant", "–", 0, "no answers"),
+        ("Senior Consultant", "–", 0, "no answers"),
+        ("Manager", "–", 0, "no answers"),
+        ("Director", "100", 1, "under 10: too small to read"),
+    ]
+    gaps = experience.attribute_gaps(
+        tiny_con, by=["rank"], where=where, scope=Scope.everywhere(), cfg=CFG
+    )
+    frame = tables.gap_frame(gaps, CFG)
+    # Managers on tools: customers are not asked about tools, corporate gave no tools answer,
+    # and the one seller answer (S02's 4: not superior, 0%; top two, 100%) is under 10.
+    tools = frame.row(1, named=True)
+    assert (tools["Rank"], tools["Attribute"]) == ("Manager", "tools")
+    assert tools["Customers superior"] == tools["Gap vs customers"] == "–"
+    assert (tools["Sellers superior"], tools["Sellers top two"]) == ("0.0%", "100.0%")
+    assert tools["Note"] == (
+        "customers not asked; no corporate answers; seller answers under 10: too small to read"
+    )
+    cells = [v for row in frame.rows() for v in row]
+    assert None not in cells and "None" not in cells
+
+
+def test_a_bar_of_zero_keeps_its_label_and_bars_follow_the_ladder():
+    from cxm.metrics.kpis import BY_ID
+    from cxm.ui import charts
+
+    frame = pl.DataFrame(
+        {
+            "rank": ["Manager", "Member", "Director"],
+            "kpi_id": ["active_rate"] * 3,
+            "value": [0.25, 0.0, None],
+            "n": [40, 30, 0],
+            "small": [False, False, True],
+        }
+    )
+    fig = charts.kpi_bars(frame, BY_ID["active_rate"], "rank", CFG)
+    bar = fig.data[0]
+    assert list(bar.y) == ["Member", "Manager", "Director"]
+    # Plotly's "auto" drops the text of a bar of length 0: it goes outside the bar instead.
+    assert list(bar.text) == ["0.0%", "25.0%", "– (no sellers)"]
+    assert list(bar.textposition) == ["outside", "auto", "outside"]
+    assert list(bar.x) == [0.0, 0.25, 0.0]
+
+
+def _hand_table() -> SegmentTable:
+    # A share of 231 of 1,090 sellers, revenue with a float's last bits, and an NPS.
+    frame = pl.DataFrame(
+        {
+            "market": ["BR", "BR", "BR"],
+            "kpi_id": ["active_rate", "revenue", "customer_nps"],
+            "kpi": ["Active rate", "Revenue", "Customer NPS"],
+            "unit": ["share", "amount", "score"],
+            "value": [231 / 1090, 1725033.0800000005, 23.4375],
+            "n": [1090, 19884, 64],
+            "previous": [0.19073083778966132, 1210318.6500000001, 20.875],
+            "change": [231 / 1090 - 0.19073083778966132, 514714.4300000004, 2.5625],
+            "se": [0.012378, None, 11.04],
+            "ci_low": [0.18871, None, 1.8],
+            "ci_high": [0.236617, None, 45.1],
+            "change_p": [0.123456, None, 0.81],
+            "clear_change": [False, None, False],
+            "target": [0.25, None, None],
+            "company": [0.21495523959978935, 9652031.339999998, 8.21],
+            "suppressed": [False, False, False],
+        }
+    )
+    stamp = Stamp(
+        title="3 KPIs by Market",
+        filters="all sellers in BR, Q3 2026",
+        period="2026-Q3",
+        as_of=dt.date(2026, 9, 30),
+        data_load="demo of 2026-11-01 08:00",
+        scope="BR",
+        generated_by="t",
+        generated_at=NOW,
+        rows=3,
+        suppressed=0,
+        min_n=10,
+    )
+    return SegmentTable(frame=frame, stamp=stamp)
+
+
+def test_csv_holds_each_value_at_its_kpis_precision(tmp_path):
+    path = write(_hand_table(), "csv", tmp_path / "r.csv")
+    lines = [x for x in path.read_text(encoding="utf-8-sig").splitlines() if x[0] != "#"]
+    # Share: 231 / 1090 = 0.211926... -> 0.2119; previous 0.190731 -> 0.1907; change
+    # 0.021196 -> 0.0212; se 0.012378 -> 0.0124; interval 0.18871 -> 0.1887, 0.236617 ->
+    # 0.2366; p 0.123456 -> 0.1235. Revenue to the cent: 1725033.0800000005 -> 1725033.08,
+    # 1210318.6500000001 -> 1210318.65, 514714.4300000004 -> 514714.43, company
+    # 9652031.339999998 -> 9652031.34. NPS whole as shown: 23.4375 -> 23, 20.875 -> 21,
+    # change 2.5625 -> 3, se 11.04 -> 11, interval 1.8 -> 2 and 45.1 -> 45, company 8.21 -> 8.
+    assert lines == [
+        "market,kpi_id,kpi,unit,value,n,previous,change,se,ci_low,ci_high,change_p,"
+        "clear_change,target,company,suppressed",
+        "BR,active_rate,Active rate,share,0.2119,1090,0.1907,0.0212,0.0124,0.1887,0.2366,"
+        "0.1235,false,0.25,0.215,false",
+        "BR,revenue,Revenue,amount,1725033.08,19884,1210318.65,514714.43,,,,,,,9652031.34,false",
+        "BR,customer_nps,Customer NPS,score,23.0,64,21.0,3.0,11.0,2.0,45.0,0.81,false,,8.0,false",
+    ]
+
+
+def _xlsx_formats(path) -> dict[str, str]:
+    """Return the number format of each cell of the Report sheet (by its A1 name)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as z:
+        styles = z.read("xl/styles.xml").decode()
+        book = z.read("xl/workbook.xml").decode()
+        sheets = re.findall(r'<sheet name="([^"]+)"', book)
+        sheet = z.read(f"xl/worksheets/sheet{sheets.index('Report') + 1}.xml").decode()
+    custom = dict(re.findall(r'<numFmt numFmtId="(\d+)" formatCode="([^"]*)"', styles))
+    xfs = re.search(r"<cellXfs[^>]*>(.*?)</cellXfs>", styles, re.S).group(1)
+    ids = [m for m in re.findall(r'<xf numFmtId="(\d+)"', xfs)]
+    builtin = {"0": "General", "1": "0", "2": "0.00", "3": "#,##0", "4": "#,##0.00", "9": "0%"}
+    found = {}
+    for ref, style in re.findall(r'<c r="([A-Z]+\d+)"(?: s="(\d+)")?', sheet):
+        fid = ids[int(style)] if style else "0"
+        found[ref] = custom.get(fid, builtin.get(fid, fid)).replace("&quot;", '"')
+    return found
+
+
+def test_xlsx_shows_shares_as_percentages_and_amounts_to_the_cent(tmp_path):
+    path = write(_hand_table(), "xlsx", tmp_path / "r.xlsx")
+    sheet = pl.read_excel(path, sheet_name="Report")
+    assert sheet["value"].to_list() == [0.2119, 1725033.08, 23.0]
+    formats = _xlsx_formats(path)
+    # Columns: A market .. E value, G previous, H change, I se, J ci_low, K ci_high,
+    # L change_p, N target, O company. Row 2 the share, 3 the amount, 4 the NPS.
+    assert formats["E2"] == formats["G2"] == formats["J2"] == formats["O2"] == "0.0%"
+    assert formats["H2"] == "+0.0%;-0.0%;0.0%"  # a change of a share, 0.0212: +2.1%
+    assert formats["L2"] == "0.0000"
+    assert formats["E3"] == formats["O3"] == "#,##0.00"
+    assert formats["E4"] == "0" and formats["H4"] == "+0;-0;0"
+    assert formats["A2"] == formats["F2"] == "General"  # text and n stay plain
+
+
+def test_parquet_keeps_full_precision(tmp_path):
+    path = write(_hand_table(), "parquet", tmp_path / "r.parquet")
+    back = pl.read_parquet(path)
+    assert back["value"].to_list() == [231 / 1090, 1725033.0800000005, 23.4375]
+    assert back["value"][0] == 0.21192660550458717
+    assert_frame_equal(back, _hand_table().frame)

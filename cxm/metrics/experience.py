@@ -20,6 +20,7 @@ from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.metrics.compute import check_scope, data_range, window
 from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
+from cxm.segments.order import sort_segments
 from cxm.segments.sql import CUSTOMER_QUESTIONS, SELLER_BASE, SELLER_QUESTIONS, filter_params
 
 ATTRIBUTES = ("quality", "value", "service", "ease", "delivery", "tools", "training")
@@ -62,7 +63,8 @@ def attribute_gaps(
     Columns: the dimensions, attribute, corporate_share, customer_share, seller_share (top
     box, 0..1), the same ``*_top_two_share``, customer_gap_pp and seller_gap_pp (corporate
     minus customer / seller), and n_corporate, n_customer, n_seller. A side with no answers
-    gives null shares and a null gap, never 0.
+    gives null shares and a null gap, never 0. Segments come in the order they are listed
+    everywhere (`cxm.segments.order`: ranks up the ladder), attributes in `ATTRIBUTES` order.
     """
     where.check(cfg)
     check_scope(where, scope)
@@ -132,7 +134,8 @@ def attribute_gaps(
             ),
         )
         .with_columns(pl.col("attribute").cast(pl.Enum(ATTRIBUTES)))
-        .sort([*dims, "attribute"])
+        .sort("attribute")
+        .pipe(sort_segments, cfg, dims)  # segments in ladder order, attributes within
     )
 
 

@@ -2,9 +2,14 @@
 
 * CSV: UTF-8 with a byte-order mark (Excel then reads accents right), the stamp as ``#``
   comment lines above the header (``polars.read_csv(..., comment_prefix="#")`` skips them).
-* XLSX: a formatted "Report" sheet (frozen header, number formats per unit) and an "About"
-  sheet with the stamp.
+* XLSX: a formatted "Report" sheet (frozen header, each cell's number format from its row's
+  unit: shares as percentages, amounts with cents, gaps in pp) and an "About" sheet with the
+  stamp.
 * Parquet: the stamp as JSON in the file's key-value metadata under ``cxm.stamp``.
+
+CSV and XLSX hold each value at its KPI's precision (`DECIMALS`: amounts to the cent, shares as
+fractions to 4 decimals, scores as shown), the same for its previous value, change, interval,
+target and company; Parquet, which analysts compute on, keeps full precision.
 
 No row limit. Files are written to a temporary name beside the target and moved into place,
 so a failed write never leaves half a file.
@@ -36,11 +41,71 @@ class ExportFormat(StrEnum):
     PARQUET = "parquet"
 
 
+#: Decimals a CSV or XLSX file keeps, per KPI unit: amounts to the cent, shares as fractions
+#: to 4 (0.01 pp), scores whole as shown, gaps in pp and 1-5 means to 2.
+DECIMALS = {
+    "share": 4,
+    "amount": 2,
+    "score": 0,
+    "pp": 2,
+    "points": 2,
+    "rate": 2,
+    "hours": 2,
+    "count": 0,
+}
+#: The columns in a row's unit, rounded (and, in XLSX, formatted) by it.
+IN_UNIT = ("value", "previous", "change", "se", "ci_low", "ci_high", "target", "company")
+#: A change's p-value, to 4 decimals.
+P_DECIMALS = 4
+#: XLSX number formats per unit: (a level, a change). Shares are fractions shown as %; a
+#: change of a share is a difference of fractions (0.021 shows +2.1%: 2.1 pp).
+_XLSX_FORMATS = {
+    "share": ("0.0%", "+0.0%;-0.0%;0.0%"),
+    "amount": ("#,##0.00", "+#,##0.00;-#,##0.00;0.00"),
+    "score": ("0", "+0;-0;0"),
+    "pp": ('0.0" pp"', '+0.0" pp";-0.0" pp";0.0" pp"'),
+    "points": ("0.00", "+0.00;-0.00;0.00"),
+    "rate": ("0.00", "+0.00;-0.00;0.00"),
+    "hours": ("0.0", "+0.0;-0.0;0.0"),
+    "count": ("#,##0", "+#,##0;-#,##0;0"),
+}
+
+
+def rounded(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return ``frame`` with each `IN_UNIT` column rounded to its row's unit (`DECIMALS`).
+
+    A frame with no ``unit`` column is returned as it is.
+
+    >>> f = pl.DataFrame({"unit": ["share", "amount"], "value": [0.21192660550458717,
+    ...     1725033.0800000005], "change": [-0.004153447919116593, -2021.3300000005402]})
+    >>> rounded(f).rows()
+    [('share', 0.2119, -0.0042), ('amount', 1725033.08, -2021.33)]
+    """
+    if "unit" not in frame.columns:
+        return frame
+
+    def by_unit(col: str) -> pl.Expr:
+        expr = pl.lit(None, dtype=pl.Float64)
+        for unit, places in DECIMALS.items():
+            expr = (
+                pl.when(pl.col("unit") == unit)
+                .then(pl.col(col).cast(pl.Float64).round(places, mode="half_away_from_zero"))
+                .otherwise(expr)
+            )
+        return expr.alias(col)
+
+    cols = [c for c in IN_UNIT if c in frame.columns]
+    out = frame.with_columns(by_unit(c) for c in cols)
+    if "change_p" in frame.columns:
+        out = out.with_columns(pl.col("change_p").round(P_DECIMALS, mode="half_away_from_zero"))
+    return out
+
+
 def _csv(table: SegmentTable, path: Path) -> None:
     head = "".join(f"# {label}: {text}\n" for label, text in table.stamp.items())
     with path.open("wb") as f:
         f.write(head.encode("utf-8-sig"))  # the byte-order mark, then the stamp
-        table.frame.write_csv(f)
+        rounded(table.frame).write_csv(f)
 
 
 def _xlsx(table: SegmentTable, path: Path) -> None:
@@ -48,15 +113,40 @@ def _xlsx(table: SegmentTable, path: Path) -> None:
 
     about = pl.DataFrame(table.stamp.items(), schema=["About", "Text"], orient="row")
     with xlsxwriter.Workbook(str(path)) as book:
-        table.frame.write_excel(
-            book,
-            worksheet="Report",
-            autofit=True,
-            freeze_panes=(1, 0),
-            float_precision=6,
-            header_format={"bold": True},
-        )
+        _report_sheet(book, rounded(table.frame))
         about.write_excel(book, worksheet="About", autofit=True, header_format={"bold": True})
+
+
+def _report_sheet(book, frame: pl.DataFrame) -> None:
+    """Write ``frame`` to a "Report" sheet, each number cell formatted by its row's unit."""
+    sheet = book.add_worksheet("Report")
+    bold = book.add_format({"bold": True})
+    formats = {
+        (unit, kind): book.add_format({"num_format": pair[kind]})
+        for unit, pair in _XLSX_FORMATS.items()
+        for kind in (0, 1)
+    }
+    p_format = book.add_format({"num_format": "0.0000"})
+    for j, name in enumerate(frame.columns):
+        sheet.write_string(0, j, name, bold)
+    for i, row in enumerate(frame.iter_rows(named=True), start=1):
+        unit = row.get("unit")
+        for j, (name, value) in enumerate(row.items()):
+            if value is None:
+                sheet.write_blank(i, j, None)
+            elif isinstance(value, bool):
+                sheet.write_boolean(i, j, value)
+            elif isinstance(value, int | float):
+                style = None
+                if name in IN_UNIT and unit in _XLSX_FORMATS:
+                    style = formats[(unit, 1 if name == "change" else 0)]
+                elif name == "change_p":
+                    style = p_format
+                sheet.write_number(i, j, value, style)
+            else:
+                sheet.write_string(i, j, str(value))
+    sheet.freeze_panes(1, 0)
+    sheet.autofit()
 
 
 def _parquet(table: SegmentTable, path: Path) -> None:

@@ -22,10 +22,14 @@ from cxm.metrics import report
 from cxm.metrics.compute import data_range, window
 from cxm.metrics.kpis import get
 from cxm.segments.filter import DIMENSION_LABELS, Dimension, SegmentFilter, parse_dimension
+from cxm.segments.order import sort_segments
 from cxm.warehouse import store
 
 #: Columns a suppressed cell loses (its n stays, so a reader sees why).
-SUPPRESSED = ("value", "previous", "change")
+SUPPRESSED = ("value", "previous", "change", "se", "ci_low", "ci_high", "change_p", "clear_change")
+#: Columns a report row carries when the metrics give them (intervals, evidence of a change,
+#: windows still open), after ``change``; files round the first three like the value.
+OPTIONAL = ("se", "ci_low", "ci_high", "change_p", "clear_change", "open")
 
 
 @dataclass(frozen=True)
@@ -145,9 +149,12 @@ def segment_table(
     """Return the KPIs by the breakdown ``by`` (up to three dimensions) with their stamp.
 
     One row per segment and KPI: the dimensions, ``kpi_id``, ``kpi`` (its label), ``unit``,
-    ``value``, ``n``, ``previous``, ``change``, ``target``, ``company`` and ``suppressed``.
-    A segment with n under the company's minimum keeps its n and loses its value, previous
-    and change.
+    ``value``, ``n``, ``previous``, ``change``, the `OPTIONAL` columns the report has (``se``,
+    ``ci_low``, ``ci_high``: the 95% interval in the KPI's unit; ``change_p``,
+    ``clear_change``, ``open``), ``target``, ``company`` and ``suppressed``. Rows come KPI by
+    KPI in the order asked for, segments in ladder order (`cxm.segments.order`). A segment
+    with n under the company's minimum keeps its n and loses its value, previous, change and
+    interval.
 
     Raises
     ------
@@ -162,10 +169,15 @@ def segment_table(
     labels = {k.id: k.label for k in kpis}
     units = {k.id: k.unit for k in kpis}
     small = pl.col("small")
+    extra = [c for c in OPTIONAL if c in rows.columns]
     frame = rows.with_columns(
         pl.col("kpi_id").replace_strict(labels, return_dtype=pl.String).alias("kpi"),
         pl.col("kpi_id").replace_strict(units, return_dtype=pl.String).alias("unit"),
-        *(pl.when(small).then(None).otherwise(pl.col(c)).alias(c) for c in SUPPRESSED),
+        *(
+            pl.when(small).then(None).otherwise(pl.col(c)).alias(c)
+            for c in SUPPRESSED
+            if c in rows.columns
+        ),
         small.alias("suppressed"),
     ).select(
         *dims,
@@ -176,9 +188,18 @@ def segment_table(
         "n",
         "previous",
         "change",
+        *extra,
         "target",
         "company",
         "suppressed",
+    )
+    # KPIs in the order asked for, each one's segments as listed everywhere (ranks up the ladder).
+    asked = [k.id for k in kpis]
+    frame = sort_segments(
+        frame.sort(pl.col("kpi_id").replace_strict(asked, list(range(len(asked))))),
+        cfg,
+        dims,
+        first=["kpi_id"],
     )
     data = data_range(con)
     win = window(where, data)

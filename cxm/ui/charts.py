@@ -11,6 +11,7 @@ import polars as pl
 
 from cxm.config import CompanyConfig
 from cxm.metrics.kpis import Kpi
+from cxm.segments.order import listed, sort_segments
 from cxm.ui import fmt
 
 #: Okabe-Ito, readable by colour-blind readers; markets take them in configured order.
@@ -52,21 +53,28 @@ def _colors(dim: str, values, cfg: CompanyConfig) -> list[str]:
 def kpi_bars(
     frame: pl.DataFrame, kpi: Kpi, dim: str, cfg: CompanyConfig, company: float | None = None
 ) -> go.Figure:
-    """Return horizontal bars of one KPI by one dimension; small segments hatched."""
-    rows = frame.filter(pl.col("kpi_id") == kpi.id).sort(dim)
-    labels = [str(v) for v in rows[dim]]
+    """Return horizontal bars of one KPI by one dimension, segments in ladder order; small
+    segments hatched; a bar of 0 keeps its label (outside the bar, where Plotly's "auto"
+    drops it) and a missing value reads "–" with its reason at 0."""
+    rows = sort_segments(frame.filter(pl.col("kpi_id") == kpi.id), cfg, [dim])
+    labels = [fmt.DASH if v is None else str(v) for v in rows[dim]]
     values = rows["value"].to_list()
     texts = [
-        fmt.kpi_value(kpi.unit, v, cfg.currency) + (" (small n)" if s else "")
-        for v, s in zip(values, rows["small"], strict=True)
+        fmt.kpi_value(kpi.unit, v, cfg.currency)
+        + (
+            f" ({fmt.missing_reason(n, cfg.min_n, noun=fmt.counted(kpi))})"
+            if v is None or s
+            else ""
+        )
+        for v, n, s in zip(values, rows["n"], rows["small"], strict=True)
     ]
     fig = go.Figure(
         go.Bar(
-            x=values,
+            x=[0.0 if v is None else v for v in values],
             y=labels,
             orientation="h",
             text=texts,
-            textposition="auto",
+            textposition=["outside" if not v else "auto" for v in values],
             marker=dict(
                 color=_colors(dim, rows[dim], cfg),
                 pattern=dict(shape=["/" if s else "" for s in rows["small"]]),
@@ -89,8 +97,9 @@ def kpi_bars(
     return fig
 
 
-def _grid(cells: dict, ys: list, xs: list, label, min_n: int) -> go.Figure:
-    """Return a labelled heatmap of ``cells[(y, x)] = (value, n)``; n under ``min_n`` blank."""
+def _grid(cells: dict, ys: list, xs: list, label, min_n: int, none: str = "no data") -> go.Figure:
+    """Return a labelled heatmap of ``cells[(y, x)] = (value, n)``: a cell with n under
+    ``min_n`` uncoloured and marked so, one with nothing to count reading ``none``."""
     z, text = [], []
     for y in ys:
         zr, tr = [], []
@@ -98,7 +107,7 @@ def _grid(cells: dict, ys: list, xs: list, label, min_n: int) -> go.Figure:
             value, n = cells.get((y, x), (None, None))
             ok = value is not None and n is not None and n >= min_n
             zr.append(value if ok else None)
-            tr.append(label(value) if ok else (f"n < {min_n}" if n is not None else ""))
+            tr.append(label(value) if ok else f"n < {min_n}" if n else f"{fmt.DASH} {none}")
         z.append(zr)
         text.append(tr)
     return (
@@ -129,10 +138,17 @@ def heatmap(
     """Return a heatmap of one KPI over two dimensions; cells under the minimum n are blank."""
     data = frame.filter(pl.col("kpi_id") == kpi.id)
     order = order or {}
-    ys = order.get(rows_dim) or sorted(set(data[rows_dim].to_list()))
-    xs = order.get(cols_dim) or sorted(set(data[cols_dim].to_list()))
+    ys = order.get(rows_dim) or listed(rows_dim, data[rows_dim].to_list(), cfg)
+    xs = order.get(cols_dim) or listed(cols_dim, data[cols_dim].to_list(), cfg)
     cells = {(r[rows_dim], r[cols_dim]): (r["value"], r["n"]) for r in data.iter_rows(named=True)}
-    fig = _grid(cells, ys, xs, lambda v: fmt.kpi_value(kpi.unit, v, cfg.currency), cfg.min_n)
+    fig = _grid(
+        cells,
+        ys,
+        xs,
+        lambda v: fmt.kpi_value(kpi.unit, v, cfg.currency),
+        cfg.min_n,
+        f"no {fmt.counted(kpi)}",
+    )
     return fig.update_traces(colorscale="RdYlGn" if kpi.better == "higher" else "RdYlGn_r")
 
 
@@ -145,6 +161,7 @@ def trend(
 ) -> go.Figure:
     """Return one KPI month by month, one line per segment of ``dim`` (or one line)."""
     data = frame.filter(pl.col("kpi_id") == kpi.id).sort("month")
+    data = sort_segments(data, cfg, [dim]) if dim else data  # legend in ladder order
     fig = go.Figure()
     groups = data.partition_by(dim, maintain_order=True, as_dict=True) if dim else {("",): data}
     colors = market_colors(cfg) if dim == "market" else rank_colors(cfg) if dim == "rank" else {}
@@ -304,12 +321,12 @@ def gap_heatmap(gaps: pl.DataFrame, dim: str, cfg: CompanyConfig) -> go.Figure:
     """Return the customer gap (points) per attribute and segment; thin cells left blank."""
     data = gaps.filter(pl.col("n_customer") > 0)
     ys = [str(a) for a in data["attribute"].unique(maintain_order=True).sort()]
-    xs = sorted({str(v) for v in data[dim]})
+    xs = [str(v) for v in listed(dim, data[dim].to_list(), cfg)]
     cells = {
         (str(r["attribute"]), str(r[dim])): (r["customer_gap_pp"], r["n_customer"])
         for r in data.iter_rows(named=True)
     }
-    fig = _grid(cells, ys, xs, lambda v: fmt.kpi_value("pp", v), cfg.min_n)
+    fig = _grid(cells, ys, xs, lambda v: fmt.kpi_value("pp", v), cfg.min_n, "no answers")
     return fig.update_traces(colorscale="Reds")
 
 

@@ -4,6 +4,21 @@ value made safe to put into Markdown (`md_escape`).
 The only place the app turns a number into text; pages never format with f-strings. Negative
 numbers take a true minus sign (−), a value that rounds to zero carries no sign, and a compact
 number moves to the next unit when rounding reaches 1,000 of the current one (999,950 is 1.0M).
+
+One unit per quantity, everywhere (tables, titles, tiles, charts, the board pack):
+
+* a share is a percentage (34.5%); a difference of two shares, or a change of one, is in
+  percentage points, ``pp`` (+2.1 pp), and so is the experience gap (corporate minus customers)
+  and its change;
+* a score (NPS, -100..100) is a whole number (23) and a difference of two scores is in points,
+  ``pts``, also whole (+3 pts); a mean of 1-5 answers (unit ``points``) has two decimals and
+  its change ``pts`` with two decimals;
+* counts, amounts and rates change in per cent of the previous value (−10.0%).
+
+A missing value is "–" (`DASH`), never "None" or a blank, and says why where there is a reason
+(`missing_reason`: no answers, n under the minimum, a window still open). A change that rounds
+to zero at the shown precision carries no sign and no arrow (`change`); one the data cannot
+tell from noise (``clear_change`` false) has no arrow either and says "no clear change".
 """
 
 from __future__ import annotations
@@ -12,6 +27,7 @@ import datetime as dt
 import math
 import re
 import string
+from dataclasses import dataclass
 
 _UNITS = ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k"))
 MINUS = "−"
@@ -184,21 +200,140 @@ def kpi_value(unit: str, x: float | None, currency: str = "USD") -> str:
 
 
 def kpi_change(unit: str, value: float | None, previous: float | None) -> str:
-    """Return the change from ``previous`` to ``value`` as a leader reads it.
+    """Return the change from ``previous`` to ``value`` as a leader reads it (module docstring).
 
-    Shares move in points (pp), scores and gaps in points, counts, amounts and rates in %.
-
-    >>> kpi_change("share", 0.21, 0.19), kpi_change("amount", 90, 100)
-    ('+2.0 pp', '−10.0%')
-    >>> kpi_change("score", 12, 9.5), kpi_change("count", 5, 0), kpi_change("share", 0.2, None)
-    ('+2.5 pts', '–', '–')
+    >>> kpi_change("share", 0.21, 0.19), kpi_change("amount", 90, 100), kpi_change("pp", 52, 50)
+    ('+2.0 pp', '−10.0%', '+2.0 pp')
+    >>> kpi_change("score", 12, 9.4), kpi_change("points", 3.5, 3.62), kpi_change("count", 5, 0)
+    ('+3 pts', '−0.12 pts', '–')
     """
     if _missing(value) or _missing(previous):
         return DASH
     if unit == "share":
         return pp((value - previous) * 100)
-    if unit in ("score", "pp", "points"):
-        return signed(value - previous, 1, " pts")
+    if unit == "pp":
+        return pp(value - previous)
+    if unit == "score":
+        return signed(value - previous, 0, " pts")
+    if unit == "points":
+        return signed(value - previous, 2, " pts")
     if previous == 0:
         return DASH
     return signed((value / previous - 1) * 100, 1, "%")
+
+
+@dataclass(frozen=True)
+class Change:
+    """A change as shown: its text and which way an arrow points (0: no arrow).
+
+    ``direction`` is +1 or −1 only when the change is visible at the shown precision and not
+    marked inside the noise (``clear`` false); ``clear`` is the report's ``clear_change``
+    (None when unknown).
+    """
+
+    text: str
+    direction: int
+    clear: bool | None = None
+
+    def __str__(self) -> str:
+        """Return the text, with "no clear change" when the change is inside the noise."""
+        if self.clear is False and self.text != DASH:
+            return f"no clear change ({self.text})"
+        return self.text
+
+
+def change(
+    unit: str, value: float | None, previous: float | None, clear: bool | None = None
+) -> Change:
+    """Return the change from ``previous`` to ``value`` with the direction of its arrow.
+
+    >>> change("share", 0.2104, 0.2100).direction, str(change("share", 0.2104, 0.2100))
+    (0, '0.0 pp')
+    >>> change("share", 0.25, 0.21).direction, str(change("share", 0.25, 0.21, clear=False))
+    (1, 'no clear change (+4.0 pp)')
+    >>> change("amount", 90, 100).direction, change("share", None, 0.2).direction
+    (-1, 0)
+    """
+    text = kpi_change(unit, value, previous)
+    direction = 1 if text.startswith("+") else -1 if text.startswith(MINUS) else 0
+    return Change(text, 0 if clear is False else direction, clear)
+
+
+def metric_delta(
+    unit: str,
+    value: float | None,
+    previous: float | None,
+    better: str,
+    clear: bool | None = None,
+    words: str = "vs previous",
+) -> dict:
+    """Return the ``delta`` keywords of ``st.metric`` for a change: no arrow and no colour
+    when the change rounds to zero, is unknown or is inside the noise.
+
+    >>> metric_delta("share", 0.2104, 0.21, "higher")
+    {'delta': '0.0 pp vs previous', 'delta_color': 'off', 'delta_arrow': 'off'}
+    >>> metric_delta("amount", 90, 100, "lower")
+    {'delta': '-10.0% vs previous', 'delta_color': 'inverse', 'delta_arrow': 'auto'}
+    >>> metric_delta("share", None, 0.2, "higher")
+    {'delta': None, 'delta_color': 'off', 'delta_arrow': 'off'}
+    """
+    moved = change(unit, value, previous, clear)
+    if moved.text == DASH:
+        return {"delta": None, "delta_color": "off", "delta_arrow": "off"}
+    # st.metric reads the direction from an ASCII minus sign.
+    text = f"{str(moved).replace(MINUS, '-', 1)} {words}".strip()
+    if not moved.direction:
+        return {"delta": text, "delta_color": "off", "delta_arrow": "off"}
+    color = "normal" if better == "higher" else "inverse"
+    return {"delta": text, "delta_color": color, "delta_arrow": "auto"}
+
+
+def interval(unit: str, low: float | None, high: float | None, currency: str = "USD") -> str:
+    """Return a 95% interval in the KPI's unit, or "–" when there is none.
+
+    >>> interval("share", 0.1812, 0.2034), interval("amount", 80, 90.5), interval("score", None, 3)
+    ('18.1% to 20.3%', '$80.00 to $90.50', '–')
+    """
+    if _missing(low) or _missing(high):
+        return DASH
+    return f"{kpi_value(unit, low, currency)} to {kpi_value(unit, high, currency)}"
+
+
+def counted(kpi) -> str:
+    """Return what a KPI's n counts (its answers, tickets, orders or sellers), for "no ...".
+
+    >>> from cxm.metrics.kpis import BY_ID
+    >>> counted(BY_ID["customer_nps"]), counted(BY_ID["active_rate"])
+    ('answers', 'sellers')
+    """
+    if kpi.category == "experience":
+        return "answers"
+    if kpi.category == "service":
+        return "tickets"
+    if "order" in (kpi.base or kpi.denominator or ""):
+        return "orders"
+    return "sellers"
+
+
+def missing_reason(
+    n: int | None,
+    min_n: int,
+    *,
+    open_windows: int | None = None,
+    noun: str = "sellers",
+) -> str:
+    """Return why a value is missing or not to be read: no one to count, a window still open,
+    or a base under the minimum n; "" when there is no reason to give.
+
+    >>> missing_reason(0, 10, noun="answers"), missing_reason(6, 10), missing_reason(40, 10)
+    ('no answers', 'under 10: too small to read', '')
+    >>> missing_reason(0, 10, open_windows=13)
+    'window still open for 13 sellers'
+    """
+    if open_windows:
+        return f"window still open for {open_windows:,} seller{'s' if open_windows != 1 else ''}"
+    if n is None or n == 0:
+        return f"no {noun}"
+    if n < min_n:
+        return f"under {min_n}: too small to read"
+    return ""
