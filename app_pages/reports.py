@@ -34,7 +34,7 @@ stamp = table.stamp
 st.subheader(fmt.md_escape(stamp.title))
 st.caption(
     f"{stamp.rows:,} rows · {stamp.suppressed:,} suppressed (n under {stamp.min_n}: value, "
-    f"previous and change left empty) · {fmt.md_escape(stamp.filters)} · as of "
+    f"previous, change and interval left empty) · {fmt.md_escape(stamp.filters)} · as of "
     f"{fmt.date(stamp.as_of)} · {fmt.md_escape(stamp.scope)}"
 )
 if table.frame.is_empty():

@@ -3,7 +3,7 @@
 Per attribute (quality, value, service, ease, delivery, tools, training): the share of
 corporate answers rating it "superior" (top box, 5 of 5, as in the Bain study where 80% of
 CEOs and 8% of their customers said so) minus the share of customers (or sellers) who do, in
-points; top-two-box (4 or 5) beside it. Which attributes drive customer NPS, an
+percentage points (pp); top-two-box (4 or 5) beside it. Which attributes drive customer NPS, an
 importance-weighted gap index, and the focus areas (importance against gap). Corporate answers
 belong to their market only: for a breakdown by rank or language the corporate side is the
 whole filtered market set.
@@ -58,7 +58,7 @@ def attribute_gaps(
     scope: Scope,
     cfg: CompanyConfig,
 ) -> pl.DataFrame:
-    """Return one row per segment and attribute: top-box shares and the gaps, in points.
+    """Return one row per segment and attribute: top-box shares and the gaps, in pp.
 
     Columns: the dimensions, attribute, corporate_share, customer_share, seller_share (top
     box, 0..1), the same ``*_top_two_share``, customer_gap_pp and seller_gap_pp (corporate

@@ -94,8 +94,8 @@ class Stamp:
             else [
                 (
                     "Suppressed",
-                    f"{self.suppressed:,} cells with n under {self.min_n} (value, previous "
-                    "and change left empty)",
+                    f"{self.suppressed:,} cells with n under {self.min_n} (value, previous, "
+                    "change and interval left empty)",
                 )
             ]
         )

@@ -318,7 +318,7 @@ def funnel(steps: list[tuple[str, int]]) -> go.Figure:
 
 
 def gap_heatmap(gaps: pl.DataFrame, dim: str, cfg: CompanyConfig) -> go.Figure:
-    """Return the customer gap (points) per attribute and segment; thin cells left blank."""
+    """Return the customer gap (pp) per attribute and segment; thin cells marked, not coloured."""
     data = gaps.filter(pl.col("n_customer") > 0)
     ys = [str(a) for a in data["attribute"].unique(maintain_order=True).sort()]
     xs = [str(v) for v in listed(dim, data[dim].to_list(), cfg)]

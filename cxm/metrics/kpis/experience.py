@@ -75,7 +75,7 @@ EXPERIENCE: tuple[Kpi, ...] = (
         short="Customer gap",
         definition="Share of corporate answers rating the customer attributes (quality, value, "
         "service, ease, delivery) superior (5 of 5) minus the share of customers' answers that "
-        "do, in points; corporate answers count for their market.",
+        "do, in percentage points (pp); corporate answers count for their market.",
     ),
     Kpi(
         id="seller_experience_gap_pp",
@@ -89,7 +89,7 @@ EXPERIENCE: tuple[Kpi, ...] = (
         corporate="seller",
         reads=("survey_responses",),
         definition="Share of corporate answers rating the seller attributes (tools, training, "
-        "service, ease) superior minus the share of sellers' answers that do, in points.",
+        "service, ease) superior minus the share of sellers' answers that do, in pp.",
     ),
     Kpi(
         id="engagement_intimacy",
