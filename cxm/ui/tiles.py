@@ -303,7 +303,7 @@ def downline_at_risk(risk: DownlineAtRisk, cfg: CompanyConfig) -> None:
                     "language": "Language",
                     "rank": "Rank",
                     "sellers_whose_sponsor_left": "Sellers whose sponsor left",
-                    "sponsors_who_left": "Sponsors who left (in this row)",
+                    "sponsors_who_left": "Sponsors who left",
                 }
             ),
             hide_index=True,
@@ -318,7 +318,7 @@ def downline_at_risk(risk: DownlineAtRisk, cfg: CompanyConfig) -> None:
                     "market": "Market",
                     "language": "Language",
                     "rank": "Rank",
-                    "live_team": "Live sellers below (downlines overlap)",
+                    "live_team": "Live sellers below",
                 }
             ),
             hide_index=True,
