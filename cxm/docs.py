@@ -134,6 +134,7 @@ _METRIC_DECISIONS = """## Decisions that hold for every KPI
 
 def render_metrics() -> str:
     """Return docs/metrics.md: every KPI of the registry, grouped by category."""
+    from cxm.metrics import stats
     from cxm.metrics.kpis import KPIS
     from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS
     from cxm.segments.periods import period_rule_markdown
@@ -312,6 +313,64 @@ unsaved weights travel as `/what-if?w=retention:2,cart_size:0.5&guard=mandatory,
 """
 
 
+def _state_windows() -> list[str]:
+    """Return the seller state's windows and averages, with their worked examples, from the
+    constants `cxm.state.seller_state` runs (tests/test_docs.py runs the same examples)."""
+    import datetime as dt
+
+    import polars as pl
+
+    from cxm.metrics.value import AT_RISK
+    from cxm.state import seller_state as ss
+    from cxm.whatif.need import NEED
+
+    as_of = dt.date(2026, 10, 31)
+    ex = ss.CART_EXAMPLE
+    avg, ratios = ex.market_average(), ex.ratios()
+    frame = pl.DataFrame({"cart_vs_market": list(ratios.values())})
+    cart_need = frame.select(NEED["cart_size"].clip(0.0, 1.0)).to_series().to_list()
+    live = "; ".join(
+        f"{s}: {len(a)} order{'s' if len(a) > 1 else ''} of {', '.join(f'{x:g}' for x in a)}"
+        for s, a in ex.live.items()
+    )
+    left = "; ".join(f"{s}: {', '.join(f'{x:g}' for x in a)}" for s, a in ex.left.items())
+    lines = [
+        "### Windows and averages",
+        "",
+        '"In the N days up to the as-of date" includes that date: the '
+        f"{ss.SALES_DAYS} days up to {as_of:%d %B} are "
+        f"{as_of - dt.timedelta(days=ss.SALES_DAYS - 1):%d} to {as_of:%d %B}. The fields count: "
+        f"status *new* {ss.NEW_DAYS} days, *active* {ss.ACTIVE_DAYS} days; `sales_7d` "
+        f"{ss.SALES_DAYS} days; `enrollments_30d` and `new_downline_30d` {ss.ENROLMENT_DAYS} "
+        f"days; `revenue_90d`, `orders_90d` and the average orders of `cart_vs_market` "
+        f"{ss.RECENT_DAYS} days; active customers {ss.ACTIVE_CUSTOMER_DAYS} days, lapsed up to "
+        f"{ss.LAPSED_CUSTOMER_DAYS} days; at risk: P(alive) under {AT_RISK}.",
+        "",
+        f"Worked example, customers (as of {as_of:%Y-%m-%d}):",
+        "",
+        "| last order | days before the as-of date | counts as |",
+        "|---|---|---|",
+    ]
+    for days in ss.CUSTOMER_EXAMPLE_DAYS:
+        lines.append(
+            f"| {as_of - dt.timedelta(days=days):%Y-%m-%d} | {days} "
+            f"| {ss.customer_standing(days)} |"
+        )
+    lines += [
+        "",
+        f"Worked example, cart (orders of one market in the {ss.RECENT_DAYS} days): live "
+        f"sellers {live}; a seller who left in those days, {left}. The market's average order "
+        f"is {avg:g} (live sellers' orders only; with the leaver's it would be "
+        f"{ex.market_average(with_leavers=True):g}), so `cart_vs_market` is "
+        + ", ".join(f"{r:g} for {s}" for s, r in ratios.items())
+        + " (a cart-size need of "
+        + ", ".join(f"{n:g} for {s}" for s, n in zip(ratios, cart_need, strict=True))
+        + "). "
+        + " ".join(ss.CartExample.__doc__.split("\n\n")[1].split()),
+    ]
+    return lines
+
+
 def render_whatif() -> str:
     """Return docs/whatif.md: seller state, rule language, catalog and method of the what-if."""
     from cxm.config import load_config
@@ -341,6 +400,7 @@ def render_whatif() -> str:
     for f in FIELDS:
         kind = f"{f.kind} ({f.values_from})" if f.values_from else f.kind
         parts.append(f"| `{f.name}` | {kind} | {f.definition} |")
+    parts += ["", *_state_windows()]
     parts += [
         "",
         "## The rule language",

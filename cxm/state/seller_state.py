@@ -13,7 +13,7 @@ from. Every field is non-null; the defaults for "no data" are part of each defin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from cxm.state.facts import Fact
 
@@ -21,14 +21,81 @@ from cxm.state.facts import Fact
 ACTIVE_DAYS = 30
 #: A seller is "new" for this many days after enrolling (the first 13 weeks).
 NEW_DAYS = 90
-#: A customer is active who ordered in the last ACTIVE_CUSTOMER_DAYS, lapsed who last ordered
-#: before that but within LAPSED_CUSTOMER_DAYS (older customers are gone, not lapsed).
+#: A customer is active whose last order is in the ACTIVE_CUSTOMER_DAYS up to the as-of date
+#: (0 to 89 days before it), lapsed whose last order is older but in the LAPSED_CUSTOMER_DAYS
+#: up to it (90 to 364 days before); older customers are gone, not lapsed. "In the N days up
+#: to a date" includes that date, as everywhere in docs/metrics.md.
 ACTIVE_CUSTOMER_DAYS = 90
 LAPSED_CUSTOMER_DAYS = 365
+#: Windows of the sales and enrolment fields: sales_7d, enrollments_30d, revenue_90d and
+#: orders_90d (and the market's average order cart_vs_market compares with) count these days.
+SALES_DAYS = 7
+ENROLMENT_DAYS = 30
+RECENT_DAYS = 90
 #: Statuses of a live seller (terminated sellers have no state), in order of precedence.
 LIVE_STATUSES = ("new", "active", "inactive")
 
 Kind = Literal["rank", "category", "int", "float", "courses"]
+
+
+def customer_standing(days_since_last_order: int) -> str:
+    """Return what a customer counts as for their seller: active, lapsed or gone.
+
+    ``days_since_last_order`` is the as-of date minus the day of the last order (0: ordered on
+    the as-of date). The rule `SELLER_STATE` applies in SQL, in words for docs/whatif.md.
+
+    >>> [customer_standing(d) for d in (0, 89, 90, 364, 365)]
+    ['active', 'active', 'lapsed', 'lapsed', 'gone']
+    """
+    if days_since_last_order < ACTIVE_CUSTOMER_DAYS:
+        return "active"
+    return "lapsed" if days_since_last_order < LAPSED_CUSTOMER_DAYS else "gone"
+
+
+#: Days from a last order to the as-of date at each edge of the customer windows: the worked
+#: example docs/whatif.md shows and tests/test_docs.py runs through `SELLER_STATE`.
+CUSTOMER_EXAMPLE_DAYS = (
+    ACTIVE_CUSTOMER_DAYS - 1,
+    ACTIVE_CUSTOMER_DAYS,
+    LAPSED_CUSTOMER_DAYS - 1,
+    LAPSED_CUSTOMER_DAYS,
+)
+
+
+class CartExample(NamedTuple):
+    """A market's orders in the RECENT_DAYS up to the as-of date, for the worked example of
+    cart_vs_market: live sellers' order amounts, and those of a seller who left in the window.
+
+    The market's average order is that of its live sellers: the cart a seller is measured
+    against is the one of the sellers the what-if advises, in the same days. A seller who left
+    (often with a large last order) would otherwise move every live seller's need without any
+    of them changing, and the live sellers' cart_vs_market, weighted by their orders, would no
+    longer average 1 (a cart-size need of 0.5 at the market's typical cart).
+
+    >>> CART_EXAMPLE.market_average(), CART_EXAMPLE.ratios()
+    (60.0, {'A': 0.5, 'B': 2.0})
+    >>> round(CART_EXAMPLE.market_average(with_leavers=True), 2)
+    270.0
+    """
+
+    live: dict[str, tuple[float, ...]]
+    left: dict[str, tuple[float, ...]]
+
+    def market_average(self, with_leavers: bool = False) -> float:
+        """Return the market's average order: live sellers' orders (or all, to compare)."""
+        groups = [*self.live.values(), *(self.left.values() if with_leavers else ())]
+        amounts = [a for g in groups for a in g]
+        return sum(amounts) / len(amounts)
+
+    def ratios(self) -> dict[str, float]:
+        """Return each live seller's cart_vs_market: their average order over the market's."""
+        avg = self.market_average()
+        return {s: sum(a) / len(a) / avg for s, a in self.live.items()}
+
+
+#: Live seller A: two orders of 30; live seller B: one of 120; C left in the window after one
+#: order of 900. The market's average order is 180 / 3 = 60, not 1,080 / 4 = 270.
+CART_EXAMPLE = CartExample(live={"A": (30.0, 30.0), "B": (120.0,)}, left={"C": (900.0,)})
 
 
 @dataclass(frozen=True)
@@ -59,14 +126,22 @@ FIELDS: tuple[StateField, ...] = (
     ),
     StateField("tenure_days", "int", "Days from enrolment to the as-of date."),
     StateField("weekly_sales_goal", "float", "The seller's own weekly sales goal (0: none set)."),
-    StateField("sales_7d", "float", "Sales in the 7 days up to the as-of date."),
+    StateField(
+        "sales_7d",
+        "float",
+        f"Sales in the {SALES_DAYS} days up to the as-of date (that day included).",
+    ),
     StateField(
         "weekly_sales_progress",
         "float",
         "sales_7d / weekly_sales_goal, not capped (1 when no goal is set).",
     ),
     StateField("monthly_enrollment_goal", "int", "The seller's monthly enrolment goal (0: none)."),
-    StateField("enrollments_30d", "int", "Sellers they enrolled in the last 30 days."),
+    StateField(
+        "enrollments_30d",
+        "int",
+        f"Sellers they enrolled in the {ENROLMENT_DAYS} days up to the as-of date.",
+    ),
     StateField(
         "enrollment_progress",
         "float",
@@ -74,17 +149,23 @@ FIELDS: tuple[StateField, ...] = (
     ),
     StateField("new_downline_30d", "int", "Of enrollments_30d, those still with the company."),
     StateField("frontline", "int", "Sellers they enrolled who are still with the company."),
-    StateField("customers", "int", "Customers they served who ever ordered."),
+    StateField(
+        "customers",
+        "int",
+        "Customers they served who ordered by the as-of date: active, lapsed and gone.",
+    ),
     StateField(
         "active_customers",
         "int",
-        f"Customers whose last order is within the last {ACTIVE_CUSTOMER_DAYS} days.",
+        f"Customers whose last order is in the {ACTIVE_CUSTOMER_DAYS} days up to the as-of date "
+        f"(0 to {ACTIVE_CUSTOMER_DAYS - 1} days before it).",
     ),
     StateField(
         "lapsed_customers",
         "int",
-        f"Customers whose last order is {ACTIVE_CUSTOMER_DAYS + 1} to {LAPSED_CUSTOMER_DAYS} "
-        "days old.",
+        f"Customers whose last order is {ACTIVE_CUSTOMER_DAYS} to {LAPSED_CUSTOMER_DAYS - 1} "
+        f"days before the as-of date: none in the last {ACTIVE_CUSTOMER_DAYS} days, one in the "
+        f"last {LAPSED_CUSTOMER_DAYS} (older customers are gone, not lapsed).",
     ),
     StateField(
         "customers_at_risk",
@@ -96,12 +177,13 @@ FIELDS: tuple[StateField, ...] = (
         "float",
         "Share of their customers who bought on two days or more (0 with no customers).",
     ),
-    StateField("revenue_90d", "float", "Sales in the 90 days up to the as-of date."),
-    StateField("orders_90d", "int", "Orders in the 90 days up to the as-of date."),
+    StateField("revenue_90d", "float", f"Sales in the {RECENT_DAYS} days up to the as-of date."),
+    StateField("orders_90d", "int", f"Orders in the {RECENT_DAYS} days up to the as-of date."),
     StateField(
         "cart_vs_market",
         "float",
-        "Average order in the last 90 days over the market's (1 with no orders).",
+        "revenue_90d / orders_90d over the market's average order in the same days, from the "
+        "orders of the market's live sellers (1 with no orders).",
     ),
     StateField(
         "rank_progress",
@@ -148,9 +230,9 @@ WITH live AS (
     WHERE s.enrolled_on <= a.as_of AND (s.terminated_on IS NULL OR s.terminated_on > a.as_of)
 ), recruits AS (
     SELECT r.sponsor_id AS seller_id,
-        CAST(sum(CASE WHEN r.enrolled_on > a.as_of - INTERVAL 30 DAY THEN 1 ELSE 0 END)
-             AS BIGINT) AS enrollments_30d,
-        CAST(sum(CASE WHEN r.enrolled_on > a.as_of - INTERVAL 30 DAY
+        CAST(sum(CASE WHEN r.enrolled_on > a.as_of - INTERVAL {ENROLMENT_DAYS} DAY
+                 THEN 1 ELSE 0 END) AS BIGINT) AS enrollments_30d,
+        CAST(sum(CASE WHEN r.enrolled_on > a.as_of - INTERVAL {ENROLMENT_DAYS} DAY
                        AND (r.terminated_on IS NULL OR r.terminated_on > a.as_of)
                   THEN 1 ELSE 0 END) AS BIGINT) AS new_downline_30d,
         CAST(sum(CASE WHEN r.terminated_on IS NULL OR r.terminated_on > a.as_of
@@ -240,12 +322,12 @@ ORDER BY b.market, b.language, b.rank_index, b.seller_id""",
             "state_orders",
             f"""
     SELECT o.seller_id,
-        sum(CASE WHEN {_O} > a.as_of - INTERVAL 7 DAY THEN CAST(o.amount AS DOUBLE) ELSE 0 END)
-            AS sales_7d,
+        sum(CASE WHEN {_O} > a.as_of - INTERVAL {SALES_DAYS} DAY THEN CAST(o.amount AS DOUBLE)
+                 ELSE 0 END) AS sales_7d,
         sum(CAST(o.amount AS DOUBLE)) AS revenue_90d,
         CAST(count(*) AS BIGINT) AS orders_90d
     FROM orders o CROSS JOIN dim_as_of a
-    WHERE {_O} > a.as_of - INTERVAL 90 DAY AND {_O} <= a.as_of
+    WHERE {_O} > a.as_of - INTERVAL {RECENT_DAYS} DAY AND {_O} <= a.as_of
     GROUP BY o.seller_id""",
         ),
         (
