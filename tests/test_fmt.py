@@ -138,3 +138,41 @@ def test_an_interval_reads_in_the_kpis_unit():
     assert fmt.interval("share", 0.1889, 0.2366) == "18.9% to 23.7%"
     assert fmt.interval("amount", 81.5, 86.904) == "$81.50 to $86.90"
     assert fmt.interval("share", None, None) == "–"
+
+
+def test_a_change_that_rounds_to_zero_reads_as_it_is_even_inside_the_noise():
+    # 21.01% against 21.00%: 0.01 pp shows "0.0 pp"; "no clear change (0.0 pp)" says nothing more.
+    assert str(fmt.change("share", 0.2101, 0.21, clear=False)) == "0.0 pp"
+    # One NPS point is a point: 9 - 8 = 1.
+    assert fmt.kpi_change("score", 9, 8) == "+1 pt"
+
+
+def test_the_table_behind_a_chart_shows_the_interval_the_month_and_the_ladder():
+    import datetime as dt
+
+    import polars as pl
+
+    from cxm.config import load_config
+    from cxm.ui import tables
+
+    cfg = load_config()
+    trend = pl.DataFrame(
+        {
+            "rank": ["Director", "Member", "Member"],
+            "kpi_id": ["active_rate"] * 3,
+            "month": [dt.date(2026, 10, 1), dt.date(2026, 9, 1), dt.date(2026, 10, 1)],
+            # Member in October: 231 of 1,090 active = 21.2%, Wilson 95% 18.9% to 23.7%.
+            "value": [0.5, 0.2, 231 / 1090],
+            "n": [40, 1000, 1090],
+            "small": [False, False, False],
+            "ci_low": [0.352, 0.176, 0.1889],
+            "ci_high": [0.648, 0.226, 0.2366],
+        }
+    )
+    shown = tables.report_table(trend, cfg)
+    assert shown.columns == ["Rank", "Month", "KPI", "Value", "95% interval", "n", "Base"]
+    assert shown.select("Rank", "Month", "Value", "95% interval").rows() == [
+        ("Member", "Sep 2026", "20.0%", "17.6% to 22.6%"),
+        ("Member", "Oct 2026", "21.2%", "18.9% to 23.7%"),
+        ("Director", "Oct 2026", "50.0%", "35.2% to 64.8%"),
+    ]

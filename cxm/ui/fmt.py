@@ -213,10 +213,10 @@ def kpi_change(unit: str, value: float | None, previous: float | None) -> str:
         return pp((value - previous) * 100)
     if unit == "pp":
         return pp(value - previous)
-    if unit == "score":
-        return signed(value - previous, 0, " pts")
-    if unit == "points":
-        return signed(value - previous, 2, " pts")
+    if unit in ("score", "points"):
+        digits = 0 if unit == "score" else 2
+        text = signed(value - previous, digits)
+        return f"{text} {'pt' if text.lstrip('+' + MINUS) in ('1', '1.00') else 'pts'}"
     if previous == 0:
         return DASH
     return signed((value / previous - 1) * 100, 1, "%")
@@ -236,8 +236,9 @@ class Change:
     clear: bool | None = None
 
     def __str__(self) -> str:
-        """Return the text, with "no clear change" when the change is inside the noise."""
-        if self.clear is False and self.text != DASH:
+        """Return the text, with "no clear change" when a visible change is inside the noise
+        (one that rounds to zero reads as it is: "0.0 pp")."""
+        if self.clear is False and self.text.startswith(("+", MINUS)):
             return f"no clear change ({self.text})"
         return self.text
 
@@ -253,6 +254,8 @@ def change(
     (1, 'no clear change (+4.0 pp)')
     >>> change("amount", 90, 100).direction, change("share", None, 0.2).direction
     (-1, 0)
+    >>> str(change("share", 0.2101, 0.21, clear=False)), str(change("score", 9, 8))
+    ('0.0 pp', '+1 pt')
     """
     text = kpi_change(unit, value, previous)
     direction = 1 if text.startswith("+") else -1 if text.startswith(MINUS) else 0

@@ -35,6 +35,8 @@ def report_table(report: pl.DataFrame, cfg: CompanyConfig) -> pl.DataFrame:
         row = {
             DIMENSION_LABELS[Dimension(d)]: fmt.DASH if r[d] is None else str(r[d]) for d in dims
         }
+        if "month" in r:  # a trend: one row per month, which the reader must see
+            row["Month"] = fmt.DASH if r["month"] is None else f"{r['month']:%b %Y}"
         row |= {"KPI": kpi.label, "Value": fmt.kpi_value(kpi.unit, r["value"], cfg.currency)}
         if "ci_low" in r:
             row["95% interval"] = fmt.interval(kpi.unit, r["ci_low"], r["ci_high"], cfg.currency)
