@@ -30,7 +30,9 @@ with gap_col:
     tables.behind(gaps, ctx.cfg, key="gap_table")
 with moved_col:
     st.subheader("Segments that moved most")
-    for dim in ("market", "rank"):
-        sentences = tiles.mover_sentences(reports[(dim,)], dim, ctx.cfg)
-        for sentence in sentences or [f"No {dim} moved enough to stand out."]:
-            st.markdown(f"- {sentence}")
+    sentences, note = tiles.mover_sentences(
+        {dim: reports[(dim,)] for dim in ("market", "rank")}, ctx.cfg
+    )
+    for sentence in sentences:
+        st.markdown(f"- {sentence}")
+    st.caption(note)

@@ -573,3 +573,26 @@ def test_parquet_keeps_full_precision(tmp_path):
     assert back["value"].to_list() == [231 / 1090, 1725033.0800000005, 23.4375]
     assert back["value"][0] == 0.21192660550458717
     assert_frame_equal(back, _hand_table().frame)
+
+
+def test_the_at_risk_file_rounds_probabilities_and_amounts(tmp_path):
+    frame = pl.DataFrame(
+        {
+            "customer_id": ["C000033190"],
+            "p_alive": [0.46432412345],
+            "purchases_12m": [5.041777],
+            "expected_spend": [112.03156],
+            "clv_12m": [533.806161],
+        }
+    )
+    people = SegmentTable(frame=frame, stamp=_hand_table().stamp)
+    path = write(people, "csv", tmp_path / "at-risk.csv")
+    lines = [x for x in path.read_text(encoding="utf-8-sig").splitlines() if x[0] != "#"]
+    # A probability as a share to 4 decimals (0.464324 -> 0.4643), purchases as a rate to 2
+    # (5.041777 -> 5.04), money to the cent (112.03156 -> 112.03, 533.806161 -> 533.81).
+    assert lines[1] == "C000033190,0.4643,5.04,112.03,533.81"
+    formats = _xlsx_formats(write(people, "xlsx", tmp_path / "at-risk.xlsx"))
+    assert (formats["B2"], formats["D2"], formats["E2"]) == ("0.0%", "#,##0.00", "#,##0.00")
+    assert pl.read_parquet(write(people, "parquet", tmp_path / "r.parquet"))["p_alive"][0] == (
+        0.46432412345
+    )

@@ -186,6 +186,7 @@ def _rows(dim: str, values: list[str], kpi_id: str = "active_rate", **more) -> p
             "n": [500] * n,
             "small": [False] * n,
             "company": [0.18] * n,
+            "change_p": [0.0001] * n,  # beyond noise: the sentences name every segment
             **more,
         }
     )
@@ -194,8 +195,10 @@ def _rows(dim: str, values: list[str], kpi_id: str = "active_rate", **more) -> p
 @pytest.mark.parametrize(
     "title",
     [
-        lambda: " ".join(tiles.mover_sentences(_rows("market", ["BR", "MX"]), "market", CFG)),
-        lambda: " ".join(tiles.mover_sentences(_rows("rank", [PAYLOAD, "Manager"]), "rank", CFG)),
+        lambda: " ".join(tiles.mover_sentences({"market": _rows("market", ["BR", "MX"])}, CFG)[0]),
+        lambda: " ".join(
+            tiles.mover_sentences({"rank": _rows("rank", [PAYLOAD, "Manager"])}, CFG)[0]
+        ),
         lambda: tiles.widest_gap_headline(_rows("market", ["BR", "MX"], "experience_gap_pp"), CFG),
         lambda: tiles.bars_headline(
             _rows("rank", [PAYLOAD, "x"]), BY_ID["active_rate"], "rank", CFG
@@ -229,5 +232,5 @@ def test_titles_and_sentences_built_from_rows_show_values_as_text(title):
 def test_amounts_in_a_sentence_are_not_read_as_math():
     # Two dollar amounts on one line would otherwise be a $...$ formula.
     rows = _rows("market", ["BR", "MX"], "avg_order_amount")
-    sentence = tiles.mover_sentences(rows, "market", load_config())[0]
+    sentence = tiles.mover_sentences({"market": rows}, load_config())[0][0]
     assert r"\$" in sentence and "$" not in sentence.replace(r"\$", "")

@@ -128,6 +128,18 @@ def test_the_worked_example_in_the_docs_is_what_the_kpi_reads(con):
     assert describe_example(EX) in docs.render_metrics()
 
 
+def test_a_report_row_says_how_many_windows_are_open_and_shows_no_change(con):
+    # 2026-Q1 in CA: CA5, CA6, CA7 open (see above) -> no value, 3 open, so no change either,
+    # though 2025-Q4 read 50% (the worked example).
+    from cxm.metrics.report import segment_report
+
+    where = SegmentFilter(period=Period.parse("2026-Q1"), markets=("CA",))
+    row = segment_report(
+        con, ["churn_after_sponsor_left"], where=where, scope=EVERYWHERE, cfg=CFG
+    ).row(0, named=True)
+    assert (row["value"], row["n"], row["open"], row["change"]) == (None, 0, 3, None)
+
+
 # --- windows counted from enrolment ------------------------------------------------------------
 
 

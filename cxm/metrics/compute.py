@@ -17,6 +17,7 @@ import polars as pl
 from cxm.access import OutOfScope, Scope
 from cxm.config import CompanyConfig
 from cxm.errors import BadFilter, WarehouseMissing
+from cxm.metrics import stats
 from cxm.metrics.kpis import DERIVED_MEASURES, LIST_MEASURES, Kpi, get
 from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
 from cxm.segments.periods import Period
@@ -28,6 +29,10 @@ from cxm.segments.sql import (
     Window,
     filter_params,
 )
+
+#: A median's values as a SQL list over the seller base, and the scale applied to them (its
+#: order-statistic interval is read from the same sorted list; see `stats.median_bounds_sql`).
+MEDIAN_VALUES = {"first_response_hours": ("flatten(list(response_minutes))", "/ 60.0")}
 
 #: The survey questions corporate answers are compared on, per side of the gap.
 GAP_QUESTIONS = {"customer": CUSTOMER_QUESTIONS, "seller": SELLER_QUESTIONS}
@@ -168,16 +173,28 @@ def measure_sums_many(
     """
     sets = list(dict.fromkeys(tuple(_dims(b, limit=len(Dimension))) for b in bys))
     dims = list(dict.fromkeys(d for b in sets for d in b))
-    cols = sorted({m for m in measures if m not in DERIVED_MEASURES | LIST_MEASURES})
+    extra = sorted({m for m in measures if stats.is_moment(m)})
+    cols = sorted({m for m in measures if m not in DERIVED_MEASURES | LIST_MEASURES} - set(extra))
     cols += sorted({c for m in measures for c in DERIVED_MEASURES.get(m, ())} - set(cols))
     lists = sorted({m for m in measures if m in LIST_MEASURES})
+    bounds = {
+        f"{side}__{m}": f"{sql} {scale}"
+        for m in lists
+        if m in MEDIAN_VALUES
+        for side, sql in zip(
+            ("lo", "hi"), stats.median_bounds_sql(MEDIAN_VALUES[m][0]), strict=True
+        )
+        for scale in [MEDIAN_VALUES[m][1]]
+    }
     select = ", ".join(
         [
             *dims,
             *(f"grouping({d}) AS g_{d}" for d in dims),
             "count(*) AS sellers",
             *(f"sum({c}) AS {c}" for c in cols),
+            *(f"{stats.moment_sql(m)} AS {m}" for m in extra),
             *(f"{LIST_MEASURES[m]} AS {m}" for m in lists),
+            *(f"{sql} AS {name}" for name, sql in bounds.items()),
         ]
     )
     grouping = ", ".join(f"({', '.join(b)})" for b in sets)
@@ -189,7 +206,9 @@ def measure_sums_many(
         if name in measures:
             out = out.with_columns((pl.col(plus) - pl.col(less)).alias(name))
     out = out.with_columns(
-        pl.col(c).cast(pl.Float64) for c in out.columns if c in cols or c in lists
+        pl.col(c).cast(pl.Float64)
+        for c in out.columns
+        if c in cols or c in lists or c in extra or c in bounds
     )
     result = {}
     for b in sets:
@@ -272,7 +291,9 @@ def compute(
     the company currency); it is null where the denominator is 0 (no answers, no sellers),
     never 0. ``n`` is the base count: the denominator's sum for ratios, the answers for NPS
     and gaps, the tickets with a response for the median. ``small`` marks n under the
-    company's minimum (``min_n`` in the configuration).
+    company's minimum (``min_n`` in the configuration). ``se``, ``ci_low`` and ``ci_high``
+    are the value's standard error and 95% interval in the same unit (`cxm.metrics.stats`
+    names the method per KPI kind), null where the value is null or n is 0.
 
     Raises
     ------
@@ -340,7 +361,7 @@ def compute_many(
     if sellers:
         sums = measure_sums_many(
             con,
-            [m for k in sellers for m in k.measures],
+            [m for k in sellers for m in (*k.measures, *stats.moments(k))],
             bys=sets,
             where=where,
             scope=scope,
@@ -375,7 +396,7 @@ def _line_sums(con, dims, where, scope, cfg, win) -> pl.DataFrame:
 
 
 def kpi_rows(kpis, sums: pl.DataFrame, keys: list[str], cfg: CompanyConfig, corporate):
-    """Return the KPI rows (keys, kpi_id, value, n, small) from summed measures.
+    """Return the KPI rows (keys, kpi_id, value, n, se, ci_low, ci_high, small) from sums.
 
     ``corporate(kpi)`` returns the corporate top-box counts a gap KPI needs, keyed by
     ``market`` when that is one of ``keys`` (and by ``month`` when that is).
@@ -388,6 +409,8 @@ def kpi_rows(kpis, sums: pl.DataFrame, keys: list[str], cfg: CompanyConfig, corp
             on = [k for k in ("month", "market") if k in keys and k in corp.columns]
             part = sums.join(corp, on=on, how="left") if on else sums.join(corp, how="cross")
         value, n = _value(kpi, part)
+        se, low, high = stats.intervals(kpi, part)
+        known = value.is_not_null() & (n.fill_null(0) > 0)
         frames.append(
             part.select(
                 *keys,
@@ -396,6 +419,10 @@ def kpi_rows(kpis, sums: pl.DataFrame, keys: list[str], cfg: CompanyConfig, corp
                 n.cast(pl.Float64).fill_null(0).alias("n"),
                 # Subjects whose observation window is still open: not in n (cxm.segments.windows).
                 (pl.col(kpi.open) if kpi.open else pl.lit(None)).cast(pl.Int64).alias("open"),
+                *(
+                    pl.when(known).then(pl.Series(name, v).fill_nan(None)).alias(name)
+                    for name, v in (("se", se), ("ci_low", low), ("ci_high", high))
+                ),
             )
         )
     out = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()

@@ -17,6 +17,7 @@ import polars as pl
 
 from cxm.access import Scope
 from cxm.config import CompanyConfig
+from cxm.metrics import stats
 from cxm.metrics.compute import DataRange, kpi_rows, measure_sums
 from cxm.metrics.kpis import DERIVED_MEASURES, KPIS, LIST_MEASURES, Kpi
 from cxm.segments.filter import SegmentFilter
@@ -39,6 +40,7 @@ def cube_measures() -> list[str]:
                 continue
             for part in DERIVED_MEASURES.get(m, (m,)):
                 out[part] = None
+        out.update(dict.fromkeys(stats.moments(kpi)))  # sums of squares for the intervals
     return list(out)
 
 
@@ -126,6 +128,10 @@ def trend(
     from cxm.metrics.compute import GAP_QUESTIONS
 
     cols = sorted({p for k in kpis for m in k.measures for p in DERIVED_MEASURES.get(m, (m,))})
+    # The intervals' sums of squares and seller counts, where the cube holds them (a cube
+    # built before they existed gives null intervals, not wrong ones).
+    held = {c[0] for c in con.execute(f"SELECT * FROM {TABLE} LIMIT 0").description}
+    cols += sorted({m for k in kpis for m in (*stats.moments(k), "sellers")} & held - set(cols))
     dims = list(by)
     select = ", ".join(["month", *dims, *(f"sum({c}) AS {c}" for c in cols)])
     rank_min = cfg.rank_index(where.rank_at_least) if where.rank_at_least else None

@@ -17,7 +17,7 @@ import polars as pl
 from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.errors import BadFilter
-from cxm.metrics import cube
+from cxm.metrics import cube, stats
 from cxm.metrics.compute import DataRange, check_scope, compute, compute_many, data_range
 from cxm.metrics.kpis import get
 from cxm.metrics.targets import target_of, targets_for
@@ -178,6 +178,7 @@ def segment_reports(
         )
         rows = rows.with_columns(
             (pl.col("value") - pl.col("previous")).alias("change"),
+            *stats.change_test("value", "se", "previous", "previous_se"),
             pl.Series(
                 "target",
                 [target_of(targets, r["kpi_id"], r, where) for r in rows.iter_rows(named=True)],
@@ -185,7 +186,16 @@ def segment_reports(
             ),
         )
         out[b] = rows.select(
-            *b, "kpi_id", "value", "n", "small", "previous", "change", "company", "target"
+            *b,
+            "kpi_id",
+            "value",
+            "n",
+            "small",
+            "previous",
+            "change",
+            "company",
+            "target",
+            *("se", "ci_low", "ci_high", "previous_se", "change_p", "clear_change"),
         )
     return out
 
@@ -203,11 +213,21 @@ def _previous(con, kpi_ids, sets, before: SegmentFilter | None, scope, cfg, data
     if prev is None:  # no comparison: every previous value is null
         prev = {
             b: pl.DataFrame(
-                schema={**{d: pl.String for d in b}, "kpi_id": pl.String, "value": pl.Float64}
+                schema={
+                    **{d: pl.String for d in b},
+                    "kpi_id": pl.String,
+                    "value": pl.Float64,
+                    "se": pl.Float64,
+                }
             )
             for b in sets
         }
-    return {b: p.select(*b, "kpi_id", pl.col("value").alias("previous")) for b, p in prev.items()}
+    return {
+        b: p.select(
+            *b, "kpi_id", pl.col("value").alias("previous"), pl.col("se").alias("previous_se")
+        )
+        for b, p in prev.items()
+    }
 
 
 def trend(

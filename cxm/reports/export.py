@@ -57,6 +57,13 @@ DECIMALS = {
 IN_UNIT = ("value", "previous", "change", "se", "ci_low", "ci_high", "target", "company")
 #: A change's p-value, to 4 decimals.
 P_DECIMALS = 4
+#: Columns whose unit is fixed, in files with no ``unit`` column (the at-risk customers).
+COLUMN_UNITS = {
+    "p_alive": "share",
+    "purchases_12m": "rate",
+    "expected_spend": "amount",
+    "clv_12m": "amount",
+}
 #: XLSX number formats per unit: (a level, a change). Shares are fractions shown as %; a
 #: change of a share is a difference of fractions (0.021 shows +2.1%: 2.1 pp).
 _XLSX_FORMATS = {
@@ -72,15 +79,20 @@ _XLSX_FORMATS = {
 
 
 def rounded(frame: pl.DataFrame) -> pl.DataFrame:
-    """Return ``frame`` with each `IN_UNIT` column rounded to its row's unit (`DECIMALS`).
-
-    A frame with no ``unit`` column is returned as it is.
+    """Return ``frame`` with each `IN_UNIT` column rounded to its row's unit (`DECIMALS`),
+    and each of `COLUMN_UNITS` to its own.
 
     >>> f = pl.DataFrame({"unit": ["share", "amount"], "value": [0.21192660550458717,
     ...     1725033.0800000005], "change": [-0.004153447919116593, -2021.3300000005402]})
     >>> rounded(f).rows()
     [('share', 0.2119, -0.0042), ('amount', 1725033.08, -2021.33)]
     """
+    fixed = [
+        pl.col(c).round(DECIMALS[u], mode="half_away_from_zero")
+        for c, u in COLUMN_UNITS.items()
+        if c in frame.columns
+    ]
+    frame = frame.with_columns(fixed) if fixed else frame
     if "unit" not in frame.columns:
         return frame
 
@@ -140,6 +152,8 @@ def _report_sheet(book, frame: pl.DataFrame) -> None:
                 style = None
                 if name in IN_UNIT and unit in _XLSX_FORMATS:
                     style = formats[(unit, 1 if name == "change" else 0)]
+                elif name in COLUMN_UNITS:
+                    style = formats[(COLUMN_UNITS[name], 0)]
                 elif name == "change_p":
                     style = p_format
                 sheet.write_number(i, j, value, style)

@@ -50,6 +50,16 @@ def _colors(dim: str, values, cfg: CompanyConfig) -> list[str]:
     return [table.get(v, PALETTE[0]) for v in values]
 
 
+def _intervals(rows: pl.DataFrame, kpi: Kpi, cfg: CompanyConfig) -> list[str]:
+    """Return each row's 95% interval as hover text ("–" where there is none)."""
+    if "ci_low" not in rows.columns:
+        return [fmt.DASH] * rows.height
+    return [
+        fmt.interval(kpi.unit, lo, hi, cfg.currency)
+        for lo, hi in zip(rows["ci_low"], rows["ci_high"], strict=True)
+    ]
+
+
 def kpi_bars(
     frame: pl.DataFrame, kpi: Kpi, dim: str, cfg: CompanyConfig, company: float | None = None
 ) -> go.Figure:
@@ -79,8 +89,9 @@ def kpi_bars(
                 color=_colors(dim, rows[dim], cfg),
                 pattern=dict(shape=["/" if s else "" for s in rows["small"]]),
             ),
-            customdata=rows["n"].to_list(),
-            hovertemplate="%{y}: %{text}<br>n = %{customdata:,}<extra></extra>",
+            customdata=list(zip(rows["n"].to_list(), _intervals(rows, kpi, cfg), strict=True)),
+            hovertemplate="%{y}: %{text}<br>95% interval %{customdata[1]}"
+            "<br>n = %{customdata[0]:,}<extra></extra>",
         )
     )
     if company is not None:
@@ -174,9 +185,9 @@ def trend(
                 mode="lines+markers",
                 name=name,
                 line=dict(color=colors.get(name, PALETTE[0]), width=2),
-                customdata=part["n"].to_list(),
+                customdata=list(zip(part["n"].to_list(), _intervals(part, kpi, cfg), strict=True)),
                 hovertemplate=f"{name} %{{x|%b %Y}}: %{{y}}<br>"
-                "n = %{customdata:,}<extra></extra>",
+                "95% interval %{customdata[1]}<br>n = %{customdata[0]:,}<extra></extra>",
             )
         )
     if target is not None:

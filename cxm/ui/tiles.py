@@ -10,8 +10,16 @@ import streamlit as st
 from cxm.config import CompanyConfig
 from cxm.metrics.cohorts import DownlineAtRisk
 from cxm.metrics.kpis import BY_ID, Kpi
-from cxm.metrics.report import Comparison, movers
+from cxm.metrics.report import Comparison
 from cxm.ui import charts, fmt
+from cxm.ui.headlines import (  # noqa: F401  (the pages call them as tiles.*)
+    bars_headline,
+    gap_headline,
+    heatmap_headline,
+    interval_help,
+    mover_sentences,
+    widest_gap_headline,
+)
 
 #: How old the data may be before the pages warn that it is stale.
 STALE_AFTER_DAYS = 7
@@ -82,7 +90,8 @@ def kpi_tiles(
                     if kpi.better == "higher"
                     else "inverse",
                     help=f"{kpi.label}: {kpi.definition}"
-                    + (f" Change: {comparison.sentence()}." if comparison else ""),
+                    + (f" Change: {comparison.sentence()}." if comparison else "")
+                    + interval_help(kpi, r, cfg),
                 )
                 target = (
                     f"target {fmt.kpi_value(kpi.unit, r['target'], cfg.currency)}"
@@ -99,69 +108,6 @@ def kpi_tiles(
                     st.image(charts.sparkline_svg(values.to_list(), kpi.better))
 
 
-def mover_sentences(
-    report: pl.DataFrame, dim: str, cfg: CompanyConfig, limit: int = 3
-) -> list[str]:
-    """Return the segments that moved most, each as a Markdown sentence with its reason (every
-    value in it escaped: a market or rank name is shown as text, and $ amounts are not math)."""
-    names = {m.code: m.name for m in cfg.markets}
-    md = fmt.md_escape
-    out = []
-    for r in movers(report, dim, limit=limit, min_n=cfg.min_n).iter_rows(named=True):
-        kpi = BY_ID[r["kpi_id"]]
-        where = (
-            f"in {md(names.get(r[dim], r[dim]))}"
-            if dim == "market"
-            else f"among {md(r[dim])} sellers"
-        )
-        direction = "rose" if (r["change"] or 0) > 0 else "fell"
-        good = (direction == "rose") == (kpi.better == "higher")
-        out.append(
-            f"{':green' if good else ':red'}[**{md(kpi.label)}** {direction} "
-            f"{md(fmt.kpi_change(kpi.unit, r['value'], r['previous']).lstrip('+−'))}] {where}, "
-            f"to {md(fmt.kpi_value(kpi.unit, r['value'], cfg.currency))} "
-            f"(company {md(fmt.kpi_value(kpi.unit, r['company'], cfg.currency))}; "
-            f"n = {md(fmt.number(r['n']))})."
-        )
-    return out
-
-
-def widest_gap_headline(gaps: pl.DataFrame, cfg: CompanyConfig) -> str:
-    """Return a title (Markdown, values escaped) stating where the experience gap is widest."""
-    names = {m.code: m.name for m in cfg.markets}
-    rows = gaps.filter(
-        pl.col("kpi_id") == "experience_gap_pp", ~pl.col("small"), pl.col("value").is_not_null()
-    ).sort("value", descending=True)
-    if rows.is_empty():
-        return "Not enough survey answers to measure the experience gap"
-    top = rows.row(0, named=True)
-    text = (
-        f"The experience gap is widest in {names.get(top['market'], top['market'])}: "
-        f"{fmt.kpi_value('pp', top['value'])}"
-    )
-    if rows.height > 1:
-        text += f", {fmt.pp(top['value'] - rows['value'][1]).lstrip('+')} wider than next"
-    return fmt.md_escape(text)
-
-
-def gap_headline(gaps: pl.DataFrame) -> str:
-    """Return a title (Markdown, values escaped) naming the attribute where belief and
-    customers differ most."""
-    rows = gaps.filter(
-        pl.col("customer_gap_pp").is_not_null(),
-        pl.col("n_customer") >= 10,
-        pl.col("n_corporate") >= 10,
-    ).sort("customer_gap_pp", descending=True)
-    if rows.is_empty():
-        return "Not enough corporate and customer answers to compare"
-    top = rows.row(0, named=True)
-    return fmt.md_escape(
-        f"On {top['attribute']}, {fmt.share(top['corporate_share'])} of corporate answers "
-        f"say superior; {fmt.share(top['customer_share'])} of customers do, a "
-        f"{fmt.kpi_value('pp', top['customer_gap_pp'])} gap"
-    )
-
-
 def drivers_method(focus: pl.DataFrame) -> str:
     """Return the one-line method note under the focus-areas chart."""
     n = int(focus["importance"].is_not_null().sum())
@@ -169,40 +115,6 @@ def drivers_method(focus: pl.DataFrame) -> str:
         "Importance: correlation of each attribute's 1-5 score with the same customer's 0-10 "
         "recommend score on the same day, as a share of all positive correlations "
         f"({n} attributes). Quadrants split at the mean importance and the mean gap."
-    )
-
-
-def heatmap_headline(grid: pl.DataFrame, kpi: Kpi, cfg: CompanyConfig) -> str:
-    """Return a title (Markdown, values escaped) naming the best and the worst rank x market
-    cell of one KPI."""
-    rows = grid.filter(
-        pl.col("kpi_id") == kpi.id, ~pl.col("small"), pl.col("value").is_not_null()
-    ).sort("value")
-    if rows.height < 2:
-        return fmt.md_escape(f"{kpi.label} by rank and market")
-    lo, hi = rows.row(0, named=True), rows.row(rows.height - 1, named=True)
-    best, worst = (hi, lo) if kpi.better == "higher" else (lo, hi)
-    return fmt.md_escape(
-        f"{kpi.label}: best {best['rank']} in {best['market']} "
-        f"({fmt.kpi_value(kpi.unit, best['value'], cfg.currency)}), worst {worst['rank']} "
-        f"in {worst['market']} ({fmt.kpi_value(kpi.unit, worst['value'], cfg.currency)})"
-    )
-
-
-def bars_headline(report: pl.DataFrame, kpi: Kpi, dim: str, cfg: CompanyConfig) -> str:
-    """Return a title (Markdown, values escaped) naming the segment furthest below the company
-    on one KPI."""
-    rows = report.filter(
-        pl.col("kpi_id") == kpi.id, ~pl.col("small"), pl.col("value").is_not_null()
-    )
-    if rows.is_empty():
-        return fmt.md_escape(f"{kpi.label} by {dim}")
-    sign = 1 if kpi.better == "higher" else -1
-    worst = rows.sort(pl.col("value") * sign).row(0, named=True)
-    return fmt.md_escape(
-        f"{kpi.label}: {worst[dim]} trails at "
-        f"{fmt.kpi_value(kpi.unit, worst['value'], cfg.currency)} "
-        f"(company {fmt.kpi_value(kpi.unit, worst['company'], cfg.currency)})"
     )
 
 
