@@ -134,6 +134,7 @@ _METRIC_DECISIONS = """## Decisions that hold for every KPI
 
 def render_metrics() -> str:
     """Return docs/metrics.md: every KPI of the registry, grouped by category."""
+    from cxm.metrics import stats
     from cxm.metrics.kpis import KPIS
     from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS
     from cxm.segments.periods import period_rule_markdown
@@ -174,6 +175,7 @@ def render_metrics() -> str:
         parts.append("")
     parts += [period_rule_markdown(), ""]
     parts += [*_windows_section(), ""]
+    parts += ["## Uncertainty", "", stats.METHODS.rstrip(), ""]
     parts += [
         "## Where the numbers come from",
         "",
