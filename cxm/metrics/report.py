@@ -195,6 +195,7 @@ def segment_reports(
             "change",
             "company",
             "target",
+            "open",  # observation windows still open (cxm.segments.windows)
             *("se", "ci_low", "ci_high", "previous_se", "change_p", "clear_change"),
         )
     return out
