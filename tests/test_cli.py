@@ -121,6 +121,7 @@ def test_import_and_status_warn_of_orders_outside_membership_and_still_load(
 ):
     # Issue 19: two orders outside membership (S06's on its termination day 2025-10-15, row 17;
     # S08's the day before enrolling on 2026-01-05, row 18) load with a warning naming both.
+    from cxm.warehouse import store
     from tests.conftest import TINY
 
     folder = tmp_path / "incoming"
@@ -133,6 +134,8 @@ def test_import_and_status_warn_of_orders_outside_membership_and_still_load(
     result = runner.invoke(app, ["import", str(folder), "--warehouse", str(tiny_warehouse)])
     assert result.exit_code == 0, result.output
     assert "Imported orders (17 rows)" in result.stdout
+    with store.open_readonly(tiny_warehouse) as con:  # what the message says was imported
+        assert store.table_counts(con)["orders"] == 17
     lines = result.stderr.splitlines()
     assert lines[0].startswith("Warning: 2 orders are dated outside the seller's membership")
     assert lines[1].startswith('  orders.csv row 17, ordered_at: "2025-10-15 09:00:00" is on or')
@@ -142,3 +145,90 @@ def test_import_and_status_warn_of_orders_outside_membership_and_still_load(
     assert status.exit_code == 0
     assert "Warning: 2 orders are dated outside" in status.stderr
     assert ": O017, O018." in status.stderr
+
+
+# Issue 19, finding 10: every message that reports an action is checked against the action.
+
+
+def test_demo_users_show_says_it_only_shows_and_writes_nothing(tmp_path):
+    # `--show` used to print "stored hashed in F" and write nothing.
+    path = tmp_path / "credentials.yaml"
+    result = runner.invoke(app, ["demo-users", "--credentials", str(path), "--show"])
+    assert result.exit_code == 0, result.output
+    assert not path.exists()
+    assert "stored hashed" not in result.stdout
+    assert f"Demo logins (shown only: nothing was written to {path};" in result.stdout
+    # Four demo logins, none of them in a file that does not exist.
+    assert result.stdout.count(f"(not in {path})") == 4
+
+
+def test_demo_users_stores_the_logins_it_prints_and_show_then_finds_them(tmp_path):
+    import bcrypt
+
+    from cxm import access
+
+    path = tmp_path / "credentials.yaml"
+    result = runner.invoke(app, ["demo-users", "--credentials", str(path)])
+    assert result.exit_code == 0, result.output
+    assert f"Demo logins (stored hashed in {path}):" in result.stdout
+    accounts = access.read_accounts(path)
+    printed = [line.split()[:2] for line in result.stdout.splitlines()[1:]]
+    assert [u for u, _ in printed] == ["exec", "strategist", "analyst", "admin"]
+    for username, password in printed:  # each printed password signs in with the stored hash
+        assert bcrypt.checkpw(password.encode(), accounts[username].password_hash.encode())
+    before = path.read_bytes()
+    shown = runner.invoke(app, ["demo-users", "--credentials", str(path), "--show"])
+    assert "(not in" not in shown.stdout and "another password" not in shown.stdout
+    assert path.read_bytes() == before
+
+
+def test_demo_users_leaves_a_file_with_other_users_alone_unless_forced(tmp_path):
+    import yaml
+
+    from cxm import access
+
+    path = access.write_demo_credentials(tmp_path / "credentials.yaml")
+    data = yaml.safe_load(path.read_text())
+    users = data["credentials"]["usernames"]
+    users["alex"] = dict(users["admin"], email="alex@acme.example")
+    path.write_text(yaml.safe_dump(data))
+    before = path.read_bytes()
+    refused = runner.invoke(app, ["demo-users", "--credentials", str(path)])
+    assert refused.exit_code == 1 and refused.stdout == ""
+    assert "holds other users (alex)" in refused.stderr and "--force" in refused.stderr
+    assert path.read_bytes() == before
+    forced = runner.invoke(app, ["demo-users", "--credentials", str(path), "--force"])
+    assert forced.exit_code == 0 and "stored hashed in" in forced.stdout
+    assert set(access.read_accounts(path)) == {"exec", "strategist", "analyst", "admin"}
+
+
+def test_export_raw_writes_the_files_it_counts_with_every_row(tiny_warehouse, tmp_path):
+    import polars as pl
+
+    from cxm.warehouse import store
+
+    folder = tmp_path / "out"
+    args = ["export-raw", str(folder), "--format", "csv", "--warehouse", str(tiny_warehouse)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    # "Wrote 9 files": the nine tables, each with every row of the tiny company.
+    assert result.stdout.strip() == f"Wrote 9 files to {folder}."
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{t}.csv" for t in TABLES)
+    with store.open_readonly(tiny_warehouse) as con:
+        counts = store.table_counts(con)
+    assert {t: pl.read_csv(folder / f"{t}.csv").height for t in TABLES} == counts
+
+
+def test_report_writes_the_rows_and_suppressed_cells_it_announces(tiny_warehouse, tmp_path):
+    import polars as pl
+
+    # Active rate and revenue by market (BR, CA, US) in 2026-Q1: 2 x 3 = 6 rows; every
+    # segment has under 10 sellers (BR 4, CA 2, US 4), so all 6 values are suppressed.
+    out = tmp_path / "r.csv"
+    args = ["report", "--kpi", "active_rate", "--kpi", "revenue", "--by", "market"]
+    args += ["--period", "2026-Q1", "--out", str(out), "--warehouse", str(tiny_warehouse)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert f"Wrote 6 rows (6 suppressed) to {out};" in " ".join(result.stdout.split())
+    table = pl.read_csv(out, comment_prefix="#")
+    assert table.height == 6 and table["suppressed"].sum() == 6

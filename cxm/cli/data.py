@@ -159,7 +159,7 @@ def export_raw_(
         files = export_raw(directory, path=warehouse, fmt=format.value)
     except CxmError as exc:
         _fail(exc)
-    out.print(f"Wrote {len(files)} files to {directory}.", markup=False)
+    out.print(f"Wrote {len(files)} files to {directory}.", markup=False, soft_wrap=True)
 
 
 #: Orders outside membership `cxm status` names by id (all are counted).
@@ -214,19 +214,82 @@ def demo_users(
         Path | None,
         typer.Option(help="Credentials file (default: $CXM_CREDENTIALS or data/credentials.yaml)."),
     ] = None,
-    show: Annotated[bool, typer.Option("--show", help="Only print the demo logins.")] = False,
+    show: Annotated[
+        bool, typer.Option("--show", help="Only print the demo logins; write nothing.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", help="Write without printing.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a credentials file that holds other users.")
+    ] = False,
 ) -> None:
     """Write the demo logins (bcrypt-hashed) to the credentials file and print them.
+
+    The file is replaced whole: one that holds users other than the demo's is left alone
+    unless --force.
 
     Example: cxm demo-users
     """
     path = access.credentials_path() if credentials is None else credentials
     if not show:
+        replaced = _other_users(path)
+        if replaced and not force:
+            err.print(
+                f"{path} holds other users ({', '.join(replaced)}); cxm demo-users would replace "
+                "them. Run again with --force to replace them, or choose another --credentials.",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+            raise typer.Exit(1)
         access.write_demo_credentials(path)
     if quiet:
         return
-    out.print(f"Demo logins (stored hashed in {path}):", markup=False)
+    notes = _demo_login_notes(path) if show else {}
+    if show:
+        out.print(
+            f"Demo logins (shown only: nothing was written to {path}; run without --show to "
+            "store them there, hashed):",
+            markup=False,
+            soft_wrap=True,
+        )
+    else:
+        out.print(f"Demo logins (stored hashed in {path}):", markup=False, soft_wrap=True)
     for username, _, role, markets, password in access.DEMO_USERS:
         scope = ", ".join(markets) if markets else "all markets"
-        out.print(f"  {username:<11} {password:<22} {role.value:<10} {scope}", markup=False)
+        note = notes.get(username, "")
+        line = f"  {username:<11} {password:<22} {role.value:<10} {scope}{note}"
+        out.print(line, markup=False, soft_wrap=True)
+
+
+def _other_users(path: Path) -> list[str]:
+    """Return the users of the credentials file at ``path`` that are not demo users (or the
+    reason it cannot be read, as one entry): what `demo_users` would replace."""
+    if not path.exists():
+        return []
+    try:
+        names = access.read_accounts(path)
+    except CxmError as exc:
+        return [f"a file cxm cannot read: {str(exc).splitlines()[0]}"]
+    demo = {u[0] for u in access.DEMO_USERS}
+    return sorted(set(names) - demo)
+
+
+def _demo_login_notes(path: Path) -> dict[str, str]:
+    """Return, per demo user, why its login would not work with the file at ``path`` (shown
+    by --show, which writes nothing: the file may lack a demo user or hold another password)."""
+    import bcrypt
+
+    try:
+        accounts = access.read_accounts(path)
+    except CxmError:
+        return {u[0]: f"  (not in {path})" for u in access.DEMO_USERS}
+    notes = {}
+    for username, _, _, _, password in access.DEMO_USERS:
+        account = accounts.get(username)
+        if account is None:
+            notes[username] = f"  (not in {path})"
+        elif not bcrypt.checkpw(password.encode(), account.password_hash.encode()):
+            notes[username] = f"  ({path} holds another password)"
+        elif account.disabled:
+            notes[username] = f"  (disabled in {path})"
+    return notes
