@@ -8,19 +8,22 @@ from cxm.ui import access, fmt, queries, shell
 from cxm.ui import whatif as ui
 from cxm.ui import whatif_sections as sections
 from cxm.whatif.compare import compare, rank
-from cxm.whatif.weights import Weights
 
 user = require_role(access.current_user(), *Role)
 cfg = queries.config()
 st.title("What-if: KPI priorities")
 field = ui.field(user)
 ui.start(field)
-published = Weights.baseline(field.catalog)
+published = ui.published(field)
 st.caption(
     f"{field.size:,} live sellers in {fmt.md_escape(user.scope.describe())} · data as of "
     f"{fmt.date(field.as_of)} · catalog {fmt.md_escape(field.catalog.version)} with "
-    f"{len(field.catalog.actions)} actions · published weights: "
-    f"{fmt.md_escape(published.describe())}"
+    f"{len(field.catalog.actions)} actions"
+)
+st.markdown(
+    f"**Published:** {fmt.md_escape(published.describe())}: "
+    f"{fmt.md_escape(published.weights.describe())}",
+    help="What the field platform runs, and what every scenario here is compared with.",
 )
 if field.size == 0:
     st.info("There are no live sellers in your markets, so there is nothing to preview.")
@@ -35,7 +38,8 @@ def panel() -> None:
         ui.preset_picker(field)
         weights, guard = ui.sliders(user)
         ranking = rank(field, weights, guard)
-        result = compare(field, ranking)
+        now = ui.published(field)  # read again: a publication reruns the fragment alone too
+        result = compare(field, ranking, baseline=field.baseline(now.guardrails, now.weights))
         sections.headline(result)
         sections.comparison(result, field, cfg)
         sections.inverse_question(field, weights, guard)

@@ -311,6 +311,23 @@ publish (publishing writes the audit trail); strategists, analysts and admins ex
 per-seller recommendations (CSV or Parquet, cut to their markets, audited) and the weights
 with the catalog as JSON for the field platform. A scenario's link is `/what-if?scenario=<id>`;
 unsaved weights travel as `/what-if?w=retention:2,cart_size:0.5&guard=mandatory,caps`.
+
+"Published" is the scenario published last, with who published it and when (every
+publication is kept; publishing an older one again makes it the published one); before any,
+the catalog's `baseline` weights with both guardrails on. It is the baseline of every
+comparison: on the page (which names it, and which every session reads on its next run),
+in `cxm whatif` (whose first line names it, and whose default weights are its weights) and
+in the stamps. Publishing on the page takes two clicks: the first shows what changes for the
+field against what is published now (the share of sellers whose first action changes, by
+market, and the gains and costs), the second confirms. The headline of a comparison states
+the expected gain or cost on every priority, gains largest first, then costs, then what stays
+within {unchanged} (relative).
+
+Every file the what-if writes carries its stamp, as report files do: the recommendations CSV
+as `#` lines above the header, the Parquet file under `cxm.stamp` in its metadata, the weights
+JSON under `"stamp"`: the weights, the guardrails, the scenario (its name and id, or
+"unsaved"), what is published, the catalog version, the data's as-of date, the scope, the
+rows, who made it and when.
 """
 
 
@@ -378,7 +395,7 @@ def render_whatif() -> str:
     from cxm.errors import CATALOG_CODES
     from cxm.state.seller_state import FIELDS
     from cxm.warehouse.demo._training import COURSES
-    from cxm.whatif import compare, need, score
+    from cxm.whatif import compare, need, score, summary
     from cxm.whatif.catalog import DEFAULT_CATALOG, load_catalog
     from cxm.whatif.rules import OPERATORS
 
@@ -445,6 +462,7 @@ def render_whatif() -> str:
             follow=", ".join(f"{v:.0%}" for v in cat.follow_through),
             uneven=round(compare.UNEVEN_BY * 100),
             even_min=compare.EVEN_MIN_SELLERS,
+            unchanged=f"{summary.UNCHANGED_WITHIN:.1%}",
         ),
         "## Catalog and rule problems",
         "",

@@ -127,6 +127,7 @@ def test_analysts_preview_but_cannot_save_or_publish_even_through_the_library(en
     assert executive.slider(key="wi_retention").disabled
     strategist = _page("strategist")
     strategist.button(key="wi_publish").click().run()
+    strategist.button(key="wi_publish_confirm").click().run()
     assert scenarios.get(saved.id).published_by == "strategist"
 
 
@@ -153,3 +154,78 @@ def test_the_inverse_question_and_the_trade_off_answer_from_the_page(env, small_
     curve = tradeoff(field, published, moving="cart_size", first="retention", second="cart_size")
     chart = [c for c in at.get("plotly_chart") if "wi_tradeoff_curve" in str(c.proto.id)]
     assert chart and curve.height == 13
+
+
+def _said(at: AppTest) -> list[str]:
+    return [m.value.replace("\\", "") for m in at.markdown]
+
+
+def test_issue_19_publishing_asks_to_confirm_shows_the_field_change_then_every_session_sees_it(
+    env, small_demo_warehouse
+):
+    at = _page("strategist")
+    # Before any publication the page says the catalog's weights are published.
+    assert any("**Published:** the catalog's weights" in m for m in _said(at))
+    at.slider(key="wi_retention").set_value(3.0).run()
+    at.text_input(key="wi_name").input("Retention push")
+    at.button(key="FormSubmitter:wi_save-Save these weights").click().run()
+    (saved,) = scenarios.list_all()
+    at.button(key="wi_publish").click().run()
+    assert not at.exception, at.exception
+    # One click asks; nothing is published yet, and the box says what changes for the field.
+    assert scenarios.get(saved.id).published_by is None
+    expected = _expected_changes(small_demo_warehouse, saved.weights.as_dict())
+    with store.open_readonly(small_demo_warehouse) as con:
+        size = load_field(con, load_config(), scope=Scope.everywhere()).size
+    asked = next(m for m in _said(at) if m.startswith("**Publish Retention push?**"))
+    assert f"({expected:,} of {size:,})" in asked and "Gains:" in asked
+    at.button(key="wi_publish_cancel").click().run()
+    assert scenarios.get(saved.id).published_by is None
+    assert not [b for b in at.button if b.key == "wi_publish_confirm"]
+    at.button(key="wi_publish").click().run()
+    at.button(key="wi_publish_confirm").click().run()
+    done = scenarios.get(saved.id)
+    assert done.published_by == "strategist"
+    # A new session, another user: "Published" is that scenario, with who and when, its
+    # weights on the sliders and nobody's first action changing against it.
+    other = _page("analyst")
+    line = (
+        f'**Published:** "Retention push" (scenario {saved.id}), published by strategist '
+        f"on {done.published_at:%Y-%m-%d %H:%M}: {saved.weights.describe()}"
+    )
+    assert line in _said(other)
+    assert other.slider(key="wi_retention").value == 3.0
+    assert _metric(other, "First action changes") == "0"
+    # The catalog's weights are now a change, counted against the published scenario.
+    other.button(key="wi_preset_baseline").click().run()
+    assert other.slider(key="wi_retention").value == 3.0  # "Published" is the scenario
+
+
+def test_issue_19_a_failed_save_says_why_and_leaves_the_section_drawn(env):
+    at = _page("strategist")
+    at.text_input(key="wi_name").input("Q1")
+    at.button(key="FormSubmitter:wi_save-Save these weights").click().run()
+    drawn = {"wi_pick", "wi_load", "wi_publish", "wi_prep_csv", "wi_prep_parquet"}
+    keys = {w.key for w in [*at.selectbox, *at.button]}
+    assert drawn <= keys
+    at.text_input(key="wi_name").input("Q1")  # taken
+    at.button(key="FormSubmitter:wi_save-Save these weights").click().run()
+    assert not at.exception, at.exception
+    assert drawn <= {w.key for w in [*at.selectbox, *at.button]}
+    assert at.get("download_button"), "the JSON download is still offered"
+    assert [e.value.replace("\\", "") for e in at.error] == [
+        'Not saved: A scenario named "Q1" exists already; choose another name. [name_taken]'
+    ]
+
+
+def test_issue_19_the_headline_names_every_gain_and_cost(env, small_demo_warehouse):
+    from cxm.whatif import summary
+
+    at = _page("strategist")
+    at.button(key="wi_preset_retention_quarter").click().run()
+    weights = {p: at.slider(key=f"wi_{p}").value for p in PRIORITIES}
+    with store.open_readonly(small_demo_warehouse) as con:
+        field = load_field(con, load_config(), scope=Scope.everywhere())
+    said = summary.effect(compare(field, rank(field, Weights.of(weights))).effect).describe()
+    assert "Costs:" in said and "Gains:" in said
+    assert f"**Expected progress against what is published:** {said}" in _said(at)

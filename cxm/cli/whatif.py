@@ -20,7 +20,7 @@ def whatif(
         str | None,
         typer.Option(
             help="Priority weights, e.g. retention:2,cart_size:0.5 (others 0); "
-            "default: the published weights."
+            "default: the published scenario's weights."
         ),
     ] = None,
     preset: Annotated[
@@ -37,18 +37,20 @@ def whatif(
     ] = None,
     warehouse: Warehouse = None,
 ) -> None:
-    """Preview a change of KPI priorities against the published weights, for every seller.
+    """Preview a change of KPI priorities against what is published, for every seller.
 
-    Prints the share of sellers whose first action changes (by market), the most common
-    changes and the expected progress per priority; --out writes each seller's three
-    recommended actions with their main reasons (audited, as an export).
+    What is published is the scenario published last (the catalog's weights before any), and
+    the first line says which. Prints the share of sellers whose first action changes (by
+    market), the most common changes and the expected progress per priority; --out writes
+    each seller's three recommended actions with their main reasons, stamped and audited.
 
     Example: cxm whatif --weights retention:3,repeat_customers:2,cart_size:1 --market BR
     """
     import getpass
 
     from cxm.config import load_config
-    from cxm.whatif import scenarios
+    from cxm.reports.recommendations import export_recommendations
+    from cxm.whatif import scenarios, summary
     from cxm.whatif.compare import Guardrails, compare, load_field, rank
     from cxm.whatif.weights import Weights
 
@@ -74,6 +76,8 @@ def whatif(
                 )
         with store.open_readonly(store.warehouse_path(warehouse)) as con:
             field = load_field(con, cfg, scope=operator.scope)
+        saved_at = scenarios.scenarios_path(warehouse)
+        published = scenarios.published(field.catalog, path=saved_at)
         if preset is not None:
             if preset not in field.catalog.presets:
                 raise scenarios.ScenarioError(
@@ -85,24 +89,31 @@ def whatif(
         elif weights is not None:
             chosen = Weights.parse(weights, where="--weights")
         else:
-            chosen = Weights.baseline(field.catalog)
+            chosen = published.weights
         ranking = rank(field, chosen, Guardrails(mandatory=mandatory, caps=caps))
-        result = compare(field, ranking)
+        baseline = field.baseline(published.guardrails, published.weights)
+        result = compare(field, ranking, baseline=baseline)
         if out_file is not None:
-            data = scenarios.export_recommendations(
+            data = export_recommendations(
                 operator,
                 field,
                 ranking,
                 out_file.suffix.lower().lstrip("."),
                 audit_path=audit.audit_path(warehouse),
+                scenarios_path=saved_at,
             )
             out_file.write_bytes(data)
     except CxmError as exc:
         _fail(exc)
     out.print(
+        f"Published: {published.describe()}: {published.weights.describe()}.",
+        markup=False,
+        highlight=False,
+    )
+    out.print(
         f"{chosen.describe()}: {result.changed:,} of {result.sellers:,} sellers "
-        f"({result.changed_share:.1%}) get a different first action than with the published "
-        "weights.",
+        f"({result.changed_share:.1%}) get a different first action than with what is "
+        "published.",
         markup=False,
         highlight=False,
     )
@@ -116,6 +127,7 @@ def whatif(
     moves = result.transition.filter(result.transition["baseline"] != result.transition["scenario"])
     for row in moves.head(5).iter_rows(named=True):
         out.print(f"  {row['sellers']:>9,}  {row['baseline']} -> {row['scenario']}", markup=False)
+    out.print(summary.effect(result.effect).describe(), markup=False, highlight=False)
     for row in result.effect.iter_rows(named=True):
         change = "" if row["change"] is None else f" ({row['change']:+.0%})"
         out.print(

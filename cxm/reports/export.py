@@ -18,6 +18,7 @@ so a failed write never leaves half a file.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -230,3 +231,21 @@ def export_entry(
         rows=table.stamp.rows,
         sha256=hashlib.sha256(data).hexdigest(),
     )
+
+
+def stamped(frame: pl.DataFrame, stamp: list[tuple[str, str]], fmt: ExportFormat | str) -> bytes:
+    """Return ``frame`` as CSV or Parquet bytes carrying ``stamp`` as a report file does.
+
+    CSV: the byte-order mark, then ``# label: text`` lines above the header; Parquet: the
+    stamp as JSON under ``cxm.stamp`` in the file's metadata. For files that are not a
+    `SegmentTable` (the what-if recommendations), written the same way.
+    """
+    buf = io.BytesIO()
+    if ExportFormat(fmt) is ExportFormat.CSV:
+        buf.write("".join(f"# {label}: {text}\n" for label, text in stamp).encode("utf-8-sig"))
+        frame.write_csv(buf)
+    elif ExportFormat(fmt) is ExportFormat.PARQUET:
+        frame.write_parquet(buf, metadata={STAMP_KEY: json.dumps(dict(stamp))})
+    else:
+        raise ValueError(f"{fmt}: recommendations are written as csv or parquet")
+    return buf.getvalue()

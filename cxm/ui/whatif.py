@@ -4,7 +4,9 @@ The field (seller state, needs, eligibility) is prepared once per warehouse gene
 user scope and kept in `st.cache_resource`, with its baseline ranking; a slider move then costs
 one ranking and one counting pass. Weights travel in the URL as ``w=retention:2,cart_size:0.5``
 (priorities left out weigh 0) or as a saved ``scenario=<id>``; a bad value is named in a
-warning and the published weights are shown instead.
+warning and the published weights are shown instead. "Published" is the scenario published
+last (`cxm.whatif.scenarios.published`), read on every run: a publication in one session is
+what every other session compares against from its next run.
 """
 
 from __future__ import annotations
@@ -48,12 +50,18 @@ def _set(weights: Weights, guardrails: Guardrails) -> None:
     st.session_state["wi_caps"] = guardrails.caps
 
 
+def published(fld: Field) -> scenarios.Published:
+    """What is published now: the last published scenario, or the catalog's weights."""
+    return scenarios.published(fld.catalog)
+
+
 def start(fld: Field) -> None:
     """On a page's first run, set the sliders from the URL (or the published weights)."""
     if "wi_started" in st.session_state:
         return
     st.session_state["wi_started"] = True
-    weights, guard = Weights.baseline(fld.catalog), Guardrails()
+    pub = published(fld)
+    weights, guard = pub.weights, pub.guardrails
     asked = filters.page_param("scenario", "")
     try:
         if asked:
@@ -72,14 +80,16 @@ def start(fld: Field) -> None:
 
 
 def preset_picker(fld: Field) -> None:
-    """A row of buttons: back to the published weights, or one of the catalog's presets."""
+    """A row of buttons: back to what is published, or one of the catalog's presets."""
     cols = st.columns(1 + len(fld.catalog.presets))
+    pub = published(fld)
     cols[0].button(
         "Published",
         key="wi_preset_baseline",
         use_container_width=True,
         on_click=_set,
-        args=(Weights.baseline(fld.catalog), Guardrails()),
+        args=(pub.weights, pub.guardrails),
+        help=f"Back to what is published: {pub.describe()}",
     )
     for col, (pid, preset) in zip(cols[1:], fld.catalog.presets.items(), strict=True):
         col.button(

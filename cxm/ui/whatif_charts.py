@@ -75,7 +75,8 @@ def action_mix(mix: pl.DataFrame, labels: dict[str, str], top: int = 12) -> go.F
 
 
 def effect(effects: pl.DataFrame) -> go.Figure:
-    """Grouped bars: expected progress per 1,000 sellers on each priority, before and after."""
+    """Grouped bars: expected progress per 1,000 sellers on each priority, published and
+    scenario, each bar labelled with its value and each priority with its change in words."""
     fig = go.Figure()
     for col, color, name in (("baseline", BEFORE, "Published"), ("scenario", AFTER, "Scenario")):
         fig.add_trace(
@@ -84,11 +85,32 @@ def effect(effects: pl.DataFrame) -> go.Figure:
                 y=effects[col].to_list(),
                 name=name,
                 marker_color=color,
+                text=[f"{v:.1f}" for v in effects[col]],
+                textposition="outside",
                 hovertemplate="%{x}: %{y:.1f}<extra>" + name + "</extra>",
             )
         )
-    fig.update_layout(**_LAYOUT, barmode="group", height=320)
-    fig.update_yaxes(title="expected progress per 1,000 sellers", rangemode="tozero")
+    top = max([*effects["baseline"], *effects["scenario"], 0.0]) or 1.0
+    for row in effects.iter_rows(named=True):
+        change = row["change"]
+        if change is None:
+            said = "new" if row["scenario"] > 0 else "none"
+        else:
+            said = fmt.signed(100 * change, 0, "%")
+        fig.add_annotation(
+            x=row["label"], y=top * 1.22, text=f"<b>{said}</b>", showarrow=False, yanchor="bottom"
+        )
+    fig.update_layout(
+        **_LAYOUT,
+        barmode="group",
+        height=360,
+        title="Expected progress per 1,000 sellers: published and scenario (change above)",
+    )
+    fig.update_layout(margin=dict(l=10, r=10, t=80, b=10), legend=dict(y=1.1))
+    fig.update_yaxes(
+        title="expected progress per 1,000 sellers", rangemode="tozero", range=[0, top * 1.4]
+    )
+    fig.update_xaxes(title="priority")
     return fig
 
 

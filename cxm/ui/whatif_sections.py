@@ -8,10 +8,11 @@ import streamlit as st
 from cxm.access import User
 from cxm.config import CompanyConfig
 from cxm.errors import CxmError
+from cxm.reports import recommendations as files
 from cxm.ui import fmt
 from cxm.ui import whatif_charts as charts
 from cxm.ui.whatif import action_labels, load_scenario
-from cxm.whatif import inverse, scenarios
+from cxm.whatif import inverse, scenarios, summary
 from cxm.whatif.compare import (
     EVEN_MIN_SELLERS,
     UNEVEN_BY,
@@ -19,6 +20,8 @@ from cxm.whatif.compare import (
     Field,
     Guardrails,
     Ranking,
+    compare,
+    rank,
 )
 from cxm.whatif.need import LABELS, PRIORITIES
 from cxm.whatif.weights import Weights
@@ -36,30 +39,26 @@ EXAMPLE_COLUMNS = {
 
 
 def headline(result: Comparison) -> None:
-    """The finding in one sentence and four numbers."""
-    best = result.effect.filter(pl.col("change").is_not_null()).sort("change").tail(1)
+    """The finding: who changes, then every priority's expected gain or cost, in words."""
     st.subheader(
         f"{fmt.share(result.changed_share)} of sellers would get a different first action"
         if result.changed
         else "Every seller keeps the first action the published weights give them"
     )
-    c = st.columns(4)
+    if result.changed:
+        said = summary.effect(result.effect).describe()
+        st.markdown(
+            f"**Expected progress against what is published:** {fmt.md_escape(said)}",
+            help="Per priority, follow-through x impact x need summed over every seller's "
+            "three actions (the Expected effect tab); gains largest first, then costs.",
+        )
+    c = st.columns(3)
     c[0].metric(
         "First action changes", f"{result.changed:,}", help=f"of {result.sellers:,} sellers"
     )
     c[1].metric("No useful action", f"{result.no_action['without'].sum():,}",
                 help="Sellers with no eligible action that gains anything")  # fmt: skip
-    if result.changed and best.height:
-        row = best.row(0, named=True)
-        c[2].metric(
-            "Biggest expected gain",
-            fmt.signed(100 * row["change"], 0, "%"),
-            help=f"{row['label']}: expected progress against the published weights",
-        )
-        c[2].caption(row["label"])
-    else:
-        c[2].metric("Biggest expected gain", "none")
-    c[3].metric(
+    c[2].metric(
         "Uneven segments",
         f"{result.uneven.height:,}",
         help="Markets or languages whose sellers change far more than the others",
@@ -231,18 +230,28 @@ def inverse_question(fld: Field, weights: Weights, guard: Guardrails) -> None:
 def scenario_panel(
     user: User, fld: Field, weights: Weights, guard: Guardrails, ranking: Ranking
 ) -> None:
-    """Save, load, compare, publish and export; the library checks every role."""
+    """Save, load, compare, publish and export; the library checks every role.
+
+    A save that fails says why and leaves the rest of the section as it was.
+    """
     st.subheader("Scenarios")
+    flash = st.session_state.pop("wi_flash", None)
+    if flash:
+        st.success(fmt.md_escape(flash), icon=":material/publish:")
     saved = scenarios.list_all()
     if user.role in scenarios.SAVE_ROLES:
         with st.form("wi_save", clear_on_submit=True):
             name = st.text_input("Name", max_chars=scenarios.MAX_NAME, key="wi_name")
             if st.form_submit_button("Save these weights"):
-                found = scenarios.save(name, weights, guard, user=user, field=fld)
-                st.session_state["wi_loaded"] = (found.id, found.weights, found.guardrails)
-                st.query_params["scenario"] = str(found.id)
-                st.success(f"Saved {fmt.md_escape(found.name)} (link: ?scenario={found.id}).")
-                saved = scenarios.list_all()
+                try:
+                    found = scenarios.save(name, weights, guard, user=user, field=fld)
+                except CxmError as exc:
+                    st.error(f"Not saved: {fmt.md_escape(exc)}", icon=":material/error:")
+                else:
+                    st.session_state["wi_loaded"] = (found.id, found.weights, found.guardrails)
+                    st.query_params["scenario"] = str(found.id)
+                    st.success(f"Saved {fmt.md_escape(found.name)} (link: ?scenario={found.id}).")
+                    saved = scenarios.list_all()
     if not saved:
         st.info("No scenario saved yet." + (" Name the weights above to save them."
                 if user.role in scenarios.SAVE_ROLES else ""))  # fmt: skip
@@ -252,22 +261,66 @@ def scenario_panel(
                             format_func=lambda i: by_id[i].describe(), key="wi_pick")  # fmt: skip
         c = st.columns(3)
         c[0].button("Load it", on_click=load_scenario, args=(by_id[pick],), key="wi_load")
+        pub = scenarios.published(fld.catalog)
         if user.role in scenarios.PUBLISH_ROLES:
-            if c[1].button("Publish it", key="wi_publish", disabled=bool(by_id[pick].published_by)):
-                scenarios.publish(pick, user=user)
-                st.success(f"Published {fmt.md_escape(by_id[pick].name)}; the audit trail has it.")
+            now = pub.scenario is not None and pub.scenario.id == pick
+            if c[1].button(
+                "Published now" if now else "Publish it...",
+                key="wi_publish",
+                disabled=now,
+                help="Shows what changes for the field and asks you to confirm.",
+            ):
+                st.session_state["wi_confirm"] = pick
+            asked = st.session_state.get("wi_confirm")
+            if asked is not None and asked in by_id:
+                _confirm_publish(user, fld, by_id[asked], pub)
         other = c[2].selectbox("Compare with", [i for i in by_id if i != pick],
                                format_func=lambda i: by_id[i].name, index=None,
                                key="wi_other")  # fmt: skip
         if other is not None:
             _two(fld, by_id[pick], by_id[other])
-    if user.role in scenarios.EXPORT_ROLES:
+    if user.role in files.EXPORT_ROLES:
         _exports(user, fld, weights, ranking)
 
 
-def _two(fld: Field, a: scenarios.Scenario, b: scenarios.Scenario) -> None:
-    from cxm.whatif.compare import compare, rank
+def _confirm_publish(
+    user: User, fld: Field, sc: scenarios.Scenario, pub: scenarios.Published
+) -> None:
+    """What publishing ``sc`` changes for the field, then Confirm or Cancel."""
+    result = compare(
+        fld,
+        rank(fld, sc.weights, sc.guardrails),
+        baseline=fld.baseline(pub.guardrails, pub.weights),
+    )
+    by_market = ", ".join(
+        f"{r['segment']} {fmt.share(r['share'])}"
+        for r in result.changed_by["market"].iter_rows(named=True)
+        if r["sellers"]
+    )
+    with st.container(border=True, key="wi_confirm_box"):
+        st.markdown(
+            f"**Publish {fmt.md_escape(sc.name)}?** It replaces what is published now, "
+            f"{fmt.md_escape(pub.describe())}, as the weights the field platform runs. "
+            f"For the field: {fmt.share(result.changed_share)} of sellers "
+            f"({result.changed:,} of {result.sellers:,}) get a different first action "
+            f"(by market: {fmt.md_escape(by_market)}). "
+            f"{fmt.md_escape(summary.effect(result.effect).describe())}"
+        )
+        c = st.columns(2)
+        if c[0].button(f"Confirm: publish {sc.name}", key="wi_publish_confirm", type="primary"):
+            done = scenarios.publish(sc.id, user=user)
+            del st.session_state["wi_confirm"]
+            st.session_state["wi_flash"] = (
+                f"Published {done.name}: {result.changed:,} sellers get a different first "
+                "action. The audit trail has it."
+            )
+            st.rerun()
+        if c[1].button("Cancel", key="wi_publish_cancel"):
+            del st.session_state["wi_confirm"]
+            st.rerun()
 
+
+def _two(fld: Field, a: scenarios.Scenario, b: scenarios.Scenario) -> None:
     first = rank(fld, a.weights, a.guardrails)
     result = compare(fld, rank(fld, b.weights, b.guardrails), baseline=first)
     st.markdown(
@@ -280,9 +333,9 @@ def _two(fld: Field, a: scenarios.Scenario, b: scenarios.Scenario) -> None:
 
 def _exports(user: User, fld: Field, weights: Weights, ranking: Ranking) -> None:
     c = st.columns(3)
-    for col, fmt_ in zip(c[:2], ("csv", "parquet"), strict=True):
+    for col, fmt_ in zip(c[:2], files.FORMATS, strict=True):
         if col.button(f"Prepare recommendations ({fmt_.upper()})", key=f"wi_prep_{fmt_}"):
-            made = scenarios.export_recommendations(user, fld, ranking, fmt_)
+            made = files.export_recommendations(user, fld, ranking, fmt_)
             st.session_state[f"wi_file_{fmt_}"] = (ranking.weights, ranking.guardrails, made)
         kept = st.session_state.get(f"wi_file_{fmt_}")
         # A file made for other weights is not offered: it would not be what the page shows.
@@ -294,7 +347,7 @@ def _exports(user: User, fld: Field, weights: Weights, ranking: Ranking) -> None
             )  # fmt: skip
     c[2].download_button(
         "Weights and catalog (JSON)",
-        scenarios.field_platform_json(fld, weights, user),
+        files.field_platform_json(fld, weights, user, guardrails=ranking.guardrails),
         file_name=f"cxm-weights-{fld.catalog.version}.json",
         mime="application/json",
         key="wi_json",

@@ -7,15 +7,14 @@ page at any time and must outlive a data refresh. Each scenario records the cata
 and the data's as-of date it was made on, so a reader knows what it was judged against.
 
 Who may do what is checked here, not by hiding buttons: anyone signed in may look; a
-strategist or an admin may save and publish (publishing leaves an audit entry); a strategist,
-analyst or admin may export the per-seller recommendations, cut to their scope.
+strategist or an admin may save and publish (publishing leaves an audit entry). What is
+"published" is the scenario published last (`published`), with who and when; before any,
+the catalog's weights. The per-seller exports live in `cxm.reports.recommendations`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import io
 import json
 import os
 import sqlite3
@@ -25,11 +24,12 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, ConfigDict
 
-from cxm.access import OutOfScope, Role, User, require_role
+from cxm.access import Role, User, require_role
 from cxm.errors import CxmError
 from cxm.warehouse import audit
 from cxm.warehouse.store import warehouse_path
-from cxm.whatif.compare import Field, Guardrails, Ranking
+from cxm.whatif.catalog import Catalog
+from cxm.whatif.compare import NO_GAIN, Field, Guardrails, Ranking
 from cxm.whatif.need import LABELS, PRIORITIES
 from cxm.whatif.weights import Weights
 
@@ -51,6 +51,12 @@ CREATE TABLE IF NOT EXISTS scenarios (
     data_as_of TEXT,
     published_by TEXT,
     published_at TEXT
+);
+CREATE TABLE IF NOT EXISTS publications (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    scenario_id INTEGER NOT NULL REFERENCES scenarios (id),
+    published_by TEXT NOT NULL,
+    published_at TEXT NOT NULL
 )"""
 _COLUMNS = (
     "id name author created_at weights mandatory caps catalog_version data_as_of "
@@ -89,7 +95,11 @@ class Scenario(BaseModel):
 
     def describe(self) -> str:
         """One line for lists and captions."""
-        state = f", published by {self.published_by}" if self.published_by else ""
+        state = (
+            f", last published by {self.published_by} {self.published_at:%Y-%m-%d %H:%M}"
+            if self.published_by and self.published_at
+            else ""
+        )
         return (
             f"{self.name}: {self.weights.describe()} (by {self.author}, "
             f"{self.created_at:%Y-%m-%d %H:%M}; catalog {self.catalog_version}, data as of "
@@ -109,7 +119,7 @@ def _connect(path: Path | None) -> sqlite3.Connection:
     target.parent.mkdir(parents=True, exist_ok=True)
     con = sqlite3.connect(target, timeout=10)
     con.execute("PRAGMA journal_mode=WAL")
-    con.execute(_DDL)
+    con.executescript(_DDL)
     target.chmod(0o600)
     return con
 
@@ -216,7 +226,11 @@ def publish(
     path: Path | None = None,
     audit_path: Path | None = None,
 ) -> Scenario:
-    """Mark a scenario published as ``user`` (strategist or admin) and audit it."""
+    """Publish a scenario as ``user`` (strategist or admin) and audit it.
+
+    It becomes what `published` returns, the baseline every comparison is made against, until
+    another one (or this one again, after another) is published. Every publication is kept.
+    """
     who = require_role(user, *PUBLISH_ROLES)
     found = get(scenario_id, path=path)
     now = dt.datetime.now().replace(microsecond=0)
@@ -226,6 +240,11 @@ def publish(
             con.execute(
                 "UPDATE scenarios SET published_by = ?, published_at = ? WHERE id = ?",
                 [who.username, now.isoformat(sep=" "), scenario_id],
+            )
+            con.execute(
+                "INSERT INTO publications (scenario_id, published_by, published_at) "
+                "VALUES (?, ?, ?)",
+                [scenario_id, who.username, now.isoformat(sep=" ")],
             )
     finally:
         con.close()
@@ -244,6 +263,77 @@ def publish(
     return get(scenario_id, path=path)
 
 
+class Published(BaseModel):
+    """What is published: the last published scenario, or the catalog's weights before any."""
+
+    model_config = ConfigDict(frozen=True)
+
+    weights: Weights
+    guardrails: Guardrails
+    scenario: Scenario | None
+    catalog_version: str
+    published_by: str | None = None
+    published_at: dt.datetime | None = None
+
+    def describe(self) -> str:
+        """Who published what and when, in words, for captions, the CLI and file stamps.
+
+        Examples
+        --------
+        >>> from cxm.whatif.weights import Weights
+        >>> Published(weights=Weights.of({"sales": 1}), guardrails=Guardrails(),
+        ...           scenario=None, catalog_version="2026.4").describe()
+        "the catalog's weights (catalog 2026.4; no scenario published yet)"
+        """
+        if self.scenario is None:
+            return (
+                f"the catalog's weights (catalog {self.catalog_version}; no scenario published yet)"
+            )
+        return (
+            f'"{self.scenario.name}" (scenario {self.scenario.id}), published by '
+            f"{self.published_by} on {self.published_at:%Y-%m-%d %H:%M}"
+        )
+
+
+def published(catalog: Catalog, *, path: Path | None = None) -> Published:
+    """Return what is published: the scenario published last, else the catalog's weights."""
+    target = path or scenarios_path()
+    rows = []
+    if target.exists():
+        con = _connect(target)
+        try:
+            rows = con.execute(
+                "SELECT scenario_id, published_by, published_at FROM publications "
+                "ORDER BY id DESC LIMIT 1"
+            ).fetchall()
+        finally:
+            con.close()
+    if not rows:
+        return Published(
+            weights=Weights.baseline(catalog),
+            guardrails=Guardrails(),
+            scenario=None,
+            catalog_version=catalog.version,
+        )
+    found = get(rows[0][0], path=target)
+    return Published(
+        weights=found.weights,
+        guardrails=found.guardrails,
+        scenario=found,
+        catalog_version=found.catalog_version,
+        published_by=rows[0][1],
+        published_at=dt.datetime.fromisoformat(rows[0][2]),
+    )
+
+
+def find(weights: Weights, guardrails: Guardrails, *, path: Path | None = None) -> Scenario | None:
+    """The newest saved scenario with exactly these weights and guardrails (None: unsaved)."""
+    for sc in list_all(path=path):
+        if sc.weights == weights and sc.guardrails == guardrails:
+            return sc
+    return None
+
+
 def recommendations(field: Field, ranking: Ranking) -> pl.DataFrame:
     """Per seller: segment, the three recommended action ids and each one's main reason."""
     ids = np.array(["", *field.catalog.ids], dtype=object)
@@ -259,59 +349,14 @@ def recommendations(field: Field, ranking: Ranking) -> pl.DataFrame:
         # The priority that contributes most to the action's score: its main reason.
         parts = impact[np.maximum(a, 0)] * field.need_t.T
         main = np.where((a >= 0) & (parts.max(1) > 0), parts.argmax(1) + 1, 0)
-        out[f"reason_{slot + 1}"] = labels[main]
+        reason = labels[main]
+        # An action that gains nothing under the weights: mandatory, or a cap's fallback.
+        bare = np.flatnonzero((a >= 0) & (main == 0))
+        reason[bare] = [NO_GAIN[field.catalog.actions[x].mandatory] for x in a[bare]]
+        out[f"reason_{slot + 1}"] = reason
     return pl.DataFrame(
         {
             k: (v if isinstance(v, pl.Series) else pl.Series(k, v.tolist(), pl.String))
             for k, v in out.items()
         }
     )
-
-
-def export_recommendations(
-    user: User | None,
-    field: Field,
-    ranking: Ranking,
-    fmt: str,
-    *,
-    audit_path: Path | None = None,
-) -> bytes:
-    """The per-seller recommendations as CSV or Parquet bytes, for ``user``, audited.
-
-    Raises `NotAllowed` for a role that may not export and `OutOfScope` when the field holds
-    markets outside the user's scope (a field is loaded for one user's scope).
-    """
-    who = require_role(user, *EXPORT_ROLES)
-    outside = [m for m in field.labels["market"] if not who.scope.allows(m)]
-    if outside:
-        raise OutOfScope(f"The recommendations include {', '.join(outside)}, outside your scope.")
-    frame = recommendations(field, ranking)
-    buf = io.BytesIO()
-    if fmt == "csv":
-        frame.write_csv(buf)
-    elif fmt == "parquet":
-        frame.write_parquet(buf)
-    else:
-        raise ScenarioError("bad_format", f'"{fmt}" is not an export format; use csv or parquet.')
-    data = buf.getvalue()
-    audit.record(
-        audit.Entry(
-            username=who.username,
-            role=who.role.value,
-            action="export",
-            what=f"what-if recommendations, {fmt}",
-            filters=f"{ranking.weights.describe()}; catalog {field.catalog.version}; "
-            f"as of {field.as_of}",
-            scope=field.scope.describe(),
-            rows=frame.height,
-            sha256=hashlib.sha256(data).hexdigest(),
-        ),
-        path=audit_path,
-    )
-    return data
-
-
-def field_platform_json(field: Field, weights: Weights, user: User | None) -> bytes:
-    """Weights and catalog as JSON for the field platform (strategists, analysts, admins)."""
-    require_role(user, *EXPORT_ROLES)
-    return field.catalog.to_json(weights.as_dict()).encode()
