@@ -329,3 +329,25 @@ def test_the_data_page_filters_the_audit_trail(trail):
     at.multiselect(key="audit_actions").unselect("sign-in").select("export")
     at = at.run()
     assert "No audited event matches these filters." in _plain(at.info)
+
+
+def test_the_data_page_imports_orders_outside_membership_with_a_warning_naming_them(env):
+    # Issue 19: O017 on S06's termination day (2025-10-15) is row 17 and O018, the day before
+    # S08 enrolled (2026-01-05), row 18, after the tiny company's 15 orders (rows 2-16). Both
+    # load; the report says so, with their rows.
+    orders = (TINY / "orders.csv").read_bytes() + (
+        b"O017,C07,S06,2025-10-15 09:00:00,11.00,1,wellness,false,seller_link\n"
+        b"O018,C07,S08,2026-01-04 23:59:59,12.00,1,wellness,false,seller_link\n"
+    )
+    at = _page()
+    at.file_uploader[0].set_value([("orders.csv", orders, "text/csv")])
+    at = at.run()
+    at.button(key="import_run").click()
+    at = at.run()
+    assert not at.exception and not at.error
+    assert _plain(at.success) == "Imported orders (17 rows). Every page now shows the new data."
+    assert _plain(at.warning).startswith("2 orders are dated outside the seller's membership")
+    warned = next(d for d in at.dataframe if "code" in d.value.columns).value
+    assert warned["row"].tolist() == [17, 18]
+    assert set(warned["code"]) == {"order_outside_membership"}
+    assert _count(env, "orders") == 17

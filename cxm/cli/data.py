@@ -118,7 +118,9 @@ def import_(
 
     Files are named after tables (sellers.csv, orders.parquet, ...); each replaces that table.
     On any problem every one is listed and the warehouse is left exactly as it was. With
-    --check, every check runs and nothing is written.
+    --check, every check runs and nothing is written. Timestamps are the market's local
+    wall-clock time, written without a time zone (docs/schema.md). Orders dated outside their
+    seller's membership load, with a warning on stderr: their count and the first rows.
 
     Example: cxm import exports/acme-2026-11/
     """
