@@ -192,6 +192,7 @@ def render_metrics() -> str:
 def _windows_section() -> list[str]:
     """Return the "Observation windows" section, from `cxm.segments.windows`."""
     from cxm.segments import windows as w
+    from cxm.segments.filter import FAST_START
 
     lines = [
         "## Observation windows",
@@ -221,7 +222,9 @@ def _windows_section() -> list[str]:
         f"**Cohort curves** count month *k* (day round(*k* x {w.MONTH_DAYS})) only for the "
         "sellers who have reached it. Both filter by the rank a seller held on enrolling (the "
         "ladder's first rank unless a rank step is recorded on or before that day), not "
-        "today's, which would keep only those who stayed.",
+        "today's, which would keep only those who stayed. The *First 30 days* breakdown "
+        f"puts a seller whose day {w.FIRST_SALE_DAYS} is after the as-of date and who has not "
+        f'sold yet in a segment of their own, "{FAST_START[2]}", not with "{FAST_START[1]}".',
         "",
         w.describe_example(),
     ]

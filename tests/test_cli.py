@@ -232,3 +232,30 @@ def test_report_writes_the_rows_and_suppressed_cells_it_announces(tiny_warehouse
     assert f"Wrote 6 rows (6 suppressed) to {out};" in " ".join(result.stdout.split())
     table = pl.read_csv(out, comment_prefix="#")
     assert table.height == 6 and table["suppressed"].sum() == 6
+
+
+def test_users_set_password_and_lift_do_what_they_say(app_env):
+    import time
+
+    import bcrypt
+
+    from cxm import access
+
+    password = "correct horse battery"
+    # Three failed sign-ins for "analyst" a second ago: a standing lockout record to lift.
+    log = access.SigninLog(access.signin_log_path())
+    for i in range(3):
+        log.record("analyst", None, ok=False, now=time.time() - 1 + i / 10)
+    assert any(s.name == "analyst" for s in log.standing(now=time.time()) if s.kind == "user")
+    lifted = runner.invoke(app, ["users", "lift", "analyst"])
+    assert lifted.exit_code == 0 and "Lifted the lockout of analyst." in lifted.stdout
+    assert not [s for s in log.standing(now=time.time()) if s.name == "analyst"]
+    # "Set a new password for exec; their sessions are ended": the new hash takes the new
+    # password, and a session issued before the change is over.
+    before = time.time()
+    result = runner.invoke(app, ["users", "set-password", "exec"], input=f"{password}\n" * 2)
+    assert result.exit_code == 0, result.output
+    assert "Set a new password for exec; their sessions are ended." in result.stdout
+    stored = access.read_accounts()["exec"].password_hash
+    assert bcrypt.checkpw(password.encode(), stored.encode())
+    assert access.sessions_valid_after("exec") >= before

@@ -154,6 +154,16 @@ def test_sellers_whose_day_90_is_after_the_as_of_date_are_open_not_counted(con):
     assert _row(con, "seller_retention_90d", "2026-Q1", ["US"]) == (0.5, 2, 0)
 
 
+def test_a_seller_still_in_their_first_30_days_is_not_put_with_those_who_made_no_sale(con):
+    # Live US sellers on 03-31 whose day 30 is still to come: US6 (enrolled 03-03, sold 03-10:
+    # sold in first 30 days, already known) and US7 (03-27, day 30 = 04-26, no sale yet) ->
+    # US7 alone is "first 30 days not over"; before, US7 read as "no sale in first 30 days".
+    where = SegmentFilter(period=Period.parse("2026-Q1"), markets=("US",))
+    out = compute(con, ["live_sellers"], by=["fast_start"], where=where, scope=EVERYWHERE, cfg=CFG)
+    counts = dict(out.select("fast_start", "value").iter_rows())
+    assert counts["first 30 days not over"] == 1
+
+
 def test_the_funnel_counts_only_sellers_whose_day_30_has_passed(con):
     # Enrolled in 2026-Q1: US6 03-03, US7 03-27, BR6 01-02, BR7 03-05, BR8 03-25, CA11 02-10,
     # CA12 01-05 = 7. Past day 30 by 03-31 (enrolled by 03-01): BR6, CA11 (day 30 = 03-12),

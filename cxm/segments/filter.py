@@ -56,8 +56,9 @@ DIMENSION_LABELS = {
     Dimension.FAST_START: "First 30 days",
     Dimension.PRODUCT_LINE: "Product line",
 }
-#: The first-30-days segments (a sale in days 0-29 of tenure, or none).
-FAST_START = ("sold in first 30 days", "no sale in first 30 days")
+#: The first-30-days segments: a sale in days 0-29 of tenure, none, or day 30 still to come
+#: on the as-of date (and no sale yet).
+FAST_START = ("sold in first 30 days", "no sale in first 30 days", "first 30 days not over")
 #: Dimensions of the seller (every seller-grain KPI); product line splits line KPIs only.
 SELLER_DIMENSIONS = tuple(d for d in Dimension if d is not Dimension.PRODUCT_LINE)
 

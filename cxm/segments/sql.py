@@ -277,7 +277,11 @@ base AS (
         {_case("date_diff('day', k.enrolled_on, $as_of)", TENURE_BANDS)} AS tenure_band,
         {_case("coalesce(done.courses_done, 0)", TRAINING_TIERS)} AS training_tier,
         year(k.enrolled_on) AS cohort,
-        CASE WHEN k.first_sale_on < k.enrolled_on + 30 THEN 'sold in first 30 days'
+        -- A seller whose day 30 is after the as-of date and who has not sold yet is still
+        -- in their first 30 days: not (yet) one who made no sale in them.
+        CASE WHEN k.first_sale_on < k.enrolled_on + {FIRST_SALE_DAYS}
+                  AND k.first_sale_on <= $as_of THEN 'sold in first 30 days'
+             WHEN k.enrolled_on + {FIRST_SALE_DAYS} > $as_of THEN 'first 30 days not over'
              ELSE 'no sale in first 30 days' END AS fast_start,
         k.is_live AS live,
         k.is_live * coalesce(r.is_active, 0) AS active_30d,
