@@ -176,3 +176,40 @@ def test_the_table_behind_a_chart_shows_the_interval_the_month_and_the_ladder():
         ("Member", "Oct 2026", "21.2%", "18.9% to 23.7%"),
         ("Director", "Oct 2026", "50.0%", "35.2% to 64.8%"),
     ]
+
+
+def test_an_overview_tile_draws_no_arrow_beside_0_0_pp():
+    from streamlit.proto.Metric_pb2 import Metric
+    from streamlit.testing.v1 import AppTest
+
+    def overview_tiles():
+        import datetime as dt
+
+        import polars as pl
+
+        from cxm.config import load_config
+        from cxm.ui import tiles
+
+        # Active rate 21.04% against 21.00% (+0.04 pp: "0.0 pp"); revenue 110 against 100
+        # (+10.0%, an up arrow).
+        report = pl.DataFrame(
+            {
+                "kpi_id": ["active_rate", "revenue"],
+                "value": [0.2104, 110.0],
+                "n": [5000, 40],
+                "small": [False, False],
+                "previous": [0.21, 100.0],
+                "target": [None, None],
+            },
+            schema_overrides={"target": pl.Float64},
+        )
+        trend = pl.DataFrame(
+            schema={"kpi_id": pl.String, "month": pl.Date, "value": pl.Float64, "n": pl.Int64}
+        )
+        tiles.kpi_tiles(report, trend, load_config(), "Q3 2026", dt.date(2026, 9, 30))
+
+    at = AppTest.from_function(overview_tiles).run()
+    assert not at.exception, at.exception
+    flat, up = at.metric
+    assert flat.proto.delta.startswith("0.0 pp") and flat.proto.direction == Metric.NONE
+    assert up.proto.delta.startswith("+10.0%") and up.proto.direction == Metric.UP

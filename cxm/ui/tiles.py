@@ -75,20 +75,13 @@ def kpi_tiles(
             values = trend.filter(pl.col("kpi_id") == kpi.id).sort("month")["value"]
             history = [v for v in values.to_list() if v is not None]
             with col.container(border=True):
-                delta = fmt.kpi_change(kpi.unit, r["value"], r["previous"])
-                flat = delta == fmt.DASH or not delta.startswith(("+", fmt.MINUS))
                 st.metric(
                     kpi.short or kpi.label,
                     fmt.kpi_value(kpi.unit, r["value"], cfg.currency),
-                    # st.metric reads the direction from an ASCII minus sign.
-                    delta=None
-                    if delta == fmt.DASH
-                    else f"{delta.replace(fmt.MINUS, '-', 1)} vs previous",
-                    delta_color="off"
-                    if flat
-                    else "normal"
-                    if kpi.better == "higher"
-                    else "inverse",
+                    # No arrow for no change, an unknown one, or one inside the noise.
+                    **fmt.metric_delta(
+                        kpi.unit, r["value"], r["previous"], kpi.better, r.get("clear_change")
+                    ),
                     help=f"{kpi.label}: {kpi.definition}"
                     + (f" Change: {comparison.sentence()}." if comparison else "")
                     + interval_help(kpi, r, cfg),
