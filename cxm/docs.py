@@ -379,6 +379,20 @@ def _state_windows() -> list[str]:
         )
     lines += [
         "",
+        f"Worked example, a seller's orders (as of {as_of:%Y-%m-%d}):",
+        "",
+        "| order day | days before the as-of date | in `sales_7d` | in `revenue_90d`, "
+        "`orders_90d` |",
+        "|---|---|---|---|",
+    ]
+    for days in ss.SALES_EXAMPLE_DAYS:
+        week, recent = days < ss.SALES_DAYS, days < ss.RECENT_DAYS
+        lines.append(
+            f"| {as_of - dt.timedelta(days=days):%Y-%m-%d} | {days} | {'yes' if week else 'no'} "
+            f"| {'yes' if recent else 'no'} |"
+        )
+    lines += [
+        "",
         f"Worked example, cart (orders of one market in the {ss.RECENT_DAYS} days): live "
         f"sellers {live}; a seller who left in those days, {left}. The market's average order "
         f"is {avg:g} (live sellers' orders only; with the leaver's it would be "

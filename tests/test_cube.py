@@ -53,8 +53,12 @@ def test_a_trend_read_from_the_cube_equals_the_months_computed_one_by_one(con, b
         (pl.col("n") != pl.col("n_live"))
         | ((pl.col("value") - pl.col("value_live")).abs() > 1e-9)
         | (pl.col("value").is_null() != pl.col("value_live").is_null())
+        # The intervals too: the cube holds the sums of squares an average or a sum needs.
+        | ((pl.col("se") - pl.col("se_live")).abs() > 1e-9)
+        | (pl.col("se").is_null() != pl.col("se_live").is_null())
     )
     assert differ.is_empty(), differ
+    assert from_cube.filter(pl.col("kpi_id") == "revenue")["se"].drop_nulls().len() > 0
 
 
 def test_a_trend_the_cube_cannot_answer_is_computed_month_by_month(con):

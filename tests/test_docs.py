@@ -88,6 +88,33 @@ def test_the_customer_windows_worked_example_holds_in_the_seller_state_sql(tiny_
     assert (s04["customers"], s04["active_customers"], s04["lapsed_customers"]) == (4, 1, 2)
 
 
+def test_the_sales_windows_worked_example_holds_in_the_seller_state_sql(tiny_warehouse):
+    import datetime as dt
+
+    import duckdb
+
+    from cxm.state.seller_state import SALES_EXAMPLE_DAYS
+
+    # As of 2026-03-02, S04 (no orders of its own) is given orders of 1, 10, 100 and 1,000
+    # placed 6, 7, 89 and 90 days before: 2026-02-24, 2026-02-23, 2025-12-03, 2025-12-02. The
+    # 7 days up to 2 March are 24 February to 2 March, the 90 days 3 December to 2 March. By
+    # hand: sales_7d = 1; revenue_90d = 1 + 10 + 100 = 111 over 3 orders.
+    as_of = dt.date(2026, 3, 2)
+    assert SALES_EXAMPLE_DAYS == (6, 7, 89, 90)
+    with duckdb.connect(str(tiny_warehouse)) as con:
+        for i, (days, amount) in enumerate(zip(SALES_EXAMPLE_DAYS, (1, 10, 100, 1000), strict=True)):
+            con.execute(
+                "INSERT INTO orders VALUES (?, 'C04', 'S04', CAST(? AS TIMESTAMP) "
+                "+ INTERVAL 23 HOUR, ?, 1, 'wellness', false, 'party')",
+                [f"X{i}", as_of - dt.timedelta(days=days), amount],
+            )
+        s04 = _state_as_of(con, as_of)["S04"]
+    assert (s04["sales_7d"], s04["revenue_90d"], s04["orders_90d"]) == (1.0, 111.0, 3)
+    text = docs.render_whatif()
+    assert "| 2026-10-25 | 6 | yes | yes |" in text and "| 2026-10-24 | 7 | no | yes |" in text
+    assert "| 2026-08-02 | 90 | no | no |" in text
+
+
 def test_the_cart_worked_example_holds_in_the_seller_state_sql(tiny_warehouse):
     import datetime as dt
 

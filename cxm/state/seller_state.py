@@ -62,6 +62,10 @@ CUSTOMER_EXAMPLE_DAYS = (
 )
 
 
+#: Days from an order to the as-of date at the edges of the sales windows (worked example).
+SALES_EXAMPLE_DAYS = (SALES_DAYS - 1, SALES_DAYS, RECENT_DAYS - 1, RECENT_DAYS)
+
+
 class CartExample(NamedTuple):
     """A market's orders in the RECENT_DAYS up to the as-of date, for the worked example of
     cart_vs_market: live sellers' order amounts, and those of a seller who left in the window.
