@@ -102,7 +102,8 @@ def test_the_sales_windows_worked_example_holds_in_the_seller_state_sql(tiny_war
     as_of = dt.date(2026, 3, 2)
     assert SALES_EXAMPLE_DAYS == (6, 7, 89, 90)
     with duckdb.connect(str(tiny_warehouse)) as con:
-        for i, (days, amount) in enumerate(zip(SALES_EXAMPLE_DAYS, (1, 10, 100, 1000), strict=True)):
+        amounts = (1, 10, 100, 1000)
+        for i, (days, amount) in enumerate(zip(SALES_EXAMPLE_DAYS, amounts, strict=True)):
             con.execute(
                 "INSERT INTO orders VALUES (?, 'C04', 'S04', CAST(? AS TIMESTAMP) "
                 "+ INTERVAL 23 HOUR, ?, 1, 'wellness', false, 'party')",
