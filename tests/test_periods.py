@@ -4,6 +4,7 @@ with the same elapsed days of the previous period, or of the same period a year 
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import polars as pl
 import pytest
@@ -14,7 +15,7 @@ from cxm.cli import app
 from cxm.config import load_config
 from cxm.errors import BadFilter
 from cxm.metrics import report
-from cxm.metrics.compute import DataRange, data_range
+from cxm.metrics.compute import DataRange, compute, data_range, measure_sums, window
 from cxm.segments import Period, SegmentFilter
 from cxm.segments.periods import Span, compared_span
 from cxm.warehouse import store
@@ -92,14 +93,19 @@ def test_the_compared_span_has_the_same_months_and_day_clamped_to_the_shorter_mo
     assert (other.start, other.end) == start_end
 
 
-def test_no_comparison_when_the_compared_days_end_inside_a_month_and_the_label_says_why():
-    # Data to 15 Oct: 1-15 Sep cannot be cut from facts kept by month; not the whole September.
-    c = report.comparison(
-        SegmentFilter(period=Period.parse("2026-10")), DataRange(D(2024, 1, 1), D(2026, 10, 15))
-    )
-    assert c.partial and c.previous is None
-    assert c.previous_filter(SegmentFilter(period=Period.parse("2026-10"))) is None
-    assert "September 2026 (1–15 Sep) ends inside" in c.previous_label
+def test_compared_days_that_end_inside_a_month_are_seen_as_of_their_last_day_with_a_cut():
+    # Data to 15 Oct: 1-15 Sep is read as if the data ran to 15 Sep, September cut there.
+    data = DataRange(D(2024, 1, 1), D(2026, 10, 15))
+    where = SegmentFilter(period=Period.parse("2026-10"))
+    c = report.comparison(where, data)
+    before = c.previous_filter(where)
+    assert (before.period.label(), before.as_of) == ("2026-09", D(2026, 9, 15))
+    seen = report.data_for(c, data)
+    assert (seen.as_of, seen.loaded_to) == (D(2026, 9, 15), D(2026, 10, 15))
+    win = window(before, seen)
+    assert (win.start, win.end, win.cut) == (D(2026, 9, 1), D(2026, 9, 15), D(2026, 9, 1))
+    # A span ending on a month's last day needs no cut: the facts hold that month whole.
+    assert window(before.with_period(before.period, D(2026, 9, 30)), data).cut is None
 
 
 def test_a_compared_span_that_fills_its_month_is_read_without_an_as_of_so_the_cube_answers():
@@ -179,11 +185,25 @@ def test_a_partial_quarter_against_a_year_earlier_and_against_nothing_before_the
     )
 
 
-def test_a_month_the_data_stops_inside_has_no_comparison_rather_than_the_whole_month(con):
-    # 2026-03 holds 1-2 March; 1-2 February cannot be cut from monthly facts. Before: the
-    # whole of February was the previous period (revenue 0, so the change read 0).
-    rows = _company(con, ["revenue"], "2026-03")
-    assert rows["revenue"]["value"] == 0 and rows["revenue"]["previous"] is None
+def test_a_month_to_date_is_compared_with_the_same_days_of_the_month_before(con):
+    # 2026-03 holds 1-2 March (data to 2 March); compared with 1-2 February, seen on 2 Feb.
+    # Live on 2 Feb 2026: 12 less S11 (joins 20 Feb), S06 (left 2025-10-15), S12 (left
+    # 2026-01-31) = 9. Active in the 30 days 4 Jan - 2 Feb: S10 (O015, 10 Jan) and S07
+    # (enrolled S08, 5 Jan) -> 2/9. Before: the whole of February, on 28 Feb: 10 live, only
+    # S07 (enrolled S11 on 20 Feb) active -> 1/10.
+    rows = _company(con, ["active_rate", "live_sellers"], "2026-03")
+    assert rows["active_rate"]["previous"] == pytest.approx(2 / 9)
+    assert rows["live_sellers"]["previous"] == 9
+
+
+def test_a_year_to_date_cut_mid_month_leaves_out_the_compared_month_s_later_days(con):
+    # 2026 to 2 March against 1 Jan - 2 Mar 2025: O001 $65 (1 Feb) + O008 $55 (15 Feb) =
+    # $120; March 2025's orders O002 (3 Mar), O004 (10 Mar), O009 (17 Mar) fall after the 2nd.
+    # Active on 2 Mar 2025: live S01, S02 (enrolled 1 Mar), S05 = 3; in 31 Jan - 2 Mar S01
+    # sold O001 and S05 O008, S02 nothing -> 2/3.
+    rows = _company(con, ["revenue", "active_rate"], "2026")
+    assert rows["revenue"]["previous"] == pytest.approx(120.0)
+    assert rows["active_rate"]["previous"] == pytest.approx(2 / 3)
 
 
 def test_a_trend_marks_the_month_the_data_stops_inside(con):
@@ -285,3 +305,38 @@ def test_on_the_demo_q4_to_date_is_october_against_july_and_2026_against_jan_oct
     whole_2025 = _orders(demo, "2025-01-01", "2025-12-31")
     assert year["change"] / year["previous"] == pytest.approx(now / before - 1)
     assert now / before - 1 > now / whole_2025 - 1 + 0.2  # e.g. +37% like for like, not +8%
+
+
+def test_a_month_cut_on_its_last_day_reads_every_measure_as_the_monthly_facts_do(demo):
+    # The cut month is read from the raw tables (cxm.segments.cut); cut on 30 September it
+    # must give, seller segment by seller segment, what the September facts give.
+    from cxm.metrics.cube import cube_measures
+
+    cfg, where = load_config(), SegmentFilter(period=Period.parse("2026-Q3"))
+    whole = window(where.with_period(where.period, D(2026, 9, 30)), data_range(demo))
+    measures = [*cube_measures(), "line_buyers", "line_rebuyers"]
+
+    def sums(win):
+        return measure_sums(
+            demo, measures, by=["market"], where=where, scope=Scope.everywhere(), cfg=cfg, win=win
+        ).sort("market")
+
+    facts, cut = sums(whole), sums(replace(whole, cut=D(2026, 9, 1)))
+    assert facts.columns == cut.columns and facts.height == 6
+    for column in facts.columns[1:]:
+        assert cut[column].to_list() == pytest.approx(facts[column].to_list()), column
+
+
+def test_on_the_demo_a_compared_half_month_is_summed_from_its_own_days(demo):
+    # Seen as if the data ran to 15 September 2026: 1-15 September, revenue straight from the
+    # orders of those days (the September facts hold the whole month).
+    data = data_range(demo)
+    seen = replace(data, as_of=D(2026, 9, 15), loaded_to=data.as_of)
+    out = compute(
+        demo, ["revenue"], by=["market"],
+        where=SegmentFilter(period=Period.parse("2026-09"), as_of=D(2026, 9, 15)),
+        scope=Scope.everywhere(), cfg=load_config(), data=seen,
+    )  # fmt: skip
+    br = out.filter(pl.col("market") == "BR")["value"].item()
+    assert br == pytest.approx(_orders(demo, "2026-09-01", "2026-09-15", "BR"))
+    assert br < 0.7 * _orders(demo, "2026-09-01", "2026-09-30", "BR")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import polars as pl
@@ -40,10 +40,16 @@ GAP_QUESTIONS = {"customer": CUSTOMER_QUESTIONS, "seller": SELLER_QUESTIONS}
 
 @dataclass(frozen=True)
 class DataRange:
-    """The days the loaded data covers: first enrolment to the data's as-of date."""
+    """The days the loaded data covers: first enrolment to the data's as-of date.
+
+    ``loaded_to`` is set when ``as_of`` is a day before the end of what is loaded (a compared
+    span seen as of its own last day, `cxm.metrics.report.comparison`): a window cut inside a
+    month then reads that month from the raw tables (`cxm.segments.cut`).
+    """
 
     first_on: dt.date
     as_of: dt.date
+    loaded_to: dt.date | None = None
 
 
 def data_range(con: duckdb.DuckDBPyConnection) -> DataRange:
@@ -107,7 +113,10 @@ def window(where: SegmentFilter, data: DataRange) -> Window:
             "period_outside_data",
             f"has no data: the data runs from {data.first_on} to {as_of}",
         )
-    return Window.of(p, as_of)
+    win = Window.of(p, as_of)
+    if data.loaded_to and win.as_of < min(data.loaded_to, Period.month_of(win.as_of).end):
+        return replace(win, cut=win.as_of.replace(day=1))  # the facts hold later days
+    return win
 
 
 def check_scope(where: SegmentFilter, scope: Scope) -> None:

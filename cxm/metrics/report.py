@@ -7,9 +7,8 @@ read: one row per segment and KPI with value, n, small, previous, change, compan
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 import polars as pl
@@ -61,6 +60,7 @@ class Comparison:
     def sentence(self) -> str:
         """Return the comparison in one line, for captions, files and the command line.
 
+        >>> import datetime as dt
         >>> c = Comparison("previous", Span(period=Period.parse("2026-Q4"),
         ...     end=dt.date(2026, 10, 31)), Span(period=Period.parse("2026-Q3"),
         ...     end=dt.date(2026, 7, 31)))
@@ -83,20 +83,16 @@ class Comparison:
         return where.with_period(self.previous.period, as_of)
 
 
-def _month_end(day: dt.date) -> bool:
-    return Period.month_of(day).end == day
-
-
 def comparison(where: SegmentFilter, data: DataRange) -> Comparison:
     """Return what ``where``'s numbers cover and what they are compared with.
 
     The current span is the period up to ``where.as_of`` (else the data's as-of date); the
     compared span follows `compared_span` for ``where.compare``. There is no comparison when
-    the compared span ends before the data starts, or when it ends inside a month that the
-    data covers whole: the facts are kept by month and cannot be cut there (say, data to the
-    15th: the 1st-15th of the month before is not in them), so the change is left empty
-    rather than measured against the whole month.
+    the compared span ends before the data starts. A compared span is seen as of its own last
+    day (`data_for`), one that ends inside a month with that month's days read from the raw
+    tables (`cxm.segments.cut`).
 
+    >>> import datetime as dt
     >>> data = DataRange(first_on=dt.date(2024, 1, 1), as_of=dt.date(2026, 10, 31))
     >>> c = comparison(SegmentFilter(period=Period.parse("2026")), data)
     >>> c.partial, c.current_label, c.previous_label
@@ -108,13 +104,21 @@ def comparison(where: SegmentFilter, data: DataRange) -> Comparison:
     if other.end < data.first_on:
         why = f"no comparison: the data starts on {data.first_on.isoformat()}"
         return Comparison(where.compare, current, None, why)
-    if other.partial and not _month_end(other.end):
-        why = (
-            f"no like-for-like comparison: the facts are kept by month, and "
-            f"{other.label(to_date=False)} ends inside one"
-        )
-        return Comparison(where.compare, current, None, why)
     return Comparison(where.compare, current, other)
+
+
+def data_for(comparison: Comparison, data: DataRange) -> DataRange:
+    """Return the data as the compared span sees it: up to its last day when it is partial.
+
+    >>> import datetime as dt
+    >>> data = DataRange(first_on=dt.date(2024, 1, 1), as_of=dt.date(2026, 10, 15))
+    >>> c = comparison(SegmentFilter(period=Period.parse("2026-10")), data)
+    >>> data_for(c, data).as_of, data_for(c, data).loaded_to
+    (datetime.date(2026, 9, 15), datetime.date(2026, 10, 15))
+    """
+    if comparison.previous is None or not comparison.previous.partial:
+        return data
+    return replace(data, as_of=comparison.previous.end, loaded_to=data.as_of)
 
 
 def segment_report(
@@ -160,8 +164,9 @@ def segment_reports(
     everyone = where.is_everyone()
     wanted = [*sets, ()] if everyone else sets
     current = compute_many(con, kpi_ids, bys=wanted, where=where, scope=scope, cfg=cfg, data=data)
+    compared = comparison(where, data)
     previous = _previous(
-        con, kpi_ids, sets, comparison(where, data).previous_filter(where), scope, cfg, data
+        con, kpi_ids, sets, compared.previous_filter(where), scope, cfg, data_for(compared, data)
     )
     company_rows = (
         current[()]

@@ -241,9 +241,9 @@ against 1–31 July, the year to date against 1 January–31 October of the year
 the matching month lacks is clamped to its last day (1–30 March against 1–28 February). Sums \
 and counts (revenue, orders, enrolments) cover the compared days only; numbers taken on a \
 day (active sellers, status) are taken on the compared span's last day. Monthly trends mark \
-a month the data does not cover whole as *to date*. The facts are kept by month, so a \
-compared span that ends inside a month (data to the 15th) cannot be cut from them: such a \
-comparison is left empty and says why, never taken against the whole month."""
+a month the data does not cover whole as *to date*. The seller facts are kept by month; a \
+compared span that ends inside one (data to the 15th) takes that month's days from the raw \
+orders, activities, enrolments and courses, never the whole month."""
 
 
 def _add_months(day: dt.date, months: int) -> dt.date:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from cxm.access import Scope
 from cxm.config import CompanyConfig
+from cxm.segments.cut import CUT_CTES, LINE_BUYER_MONTHS, SELLER_MONTHS
 from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS, Dimension, SegmentFilter
 from cxm.segments.periods import Period
 from cxm.segments.windows import (
@@ -52,6 +53,9 @@ class Window:
     #: The view's as-of date: an observation window counts once it has closed by this day,
     #: even when that is after the period's end. None: ``as_of``.
     observed: dt.date | None = None
+    #: The first day of ``as_of``'s month when the facts hold days of it after ``as_of`` (a
+    #: compared span ending mid-month): that month is read from the raw tables (`segments.cut`).
+    cut: dt.date | None = None
 
     @classmethod
     def of(cls, period: Period, as_of: dt.date) -> Window:
@@ -87,6 +91,7 @@ class Window:
             "period_days": (self.end - self.start).days + 1,
             "observed": self.observed_on,
             "period_end": self.period.end,
+            "cut": self.cut,
         }
 
 
@@ -150,6 +155,7 @@ def _seller_base(rank_on: str) -> str:
     steps, fallback = _RANK_STEPS[rank_on]
     return f"""
 WITH
+{CUT_CTES}
 ranked AS (
     SELECT s.*,
         coalesce(st.rank_index, {fallback}) AS rank_index,
@@ -172,13 +178,13 @@ recent AS (
                   OR max(last_enrollment_on) > $as_of - {ACTIVE_DAYS}
                   OR max(last_autoship_on) > $as_of - {ACTIVE_DAYS}
              THEN 1 ELSE 0 END AS is_active
-    FROM fact_seller_months
+    FROM {SELLER_MONTHS} m
     WHERE month IN ($m0, $m1)
     GROUP BY seller_id
 ),
 flows AS (
     SELECT seller_id, {FLOW_SUMS}
-    FROM fact_seller_months WHERE month BETWEEN $start AND $end
+    FROM {SELLER_MONTHS} m WHERE month BETWEEN $start AND $end
     GROUP BY seller_id
 ),
 done AS (
@@ -259,7 +265,7 @@ line_buyers AS (
     -- Product-line first purchases of the period by the serving seller: the line reorder
     -- rate by seller segment comes from this one pass (by product line: LINE_BUYERS).
     SELECT seller_id, sum(buyers) AS line_buyers, sum(rebuyers) AS line_rebuyers
-    FROM fact_line_buyers WHERE first_month BETWEEN $start AND $end
+    FROM {LINE_BUYER_MONTHS} lb WHERE first_month BETWEEN $start AND $end
     GROUP BY seller_id
 ),
 valued AS (
@@ -417,8 +423,8 @@ def dimension_columns(by: tuple[Dimension, ...]) -> list[str]:
 
 #: Product-line buyers of the period by the seller segment (and ``l.product_line``).
 LINE_BUYERS = f"""
-WITH b AS ({SELLER_BASE})
+WITH {CUT_CTES} b AS ({SELLER_BASE})
 SELECT {{select}} sum(l.buyers) AS line_buyers, sum(l.rebuyers) AS line_rebuyers
-FROM fact_line_buyers l JOIN b ON b.seller_id = l.seller_id
+FROM {LINE_BUYER_MONTHS} l JOIN b ON b.seller_id = l.seller_id
 WHERE l.first_month BETWEEN $start AND $end
 {{group}}"""
