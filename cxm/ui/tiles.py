@@ -94,7 +94,7 @@ def kpi_tiles(
                 small = " · small n" if r["small"] else ""
                 st.caption(
                     f"{_counts(kpi, period_words, as_of)} · n = {fmt.number(r['n'])}"
-                    f"{small} · {target}{_versus(kpi, comparison)}"
+                    f"{small}{open_note(kpi, r)} · {target}{_versus(kpi, comparison)}"
                 )
                 if len(history) > 1:
                     # An SVG line drawn as an image: ten Plotly figures made the page slow.
@@ -123,6 +123,24 @@ def curves_headline(curves: pl.DataFrame) -> str:
         f"were still in after 12 months ({str(old['cohort_start'])[:4]}: "
         f"{fmt.share(old['retained_share'])})"
     )
+
+
+def open_note(kpi: Kpi, row: dict) -> str:
+    """Return " · N sellers' windows still open" for a window KPI with open windows, else "".
+
+    >>> open_note(BY_ID["churn_after_sponsor_left"], {"value": None, "open": 156})
+    " · no value yet: 156 sellers' windows still open"
+    >>> open_note(BY_ID["customer_retention_90d"], {"value": 0.62, "open": 9053})
+    " · 9,053 customers' windows still open"
+    >>> open_note(BY_ID["active_rate"], {"value": 0.2, "open": None})
+    ''
+    """
+    still = row.get("open")
+    if not kpi.open or not still:
+        return ""
+    who = "customers" if kpi.open.startswith("customers") else "sellers"
+    text = f"{_count(still)} {who}' windows still open"
+    return f" · no value yet: {text}" if row.get("value") is None else f" · {text}"
 
 
 #: What the cohort curves and the funnel count, said under them on the KPIs page.
