@@ -340,3 +340,22 @@ def test_on_the_demo_a_compared_half_month_is_summed_from_its_own_days(demo):
     br = out.filter(pl.col("market") == "BR")["value"].item()
     assert br == pytest.approx(_orders(demo, "2026-09-01", "2026-09-15", "BR"))
     assert br < 0.7 * _orders(demo, "2026-09-01", "2026-09-30", "BR")
+
+
+def test_the_trend_chart_marks_the_month_the_data_stops_inside_as_to_date():
+    from cxm.metrics.kpis import get
+    from cxm.ui import charts
+
+    # Two whole months and March to 2 March (the tiny company's data): only March is marked.
+    frame = pl.DataFrame(
+        {
+            "month": [D(2026, 1, 1), D(2026, 2, 1), D(2026, 3, 1)],
+            "kpi_id": ["revenue"] * 3,
+            "value": [62.0, 0.0, 0.0],
+            "n": [1, 0, 0],
+            "partial": [False, False, True],
+        }
+    )
+    fig = charts.trend(frame, get("revenue"), load_config())
+    assert [a.text for a in fig.layout.annotations] == ["to date"]
+    assert [c[2] for c in fig.data[0].customdata] == ["", "", " to date"]

@@ -170,8 +170,14 @@ def trend(
     dim: str | None = None,
     target: float | None = None,
 ) -> go.Figure:
-    """Return one KPI month by month, one line per segment of ``dim`` (or one line)."""
+    """Return one KPI month by month, one line per segment of ``dim`` (or one line).
+
+    A month the data stops inside (``partial``, `cxm.metrics.report.trend`) is marked "to
+    date" on the axis and in its hover: its sums cover fewer days than the months before.
+    """
     data = frame.filter(pl.col("kpi_id") == kpi.id).sort("month")
+    if "partial" not in data.columns:
+        data = data.with_columns(pl.lit(False).alias("partial"))
     data = sort_segments(data, cfg, [dim]) if dim else data  # legend in ladder order
     fig = go.Figure()
     groups = data.partition_by(dim, maintain_order=True, as_dict=True) if dim else {("",): data}
@@ -185,10 +191,21 @@ def trend(
                 mode="lines+markers",
                 name=name,
                 line=dict(color=colors.get(name, PALETTE[0]), width=2),
-                customdata=list(zip(part["n"].to_list(), _intervals(part, kpi, cfg), strict=True)),
-                hovertemplate=f"{name} %{{x|%b %Y}}: %{{y}}<br>"
+                customdata=list(
+                    zip(
+                        part["n"].to_list(),
+                        _intervals(part, kpi, cfg),
+                        [" to date" if p else "" for p in part["partial"].to_list()],
+                        strict=True,
+                    )
+                ),
+                hovertemplate=f"{name} %{{x|%b %Y}}%{{customdata[2]}}: %{{y}}<br>"
                 "95% interval %{customdata[1]}<br>n = %{customdata[0]:,}<extra></extra>",
             )
+        )
+    for month in data.filter(pl.col("partial"))["month"].unique().to_list():
+        fig.add_annotation(
+            x=month, y=1, yref="paper", text="to date", showarrow=False, yanchor="bottom"
         )
     if target is not None:
         fig.add_hline(
