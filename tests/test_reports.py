@@ -450,6 +450,13 @@ def test_the_formatted_tables_show_a_dash_and_its_reason_never_none(tiny_con):
     )
     cells = [v for row in frame.rows() for v in row]
     assert None not in cells and "None" not in cells
+    # A gap is a level in pp, written as the tiles and the heatmap write it (no "+"): 100 pp
+    # for Managers (corporate 100% superior on service, customers 0%), 0 pp for Directors.
+    assert frame.select("Rank", "Gap vs customers").rows() == [
+        ("Manager", "100.0 pp"),
+        ("Manager", "–"),
+        ("Director", "0.0 pp"),
+    ]
 
 
 def test_a_bar_of_zero_keeps_its_label_and_bars_follow_the_ladder():

@@ -73,6 +73,11 @@ def _text(col: str, show: Callable[[float], str], label: str) -> pl.Expr:
     )
 
 
+def _gap(x: float) -> str:
+    """Return a gap (a level in pp, not a change: no plus sign), as the tiles show it."""
+    return fmt.kpi_value("pp", x)
+
+
 #: The sides of a gap, and the attributes each is asked about (corporate: all of them).
 _SIDES = (("corporate", None), ("customer", CUSTOMER_QUESTIONS), ("seller", SELLER_QUESTIONS))
 
@@ -113,8 +118,8 @@ def gap_frame(gaps: pl.DataFrame, cfg: CompanyConfig) -> pl.DataFrame:
                 ("seller_top_two_share", "Sellers top two"),
             )
         ],
-        _text("customer_gap_pp", fmt.pp, "Gap vs customers"),
-        _text("seller_gap_pp", fmt.pp, "Gap vs sellers"),
+        _text("customer_gap_pp", _gap, "Gap vs customers"),
+        _text("seller_gap_pp", _gap, "Gap vs sellers"),
         pl.col("n_corporate").alias("n corporate"),
         pl.col("n_customer").alias("n customers"),
         pl.col("n_seller").alias("n sellers"),
@@ -150,14 +155,14 @@ def focus_frames(
     areas = focus.select(
         pl.col("attribute").cast(pl.String).alias("Attribute"),
         _text("importance", fmt.share, "Importance"),
-        _text("customer_gap_pp", fmt.pp, "Gap vs customers"),
+        _text("customer_gap_pp", _gap, "Gap vs customers"),
         pl.col("quadrant").fill_null(fmt.DASH).alias("Focus area"),
         pl.col("n_customer").alias("n customers"),
     )
     label = DIMENSION_LABELS[Dimension(by)]
     index = sort_segments(index, cfg, [by]).select(
         pl.col(by).cast(pl.String).fill_null(fmt.DASH).alias(label),
-        _text("gap_index_pp", fmt.pp, "Gap index"),
+        _text("gap_index_pp", _gap, "Gap index"),
     )
     return areas, index
 
