@@ -312,4 +312,21 @@ def test_a_bar_and_a_trend_point_show_their_interval_on_hover():
         BY_ID["active_rate"],
         CFG,
     ).data[0]
-    assert [tuple(c) for c in line.customdata] == [(400, "21.0% to 29.5%")]
+    assert [tuple(c)[:2] for c in line.customdata] == [(400, "21.0% to 29.5%")]
+
+
+def test_a_segment_small_in_the_compared_period_is_not_tested_either():
+    # Consultant: 15 answers now but 2 in the compared period (previous_n 2 < 10); its gap
+    # "rose 84.7 pp" with p = 0.00001 from a near-zero previous se. Not tested: of the two
+    # left (p 0.01 and 0.6), q = 0.02 and 0.6 -> only Member.
+    rank = _report(
+        "rank",
+        [
+            ("Consultant", "experience_gap_pp", 74.7, -10.0, 15, 56.5, 0.00001),
+            ("Member", "active_rate", 0.20, 0.18, 6000, 0.21, 0.01),
+            ("Manager", "active_rate", 0.40, 0.41, 480, 0.21, 0.6),
+        ],
+    ).with_columns(pl.Series("previous_n", [2, 5800, 470]))
+    found = moved({"rank": rank}, min_n=10)
+    assert found.rows["segment"].to_list() == ["Member"]
+    assert found.tested == 2

@@ -45,9 +45,10 @@ def moved(
 ) -> Moved:
     """Return the changes beyond noise across every segment of ``reports`` (dimension -> rows).
 
-    A change is tested when the segment has n >= ``min_n`` and both periods have an interval
-    (a known ``change_p``); it is beyond noise when its Benjamini-Hochberg q-value across all
-    tested changes is under ``fdr``. Ordered by q, then p, then the larger n.
+    A change is tested when the segment has n >= ``min_n`` in both periods (``previous_n``,
+    when the rows carry it) and both have an interval (a known ``change_p``); it is beyond
+    noise when its Benjamini-Hochberg q-value across all tested changes is under ``fdr``.
+    Ordered by q, then p, then the larger n.
 
     Examples
     --------
@@ -63,7 +64,7 @@ def moved(
     (['US'], 3, 1)
     """
     frames = [
-        rows.filter(pl.col("n") >= min_n, pl.col("change_p").is_not_null()).select(
+        rows.filter(_testable(rows, min_n)).select(
             pl.lit(dim).alias("dimension"),
             pl.col(dim).cast(pl.String).alias("segment"),
             *(c for c in COLUMNS if c != "q"),
@@ -80,6 +81,15 @@ def moved(
     tested = pl.concat(frames, how="vertical_relaxed")
     ranked = _rank(tested, fdr)
     return Moved(ranked.head(limit), tested.height, ranked.height, min_n, fdr)
+
+
+def _testable(rows: pl.DataFrame, min_n: int) -> pl.Expr:
+    """Return which rows are tested: n of at least ``min_n`` in this period and, where the
+    report says it (``previous_n``), in the compared one, and a known ``change_p``."""
+    both = pl.col("n") >= min_n
+    if "previous_n" in rows.columns:
+        both = both & (pl.col("previous_n") >= min_n)
+    return both & pl.col("change_p").is_not_null()
 
 
 def _rank(tested: pl.DataFrame, fdr: float) -> pl.DataFrame:
@@ -108,5 +118,5 @@ def movers(
     """
     if "change_p" not in report.columns or dim not in report.columns:
         return report.clear().with_columns(pl.lit(None, pl.Float64).alias("q"))
-    tested = report.filter(pl.col("n") >= min_n, pl.col("change_p").is_not_null())
+    tested = report.filter(_testable(report, min_n))
     return _rank(tested, fdr).head(limit)

@@ -201,7 +201,7 @@ def segment_reports(
             "company",
             "target",
             "open",  # observation windows still open (cxm.segments.windows)
-            *("se", "ci_low", "ci_high", "previous_se", "change_p", "clear_change"),
+            *("se", "ci_low", "ci_high", "previous_n", "previous_se", "change_p", "clear_change"),
         )
     return out
 
@@ -224,13 +224,18 @@ def _previous(con, kpi_ids, sets, before: SegmentFilter | None, scope, cfg, data
                     "kpi_id": pl.String,
                     "value": pl.Float64,
                     "se": pl.Float64,
+                    "n": pl.Int64,
                 }
             )
             for b in sets
         }
     return {
         b: p.select(
-            *b, "kpi_id", pl.col("value").alias("previous"), pl.col("se").alias("previous_se")
+            *b,
+            "kpi_id",
+            pl.col("value").alias("previous"),
+            pl.col("se").alias("previous_se"),
+            pl.col("n").alias("previous_n"),
         )
         for b, p in prev.items()
     }

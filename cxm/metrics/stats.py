@@ -57,8 +57,9 @@ and in sentences, with no arrow. A change of exactly 0 with se 0 has p = 1.
 **Segments that moved most** test every segment x KPI on the page at once and keep the ones
 whose Benjamini-Hochberg q-value (false discovery rate across all of them) is under 0.05,
 strongest evidence first (`cxm/metrics/movers.py`). A segment under the company's minimum n
-(`min_n` in company.yaml) is not tested, so it never leads; when none passes, the page says
-that nothing moved beyond noise and how many segment x KPI changes were tested.
+(`min_n` in company.yaml) in either period is not tested, so it never leads; when none
+passes, the page says that nothing moved beyond noise and how many segment x KPI changes
+were tested.
 
 Worked example (the doctest of `stats.wilson`): 5 of 11 sellers active is 45.5%,
 se = sqrt(0.455 x 0.545 / 11) = 15.0 pp; Wilson: centre (5/11 + 1.96^2/22) /
