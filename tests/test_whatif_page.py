@@ -229,3 +229,29 @@ def test_issue_19_the_headline_names_every_gain_and_cost(env, small_demo_warehou
     said = summary.effect(compare(field, rank(field, Weights.of(weights))).effect).describe()
     assert "Costs:" in said and "Gains:" in said
     assert f"**Expected progress against what is published:** {said}" in _said(at)
+
+
+def test_issue_19_the_expected_effect_chart_is_labelled_with_values_and_changes():
+    import polars as pl
+
+    from cxm.ui import whatif_charts
+
+    # Retention 20 -> 42 (+110%), business building 30 -> 12.9 (-57%), compliance 0 -> 3
+    # (new: no percentage from 0), adoption 0 -> 0 (none).
+    frame = pl.DataFrame(
+        {
+            "label": ["Customer retention", "Business building", "Compliance", "App adoption"],
+            "baseline": [20.0, 30.0, 0.0, 0.0],
+            "scenario": [42.0, 12.9, 3.0, 0.0],
+            "change": [1.1, -0.57, None, None],
+        }
+    )
+    fig = whatif_charts.effect(frame)
+    assert [t.text for t in fig.data] == [
+        ("20.0", "30.0", "0.0", "0.0"),
+        ("42.0", "12.9", "3.0", "0.0"),
+    ]
+    assert [a.text for a in fig.layout.annotations] == [
+        "<b>+110%</b>", "<b>−57%</b>", "<b>new</b>", "<b>none</b>"
+    ]  # fmt: skip
+    assert fig.layout.title.text.startswith("Expected progress per 1,000 sellers")

@@ -106,11 +106,13 @@ def effect(effects: pl.DataFrame) -> go.Figure:
         height=360,
         title="Expected progress per 1,000 sellers: published and scenario (change above)",
     )
-    fig.update_layout(margin=dict(l=10, r=10, t=80, b=10), legend=dict(y=1.1))
+    fig.update_layout(
+        margin=dict(l=10, r=10, t=60, b=10),
+        legend=dict(orientation="h", yanchor="top", y=-0.12, x=0),
+    )
     fig.update_yaxes(
         title="expected progress per 1,000 sellers", rangemode="tozero", range=[0, top * 1.4]
     )
-    fig.update_xaxes(title="priority")
     return fig
 
 

@@ -1,5 +1,6 @@
 """The What-if page in Chromium on the 20,000-seller demo company: a slider moves the
-comparison, a saved scenario comes back from its link (issue 12)."""
+comparison, a saved scenario comes back from its link (issue 12); the headline names gains
+and costs, and publishing asks to confirm with what changes for the field (issue 19)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,8 @@ def test_a_slider_moves_the_comparison_and_a_saved_scenario_comes_back_by_link(
     moved = _changes(page).inner_text()
     assert re.fullmatch(r"[\d,]+", moved) and int(moved.replace(",", "")) > 0
     assert "retention%3A3" in page.url
+    expect(page.get_by_text("Expected progress against what is published")).to_be_visible()
+    expect(page.get_by_text(re.compile(r"Gains: .*Costs: "))).to_be_visible()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "what-if.png"), full_page=True)
     page.get_by_label("Name").fill("Retention push")
@@ -60,3 +63,17 @@ def test_a_slider_moves_the_comparison_and_a_saved_scenario_comes_back_by_link(
     settle(page)
     expect(page.locator('[data-testid="stSliderThumbValue"]').first).to_have_text("x3.00")
     expect(_changes(page)).to_have_text(moved)
+    # Publishing asks first, saying what changes for the field; cancelled here, so the
+    # shared server keeps the catalog's weights published for the other tests.
+    page.get_by_role("button", name="Publish it...").click()
+    settle(page)
+    box = page.get_by_text("Publish Retention push?")
+    expect(box).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"get a different first action \(by market"))
+    ).to_be_visible()
+    box.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "what-if-publish.png"), full_page=True)
+    page.get_by_role("button", name="Cancel").click()
+    settle(page)
+    expect(page.get_by_text("Publish Retention push?")).to_have_count(0)
