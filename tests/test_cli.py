@@ -259,3 +259,25 @@ def test_users_set_password_and_lift_do_what_they_say(app_env):
     stored = access.read_accounts()["exec"].password_hash
     assert bcrypt.checkpw(password.encode(), stored.encode())
     assert access.sessions_valid_after("exec") >= before
+
+
+def test_whatif_writes_the_recommendations_it_announces(
+    small_demo_warehouse, tmp_path, monkeypatch
+):
+    import re
+
+    import polars as pl
+
+    # "Wrote N sellers' recommendations to F": F holds one row per seller, N of them, each of
+    # Brazil (the market asked for).
+    monkeypatch.setenv("CXM_AUDIT", str(tmp_path / "audit.sqlite"))
+    out = tmp_path / "recs.csv"
+    args = ["whatif", "--warehouse", str(small_demo_warehouse), "--market", "BR"]
+    result = runner.invoke(app, [*args, "--weights", "retention:2", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    said = re.search(r"Wrote ([\d,]+) sellers' recommendations to (\S+)\.", result.stdout)
+    assert said and said.group(2) == str(out)
+    written = pl.read_csv(out, comment_prefix="#", infer_schema=False)
+    assert written.height == int(said.group(1).replace(",", "")) > 0
+    assert written["seller_id"].n_unique() == written.height
+    assert set(written["market"]) == {"BR"}

@@ -135,4 +135,8 @@ def whatif(
             markup=False,
         )
     if out_file is not None:
-        out.print(f"Wrote {result.sellers:,} sellers' recommendations to {out_file}.", markup=False)
+        out.print(
+            f"Wrote {result.sellers:,} sellers' recommendations to {out_file}.",
+            markup=False,
+            soft_wrap=True,
+        )
