@@ -58,7 +58,7 @@ def test_the_tiny_company_seller_state_holds_its_hand_worked_values(tiny_warehou
     assert state["seller_id"].to_list() == [f"S{i:02d}" for i in (1, 2, 3, 4, 5, 7, 8, 9, 10, 11)]
     row = {r["seller_id"]: r for r in state.iter_rows(named=True)}
     # S01: C01 last ordered 2025-04-02 (334 days back), C02 2025-03-10 (357): both lapsed
-    # (91 to 365 days); C01 bought on 3 days -> half the customers repeat. S02 and S03 are
+    # (90 to 364 days); C01 bought on 3 days -> half the customers repeat. S02 and S03 are
     # still with the company (frontline 2). All three courses done: nothing missing or open.
     s01 = row["S01"]
     assert (s01["lapsed_customers"], s01["active_customers"], s01["repeat_customer_share"]) == (
