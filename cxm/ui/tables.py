@@ -212,14 +212,20 @@ CURVE_LABELS = {
 
 
 def funnel_frame(steps: list[tuple[str, int]]) -> pl.DataFrame:
-    """Return the funnel's steps with each step's share of the first."""
-    first = steps[0][1] or 1
+    """Return the funnel's steps with each step's share of the first ("–" when it has none).
+
+    >>> funnel_frame([("Past day 30", 13), ("Sold in first 30 days", 5)]).rows()
+    [('Past day 30', 13, '100.0%'), ('Sold in first 30 days', 5, '38.5%')]
+    """
+    first = steps[0][1] if steps else 0
     return pl.DataFrame(
         {
             "Step": [s for s, _ in steps],
             "Sellers": [n for _, n in steps],
-            "Of enrolled": [fmt.share(n / first) for _, n in steps],
-        }
+            # The steps start at sellers past a day, not at everyone enrolled (issue 19).
+            "Of the first step": [fmt.share(n / first) if first else fmt.DASH for _, n in steps],
+        },
+        schema={"Step": pl.String, "Sellers": pl.Int64, "Of the first step": pl.String},
     )
 
 
