@@ -213,3 +213,29 @@ def test_an_overview_tile_draws_no_arrow_beside_0_0_pp():
     flat, up = at.metric
     assert flat.proto.delta.startswith("0.0 pp") and flat.proto.direction == Metric.NONE
     assert up.proto.delta.startswith("+10.0%") and up.proto.direction == Metric.UP
+
+
+def test_a_small_table_behind_a_chart_shows_a_dash_for_a_missing_share():
+    import datetime as dt
+
+    import polars as pl
+
+    from cxm.ui import tables
+
+    # The 2026 cohort: 40 enrolled, 30 still in at month 6; month 12 has not come for them
+    # (its share is missing, not 0%).
+    curves = pl.DataFrame(
+        {
+            "cohort_start": [dt.date(2026, 1, 1)] * 2,
+            "month": [6, 12],
+            "sellers": [40, None],
+            "retained": [30, None],
+            "retained_share": [30 / 40, None],
+        }
+    )
+    shown = tables.shown(curves, tables.CURVE_LABELS)
+    assert shown.select("Months since enrolling", "Share still enrolled").rows() == [
+        (6, "75.0%"),
+        (12, "–"),
+    ]
+    assert shown["Still enrolled"].to_list() == ["30", "–"]
