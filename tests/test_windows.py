@@ -33,6 +33,7 @@ from cxm.access import Scope
 from cxm.config import load_config
 from cxm.metrics import cohorts
 from cxm.metrics.compute import compute
+from cxm.metrics.kpis import get
 from cxm.pipeline import import_dir
 from cxm.segments import Period, SegmentFilter
 from cxm.segments.windows import Example, describe_example
@@ -269,3 +270,27 @@ def test_churn_after_sponsor_left_for_2025_q3_is_the_fully_observed_90_day_share
     assert value == pytest.approx(left / n)  # 163 / 326 = 50.0% on seed 7 (23.4% cut at 09-30)
     # 2026-Q4 is October to date: every sponsor who left is within their 90 days -> no value.
     assert q4[0] is None and q4[1] == 0 and q4[2] > 0
+
+
+def test_a_cube_built_before_the_open_counts_existed_is_passed_over_not_failed_on(tiny_warehouse):
+    # An older load's cube has no `sponsor_left_open` column: the monthly trend is worked out
+    # from the seller base instead, with the same values the full cube would give.
+    from cxm.metrics import cube
+    from cxm.metrics.report import trend
+
+    where = SegmentFilter(period=Period.parse("2026-02"))
+    with store.open_readonly(tiny_warehouse) as c:
+        before = trend(
+            c, ["churn_after_sponsor_left"], months=3, where=where, scope=EVERYWHERE, cfg=CFG
+        )
+    with duckdb.connect(str(tiny_warehouse)) as c:
+        c.execute(f"ALTER TABLE {cube.TABLE} DROP COLUMN sponsor_left_open")
+    with store.open_readonly(tiny_warehouse) as c:
+        assert not cube.holds(c, [get("churn_after_sponsor_left")])
+        after = trend(
+            c, ["churn_after_sponsor_left"], months=3, where=where, scope=EVERYWHERE, cfg=CFG
+        )
+    assert (
+        after.select("month", "value", "n", "open").rows()
+        == before.select("month", "value", "n", "open").rows()
+    )

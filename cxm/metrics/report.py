@@ -287,3 +287,42 @@ def _in_cube(con: duckdb.DuckDBPyConnection, months: list[Period]) -> bool:
     except duckdb.CatalogException:
         return False
     return first is not None and first <= months[0].start
+
+
+def movers(report: pl.DataFrame, dim: str, *, limit: int = 3, min_n: int = 10) -> pl.DataFrame:
+    """Return the ``limit`` segments of ``dim`` whose KPIs moved most since the last period.
+
+    Moves are compared on one scale: shares in points, scores and gaps in points, counts and
+    amounts in percent of the previous value; each move is weighed by the square root of its
+    segment's n, so a big swing in a handful of sellers does not outrank a real shift in a
+    large segment (the standard error of a share shrinks with the square root of n).
+    Segments under three times the minimum n are left out.
+
+    >>> r = pl.DataFrame({"market": ["BR", "US"], "kpi_id": ["active_rate"] * 2,
+    ...     "value": [0.15, 0.20], "previous": [0.19, 0.205], "change": [-0.04, -0.005],
+    ...     "n": [500, 900], "small": [False, False], "company": [0.18] * 2})
+    >>> movers(r, "market", limit=1)["market"].to_list()
+    ['BR']
+    """
+    from cxm.metrics.kpis import BY_ID
+
+    scales = {
+        k: "share" if u == "share" else "points" if u in ("score", "pp", "points") else "pct"
+        for k in report["kpi_id"].unique().to_list()
+        for u in [BY_ID[k].unit]
+    }
+    scale = pl.col("kpi_id").replace_strict(scales, return_dtype=pl.String)
+    size = (
+        pl.when(scale == "share")
+        .then(pl.col("change").abs() * 100)
+        .when(scale == "points")
+        .then(pl.col("change").abs())
+        .otherwise((pl.col("value") / pl.col("previous") - 1).abs() * 100)
+    )
+    return (
+        report.filter(~pl.col("small") & pl.col("change").is_not_null() & (pl.col("previous") != 0))
+        .with_columns(size.alias("move"))
+        .filter(pl.col("move").is_finite())
+        .sort("move", descending=True)
+        .head(limit)
+    )
