@@ -359,3 +359,36 @@ def test_the_trend_chart_marks_the_month_the_data_stops_inside_as_to_date():
     fig = charts.trend(frame, get("revenue"), load_config())
     assert [a.text for a in fig.layout.annotations] == ["to date"]
     assert [c[2] for c in fig.data[0].customdata] == ["", "", " to date"]
+
+
+def _app(app_env, **params):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = "admin"
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at.run()
+
+
+def test_a_vs_year_link_compares_tiles_with_the_same_days_a_year_earlier(app_env):
+    # The tiny company's data runs to 2 March 2026: Q1 2026 to date is 1 Jan - 2 Mar, and a
+    # year earlier the same days of Q1 2025; active sellers are taken on 2 March 2025.
+    at = _app(app_env, period="2026-Q1", vs="year")
+    assert not at.exception
+    assert at.radio(key="f_vs").value == "year" and at.query_params["vs"] == "year"
+    captions = " ".join(c.value for c in at.caption)
+    assert "in Q1 2026 to date (1 Jan–2 Mar)" in captions
+    assert "vs Q1 2025 (1 Jan–2 Mar)" in captions and "vs 2 Mar 2025" in captions
+
+
+def test_a_junk_vs_link_is_named_and_the_previous_period_is_shown(app_env):
+    at = _app(app_env, period="2026-Q1", vs="lastyear")
+    warnings = " ".join(w.value for w in at.warning)
+    assert 'Link parameter vs: "lastyear" is not one of previous, year' in warnings
+    assert at.radio(key="f_vs").value == "previous" and "vs" not in at.query_params
+    # Q1 to 2 March (its third month, day 2) against Q4 2025 to 2 December; active sellers
+    # on 2 December 2025.
+    captions = " ".join(c.value for c in at.caption)
+    assert "vs Q4 2025 (1 Oct–2 Dec)" in captions and "vs 2 Dec 2025" in captions
