@@ -29,7 +29,8 @@ def import_section(admin: User) -> None:
     st.caption(
         "Upload table files named after their tables (sellers.csv, orders.parquet, ...) or one "
         "zip of them. Each file replaces its table; tables you do not upload are kept. "
-        "Everything is checked first, and on any problem nothing is written. Loads of "
+        "Everything is checked first, and on any problem nothing is written. Timestamps are "
+        "the market's local time, written without a time zone (2026-10-01 23:30:00). Loads of "
         f"millions of orders are faster with `cxm import` on the server; an upload takes files "
         f"of up to {st.get_option('server.maxUploadSize'):,} MB."
     )
