@@ -64,7 +64,9 @@ def import_dir(
 ) -> importer.ImportResult:
     """Validate and load the table files in ``directory`` with their facts, all or nothing.
 
-    ``source`` and ``on_step`` are `cxm.warehouse.importer.import_dir`'s.
+    ``source`` and ``on_step`` are `cxm.warehouse.importer.import_dir`'s. The result's
+    ``warnings`` and ``warning_total`` are the import's summary of what loaded but may be
+    wrong (orders outside their seller's membership), for the command line and the Data page.
 
     Raises
     ------
