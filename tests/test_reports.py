@@ -31,7 +31,7 @@ from cxm.reports import (
     segment_table,
     write,
 )
-from cxm.reports.export import rounded
+from cxm.reports.export import NUMBERS_NOTE, rounded
 from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import audit
 from cxm.warehouse.demo import DemoSpec
@@ -115,7 +115,7 @@ def test_xlsx_has_the_report_sheet_and_an_about_sheet(table, tmp_path):
     sheet = pl.read_excel(path, sheet_name="Report", schema_overrides={"target": pl.Float64})
     assert_frame_equal(sheet, rounded(table.frame), check_dtypes=False)
     about = pl.read_excel(path, sheet_name="About")
-    assert dict(about.iter_rows()) == dict(table.stamp.items())
+    assert dict(about.iter_rows()) == dict(table.stamp.items()) | {"Numbers": NUMBERS_NOTE}
 
 
 def test_parquet_holds_the_rows_and_the_stamp_in_its_metadata(table, tmp_path):

@@ -65,6 +65,13 @@ COLUMN_UNITS = {
     "expected_spend": "amount",
     "clv_12m": "amount",
 }
+#: What the About sheet of a report's XLSX says about its numbers.
+NUMBERS_NOTE = (
+    "Each value is rounded to its KPI's precision: amounts to the cent, shares as fractions "
+    "to 4 decimals shown as percentages, scores whole. A change of a share is a difference of "
+    "fractions: +2.1% in the change column is +2.1 percentage points (pp), not a relative "
+    "change. The Parquet file of the same report keeps full precision."
+)
 #: XLSX number formats per unit: (a level, a change). Shares are fractions shown as %; a
 #: change of a share is a difference of fractions (0.021 shows +2.1%: 2.1 pp).
 _XLSX_FORMATS = {
@@ -124,7 +131,8 @@ def _csv(table: SegmentTable, path: Path) -> None:
 def _xlsx(table: SegmentTable, path: Path) -> None:
     import xlsxwriter
 
-    about = pl.DataFrame(table.stamp.items(), schema=["About", "Text"], orient="row")
+    notes = [("Numbers", NUMBERS_NOTE)] if "unit" in table.frame.columns else []
+    about = pl.DataFrame([*table.stamp.items(), *notes], schema=["About", "Text"], orient="row")
     with xlsxwriter.Workbook(str(path)) as book:
         _report_sheet(book, rounded(table.frame))
         about.write_excel(book, worksheet="About", autofit=True, header_format={"bold": True})
