@@ -26,10 +26,16 @@ def whatif(
     preset: Annotated[
         str | None, typer.Option(help="A preset of the catalog, e.g. retention_quarter.")
     ] = None,
-    caps: Annotated[bool, typer.Option("--caps/--no-caps", help="Apply the caps.")] = True,
+    caps: Annotated[
+        bool | None,
+        typer.Option("--caps/--no-caps", help="Apply the caps (default: as published)."),
+    ] = None,
     mandatory: Annotated[
-        bool, typer.Option("--mandatory/--no-mandatory", help="Keep mandatory actions.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--mandatory/--no-mandatory", help="Keep mandatory actions (default: as published)."
+        ),
+    ] = None,
     market: MarketOption = None,
     out_file: Annotated[
         Path | None,
@@ -90,7 +96,11 @@ def whatif(
             chosen = Weights.parse(weights, where="--weights")
         else:
             chosen = published.weights
-        ranking = rank(field, chosen, Guardrails(mandatory=mandatory, caps=caps))
+        guard = Guardrails(
+            mandatory=published.guardrails.mandatory if mandatory is None else mandatory,
+            caps=published.guardrails.caps if caps is None else caps,
+        )
+        ranking = rank(field, chosen, guard)
         baseline = field.baseline(published.guardrails, published.weights)
         result = compare(field, ranking, baseline=baseline)
         if out_file is not None:
