@@ -392,3 +392,18 @@ def test_a_junk_vs_link_is_named_and_the_previous_period_is_shown(app_env):
     # on 2 December 2025.
     captions = " ".join(c.value for c in at.caption)
     assert "vs Q4 2025 (1 Oct–2 Dec)" in captions and "vs 2 Dec 2025" in captions
+
+
+def test_the_cube_answers_a_whole_compared_month_but_not_one_cut_short(demo):
+    from cxm.metrics import cube
+    from cxm.metrics.kpis import get
+
+    first = data_range(demo).first_on
+    kpis = [get("revenue"), get("active_rate")]
+    # Data to 31 Oct: October against all of September, which the cube holds.
+    where = SegmentFilter(period=Period.parse("2026-10"))
+    whole = report.comparison(where, DataRange(first, D(2026, 10, 31))).previous_filter(where)
+    assert whole.as_of is None and cube.answers(demo, kpis, [()], whole)
+    # Data to 15 Oct: 1-15 September, which the cube (whole months) cannot answer.
+    cut = report.comparison(where, DataRange(first, D(2026, 10, 15))).previous_filter(where)
+    assert cut.as_of == D(2026, 9, 15) and not cube.answers(demo, kpis, [()], cut)
