@@ -504,6 +504,18 @@ def test_issue_19_published_is_the_last_published_scenario_with_who_and_when(tmp
     )
     # Three publications, three audit entries.
     assert audit.entries(path=trail)["action"].to_list() == ["publish scenario"] * 3
+    # A file from before publications were kept: the latest mark on a scenario counts.
+    import sqlite3
+
+    with sqlite3.connect(path) as con:
+        con.execute("DELETE FROM publications")
+        con.execute("UPDATE scenarios SET published_at = '2026-01-01 00:00:00' WHERE id = ?",
+                    [b.id])  # fmt: skip
+    assert scenarios.published(field.catalog, path=path).scenario.id == a.id
+    with sqlite3.connect(path) as con:
+        con.execute("UPDATE scenarios SET published_at = '2030-01-01 00:00:00' WHERE id = ?",
+                    [b.id])  # fmt: skip
+    assert scenarios.published(field.catalog, path=path).scenario.id == b.id
     # The comparison is made against it: Maria's baseline under A puts the reminder first
     # (retention x2: 2 x 0.8 x 0.375 + 0.15 = 0.75 > the upsell's 0.68).
     base = field.baseline(now.guardrails, now.weights)

@@ -45,8 +45,9 @@ def headline(result: Comparison) -> None:
         if result.changed
         else "Every seller keeps the first action the published weights give them"
     )
-    if result.changed:
-        said = summary.effect(result.effect).describe()
+    moved = summary.effect(result.effect)
+    if moved.gains or moved.costs:
+        said = moved.describe()
         st.markdown(
             f"**Expected progress against what is published:** {fmt.md_escape(said)}",
             help="Per priority, follow-through x impact x need summed over every seller's "

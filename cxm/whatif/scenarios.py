@@ -302,10 +302,17 @@ def published(catalog: Catalog, *, path: Path | None = None) -> Published:
     if target.exists():
         con = _connect(target)
         try:
-            rows = con.execute(
-                "SELECT scenario_id, published_by, published_at FROM publications "
-                "ORDER BY id DESC LIMIT 1"
-            ).fetchall()
+            rows = (
+                con.execute(
+                    "SELECT scenario_id, published_by, published_at FROM publications "
+                    "ORDER BY id DESC LIMIT 1"
+                ).fetchall()
+                or con.execute(
+                    # Published before publications were kept: the latest mark on a scenario.
+                    "SELECT id, published_by, published_at FROM scenarios "
+                    "WHERE published_at IS NOT NULL ORDER BY published_at DESC, id DESC LIMIT 1"
+                ).fetchall()
+            )
         finally:
             con.close()
     if not rows:
