@@ -4,6 +4,7 @@ predicted customer value with the check of its model."""
 import streamlit as st
 
 from cxm.metrics import holdout, value
+from cxm.metrics.report import comparison
 from cxm.segments import Dimension
 from cxm.segments.filter import SELLER_DIMENSIONS
 from cxm.ui import charts, fmt, queries, shell, tables, tiles, widgets
@@ -36,6 +37,7 @@ for i, kpi_id in enumerate(kpis):
         company = report.filter(report["kpi_id"] == kpi_id)["company"].first()
         st.plotly_chart(charts.kpi_bars(report, kpi, by, ctx.cfg, company), key=f"bars_{kpi_id}")
 tables.behind(report, ctx.cfg, key="bars_table")
+st.caption(f"Previous and change: {comparison(ctx.where, queries.data()).sentence()}.")
 
 st.subheader(f"{first.label} by month")
 trend = queries.trend(

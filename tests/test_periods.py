@@ -407,3 +407,14 @@ def test_the_cube_answers_a_whole_compared_month_but_not_one_cut_short(demo):
     # Data to 15 Oct: 1-15 September, which the cube (whole months) cannot answer.
     cut = report.comparison(where, DataRange(first, D(2026, 10, 15))).previous_filter(where)
     assert cut.as_of == D(2026, 9, 15) and not cube.answers(demo, kpis, [()], cut)
+
+
+def test_the_kpis_page_says_what_previous_and_change_are_measured_against(app_env):
+    at = _app(app_env, period="2026", vs="year")
+    at.switch_page("app_pages/kpis.py").run()
+    assert not at.exception
+    # Data to 2 March 2026: the year to date against the same days of 2025.
+    assert (
+        "Previous and change: 2026 to date (1 Jan–2 Mar) vs 2025 (1 Jan–2 Mar), the same days "
+        "of a year earlier." in [c.value for c in at.caption]
+    )
