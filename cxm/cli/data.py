@@ -196,6 +196,7 @@ def _print_status(path: Path) -> None:
             f"Last load: {load['kind']} at {load['loaded_at']:%Y-%m-%d %H:%M}, "
             f"{load['source']}; data as of {load['data_as_of'] or 'unknown'}.",
             markup=False,
+            soft_wrap=True,
         )
     if n_outside:
         shown = ", ".join(i.value.split()[0] for i in outside[:STATUS_LISTED])
