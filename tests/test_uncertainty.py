@@ -242,7 +242,7 @@ def test_movers_never_lead_with_noise_from_a_small_segment():
     assert "rose 3.0 pp" in sentences[0] and "p < 0.001" in sentences[0]
     assert "Executive Director" not in " ".join(sentences)
     assert "Diamond" not in " ".join(sentences)
-    assert "3 segment x KPI changes" in note and "under n = 10" in note
+    assert "3 segment x KPI changes" in note and "under n = 10 in either period" in note
 
 
 def test_movers_say_when_nothing_moved_beyond_noise():

@@ -46,8 +46,9 @@ standard error the change test uses; the interval is what tables, tiles and hove
   sorted times at ranks n/2 - 0.98 sqrt(n) and n/2 + 1 + 0.98 sqrt(n) (rounded outward);
   se = the interval's width / 3.92, for the change test.
 
-No interval (null) where the value is null, n is 0, or the warehouse was loaded before the
-monthly cube held the sums of squares an average or a sum needs (reload to fill them).
+No interval (null) where the value is null, n is 0, an average rests on a single seller (no
+spread between sellers to measure), or the warehouse was loaded before the monthly cube held
+the sums of squares an average or a sum needs (reload to fill them).
 
 **The change test.** A change is value minus previous; its se is sqrt(se^2 + previous_se^2) and
 `change_p` the two-sided normal p-value of change / se (null when either se is unknown).

@@ -86,7 +86,8 @@ def mover_sentences(
     note = (
         f"Each change is tested against its noise (two-sided, 95%), with the false discovery "
         f"rate held at {found.fdr:.0%} across the {found.tested:,} segment x KPI changes "
-        f"tested; segments under n = {found.min_n} are not tested. Strongest evidence first."
+        f"tested; a segment under n = {found.min_n} in either period is not tested. Strongest "
+        "evidence first."
     )
     return out, note
 
