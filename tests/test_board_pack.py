@@ -1,7 +1,12 @@
-"""The board pack PDF: read back with pypdf, every page stamped, cut to the reader's scope."""
+"""The board pack PDF: read back with pypdf, every page stamped, page 1 in words, cut to scope.
+
+The tiny company (tests/fixtures/tiny_company, data as of 2026-03-02) is where the numbers
+are worked out by hand; the 2,000-seller demo checks the structure and the scope.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import io
 
@@ -15,15 +20,25 @@ from cxm.access import NotAllowed, Role, Scope, User
 from cxm.cli import app
 from cxm.config import load_config
 from cxm.metrics import headline, report
+from cxm.metrics.compute import data_range
 from cxm.segments import Period, SegmentFilter
 from cxm.ui import fmt
-from cxm.ui.board_pack import audit_pack, board_pack
+from cxm.ui.board_pack import _story, audit_pack, board_pack, last_published
 from cxm.warehouse import audit
 
 CFG = load_config()
 WHERE = SegmentFilter(period=Period.parse("2026-Q3"))
 SCOPE = Scope(markets=("BR", "MX"))
 EXEC = User(username="exec", name="Erin Executive", email="e@x.example", role=Role.EXECUTIVE)
+
+
+def _text(pdf: bytes) -> list[str]:
+    assert pdf.startswith(b"%PDF")
+    return [p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages]
+
+
+def _flat(text: str) -> str:
+    return " ".join(text.split())
 
 
 @pytest.fixture(scope="module")
@@ -35,40 +50,215 @@ def con(small_demo_warehouse):
 
 @pytest.fixture(scope="module")
 def pages(con) -> list[str]:
-    pdf = board_pack(con, user=EXEC, where=WHERE, scope=SCOPE, cfg=CFG)
-    assert pdf.startswith(b"%PDF")
-    return [p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages]
+    return _text(board_pack(con, user=EXEC, where=WHERE, scope=SCOPE, cfg=CFG))
 
 
-def test_every_page_states_its_filters_period_as_of_and_scope(pages):
-    assert len(pages) >= 2
+@pytest.fixture
+def tiny(tiny_warehouse):
+    """The tiny company with two more targets: app use 25% for 2026-Q1 and 5% for 2026-02
+    (kpi_targets already holds 2026-Q1 active_rate 0.22 and customer_nps 5 for BR)."""
+    with duckdb.connect(str(tiny_warehouse)) as c:
+        c.execute(
+            "INSERT INTO kpi_targets VALUES ('2026-Q1', 'app_adoption_7d', NULL, 0.25), "
+            "('2026-02', 'app_adoption_7d', NULL, 0.05)"
+        )
+    c = duckdb.connect(str(tiny_warehouse), read_only=True)
+    yield c
+    c.close()
+
+
+def test_the_pack_is_a_summary_the_gap_the_scenario_and_an_appendix(pages):
+    # Q3 2026 for BR and MX, no scenario: page 1 the summary, page 2 the gap (and the line
+    # saying no scenario was chosen), then the appendix: 7 ranks x 2 markets + 2 totals at
+    # most = 16 rows, one page.
+    assert len(pages) == 3
+    assert pages[0].startswith("Board pack: Q3 2026")
+    for heading in ("What changed against Q2 2026", "Targets for Q3 2026", "Headline KPIs"):
+        assert heading in pages[0]
+    assert "The experience gap is widest in" in pages[1]
+    assert "No scenario has been published and none was chosen" in _flat(pages[1])
+    assert pages[2].startswith("Appendix: headline KPIs by market and rank")
+
+
+def test_every_page_states_its_filters_period_comparison_as_of_and_scope(pages):
+    # Q3 2026 is whole in the data (as of 2026-10-31), so it is compared with all of Q2.
     for i, text in enumerate(pages, start=1):
         assert (
-            f"All sellers, Q3 2026 · as of 2026-09-30 · scope BR, MX · page {i}/{len(pages)}"
-            in (text)
-        )
+            "All sellers · Q3 2026 vs Q2 2026, the previous period · as of 30 Sep 2026 · "
+            f"scope BR, MX · page {i}/{len(pages)}"
+        ) in _flat(text)
 
 
-def test_the_headline_table_holds_the_report_s_numbers(con, pages):
+def test_a_partial_period_reads_to_date_on_every_page_with_its_comparison(tiny):
+    # The tiny company's data stop on 2026-03-02: Q1 2026 is "to date (1 Jan–2 Mar)"; what it
+    # is compared with is the library's like-for-like rule (`report.comparison`), stated
+    # whole on every page.
+    where = SegmentFilter(period=Period.parse("2026-Q1"))
+    pages = _text(board_pack(tiny, user=EXEC, where=where, scope=Scope.everywhere(), cfg=CFG))
+    compared = report.comparison(where, data_range(tiny)).sentence()
+    assert compared.startswith("Q1 2026 to date (1 Jan–2 Mar)")
+    for i, text in enumerate(pages, start=1):
+        assert (
+            f"All sellers · {compared} · as of 2 Mar 2026 · scope all markets · page {i}/3"
+        ) in _flat(text)
+    assert "Targets for Q1 2026 to date (1 Jan–2 Mar)" in _flat(pages[0])
+
+
+def test_page_one_says_when_there_is_nothing_to_compare_with(tiny):
+    # The data start on 2025-01-10: January 2025 has no December 2024 to be compared with.
+    pages = _text(board_pack(tiny, user=EXEC, where=SegmentFilter(period=Period.parse(
+        "2025-01")), scope=Scope.everywhere(), cfg=CFG))  # fmt: skip
+    first = _flat(pages[0])
+    assert "What changed No comparison: the data starts on 2025-01-10." in first
+    assert "January 2025; no comparison: the data starts on 2025-01-10 · as of 31 Jan 2025" in (
+        first
+    )
+
+
+def test_page_one_lists_the_targets_met_and_missed_by_the_kpi_s_direction(tiny):
+    # February 2026 (whole; as of 02-28). Live on 02-28: the 12 less S06 (left 2025-10-15)
+    # and S12 (left 01-31) = 10, S11 (joined 02-20) among them.
+    # Active rate: in the 30 days to 02-28 only S07 enrolled (S11, 02-20) -> 1/10 = 10.0%,
+    # under the Q1 target 22% that a share inherits -> missed.
+    # App use in the 7 days to 02-28 (02-22..02-28): S07's follow-up on 02-25 -> 1/10 = 10.0%,
+    # at least February's own target 5% (it beats Q1's 25%) -> met.
+    # Customer NPS for BR, target 5: no BR customer answered NPS in February -> no value yet.
+    pages = _text(board_pack(tiny, user=EXEC, where=SegmentFilter(period=Period.parse(
+        "2026-02")), scope=Scope.everywhere(), cfg=CFG))  # fmt: skip
+    first = _flat(pages[0])
+    assert "Targets for February 2026 1 met; 1 missed; 1 no value yet." in first
+    assert "Active rate all 22.0% 10.0% missed" in first
+    assert "Seller app adoption all 5.0% 10.0% met" in first
+    assert "Customer NPS Brazil 5 – no value yet" in first
+
+
+def test_page_one_says_nothing_moved_beyond_noise_when_nothing_did(tiny):
+    # February against January 2026. Only the company's rows reach n = 10 in February (every
+    # market and rank holds fewer than 10 sellers), and January had 9 live sellers (S12 gone
+    # on 01-31, S11 not yet in): under the minimum n of 10 in the compared period, so live
+    # sellers 9 -> 10, active rate 2/9 -> 1/10 and app use 0/9 -> 1/10 are not tested at all.
+    pages = _text(board_pack(tiny, user=EXEC, where=SegmentFilter(period=Period.parse(
+        "2026-02")), scope=Scope.everywhere(), cfg=CFG))  # fmt: skip
+    first = _flat(pages[0])
+    assert "What changed against January 2026 • No KPI moved beyond noise." in first
+    assert "No change was tested: no segment has n of at least 10 in both periods." in first
+
+
+def test_the_changes_are_the_ones_with_the_strongest_evidence_never_a_small_segment():
+    # Company: active rate 20.0% -> 21.0%, p = 0.3. Markets: BR 15.0% from 19.0% (n = 500,
+    # p = 0.0004), US 20.0% from 20.5% (n = 900, p = 0.6), CA 60% from 10% (n = 8: under the
+    # minimum n of 10, never tested however large its move). Tested: 0.3, 0.0004, 0.6 ->
+    # Benjamini-Hochberg q = 0.45, 0.0012, 0.6: only BR is under 5%.
+    company = pl.DataFrame({"kpi_id": ["active_rate"], "value": [0.21], "previous": [0.2],
+        "change": [0.01], "n": [1408], "small": [False], "company": [0.21],
+        "change_p": [0.3]})  # fmt: skip
+    markets = pl.DataFrame(
+        {
+            "market": ["BR", "US", "CA"],
+            "kpi_id": ["active_rate"] * 3,
+            "value": [0.15, 0.20, 0.6],
+            "previous": [0.19, 0.205, 0.1],
+            "change": [-0.04, -0.005, 0.5],
+            "n": [500, 900, 8],
+            "small": [False, False, True],
+            "company": [0.21] * 3,
+            "change_p": [0.0004, 0.6, 0.0001],
+        }
+    )
+    said, note = _story.changes({(): company, ("market",): markets}, CFG)
+    assert said == [
+        "Active rate fell 4.0 pp in Brazil, to 15.0% (company 21.0%; n = 500; p < 0.001)."
+    ]
+    assert note.startswith("1 of 3 changes tested is beyond noise;")
+
+
+@pytest.mark.parametrize(
+    ("kpi_id", "value", "target", "small", "partial", "expected"),
+    [
+        # Higher is better: at or above the target meets it.
+        ("active_rate", 0.22, 0.22, False, False, ("met", True)),
+        ("active_rate", 0.219, 0.22, False, False, ("missed", False)),
+        # Lower is better (the experience gap): at or below meets it.
+        ("experience_gap_pp", 48.0, 50.0, False, False, ("met", True)),
+        ("experience_gap_pp", 52.0, 50.0, False, False, ("missed", False)),
+        # While the period runs, shares and gaps are on track or behind...
+        ("experience_gap_pp", 48.0, 50.0, False, True, ("on track", True)),
+        ("active_rate", 0.1, 0.22, False, True, ("behind", False)),
+        # ... and a sum, which grows until the period ends, is not judged.
+        ("revenue", 10.0, 50.0, False, True, ("period not over", None)),
+        ("revenue", 60.0, 50.0, False, False, ("met", True)),
+        ("active_rate", 0.5, 0.22, True, False, ("too few to judge", None)),
+        ("active_rate", None, 0.22, False, False, ("no value yet", None)),
+    ],
+)
+def test_a_target_s_status_follows_the_kpi_s_direction(
+    kpi_id, value, target, small, partial, expected
+):
+    assert _story.target_status(kpi_id, value, target, small=small, partial=partial) == expected
+
+
+def test_the_appendix_runs_up_the_ladder_in_market_order_and_folds_small_ranks():
+    # US comes before BR in the configured markets (US, CA, MX, BR, DE, JP). Ladder: Member,
+    # Consultant, Senior Consultant, Manager, Director, Executive Director, Diamond.
+    # Under 30 sellers folded: US Diamond 3, BR Member 29, BR Director 5 -> 3 segments,
+    # 3 + 29 + 5 = 37 sellers. Kept: US Member 100, US Manager 40, BR Consultant 31.
+    seg = pl.DataFrame(
+        {
+            "market": ["BR", "BR", "US", "US", "US", "BR"],
+            "rank": ["Director", "Consultant", "Manager", "Diamond", "Member", "Member"],
+            "n": [5, 31, 40, 3, 100, 29],
+        }
+    )
+    by_market_rank = seg.with_columns(
+        kpi_id=pl.lit("live_sellers"), value=pl.col("n").cast(pl.Float64), small=pl.lit(False)
+    )
+    by_market = pl.DataFrame(
+        {"market": ["BR", "US"], "n": [65, 143]}
+    ).with_columns(
+        kpi_id=pl.lit("live_sellers"), value=pl.col("n").cast(pl.Float64), small=pl.lit(False)
+    )  # fmt: skip
+    app_ = _story.appendix(by_market, by_market_rank, CFG, fold_under=30)
+    assert [(r["market"], r["rank"], r["sellers"]) for r in app_.rows] == [
+        ("US", None, 143),
+        ("US", "Member", 100),
+        ("US", "Manager", 40),
+        ("BR", None, 65),
+        ("BR", "Consultant", 31),
+    ]
+    assert (app_.folded, app_.folded_sellers) == (3, 37)
+    assert _story.folded_line(app_, 30) == "3 segments under n = 30 folded: 37 sellers"
+
+
+def test_the_tiny_company_s_appendix_folds_every_rank_into_one_counted_line(tiny):
+    # Live on 02-28: US S01 Director, S02 Manager, S03 Consultant, S04 Member; CA S09 Senior
+    # Consultant, S10 Member; BR S05 Manager, S07 Consultant, S08 and S11 Member -> 9 market x
+    # rank segments, all under 30, holding 10 sellers; the market totals 4, 2 and 4 remain.
+    pages = _text(board_pack(tiny, user=EXEC, where=SegmentFilter(period=Period.parse(
+        "2026-02")), scope=Scope.everywhere(), cfg=CFG))  # fmt: skip
+    last = _flat(pages[-1])
+    assert "9 segments under n = 30 folded: 10 sellers." in last
+    totals = [line.split(" ")[:4] for line in pages[-1].splitlines() if "all ranks" in line]
+    assert totals == [["US", "all", "ranks", "4"], ["CA", "all", "ranks", "2"],
+                      ["BR", "all", "ranks", "4"]]  # fmt: skip
+
+
+def test_the_headline_table_holds_the_report_s_values(con, pages):
     rows = report.segment_report(con, [k.id for k in headline()], where=WHERE, scope=SCOPE, cfg=CFG)
-    first = pages[0]
+    first = _flat(pages[0])
     for r in rows.iter_rows(named=True):
         kpi = next(k for k in headline() if k.id == r["kpi_id"])
-        value = fmt.kpi_value(kpi.unit, r["value"], CFG.currency)
-        assert f"{kpi.label} {value} {int(r['n']):,}" in first, kpi.id
+        shown = f"n < {CFG.min_n}" if r["small"] else fmt.kpi_value(kpi.unit, r["value"])
+        assert f"{kpi.short or kpi.label} n = {fmt.number(r['n'])}" in first, kpi.id
+        assert shown in first, kpi.id
 
 
-def test_the_market_tables_hold_only_the_reader_s_markets(pages):
-    others = [m for m in CFG.market_codes if m not in SCOPE.markets]
-    lines = [line for text in pages for line in text.splitlines()]
-    by_market = [line.split(" ")[0] for line in lines if line.split(" ")[0] in CFG.market_codes]
-    assert set(by_market) == {"BR", "MX"}
-    assert not any(line.startswith(f"{m} ") for m in others for line in lines)
-
-
-def test_long_tables_run_on_with_their_header_repeated(pages):
-    table_pages = [t for t in pages if "Market Rank KPI Value n Change Target" in t]
-    assert len(table_pages) >= 2
+def test_a_scoped_reader_s_pack_names_no_other_market(pages):
+    others = [m for m in CFG.markets if m.code not in SCOPE.markets]
+    words = [w for text in pages for w in _flat(text).split(" ")]
+    assert {"BR", "MX"} <= set(words)
+    assert not {m.code for m in others} & set(words)
+    flat = " ".join(_flat(t) for t in pages)
+    assert not [m.name for m in others if m.name in flat]
 
 
 def test_nobody_signed_in_gets_no_pack(con):
@@ -89,21 +279,58 @@ def test_cxm_board_pack_writes_the_pdf_and_names_a_bad_market(small_demo_warehou
     common = ["board-pack", "--period", "2026-Q3", "--warehouse", str(small_demo_warehouse)]
     good = CliRunner().invoke(app, [*common, "--market", "BR", "--out", str(out)])
     assert good.exit_code == 0, good.output
-    text = PdfReader(out).pages[0].extract_text()
-    assert "All sellers in BR, Q3 2026 · as of 2026-09-30 · scope all markets · page 1/" in text
+    text = _flat(PdfReader(out).pages[0].extract_text())
+    assert (
+        "All sellers in BR · Q3 2026 vs Q2 2026, the previous period · as of 30 Sep 2026 · "
+        "scope all markets · page 1/"
+    ) in text
     bad = CliRunner().invoke(app, [*common, "--market", "XX", "--out", str(tmp_path / "x.pdf")])
     assert bad.exit_code == 1
     assert 'market: "XX" is not one of' in " ".join(bad.output.split())
     assert not (tmp_path / "x.pdf").exists()
     wrong = CliRunner().invoke(app, [*common, "--out", str(tmp_path / "x.txt")])
     assert wrong.exit_code == 2 and "--out" in wrong.output
+    both = CliRunner().invoke(
+        app, [*common, "--scenario", "1", "--weights", "sales:1", "--out", str(tmp_path / "y.pdf")]
+    )
+    assert both.exit_code == 2 and "give one of them" in both.output
     trail = audit.entries(path=audit.audit_path(small_demo_warehouse))
     assert trail.filter(pl.col("sha256") == hashlib.sha256(out.read_bytes()).hexdigest()).height
 
 
-def test_a_saved_scenario_gets_its_page_with_the_comparisons_numbers(con, tmp_path):
+def _scenario(saved_at: str, published_at: str | None, i: int):
+    from cxm.whatif.scenarios import Scenario
+    from cxm.whatif.weights import Weights
+
+    return Scenario(
+        id=i,
+        name=f"s{i}",
+        author="sam",
+        created_at=dt.datetime.fromisoformat(saved_at),
+        weights=Weights.of({"sales": 1}),
+        guardrails_mandatory=True,
+        guardrails_caps=True,
+        catalog_version="1",
+        data_as_of=None,
+        published_by="sam" if published_at else None,
+        published_at=dt.datetime.fromisoformat(published_at) if published_at else None,
+    )
+
+
+def test_the_pack_s_default_scenario_is_the_one_published_last():
+    # Saved 1, 2, 3; 2 published on Dec 3, 1 on Dec 4 (after 2), 3 never: 1 is the default.
+    saved = [
+        _scenario("2026-12-01 09:00", "2026-12-04 10:00", 1),
+        _scenario("2026-12-02 09:00", "2026-12-03 10:00", 2),
+        _scenario("2026-12-05 09:00", None, 3),
+    ]
+    assert last_published(saved).id == 1
+    assert last_published([saved[2]]) is None
+
+
+def test_a_scenario_s_page_states_its_gains_and_costs_against_the_catalog(con, tmp_path):
     from cxm.whatif import scenarios
-    from cxm.whatif.compare import Guardrails, compare, load_field, rank
+    from cxm.whatif.compare import GUARDED, Guardrails, compare, load_field, rank
     from cxm.whatif.weights import Weights
 
     field = load_field(con, CFG, scope=SCOPE)
@@ -112,12 +339,17 @@ def test_a_saved_scenario_gets_its_page_with_the_comparisons_numbers(con, tmp_pa
     saved = scenarios.save("Retention Q1", weights, Guardrails(), user=strategist, field=field,
                            path=tmp_path / "s.sqlite")  # fmt: skip
     pdf = board_pack(con, user=EXEC, where=WHERE, scope=SCOPE, cfg=CFG, scenario=saved)
-    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
-    result = compare(field, rank(field, weights))
+    text = _flat(" ".join(_text(pdf)))
+    catalog = rank(field, Weights.of(field.catalog.baseline), GUARDED)
+    result = compare(field, rank(field, weights), baseline=catalog)
     assert "What-if scenario: Retention Q1" in text
-    assert f"{fmt.share(result.changed_share)} ({result.changed:,}) would get a different" in (
-        " ".join(text.split())
-    )
-    top = result.transition.filter(pl.col("baseline") != pl.col("scenario")).row(0, named=True)
-    assert f"{top['sellers']:,}" in text
-    assert "No what-if scenario was chosen" not in text
+    assert f"{fmt.share(result.changed_share)} of sellers ({result.changed:,}) would get a" in text
+    # Each priority's change, in words, sorted: gains largest first, costs largest first.
+    effect = {r["label"]: r["change"] for r in result.effect.iter_rows(named=True)}
+    gains = sorted((c, k) for k, c in effect.items() if c is not None and round(100 * c) > 0)
+    costs = sorted((c, k) for k, c in effect.items() if c is not None and round(100 * c) < 0)
+    said = [f"{k} {fmt.signed(100 * c, 0, '%')}" for c, k in gains[::-1]]
+    assert f"Expected gains: {', '.join(said) or 'none'}." in text
+    said = [f"{k} {fmt.signed(100 * c, 0, '%')}" for c, k in costs]
+    assert f"Expected costs: {', '.join(said) or 'none'}." in text
+    assert "No scenario has been published" not in text

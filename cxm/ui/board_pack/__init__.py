@@ -1,126 +1,113 @@
-"""The board pack: the Overview's KPIs, the experience gap and the KPIs by segment as one PDF.
+"""The board pack: a PDF an executive presents (issue 19).
 
-Every page's footer states the filters, period, as-of date and scope, so a page torn out of
-the pack still says what it shows. Charts go in as vector images (Plotly through kaleido,
-which drives the system Chromium); long tables run on over pages with their header repeated,
-never cut. No Streamlit here: the page and ``cxm board-pack`` both call `board_pack`.
+Page 1 says what happened in words: the changes with the strongest evidence, the targets with
+their status, the ten headline KPIs with their 12-month lines. Then the experience gap, the
+chosen what-if scenario with its gains and costs against the catalog's weights, and an
+appendix by market and rank in ladder order with small segments folded into one counted line.
+Every footer states the filters, the period (with "to date" when partial), the comparison,
+the as-of date and the scope, so a page torn out of the pack still says what it shows. No
+Streamlit here: the Reports page and ``cxm board-pack`` both call `board_pack`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import io
-import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import polars as pl
-from fpdf import FPDF
-from fpdf.fonts import FontFace
 
 from cxm.access import Role, Scope, User, require_role
 from cxm.config import CompanyConfig
-from cxm.errors import CxmError
 from cxm.metrics import headline, report
-from cxm.metrics.compute import data_range, window
-from cxm.metrics.kpis import get
+from cxm.metrics.compute import DataRange, data_range, window
+from cxm.metrics.experience import attribute_gaps
+from cxm.metrics.targets import targets_for
 from cxm.segments.filter import SegmentFilter
-from cxm.ui import charts, fmt
+from cxm.ui import fmt
+from cxm.ui.board_pack import _pages, _story
+from cxm.ui.board_pack._layout import Pack
 from cxm.warehouse import audit
+from cxm.whatif.compare import GUARDED, Guardrails
 from cxm.whatif.scenarios import Scenario
-
-# fpdf2 draws Plotly's SVG without its clip paths (nothing in these charts needs them) and
-# says so once per chart; keep that out of the logs.
-logging.getLogger("fpdf.svg").setLevel(logging.ERROR)
+from cxm.whatif.weights import Weights
 
 #: Everyone signed in may take the board pack (it holds no row-level data).
 PACK_ROLES = tuple(Role)
-FONTS = Path("/usr/share/fonts/truetype/dejavu")
-INK, MUTED = (33, 33, 33), (110, 110, 110)
 
 
-class _Pack(FPDF):
-    def __init__(self, footer: str):
-        super().__init__(orientation="landscape", format="A4")
-        self._footer = footer
-        regular, bold = FONTS / "DejaVuSans.ttf", FONTS / "DejaVuSans-Bold.ttf"
-        if not (regular.exists() and bold.exists()):
-            raise CxmError(
-                f"The board pack needs the DejaVu fonts ({regular}); install them with "
-                "`apt-get install fonts-dejavu-core` (make run and make test do)."
-            )
-        self.add_font("DejaVu", "", str(regular))
-        self.add_font("DejaVu", "B", str(bold))
-        self.set_auto_page_break(auto=True, margin=16)
-        self.set_margins(14, 12, 14)
+@dataclass(frozen=True)
+class Chosen:
+    """The what-if scenario a pack shows: a saved one, or weights given for this pack."""
 
-    def footer(self) -> None:
-        self.set_y(-11)
-        self.set_font("DejaVu", size=7)
-        self.set_text_color(*MUTED)
-        self.cell(0, 4, f"{self._footer} · page {self.page_no()}/{{nb}}", align="C")
+    name: str
+    weights: Weights
+    guardrails: Guardrails
+    origin: str  # "Saved by sam on 5 Dec 2026" / "Weights given for this pack"
+    published_by: str | None = None
+    published_at: dt.datetime | None = None
 
-    def heading(self, text: str, size: int = 14) -> None:
-        self.set_font("DejaVu", "B", size)
-        self.set_text_color(*INK)
-        self.multi_cell(0, size * 0.5, text, new_x="LMARGIN", new_y="NEXT")
-        self.ln(2)
-
-    def note(self, text: str) -> None:
-        self.set_font("DejaVu", size=9)
-        self.set_text_color(*MUTED)
-        self.multi_cell(0, 4.5, text, new_x="LMARGIN", new_y="NEXT")
-        self.ln(2)
-
-    def table_of(self, header: list[str], rows: list[list[str]], widths: tuple) -> None:
-        self.set_font("DejaVu", size=8)
-        self.set_text_color(*INK)
-        with self.table(
-            col_widths=widths,
-            headings_style=FontFace(emphasis="BOLD", fill_color=(235, 235, 235)),
-            line_height=5,
-            text_align="LEFT",
-            repeat_headings=1,
-        ) as table:
-            table.row(header)
-            for row in rows:
-                table.row(row)
-        self.ln(3)
-
-    def chart(self, title: str, figure, width: float = 160) -> None:
-        """Draw a titled chart, on a new page when the rest of this one cannot hold both."""
-        px_w, px_h = 900, 380
-        height = width * px_h / px_w
-        if self.get_y() + height + 14 > self.h - 16:
-            self.add_page()
-        self.heading(title, 13)
-        # Larger type than on screen: the chart is printed at about a fifth of a millimetre
-        # a pixel.
-        figure.update_layout(font=dict(size=17), margin=dict(l=10, r=10, t=10, b=10))
-        svg = figure.to_image(format="svg", width=px_w, height=px_h)
-        self.image(io.BytesIO(svg), w=width)
-        self.ln(2)
-
-
-def _rows(frame: pl.DataFrame, dims: list[str], cfg: CompanyConfig) -> list[list[str]]:
-    out = []
-    for r in frame.iter_rows(named=True):
-        kpi = get(r["kpi_id"])
-        small = r["small"]
-        out.append(
-            [
-                *(str(r[d]) for d in dims),
-                kpi.label,
-                "n < " + str(cfg.min_n)
-                if small
-                else fmt.kpi_value(kpi.unit, r["value"], cfg.currency),
-                f"{int(r['n']):,}",
-                "" if small else fmt.kpi_change(kpi.unit, r["value"], r["previous"]),
-                fmt.kpi_value(kpi.unit, r["target"], cfg.currency),
-            ]
+    @classmethod
+    def of(cls, sc: Scenario | Weights) -> Chosen:
+        if isinstance(sc, Weights):
+            return cls("unsaved weights", sc, GUARDED, "Weights given for this pack")
+        return cls(
+            name=sc.name,
+            weights=sc.weights,
+            guardrails=sc.guardrails,
+            origin=f"Saved by {sc.author} on {fmt.date(sc.created_at)}, catalog "
+            f"{sc.catalog_version}",
+            published_by=sc.published_by,
+            published_at=sc.published_at,
         )
-    return out
+
+
+def last_published(saved: list[Scenario]) -> Scenario | None:
+    """Return the scenario published last among ``saved``, or None: the pack's default.
+
+    >>> last_published([]) is None
+    True
+    """
+    published = [s for s in saved if s.published_at is not None]
+    return max(published, key=lambda s: (s.published_at, s.id)) if published else None
+
+
+def words_for(where: SegmentFilter, scope: Scope, data: DataRange) -> _pages.Words:
+    """Return how the pack names its period, comparison, segment and scope.
+
+    The period and what it is compared with come from `cxm.metrics.report.comparison`: a
+    period the data stops inside reads "to date" and is compared like for like.
+    """
+    win = window(where, data)
+    c = report.comparison(where, data)
+    said = where.describe()
+    when = where.period.describe() + (f", as of {where.as_of}" if where.as_of else "")
+    who = said.removesuffix(f", {when}")
+    return _pages.Words(
+        current=c.current_label,
+        previous=None if c.previous is None else c.previous_label,
+        compared=c.sentence(),
+        why_none=c.why_none if c.previous is None else None,
+        partial=c.partial,
+        who=who,
+        scope=scope.describe(),
+        as_of=win.as_of,
+    )
+
+
+def footer_of(words: _pages.Words) -> str:
+    """Return the line every page ends with: filters, period, comparison, as-of, scope.
+
+    >>> import datetime as dt
+    >>> footer_of(_pages.Words("Q3 2026", "Q2 2026", "Q3 2026 vs Q2 2026, the previous "
+    ...     "period", None, False, "all sellers in BR", "BR, MX", dt.date(2026, 9, 30)))
+    'All sellers in BR · Q3 2026 vs Q2 2026, the previous period · as of 30 Sep 2026 · scope BR, MX'
+    """  # noqa: E501
+    return (
+        f"{words.who[0].upper()}{words.who[1:]} · {words.compared} · "
+        f"as of {fmt.date(words.as_of)} · scope {words.scope}"
+    )
 
 
 def board_pack(
@@ -131,12 +118,14 @@ def board_pack(
     scope: Scope,
     cfg: CompanyConfig,
     now: dt.datetime | None = None,
-    scenario: Scenario | None = None,
+    scenario: Scenario | Weights | None = None,
 ) -> bytes:
     """Return the board pack PDF for ``where`` within ``scope``, with ``scenario`` if given.
 
-    A what-if scenario is shown against the published weights over the live sellers in
-    ``scope`` on the data's as-of date (the what-if works on today's field, not a period).
+    The scenario (a saved one, or weights) is compared with the catalog's weights over the
+    live sellers in ``scope`` on the data's as-of date (the what-if works on today's field,
+    not a period); without one its page says none was chosen. Callers pass the last
+    published scenario by default (`last_published`).
 
     Raises
     ------
@@ -147,101 +136,49 @@ def board_pack(
     """
     who = require_role(user, *PACK_ROLES)
     data = data_range(con)
-    win = window(where, data)
-    said = where.describe()
-    footer = (
-        f"{said[0].upper()}{said[1:]} · as of {win.as_of.isoformat()} · scope {scope.describe()}"
-    )
+    words = words_for(where, scope, data)
     ids = [k.id for k in headline()]
-    reports = report.segment_reports(
-        con, ids, bys=[(), ("market",), ("market", "rank")], where=where, scope=scope, cfg=cfg
-    )
+    targets = targets_for(con, where.period, cfg)
+    wanted = list(dict.fromkeys([*ids, *(t["kpi_id"] for t in targets)]))
+    bys = [(), ("market",), ("rank",), ("market", "rank")]
+    reports = report.segment_reports(con, wanted, bys=bys, where=where, scope=scope, cfg=cfg)
+    heads = {b: f.filter(f["kpi_id"].is_in(ids)) for b, f in reports.items()}
+    trend = report.trend(con, ids, months=12, where=where, scope=scope, cfg=cfg)
     when = (now or dt.datetime.now()).replace(microsecond=0)
+    fold_under = _story.FOLD_FACTOR * cfg.min_n
 
-    pdf = _Pack(footer)
-    pdf.add_page()
-    pdf.heading("Board pack", 20)
-    pdf.note(
-        f"{said[0].upper()}{said[1:]}; data as of {fmt.date(win.as_of)}; markets: "
-        f"{scope.describe()}. Prepared for {who.name} on {when:%d %b %Y, %H:%M}. Small "
-        f"segments (n under {cfg.min_n}) show no value."
+    pdf = Pack(footer_of(words))
+    _pages.summary(
+        pdf,
+        words,
+        heads,
+        trend,
+        _story.target_lines(
+            reports, [t for t in targets if t["segment"]], cfg, partial=words.partial
+        ),
+        *_story.changes({b: heads[b] for b in [(), ("market",), ("rank",)]}, cfg),
+        cfg,
+        ids,
+        f"Prepared for {who.name} on {fmt.date(when)}, {when:%H:%M}.",
     )
-    pdf.heading("Headline KPIs", 13)
-    pdf.table_of(
-        ["KPI", "Value", "n", "Change", "Target"],
-        [row for row in _rows(reports[()], [], cfg)],
-        (60, 30, 20, 30, 30),
-    )
-    gaps = reports[("market",)].filter(pl.col("kpi_id") == "experience_gap_pp")
-    gap_title = "Experience gap by market: corporate belief minus what customers report"
-    if gaps["value"].drop_nulls().is_empty():
-        pdf.heading(gap_title, 13)
-        pdf.note("No market has both corporate and customer answers in this period.")
-    else:
-        pdf.chart(gap_title, charts.kpi_bars(gaps, get("experience_gap_pp"), "market", cfg))
-    pdf.add_page()
-    pdf.heading("Headline KPIs by market and rank", 13)
-    pdf.table_of(
-        ["Market", "Rank", "KPI", "Value", "n", "Change", "Target"],
-        _rows(reports[("market", "rank")], ["market", "rank"], cfg),
-        (22, 40, 60, 30, 20, 30, 30),
-    )
+    attributes = attribute_gaps(con, where=where, scope=scope, cfg=cfg)
+    _pages.experience_gap(pdf, words, heads[("market",)], attributes, cfg)
     if scenario is None:
-        pdf.heading("What-if scenario", 13)
-        pdf.note("No what-if scenario was chosen for this pack.")
+        _pages.no_scenario(pdf)
     else:
-        _scenario_pages(pdf, con, cfg, scope, scenario)
+        _scenario_page(pdf, con, cfg, scope, words, Chosen.of(scenario))
+    app = _story.appendix(heads[("market",)], heads[("market", "rank")], cfg, fold_under=fold_under)
+    _pages.appendix(pdf, words, app, ids, cfg, fold_under)
     return bytes(pdf.output())
 
 
-def _scenario_pages(
-    pdf: _Pack, con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, scope: Scope, sc: Scenario
-) -> None:
-    from cxm.ui import whatif_charts
+def _scenario_page(pdf, con, cfg, scope: Scope, words, chosen: Chosen) -> None:
     from cxm.whatif.compare import compare, load_field, rank
 
     field = load_field(con, cfg, scope=scope)
-    result = compare(field, rank(field, sc.weights, sc.guardrails))
-    pdf.add_page()
-    pdf.heading(f"What-if scenario: {sc.name}", 13)
-    published = f"published by {sc.published_by}" if sc.published_by else "not published"
-    guard = ", ".join(
-        n for n, on in (("mandatory actions kept", sc.guardrails.mandatory),
-                        ("caps applied", sc.guardrails.caps)) if on
-    ) or "no guardrails"  # fmt: skip
-    pdf.note(
-        f"{sc.weights.describe()}; {guard}. Saved by {sc.author} on {sc.created_at:%d %b %Y}, "
-        f"{published}; catalog {sc.catalog_version}, made on data as of {sc.data_as_of}. "
-        f"Against the published weights, over the {result.sellers:,} live sellers in "
-        f"{scope.describe()} on {fmt.date(field.as_of)}: {fmt.share(result.changed_share)} "
-        f"({result.changed:,}) would get a different first action."
-    )
-    pdf.chart(
-        "Share of sellers whose first action changes, by market",
-        whatif_charts.changed_by(result.changed_by["market"], "market", cfg),
-    )
-    labels = {a.id: a.label for a in field.catalog.actions} | {"(none)": "No action"}
-    moves = result.transition.filter(pl.col("baseline") != pl.col("scenario")).head(8)
-    pdf.heading("The most common changes of first action", 12)
-    pdf.table_of(
-        ["Published first action", "Scenario first action", "Sellers"],
-        [[labels[r["baseline"]], labels[r["scenario"]], f"{r['sellers']:,}"]
-         for r in moves.iter_rows(named=True)],
-        (80, 80, 25),
-    )  # fmt: skip
-    ft = field.catalog.follow_through
-    pdf.heading("Expected progress per 1,000 sellers", 12)
-    pdf.table_of(
-        ["Priority", "Published", "Scenario", "Change"],
-        [[r["label"], f"{r['baseline']:.1f}", f"{r['scenario']:.1f}",
-          "" if r["change"] is None else fmt.signed(100 * r["change"], 0, "%")]
-         for r in result.effect.iter_rows(named=True)],
-        (60, 35, 35, 35),
-    )  # fmt: skip
-    pdf.note(
-        f"Assumes {ft[0]:.0%}, {ft[1]:.0%} and {ft[2]:.0%} of sellers act on their first, "
-        "second and third recommendation; a model of direction and size, not a forecast."
-    )
+    catalog = rank(field, Weights.of(field.catalog.baseline), GUARDED)
+    result = compare(field, rank(field, chosen.weights, chosen.guardrails), baseline=catalog)
+    _pages.scenario(pdf, words, chosen, field, result, cfg)
 
 
 def audit_pack(
