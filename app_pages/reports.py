@@ -10,7 +10,7 @@ from cxm.reports import EXPORT_ROLES, ExportFormat, at_risk_customers, audit_exp
 from cxm.segments import Dimension
 from cxm.segments.filter import SELLER_DIMENSIONS
 from cxm.ui import fmt, queries, shell, tables, warehouse, widgets
-from cxm.ui.board_pack import audit_pack, board_pack
+from cxm.ui.board_pack import audit_pack, board_pack, last_published
 from cxm.whatif import scenarios
 
 ctx = shell.page("Segment reports", page_params=("kpis", "dims"))
@@ -111,16 +111,18 @@ else:
 
 st.subheader("Board pack")
 st.caption(
-    "The headline KPIs, the experience gap by market and the KPIs by market and rank for these "
-    "filters, and a saved what-if scenario if you pick one, as a PDF whose every page states "
-    "its filters, period, as-of date and scope."
+    "What changed and the targets, the headline KPIs with their 12-month lines, the experience "
+    "gap, a what-if scenario's gains and costs (the last published one unless you pick "
+    "another) and an appendix by market and rank, as a PDF whose every page states its "
+    "filters, period, comparison, as-of date and scope."
 )
 saved = {s.id: s for s in scenarios.list_all()}
+published = last_published(list(saved.values()))
 chosen = st.selectbox(
     "What-if scenario to include",
     list(saved),
     format_func=lambda i: saved[i].describe(),
-    index=None,
+    index=None if published is None else list(saved).index(published.id),
     placeholder="None" if saved else "No scenario saved yet",
     key="pack_scenario",
 )

@@ -18,6 +18,7 @@ from cxm.cli._common import (
     _fail,
     _segment_filter,
     app,
+    err,
     out,
 )
 from cxm.errors import CxmError
@@ -113,22 +114,29 @@ def board_pack_(
     market: MarketOption = None,
     compare: CompareOption = Compare.previous,
     scenario: Annotated[
-        int | None, typer.Option(help="A saved what-if scenario's id to include.")
+        int | None,
+        typer.Option(help="A saved what-if scenario's id (default: the last published one)."),
+    ] = None,
+    weights: Annotated[
+        str | None,
+        typer.Option(help="What-if weights instead of a saved scenario: retention:2,cart_size:1."),
     ] = None,
     warehouse: Warehouse = None,
 ) -> None:
-    """Write the board pack PDF: headline KPIs, the experience gap, KPIs by market and rank,
-    and a saved what-if scenario against the published weights (--scenario).
+    """Write the board pack PDF: what changed and the targets, the headline KPIs with their
+    12-month lines, the experience gap, a what-if scenario's gains and costs against the
+    catalog's weights, and an appendix by market and rank.
 
-    Every page's footer states the filters, period, as-of date and scope.
+    Every page's footer states the filters, period, comparison, as-of date and scope.
 
-    Example: cxm board-pack --period 2026-Q3 --out board-pack.pdf
+    Example: cxm board-pack --period 2026-Q4 --out board-pack.pdf
     """
     import getpass
 
     from cxm.config import load_config
-    from cxm.ui.board_pack import board_pack, pack_entry
+    from cxm.ui.board_pack import board_pack, last_published, pack_entry
     from cxm.whatif import scenarios
+    from cxm.whatif.weights import Weights
 
     _check_out(out_file, "pdf")
     operator = access.User(
@@ -137,8 +145,18 @@ def board_pack_(
         email="operator@localhost",
         role=access.Role.ADMIN,
     )
+    if scenario is not None and weights is not None:
+        err.print("--scenario and --weights both choose the what-if scenario; give one of them.")
+        raise typer.Exit(2)
     try:
         where = _segment_filter(period, as_of, market).model_copy(update={"compare": compare.value})
+        saved = scenarios.scenarios_path(warehouse)
+        if weights is not None:
+            chosen = Weights.parse(weights, where="--weights")
+        elif scenario is not None:
+            chosen = scenarios.get(scenario, path=saved)
+        else:
+            chosen = last_published(scenarios.list_all(path=saved))
         with store.open_readonly(store.warehouse_path(warehouse)) as con:
             pdf = board_pack(
                 con,
@@ -146,9 +164,7 @@ def board_pack_(
                 where=where,
                 scope=access.Scope.everywhere(),
                 cfg=load_config(),
-                scenario=None
-                if scenario is None
-                else scenarios.get(scenario, path=scenarios.scenarios_path(warehouse)),
+                scenario=chosen,
             )
         out_file.write_bytes(pdf)
         audit.record(
