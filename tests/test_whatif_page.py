@@ -178,7 +178,8 @@ def test_issue_19_publishing_asks_to_confirm_shows_the_field_change_then_every_s
     with store.open_readonly(small_demo_warehouse) as con:
         size = load_field(con, load_config(), scope=Scope.everywhere()).size
     asked = next(m for m in _said(at) if m.startswith("**Publish Retention push?**"))
-    assert f"({expected:,} of {size:,})" in asked and "Gains:" in asked
+    assert f"({size:,} live sellers in all markets)" in asked
+    assert f"({expected:,}) get a different first action" in asked and "Gains:" in asked
     at.button(key="wi_publish_cancel").click().run()
     assert scenarios.get(saved.id).published_by is None
     assert not [b for b in at.button if b.key == "wi_publish_confirm"]

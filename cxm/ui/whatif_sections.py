@@ -302,13 +302,15 @@ def _confirm_publish(
         st.markdown(
             f"**Publish {fmt.md_escape(sc.name)}?** It replaces what is published now, "
             f"{fmt.md_escape(pub.describe())}, as the weights the field platform runs. "
-            f"For the field: {fmt.share(result.changed_share)} of sellers "
-            f"({result.changed:,} of {result.sellers:,}) get a different first action "
+            f"For the field ({result.sellers:,} live sellers in "
+            f"{fmt.md_escape(fld.scope.describe())}): {fmt.share(result.changed_share)} "
+            f"({result.changed:,}) get a different first action "
             f"(by market: {fmt.md_escape(by_market)}). "
             f"{fmt.md_escape(summary.effect(result.effect).describe())}"
         )
         c = st.columns(2)
-        if c[0].button(f"Confirm: publish {sc.name}", key="wi_publish_confirm", type="primary"):
+        label = f"Confirm: publish {fmt.md_escape(sc.name)}"
+        if c[0].button(label, key="wi_publish_confirm", type="primary"):
             done = scenarios.publish(sc.id, user=user)
             del st.session_state["wi_confirm"]
             st.session_state["wi_flash"] = (
