@@ -330,3 +330,21 @@ def test_a_segment_small_in_the_compared_period_is_not_tested_either():
     found = moved({"rank": rank}, min_n=10)
     assert found.rows["segment"].to_list() == ["Member"]
     assert found.tested == 2
+
+
+def test_the_overview_tiles_give_the_interval_and_the_movers_say_what_they_tested(app_env):
+    # The tiny company on 2026-03 (tests/test_app.py): 10 live sellers, 1 active (S07) ->
+    # 10.0%. Wilson for 1 of 10: 1 + z^2/10 = 1.384146; centre (0.1 + 0.192073) / 1.384146 =
+    # 0.211014; half 1.959964 / 1.384146 x sqrt(0.009 + 0.0096037) = 0.193136 -> 1.8% to 40.4%.
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file("../app.py", default_timeout=60)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = "exec"
+    at.run()
+    assert not at.exception, at.exception
+    active = next(m for m in at.metric if m.label == "Active rate")
+    assert active.value == "10.0%"
+    assert "95% interval 1.8% to 40.4%, n = 10." in active.proto.help
+    moved_note = [c.value for c in at.caption if "segment x KPI changes tested" in c.value]
+    assert len(moved_note) == 1 and "under n = 10 in either period" in moved_note[0]
