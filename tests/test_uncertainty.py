@@ -348,3 +348,16 @@ def test_the_overview_tiles_give_the_interval_and_the_movers_say_what_they_teste
     assert "95% interval 1.8% to 40.4%, n = 10." in active.proto.help
     moved_note = [c.value for c in at.caption if "segment x KPI changes tested" in c.value]
     assert len(moved_note) == 1 and "under n = 10 in either period" in moved_note[0]
+
+
+def test_a_change_beyond_noise_too_small_to_show_is_not_called_no_change():
+    # 6,000,000 answers: 20.00% -> 20.04% is +0.04 pp, p = 0.0001 (clear) but "0.0 pp" shown.
+    # The sentence may not say "rose 0.0 pp", nor that nothing moved beyond noise.
+    from cxm.ui import tiles
+
+    market = _report("market", [("US", "active_rate", 0.2004, 0.20, 6_000_000, 0.2, 0.0001)])
+    sentences, _ = tiles.mover_sentences({"market": market}, CFG)
+    assert sentences == [
+        "No market moved visibly: the 1 change beyond noise rounds to zero at the precision "
+        "shown (1 segment x KPI tested)."
+    ]

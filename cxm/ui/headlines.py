@@ -76,10 +76,21 @@ def mover_sentences(
             f"n = {md(fmt.number(r['n']))}; {md(_p_words(r['change_p']))})."
         )
     dims = " or ".join(reports) or "segment"
-    if not out:
+    tested = (
+        f"{found.tested:,} segments x KPIs" if found.tested != 1 else "1 segment x KPI"
+    ) + " tested"
+    if not out and found.beyond:
+        some = (
+            f"the {found.beyond:,} changes beyond noise round"
+            if found.beyond != 1
+            else "the 1 change beyond noise rounds"
+        )
         out.append(
-            f"No {md(dims)} moved beyond noise this period "
-            f"({found.tested:,} segments x KPIs tested)."
+            f"No {md(dims)} moved visibly: {some} to zero at the precision shown ({tested})."
+        )
+    elif not out:
+        out.append(
+            f"No {md(dims)} moved beyond noise this period ({tested})."
             if found.tested
             else f"No {md(dims)} of at least {cfg.min_n} has a value in both periods to compare."
         )
