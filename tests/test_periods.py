@@ -241,7 +241,7 @@ def test_cxm_report_compares_year_over_year_and_stamps_the_compared_days(tiny_wa
         ],
     )
     assert result.exit_code == 0, result.output
-    compared = "2026 to date (1 Jan–28 Feb) vs 2025 (1 Jan–28 Feb), the same days of a year earlier"
+    compared = "2026 to date (1 Jan–28 Feb) vs 2025 (1 Jan–28 Feb), the same days a year earlier"
     assert f"# Compared: {compared}\n" in out.read_text(encoding="utf-8-sig")
     assert "compared: 2026 to date" in " ".join(result.output.split())
     frame = pl.read_csv(out, comment_prefix="#")
@@ -416,5 +416,5 @@ def test_the_kpis_page_says_what_previous_and_change_are_measured_against(app_en
     # Data to 2 March 2026: the year to date against the same days of 2025.
     assert (
         "Previous and change: 2026 to date (1 Jan–2 Mar) vs 2025 (1 Jan–2 Mar), the same days "
-        "of a year earlier." in [c.value for c in at.caption]
+        "a year earlier." in [c.value for c in at.caption]
     )

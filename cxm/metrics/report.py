@@ -69,11 +69,13 @@ class Comparison:
         """
         if self.previous is None:
             return f"{self.current_label}; {self.previous_label}"
-        same = "the same days of " if self.partial else ""
-        return (
-            f"{self.current_label} vs {self.previous_label}, {same}"
-            f"{'the ' if self.compare == 'previous' else ''}{COMPARE_WORDS[self.compare]}"
-        )
+        words = {
+            ("previous", False): "the previous period",
+            ("previous", True): "the same days of the previous period",
+            ("year", False): COMPARE_WORDS["year"],
+            ("year", True): f"the same days {COMPARE_WORDS['year']}",
+        }[self.compare, self.partial]
+        return f"{self.current_label} vs {self.previous_label}, {words}"
 
     def previous_filter(self, where: SegmentFilter) -> SegmentFilter | None:
         """Return ``where`` for the compared span (its as-of the span's last day), or None."""
