@@ -418,3 +418,13 @@ def test_the_kpis_page_says_what_previous_and_change_are_measured_against(app_en
         "Previous and change: 2026 to date (1 Jan–2 Mar) vs 2025 (1 Jan–2 Mar), the same days "
         "a year earlier." in [c.value for c in at.caption]
     )
+
+
+def test_a_sparkline_draws_a_month_to_date_dashed_and_colours_the_last_whole_move():
+    from cxm.ui import charts
+
+    # Revenue 100 -> 120 in whole months, then 40 in a month to date: a rise, not a fall.
+    to_date = charts.sparkline_svg([100.0, 120.0, 40.0], "higher", partial_last=True)
+    assert 'stroke="#009E73"' in to_date and 'stroke-dasharray="3 3"' in to_date
+    whole = charts.sparkline_svg([100.0, 120.0, 40.0], "higher")
+    assert 'stroke="#D55E00"' in whole and "stroke-dasharray" not in whole

@@ -221,27 +221,47 @@ def trend(
 
 
 def sparkline_svg(
-    values: list[float | None], better: str, width: int = 200, height: int = 40
+    values: list[float | None],
+    better: str,
+    width: int = 200,
+    height: int = 40,
+    *,
+    partial_last: bool = False,
 ) -> str:
     """Return a tiny line of the last months as SVG text, green when the last move is good.
 
-    A plain polyline, not a Plotly figure: ten of those made the Overview slow to draw.
+    A plain polyline, not a Plotly figure: ten of those made the Overview slow to draw. With
+    ``partial_last`` the last month is one the data stops inside ("to date"): it is drawn
+    dashed in grey, and the colour follows the last move between whole months.
+
+    >>> "stroke-dasharray" in sparkline_svg([1.0, 2.0, 0.5], "higher", partial_last=True)
+    True
     """
-    clean = [v for v in values if v is not None]
-    good = len(clean) < 2 or ((clean[-1] >= clean[-2]) == (better == "higher"))
-    lo, hi = min(clean), max(clean)
+    points = [
+        (i * width / max(1, len(values) - 1), v) for i, v in enumerate(values) if v is not None
+    ]
+    cut_short = partial_last and bool(values) and values[-1] is not None and len(points) > 1
+    whole = points[:-1] if cut_short else points
+    good = len(whole) < 2 or ((whole[-1][1] >= whole[-2][1]) == (better == "higher"))
+    lo, hi = min(v for _, v in points), max(v for _, v in points)
     span = (hi - lo) or 1.0
-    step = width / max(1, len(values) - 1)
-    points = " ".join(
-        f"{i * step:.1f},{height - 3 - (v - lo) / span * (height - 6):.1f}"
-        for i, v in enumerate(values)
-        if v is not None
-    )
+
+    def xy(part):
+        return " ".join(
+            f"{x:.1f},{height - 3 - (v - lo) / span * (height - 6):.1f}" for x, v in part
+        )
+
     color = "#009E73" if good else "#D55E00"
+    tail = (
+        f'<polyline fill="none" stroke="#999999" stroke-width="2" stroke-dasharray="3 3" '
+        f'points="{xy(points[-2:])}"/>'
+        if whole is not points
+        else ""
+    )
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}"><polyline fill="none" stroke="{color}" '
-        f'stroke-width="2" stroke-linejoin="round" points="{points}"/></svg>'
+        f'stroke-width="2" stroke-linejoin="round" points="{xy(whole)}"/>{tail}</svg>'
     )
 
 

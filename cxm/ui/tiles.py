@@ -42,6 +42,13 @@ def _counts(kpi: Kpi, period_words: str, as_of: dt.date) -> str:
     return f"on {fmt.date(as_of)}" if kpi.snapshot else f"in {period_words}"
 
 
+def _to_date(trend: pl.DataFrame) -> bool:
+    """Return whether a trend's last month is one the data stops inside."""
+    if "partial" not in trend.columns or trend.is_empty():
+        return False
+    return bool(trend.sort("month")["partial"][-1])
+
+
 def _versus(kpi: Kpi, comparison: Comparison | None) -> str:
     """Return what a tile's change is against: the compared days, or its day for a snapshot."""
     if comparison is None:
@@ -98,7 +105,11 @@ def kpi_tiles(
                 )
                 if len(history) > 1:
                     # An SVG line drawn as an image: ten Plotly figures made the page slow.
-                    st.image(charts.sparkline_svg(values.to_list(), kpi.better))
+                    st.image(
+                        charts.sparkline_svg(
+                            values.to_list(), kpi.better, partial_last=_to_date(trend)
+                        )
+                    )
 
 
 def drivers_method(focus: pl.DataFrame) -> str:
