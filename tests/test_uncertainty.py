@@ -128,8 +128,18 @@ def test_the_gap_interval_adds_the_two_shares_variances():
 def test_a_median_interval_is_read_at_order_statistic_ranks():
     # 20 values 1..20: half-width in ranks 0.979982 x sqrt(20) = 4.3826; lower rank
     # floor(10 - 4.3826) = 5, upper ceil(10 + 1 + 4.3826) = 16 -> 5 and 16.
-    lo, hi = stats.median_bounds_sql("range(1, 21)")
-    assert duckdb.sql(f"SELECT {lo}, {hi}").fetchall() == [(5, 16)]
+    bounds = stats.median_bounds_sql("range(1, 21)")
+    assert duckdb.sql(f"SELECT {bounds}").fetchall() == [([5, 16],)]
+
+
+def test_the_median_response_time_carries_its_order_statistic_interval(con):
+    # US tickets answered in Q1: T01 30, T03 45, T02 60, T04 1440 minutes -> median 52.5 min
+    # = 0.875 h. n = 4: ranks floor(2 - 0.98 x 2) = 0 -> 1 and ceil(2 + 1 + 1.96) = 5 -> 4:
+    # the shortest and the longest, 0.5 h to 24 h; se = 23.5 / 3.919928 = 5.9950.
+    row = _us(con, "median_first_response_hours")
+    assert (row["value"], row["n"]) == (pytest.approx(0.875), 4)
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(0.5), pytest.approx(24.0))
+    assert row["se"] == pytest.approx(5.9950, abs=1e-4)
 
 
 def test_no_interval_where_the_value_is_missing(con):

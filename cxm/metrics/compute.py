@@ -32,7 +32,7 @@ from cxm.segments.sql import (
 
 #: A median's values as a SQL list over the seller base, and the scale applied to them (its
 #: order-statistic interval is read from the same sorted list; see `stats.median_bounds_sql`).
-MEDIAN_VALUES = {"first_response_hours": ("flatten(list(response_minutes))", "/ 60.0")}
+MEDIAN_VALUES = {"first_response_hours": ("flatten(list(response_minutes))", 60.0)}
 
 #: The survey questions corporate answers are compared on, per side of the gap.
 GAP_QUESTIONS = {"customer": CUSTOMER_QUESTIONS, "seller": SELLER_QUESTIONS}
@@ -187,13 +187,9 @@ def measure_sums_many(
     cols += sorted({c for m in measures for c in DERIVED_MEASURES.get(m, ())} - set(cols))
     lists = sorted({m for m in measures if m in LIST_MEASURES})
     bounds = {
-        f"{side}__{m}": f"{sql} {scale}"
+        f"bounds__{m}": stats.median_bounds_sql(MEDIAN_VALUES[m][0])
         for m in lists
         if m in MEDIAN_VALUES
-        for side, sql in zip(
-            ("lo", "hi"), stats.median_bounds_sql(MEDIAN_VALUES[m][0]), strict=True
-        )
-        for scale in [MEDIAN_VALUES[m][1]]
     }
     select = ", ".join(
         [
@@ -214,10 +210,16 @@ def measure_sums_many(
     for name, (plus, less) in DERIVED_MEASURES.items():
         if name in measures:
             out = out.with_columns((pl.col(plus) - pl.col(less)).alias(name))
+    for name in bounds:  # the median's interval: lo__ and hi__, in the median's own scale
+        m = name.removeprefix("bounds__")
+        out = out.with_columns(
+            (pl.col(name).list.get(i, null_on_oob=True) / MEDIAN_VALUES[m][1]).alias(f"{side}__{m}")
+            for i, side in enumerate(("lo", "hi"))
+        ).drop(name)
     out = out.with_columns(
         pl.col(c).cast(pl.Float64)
         for c in out.columns
-        if c in cols or c in lists or c in extra or c in bounds
+        if c in cols or c in lists or c in extra or c.startswith(("lo__", "hi__"))
     )
     result = {}
     for b in sets:

@@ -249,17 +249,18 @@ def order_statistic(low, high) -> Arrays:
     return (hi - lo) / (2 * Z), lo, hi
 
 
-def median_bounds_sql(values: str) -> tuple[str, str]:
-    """Return the SQL of the lower and upper order statistics bounding a median.
+def median_bounds_sql(values: str) -> str:
+    """Return the SQL of the two order statistics bounding a median, as a 2-element list.
 
-    ``values`` is a SQL list expression; the ranks are n/2 -/+ (1.96/2) sqrt(n), rounded
-    outward and kept inside 1..n (the distribution-free interval of a median).
+    ``values`` is a SQL list expression, sorted once; the ranks are n/2 - (1.96/2) sqrt(n)
+    and n/2 + 1 + (1.96/2) sqrt(n), rounded outward and kept inside 1..n (the
+    distribution-free interval of a median).
     """
     n = f"len({values})"
     half = f"{Z / 2!r} * sqrt({n})"
-    lo = f"list_sort({values})[greatest(1, CAST(floor({n} / 2.0 - {half}) AS BIGINT))]"
-    hi = f"list_sort({values})[least({n}, CAST(ceil({n} / 2.0 + 1 + {half}) AS BIGINT))]"
-    return lo, hi
+    lo = f"greatest(1, CAST(floor({n} / 2.0 - {half}) AS BIGINT))"
+    hi = f"least({n}, CAST(ceil({n} / 2.0 + 1 + {half}) AS BIGINT))"
+    return f"list_select(list_sort({values}), [{lo}, {hi}])"
 
 
 def change_test(value: str, se: str, previous: str, previous_se: str) -> list[pl.Expr]:
