@@ -132,6 +132,33 @@ def test_page_one_lists_the_targets_met_and_missed_by_the_kpi_s_direction(tiny):
     assert "Customer NPS Brazil 5 – no value yet" in first
 
 
+def test_page_one_tells_at_most_two_segments_of_one_kpi_then_the_next_kpi():
+    # Four active-rate changes (p 0.0001..0.0004) and one revenue change (p 0.001): BH q for
+    # 5 tests = p x 5 / rank -> 0.0005, 0.00075, 0.001, 0.001, 0.001: all beyond noise. Page 1
+    # tells active rate twice (the two strongest, BR and US) and then revenue (MX), and
+    # counts all five in its note.
+    rows = pl.DataFrame(
+        {
+            "market": ["BR", "US", "CA", "DE", "MX"],
+            "kpi_id": ["active_rate"] * 4 + ["revenue"],
+            "value": [0.15, 0.25, 0.3, 0.1, 1200.0],
+            "previous": [0.19, 0.2, 0.2, 0.2, 1000.0],
+            "change": [-0.04, 0.05, 0.1, -0.1, 200.0],
+            "n": [500, 900, 300, 400, 200],
+            "small": [False] * 5,
+            "company": [0.2] * 4 + [5000.0],
+            "change_p": [0.0001, 0.0002, 0.0003, 0.0004, 0.001],
+        }
+    )
+    said, note = _story.changes({("market",): rows}, CFG)
+    assert [s.split(",")[0] for s in said] == [
+        "Active rate fell 4.0 pp in Brazil",
+        "Active rate rose 5.0 pp in United States",
+        "Revenue rose 20.0% in Mexico",
+    ]
+    assert note.startswith("5 of 5 changes tested are beyond noise;")
+
+
 def test_page_one_says_nothing_moved_beyond_noise_when_nothing_did(tiny):
     # February against January 2026. Only the company's rows reach n = 10 in February (every
     # market and rank holds fewer than 10 sellers), and January had 9 live sellers (S12 gone
@@ -195,6 +222,26 @@ def test_a_target_s_status_follows_the_kpi_s_direction(
     kpi_id, value, target, small, partial, expected
 ):
     assert _story.target_status(kpi_id, value, target, small=small, partial=partial) == expected
+
+
+def test_the_gap_page_s_title_names_the_widest_market_or_two_level_ones_or_the_only_one():
+    # Gaps: BR 70.6, US 41.1, CA 52.0 pp but CA small (not named). Widest BR, next US:
+    # 29.5 pp apart. With se 10 pp each the noise bar is 1.96 x sqrt(200) = 27.7 pp: apart;
+    # with 12 pp each, 1.96 x sqrt(288) = 33.3 pp: level.
+    g = pl.DataFrame({"market": ["BR", "US", "CA"], "value": [70.6, 41.1, 52.0],
+        "small": [False, False, True], "company": [52.3] * 3})  # fmt: skip
+    apart = _story.gap_title(g.with_columns(se=pl.lit(10.0)), CFG)
+    assert apart == (
+        "The experience gap is widest in Brazil: 70.6 pp (company 52.3 pp)",
+        "29.5 pp above United States, the next widest. ",
+    )
+    level = _story.gap_title(g.with_columns(se=pl.lit(12.0)), CFG)
+    assert level[0] == (
+        "The experience gap is widest in Brazil and United States: 70.6 pp and 41.1 pp "
+        "(company 52.3 pp)"
+    )
+    only = _story.gap_title(g.filter(pl.col("market") == "US"), CFG)
+    assert only == ("The experience gap in United States: 41.1 pp", "")
 
 
 def test_the_appendix_runs_up_the_ladder_in_market_order_and_folds_small_ranks():

@@ -142,6 +142,7 @@ class Pack(FPDF):
         x: float | None = None,
         size: float = 8,
         line_height: float = 5,
+        pad: float = 0.5,
     ) -> None:
         """A table with a shaded header repeated on every page it runs on, rules between rows.
 
@@ -163,7 +164,7 @@ class Pack(FPDF):
             line_height=line_height,
             text_align=tuple(names[a] for a in align),
             repeat_headings=1,
-            padding=(0.5, 1.2),
+            padding=(pad, 1.2),
         ) as table:
             table.row(list(header))
             for raw in rows:

@@ -238,6 +238,11 @@ def experience_gap(
         cfg,
         company=company[0] if len(company) else None,
     )
+    # The bars in the table's order (configured markets), top to bottom.
+    shown = set(gaps["market"].to_list())
+    fig.update_yaxes(
+        categoryorder="array", categoryarray=[m for m in cfg.market_codes if m in shown]
+    )
     pdf.svg(fig, x=LEFT, y=top + 8, w=half, h=72)
     pdf.set_xy(LEFT + half + 8, top)
     pdf.heading("Rated superior (5 of 5), by attribute", x=LEFT + half + 8, w=half)
@@ -436,7 +441,8 @@ def appendix(pdf: Pack, words: Words, app: _story.Appendix, ids: list[str], cfg,
         rows,
         widths,
         align="LLR" + "R" * len(kpis),
-        size=7.5,
-        line_height=4.3,
+        size=7.2,
+        line_height=3.5,
+        pad=0.3,
     )
     pdf.note(_story.folded_line(app, fold_under) + ".", size=8.5)

@@ -13,10 +13,14 @@ from dataclasses import dataclass
 import polars as pl
 
 from cxm.config import CompanyConfig
+from cxm.metrics import stats
 from cxm.metrics.kpis import BY_ID
 from cxm.metrics.movers import moved
 from cxm.ui import fmt
 
+#: Page 1 names a KPI's change in at most this many segments, so that three to five sentences
+#: tell more than one story; the rest are counted in the note.
+PER_KPI = 2
 #: Segments smaller than this many times the minimum n are folded in the appendix: values
 #: from a few dozen sellers swing from period to period and are not for a board.
 FOLD_FACTOR = 3
@@ -39,7 +43,8 @@ def changes(
 
     The company's rows and the single-dimension breakdowns in ``reports`` are tested together
     (`cxm.metrics.movers.moved`: each change against its noise, the false discovery rate held
-    across all of them, segments under the minimum n never tested), strongest evidence first.
+    across all of them, segments under the minimum n never tested), strongest evidence first,
+    at most `PER_KPI` sentences on one KPI.
 
     >>> from cxm.config import load_config
     >>> r = pl.DataFrame({"market": ["BR", "US"], "kpi_id": ["active_rate"] * 2,
@@ -58,10 +63,14 @@ def changes(
             continue
         dim = dims[0] if dims else "all"
         frames[dim] = frame if dims else frame.with_columns(pl.lit("all").alias("all"))
-    found = moved(frames, min_n=cfg.min_n, limit=limit)
-    out = []
+    found = moved(frames, min_n=cfg.min_n, limit=10 * limit)
+    out: list[str] = []
+    told: dict[str, int] = {}
     for r in found.rows.iter_rows(named=True):
         kpi = BY_ID[r["kpi_id"]]
+        if len(out) == limit or told.get(kpi.id, 0) == PER_KPI:
+            continue
+        told[kpi.id] = told.get(kpi.id, 0) + 1
         step = fmt.change(kpi.unit, r["value"], r["previous"])
         if not step.direction:  # beyond noise yet too small to show: not news
             continue
@@ -189,6 +198,12 @@ def gap_title(gaps: pl.DataFrame, cfg: CompanyConfig) -> tuple[str, str]:
     ...     "small": [False, False, True], "company": [52.3] * 3})
     >>> gap_title(g, load_config())
     ('The experience gap is widest in Brazil: 70.6 pp (company 52.3 pp)', '29.5 pp above United States, the next widest. ')
+
+    With a standard error of 12 pp on each, the two are apart only beyond 1.96 x sqrt(12^2 +
+    12^2) = 33.3 pp: 29.5 pp is level.
+
+    >>> gap_title(g.with_columns(se=pl.lit(12.0)), load_config())
+    ('The experience gap is widest in Brazil and United States: 70.6 pp and 41.1 pp (company 52.3 pp)', 'The 29.5 pp between them lie within the noise (95%): the two are level. ')
     """  # noqa: E501
     names = {m.code: m.name for m in cfg.markets}
     rows = gaps.filter(~pl.col("small") & pl.col("value").is_not_null()).sort(
@@ -200,10 +215,20 @@ def gap_title(gaps: pl.DataFrame, cfg: CompanyConfig) -> tuple[str, str]:
     title = f"The experience gap is widest in {name(top['market'])}: " + (
         f"{fmt.kpi_value('pp', top['value'])} (company {fmt.kpi_value('pp', top['company'])})"
     )
-    if rows.height == 1:
-        return title, ""
+    if rows.height == 1:  # one market shown: nothing to be widest among
+        return f"The experience gap in {name(top['market'])}: " + (
+            f"{fmt.kpi_value('pp', top['value'])}"
+        ), ""
     nxt = rows.row(1, named=True)
     gap = fmt.kpi_value("pp", top["value"] - nxt["value"])
+    se = (top.get("se"), nxt.get("se"))
+    if None not in se and top["value"] - nxt["value"] <= stats.Z * (se[0] ** 2 + se[1] ** 2) ** 0.5:
+        both = f"{name(top['market'])} and {name(nxt['market'])}"
+        return (
+            f"The experience gap is widest in {both}: {fmt.kpi_value('pp', top['value'])} and "
+            f"{fmt.kpi_value('pp', nxt['value'])} (company {fmt.kpi_value('pp', top['company'])})",
+            f"The {gap} between them lie within the noise (95%): the two are level. ",
+        )
     return title, f"{gap} above {name(nxt['market'])}, the next widest. "
 
 
