@@ -428,3 +428,10 @@ def test_a_sparkline_draws_a_month_to_date_dashed_and_colours_the_last_whole_mov
     assert 'stroke="#009E73"' in to_date and 'stroke-dasharray="3 3"' in to_date
     whole = charts.sparkline_svg([100.0, 120.0, 40.0], "higher")
     assert 'stroke="#D55E00"' in whole and "stroke-dasharray" not in whole
+
+
+def test_a_period_after_the_data_has_no_comparison_but_the_error_compute_gives():
+    # Data to 31 Oct 2026: December 2026 holds no day of it.
+    with pytest.raises(BadFilter) as exc:
+        report.comparison(SegmentFilter(period=Period.parse("2026-12")), OCT31)
+    assert (exc.value.field, exc.value.code) == ("period", "period_outside_data")

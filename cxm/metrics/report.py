@@ -90,9 +90,10 @@ def comparison(where: SegmentFilter, data: DataRange) -> Comparison:
 
     The current span is the period up to ``where.as_of`` (else the data's as-of date); the
     compared span follows `compared_span` for ``where.compare``. There is no comparison when
-    the compared span ends before the data starts. A compared span is seen as of its own last
-    day (`data_for`), one that ends inside a month with that month's days read from the raw
-    tables (`cxm.segments.cut`).
+    the compared span ends before the data starts. A period with no data at all raises
+    `BadFilter` (``period_outside_data``), as `compute` does. A compared span is seen as of
+    its own last day (`data_for`), one that ends inside a month with that month's days read
+    from the raw tables (`cxm.segments.cut`).
 
     >>> import datetime as dt
     >>> data = DataRange(first_on=dt.date(2024, 1, 1), as_of=dt.date(2026, 10, 31))
@@ -101,6 +102,13 @@ def comparison(where: SegmentFilter, data: DataRange) -> Comparison:
     (True, '2026 to date (1 Jan–31 Oct)', '2025 (1 Jan–31 Oct)')
     """
     as_of = min(where.as_of or data.as_of, data.as_of)
+    if where.period.start > as_of or where.period.end < data.first_on:
+        raise BadFilter(
+            "period",
+            where.period.label(),
+            "period_outside_data",
+            f"has no data: the data runs from {data.first_on} to {as_of}",
+        )
     current = Span.of(where.period, as_of)
     other = compared_span(current, where.compare)
     if other.end < data.first_on:
