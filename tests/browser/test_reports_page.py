@@ -45,8 +45,12 @@ def test_an_analyst_downloads_a_csv_and_the_board_pack_of_their_markets(
     pdf = tmp_path / "pack.pdf"
     pdf_download.value.save_as(pdf)
     pages = PdfReader(pdf).pages
-    footer = "All sellers, September 2026 · as of 2026-09-30 · scope BR, MX · page 1/"
-    assert footer in pages[0].extract_text()
+    footer = (
+        "All sellers · September 2026 vs August 2026, the previous period · as of 30 Sep 2026 · "
+        "scope BR, MX · page 1/"
+    )
+    assert footer in " ".join(pages[0].extract_text().split())
+    assert pages[0].extract_text().startswith("Board pack: September 2026")
     SHOTS.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         ["pdftoppm", "-png", "-r", "70", "-f", "1", "-l", "2", str(pdf), str(SHOTS / "board-pack")],

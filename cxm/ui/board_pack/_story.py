@@ -203,7 +203,7 @@ def gap_title(gaps: pl.DataFrame, cfg: CompanyConfig) -> tuple[str, str]:
     12^2) = 33.3 pp: 29.5 pp is level.
 
     >>> gap_title(g.with_columns(se=pl.lit(12.0)), load_config())
-    ('The experience gap is widest in Brazil and United States: 70.6 pp and 41.1 pp (company 52.3 pp)', 'The 29.5 pp between them lie within the noise (95%): the two are level. ')
+    ('The experience gap is widest in Brazil and United States: 70.6 pp and 41.1 pp', 'Company 52.3 pp; the 29.5 pp between the two lie within the noise (95%): they are level. ')
     """  # noqa: E501
     names = {m.code: m.name for m in cfg.markets}
     rows = gaps.filter(~pl.col("small") & pl.col("value").is_not_null()).sort(
@@ -226,8 +226,9 @@ def gap_title(gaps: pl.DataFrame, cfg: CompanyConfig) -> tuple[str, str]:
         both = f"{name(top['market'])} and {name(nxt['market'])}"
         return (
             f"The experience gap is widest in {both}: {fmt.kpi_value('pp', top['value'])} and "
-            f"{fmt.kpi_value('pp', nxt['value'])} (company {fmt.kpi_value('pp', top['company'])})",
-            f"The {gap} between them lie within the noise (95%): the two are level. ",
+            f"{fmt.kpi_value('pp', nxt['value'])}",
+            f"Company {fmt.kpi_value('pp', top['company'])}; the {gap} between the two lie "
+            "within the noise (95%): they are level. ",
         )
     return title, f"{gap} above {name(nxt['market'])}, the next widest. "
 
