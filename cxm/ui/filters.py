@@ -8,7 +8,7 @@ value of a `SegmentFilter` (which the library binds as a parameter).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import streamlit as st
@@ -229,3 +229,18 @@ def _write_url(state: dict, page_params: Sequence[str]) -> None:
         if st.query_params.get(k) != v:
             st.query_params[k] = v
     st.session_state[_WRITTEN] = {k: st.query_params[k] for k in st.query_params}
+
+
+def hold(key: str, first: object, *, fits: Callable[[object], bool] = lambda _: True) -> None:
+    """Set widget ``key`` to the value it holds, on every run: ``first`` when it holds none, or
+    one that does not ``fit`` this widget (another page's widget of the same key).
+
+    Streamlit tells the browser a value set in session state only with the run that set it. A
+    run cut short by the next one loses its messages: right after sign-in the login cookie's
+    components start two reruns while the page is drawn, so a link's value set once reached
+    the server but not the browser, which drew the widget at its default (guardrails off, no
+    breakdown) and sent that default back on the next click. Set again before every drawing,
+    the value travels with every run the browser receives (issue 19, finding 11).
+    """
+    held = st.session_state.get(key, first)
+    st.session_state[key] = held if fits(held) else first

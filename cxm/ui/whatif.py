@@ -24,6 +24,8 @@ from cxm.whatif.weights import MAX_WEIGHT, STEP, Weights
 #: Roles that move the sliders; executives look at saved scenarios, read-only.
 PREVIEW_ROLES = (Role.STRATEGIST, Role.ANALYST, Role.ADMIN)
 _KEYS = {p: f"wi_{p}" for p in PRIORITIES}
+#: The weights and guardrails the sliders last showed, kept across pages (the URL is not).
+_KEPT = "_cxm_whatif"
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -56,10 +58,9 @@ def published(fld: Field) -> scenarios.Published:
 
 
 def start(fld: Field) -> None:
-    """On a page's first run, set the sliders from the URL (or the published weights)."""
-    if "wi_started" in st.session_state:
+    """On the session's first visit, set the sliders from the URL (or the published weights)."""
+    if _KEPT in st.session_state:
         return
-    st.session_state["wi_started"] = True
     pub = published(fld)
     weights, guard = pub.weights, pub.guardrails
     asked = filters.page_param("scenario", "")
@@ -76,6 +77,7 @@ def start(fld: Field) -> None:
             guard = Guardrails(mandatory="mandatory" in g, caps="caps" in g)
     except CxmError as exc:
         _warn(f"{exc} The published weights are shown instead.")
+    st.session_state[_KEPT] = (weights, guard)
     _set(weights, guard)
 
 
@@ -103,6 +105,11 @@ def preset_picker(fld: Field) -> None:
 def sliders(user: User) -> tuple[Weights, Guardrails]:
     """One slider per priority and the two guardrail toggles; the URL follows them."""
     read_only = user.role not in PREVIEW_ROLES
+    kept_weights, kept_guard = st.session_state[_KEPT]
+    for p, w in kept_weights.as_dict().items():
+        filters.hold(_KEYS[p], w)
+    filters.hold("wi_mandatory", kept_guard.mandatory)
+    filters.hold("wi_caps", kept_guard.caps)
     cols = st.columns(4)
     for i, p in enumerate(PRIORITIES):
         cols[i % 4].slider(
@@ -118,6 +125,7 @@ def sliders(user: User) -> tuple[Weights, Guardrails]:
     caps = cols[3].toggle("Apply caps", key="wi_caps", disabled=read_only)
     weights = Weights.of({p: st.session_state[_KEYS[p]] for p in PRIORITIES})
     guard = Guardrails(mandatory=bool(mandatory), caps=bool(caps))
+    st.session_state[_KEPT] = (weights, guard)
     loaded = st.session_state.get("wi_loaded")
     if loaded and loaded[1:] != (weights, guard) and "scenario" in st.query_params:
         del st.query_params["scenario"]  # moved away from the saved scenario the link named

@@ -25,8 +25,9 @@ def kpi_picker(default: Sequence[str], *, key: str = "kpis", max_selections: int
         if k not in BY_ID:
             _warn(key, k, "is not a KPI; it was left out")
     chosen = [k for k in asked if k in BY_ID][:max_selections] or list(default)
-    if f"w_{key}" not in st.session_state:
-        st.session_state[f"w_{key}"] = chosen
+    filters.hold(
+        f"w_{key}", chosen, fits=lambda v: len(v) <= max_selections and set(v) <= set(BY_ID)
+    )
     picked = st.multiselect(
         "KPIs",
         [k.id for k in KPIS],
@@ -47,8 +48,7 @@ def dimension_picker(
     if asked not in values:
         _warn(key, asked, f"is not one of {', '.join(values)}; showing {default.value}")
         asked = default.value
-    if f"w_{key}" not in st.session_state:
-        st.session_state[f"w_{key}"] = asked
+    filters.hold(f"w_{key}", asked, fits=lambda v: v in values)
     picked = (
         st.segmented_control(
             label,
@@ -77,8 +77,9 @@ def dimensions_picker(
         if d not in values:
             _warn(key, d, f"is not one of {', '.join(values)}; it was left out")
     chosen = [d for d in asked if d in values][:max_selections]
-    if f"w_{key}" not in st.session_state:
-        st.session_state[f"w_{key}"] = chosen
+    filters.hold(
+        f"w_{key}", chosen, fits=lambda v: len(v) <= max_selections and set(v) <= set(values)
+    )
     picked = st.multiselect(
         label,
         values,
