@@ -46,6 +46,11 @@ standard error the change test uses; the interval is what tables, tiles and hove
   sorted times at ranks n/2 - 0.98 sqrt(n) and n/2 + 1 + 0.98 sqrt(n) (rounded outward);
   se = the interval's width / 3.92, for the change test.
 
+Shares, NPS and gaps count each answer, ticket or order as independent; those of one
+seller's customers are alike more often than not, so these intervals lean narrow (the
+averages' cluster method does not). A count of sellers is read as one draw of a process that
+could have gone otherwise, which is what a change between periods is tested against.
+
 No interval (null) where the value is null, n is 0, an average rests on a single seller (no
 spread between sellers to measure), or the warehouse was loaded before the monthly cube held
 the sums of squares an average or a sum needs (reload to fill them).
