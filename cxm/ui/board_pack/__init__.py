@@ -26,7 +26,7 @@ from cxm.metrics.experience import attribute_gaps
 from cxm.metrics.targets import targets_for
 from cxm.segments.filter import SegmentFilter
 from cxm.ui import fmt
-from cxm.ui.board_pack import _pages, _story
+from cxm.ui.board_pack import _pages, _story, _whatif
 from cxm.ui.board_pack._layout import Pack
 from cxm.warehouse import audit
 from cxm.whatif.compare import GUARDED, Guardrails
@@ -178,7 +178,7 @@ def _scenario_page(pdf, con, cfg, scope: Scope, words, chosen: Chosen) -> None:
     field = load_field(con, cfg, scope=scope)
     catalog = rank(field, Weights.of(field.catalog.baseline), GUARDED)
     result = compare(field, rank(field, chosen.weights, chosen.guardrails), baseline=catalog)
-    _pages.scenario(pdf, words, chosen, field, result, cfg)
+    _whatif.scenario(pdf, words, chosen, field, result, cfg)
 
 
 def audit_pack(

@@ -6,6 +6,7 @@ fpdf2 draws everything; charts come in as SVG through kaleido (the system Chromi
 
 from __future__ import annotations
 
+import atexit
 import io
 import logging
 import threading
@@ -44,6 +45,8 @@ def _warm_kaleido() -> None:
             import kaleido
 
             kaleido.start_sync_server(silence_warnings=True)
+            # Closed before the interpreter tears its threads down, so Chromium exits cleanly.
+            atexit.register(kaleido.stop_sync_server, silence_warnings=True)
             _kaleido_started = True
 
 
@@ -199,10 +202,19 @@ class Pack(FPDF):
         self.image(io.BytesIO(data), x=x, y=y, w=w, h=h)
 
     def sparkline(
-        self, values: Sequence[float | None], *, x: float, y: float, w: float, h: float, good: bool
+        self,
+        values: Sequence[float | None],
+        *,
+        x: float,
+        y: float,
+        w: float,
+        h: float,
+        good: bool,
+        partial_last: bool = False,
     ) -> None:
-        """A 12-month line in the box at (x, y); its last point marked, green when the last
-        move is good for the KPI, orange when not."""
+        """A 12-month line in the box at (x, y), its last point marked; green when ``good``,
+        orange when not. A last month the data stops inside (``partial_last``) is joined by a
+        dashed segment and marked with an open dot: its value is to date."""
         points = [(i, v) for i, v in enumerate(values) if v is not None]
         if len(points) < 2:
             return
@@ -213,11 +225,20 @@ class Pack(FPDF):
         xy = [(x + i * step, y + h - (v - lo) / span * h) for i, v in points]
         color = GOOD if good else BAD
         self.set_draw_color(*color)
-        self.set_line_width(0.35)
-        self.polyline(xy)
         self.set_fill_color(*color)
+        self.set_line_width(0.35)
+        solid = xy[:-1] if partial_last else xy
+        if len(solid) > 1:
+            self.polyline(solid)
         last = xy[-1]
-        self.circle(x=last[0], y=last[1], radius=0.6, style="F")
+        if partial_last:
+            self.set_dash_pattern(dash=0.7, gap=0.5)
+            self.line(*xy[-2], *last)
+            self.set_dash_pattern()
+            self.set_fill_color(255, 255, 255)
+            self.circle(x=last[0], y=last[1], radius=0.6, style="DF")
+        else:
+            self.circle(x=last[0], y=last[1], radius=0.6, style="F")
         self.set_line_width(0.2)
         self.set_fill_color(255, 255, 255)
 
