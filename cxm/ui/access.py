@@ -277,9 +277,12 @@ def login() -> User | None:
     """Draw the login form when nobody is signed in; return the signed-in user or None.
 
     Never reruns the script after a login: the cookie component does that itself, and an
-    explicit rerun loses the cookie (seen in 4 of 6 logins). A cookie that does not verify, and
-    a session whose user was removed from the credentials file or whose sessions were ended,
-    show the form with why.
+    explicit rerun loses the cookie (seen in 4 of 6 logins). Its reruns (two: the cookie
+    written, then read back) cut short the page's first run and drop its messages to the
+    browser, so a page gives its widgets their values on every run (`cxm.ui.filters.hold`),
+    never on the first one only: that is how a deep link survives the login. A cookie that
+    does not verify, and a session whose user was removed from the credentials file or whose
+    sessions were ended, show the form with why.
     """
     auth = _authenticator()
     st.session_state["_cxm_auth"] = auth
