@@ -245,8 +245,8 @@ def test_the_gap_page_s_title_names_the_widest_market_or_two_level_ones_or_the_o
 
 
 def test_the_appendix_runs_up_the_ladder_in_market_order_and_folds_small_ranks():
-    # US comes before BR in the configured markets (US, CA, MX, BR, DE, JP). Ladder: Member,
-    # Consultant, Senior Consultant, Manager, Director, Executive Director, Diamond.
+    # Markets by code: BR before US. Ladder: Member, Consultant, Senior Consultant, Manager,
+    # Director, Executive Director, Diamond.
     # Under 30 sellers folded: US Diamond 3, BR Member 29, BR Director 5 -> 3 segments,
     # 3 + 29 + 5 = 37 sellers. Kept: US Member 100, US Manager 40, BR Consultant 31.
     seg = pl.DataFrame(
@@ -266,11 +266,11 @@ def test_the_appendix_runs_up_the_ladder_in_market_order_and_folds_small_ranks()
     )  # fmt: skip
     app_ = _story.appendix(by_market, by_market_rank, CFG, fold_under=30)
     assert [(r["market"], r["rank"], r["sellers"]) for r in app_.rows] == [
+        ("BR", None, 65),
+        ("BR", "Consultant", 31),
         ("US", None, 143),
         ("US", "Member", 100),
         ("US", "Manager", 40),
-        ("BR", None, 65),
-        ("BR", "Consultant", 31),
     ]
     assert (app_.folded, app_.folded_sellers) == (3, 37)
     assert _story.folded_line(app_, 30) == "3 segments under n = 30 folded: 37 sellers"
@@ -285,8 +285,8 @@ def test_the_tiny_company_s_appendix_folds_every_rank_into_one_counted_line(tiny
     last = _flat(pages[-1])
     assert "9 segments under n = 30 folded: 10 sellers." in last
     totals = [line.split(" ")[:4] for line in pages[-1].splitlines() if "all ranks" in line]
-    assert totals == [["US", "all", "ranks", "4"], ["CA", "all", "ranks", "2"],
-                      ["BR", "all", "ranks", "4"]]  # fmt: skip
+    assert totals == [["BR", "all", "ranks", "4"], ["CA", "all", "ranks", "2"],
+                      ["US", "all", "ranks", "4"]]  # fmt: skip
 
 
 def test_the_headline_table_holds_the_report_s_values(con, pages):

@@ -10,6 +10,7 @@ import polars as pl
 
 from cxm.config import CompanyConfig
 from cxm.metrics.kpis import BY_ID, get
+from cxm.segments.order import sort_segments
 from cxm.ui import charts, fmt
 from cxm.ui.board_pack import _story
 from cxm.ui.board_pack._layout import BAD, GOOD, INK, LEFT, MUTED, RULE, SHADE, WIDTH, Cell, Pack
@@ -242,11 +243,6 @@ def experience_gap(
         cfg,
         company=company[0] if len(company) else None,
     )
-    # The bars in the table's order (configured markets), top to bottom.
-    shown = set(gaps["market"].to_list())
-    fig.update_yaxes(
-        categoryorder="array", categoryarray=[m for m in cfg.market_codes if m in shown]
-    )
     pdf.svg(fig, x=LEFT, y=top + 8, w=half, h=72)
     pdf.set_xy(LEFT + half + 8, top)
     pdf.heading("Rated superior (5 of 5), by attribute", x=LEFT + half + 8, w=half)
@@ -256,8 +252,7 @@ def experience_gap(
     nps = by_market.filter(pl.col("kpi_id") == "customer_nps")
     nps_by = {r["market"]: r for r in nps.iter_rows(named=True)}
     rows = []
-    order = {m: i for i, m in enumerate(cfg.market_codes)}
-    for r in sorted(gaps.iter_rows(named=True), key=lambda r: order.get(r["market"], 99)):
+    for r in sort_segments(gaps, cfg, ["market"]).iter_rows(named=True):
         n = nps_by.get(r["market"])
         rows.append(
             [
@@ -312,8 +307,8 @@ def appendix(pdf: Pack, words: Words, app: _story.Appendix, ids: list[str], cfg,
     pdf.add_page()
     pdf.title_block(
         "Appendix: headline KPIs by market and rank",
-        f"{words.current}. Markets in configured order, each market's total first, then its "
-        f"ranks up the ladder. A rank with fewer than {fold_under} live sellers is folded "
+        f"{words.current}. Markets by code, each market's total first, then its ranks up "
+        f"the ladder. A rank with fewer than {fold_under} live sellers is folded "
         f"into the line under the table (its market's total still counts it); n < {cfg.min_n} "
         "marks a value with too few sellers or answers behind it.",
     )

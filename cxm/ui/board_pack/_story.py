@@ -16,6 +16,7 @@ from cxm.config import CompanyConfig
 from cxm.metrics import stats
 from cxm.metrics.kpis import BY_ID
 from cxm.metrics.movers import moved
+from cxm.segments.order import listed
 from cxm.ui import fmt
 
 #: Page 1 names a KPI's change in at most this many segments, so that three to five sentences
@@ -272,13 +273,12 @@ def appendix(
 ) -> Appendix:
     """Return the appendix rows: each market's total, then its ranks up the ladder.
 
-    Markets come in configured order, ranks in ladder order (entry rank first). A market x
+    Markets and ranks come in the order segments are listed everywhere
+    (`cxm.segments.order`: markets by code, ranks up the ladder from the entry rank). A market x
     rank segment with fewer than ``fold_under`` live sellers gets no row: it is counted in
     ``folded`` and its sellers in ``folded_sellers`` (the market's total row still holds them).
     A value whose own n is under the minimum n is None.
     """
-    order = {m: i for i, m in enumerate(cfg.market_codes)}
-    ladder = {r: i for i, r in enumerate(cfg.ranks)}
 
     def wide(frame: pl.DataFrame, keys: list[str]) -> dict[tuple, dict]:
         cells: dict[tuple, dict] = {}
@@ -293,12 +293,10 @@ def appendix(
     segments = wide(by_market_rank, ["market", "rank"])
     rows: list[dict] = []
     folded = folded_sellers = 0
-    for (market,) in sorted(markets, key=lambda k: order.get(k[0], len(order))):
+    for market in listed("market", [k[0] for k in markets], cfg):
         rows.append({"market": market, "rank": None, **markets[(market,)]})
-        ranks = sorted(
-            (k for k in segments if k[0] == market), key=lambda k: ladder.get(k[1], len(ladder))
-        )
-        for key in ranks:
+        ranks = listed("rank", [k[1] for k in segments if k[0] == market], cfg)
+        for key in ((market, r) for r in ranks):
             sellers = segments[key].get("sellers", 0)
             if sellers < fold_under:
                 folded += 1
