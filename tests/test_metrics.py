@@ -215,12 +215,13 @@ Q1 = [
     # 01-13, CB8's 02-20 and CB6's two on 03-20 -> 8/14.
     ("repeat_customer_rate", "US", 8 / 12, 12),
     ("repeat_customer_rate", "BR", 8 / 14, 14),
-    # First purchase of a line in Q1, and a later-day rebuy: US CU1 home (no), CU2 nutrition
-    # (02-25 yes), CU3 home (no), CU5 skincare (no), CU6 skincare (03-20 yes) -> 2/5. BR CB1
-    # acai (no), CB2 nutrition (01-25 yes), CB2 skincare (no), CB3 wellness (02-15 yes), CB6
-    # skincare (two orders, same day: no), CB8 nutrition (no) -> 2/6.
-    ("line_reorder_rate", "US", 2 / 5, 5),
-    ("line_reorder_rate", "BR", 2 / 6, 6),
+    # Day 90 after the first purchase of a line in Q1 = first purchase 2025-10-03..12-31
+    # (tests/test_line_reorder.py lists every line): US CU3 nutrition (10-15, never again) no;
+    # CU7 skincare (11-15, again 02-13, day 90) yes; CU4 wellness (12-20, again 01-20) yes ->
+    # 2/3. BR CB4 acai (10-20, again 01-05) yes; CB7 wellness (12-01, again 03-02, day 91) no;
+    # CB5 skincare (12-10, never) no -> 1/3. The lines first bought in Q1 are still open.
+    ("line_reorder_rate", "US", 2 / 3, 3),
+    ("line_reorder_rate", "BR", 1 / 3, 3),
     # Day 90 after the first order in Q1 = first order 2025-10-03..12-31. US: CU3 (10-15, next
     # 2026-02-01, day 109) no; CU4 (12-20, next 01-20) yes; CU7 (11-15, next 02-13, day 90)
     # yes -> 2/3. BR: CB4 (10-20, next 01-05) yes; CB5 (12-10, never) no; CB7 (12-01, next

@@ -314,7 +314,7 @@ def test_a_month_cut_on_its_last_day_reads_every_measure_as_the_monthly_facts_do
 
     cfg, where = load_config(), SegmentFilter(period=Period.parse("2026-Q3"))
     whole = window(where.with_period(where.period, D(2026, 9, 30)), data_range(demo))
-    measures = [*cube_measures(), "line_buyers", "line_rebuyers"]
+    measures = [*cube_measures(), "line_buyers", "line_rebuyers", "line_buyers_open"]
 
     def sums(win):
         return measure_sums(

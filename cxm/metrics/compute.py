@@ -58,7 +58,8 @@ def data_range(con: duckdb.DuckDBPyConnection) -> DataRange:
     Raises
     ------
     WarehouseMissing
-        When the warehouse holds no sellers or no seller facts (built before facts existed).
+        When the warehouse holds no sellers or no seller facts (built before facts existed),
+        or facts of an earlier shape (a product-line fact by month, not by day).
     """
     try:
         first, last = con.execute(
@@ -72,6 +73,14 @@ def data_range(con: duckdb.DuckDBPyConnection) -> DataRange:
         raise WarehouseMissing(
             "The warehouse has no seller facts yet; rebuild it with `cxm demo` or load it "
             "again with `cxm import DIR`."
+        ) from exc
+    try:
+        # Kept by day since the line reorder window closed (issue 19); by month before.
+        con.execute("SELECT first_on FROM fact_line_buyers LIMIT 1").fetchall()
+    except (duckdb.CatalogException, duckdb.BinderException) as exc:
+        raise WarehouseMissing(
+            "The warehouse's facts were built by an earlier cxm (fact_line_buyers has no "
+            "first_on); rebuild it with `cxm demo` or load it again with `cxm import DIR`."
         ) from exc
     if first is None:
         raise WarehouseMissing("The warehouse holds no sellers yet; load some with `cxm import`.")
@@ -403,7 +412,8 @@ def _line_sums(con, dims, where, scope, cfg, win) -> pl.DataFrame:
     sql = LINE_BUYERS.format(select=select, group=group)
     params = {**win.params(), **filter_params(where, scope, cfg)}
     out = con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
-    return out.with_columns(pl.col(c).cast(pl.Float64) for c in ("line_buyers", "line_rebuyers"))
+    sums = ("line_buyers", "line_rebuyers", "line_buyers_open")
+    return out.with_columns(pl.col(c).cast(pl.Float64) for c in sums)
 
 
 def kpi_rows(kpis, sums: pl.DataFrame, keys: list[str], cfg: CompanyConfig, corporate):

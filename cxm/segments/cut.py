@@ -4,11 +4,13 @@ The seller facts are kept by month (`cxm.state.facts`), so a span that ends insi
 data covers further (say 1-15 September, compared with 1-15 October when the data runs to the
 15th: docs/metrics.md, Periods and comparisons) cannot take that month from them. For such a
 window the seller base reads the whole months from the facts and the cut month, from its first
-day to the as-of date, from here: the same measures, written as in `SELLER_MONTH_STAGES` and
-`fact_line_buyers` but over days. ``$cut`` is the cut month's first day, or NULL when nothing
-is cut; DuckDB then folds every branch below to an empty result, so an ordinary window pays
-nothing (measured: no scan of ``orders`` at all). `tests/test_periods.py` holds a month cut at
-its last day equal to the month read from the facts, measure by measure.
+day to the as-of date, from here: the same measures, written as in `SELLER_MONTH_STAGES` but over
+days. (`fact_line_buyers` needs no cut: it is kept by day, and a reorder window counts only once
+closed by the as-of date, so nothing after that day enters it.) ``$cut`` is the cut month's
+first day, or NULL when nothing is cut; DuckDB then folds every branch below to an empty
+result, so an ordinary window pays nothing (measured: no scan of ``orders`` at all).
+`tests/test_periods.py` holds a month cut at its last day equal to the month read from the
+facts, measure by measure.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ def _count_if(condition: str) -> str:
 
 
 #: CTEs (each followed by a comma) that a query's WITH list starts with: ``cut_month`` holds
-#: `fact_seller_months`' columns for the cut month, ``cut_lines`` `fact_line_buyers`' columns.
+#: `fact_seller_months`' columns for the cut month.
 CUT_CTES = f"""
 cut_orders AS (
-    SELECT customer_id, seller_id, product_line, amount, units, autoship, ordered_at
+    SELECT customer_id, seller_id, amount, units, autoship, ordered_at
     FROM orders
     WHERE $cut IS NOT NULL AND ordered_at >= $cut AND ordered_at < $as_of + 1
 ),
@@ -93,21 +95,6 @@ cut_month AS (
         max(last_enrollment_on) AS last_enrollment_on, max(last_app_on) AS last_app_on
     FROM cut_events
     GROUP BY seller_id
-),
-cut_lines AS (
-    -- First purchases of a line in the cut days; bought again on a later day up to the
-    -- data's end, as fact_line_buyers counts it.
-    SELECT seller_id, product_line, CAST($cut AS DATE) AS first_month, count(*) AS buyers,
-        CAST(sum(CASE WHEN last_on > first_on THEN 1 ELSE 0 END) AS BIGINT) AS rebuyers
-    FROM (
-        SELECT customer_id, product_line, arg_min(seller_id, ordered_at) AS seller_id,
-            min(CAST(ordered_at AS DATE)) AS first_on, max(CAST(ordered_at AS DATE)) AS last_on
-        FROM orders
-        WHERE $cut IS NOT NULL AND customer_id IN (SELECT customer_id FROM cut_orders)
-        GROUP BY customer_id, product_line
-    ) bought
-    WHERE first_on BETWEEN $cut AND $as_of
-    GROUP BY seller_id, product_line
 ),"""
 
 #: `fact_seller_months` with the cut month (if any) taken from ``cut_month``.
@@ -115,12 +102,4 @@ SELLER_MONTHS = """(
     SELECT * FROM fact_seller_months WHERE ($cut IS NULL OR month <> $cut)
     UNION ALL BY NAME
     SELECT * FROM cut_month
-)"""
-
-#: `fact_line_buyers` with the cut month (if any) taken from ``cut_lines``.
-LINE_BUYER_MONTHS = """(
-    SELECT seller_id, product_line, first_month, buyers, rebuyers FROM fact_line_buyers
-    WHERE ($cut IS NULL OR first_month <> $cut)
-    UNION ALL BY NAME
-    SELECT seller_id, product_line, first_month, buyers, rebuyers FROM cut_lines
 )"""

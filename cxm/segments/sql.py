@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from cxm.access import Scope
 from cxm.config import CompanyConfig
-from cxm.segments.cut import CUT_CTES, LINE_BUYER_MONTHS, SELLER_MONTHS
+from cxm.segments.cut import CUT_CTES, SELLER_MONTHS
 from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS, Dimension, SegmentFilter
 from cxm.segments.periods import Period
 from cxm.segments.windows import (
@@ -151,6 +151,28 @@ _RANK_STEPS = {
 }
 
 
+def _line_sums(t: str) -> str:
+    # A customer's first purchase of a line belongs to the period its day REORDER_DAYS falls
+    # in (as customer_90d's first order): closed, as day N <= $end <= $observed; open while
+    # day N is after $observed. `fact_line_buyers` counts a rebuy on days 1..N only, so a
+    # closed window reads nothing after $observed and needs no cut month (`segments.cut`).
+    due = f"{t}.first_on <= $end - {REORDER_DAYS}"
+    return (
+        f"sum(CASE WHEN {due} THEN {t}.buyers ELSE 0 END) AS line_buyers, "
+        f"sum(CASE WHEN {due} THEN {t}.rebuyers ELSE 0 END) AS line_rebuyers, "
+        f"sum(CASE WHEN {t}.first_on > $observed - {REORDER_DAYS} THEN {t}.buyers ELSE 0 END)"
+        " AS line_buyers_open"
+    )
+
+
+def _line_where(t: str) -> str:
+    # The bounds on the column itself, so the fact's zone maps (sorted by day) skip old rows.
+    return (
+        f"{t}.first_on BETWEEN $start - {REORDER_DAYS} AND $period_end - {REORDER_DAYS} "
+        f"AND {t}.first_on <= $observed"
+    )
+
+
 def _seller_base(rank_on: str) -> str:
     steps, fallback = _RANK_STEPS[rank_on]
     return f"""
@@ -262,11 +284,11 @@ service AS (
     GROUP BY seller_id
 ),
 line_buyers AS (
-    -- Product-line first purchases of the period by the serving seller: the line reorder
-    -- rate by seller segment comes from this one pass (by product line: LINE_BUYERS).
-    SELECT seller_id, sum(buyers) AS line_buyers, sum(rebuyers) AS line_rebuyers
-    FROM {LINE_BUYER_MONTHS} lb WHERE first_month BETWEEN $start AND $end
-    GROUP BY seller_id
+    -- First purchases of a product line by the serving seller, as customer_90d: the line
+    -- reorder rate by seller segment comes from this one pass (by product line: LINE_BUYERS).
+    SELECT lb.seller_id, {_line_sums("lb")}
+    FROM fact_line_buyers lb WHERE {_line_where("lb")}
+    GROUP BY lb.seller_id
 ),
 valued AS (
     -- Predicted customer value exists for the data's as-of date only (cxm.metrics.value).
@@ -391,7 +413,8 @@ base AS (
         coalesce(cv.clv_12m, 0) AS clv_12m,
         coalesce(cv.customers_at_risk, 0) AS customers_at_risk,
         coalesce(lb.line_buyers, 0) AS line_buyers,
-        coalesce(lb.line_rebuyers, 0) AS line_rebuyers
+        coalesce(lb.line_rebuyers, 0) AS line_rebuyers,
+        coalesce(lb.line_buyers_open, 0) AS line_buyers_open
     FROM ranked k
     JOIN dim_ranks dr ON dr.rank_index = k.rank_index
     JOIN required rq ON rq.rank_index = k.rank_index
@@ -423,8 +446,8 @@ def dimension_columns(by: tuple[Dimension, ...]) -> list[str]:
 
 #: Product-line buyers of the period by the seller segment (and ``l.product_line``).
 LINE_BUYERS = f"""
-WITH {CUT_CTES} b AS ({SELLER_BASE})
-SELECT {{select}} sum(l.buyers) AS line_buyers, sum(l.rebuyers) AS line_rebuyers
-FROM {LINE_BUYER_MONTHS} l JOIN b ON b.seller_id = l.seller_id
-WHERE l.first_month BETWEEN $start AND $end
+WITH b AS ({SELLER_BASE})
+SELECT {{select}} {_line_sums("l")}
+FROM fact_line_buyers l JOIN b ON b.seller_id = l.seller_id
+WHERE {_line_where("l")}
 {{group}}"""

@@ -20,7 +20,8 @@ FIRST_SALE_DAYS = 30
 RETENTION_DAYS = 90
 #: Days from enrolment to the 12-month retention check.
 RETENTION_12M_DAYS = 365
-#: Days from a customer's first order in which a second order counts as a reorder.
+#: Days from a customer's first order (of anything, or of a product line) in which an order
+#: on a later day counts as a reorder (day 90 counts, day 91 does not).
 REORDER_DAYS = 90
 #: Days after a sponsor left in which a seller below them leaving counts as following.
 SPONSOR_LEFT_DAYS = 90
@@ -72,6 +73,14 @@ WINDOWS: tuple[ObservationWindow, ...] = (
         "customers whose day 90 falls in the period",
         "customers_due_90d",
         "customers_open_90d",
+    ),
+    ObservationWindow(
+        ("line_reorder_rate",),
+        REORDER_DAYS,
+        "the customer's first purchase of the product line",
+        "customers whose day 90 after their first purchase of a line falls in the period",
+        "line_buyers",
+        "line_buyers_open",
     ),
     ObservationWindow(
         ("churn_after_sponsor_left",),

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from cxm.segments.windows import REORDER_DAYS
+
 #: Activity kinds that are business events, not uses of the seller app.
 NOT_APP_USE = ("enrollment", "rank_advanced")
 
@@ -312,21 +314,31 @@ ORDER BY t.opened_at""",
     ),
     Fact(
         "fact_line_buyers",
-        "one serving seller, product line and month of a customer's first purchase of it",
-        """
+        "one serving seller, product line and day of a customer's first purchase of it, with "
+        f"how many of those customers bought the line again within {REORDER_DAYS} days",
+        f"""
 WITH bought AS (
-    -- Bought again on a later day <=> the last purchase day is after the first (no
-    -- count(DISTINCT ...), which cost most of this fact's time at 45M orders).
     SELECT customer_id, product_line, arg_min(seller_id, ordered_at) AS seller_id,
-           min(CAST(ordered_at AS DATE)) AS first_on,
-           max(CAST(ordered_at AS DATE)) AS last_on
+           min(CAST(ordered_at AS DATE)) AS first_on
     FROM orders GROUP BY customer_id, product_line
+), again AS (
+    -- Bought again on a later day d, first_on < d <= first_on + {REORDER_DAYS}: the window
+    -- is fixed, so a query counts it once closed (first_on + {REORDER_DAYS} <= its as-of
+    -- date) and never needs a day after that. One join back to the orders, no
+    -- count(DISTINCT ...) (measured: 0.45 s -> 0.9 s on the 20,000-seller demo).
+    SELECT b.customer_id, b.product_line
+    FROM orders o
+    JOIN bought b ON b.customer_id = o.customer_id AND b.product_line = o.product_line
+    WHERE CAST(o.ordered_at AS DATE) > b.first_on
+      AND date_diff('day', b.first_on, CAST(o.ordered_at AS DATE)) <= {REORDER_DAYS}
+    GROUP BY b.customer_id, b.product_line
 )
-SELECT seller_id, product_line, CAST(date_trunc('month', first_on) AS DATE) AS first_month,
-       count(*) AS buyers,
-       CAST(sum(CASE WHEN last_on > first_on THEN 1 ELSE 0 END) AS BIGINT) AS rebuyers
-FROM bought GROUP BY seller_id, product_line, CAST(date_trunc('month', first_on) AS DATE)
-ORDER BY first_month""",
+SELECT b.seller_id, b.product_line, b.first_on, count(*) AS buyers,
+       CAST(sum(CASE WHEN a.customer_id IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS rebuyers
+FROM bought b
+LEFT JOIN again a ON a.customer_id = b.customer_id AND a.product_line = b.product_line
+GROUP BY b.seller_id, b.product_line, b.first_on
+ORDER BY b.first_on""",
     ),
 )
 

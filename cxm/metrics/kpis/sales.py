@@ -128,11 +128,14 @@ SALES: tuple[Kpi, ...] = (
         kind="ratio",
         numerator="line_rebuyers",
         denominator="line_buyers",
+        open="line_buyers_open",
         grain="product_line",
         reads=("orders", "fact_line_buyers"),
-        definition="Of customers whose first purchase of a product line fell in the period, "
-        "the share who bought that line again on a later day, up to the data's as-of date "
-        "(breaks down by product_line as well as by the serving seller's segment).",
+        definition="Of customers whose 90th day after their first purchase of a product line "
+        "falls in the period, the share who bought that line again on a later day within those "
+        "90 days (breaks down by product_line as well as by the serving seller's segment). "
+        "Customers whose day 90 is after the as-of date are still open and not counted "
+        "(`line_buyers_open`).",
     ),
     Kpi(
         id="customer_retention_90d",
