@@ -190,8 +190,8 @@ def render_metrics() -> str:
 
 
 def _windows_section() -> list[str]:
-    """Return the "Observation windows" section, from `cxm.segments.windows`."""
-    from cxm.segments import windows as w
+    """Return the "Observation windows" section, from `cxm.state.windows`."""
+    from cxm.state import windows as w
     from cxm.segments.filter import FAST_START
 
     lines = [

@@ -1,7 +1,7 @@
 """The product-line reorder rate counts a fixed 90-day window, once closed (issue 19, finding 2).
 
 A customer's first purchase of a line is day 0; a purchase of that line on a later day d with
-day 0 < d <= day 90 is a reorder (`cxm.segments.windows.REORDER_DAYS`). As for the 90-day
+day 0 < d <= day 90 is a reorder (`cxm.state.windows.REORDER_DAYS`). As for the 90-day
 customer retention, the first purchase belongs to the period its day 90 falls in; it is open
 while day 90 is after the as-of date (`line_buyers_open`), never a customer who did not reorder.
 
@@ -48,7 +48,7 @@ from cxm.errors import WarehouseMissing
 from cxm.metrics.compute import compute, data_range
 from cxm.pipeline import import_dir
 from cxm.segments import Period, SegmentFilter
-from cxm.segments.windows import REORDER_DAYS
+from cxm.state.windows import REORDER_DAYS
 from cxm.warehouse import store
 
 from .conftest import FIXTURES

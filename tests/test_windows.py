@@ -36,7 +36,7 @@ from cxm.metrics.compute import compute
 from cxm.metrics.kpis import get
 from cxm.pipeline import import_dir
 from cxm.segments import Period, SegmentFilter
-from cxm.segments.windows import Example, describe_example
+from cxm.state.windows import Example, describe_example
 from cxm.ui import tiles
 from cxm.warehouse import store
 

@@ -5,7 +5,7 @@ All counts respect the market scope and the segment filter. Curves and the funne
 the rank each seller held when they enrolled (their window's start: `SELLER_BASE_AT_ENROLMENT`),
 not today's, which would keep only those who stayed long enough to rise; status, tenure and
 training tier are as of the as-of date. Windows count once closed by the as-of date
-(`cxm.segments.windows`); the downline counts are distinct where one seller is reached twice.
+(`cxm.state.windows`); the downline counts are distinct where one seller is reached twice.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from cxm.config import CompanyConfig
 from cxm.metrics.compute import check_scope, data_range, window
 from cxm.segments.filter import SegmentFilter
 from cxm.segments.sql import ACTIVE_DAYS, SELLER_BASE, SELLER_BASE_AT_ENROLMENT, filter_params
-from cxm.segments.windows import (
+from cxm.state.windows import (
     FIRST_SALE_DAYS,
     MONTH_DAYS,
     RETENTION_DAYS,

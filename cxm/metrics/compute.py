@@ -438,7 +438,7 @@ def kpi_rows(kpis, sums: pl.DataFrame, keys: list[str], cfg: CompanyConfig, corp
                 pl.lit(kpi.id).alias("kpi_id"),
                 value.cast(pl.Float64).alias("value"),
                 n.cast(pl.Float64).fill_null(0).alias("n"),
-                # Subjects whose observation window is still open: not in n (cxm.segments.windows).
+                # Subjects whose observation window is still open: not in n (cxm.state.windows).
                 (pl.col(kpi.open) if kpi.open else pl.lit(None)).cast(pl.Int64).alias("open"),
                 *(
                     pl.when(known).then(pl.Series(name, v).fill_nan(None)).alias(name)

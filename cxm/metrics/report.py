@@ -210,7 +210,7 @@ def segment_reports(
             "change",
             "company",
             "target",
-            "open",  # observation windows still open (cxm.segments.windows)
+            "open",  # observation windows still open (cxm.state.windows)
             *("se", "ci_low", "ci_high", "previous_n", "previous_se", "change_p", "clear_change"),
         )
     return out

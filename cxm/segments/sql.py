@@ -17,7 +17,7 @@ from cxm.config import CompanyConfig
 from cxm.segments.cut import CUT_CTES, SELLER_MONTHS
 from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS, Dimension, SegmentFilter
 from cxm.segments.periods import Period
-from cxm.segments.windows import (
+from cxm.state.windows import (
     FIRST_SALE_DAYS,
     REORDER_DAYS,
     RETENTION_12M_DAYS,
@@ -44,7 +44,7 @@ FLOW_SUMS = ", ".join(
 @dataclass(frozen=True)
 class Window:
     """The dates a query needs: the period's bounds cut at the as-of date, and the day the
-    observation windows are seen from (`cxm.segments.windows`)."""
+    observation windows are seen from (`cxm.state.windows`)."""
 
     period: Period
     as_of: dt.date  # the day point-in-time measures are taken
@@ -315,7 +315,7 @@ base AS (
         k.is_live * coalesce(r.is_active, 0) AS active_30d,
         k.is_live * CASE WHEN r.last_app_on > $as_of - {APP_DAYS} THEN 1 ELSE 0 END
             AS app_7d,
-        -- Observation windows (cxm.segments.windows): a seller belongs to the period their
+        -- Observation windows (cxm.state.windows): a seller belongs to the period their
         -- day N falls in; day N is on or before $end <= $observed, so these are closed.
         -- Those whose day N falls in the period after $observed are open, not counted.
         CASE WHEN k.enrolled_on + {FIRST_SALE_DAYS} BETWEEN $start AND $end THEN 1 ELSE 0 END

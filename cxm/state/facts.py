@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cxm.segments.windows import REORDER_DAYS
+from cxm.state.windows import REORDER_DAYS
 
 #: Activity kinds that are business events, not uses of the seller app.
 NOT_APP_USE = ("enrollment", "rank_advanced")

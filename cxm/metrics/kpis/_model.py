@@ -54,7 +54,7 @@ class Kpi(BaseModel):
     open: str | None = Field(
         None,
         description="the measure counting the period's subjects whose observation window "
-        "(cxm.segments.windows) is still open on the as-of date: not in n, reported apart",
+        "(cxm.state.windows) is still open on the as-of date: not in n, reported apart",
     )
 
     @property
