@@ -10,7 +10,7 @@ from cxm.reports import EXPORT_ROLES, ExportFormat, at_risk_customers, audit_exp
 from cxm.segments import Dimension
 from cxm.segments.filter import SELLER_DIMENSIONS
 from cxm.ui import fmt, queries, shell, tables, warehouse, widgets
-from cxm.ui.board_pack import audit_pack, board_pack, last_published
+from cxm.ui.board_pack import audit_pack, board_pack
 from cxm.whatif import scenarios
 
 ctx = shell.page("Segment reports", page_params=("kpis", "dims"))
@@ -117,7 +117,8 @@ st.caption(
     "filters, period, comparison, as-of date and scope."
 )
 saved = {s.id: s for s in scenarios.list_all()}
-published = last_published(list(saved.values()))
+last = scenarios.last_publication()
+published = last[0] if last else None
 chosen = st.selectbox(
     "What-if scenario to include",
     list(saved),

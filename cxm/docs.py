@@ -191,8 +191,8 @@ def render_metrics() -> str:
 
 def _windows_section() -> list[str]:
     """Return the "Observation windows" section, from `cxm.state.windows`."""
-    from cxm.state import windows as w
     from cxm.segments.filter import FAST_START
+    from cxm.state import windows as w
 
     lines = [
         "## Observation windows",

@@ -6,7 +6,6 @@ are worked out by hand; the 2,000-seller demo checks the structure and the scope
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import io
 
@@ -23,7 +22,7 @@ from cxm.metrics import headline, report
 from cxm.metrics.compute import data_range
 from cxm.segments import Period, SegmentFilter
 from cxm.ui import fmt
-from cxm.ui.board_pack import _story, audit_pack, board_pack, last_published
+from cxm.ui.board_pack import _story, audit_pack, board_pack
 from cxm.warehouse import audit
 
 CFG = load_config()
@@ -345,34 +344,44 @@ def test_cxm_board_pack_writes_the_pdf_and_names_a_bad_market(small_demo_warehou
     assert trail.filter(pl.col("sha256") == hashlib.sha256(out.read_bytes()).hexdigest()).height
 
 
-def _scenario(saved_at: str, published_at: str | None, i: int):
-    from cxm.whatif.scenarios import Scenario
+def test_the_pack_s_default_scenario_is_the_one_published_last(
+    con, small_demo_warehouse, tmp_path, monkeypatch
+):
+    # Saved A then B; A published, then B, then A again: the pack of `cxm board-pack` with no
+    # --scenario shows A, the scenario the What-if page calls published (one definition).
+    from cxm.whatif import scenarios
+    from cxm.whatif.compare import Guardrails, load_field
     from cxm.whatif.weights import Weights
 
-    return Scenario(
-        id=i,
-        name=f"s{i}",
-        author="sam",
-        created_at=dt.datetime.fromisoformat(saved_at),
-        weights=Weights.of({"sales": 1}),
-        guardrails_mandatory=True,
-        guardrails_caps=True,
-        catalog_version="1",
-        data_as_of=None,
-        published_by="sam" if published_at else None,
-        published_at=dt.datetime.fromisoformat(published_at) if published_at else None,
+    field = load_field(con, CFG, scope=SCOPE)
+    strategist = User(username="sam", name="Sam", email="s@x.example", role=Role.STRATEGIST)
+    path, trail = tmp_path / "s.sqlite", tmp_path / "a.sqlite"
+    ones = {p: 1.0 for p in field.catalog.baseline}
+    a = scenarios.save("Alpha plan", Weights.of(ones | {"retention": 2}), Guardrails(),
+                       user=strategist, field=field, path=path)  # fmt: skip
+    b = scenarios.save("Beta plan", Weights.of(ones), Guardrails(), user=strategist,
+                       field=field, path=path)  # fmt: skip
+    for sc in (a, b, a):
+        scenarios.publish(sc.id, user=strategist, path=path, audit_path=trail)
+    last, by, _ = scenarios.last_publication(path=path)
+    assert (last.id, by) == (a.id, "sam")
+    assert scenarios.published(field.catalog, path=path).scenario.id == a.id
+    monkeypatch.setattr(scenarios, "scenarios_path", lambda warehouse=None: path)
+    out = tmp_path / "pack.pdf"
+    done = CliRunner().invoke(
+        app,
+        [
+            "board-pack",
+            "--warehouse",
+            str(small_demo_warehouse),
+            "--period",
+            "2026-Q3",
+            "--out",
+            str(out),
+        ],  # fmt: skip
     )
-
-
-def test_the_pack_s_default_scenario_is_the_one_published_last():
-    # Saved 1, 2, 3; 2 published on Dec 3, 1 on Dec 4 (after 2), 3 never: 1 is the default.
-    saved = [
-        _scenario("2026-12-01 09:00", "2026-12-04 10:00", 1),
-        _scenario("2026-12-02 09:00", "2026-12-03 10:00", 2),
-        _scenario("2026-12-05 09:00", None, 3),
-    ]
-    assert last_published(saved).id == 1
-    assert last_published([saved[2]]) is None
+    assert done.exit_code == 0, done.output
+    assert "What-if scenario: Alpha plan" in _flat(" ".join(_text(out.read_bytes())))
 
 
 def test_a_scenario_s_page_states_its_gains_and_costs_against_the_catalog(con, tmp_path):

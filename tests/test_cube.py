@@ -49,6 +49,7 @@ def test_a_trend_read_from_the_cube_equals_the_months_computed_one_by_one(con, b
     keys = ["month", *by, "kpi_id"]
     joined = from_cube.join(one_by_one, on=keys, how="full", suffix="_live")
     assert joined.height == one_by_one.height == from_cube.height > 0
+
     # Equal up to the order of float additions (DuckDB sums in parallel, in no fixed order):
     # 1e-9 relative to the value, so a revenue in the millions is held to a thousandth of a cent.
     def off(a: str, b: str) -> pl.Expr:

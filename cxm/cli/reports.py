@@ -134,7 +134,7 @@ def board_pack_(
     import getpass
 
     from cxm.config import load_config
-    from cxm.ui.board_pack import board_pack, last_published, pack_entry
+    from cxm.ui.board_pack import board_pack, pack_entry
     from cxm.whatif import scenarios
     from cxm.whatif.weights import Weights
 
@@ -156,7 +156,8 @@ def board_pack_(
         elif scenario is not None:
             chosen = scenarios.get(scenario, path=saved)
         else:
-            chosen = last_published(scenarios.list_all(path=saved))
+            last = scenarios.last_publication(path=saved)
+            chosen = last[0] if last else None
         with store.open_readonly(store.warehouse_path(warehouse)) as con:
             pdf = board_pack(
                 con,

@@ -17,6 +17,9 @@ from cxm.config import CompanyConfig
 from cxm.segments.cut import CUT_CTES, SELLER_MONTHS
 from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS, Dimension, SegmentFilter
 from cxm.segments.periods import Period
+from cxm.state.facts import MAXES as FACT_MAXES
+from cxm.state.facts import SUMS as FACT_SUMS
+from cxm.state.seller_state import ACTIVE_DAYS, NEW_DAYS
 from cxm.state.windows import (
     FIRST_SALE_DAYS,
     REORDER_DAYS,
@@ -24,9 +27,6 @@ from cxm.state.windows import (
     RETENTION_DAYS,
     SPONSOR_LEFT_DAYS,
 )
-from cxm.state.facts import MAXES as FACT_MAXES
-from cxm.state.facts import SUMS as FACT_SUMS
-from cxm.state.seller_state import ACTIVE_DAYS, NEW_DAYS
 
 #: Days in the window behind "used the app" (ACTIVE_DAYS and NEW_DAYS: the seller state's).
 APP_DAYS = 7

@@ -295,41 +295,54 @@ class Published(BaseModel):
         )
 
 
+def last_publication(*, path: Path | None = None) -> tuple[Scenario, str, dt.datetime] | None:
+    """Return the scenario published last, who published it and when; None before any.
+
+    The one reading of "published": the What-if page, ``cxm whatif``, the board pack and the
+    file stamps all come here. A scenarios file from before publications were kept falls back
+    to the latest publication mark on a scenario.
+    """
+    target = path or scenarios_path()
+    if not target.exists():
+        return None
+    con = _connect(target)
+    try:
+        rows = (
+            con.execute(
+                "SELECT scenario_id, published_by, published_at FROM publications "
+                "ORDER BY id DESC LIMIT 1"
+            ).fetchall()
+            or con.execute(
+                "SELECT id, published_by, published_at FROM scenarios "
+                "WHERE published_at IS NOT NULL ORDER BY published_at DESC, id DESC LIMIT 1"
+            ).fetchall()
+        )
+    finally:
+        con.close()
+    if not rows:
+        return None
+    scenario_id, by, at = rows[0]
+    return get(scenario_id, path=target), by, dt.datetime.fromisoformat(at)
+
+
 def published(catalog: Catalog, *, path: Path | None = None) -> Published:
     """Return what is published: the scenario published last, else the catalog's weights."""
-    target = path or scenarios_path()
-    rows = []
-    if target.exists():
-        con = _connect(target)
-        try:
-            rows = (
-                con.execute(
-                    "SELECT scenario_id, published_by, published_at FROM publications "
-                    "ORDER BY id DESC LIMIT 1"
-                ).fetchall()
-                or con.execute(
-                    # Published before publications were kept: the latest mark on a scenario.
-                    "SELECT id, published_by, published_at FROM scenarios "
-                    "WHERE published_at IS NOT NULL ORDER BY published_at DESC, id DESC LIMIT 1"
-                ).fetchall()
-            )
-        finally:
-            con.close()
-    if not rows:
+    last = last_publication(path=path)
+    if last is None:
         return Published(
             weights=Weights.baseline(catalog),
             guardrails=Guardrails(),
             scenario=None,
             catalog_version=catalog.version,
         )
-    found = get(rows[0][0], path=target)
+    found, by, at = last
     return Published(
         weights=found.weights,
         guardrails=found.guardrails,
         scenario=found,
         catalog_version=found.catalog_version,
-        published_by=rows[0][1],
-        published_at=dt.datetime.fromisoformat(rows[0][2]),
+        published_by=by,
+        published_at=at,
     )
 
 

@@ -63,16 +63,6 @@ class Chosen:
         )
 
 
-def last_published(saved: list[Scenario]) -> Scenario | None:
-    """Return the scenario published last among ``saved``, or None: the pack's default.
-
-    >>> last_published([]) is None
-    True
-    """
-    published = [s for s in saved if s.published_at is not None]
-    return max(published, key=lambda s: (s.published_at, s.id)) if published else None
-
-
 def words_for(where: SegmentFilter, scope: Scope, data: DataRange) -> _pages.Words:
     """Return how the pack names its period, comparison, segment and scope.
 
@@ -125,7 +115,7 @@ def board_pack(
     The scenario (a saved one, or weights) is compared with the catalog's weights over the
     live sellers in ``scope`` on the data's as-of date (the what-if works on today's field,
     not a period); without one its page says none was chosen. Callers pass the last
-    published scenario by default (`last_published`).
+    published scenario by default (`cxm.whatif.scenarios.last_publication`).
 
     Raises
     ------
