@@ -12,7 +12,9 @@ import streamlit as st
 from cxm.access import Role, User, require_role
 from cxm.config import CompanyConfig
 from cxm.errors import CxmError
+from cxm.metrics.compute import DataRange
 from cxm.metrics.kpis import Kpi, get
+from cxm.metrics.report import comparison
 from cxm.segments.filter import SegmentFilter
 from cxm.ui import access, filters, fmt, queries, tiles
 
@@ -101,15 +103,33 @@ def page(title: str, *, page_params: Sequence[str] = ()) -> PageContext:
     where = filters.segment_filter(user, cfg, data, page_params=page_params)
     st.title(title)
     as_of = min(where.period.end, data.as_of)
-    said = where.describe()
     load = queries.last_load()  # its kind and day, never its source (a path on the server)
     loaded = f" · last {fmt.md_escape(load[0])} {fmt.date(load[1])}" if load else ""
     st.caption(
-        f"{fmt.md_escape(said[0].upper() + said[1:])} · data as of {fmt.date(data.as_of)}"
+        f"{fmt.md_escape(caption(where, data))} · data as of {fmt.date(data.as_of)}"
         f"{loaded} · showing {fmt.md_escape(user.scope.describe())}"
     )
     tiles.stale_warning(data.as_of)
     return PageContext(user=user, cfg=cfg, where=where, as_of=as_of)
+
+
+def caption(where: SegmentFilter, data: DataRange) -> str:
+    """Return who and which days a page shows, and what they are compared with (plain text).
+
+    A period the data stops inside reads "to date" with its days, as the tiles and files do.
+
+    >>> import datetime as dt
+    >>> from cxm.segments.periods import Period
+    >>> data = DataRange(first_on=dt.date(2024, 1, 1), as_of=dt.date(2026, 10, 31))
+    >>> caption(SegmentFilter(period=Period.parse("2026-Q4"), markets=("BR",)), data)
+    'All sellers in BR · Q4 2026 to date (1–31 Oct) vs Q3 2026 (1–31 Jul), the same days of the previous period'
+    """  # noqa: E501
+    when = where.period.describe() + (f", as of {where.as_of.isoformat()}" if where.as_of else "")
+    who = where.describe().removesuffix(f", {when}")
+    compared = comparison(where, data).sentence()
+    if where.as_of:
+        compared += f" (as of {where.as_of.isoformat()})"
+    return f"{who[0].upper()}{who[1:]} · {compared}"
 
 
 def kpi(kpi_id: str) -> Kpi:
