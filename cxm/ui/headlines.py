@@ -33,8 +33,17 @@ def interval_help(kpi: Kpi, row: dict, cfg: CompanyConfig) -> str:
     return f" 95% interval {shown}" + (f", n = {int(n):,}." if n is not None else ".")
 
 
-def _where_words(dim: str, segment: str, cfg: CompanyConfig) -> str:
+def where_words(dim: str, segment: str, cfg: CompanyConfig) -> str:
+    """Return where a segment is, in words ("in Brazil", "among Manager sellers"; "" for the
+    whole company), for the sentences of the Overview and the board pack.
+
+    >>> from cxm.config import load_config
+    >>> where_words("market", "BR", load_config()), where_words("all", "all", load_config())
+    ('in Brazil', '')
+    """
     names = {m.code: m.name for m in cfg.markets}
+    if dim == "all":
+        return ""
     if dim == "market":
         return f"in {names.get(segment, segment)}"
     if dim == "rank":
@@ -70,7 +79,7 @@ def mover_sentences(
         out.append(
             f"{':green' if good else ':red'}[**{md(kpi.label)}** {direction} "
             f"{md(step.text.lstrip('+' + fmt.MINUS))}] "
-            f"{md(_where_words(r['dimension'], r['segment'], cfg))}, "
+            f"{md(where_words(r['dimension'], r['segment'], cfg))}, "
             f"to {md(fmt.kpi_value(kpi.unit, r['value'], cfg.currency))} "
             f"(company {md(fmt.kpi_value(kpi.unit, r['company'], cfg.currency))}; "
             f"n = {md(fmt.number(r['n']))}; {md(_p_words(r['change_p']))})."

@@ -18,6 +18,7 @@ from cxm.metrics.kpis import BY_ID
 from cxm.metrics.movers import moved
 from cxm.segments.order import listed
 from cxm.ui import fmt
+from cxm.ui.headlines import where_words
 
 #: Page 1 names a KPI's change in at most this many segments, so that three to five sentences
 #: tell more than one story; the rest are counted in the note.
@@ -25,15 +26,6 @@ PER_KPI = 2
 #: Segments smaller than this many times the minimum n are folded in the appendix: values
 #: from a few dozen sellers swing from period to period and are not for a board.
 FOLD_FACTOR = 3
-
-
-def _where(dim: str, value: str, cfg: CompanyConfig) -> str:
-    names = {m.code: m.name for m in cfg.markets}
-    if dim == "market":
-        return f" in {names.get(value, value)}"
-    if dim == "rank":
-        return f" among {value} sellers"
-    return ""
 
 
 def changes(
@@ -79,11 +71,13 @@ def changes(
         value = fmt.kpi_value(kpi.unit, r["value"], cfg.currency)
         p = "p < 0.001" if r["change_p"] < 0.001 else f"p = {r['change_p']:.3f}"
         context = f"n = {fmt.number(r['n'])}; {p}"
+        where = where_words(r["dimension"], r["segment"], cfg)
+        where = f" {where}" if where else ""
         if r["dimension"] != "all":
             context = f"company {fmt.kpi_value(kpi.unit, r['company'], cfg.currency)}; {context}"
         out.append(
             f"{kpi.label} {verb} {step.text.lstrip('+' + fmt.MINUS)}"
-            f"{_where(r['dimension'], r['segment'], cfg)}, to {value} ({context})."
+            f"{where}, to {value} ({context})."
         )
     changes_ = "change" if found.tested == 1 else "changes"
     verb = "is" if found.beyond == 1 else "are"
