@@ -307,7 +307,7 @@ def compute(
 ) -> pl.DataFrame:
     """Return one row per segment and KPI: the dimensions, ``kpi_id``, ``value``, ``n``.
 
-    ``value`` is in the KPI's unit (shares 0..1, NPS -100..100, gaps in points, amounts in
+    ``value`` is in the KPI's unit (shares 0..1, NPS -100..100, gaps in pp, amounts in
     the company currency); it is null where the denominator is 0 (no answers, no sellers),
     never 0. ``n`` is the base count: the denominator's sum for ratios, the answers for NPS
     and gaps, the tickets with a response for the median. ``small`` marks n under the

@@ -23,7 +23,7 @@ ALPHA = 0.05
 
 METHODS = """\
 Every share and average carries a 95% interval (`se`, `ci_low`, `ci_high` in the KPI's own
-unit: shares as 0..1, NPS and gaps in points, amounts in the company currency). `se` is the
+unit: shares as 0..1, NPS in points, gaps in pp, amounts in the company currency). `se` is the
 standard error the change test uses; the interval is what tables, tiles and hovers show.
 
 - **Shares** (a count of people, answers, tickets or orders over the count they are part

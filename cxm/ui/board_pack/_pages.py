@@ -182,9 +182,9 @@ def _kpi_table(pdf, words, rows, trend, cfg, ids, *, x: float, w: float) -> None
         w,
         3.4,
         align="L",
-        text="Changes: shares and gaps in points (pp), scores in points, counts and amounts in "
-        "%; green when the move is good for the KPI, grey when it lies inside the noise. "
-        "Lines: month by month up to the period's last month; the dot is the last (open, on "
+        text="Changes: shares and gaps in percentage points (pp), scores in points, counts and "
+        "amounts in %; green when the move is good for the KPI, grey when it lies inside the "
+        "noise. Lines: month by month up to the period's last month; the dot is the last (open, on "
         "a dashed line: a month to date). "
         f"n < {cfg.min_n}: too few sellers or answers to show.",
         new_x="LEFT",
