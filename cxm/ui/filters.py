@@ -241,6 +241,25 @@ def hold(key: str, first: object, *, fits: Callable[[object], bool] = lambda _: 
     the server but not the browser, which drew the widget at its default (guardrails off, no
     breakdown) and sent that default back on the next click. Set again before every drawing,
     the value travels with every run the browser receives (issue 19, finding 11).
+
+    Once the user moves the widget (`touched`, given as its ``on_change``) it is left alone
+    until its page is left: the browser holds the newest value then, and a value set again by
+    a run still under way would undo a move on its way (eight quick key presses on a slider
+    landed on the seventh step).
     """
+    moved = st.session_state.setdefault(_TOUCHED, set())
+    if key not in st.session_state:
+        moved.discard(key)  # its page was left: Streamlit forgot the widget
     held = st.session_state.get(key, first)
+    if key in moved and fits(held):
+        return
     st.session_state[key] = held if fits(held) else first
+
+
+def touched(key: str) -> None:
+    """Mark widget ``key`` as moved by the user (its ``on_change``): `hold` leaves it alone."""
+    st.session_state.setdefault(_TOUCHED, set()).add(key)
+
+
+#: The widgets the user has moved on the page in view (`hold`, `touched`).
+_TOUCHED = "_cxm_touched"

@@ -120,9 +120,23 @@ def sliders(user: User) -> tuple[Weights, Guardrails]:
             key=_KEYS[p],
             disabled=read_only,
             format="x%.2f",
+            on_change=filters.touched,
+            args=(_KEYS[p],),
         )
-    mandatory = cols[3].toggle("Keep mandatory actions", key="wi_mandatory", disabled=read_only)
-    caps = cols[3].toggle("Apply caps", key="wi_caps", disabled=read_only)
+    mandatory = cols[3].toggle(
+        "Keep mandatory actions",
+        key="wi_mandatory",
+        disabled=read_only,
+        on_change=filters.touched,
+        args=("wi_mandatory",),
+    )
+    caps = cols[3].toggle(
+        "Apply caps",
+        key="wi_caps",
+        disabled=read_only,
+        on_change=filters.touched,
+        args=("wi_caps",),
+    )
     weights = Weights.of({p: st.session_state[_KEYS[p]] for p in PRIORITIES})
     guard = Guardrails(mandatory=bool(mandatory), caps=bool(caps))
     st.session_state[_KEPT] = (weights, guard)

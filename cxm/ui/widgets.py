@@ -34,6 +34,8 @@ def kpi_picker(default: Sequence[str], *, key: str = "kpis", max_selections: int
         format_func=lambda k: BY_ID[k].label,
         max_selections=max_selections,
         key=f"w_{key}",
+        on_change=filters.touched,
+        args=(f"w_{key}",),
     ) or list(default)
     filters.set_page_params(**{key: ",".join(picked)})
     return picked
@@ -55,6 +57,8 @@ def dimension_picker(
             values,
             format_func=lambda d: DIMENSION_LABELS[Dimension(d)],
             key=f"w_{key}",
+            on_change=filters.touched,
+            args=(f"w_{key}",),
         )
         or default.value
     )
@@ -86,6 +90,8 @@ def dimensions_picker(
         format_func=lambda d: DIMENSION_LABELS[Dimension(d)],
         max_selections=max_selections,
         key=f"w_{key}",
+        on_change=filters.touched,
+        args=(f"w_{key}",),
     )
     filters.set_page_params(**{key: ",".join(picked)})
     return picked
