@@ -168,6 +168,12 @@ def test_behind_a_trusted_proxy_each_client_is_counted_by_its_forwarded_address(
         # A different name each time: the 3 free failures of this client, then it waits.
         for name in ("ana", "bob", "cy", "dee"):
             _fail_once(page, name)
+        # Each failure after the wait doubles it: 1 s, 2 s, 4 s, then 8 s. With the right
+        # password tried inside those 8 s, the refusal below does not hang on how fast a busy
+        # machine clicks (the 1-second wait alone ran out first in 1 run of a few).
+        for name, wait_ms in (("eve", 1_100), ("fay", 2_100), ("gus", 4_100)):
+            page.wait_for_timeout(wait_ms)
+            _fail_once(page, name)
         page.get_by_role("textbox", name="Username").fill("admin")
         page.get_by_role("textbox", name="Password").fill("admin-demo-2026")
         page.get_by_role("button", name="Login").click()
