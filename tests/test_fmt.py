@@ -94,7 +94,11 @@ def test_a_change_inside_the_noise_has_no_arrow_and_says_so():
     # 25% against 21% is +4.0 pp, but the report's clear_change is false: no arrow.
     moved = fmt.change("share", 0.25, 0.21, clear=False)
     assert (str(moved), moved.direction) == ("no clear change (+4.0 pp)", 0)
-    assert fmt.metric_delta("share", 0.25, 0.21, "higher", clear=False)["delta_arrow"] == "off"
+    noisy = fmt.metric_delta("share", 0.25, 0.21, "higher", clear=False)
+    # The tile's pill says it in full (it cut "no clear change (+1.8…" at its width); the
+    # change itself moves to the caption.
+    assert (noisy["delta"], noisy["delta_arrow"]) == ("no clear change", "off")
+    assert fmt.noisy_change(moved) == "+4.0 pp"
     clear = fmt.metric_delta("share", 0.25, 0.21, "higher", clear=True)
     assert (clear["delta"], clear["delta_arrow"]) == ("+4.0 pp vs previous", "auto")
 

@@ -279,16 +279,33 @@ def metric_delta(
     {'delta': '-10.0% vs previous', 'delta_color': 'inverse', 'delta_arrow': 'auto'}
     >>> metric_delta("share", None, 0.2, "higher")
     {'delta': None, 'delta_color': 'off', 'delta_arrow': 'off'}
+
+    A visible change inside the noise says so in full (a tile's pill has room for about 20
+    characters; the change itself goes in the tile's caption, `noisy_change`):
+
+    >>> metric_delta("share", 0.25, 0.21, "higher", clear=False)
+    {'delta': 'no clear change', 'delta_color': 'off', 'delta_arrow': 'off'}
     """
     moved = change(unit, value, previous, clear)
     if moved.text == DASH:
         return {"delta": None, "delta_color": "off", "delta_arrow": "off"}
+    if noisy_change(moved):
+        return {"delta": "no clear change", "delta_color": "off", "delta_arrow": "off"}
     # st.metric reads the direction from an ASCII minus sign.
     text = f"{str(moved).replace(MINUS, '-', 1)} {words}".strip()
     if not moved.direction:
         return {"delta": text, "delta_color": "off", "delta_arrow": "off"}
     color = "normal" if better == "higher" else "inverse"
     return {"delta": text, "delta_color": color, "delta_arrow": "auto"}
+
+
+def noisy_change(moved: Change) -> str:
+    """Return a visible change the test cannot tell from noise ("+1.8%"), else "".
+
+    >>> noisy_change(change("share", 0.25, 0.21, clear=False)), noisy_change(change("share", 0.25, 0.21))
+    ('+4.0 pp', '')
+    """  # noqa: E501
+    return moved.text if moved.clear is False and moved.text.startswith(("+", MINUS)) else ""
 
 
 def interval(unit: str, low: float | None, high: float | None, currency: str = "USD") -> str:

@@ -99,9 +99,13 @@ def kpi_tiles(
                     else "no target set"
                 )
                 small = " · small n" if r["small"] else ""
+                noisy = fmt.noisy_change(
+                    fmt.change(kpi.unit, r["value"], r["previous"], r.get("clear_change"))
+                )
                 st.caption(
                     f"{_counts(kpi, period_words, as_of)} · n = {fmt.number(r['n'])}"
                     f"{small}{open_note(kpi, r)} · {target}{_versus(kpi, comparison)}"
+                    + (f" ({noisy}, inside the noise)" if noisy else "")
                 )
                 if len(history) > 1:
                     # An SVG line drawn as an image: ten Plotly figures made the page slow.
