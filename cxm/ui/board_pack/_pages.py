@@ -224,7 +224,7 @@ def experience_gap(
         title,
         f"{detail}The customer gap: the share of corporate answers rating quality, value, "
         "service, ease and delivery superior (5 of 5) minus the share of customers' answers "
-        f"that do, in points; lower is better. {words.compared}.",
+        f"that do, in percentage points (pp); lower is better. {words.compared}.",
     )
     top = pdf.get_y()
     half = (WIDTH - 8) / 2
@@ -235,7 +235,7 @@ def experience_gap(
         )
         return
     company = gaps["company"].drop_nulls()
-    pdf.heading("Customer gap by market, in points", x=LEFT, w=half)
+    pdf.heading("Customer gap by market, in pp", x=LEFT, w=half)
     fig = charts.kpi_bars(
         gaps.filter(~pl.col("small")),
         get("experience_gap_pp"),
