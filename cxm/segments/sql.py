@@ -173,6 +173,23 @@ def _line_where(t: str) -> str:
     )
 
 
+#: A seller still enrolled on their day N (``{day}``: the enrolment day plus N).
+_STAYED = "(k.terminated_on IS NULL OR k.terminated_on > {day})"
+
+
+def _enrolment_window(days: int, outcome: str, suffix: str, met: str) -> str:
+    """Return the three columns of a window from enrolment: ``reached_<suffix>`` (the sellers
+    whose day ``days`` falls in the period, closed since $end <= $observed), ``<met>_<suffix>``
+    (those of them with ``outcome``, a condition on ``{day}``) and ``open_<suffix>`` (those
+    whose day falls in the period after $observed: open, not counted)."""
+    day = f"k.enrolled_on + {days}"
+    return f"""CASE WHEN {day} BETWEEN $start AND $end THEN 1 ELSE 0 END AS reached_{suffix},
+        CASE WHEN {day} BETWEEN $start AND $end AND {outcome.format(day=day)}
+             THEN 1 ELSE 0 END AS {met}_{suffix},
+        CASE WHEN {day} BETWEEN $start AND $period_end AND {day} > $observed
+             THEN 1 ELSE 0 END AS open_{suffix}"""
+
+
 def _seller_base(rank_on: str) -> str:
     steps, fallback = _RANK_STEPS[rank_on]
     return f"""
@@ -318,30 +335,9 @@ base AS (
         -- Observation windows (cxm.state.windows): a seller belongs to the period their
         -- day N falls in; day N is on or before $end <= $observed, so these are closed.
         -- Those whose day N falls in the period after $observed are open, not counted.
-        CASE WHEN k.enrolled_on + {FIRST_SALE_DAYS} BETWEEN $start AND $end THEN 1 ELSE 0 END
-            AS reached_30d,
-        CASE WHEN k.enrolled_on + {FIRST_SALE_DAYS} BETWEEN $start AND $end
-                  AND k.first_sale_on < k.enrolled_on + {FIRST_SALE_DAYS} THEN 1 ELSE 0 END
-            AS sold_first_30d,
-        CASE WHEN k.enrolled_on + {FIRST_SALE_DAYS} BETWEEN $start AND $period_end
-                  AND k.enrolled_on + {FIRST_SALE_DAYS} > $observed THEN 1 ELSE 0 END AS open_30d,
-        CASE WHEN k.enrolled_on + {RETENTION_DAYS} BETWEEN $start AND $end THEN 1 ELSE 0 END
-            AS reached_90d,
-        CASE WHEN k.enrolled_on + {RETENTION_DAYS} BETWEEN $start AND $end
-                  AND (k.terminated_on IS NULL
-                       OR k.terminated_on > k.enrolled_on + {RETENTION_DAYS})
-             THEN 1 ELSE 0 END AS retained_90d,
-        CASE WHEN k.enrolled_on + {RETENTION_DAYS} BETWEEN $start AND $period_end
-                  AND k.enrolled_on + {RETENTION_DAYS} > $observed THEN 1 ELSE 0 END AS open_90d,
-        CASE WHEN k.enrolled_on + {RETENTION_12M_DAYS} BETWEEN $start AND $end THEN 1 ELSE 0 END
-            AS reached_365d,
-        CASE WHEN k.enrolled_on + {RETENTION_12M_DAYS} BETWEEN $start AND $end
-                  AND (k.terminated_on IS NULL
-                       OR k.terminated_on > k.enrolled_on + {RETENTION_12M_DAYS})
-             THEN 1 ELSE 0 END AS retained_365d,
-        CASE WHEN k.enrolled_on + {RETENTION_12M_DAYS} BETWEEN $start AND $period_end
-                  AND k.enrolled_on + {RETENTION_12M_DAYS} > $observed THEN 1 ELSE 0 END
-            AS open_365d,
+        {_enrolment_window(FIRST_SALE_DAYS, "k.first_sale_on < {day}", "30d", "sold_first")},
+        {_enrolment_window(RETENTION_DAYS, _STAYED, "90d", "retained")},
+        {_enrolment_window(RETENTION_12M_DAYS, _STAYED, "365d", "retained")},
         k.was_live AS live_at_start,
         k.was_live * CASE WHEN k.terminated_on BETWEEN $start AND $end THEN 1 ELSE 0 END
             AS left_in_period,
