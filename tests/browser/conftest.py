@@ -185,7 +185,12 @@ def sign_in(page: Page, username: str, password: str) -> None:
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Login").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
+    signed_in(page)
+
+
+def signed_in(page: Page, timeout_ms: int = 30_000) -> None:
+    """Wait for the signed-in page, the login cookie, and the runs writing it starts."""
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=timeout_ms)
     settle(page)
     # The login cookie is written by a component a moment after the page shows the user.
     deadline = time.monotonic() + 15

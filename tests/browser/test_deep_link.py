@@ -11,15 +11,13 @@ signs in, and every value the link holds is read back from what the page draws.
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from cxm.ui.access import COOKIE_NAME
 from cxm.whatif.need import LABELS
-from tests.browser.conftest import _serve, settle
+from tests.browser.conftest import _serve, settle, signed_in
 
 pytestmark = pytest.mark.browser
 TRIES = 5
@@ -56,15 +54,17 @@ def _submit(page: Page, username: str, password: str) -> None:
     page.get_by_role("button", name="Login").click()
 
 
-def _signed_in(page: Page) -> None:
-    """Wait for the signed-in page, the login cookie, and the runs writing it starts."""
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=60_000)
-    settle(page)
-    deadline = time.monotonic() + 15
-    while not any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
-        assert time.monotonic() < deadline, "the login cookie was never written"
-        page.wait_for_timeout(100)
-    settle(page)
+def _filters(page: Page) -> dict:
+    """Read the sidebar's filters and the KPI picker, as the two analytics links set them."""
+    return {
+        "Period": _selected(page, "Period"),
+        "Compare with": _selected(page, "Compare with"),
+        "Markets": _tags(page, "Markets"),
+        "Languages": _tags(page, "Languages"),
+        "Rank at least": _selected(page, "Rank at least"),
+        "Seller status": _tags(page, "Seller status"),
+        "KPIs": _tags(page, "KPIs"),
+    }
 
 
 def _tags(page: Page, label: str) -> list[str]:
@@ -124,7 +124,7 @@ def _repeat(
             _submit(page, *user)
         wrong = []
         for i, page in enumerate(pages):
-            _signed_in(page)
+            signed_in(page, timeout_ms=60_000)
             expect(page.get_by_role("textbox", name="Username")).to_have_count(0)
             seen = read(page)
             wrong += [
@@ -169,13 +169,7 @@ def test_a_reports_breakdown_kpis_and_filters_from_a_link_survive_the_sign_in(
 
     def read(page: Page) -> dict:
         return {
-            "Period": _selected(page, "Period"),
-            "Compare with": _selected(page, "Compare with"),
-            "Markets": _tags(page, "Markets"),
-            "Languages": _tags(page, "Languages"),
-            "Rank at least": _selected(page, "Rank at least"),
-            "Seller status": _tags(page, "Seller status"),
-            "KPIs": _tags(page, "KPIs"),
+            **_filters(page),
             "Break down by": _tags(page, "Break down by (up to three)"),
             "heading": _heading(page),
         }
@@ -205,13 +199,7 @@ def test_the_kpis_pages_breakdown_and_filters_from_a_link_survive_the_sign_in(
 
     def read(page: Page) -> dict:
         return {
-            "Period": _selected(page, "Period"),
-            "Compare with": _selected(page, "Compare with"),
-            "Markets": _tags(page, "Markets"),
-            "Languages": _tags(page, "Languages"),
-            "Rank at least": _selected(page, "Rank at least"),
-            "Seller status": _tags(page, "Seller status"),
-            "KPIs": _tags(page, "KPIs"),
+            **_filters(page),
             "Break down by": _selected(page, "Break down by"),
         }
 
