@@ -179,6 +179,10 @@ def test_demo_users_stores_the_logins_it_prints_and_show_then_finds_them(tmp_pat
     before = path.read_bytes()
     shown = runner.invoke(app, ["demo-users", "--credentials", str(path), "--show"])
     assert "(not in" not in shown.stdout and "another password" not in shown.stdout
+    # As `make run` prints them after storing them: not "nothing was written ... run without".
+    assert shown.stdout.startswith(
+        f"Demo logins (as stored, hashed, in {path}; this command wrote nothing):"
+    )
     assert path.read_bytes() == before
 
 

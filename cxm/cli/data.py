@@ -248,7 +248,14 @@ def demo_users(
     if quiet:
         return
     notes = _demo_login_notes(path) if show else {}
-    if show:
+    if show and not any(notes.values()):
+        # `make run` stores them first, then shows them: say they are there, as they are.
+        out.print(
+            f"Demo logins (as stored, hashed, in {path}; this command wrote nothing):",
+            markup=False,
+            soft_wrap=True,
+        )
+    elif show:
         out.print(
             f"Demo logins (shown only: nothing was written to {path}; run without --show to "
             "store them there, hashed):",
