@@ -3,12 +3,14 @@
 import streamlit as st
 
 from cxm.access import cookie_key
+from cxm.logs import start
 from cxm.ui import access, shell
 
 # An emoji icon: a ":material/...:" one makes every browser fetch it from fonts.gstatic.com.
 st.set_page_config(page_title="cxm", page_icon="📊", layout="wide")
 
 with shell.errors_shown():
+    start()  # every CXM_ setting checked and the cxm log set up, before anything else runs
     cookie_key()  # refuse to start, before any login or page, without a strong key
     user = access.login()
 navigation = st.navigation(

@@ -7,7 +7,6 @@ check in the import and every dimension in the dashboards follows it.
 
 from __future__ import annotations
 
-import os
 import re
 from functools import cached_property
 from pathlib import Path
@@ -16,8 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cxm.errors import ConfigError
+from cxm.settings import default, settings
 
-DEFAULT_CONFIG = Path(__file__).with_name("company.yaml")
+DEFAULT_CONFIG: Path = default("CXM_CONFIG")
 
 _BCP47 = re.compile(r"^[a-z]{2,3}(-[A-Z]{2})?$")
 
@@ -132,7 +132,7 @@ class CompanyConfig(_Frozen):
 
 def config_path() -> Path:
     """Return the configuration file in force: ``$CXM_CONFIG``, else the demo company's."""
-    return Path(os.environ.get("CXM_CONFIG") or DEFAULT_CONFIG)
+    return settings().config
 
 
 def load_config(path: str | Path | None = None) -> CompanyConfig:

@@ -1,6 +1,7 @@
-"""Generate docs/cli.md, schema.md, metrics.md and whatif.md from the code that defines them.
+"""Generate docs/cli.md, schema.md, metrics.md and whatif.md, and the README's table of
+settings, from the code that defines them.
 
-``python -m cxm.docs`` rewrites both; ``tests/test_docs.py`` fails when a committed file
+``python -m cxm.docs`` rewrites them; ``tests/test_docs.py`` fails when a committed file
 differs from what this renders, so the docs cannot drift from the declarations.
 """
 
@@ -14,6 +15,10 @@ from cxm.cli import app
 from cxm.warehouse.schema import ID_PATTERN, TABLES, TIME_RULE, columns, key_columns
 
 DOCS = Path(__file__).parents[1] / "docs"
+README = DOCS.parent / "README.md"
+#: The README's generated table of settings lies between these two lines.
+SETTINGS_BEGIN = "<!-- settings: generated from cxm/settings.py by `python -m cxm.docs` -->"
+SETTINGS_END = "<!-- /settings -->"
 
 
 def commands() -> list[list[str]]:
@@ -491,8 +496,18 @@ def render_whatif() -> str:
     return "\n".join(parts)
 
 
+def render_readme(text: str) -> str:
+    """Return the README ``text`` with its table of settings rendered from `cxm.settings`."""
+    from cxm.settings import markdown_table
+
+    head, rest = text.split(SETTINGS_BEGIN, 1)
+    _, tail = rest.split(SETTINGS_END, 1)
+    return f"{head}{SETTINGS_BEGIN}\n{markdown_table()}\n{SETTINGS_END}{tail}"
+
+
 def main() -> None:
     """Rewrite the generated docs."""
+    README.write_text(render_readme(README.read_text(encoding="utf-8")), encoding="utf-8")
     (DOCS / "cli.md").write_text(render_cli(), encoding="utf-8")
     (DOCS / "schema.md").write_text(render_schema(), encoding="utf-8")
     (DOCS / "metrics.md").write_text(render_metrics(), encoding="utf-8")

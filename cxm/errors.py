@@ -8,6 +8,7 @@ and documented in ``docs/errors.md``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -284,7 +285,33 @@ CATALOG_CODES: dict[str, str] = {
 }
 
 
-class CatalogIssue(BaseModel):
+class _HintedIssue(BaseModel):
+    """A problem whose ``code`` must be in the class's ``codes``, shown as one sentence that
+    ends with its code and, when there is one, a hint (the nearest known name, say)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    codes: ClassVar[dict[str, str]]
+    registry: ClassVar[str]
+
+    code: str
+    message: str
+    hint: str | None = None
+
+    @field_validator("code")
+    @classmethod
+    def _registered(cls, code: str) -> str:
+        if code not in cls.codes:
+            raise ValueError(f"{code!r} is not in {cls.registry}; add it with its rule")
+        return code
+
+    def _sentence(self, where: str, what: str = "") -> str:
+        text = f"{where}: {what}{self.message} [{self.code}]"
+        if self.hint:
+            text += f"; {self.hint}"
+        return text if text.endswith(("?", ".")) else text + "."
+
+
+class CatalogIssue(_HintedIssue):
     """One problem in the action catalog or an eligibility rule: where, what, which rule.
 
     ``action`` is None for problems outside any action; ``path`` is then from the top of the
@@ -296,22 +323,13 @@ class CatalogIssue(BaseModel):
     'actions.yaml, action "welcome_call", eligible.all[1]: unknown field "downline_new" [unknown_field]; did you mean "new_downline_30d"?'
     """  # noqa: E501
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    codes = CATALOG_CODES
+    registry = "CATALOG_CODES"
 
     source: str
     action: str | None = None
     path: str
-    code: str
-    message: str
-    hint: str | None = None
     lineno: int | None = None
-
-    @field_validator("code")
-    @classmethod
-    def _registered(cls, code: str) -> str:
-        if code not in CATALOG_CODES:
-            raise ValueError(f"{code!r} is not in CATALOG_CODES; add it with its rule")
-        return code
 
     def line(self) -> str:
         """Return the issue as one plain sentence for a person."""
@@ -320,10 +338,7 @@ class CatalogIssue(BaseModel):
             where += f', action "{self.action}"'
         if self.path:
             where += f", {self.path}"
-        text = f"{where}: {self.message} [{self.code}]"
-        if self.hint:
-            text += f"; {self.hint}"
-        return text if text.endswith(("?", ".")) else text + "."
+        return self._sentence(where)
 
 
 class CatalogError(_Problems):
@@ -345,3 +360,52 @@ class RuleError(CatalogError):
     """An eligibility rule is invalid; ``issues`` holds every problem found in it."""
 
     what = "Eligibility rule in"
+
+
+#: Every code a bad ``CXM_*`` environment variable can raise (`SettingsError`); the variables,
+#: their types and defaults are the README's Configuration table (`cxm.settings`).
+SETTING_CODES: dict[str, str] = {
+    "unknown_setting": "Every CXM_ variable in the environment is a setting of the README's "
+    "table (a misspelt name would otherwise be ignored without a word).",
+    "bad_flag": "A switch is 1 (on) or 0 (off); unset or empty is off.",
+    "bad_path": "A file path has no control characters (no tab or line break).",
+    "bad_memory_limit": "A memory limit is a size of at least 100 MB with its unit (512MB, 4GB, "
+    "3GiB) or a share of the machine's memory (50%).",
+    "bad_log_level": "The log level is DEBUG, INFO, WARNING or ERROR.",
+    "bad_milliseconds": "A time in milliseconds is a whole number, 0 or more.",
+}
+
+
+class SettingIssue(_HintedIssue):
+    """One bad environment variable: its name, its value as set (None when it may be a
+    secret), and the rule it breaks.
+
+    >>> SettingIssue(variable="CXM_LOG_LEVEL", value="LOUD", code="bad_log_level",
+    ...              message="is not a log level: DEBUG, INFO, WARNING or ERROR").line()
+    'CXM_LOG_LEVEL: "LOUD" is not a log level: DEBUG, INFO, WARNING or ERROR [bad_log_level].'
+    """
+
+    codes = SETTING_CODES
+    registry = "SETTING_CODES"
+
+    variable: str
+    value: str | None = None
+
+    def line(self) -> str:
+        """Return the issue as one plain sentence for a person."""
+        return self._sentence(self.variable, "" if self.value is None else f'"{self.value}" ')
+
+
+class SettingsError(_Problems):
+    """``CXM_*`` environment variables that cxm cannot run with; nothing was started.
+
+    ``issues`` holds every bad variable at once, each a `SettingIssue`.
+    """
+
+    def __init__(self, issues: Sequence[SettingIssue]):
+        total = len(issues)
+        head = (
+            f"cxm will not start: {total} environment variable{'s are' if total != 1 else ' is'} "
+            "wrong. Correct or unset each (README, Configuration)."
+        )
+        super().__init__(head, issues, total, MAX_LISTED_ISSUES)

@@ -11,6 +11,7 @@ nor targets for KPIs that do not exist.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,22 +20,30 @@ import polars as pl
 
 from cxm.config import CompanyConfig
 from cxm.errors import ImportIssue
+from cxm.logs import timed
 from cxm.metrics import cube, targets, value
 from cxm.metrics.compute import DataRange
 from cxm.state import build_facts, build_state
 from cxm.warehouse import demo, importer
 
+log = logging.getLogger(__name__)
+
 
 def _derive(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, as_of: dt.date | None) -> None:
-    build_facts(con, cfg)
+    # Each stage is one log line with its duration and rows (docs/architecture.md, Operating).
+    with timed(log, "load_stage", stage="facts") as stage:
+        stage["rows"] = sum(build_facts(con, cfg).values())
     # Customer value before the cube: the cube's newest month carries its KPIs.
-    value.build(con, cfg, as_of)
+    with timed(log, "load_stage", stage="customer_value") as stage:
+        stage["rows"] = value.build(con, cfg, as_of)["fact_customer_value"]
     if as_of is not None:
         # After customer value: the what-if seller state reads its customers at risk.
-        build_state(con, as_of)
+        with timed(log, "load_stage", stage="seller_state") as stage:
+            stage["rows"] = build_state(con, as_of)
     first = con.execute("SELECT min(enrolled_on) FROM sellers").fetchall()[0][0]
     if first is not None and as_of is not None:
-        cube.build(con, cfg, DataRange(first_on=first, as_of=as_of))
+        with timed(log, "load_stage", stage="cube") as stage:
+            stage["rows"] = cube.build(con, cfg, DataRange(first_on=first, as_of=as_of))
 
 
 def _check(

@@ -11,6 +11,15 @@ def test_docs_cli_md_is_the_help_of_every_command():
     )
 
 
+def test_the_readme_configuration_table_is_every_setting_as_declared():
+    from cxm.settings import VARIABLES
+
+    text = docs.README.read_text(encoding="utf-8")
+    for variable in VARIABLES:
+        assert f"| `{variable}` |" in docs.render_readme(text)
+    assert text == docs.render_readme(text), "README.md's settings are stale: run `make docs`"
+
+
 def test_docs_schema_md_lists_every_declared_column():
     text = docs.render_schema()
     assert "| `amount` | DECIMAL(14, 2) | yes | >= 0 |" in text

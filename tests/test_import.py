@@ -27,7 +27,7 @@ from cxm.errors import ImportRejected
 from cxm.pipeline import import_dir
 from cxm.warehouse import store
 from cxm.warehouse.schema import TABLES, polars_schema
-from tests.conftest import TINY, TINY_TODAY
+from tests.conftest import TINY, TINY_ROWS, TINY_TODAY
 
 
 @dataclass(frozen=True)
@@ -366,17 +366,7 @@ def test_the_tiny_company_imports_with_every_row_and_value(tiny_warehouse):
         revenue = con.execute("SELECT sum(amount) FROM orders").fetchall()[0][0]
         prereq = con.execute("SELECT prerequisites FROM courses WHERE course_id = 'K3'").fetchall()
         last = con.execute("SELECT ordered_at FROM orders WHERE order_id = 'O015'").fetchall()
-    assert counts == {
-        "sellers": 12,
-        "customers": 10,
-        "orders": 15,
-        "activities": 12,
-        "courses": 3,
-        "course_completions": 6,
-        "survey_responses": 6,
-        "tickets": 3,
-        "kpi_targets": 2,
-    }
+    assert counts == TINY_ROWS
     assert str(revenue) == "1140.75"
     assert prereq == [(["K1", "K2"],)]
     assert last[0][0].microsecond == 250_000
@@ -502,7 +492,10 @@ def render_errors_doc(workdir: Path, template: Path) -> str:
             shown = shown.replace(str(workdir) + "/", "")
             lines += [f"- Trigger: {_trigger(case)}", f"  - `{shown}`"]
         lines.append("")
-    return "\n".join(lines + _import_warnings(workdir, template) + _upload_errors(workdir))
+    from tests.test_settings import setting_errors_doc
+
+    sections = _import_warnings(workdir, template) + _upload_errors(workdir) + setting_errors_doc()
+    return "\n".join(lines + sections)
 
 
 def _import_warnings(workdir: Path, template: Path) -> list[str]:

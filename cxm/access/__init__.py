@@ -14,7 +14,6 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import os
 import secrets
 import time
 from collections import Counter
@@ -37,8 +36,9 @@ from cxm.access._signins import hash_cost as hash_cost
 from cxm.access._signins import password_matches as password_matches
 from cxm.config import config_path, load_config
 from cxm.errors import ConfigError, CxmError
+from cxm.settings import default, settings
 
-DEFAULT_CREDENTIALS = Path("data/credentials.yaml")
+DEFAULT_CREDENTIALS: Path = default("CXM_CREDENTIALS")
 MIN_COOKIE_KEY_BYTES = 32
 
 
@@ -241,7 +241,7 @@ class _Entry(BaseModel):
 
 def credentials_path() -> Path:
     """Return the credentials file path: ``$CXM_CREDENTIALS`` or data/credentials.yaml."""
-    return Path(os.environ.get("CXM_CREDENTIALS") or DEFAULT_CREDENTIALS)
+    return settings().credentials
 
 
 def signin_log_path() -> Path:
@@ -368,12 +368,12 @@ def write_demo_credentials(path: str | Path | None = None) -> Path:
 def trust_forwarded_for() -> bool:
     """Return whether a reverse proxy's ``X-Forwarded-For`` names the client
     (``CXM_TRUST_FORWARDED_FOR=1``; see Deployment in the README)."""
-    return os.environ.get("CXM_TRUST_FORWARDED_FOR", "") == "1"
+    return settings().trust_forwarded_for
 
 
 def demo_mode() -> bool:
     """Return whether the app runs in explicit demo mode (``CXM_DEMO=1``)."""
-    return os.environ.get("CXM_DEMO", "") == "1"
+    return settings().demo
 
 
 _PROCESS_KEY = secrets.token_urlsafe(48)
@@ -445,7 +445,7 @@ def cookie_key() -> str:
     ConfigError
         When the key is weak, or missing outside demo mode; the message says how to make one.
     """
-    key = os.environ.get("CXM_COOKIE_KEY", "")
+    key = settings().cookie_key.get_secret_value() if settings().cookie_key else ""
     if not key and demo_mode():
         return _PROCESS_KEY
     problem = cookie_key_problem(key)

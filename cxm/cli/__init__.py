@@ -9,13 +9,24 @@ from __future__ import annotations
 import sys
 
 from cxm.cli import data, models, reports, users, whatif  # noqa: F401  (each registers its commands)
-from cxm.cli._common import app
+from cxm.cli._common import app, err
+from cxm.errors import CxmError
+from cxm.logs import start
 
 __all__ = ["app", "main"]
 
 
 def main() -> None:
-    """Run the command line."""
+    """Run the command line: first check every ``CXM_*`` setting and configure the log.
+
+    A bad setting is one message on stderr naming each variable, and exit code 1, as a bad
+    company configuration is; no command runs.
+    """
+    try:
+        start()
+    except CxmError as exc:
+        err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        sys.exit(1)
     app(prog_name="cxm")
 
 

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
+from logging import WARNING
 
 import duckdb
 import numpy as np
@@ -27,9 +29,11 @@ import polars as pl
 from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.errors import CxmError
+from cxm.logs import event
 from cxm.metrics import clv
 from cxm.metrics.holdout import check, empty_calibration, empty_tracking
 
+log = logging.getLogger(__name__)
 #: A market gets its own fit with at least this many customers, this many of them repeaters.
 MIN_CUSTOMERS = 2_000
 MIN_REPEATERS = 300
@@ -93,7 +97,7 @@ def fits(customers: pl.DataFrame) -> dict[str, tuple[clv.BgNbdFit, clv.GammaGamm
     Raises `CxmError` (from `cxm.metrics.clv`) when even the company's data cannot be fitted.
     """
     company = _fit(customers)
-    if not all(f.converged for f in company):
+    if not _converged(COMPANY, company):
         notes = "; ".join(n for f in company for n in f.notes)
         raise CxmError(f"The company-wide customer value fit did not converge: {notes}")
     out: dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit] | None] = {COMPANY: company}
@@ -102,14 +106,26 @@ def fits(customers: pl.DataFrame) -> dict[str, tuple[clv.BgNbdFit, clv.GammaGamm
         if _enough(part):
             try:
                 own = _fit(part)
-            except CxmError:
+            except CxmError as exc:
+                event(
+                    log, "fit_failed", WARNING, fitted_for=market, customers=part.height, error=exc
+                )
                 own = None
         # A market fit that ran to a bound (no dropout seen, say) is not trusted: the
         # company's fit scores that market instead.
-        if own is not None and not all(f.converged for f in own):
+        if own is not None and not _converged(str(market), own):
             own = None
         out[str(market)] = own
     return out
+
+
+def _converged(fitted_for: str, pair: tuple) -> bool:
+    """Return whether both fits of ``pair`` converged; log each one that did not."""
+    for model, fit in zip(("BG/NBD", "Gamma-Gamma"), pair, strict=True):
+        if not fit.converged:
+            why = "; ".join(fit.notes)
+            event(log, "fit_not_converged", WARNING, fitted_for=fitted_for, model=model, why=why)
+    return all(f.converged for f in pair)
 
 
 def score(
@@ -228,10 +244,17 @@ def build(
         customers.height >= MIN_COMPANY_CUSTOMERS
         and int((customers["frequency"] > 0).sum()) >= MIN_COMPANY_REPEATERS
     )
+    why = (
+        None
+        if enough
+        else f"fewer than {MIN_COMPANY_CUSTOMERS} customers or {MIN_COMPANY_REPEATERS} repeaters"
+    )
     try:
         fitted = fits(customers) if enough else {}
-    except CxmError:
-        fitted = {}
+    except CxmError as exc:
+        fitted, why = {}, str(exc)
+    if why is not None:
+        event(log, "customer_value_empty", WARNING, customers=customers.height, why=why)
     scored = score(customers, fitted) if fitted else _empty_scores()
     per_seller = (
         scored.group_by("seller_id")

@@ -8,17 +8,18 @@ neutral (see `facts.spark_sql`); DuckDB runs them here.
 from __future__ import annotations
 
 import datetime as dt
-import os
+import logging
 
 import duckdb
 import polars as pl
 
 from cxm.config import CompanyConfig
+from cxm.logs import timed
+from cxm.settings import settings
 from cxm.state.facts import FACTS, Fact, spark_sql
 from cxm.state.seller_state import FIELDS, SELLER_STATE, StateField
 
-#: DuckDB's memory cap while the facts are derived (the issue's budget is 6 GiB in all).
-FACTS_MEMORY_LIMIT = os.environ.get("CXM_FACTS_MEMORY_LIMIT", "4GB")
+log = logging.getLogger(__name__)
 
 __all__ = [
     "FACTS",
@@ -52,7 +53,8 @@ def build_facts(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig) -> dict[str,
     Runs inside a load, on the new warehouse file before it is swapped in.
     """
     config_tables(con, cfg)
-    con.execute("SET memory_limit = ?", [FACTS_MEMORY_LIMIT])
+    # CXM_FACTS_MEMORY_LIMIT (the issue's budget is 6 GiB in all).
+    con.execute("SET memory_limit = ?", [settings().facts_memory_limit])
     return {fact.name: _run(con, fact) for fact in FACTS}
 
 
@@ -62,15 +64,18 @@ def build_state(con: duckdb.DuckDBPyConnection, as_of: dt.date) -> int:
     Runs inside a load after the facts and predicted customer value (which it reads).
     """
     con.execute("CREATE OR REPLACE TABLE dim_as_of AS SELECT CAST(? AS DATE) AS as_of", [as_of])
-    con.execute("SET memory_limit = ?", [FACTS_MEMORY_LIMIT])
+    con.execute("SET memory_limit = ?", [settings().facts_memory_limit])
     return _run(con, SELLER_STATE)
 
 
 def _run(con: duckdb.DuckDBPyConnection, fact: Fact) -> int:
     # Fact names and texts are declarations in this package, never user input.
-    for name, sql in fact.stages:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-    con.execute(f"CREATE OR REPLACE TABLE {fact.name} AS {fact.sql}")
-    for name, _ in fact.stages:
-        con.execute(f"DROP TABLE {name}")
-    return con.execute(f"SELECT count(*) FROM {fact.name}").fetchall()[0][0]
+    with timed(log, "fact_built", fact=fact.name) as built:
+        for name, sql in fact.stages:
+            with timed(log, "fact_stage", level=logging.DEBUG, fact=fact.name, stage=name):
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
+        con.execute(f"CREATE OR REPLACE TABLE {fact.name} AS {fact.sql}")
+        for name, _ in fact.stages:
+            con.execute(f"DROP TABLE {name}")
+        built["rows"] = rows = con.execute(f"SELECT count(*) FROM {fact.name}").fetchall()[0][0]
+    return rows

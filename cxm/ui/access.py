@@ -46,6 +46,7 @@ from cxm.access import (
     trust_forwarded_for,
     verify_login_token,
 )
+from cxm.logs import access_event
 from cxm.warehouse import audit
 
 COOKIE_NAME = "cxm_login"
@@ -140,6 +141,7 @@ def _counted(client: str) -> str | None:
 def _audit(action: str, username: str, why: str) -> None:
     """Write a sign-in event to the audit trail: who (as typed), the client, and why."""
     user = load_users().get(username)
+    access_event(log, action, username[:MAX_AUDITED_NAME], client=_client(), why=why)
     audit.record(
         audit.Entry(
             username=username[:MAX_AUDITED_NAME],

@@ -2,18 +2,20 @@
 
 Every cached function takes the warehouse generation (which changes when a load swaps the
 file in), so a new load is never served stale numbers, and the scope, so one user's numbers
-are never served to another. Results are plain Polars frames or dicts.
+are never served to another. Results are plain Polars frames or dicts. A computation that
+takes ``CXM_SLOW_QUERY_MS`` or longer is logged (``event=slow_query``, `cxm.logs`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import polars as pl
 import streamlit as st
 
 from cxm.access import Scope
 from cxm.config import CompanyConfig, load_config
+from cxm.logs import slow_logged
 from cxm.metrics import cohorts, experience, holdout, report, value
 from cxm.metrics.compute import DataRange, data_range
 from cxm.segments.filter import SegmentFilter
@@ -21,6 +23,12 @@ from cxm.ui import warehouse
 from cxm.warehouse import store
 
 _CACHE = dict(ttl=3600, max_entries=256, show_spinner=False)
+
+
+def _cached(fn: Callable) -> Callable:
+    """Return ``fn`` cached per arguments, a computation (a cache miss) that takes
+    ``CXM_SLOW_QUERY_MS`` or longer logged as ``slow_query``."""
+    return st.cache_data(**_CACHE)(slow_logged(fn))
 
 
 def _gen() -> tuple:
@@ -32,7 +40,7 @@ def config() -> CompanyConfig:
     return load_config()
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _data_range(gen: tuple) -> DataRange:
     return data_range(warehouse.cursor())
 
@@ -42,7 +50,7 @@ def data() -> DataRange:
     return _data_range(_gen())
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _last_load(gen: tuple) -> tuple[str, object] | None:
     load = store.last_load(warehouse.cursor())
     return None if load is None else (str(load["kind"]), load["loaded_at"])
@@ -57,7 +65,7 @@ def last_load() -> tuple[str, object] | None:
     return _last_load(_gen())
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _report(gen, kpis: tuple, by: tuple, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
     return report.segment_report(
         warehouse.cursor(), kpis, by=by, where=where, scope=scope, cfg=config()
@@ -71,7 +79,7 @@ def segment_report(
     return _report(_gen(), tuple(kpis), tuple(by), where, scope)
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _reports(gen, kpis: tuple, bys: tuple, where: SegmentFilter, scope: Scope) -> dict:
     return report.segment_reports(
         warehouse.cursor(), kpis, bys=bys, where=where, scope=scope, cfg=config()
@@ -85,7 +93,7 @@ def segment_reports(
     return _reports(_gen(), tuple(kpis), tuple(tuple(b) for b in bys), where, scope)
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _trend(
     gen, kpis: tuple, months: int, by: tuple, where: SegmentFilter, scope: Scope
 ) -> pl.DataFrame:
@@ -106,7 +114,7 @@ def trend(
     return _trend(_gen(), tuple(kpis), months, tuple(by), where, scope)
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _gaps(gen, by: tuple, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
     return experience.attribute_gaps(
         warehouse.cursor(), by=by, where=where, scope=scope, cfg=config()
@@ -118,7 +126,7 @@ def attribute_gaps(*, by: Sequence[str] = (), where: SegmentFilter, scope: Scope
     return _gaps(_gen(), tuple(by), where, scope)
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _drivers(gen, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
     return experience.drivers(warehouse.cursor(), where=where, scope=scope, cfg=config())
 
@@ -128,7 +136,7 @@ def drivers(*, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
     return _drivers(_gen(), where, scope)
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _curves(gen, grain: str, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
     return cohorts.retention_curves(
         warehouse.cursor(), grain=grain, where=where, scope=scope, cfg=config()
@@ -140,7 +148,7 @@ def retention_curves(*, grain: str, where: SegmentFilter, scope: Scope) -> pl.Da
     return _curves(_gen(), grain, where, scope)
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _funnel(gen, where: SegmentFilter, scope: Scope) -> dict:
     return cohorts.fast_start_funnel(warehouse.cursor(), where=where, scope=scope, cfg=config())
 
@@ -150,7 +158,7 @@ def fast_start_funnel(*, where: SegmentFilter, scope: Scope) -> dict:
     return _funnel(_gen(), where, scope)
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _at_risk(gen, where: SegmentFilter, scope: Scope) -> cohorts.DownlineAtRisk:
     return cohorts.downline_at_risk(warehouse.cursor(), where=where, scope=scope, cfg=config())
 
@@ -160,7 +168,7 @@ def downline_at_risk(*, where: SegmentFilter, scope: Scope) -> cohorts.DownlineA
     return _at_risk(_gen(), where, scope)
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _calibration(gen, markets: tuple, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
     return holdout.calibration(warehouse.cursor(), scope=scope, markets=markets)
 
@@ -170,7 +178,7 @@ def value_calibration(*, where: SegmentFilter, scope: Scope) -> tuple[pl.DataFra
     return _calibration(_gen(), tuple(where.markets), scope)
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _fits(gen, scope: Scope) -> pl.DataFrame:
     return value.fit_table(warehouse.cursor(), scope=scope)
 
@@ -180,7 +188,7 @@ def value_fits(*, scope: Scope) -> pl.DataFrame:
     return _fits(_gen(), scope)
 
 
-@st.cache_data(**_CACHE)
+@_cached
 def _segment_table(gen, kpis: tuple, by: tuple, where: SegmentFilter, scope: Scope):
     from cxm.reports import segment_table
 

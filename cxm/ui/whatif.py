@@ -15,6 +15,7 @@ import streamlit as st
 
 from cxm.access import Role, Scope, User
 from cxm.errors import CxmError
+from cxm.logs import slow_logged
 from cxm.ui import filters, fmt, queries, warehouse
 from cxm.whatif import scenarios
 from cxm.whatif.compare import Field, Guardrails, load_field
@@ -29,6 +30,7 @@ _KEPT = "_cxm_whatif"
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
+@slow_logged
 def _field(gen: tuple, markets: tuple[str, ...] | None) -> Field:
     field = load_field(warehouse.cursor(), queries.config(), scope=Scope(markets=markets))
     field.baseline()  # computed once, with the field

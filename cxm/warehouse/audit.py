@@ -10,7 +10,6 @@ path. Values are bound parameters; nothing here is assembled from user text.
 from __future__ import annotations
 
 import datetime as dt
-import os
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
+from cxm.settings import settings
 from cxm.warehouse.store import warehouse_path
 
 _DDL = """
@@ -53,9 +53,7 @@ class Entry:
 
 def audit_path(warehouse: str | Path | None = None) -> Path:
     """Return the audit file: ``$CXM_AUDIT``, else the warehouse's name with ``.audit.sqlite``."""
-    if os.environ.get("CXM_AUDIT"):
-        return Path(os.environ["CXM_AUDIT"])
-    return warehouse_path(warehouse).with_suffix(".audit.sqlite")
+    return settings().audit or warehouse_path(warehouse).with_suffix(".audit.sqlite")
 
 
 def _connect(path: Path) -> sqlite3.Connection:

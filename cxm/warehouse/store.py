@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import logging
 import os
 import shutil
 import tempfile
@@ -20,9 +21,12 @@ from pathlib import Path
 import duckdb
 
 from cxm.errors import WarehouseBusy, WarehouseMissing
+from cxm.logs import timed
+from cxm.settings import default, settings
 from cxm.warehouse.schema import TABLES, ddl
 
-DEFAULT_PATH = Path("data/cxm.duckdb")
+log = logging.getLogger(__name__)
+DEFAULT_PATH: Path = default("CXM_WAREHOUSE")
 
 #: The system table that records every build and import; not one of the nine company tables.
 LOADS_DDL = """CREATE TABLE IF NOT EXISTS cxm_loads (
@@ -36,7 +40,7 @@ LOADS_DDL = """CREATE TABLE IF NOT EXISTS cxm_loads (
 
 def warehouse_path(path: str | Path | None = None) -> Path:
     """Return the warehouse file path: ``path``, else ``$CXM_WAREHOUSE``, else data/cxm.duckdb."""
-    return Path(path or os.environ.get("CXM_WAREHOUSE") or DEFAULT_PATH)
+    return Path(path or settings().warehouse)
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -46,14 +50,11 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LOADS_DDL)
 
 
-#: DuckDB's memory cap while a build or import writes (its default is 80% of the machine).
-BUILD_MEMORY_LIMIT = os.environ.get("CXM_DUCKDB_MEMORY_LIMIT", "3GB")
-
-
 def _tune(con: duckdb.DuckDBPyConnection) -> None:
     # Loads append whole tables; row order inside a table carries no meaning we rely on.
     con.execute("SET preserve_insertion_order = false")
-    con.execute("SET memory_limit = ?", [BUILD_MEMORY_LIMIT])
+    # DuckDB's own default is 80% of the machine: CXM_DUCKDB_MEMORY_LIMIT caps it.
+    con.execute("SET memory_limit = ?", [settings().duckdb_memory_limit])
     con.execute("SET enable_progress_bar = false")
 
 
@@ -79,11 +80,13 @@ def rebuild(
     ``derive(con, data_as_of)`` then runs on the filled file (the seller facts, checks that
     need them), so what is derived is swapped in together with the data it comes from. When
     ``fill`` or ``derive`` raises, the temporary file is removed and the live warehouse is
-    untouched.
+    untouched. The load and its fill are logged with their durations and rows (`cxm.logs`:
+    ``load``, ``load_stage stage=fill``).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.nullcontext() if locked else writer_lock(path):
+    lock = contextlib.nullcontext() if locked else writer_lock(path)
+    with lock, timed(log, "load", kind=kind, tables=tables):
         return _rebuild(
             path,
             fill,
@@ -139,7 +142,9 @@ def _rebuild(
                 create_schema(con)
             # No transaction: the swap below is what makes the load atomic, and a transaction
             # around 45M inserted orders held ~5 GB more in memory until it committed.
-            fill(con)
+            with timed(log, "load_stage", stage="fill") as stage:
+                fill(con)
+                stage["rows"] = sum(table_counts(con)[t] for t in tables)
             as_of = data_as_of or latest_event_on(con)
             if derive is not None:
                 derive(con, as_of)

@@ -10,7 +10,6 @@ lives in `cxm.whatif.rules`.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -21,11 +20,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cxm.config import CompanyConfig
 from cxm.errors import CatalogError
+from cxm.settings import default, settings
 from cxm.whatif._catalog_checks import MAX_ACTIONS, SNAKE, Check
 from cxm.whatif.need import PRIORITIES
 from cxm.whatif.rules import Problem, Rule, Vocabulary, to_issue
 
-DEFAULT_CATALOG = Path(__file__).parents[1] / "actions.yaml"
+DEFAULT_CATALOG: Path = default("CXM_ACTIONS")
 
 
 class _Frozen(BaseModel):
@@ -165,7 +165,7 @@ class Catalog(_Frozen):
 
 def catalog_path() -> Path:
     """Return the action catalog file in force: ``$CXM_ACTIONS``, else ``cxm/actions.yaml``."""
-    return Path(os.environ.get("CXM_ACTIONS") or DEFAULT_CATALOG)
+    return settings().actions
 
 
 def load_catalog(

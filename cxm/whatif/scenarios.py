@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import sqlite3
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from pydantic import BaseModel, ConfigDict
 
 from cxm.access import Role, User, require_role
 from cxm.errors import CxmError
+from cxm.settings import settings
 from cxm.warehouse import audit
 from cxm.warehouse.store import warehouse_path
 from cxm.whatif.catalog import Catalog
@@ -109,9 +109,7 @@ class Scenario(BaseModel):
 
 def scenarios_path(warehouse: str | Path | None = None) -> Path:
     """Return the scenario file: ``$CXM_SCENARIOS``, else beside the warehouse."""
-    if os.environ.get("CXM_SCENARIOS"):
-        return Path(os.environ["CXM_SCENARIOS"])
-    return warehouse_path(warehouse).with_suffix(".scenarios.sqlite")
+    return settings().scenarios or warehouse_path(warehouse).with_suffix(".scenarios.sqlite")
 
 
 def _connect(path: Path | None) -> sqlite3.Connection:

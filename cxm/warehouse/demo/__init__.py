@@ -9,6 +9,7 @@ DuckDB turns codes into ids and labels while it loads, so no Python loop runs pe
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cxm.config import DEFAULT_CONFIG, CompanyConfig, load_config
+from cxm.logs import timed
 from cxm.warehouse import store
 from cxm.warehouse.demo import _calibration as cal
 from cxm.warehouse.demo import _experience, _training
@@ -28,6 +30,7 @@ from cxm.warehouse.schema import TABLES, SurveyQuestion
 Progress = Callable[[str, float], None]
 DEFAULT_AS_OF = dt.date(2026, 10, 31)
 EPOCH = dt.date(1970, 1, 1)
+log = logging.getLogger(__name__)
 
 
 class DemoSpec(BaseModel):
@@ -94,7 +97,8 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, param
     used = {k: v for k, v in params.items() if f"${k}" in sql}
     con.register("src", frame)
     try:
-        con.execute(sql, used)
+        with timed(log, "table_written", table=table, rows=frame.height):
+            con.execute(sql, used)
     finally:
         con.unregister("src")
 
