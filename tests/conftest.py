@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 from pathlib import Path
 
@@ -28,6 +29,17 @@ TINY_ROWS = {
     "tickets": 3,
     "kpi_targets": 2,
 }
+
+
+@pytest.fixture(autouse=True)
+def _cxm_log_as_it_was():
+    """Undo what a test's run of app.py or the CLI's main did to the ``cxm`` log (its stderr
+    handler, `cxm.logs.start`), so its lines do not reach another test's captured output."""
+    logger = logging.getLogger("cxm")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)
 
 
 @pytest.fixture(scope="session")

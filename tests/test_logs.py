@@ -44,6 +44,7 @@ def test_a_load_logs_each_table_and_stage_with_its_rows_and_duration(caplog, tmp
     # 10 customers are under the 200 a fit needs: no values, and the log says why.
     assert stages["customer_value"]["rows"] == 0
     (empty,) = _events(caplog, "customer_value_empty")
+    assert empty.levelno == logging.INFO  # expected of a small company: not a warning
     assert empty.fields == {"customers": 10, "why": "fewer than 200 customers or 50 repeaters"}
     (load,) = _events(caplog, "load")
     assert load.fields["kind"] == "import" and load is _events(caplog)[-1]

@@ -249,12 +249,13 @@ def build(
         if enough
         else f"fewer than {MIN_COMPANY_CUSTOMERS} customers or {MIN_COMPANY_REPEATERS} repeaters"
     )
+    level = logging.INFO  # too few customers is what a small company is, not a fault
     try:
         fitted = fits(customers) if enough else {}
     except CxmError as exc:
-        fitted, why = {}, str(exc)
+        fitted, why, level = {}, str(exc), WARNING
     if why is not None:
-        event(log, "customer_value_empty", WARNING, customers=customers.height, why=why)
+        event(log, "customer_value_empty", level, customers=customers.height, why=why)
     scored = score(customers, fitted) if fitted else _empty_scores()
     per_seller = (
         scored.group_by("seller_id")
