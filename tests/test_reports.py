@@ -528,13 +528,16 @@ def test_csv_holds_each_value_at_its_kpis_precision(tmp_path):
     # 1210318.6500000001 -> 1210318.65, 514714.4300000004 -> 514714.43, company
     # 9652031.339999998 -> 9652031.34. NPS whole as shown: 23.4375 -> 23, 20.875 -> 21,
     # change 2.5625 -> 3, se 11.04 -> 11, interval 1.8 -> 2 and 45.1 -> 45, company 8.21 -> 8.
+    # Text is quoted (a separator inside it starts no cell), numbers are not.
     assert lines == [
-        "market,kpi_id,kpi,unit,value,n,previous,change,se,ci_low,ci_high,change_p,"
-        "clear_change,target,company,suppressed",
-        "BR,active_rate,Active rate,share,0.2119,1090,0.1907,0.0212,0.0124,0.1887,0.2366,"
-        "0.1235,false,0.25,0.215,false",
-        "BR,revenue,Revenue,amount,1725033.08,19884,1210318.65,514714.43,,,,,,,9652031.34,false",
-        "BR,customer_nps,Customer NPS,score,23.0,64,21.0,3.0,11.0,2.0,45.0,0.81,false,,8.0,false",
+        '"market","kpi_id","kpi","unit","value","n","previous","change","se","ci_low","ci_high",'
+        '"change_p","clear_change","target","company","suppressed"',
+        '"BR","active_rate","Active rate","share",0.2119,1090,0.1907,0.0212,0.0124,0.1887,0.2366,'
+        '0.1235,"false",0.25,0.215,"false"',
+        '"BR","revenue","Revenue","amount",1725033.08,19884,1210318.65,514714.43,,,,,,,'
+        '9652031.34,"false"',
+        '"BR","customer_nps","Customer NPS","score",23.0,64,21.0,3.0,11.0,2.0,45.0,0.81,"false",,'
+        '8.0,"false"',
     ]
 
 
@@ -597,7 +600,7 @@ def test_the_at_risk_file_rounds_probabilities_and_amounts(tmp_path):
     lines = [x for x in path.read_text(encoding="utf-8-sig").splitlines() if x[0] != "#"]
     # A probability as a share to 4 decimals (0.464324 -> 0.4643), purchases as a rate to 2
     # (5.041777 -> 5.04), money to the cent (112.03156 -> 112.03, 533.806161 -> 533.81).
-    assert lines[1] == "C000033190,0.4643,5.04,112.03,533.81"
+    assert lines[1] == '"C000033190",0.4643,5.04,112.03,533.81'
     formats = _xlsx_formats(write(people, "xlsx", tmp_path / "at-risk.xlsx"))
     assert (formats["B2"], formats["D2"], formats["E2"]) == ("0.0%", "#,##0.00", "#,##0.00")
     assert pl.read_parquet(write(people, "parquet", tmp_path / "r.parquet"))["p_alive"][0] == (

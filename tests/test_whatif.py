@@ -462,7 +462,7 @@ def test_issue_19_recommendation_files_carry_their_stamp(tiny_warehouse_template
                                         scenarios_path=saved_at, now=now)  # fmt: skip
     lines = data.decode("utf-8-sig").splitlines()
     assert lines[: len(head)] == [f"# {h}" for h in head]
-    assert lines[len(head)].startswith("seller_id,")
+    assert lines[len(head)].startswith('"seller_id",')
     # Parquet: the same stamp in the file's metadata.
     data = files.export_recommendations(
         ANALYST_BR, brazil, ranking, "parquet", audit_path=trail, scenarios_path=saved_at, now=now

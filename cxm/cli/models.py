@@ -17,6 +17,7 @@ from cxm.cli._common import (
     out,
 )
 from cxm.errors import CxmError
+from cxm.warehouse import cells
 
 
 @app.command()
@@ -129,7 +130,7 @@ def clv(
     result["notes"] = [str(w.message) for w in caught]
     if predictions is not None:
         if predictions.suffix.lower() == ".csv":
-            table.write_csv(predictions)
+            cells.write_csv(table, predictions)  # customer ids are the file's: safe to open
         else:
             table.write_parquet(predictions)
     out.print(json.dumps(result, indent=2), markup=False, highlight=False, soft_wrap=True)

@@ -11,6 +11,9 @@ CSV and XLSX hold each value at its KPI's precision (`DECIMALS`: amounts to the 
 fractions to 4 decimals, scores as shown), the same for its previous value, change, interval,
 target and company; Parquet, which analysts compute on, keeps full precision.
 
+Every text cell of a CSV or XLSX file is safe to open (`cxm.warehouse.cells`: a quote in front
+of one a spreadsheet would run as a formula); Parquet keeps values as they are.
+
 No row limit. Files are written to a temporary name beside the target and moved into place,
 so a failed write never leaves half a file.
 """
@@ -29,7 +32,7 @@ import polars as pl
 
 from cxm.access import Role, User, require_role
 from cxm.reports.segment import SegmentTable
-from cxm.warehouse import audit
+from cxm.warehouse import audit, cells
 
 STAMP_KEY = "cxm.stamp"
 
@@ -65,6 +68,8 @@ COLUMN_UNITS = {
     "expected_spend": "amount",
     "clv_12m": "amount",
 }
+#: xlsxwriter keeps every string a string: no formulas, no links, no numbers made of text.
+XLSX_OPTIONS = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
 #: What the About sheet of a report's XLSX says about its numbers.
 NUMBERS_NOTE = (
     "Each value is rounded to its KPI's precision: amounts to the cent, shares as fractions "
@@ -121,11 +126,17 @@ def rounded(frame: pl.DataFrame) -> pl.DataFrame:
     return out
 
 
+def _head(stamp: list[tuple[str, str]]) -> bytes:
+    """The byte-order mark, then the stamp as ``# label: text`` lines (`cells.comment`)."""
+    return "".join(f"# {label}: {cells.comment(text)}\n" for label, text in stamp).encode(
+        "utf-8-sig"
+    )
+
+
 def _csv(table: SegmentTable, path: Path) -> None:
-    head = "".join(f"# {label}: {text}\n" for label, text in table.stamp.items())
     with path.open("wb") as f:
-        f.write(head.encode("utf-8-sig"))  # the byte-order mark, then the stamp
-        rounded(table.frame).write_csv(f)
+        f.write(_head(table.stamp.items()))
+        cells.write_csv(rounded(table.frame), f)
 
 
 def _xlsx(table: SegmentTable, path: Path) -> None:
@@ -133,9 +144,11 @@ def _xlsx(table: SegmentTable, path: Path) -> None:
 
     notes = [("Numbers", NUMBERS_NOTE)] if "unit" in table.frame.columns else []
     about = pl.DataFrame([*table.stamp.items(), *notes], schema=["About", "Text"], orient="row")
-    with xlsxwriter.Workbook(str(path)) as book:
+    with xlsxwriter.Workbook(str(path), XLSX_OPTIONS) as book:
         _report_sheet(book, rounded(table.frame))
-        about.write_excel(book, worksheet="About", autofit=True, header_format={"bold": True})
+        cells.safe_frame(about).write_excel(
+            book, worksheet="About", autofit=True, header_format={"bold": True}
+        )
 
 
 def _report_sheet(book, frame: pl.DataFrame) -> None:
@@ -167,7 +180,7 @@ def _report_sheet(book, frame: pl.DataFrame) -> None:
                     style = p_format
                 sheet.write_number(i, j, value, style)
             else:
-                sheet.write_string(i, j, str(value))
+                sheet.write_string(i, j, cells.safe(str(value)))
     sheet.freeze_panes(1, 0)
     sheet.autofit()
 
@@ -250,8 +263,8 @@ def stamped(frame: pl.DataFrame, stamp: list[tuple[str, str]], fmt: ExportFormat
     """
     buf = io.BytesIO()
     if ExportFormat(fmt) is ExportFormat.CSV:
-        buf.write("".join(f"# {label}: {text}\n" for label, text in stamp).encode("utf-8-sig"))
-        frame.write_csv(buf)
+        buf.write(_head(stamp))
+        cells.write_csv(frame, buf)
     elif ExportFormat(fmt) is ExportFormat.PARQUET:
         frame.write_parquet(buf, metadata={STAMP_KEY: json.dumps(dict(stamp))})
     else:

@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from cxm.errors import ImportIssue
+from cxm.warehouse import cells
 from cxm.warehouse._checks import ROW, Found
 from cxm.warehouse.schema import TABLES, Table, columns
 
@@ -110,6 +111,8 @@ def read_csv(path: Path, model: type[Table], found: Found) -> pl.DataFrame | Non
     if blank_rows is None:
         return None
     df.columns = [c.strip() for c in df.columns]
+    # A cell cxm (or a spreadsheet user) marked as text with a quote holds the value after it.
+    df = cells.restore_frame(df, df.columns)
     df = df.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
     if len(blank_rows):  # numbered first, so the rows after a blank line keep their number
         df = df.filter(~pl.col(ROW).is_in(pl.Series(blank_rows, dtype=pl.Int64).implode()))

@@ -22,11 +22,11 @@ import polars as pl
 from cxm.config import CompanyConfig, load_config
 from cxm.errors import ImportIssue, ImportRejected
 from cxm.logs import timed
-from cxm.warehouse import store
+from cxm.warehouse import cells, store
 from cxm.warehouse._checks import PER_CHECK, ROW, Found, check_rules, parse_table
 from cxm.warehouse._files import discover, read_csv, read_parquet
 from cxm.warehouse._membership import import_warnings
-from cxm.warehouse.schema import TABLES, RefByType, Table, columns, key_columns
+from cxm.warehouse.schema import TABLES, Column, RefByType, Table, columns, key_columns
 
 log = logging.getLogger(__name__)
 INSERT_ROWS = 2_000_000
@@ -409,7 +409,9 @@ def export_raw(
     """Write every warehouse table to ``directory`` as ``<table>.parquet`` or ``.csv``.
 
     CSV lists are written ``a;b;c`` and timestamps ``YYYY-MM-DD HH:MM:SS.ffffff``, the forms
-    `import_dir` reads, so export then import round-trips exactly.
+    `import_dir` reads, and text cells quoted and safe to open (`cells`: ``=x`` is written
+    ``'=x``, which `import_dir` reads back as ``=x``), so export then import round-trips
+    exactly. Parquet holds every value as it is.
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -417,18 +419,25 @@ def export_raw(
     with store.open_readonly(path) as con:
         for table, model in TABLES.items():
             file = directory / f"{table}.{fmt}"
-            cols = ", ".join(
-                f"array_to_string({c.name}, ';') AS {c.name}"
-                if c.kind == "list" and fmt == "csv"
-                else f"strftime({c.name}, '%Y-%m-%d %H:%M:%S.%f') AS {c.name}"
-                if c.kind == "datetime" and fmt == "csv"
-                else c.name
-                for c in columns(model)
-            )
-            rel = con.sql(f"SELECT {cols} FROM {table}")  # names from the schema only
             if fmt == "csv":
-                rel.write_csv(str(file), header=True)
+                cols = ", ".join(_csv_column(c) for c in columns(model))
+                # Names from the schema only; the pattern is a bound parameter.
+                rel = con.sql(f"SELECT {cols} FROM {table}", params=cells.SQL_PARAMS)
+                rel.write_csv(str(file), header=True, quoting="all")
             else:
-                rel.write_parquet(str(file))
+                names = ", ".join(c.name for c in columns(model))
+                con.sql(f"SELECT {names} FROM {table}").write_parquet(str(file))
             out[table] = file
     return out
+
+
+def _csv_column(c: Column) -> str:
+    """The SELECT item writing column ``c`` to CSV as `import_dir` reads it."""
+    if c.kind == "datetime":
+        return f"strftime({c.name}, '%Y-%m-%d %H:%M:%S.%f') AS {c.name}"
+    if c.kind == "list":
+        joined = f"array_to_string({c.name}, ';')"
+        return f"{cells.sql_safe(joined)} AS {c.name}"
+    if c.kind == "str":
+        return f"{cells.sql_safe(c.name)} AS {c.name}"
+    return c.name

@@ -36,6 +36,10 @@ def test_an_analyst_downloads_a_csv_and_the_board_pack_of_their_markets(
     rows = pl.read_csv(csv, comment_prefix="#")
     assert set(rows["market"]) == {"BR", "MX"}
     assert rows.height > 20
+    # A table's own toolbar has no "Download as CSV" (it writes cells unmarked and unaudited).
+    page.get_by_test_id("stDataFrame").first.hover()
+    expect(page.get_by_role("button", name="Search")).to_be_visible()
+    expect(page.get_by_role("button", name="Download as CSV")).to_have_count(0)
 
     page.get_by_role("button", name="Prepare the board pack").click()
     button = page.get_by_role("button", name="Download the board pack (PDF)")
