@@ -373,6 +373,10 @@ SETTING_CODES: dict[str, str] = {
     "3GiB) or a share of the machine's memory (50%).",
     "bad_log_level": "The log level is DEBUG, INFO, WARNING or ERROR.",
     "bad_milliseconds": "A time in milliseconds is a whole number, 0 or more.",
+    "bad_trusted_proxies": "Trusted proxies are IP addresses or networks (CIDR), separated by "
+    "commas; not every address (0.0.0.0/0), which would let any client name its own.",
+    "trust_forwarded_for_removed": "CXM_TRUST_FORWARDED_FOR is no longer read: it believed "
+    "X-Forwarded-For from anyone. Set CXM_TRUSTED_PROXIES to the proxy's address instead.",
 }
 
 

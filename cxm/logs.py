@@ -136,7 +136,7 @@ def access_event(logger: logging.Logger, action: str, user: str, **fields) -> No
     so) are WARNING, the rest INFO. ``user`` is the name as typed, quoted like every value.
     """
     name = re.sub(r"[^a-z]+", "_", action.lower()).strip("_")
-    bad = any(word in name for word in ("fail", "refus", "lock"))
+    bad = any(word in name for word in ("fail", "refus", "lock", "attack"))
     event(logger, name, logging.WARNING if bad else logging.INFO, user=user, **fields)
 
 

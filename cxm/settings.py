@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+import ipaddress
 import os
 import re
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from cxm.errors import SETTING_CODES, SettingIssue, SettingsError
 
@@ -39,6 +40,7 @@ _UNITS = {"MB": 10**6, "GB": 10**9, "TB": 10**12, "MIB": 2**20, "GIB": 2**30, "T
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([A-Za-z]+)$")
 _SHARE = re.compile(r"^(\d{1,3})\s*%$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def _bad(code: str, message: str) -> PydanticCustomError:
@@ -110,7 +112,46 @@ def _milliseconds(value: Any) -> int:
     raise _bad("bad_milliseconds", "is not a whole number of milliseconds, 0 or more")
 
 
+def proxy_networks(value: Any) -> tuple[Network, ...]:
+    """Return the networks of a comma-separated list of IP addresses and networks (CIDR).
+
+    >>> [str(n) for n in proxy_networks("127.0.0.1, 10.0.0.0/8,::1")]
+    ['127.0.0.1/32', '10.0.0.0/8', '::1/128']
+    """
+    if isinstance(value, tuple):
+        return value
+    networks, bad = [], []
+    for part in (p.strip() for p in str(value).split(",")):
+        if not part:
+            continue
+        try:
+            network = ipaddress.ip_network(part, strict=False)
+        except ValueError:
+            bad.append(f"'{part[:40]}' (not an IP address or network)")
+            continue
+        if network.prefixlen == 0:
+            bad.append(f"'{part}' (every address: anyone could name their own)")
+        networks.append(network)
+    if bad:
+        raise _bad(
+            "bad_trusted_proxies",
+            f"holds {', '.join(bad)}: write IP addresses or networks separated by commas, "
+            "such as 127.0.0.1,10.0.0.0/24",
+        )
+    return tuple(networks)
+
+
+def _removed(value: Any) -> None:
+    raise _bad(
+        "trust_forwarded_for_removed",
+        "is no longer read (it believed X-Forwarded-For from anyone): unset it and set "
+        "CXM_TRUSTED_PROXIES to your proxy's address, 127.0.0.1 for a proxy on this host",
+    )
+
+
 Flag = Annotated[bool, BeforeValidator(_flag)]
+Proxies = Annotated[tuple[Network, ...], NoDecode, BeforeValidator(proxy_networks)]
+Removed = Annotated[None, BeforeValidator(_removed)]
 FilePath = Annotated[Path, BeforeValidator(_path)]
 MemoryLimit = Annotated[str, BeforeValidator(_memory)]
 LogLevel = Annotated[str, BeforeValidator(_level)]
@@ -189,11 +230,22 @@ class Settings(BaseSettings):
         "the audit trail",
         shown="beside the warehouse (`cxm.audit.sqlite`)",
     )
-    trust_forwarded_for: Flag = _var(
+    trusted_proxies: Proxies = _var(
+        "CXM_TRUSTED_PROXIES",
+        (),
+        "addresses",
+        "the reverse proxies whose `X-Forwarded-For` names the client: IP addresses or "
+        "networks, comma-separated, such as `127.0.0.1` for a proxy on this host (see "
+        "[Deployment](#deployment))",
+        shown="none",
+    )
+    trust_forwarded_for: Removed = _var(
         "CXM_TRUST_FORWARDED_FOR",
-        False,
-        "1 or 0",
-        "`1` = a reverse proxy writes `X-Forwarded-For` (see [Deployment](#deployment))",
+        None,
+        "removed",
+        "no longer read (it believed `X-Forwarded-For` from anyone): set at all, it stops cxm; "
+        "use `CXM_TRUSTED_PROXIES`",
+        shown="none",
     )
     duckdb_memory_limit: MemoryLimit = _var(
         "CXM_DUCKDB_MEMORY_LIMIT",

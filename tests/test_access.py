@@ -66,13 +66,18 @@ def test_an_unknown_role_is_refused(tmp_path):
     [
         (secrets.token_urlsafe(48), False, None),
         (secrets.token_hex(32), False, None),
-        ("q3J9vX2mTz8LwPa5RkYd0NfBh7UcGs4E", False, None),  # 32 distinct: 32 x 5 = 160 bits
-        ("k" * 32, False, "weak_cookie_key"),  # 32 identical characters: 0 bits
+        ("q3J9vX2mTz8LwPa5RkYd0NfBh7UcGs4E", False, None),  # zxcvbn: 10^32 guesses
+        # secrets.token_hex(16): 32 random hex digits, 10^31.5 guesses (128 bits in truth).
+        ("096af78ffc298a11814a9ed9ecf78f34", False, None),
+        ("k" * 32, False, "weak_cookie_key"),  # one character repeated: 10^2.6 guesses
         ("k" * 32, True, "weak_cookie_key"),  # a key that is set must be strong, demo or not
-        ("ab" * 64, False, "weak_cookie_key"),  # 128 bits (1 a character), but 2 distinct
-        ("changeme" * 4, False, "weak_cookie_key"),  # 32 bytes, 7 letters: 88 bits
-        # secrets.token_hex(16): 32 bytes of 14 hex digits, 115 bits by their counts.
-        ("096af78ffc298a11814a9ed9ecf78f34", False, "weak_cookie_key"),
+        ("ab" * 64, False, "weak_cookie_key"),  # a repeat
+        ("changeme" * 4, False, "weak_cookie_key"),  # a word repeated
+        # Issue 20 finding 4: both passed the old length-and-shape rule (40 bytes of 10
+        # distinct characters, 133 bits by their counts; 32 bytes of 16, 128 bits), and are a
+        # run repeated: zxcvbn puts both near 10^2 guesses.
+        ("0123456789" * 4, False, "weak_cookie_key"),
+        ("abcdefghijklmnop" * 2, False, "weak_cookie_key"),
         ("q3J9vX2mTz8LwPa5RkYd0NfBh7UcGs4", False, "weak_cookie_key"),  # 31 bytes
         ("", False, "missing_cookie_key"),
         ("", True, None),  # demo mode: a random key for this process
@@ -81,17 +86,19 @@ def test_an_unknown_role_is_refused(tmp_path):
         "token_urlsafe-48",
         "token_hex-32",
         "32-distinct",
+        "token_hex-16",
         "32-identical",
         "32-identical-in-demo-mode",
         "two-letters-x64",
         "a-word-x4",
-        "token_hex-16",
+        "digits-x4",
+        "sixteen-letters-x2",
         "31-bytes",
         "unset",
         "unset-in-demo-mode",
     ],
 )
-def test_the_cookie_key_must_be_long_and_varied_unless_unset_in_explicit_demo_mode(
+def test_the_cookie_key_must_be_long_and_strong_unless_unset_in_explicit_demo_mode(
     monkeypatch, key, demo, code
 ):
     monkeypatch.setenv("CXM_COOKIE_KEY", key)
@@ -103,9 +110,26 @@ def test_the_cookie_key_must_be_long_and_varied_unless_unset_in_explicit_demo_mo
         ConfigError, match=rf"^cxm will not start: CXM_COOKIE_KEY .*\[{code}\]"
     ) as e:
         access.cookie_key()
-    assert "secrets.token_urlsafe(48)" in str(e.value)
+    assert "`cxm key`" in str(e.value) and "secrets.token_urlsafe(48)" in str(e.value)
+    if len(key) >= 32:  # the rule broken is named: the guesses needed, by zxcvbn
+        assert "a key needs at least 10^26 guesses and 32 bytes" in str(e.value)
     if key:
         assert key not in str(e.value)  # the secret itself is never shown
+
+
+def test_cxm_key_prints_a_new_strong_key_each_time(monkeypatch):
+    from typer.testing import CliRunner
+
+    from cxm.cli import app
+
+    keys = [CliRunner().invoke(app, ["key"]) for _ in range(2)]
+    assert [k.exit_code for k in keys] == [0, 0]
+    first, second = (k.stdout.strip() for k in keys)
+    # secrets.token_urlsafe(48): 48 random bytes in 64 URL-safe characters, one line.
+    assert len(first) == 64 and keys[0].stdout == first + "\n" and first != second
+    monkeypatch.setenv("CXM_COOKIE_KEY", first)
+    monkeypatch.delenv("CXM_DEMO", raising=False)
+    assert access.cookie_key() == first
 
 
 def test_only_the_named_roles_pass_require_role():

@@ -61,7 +61,7 @@ def test_unset_variables_take_the_declared_defaults(monkeypatch):
     assert got.config == ROOT / "cxm" / "company.yaml" and got.config.exists()
     assert got.actions == ROOT / "cxm" / "actions.yaml" and got.actions.exists()
     assert (got.audit, got.scenarios, got.cookie_key) == (None, None, None)
-    assert (got.demo, got.trust_forwarded_for) == (False, False)
+    assert (got.demo, got.trusted_proxies, got.trust_forwarded_for) == (False, (), None)
     assert (got.duckdb_memory_limit, got.facts_memory_limit) == ("3GB", "4GB")
     assert (got.log_level, got.slow_query_ms) == ("INFO", 1000)
 
@@ -83,7 +83,10 @@ def test_good_values_are_read_and_a_change_is_seen_at_once(monkeypatch):
 SETTING_CASES = [
     ("CXM_WAREHOSUE", "data/cxm.duckdb", "unknown_setting"),
     ("CXM_DEMO", "yes", "bad_flag"),  # was silently "off": only "1" was on
-    ("CXM_TRUST_FORWARDED_FOR", "true", "bad_flag"),
+    # Issue 20 finding 3: it believed X-Forwarded-For from anyone; now it stops cxm.
+    ("CXM_TRUST_FORWARDED_FOR", "1", "trust_forwarded_for_removed"),
+    ("CXM_TRUSTED_PROXIES", "127.0.0.1, proxy.local", "bad_trusted_proxies"),
+    ("CXM_TRUSTED_PROXIES", "0.0.0.0/0", "bad_trusted_proxies"),
     ("CXM_WAREHOUSE", "data/a\nb.duckdb", "bad_path"),
     ("CXM_AUDIT", "audit\t.sqlite", "bad_path"),
     ("CXM_DUCKDB_MEMORY_LIMIT", "4", "bad_memory_limit"),  # DuckDB: "Unknown unit"

@@ -8,8 +8,13 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cxm import access
-from cxm.access import SigninLog, delay_after, password_matches
-from cxm.access._signins import FORGET_AFTER_SECONDS, LOCK_SECONDS
+from cxm.access import Attempt, Refusal, SigninLog, delay_after, password_matches
+from cxm.access._signins import (
+    FORGET_AFTER_SECONDS,
+    LOCK_SECONDS,
+    MAX_DELAY_SECONDS,
+    NAME_MAX_HOLD_SECONDS,
+)
 
 T0 = 1_800_000_000.0
 
@@ -35,12 +40,31 @@ def test_three_failures_are_free_then_each_doubles_the_wait(log):
     assert refusal.wait_seconds == pytest.approx(4.0) and not refusal.locked
 
 
-def test_ten_failures_lock_the_name_for_fifteen_minutes_even_with_the_right_password_next(log):
+def test_ten_failures_lock_the_name_on_that_client_only_and_elsewhere_only_hold_it(log):
+    # Issue 20 finding 3: ten wrong passwords sent by anyone locked the name in every browser.
     _fail(log, 10, step=120.0)  # slow enough that no attempt was refused; the last at T0+1080
     last = T0 + 9 * 120.0
-    refusal = log.refusal("ana", "192.168.1.9", now=last + 60)  # from another client too
+    refusal = log.refusal("ana", "10.0.0.1", now=last + 60)  # the guessing client: locked
     assert refusal.locked and refusal.wait_seconds == pytest.approx(LOCK_SECONDS - 60)
-    assert log.refusal("ana", "192.168.1.9", now=last + LOCK_SECONDS) is None
+    assert log.refusal("ana", "10.0.0.1", now=last + LOCK_SECONDS) is None
+    # Another client is never refused; its attempt is held by the name's 10 failures:
+    # 2 ** (10 - 3) = 128 s, capped at 4 s, counted from the last failure -> 3 s left 1 s on.
+    assert log.refusal("ana", "192.168.1.9", now=last + 1) is None
+    attempt = log.begin("ana", "192.168.1.9", now=last + 1)
+    assert isinstance(attempt, Attempt) and attempt.hold_seconds == pytest.approx(3.0)
+
+
+def test_a_name_failing_from_many_clients_is_held_at_most_four_seconds(log):
+    # (name_hold's doctest: 5,000 failures still hold 4 s; 2 ** 4997 would overflow a float.)
+    for i in range(60):
+        log.record("ana", f"10.0.{i}.1", ok=False, now=T0 + i)
+    last = T0 + 59
+    assert log.refusal("ana", "192.168.1.9", now=last) is None
+    assert log.refusal("ana", "10.0.0.1", now=last) is None  # one failure from each client
+    assert log.hold("ana", now=last) == NAME_MAX_HOLD_SECONDS
+    assert log.hold("ana", now=last + 4) == 0.0
+    (ana,) = [s for s in log.standing(now=last) if s.kind == "user"]
+    assert ana.failures == 60 and len(ana.others) == 60 and not ana.locked
 
 
 def test_the_client_is_counted_across_names(log):
@@ -51,13 +75,25 @@ def test_the_client_is_counted_across_names(log):
     assert log.refusal("eve", "10.0.0.2", now=T0 + 3) is None
 
 
-def test_a_success_forgets_the_names_failures_but_not_the_clients(log):
-    _fail(log, 5)
-    log.record("ana", "10.0.0.1", ok=True, now=T0 + 100)
-    assert log.refusal("ana", "10.0.0.2", now=T0 + 100) is None
-    # The client's five failures stand (8 s after T0, long past): one more makes six -> 8 s.
-    log.record("bob", "10.0.0.1", ok=False, now=T0 + 100)
-    assert log.refusal("carl", "10.0.0.1", now=T0 + 100).wait_seconds == pytest.approx(8.0)
+def test_a_client_failing_with_many_names_waits_at_most_a_minute_and_is_never_locked(log):
+    for i in range(40):  # 40 names, one failure each, 100 s apart: none was refused
+        log.record(f"user{i}", "10.0.0.1", ok=False, now=T0 + 100 * i)
+    last = T0 + 3900
+    refusal = log.refusal("anyone", "10.0.0.1", now=last)
+    assert not refusal.locked and refusal.wait_seconds == pytest.approx(MAX_DELAY_SECONDS)
+    # Failures older than an hour are gone: those at T0 + 0 .. T0 + 200 (3 of them) -> 37.
+    (client,) = [s for s in log.standing(now=last) if s.kind == "client"]
+    assert client.failures == 37 and not client.locked
+
+
+def test_a_success_forgets_its_pairs_failures_but_not_the_clients_with_other_names(log):
+    for i, name in enumerate(["bob", "cy", "ana", "ana"]):
+        log.record(name, "10.0.0.1", ok=False, now=T0 + i)
+    log.record("ana", "10.0.0.1", ok=True, now=T0 + 100)  # the attacker's own account
+    assert log.refusal("ana", "10.0.0.1", now=T0 + 100) is None
+    # bob's and cy's failures stand (2); one more makes 3 -> 1 s after it.
+    log.record("dee", "10.0.0.1", ok=False, now=T0 + 100)
+    assert log.refusal("carl", "10.0.0.1", now=T0 + 100).wait_seconds == pytest.approx(1.0)
 
 
 def test_failures_older_than_an_hour_are_forgotten(log):
@@ -71,13 +107,37 @@ def test_failures_older_than_an_hour_are_forgotten(log):
 def test_the_count_survives_a_new_log_on_the_same_file(log):
     _fail(log, 10)
     again = SigninLog(log.path)
-    assert again.refusal("ana", "10.0.0.9", now=T0 + 1).locked
+    assert again.refusal("ana", "10.0.0.1", now=T0 + 1).locked
 
 
 def test_an_admin_can_lift_a_lockout(log):
     _fail(log, 10, client="10.0.0.1")
     log.lift("ana")
-    assert log.refusal("ana", "10.0.0.2", now=T0 + 1) is None
+    assert log.refusal("ana", "10.0.0.1", now=T0 + 1) is None
+
+
+def test_begin_refuses_without_counting_and_counts_what_it_lets_through(log):
+    _fail(log, 3)  # the pair's 3 free failures, the last at T0: 1 s to wait
+    assert isinstance(log.begin("ana", "10.0.0.1", now=T0 + 0.5), Refusal)
+    attempt = log.begin("ana", "10.0.0.1", now=T0 + 1)  # let through, counted: 4 -> 2 s
+    assert log.refusal("ana", "10.0.0.1", now=T0 + 1).wait_seconds == pytest.approx(2.0)
+    log.finish(attempt, ok=True)  # the right password: the pair's failures are forgotten
+    assert log.refusal("ana", "10.0.0.1", now=T0 + 1) is None
+
+
+def test_a_name_under_attack_is_reported_once_an_hour(log):
+    # 5 failures from one client: not yet (10 are needed from one, or 6 from two or more).
+    assert all(log.record("ana", "10.0.0.1", ok=False, now=T0 + i) is None for i in range(5))
+    found = log.record("ana", "10.0.0.2", ok=False, now=T0 + 5)  # the 6th, from a 2nd client
+    assert (found.failures, found.others, found.under_attack) == (6, ("10.0.0.1", "10.0.0.2"), True)
+    assert log.record("ana", "10.0.0.3", ok=False, now=T0 + 6) is None  # reported already
+    assert [s.name for s in log.under_attack(now=T0 + 6)] == ["ana"]
+    again = log.record("ana", "10.0.0.3", ok=False, now=T0 + 6 + FORGET_AFTER_SECONDS)
+    assert again is None  # the old failures are forgotten: one failure is no attack
+    # Ten from a single client are an attack too.
+    assert [log.record("bob", "10.0.0.9", ok=False, now=T0 + i) for i in range(10)][
+        -1
+    ].failures == 10
 
 
 def test_the_file_is_readable_by_its_owner_only(log):
@@ -181,7 +241,7 @@ def test_every_sign_in_attempt_is_audited_with_why_and_never_the_password(app, t
     assert at.metric
     clock[0] += 3600  # the client's three failures forgotten, or the next would wait
     _try(AppTest.from_file(APP, default_timeout=30).run(), "nobody", "guess-1")
-    client = "unknown"  # AppTest has no client address
+    client = "local"  # AppTest, like the server's own host, has no client address
     assert _events(_trail(tiny_warehouse)) == [
         *[("sign-in failed", "admin", "admin", f"wrong password, from {client}")] * 3,
         ("sign-in failed", "admin", "admin", f"throttled (1 s to wait), from {client}"),
@@ -204,7 +264,7 @@ def test_a_locked_name_is_audited_as_locked_out(app, tiny_warehouse):
         "sign-in failed",
         "exec",
         "executive",
-        "locked out (899 s to wait), from unknown",
+        "locked out (899 s to wait), from local",
     )
 
 
@@ -232,10 +292,10 @@ def test_sign_out_is_audited_and_ends_the_users_other_sessions(app, tiny_warehou
     _try(other, "analyst", "analyst-demo-2026").run()  # signing in again works
     assert other.metric
     assert _events(_trail(tiny_warehouse))[1:] == [
-        ("sign-in", "analyst", "analyst", "password, from unknown"),
-        ("sign-out", "analyst", "analyst", "signed out, from unknown"),
-        ("session refused", "analyst", "analyst", f"{ENDED}, from unknown"),
-        ("sign-in", "analyst", "analyst", "password, from unknown"),
+        ("sign-in", "analyst", "analyst", "password, from local"),
+        ("sign-out", "analyst", "analyst", "signed out, from local"),
+        ("session refused", "analyst", "analyst", f"{ENDED}, from local"),
+        ("sign-in", "analyst", "analyst", "password, from local"),
     ]
     assert _trail(tiny_warehouse)[0]["scope"] == "BR, MX"
 
@@ -255,7 +315,7 @@ def test_a_session_whose_user_was_removed_is_audited_as_refused(app, tiny_wareho
         "session refused",
         "exec",
         "",
-        "user removed or disabled, from unknown",
+        "user removed or disabled, from local",
     )
 
 
@@ -319,13 +379,78 @@ def test_an_active_users_cookie_is_signed_again_each_hour_with_a_new_issue_time(
         )
 
 
-def test_failures_from_an_unknown_address_never_lock_out_other_names(app):
-    # AppTest, like a browser on the server's own host, has no client address: counting
-    # "unknown" as one client would let ten wrong passwords lock everybody out.
+def test_connections_from_the_servers_own_host_count_as_one_client_named_local(app):
+    # Issue 20 finding 3: from the server's own host the client was "unknown" and not counted
+    # at all. AppTest, like that host, has no address: it is the one client "local".
     at, clock = app
-    for i in range(12):
+    for i in range(12):  # 12 names, 100 s apart: slower than any delay, none refused
         _try(at, f"guess{i}", "wrong")
-    assert not _refused(_try(at, "admin", "admin-demo-2026"))
+        clock[0] += 100
+    clock[0] -= 100  # at the 12th failure: the client waits 2 ** (12 - 3) s, capped at 60 s
+    message = _refused(_try(at, "admin", "admin-demo-2026"))
+    assert "signing in is paused for 60 seconds" in message and not at.metric
+    clock[0] += 60  # a client's failures slow it down; they never lock it out
+    _try(at, "admin", "admin-demo-2026").run()
     assert at.metric
     log = SigninLog(access.signin_log_path())
-    assert {s.kind for s in log.standing(now=clock[0])} == {"user"}
+    (local,) = [s for s in log.standing(now=clock[0]) if s.kind == "client"]
+    assert (local.name, local.failures, local.locked) == ("local", 12, False)
+
+
+ATTACKER = "203.0.113.9"
+
+
+def _attacked(count: int, username: str = "admin", start: float = NOW - 60) -> None:
+    """Record ``count`` failed sign-ins for ``username`` from the attacker, one a second."""
+    log = SigninLog(access.signin_log_path())
+    for i in range(count):
+        log.record(username, ATTACKER, ok=False, now=start + i)
+
+
+def test_an_attackers_wrong_passwords_from_another_client_only_hold_the_user_a_few_seconds(
+    app, monkeypatch, tiny_warehouse
+):
+    # Issue 20 finding 3: ten wrong passwords from anywhere locked the admin out everywhere.
+    from cxm.ui import access as ui_access
+
+    slept = []
+    monkeypatch.setattr(ui_access, "_sleep", slept.append)
+    at, _ = app
+    _attacked(12, start=NOW - 12)  # 12 failures, the last at NOW - 1: the attacker is locked
+    log = SigninLog(access.signin_log_path())
+    assert log.refusal("admin", ATTACKER, now=NOW).locked
+    _try(at, "admin", "admin-demo-2026").run()  # the admin, from the server's host
+    assert at.metric and not at.error
+    # The name's 12 failures hold an attempt 2 ** 9 s, capped at 4 s, from the last failure
+    # (NOW - 1): 3 s left.
+    assert slept == [pytest.approx(3.0)]
+    assert log.refusal("admin", ATTACKER, now=NOW).locked  # the attacker stays locked
+    assert _events(_trail(tiny_warehouse))[-1] == (
+        "sign-in",
+        "admin",
+        "admin",
+        "password, from local",
+    )
+
+
+def test_a_name_under_attack_is_audited_once_and_shown_on_the_users_page(app, tiny_warehouse):
+    at, clock = app
+    _attacked(5, username="exec")  # 5 failures from the attacker; one more from here makes
+    _try(at, "exec", "wrong")  # 6 from 2 clients: under attack, audited once
+    clock[0] += 100
+    _try(at, "exec", "wrong again")
+    clock[0] += 100
+    events = _events(_trail(tiny_warehouse))
+    attack = "6 failed sign-ins in the last hour from 2 clients (203.0.113.9, local), from local"
+    assert events == [
+        ("sign-in failed", "exec", "executive", "wrong password, from local"),
+        ("name under attack", "exec", "executive", attack),
+        ("sign-in failed", "exec", "executive", "wrong password, from local"),
+    ]
+    _try(at, "admin", "admin-demo-2026").run()
+    at.switch_page("app_pages/users.py").run()
+    assert "Names under attack" in " ".join(w.value for w in at.warning)
+    shown = at.dataframe[0].value  # the first table: the names under attack
+    assert shown.to_dict("records") == [
+        {"name": "exec", "failures": 7, "clients": 2, "from": "203.0.113.9, local"}
+    ]

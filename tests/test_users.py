@@ -200,12 +200,12 @@ def test_a_password_reset_ends_sessions_and_lifts_the_lockout(creds):
     log = access.SigninLog(access.signin_log_path())
     for i in range(12):
         log.record("analyst", "10.0.0.9", ok=False, now=1_000.0 + i)
-    assert log.refusal("analyst", "other", now=1_020.0).locked
+    assert log.refusal("analyst", "10.0.0.9", now=1_020.0).locked
     users.reset_password(_admin(), "analyst", password=GOOD, repeated=GOOD)
     entry = yaml.safe_load(creds.read_text())["credentials"]["usernames"]["analyst"]
     assert bcrypt.checkpw(GOOD.encode(), entry["password"].encode())
     assert access.sessions_valid_after("analyst") is not None
-    assert log.refusal("analyst", "other", now=1_020.0) is None
+    assert log.refusal("analyst", "10.0.0.9", now=1_020.0) is None
     assert audit.entries()["what"][0] == "analyst: new password set by an admin"
 
 

@@ -6,7 +6,8 @@ Roles and scope are read from it on every run, never from the login cookie. `Sco
 every warehouse query takes as a required keyword, so a query cannot forget it. The login
 cookie is verified here (`verify_login_token`), its key checked (`cookie_key`), and failed
 sign-ins counted and throttled in a file beside the credentials (`SigninLog`, in _signins.py),
-which also keeps when each user's sessions were last ended (`revoke_sessions`).
+which also keeps when each user's sessions were last ended (`revoke_sessions`). The key is
+judged by strength in _keys.py; which client an attempt comes from is decided in _clients.py.
 """
 
 from __future__ import annotations
@@ -14,9 +15,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
-import secrets
 import time
-from collections import Counter
 from collections.abc import Callable, Collection
 from enum import StrEnum
 from pathlib import Path
@@ -28,6 +27,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from cxm.access._accounts import BCRYPT_HASH, hash_password
 from cxm.access._accounts import Account as Account
 from cxm.access._accounts import password_problem as password_problem
+from cxm.access._clients import client_address as client_address
+from cxm.access._clients import trusted_proxies as trusted_proxies
+from cxm.access._keys import MAKE_A_KEY, MAKE_A_KEY_WITHOUT_CXM
+from cxm.access._keys import MIN_COOKIE_KEY_BYTES as MIN_COOKIE_KEY_BYTES
+from cxm.access._keys import cookie_key_problem as cookie_key_problem
+from cxm.access._keys import make_key as make_key
+from cxm.access._signins import LOCAL as LOCAL
+from cxm.access._signins import Attempt as Attempt
 from cxm.access._signins import Refusal as Refusal
 from cxm.access._signins import SigninLog as SigninLog
 from cxm.access._signins import Standing as Standing
@@ -39,7 +46,6 @@ from cxm.errors import ConfigError, CxmError
 from cxm.settings import default, settings
 
 DEFAULT_CREDENTIALS: Path = default("CXM_CREDENTIALS")
-MIN_COOKIE_KEY_BYTES = 32
 
 
 class Role(StrEnum):
@@ -365,72 +371,12 @@ def write_demo_credentials(path: str | Path | None = None) -> Path:
     return path
 
 
-def trust_forwarded_for() -> bool:
-    """Return whether a reverse proxy's ``X-Forwarded-For`` names the client
-    (``CXM_TRUST_FORWARDED_FOR=1``; see Deployment in the README)."""
-    return settings().trust_forwarded_for
-
-
 def demo_mode() -> bool:
     """Return whether the app runs in explicit demo mode (``CXM_DEMO=1``)."""
     return settings().demo
 
 
-_PROCESS_KEY = secrets.token_urlsafe(48)
-
-#: A cookie key needs this many bits by `key_bits` (a random 32-byte key has about 200).
-MIN_COOKIE_KEY_BITS = 128
-#: ... and this many distinct characters (not 16: a random 64-hex-digit key, as made by
-#: ``secrets.token_hex(32)``, lacks one of the 16 digits about one time in four).
-MIN_COOKIE_KEY_DISTINCT = 10
-MAKE_A_KEY = 'python -c "import secrets; print(secrets.token_urlsafe(48))"'
-
-
-def key_bits(key: str) -> float:
-    """Return how many bits a key's characters carry by their frequencies, at most.
-
-    Length times the Shannon entropy of the key's own character counts: what the key would
-    hold were each character drawn at random with those frequencies. It cannot tell a random
-    key from a clever pattern, but it catches the keys people type: one character repeated,
-    a word repeated, a short alphabet.
-
-    >>> key_bits("k" * 32), key_bits("ab" * 16), round(key_bits("abcd" * 16))
-    (0.0, 32.0, 128)
-    """
-    n = len(key)
-    return -sum(c * math.log2(c / n) for c in Counter(key).values()) + 0.0 if n else 0.0
-
-
-def cookie_key_problem(key: str) -> str | None:
-    """Return what is wrong with a cookie key, in words with its code, or None when it is fine.
-
-    A key must be at least `MIN_COOKIE_KEY_BYTES` bytes long, hold at least
-    `MIN_COOKIE_KEY_DISTINCT` distinct characters and carry at least `MIN_COOKIE_KEY_BITS`
-    bits by `key_bits`. The message never shows the key.
-
-    >>> problem = cookie_key_problem("k" * 32)
-    >>> problem.split(";")[0]
-    'CXM_COOKIE_KEY is weak: its 32 bytes are 1 distinct character, 0 bits by character frequency'
-    >>> problem.split(";")[1]
-    ' it needs at least 32 bytes, 10 distinct characters and 128 bits [weak_cookie_key].'
-    >>> cookie_key_problem(""), cookie_key_problem(secrets.token_urlsafe(48))
-    ('CXM_COOKIE_KEY is not set [missing_cookie_key].', None)
-    """
-    if not key:
-        return "CXM_COOKIE_KEY is not set [missing_cookie_key]."
-    size, distinct, bits = len(key.encode()), len(set(key)), key_bits(key)
-    if (
-        size >= MIN_COOKIE_KEY_BYTES
-        and distinct >= MIN_COOKIE_KEY_DISTINCT
-        and bits >= MIN_COOKIE_KEY_BITS
-    ):
-        return None
-    return (
-        f"CXM_COOKIE_KEY is weak: its {size} bytes are {distinct} distinct "
-        f"character{'s' if distinct != 1 else ''}, {bits:.0f} bits by character "
-        f"frequency; it needs at least {MIN_COOKIE_KEY_BYTES} bytes, {MIN_COOKIE_KEY_DISTINCT} "
-        f"distinct characters and {MIN_COOKIE_KEY_BITS} bits [weak_cookie_key]."
-    )
+_PROCESS_KEY = make_key()
 
 
 def cookie_key() -> str:
@@ -452,7 +398,8 @@ def cookie_key() -> str:
     if problem is None:
         return key
     raise ConfigError(
-        f"cxm will not start: {problem} Make a key with `{MAKE_A_KEY}` and set it in the "
-        "server's environment (see Deployment in the README), or set CXM_DEMO=1 to run the "
-        "demo with a key that lasts until the server restarts."
+        f"cxm will not start: {problem} Make a key with `{MAKE_A_KEY}` (or "
+        f"`{MAKE_A_KEY_WITHOUT_CXM}`) and set it in the server's environment (see "
+        "Deployment in the README), or set CXM_DEMO=1 to run the demo with a key that lasts "
+        "until the server restarts."
     )

@@ -1,6 +1,6 @@
 """Managing users from the server's shell: the first admin, and a way back in when no admin can
 sign in. The same library calls as the Users page (`cxm.admin.users`), audited as
-``shell:<account>``."""
+``shell:<account>``. And ``cxm key``, which makes the login cookie's key."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table as RichTable
 
+from cxm.access import make_key
 from cxm.admin import users
 from cxm.cli._common import _fail, app, out
 from cxm.errors import CxmError
@@ -29,6 +30,17 @@ def _passwords() -> tuple[str, str]:
         typer.prompt("Password", hide_input=True),
         typer.prompt("Password again", hide_input=True),
     )
+
+
+@app.command()
+def key() -> None:
+    """Print a new random key for CXM_COOKIE_KEY: 64 characters, 384 bits.
+
+    Keep it in the server's environment, never in git; a new key signs everyone out.
+
+    Example: export CXM_COOKIE_KEY="$(cxm key)"
+    """
+    typer.echo(make_key())
 
 
 @users_app.command("list")

@@ -9,8 +9,15 @@ first (`cxm.access.verify_login_token`), and one that does not verify reads as "
 the form is shown, with why, and the cookie is deleted in the browser.
 
 Every password is checked here too, through the server's log of failed sign-ins
-(`cxm.access.SigninLog`): a user name or a client that failed too often waits, then is locked
-out for a while, and an unknown name costs the same bcrypt check as a known one.
+(`cxm.access.SigninLog`): a user name from a client that failed too often waits, then is
+locked out there for a while; a client that failed with many names waits; a user name that
+failed from everywhere only makes each attempt wait a few seconds, so nobody can lock a user
+out from a computer that is not theirs. The client is the connection's address, or what a
+proxy in ``CXM_TRUSTED_PROXIES`` forwarded, or "local" (`cxm.access.client_address`). An
+unknown name costs the same bcrypt check as a known one.
+
+Everything this module changes or reads inside streamlit-authenticator goes through
+`cxm.ui._authenticator`, which says why the library's version is pinned.
 
 Every sign-in attempt, sign-out and refused session is written to the audit trail
 (`cxm.warehouse.audit`), never with a password. Signing out ends every session of the user
@@ -20,11 +27,9 @@ browser's open session is signed out on its next run.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import time
 
-import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
@@ -33,8 +38,10 @@ from cxm.access import (
     LoginTokenRejected,
     Refusal,
     SigninLog,
+    Standing,
     User,
     authenticator_credentials,
+    client_address,
     cookie_key,
     hash_cost,
     load_users,
@@ -43,10 +50,11 @@ from cxm.access import (
     revoke_sessions,
     sessions_valid_after,
     signin_log_path,
-    trust_forwarded_for,
+    trusted_proxies,
     verify_login_token,
 )
 from cxm.logs import access_event
+from cxm.ui import _authenticator as library
 from cxm.warehouse import audit
 
 COOKIE_NAME = "cxm_login"
@@ -69,43 +77,25 @@ _COOKIE_SIGNED_AT = "_cxm_cookie_signed_at"
 _AUDITED_TOKEN = "_cxm_audited_token"
 #: A user name typed into the form is audited up to this many characters.
 MAX_AUDITED_NAME = 100
-#: The library's session keys of a signed-in user.
-_AUTH_KEYS = ("name", "username", "authentication_status", "email", "roles")
+#: An audit of a name under attack lists at most this many of its clients.
+MAX_AUDITED_CLIENTS = 5
 
 log = logging.getLogger(__name__)
-#: The clock (seconds since the epoch); tests set it.
+#: The clock (seconds since the epoch) and the wait; tests set them.
 _now = time.time
+_sleep = time.sleep
 
 
 def _authenticator() -> stauth.Authenticate:
-    auth = stauth.Authenticate(
-        authenticator_credentials(),
-        COOKIE_NAME,
-        cookie_key(),
-        COOKIE_DAYS,
-        auto_hash=False,
-        login_sleep_time=0,
+    credentials = authenticator_credentials()
+    return library.build(
+        credentials,
+        cookie_name=COOKIE_NAME,
+        cookie_key=cookie_key(),
+        cookie_days=COOKIE_DAYS,
+        read_cookie=_verified_cookie,
+        check_password=_throttled_check(library.password_hashes(credentials)),
     )
-    # The library reads the cookie through this one method; it now reads only verified ones.
-    cookies = auth.cookie_controller.cookie_model
-    cookies.get_cookie = _verified_cookie
-    # ... and signs it through this one; the token now says when it was issued.
-    cookies._token_encode = lambda: _token_encode(cookies)
-    # ... and checks a password through this one; it now goes through the sign-in log.
-    model = auth.authentication_controller.authentication_model
-    model.check_credentials = _throttled_check(model.credentials["usernames"])
-    return auth
-
-
-def _token_encode(cookies) -> str:
-    """Return the library's login token with its issue time (``issued_at``) added."""
-    claims = {
-        "username": st.session_state["username"],
-        "exp_date": cookies.exp_date,
-        # The library's own clock: exp_date is now + the cookie's life.
-        "issued_at": cookies.exp_date - cookies.cookie_expiry_days * 86_400,
-    }
-    return jwt.encode(claims, cookies.cookie_key, algorithm="HS256")
 
 
 @st.cache_resource
@@ -114,28 +104,22 @@ def _signin_log(path: str) -> SigninLog:
 
 
 def _client() -> str:
-    """Return the client's address, or "unknown" (Streamlit gives none for the same host).
+    """Return the client to count and audit: an address, or "local" for the server's host.
 
-    Behind a reverse proxy every connection comes from the proxy; with
-    ``CXM_TRUST_FORWARDED_FOR=1`` the last address of the ``X-Forwarded-For`` header (the one
-    the proxy wrote) is the client. Only set it when a proxy in front of cxm always writes
-    that header: otherwise a client could name any address it likes.
+    Streamlit gives no address for a connection from the server's own host (nor in AppTest):
+    every such connection is the one client "local". ``X-Forwarded-For`` names the client only
+    when the connection comes from a proxy in ``CXM_TRUSTED_PROXIES``.
     """
-    if trust_forwarded_for():
-        forwarded = (st.context.headers.get("X-Forwarded-For") or "").split(",")[-1].strip()
-        if forwarded:
-            return forwarded
-    address = st.context.ip_address
-    return address if isinstance(address, str) and address else "unknown"
-
-
-def _counted(client: str) -> str | None:
-    """Return the client to count failures against, or None when its address is unknown.
-
-    "unknown" is every connection at once: counting it would let anyone lock everybody out
-    with ten wrong passwords. Failures still count against the user name.
-    """
-    return None if client == "unknown" else client
+    peer = st.context.ip_address
+    forwarded = st.context.headers.get("X-Forwarded-For")
+    proxies = trusted_proxies()
+    if forwarded and not proxies and not st.session_state.get("_cxm_warned_forwarded"):
+        st.session_state["_cxm_warned_forwarded"] = True
+        log.warning(
+            "X-Forwarded-For ignored: CXM_TRUSTED_PROXIES is not set, so every client "
+            "behind the proxy counts as the proxy's address"
+        )
+    return client_address(peer if isinstance(peer, str) and peer else None, forwarded, proxies)
 
 
 def _audit(action: str, username: str, why: str) -> None:
@@ -154,29 +138,48 @@ def _audit(action: str, username: str, why: str) -> None:
     )
 
 
-def _throttled_check(entries: dict):
-    """Return the library's password check, done through the server's failed sign-ins log."""
-    hashes = {username: entry["password"] for username, entry in entries.items()}
+def _throttled_check(hashes: dict[str, str]):
+    """Return the library's password check, done through the server's failed sign-ins log.
+
+    The attempt is checked against its counts and counted in one step (`SigninLog.begin`),
+    held as long as its user name's failures from every client ask (a few seconds at most),
+    then its password checked and the attempt settled (`SigninLog.finish`).
+    """
     cost = hash_cost(hashes.values())
 
     def check(username: str, password: str) -> bool:
         log_ = _signin_log(str(signin_log_path()))
-        client, now = _counted(_client()), _now()
-        refusal = log_.refusal(username, client, now=now)
-        ok = password_matches(password, hashes.get(username), cost=cost)  # always one check
-        if refusal is not None:
-            st.session_state[_REFUSED] = refusal
-            why = "locked out" if refusal.locked else "throttled"
-            _audit("sign-in failed", username, f"{why} ({refusal.wait_seconds:.0f} s to wait)")
+        attempt = log_.begin(username, _client(), now=_now())
+        if isinstance(attempt, Refusal):
+            password_matches(password, hashes.get(username), cost=cost)  # the same work
+            st.session_state[_REFUSED] = attempt
+            why = "locked out" if attempt.locked else "throttled"
+            _audit("sign-in failed", username, f"{why} ({attempt.wait_seconds:.0f} s to wait)")
             return False
-        log_.record(username, client, ok=ok, now=now)
+        if attempt.hold_seconds > 0:
+            _sleep(attempt.hold_seconds)
+        ok = password_matches(password, hashes.get(username), cost=cost)
+        under_attack = log_.finish(attempt, ok=ok)
         if ok:
             _audit("sign-in", username, "password")
         else:
             _audit("sign-in failed", username, _why_failed(username, known=username in hashes))
+        if under_attack is not None:
+            _audit("name under attack", username, _attack(under_attack))
         return ok
 
     return check
+
+
+def _attack(standing: Standing) -> str:
+    """Return a name under attack in words, for the audit: its failures and their clients."""
+    clients = standing.others
+    shown = ", ".join(clients[:MAX_AUDITED_CLIENTS])
+    more = ", ..." if len(clients) > MAX_AUDITED_CLIENTS else ""
+    return (
+        f"{standing.failures} failed sign-ins in the last hour from {len(clients)} "
+        f"client{'s' if len(clients) != 1 else ''} ({shown}{more})"
+    )
 
 
 def _why_failed(username: str, *, known: bool) -> str:
@@ -195,7 +198,7 @@ def _refusal_message(refusal: Refusal) -> str:
         seconds = max(1, round(refusal.wait_seconds))
         how = f"paused for {seconds} second{'s' if seconds != 1 else ''}"
     return (
-        "Too many failed sign-ins with this user name or from this computer: signing in is "
+        "Too many failed sign-ins from this computer: signing in is "
         f"{how}. An admin can lift a lockout."
     )
 
@@ -207,7 +210,7 @@ def _verified_cookie() -> dict | None:
     token is not looked at again once the browser has deleted it (the request headers the
     session started with still carry it until the page is reloaded).
     """
-    if st.session_state.get("logout"):  # the library's flag: signed out in this session
+    if library.signed_out_here():
         return None
     token = st.context.cookies.get(COOKIE_NAME)
     if not isinstance(token, str) or not token or token == st.session_state.get(_CLEARED_TOKEN):
@@ -252,8 +255,7 @@ def _end_stale_session() -> None:
         why = "sessions ended after this one signed in"
     log.warning("signed out a session: %s", why)
     _audit("session refused", username, why)
-    for key in _AUTH_KEYS:
-        st.session_state[key] = None
+    library.forget_user()
     st.session_state.pop(_SIGNED_IN_AT, None)
     st.session_state.pop(_COOKIE_SIGNED_AT, None)
     st.session_state[_CLEAR_COOKIE] = True  # the browser may hold a cookie set in this session
@@ -268,9 +270,7 @@ def _clear_cookie(auth: stauth.Authenticate) -> None:
     """
     if not st.session_state.get(_CLEAR_COOKIE):
         return
-    # extra-streamlit-components' cookie component: it answers True once it has deleted.
-    component = auth.cookie_controller.cookie_model.cookie_manager.cookie_manager
-    if component(method="delete", cookie=COOKIE_NAME, key="cxm_clear_cookie", default=False):
+    if library.delete_cookie(auth, key="cxm_clear_cookie"):
         st.session_state[_CLEAR_COOKIE] = False
         st.session_state[_CLEARED_TOKEN] = st.context.cookies.get(COOKIE_NAME)
 
@@ -289,7 +289,7 @@ def login() -> User | None:
     auth = _authenticator()
     st.session_state["_cxm_auth"] = auth
     _end_stale_session()
-    auth.login(location="main", key="login", fields={"Form name": "Sign in to cxm"})
+    library.login_form(auth, key="login", title="Sign in to cxm")
     status = st.session_state.get("authentication_status")
     if status:
         # Signed in (perhaps in this very run): nothing to explain, no cookie to delete.
@@ -317,14 +317,7 @@ def _renew_cookie(auth: stauth.Authenticate) -> None:
     signed = st.session_state.setdefault(_COOKIE_SIGNED_AT, st.session_state[_SIGNED_IN_AT])
     if now - signed < RENEW_AFTER_SECONDS:
         return
-    cookies = auth.cookie_controller.cookie_model
-    cookies.exp_date = now + COOKIE_DAYS * 86_400
-    cookies.cookie_manager.set(
-        COOKIE_NAME,
-        _token_encode(cookies),
-        key="cxm_renew_cookie",
-        expires_at=dt.datetime.fromtimestamp(cookies.exp_date),
-    )
+    library.write_cookie(auth, expires_at=now + COOKIE_DAYS * 86_400, key="cxm_renew_cookie")
     st.session_state[_COOKIE_SIGNED_AT] = now
     log.info("renewed the login cookie of an active session")
 
@@ -354,5 +347,4 @@ def logout_button() -> None:
     """Draw the sign-out button in the sidebar."""
     auth = st.session_state.get("_cxm_auth")
     if auth is not None:
-        # "logout" is the library's own state key
-        auth.logout("Sign out", "sidebar", key="cxm_sign_out", callback=_signed_out)
+        library.logout_button(auth, "Sign out", key="cxm_sign_out", callback=_signed_out)

@@ -48,13 +48,46 @@ def _sign_in_state(account: Account, standing: dict[str, Standing]) -> str:
     s = standing.get(account.username)
     if s is None:
         return "active"
-    if s.locked:
-        return f"locked ({max(1, round(s.wait_seconds / 60))} min left)"
+    if s.locked:  # from the client(s) it failed from; elsewhere it may sign in
+        return f"locked where it failed ({max(1, round(s.wait_seconds / 60))} min left)"
     return f"{s.failures} failed sign-in{'s' if s.failures != 1 else ''}"
 
 
+def under_attack(standing: list[Standing]) -> None:
+    """Draw the user names under attack (many failed sign-ins, or from several clients)."""
+    attacked = [s for s in standing if s.under_attack]
+    if not attacked:
+        return
+    st.warning(
+        "Names under attack: many failed sign-ins in the last hour. The user can still sign "
+        "in from their own computer (each attempt may wait a few seconds); the computers "
+        "that failed are locked out for that name.",
+        icon=":material/shield:",
+    )
+    st.dataframe(
+        [
+            {
+                "name": s.name,
+                "failures": s.failures,
+                "clients": len(s.others),
+                "from": ", ".join(s.others[:5]) + (", ..." if len(s.others) > 5 else ""),
+            }
+            for s in attacked
+        ],
+        hide_index=True,
+        column_config={
+            "name": "User name (as typed)",
+            "failures": st.column_config.NumberColumn("Failed sign-ins", format="localized"),
+            "clients": st.column_config.NumberColumn("Clients", format="localized"),
+            "from": "From",
+        },
+    )
+
+
 def user_list(admin: User, accounts: list[Account], standing: list[Standing]) -> None:
-    """Draw every account with its role, markets and sign-in state."""
+    """Draw the names under attack, then every account with its role, markets and sign-in
+    state."""
+    under_attack(standing)
     by_user = {s.name: s for s in standing if s.kind == "user"}
     st.dataframe(
         [

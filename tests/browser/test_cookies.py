@@ -185,19 +185,19 @@ def test_signing_out_ends_the_session_for_a_copied_cookie_and_other_open_browser
         page.reload()
         expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
         # The audit trail beside the warehouse has it all (Streamlit gives no address for a
-        # client on the server's own machine: "unknown").
+        # client on the server's own machine: the one client "local").
         trail = audit.entries(path=credentials.parent / "cxm.audit.sqlite")
         mine = trail.filter(pl.col("username") == "strategist")["action", "what"].rows()[::-1]
-        assert mine[:2] == [("sign-in", "password, from unknown")] + [
-            ("sign-out", "signed out, from unknown")
+        assert mine[:2] == [("sign-in", "password, from local")] + [
+            ("sign-out", "signed out, from local")
         ]
         assert (
             "session refused",
-            f"login cookie: {access.TOKEN_CODES['revoked']}, from unknown",
+            f"login cookie: {access.TOKEN_CODES['revoked']}, from local",
         ) in mine
         assert (
             "session refused",
-            "sessions ended after this one signed in, from unknown",
+            "sessions ended after this one signed in, from local",
         ) in mine
     finally:
         other.close()
