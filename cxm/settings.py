@@ -142,6 +142,8 @@ def proxy_networks(value: Any) -> tuple[Network, ...]:
 
 
 def _removed(value: Any) -> None:
+    if value is None:  # unset (the default)
+        return None
     raise _bad(
         "trust_forwarded_for_removed",
         "is no longer read (it believed X-Forwarded-For from anyone): unset it and set "
