@@ -37,7 +37,7 @@ for i, kpi_id in enumerate(kpis):
         company = report.filter(report["kpi_id"] == kpi_id)["company"].first()
         st.plotly_chart(charts.kpi_bars(report, kpi, by, ctx.cfg, company), key=f"bars_{kpi_id}")
 tables.behind(report, ctx.cfg, key="bars_table")
-st.caption(f"Previous and change: {comparison(ctx.where, queries.data()).sentence()}.")
+st.caption(f"Previous and change: {comparison(ctx.where, queries.data(ctx.scope)).sentence()}.")
 
 st.subheader(f"{first.label} by month")
 trend = queries.trend(
@@ -82,7 +82,7 @@ tiles.downline_at_risk(queries.downline_at_risk(where=ctx.where, scope=ctx.scope
 st.header("Customer value")
 value_kpis = ["clv_12m_per_customer", "customers_at_risk_share", "clv_12m_total"]
 valued = queries.segment_report(value_kpis, by=[by], where=ctx.where, scope=ctx.scope)
-data_as_of = queries.data().as_of
+data_as_of = queries.data(ctx.scope).as_of
 if tables.base_of(valued, "clv_12m_per_customer") == 0 and ctx.where.period.end < data_as_of:
     st.info(
         f"Predicted customer value is modelled for the data's as-of date, "

@@ -16,7 +16,7 @@ if report.filter(report["kpi_id"] == "live_sellers")["n"].sum() == 0:
     st.info(fmt.md_escape(f"No sellers match {ctx.where.describe()} in {ctx.scope.describe()}."))
     st.stop()
 trend = queries.trend(kpis, months=12, where=ctx.where, scope=ctx.scope)
-compared = comparison(ctx.where, queries.data())
+compared = comparison(ctx.where, queries.data(ctx.scope))
 tiles.kpi_tiles(report, trend, ctx.cfg, compared.current_label, ctx.as_of, comparison=compared)
 
 gap_col, moved_col = st.columns(2, gap="large")

@@ -83,9 +83,8 @@ if ctx.user.role in EXPORT_ROLES:
     )
     st.subheader("At-risk customers of these sellers")
     customers = at_risk_customers(
-        warehouse.cursor(),
+        warehouse.company(ctx.scope),
         where=ctx.where,
-        scope=ctx.scope,
         cfg=ctx.cfg,
         generated_by=stamp.generated_by,
     )
@@ -132,10 +131,9 @@ if st.button("Prepare the board pack", icon=":material/picture_as_pdf:", key="pa
         st.session_state["pack"] = (
             (ctx.where, ctx.scope, chosen),
             board_pack(
-                warehouse.cursor(),
+                warehouse.company(ctx.scope),
                 user=ctx.user,
                 where=ctx.where,
-                scope=ctx.scope,
                 cfg=ctx.cfg,
                 scenario=saved.get(chosen),
             ),

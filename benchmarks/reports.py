@@ -42,17 +42,18 @@ _EXPORT = """
 import json, resource, sys, time
 from pathlib import Path
 import duckdb
-from cxm.access import Scope
 from cxm.config import load_config
 from cxm.metrics import KPIS
 from cxm.reports import segment_table, write
 from cxm.segments import Period, SegmentFilter
+from cxm.warehouse.scoped import Scoped
 con = duckdb.connect(sys.argv[1], read_only=True)
 work = Path(sys.argv[2])
 t = time.perf_counter()
-table = segment_table(con, [k.id for k in KPIS], by=["rank", "market", "language"],
+table = segment_table(Scoped.everywhere(con), [k.id for k in KPIS],
+                      by=["rank", "market", "language"],
                       where=SegmentFilter(period=Period.parse("2026-Q3")),
-                      scope=Scope.everywhere(), cfg=load_config(), generated_by="benchmark")
+                      cfg=load_config(), generated_by="benchmark")
 out = {"table_seconds": time.perf_counter() - t, "rows": table.frame.height}
 for fmt in ("csv", "parquet", "xlsx"):
     t = time.perf_counter()
@@ -71,14 +72,15 @@ _PACK = """
 import json, resource, sys, time
 t = time.perf_counter()
 import duckdb
-from cxm.access import Role, Scope, User
+from cxm.access import Role, User
 from cxm.config import load_config
 from cxm.segments import Period, SegmentFilter
 from cxm.ui.board_pack import board_pack
+from cxm.warehouse.scoped import Scoped
 con = duckdb.connect(sys.argv[1], read_only=True)
 user = User(username="b", name="Benchmark", email="b@x.example", role=Role.EXECUTIVE)
-pdf = board_pack(con, user=user, where=SegmentFilter(period=Period.parse("2026-Q3")),
-                 scope=Scope.everywhere(), cfg=load_config())
+pdf = board_pack(Scoped.everywhere(con), user=user,
+                 where=SegmentFilter(period=Period.parse("2026-Q3")), cfg=load_config())
 seconds = time.perf_counter() - t
 print(json.dumps({"seconds": seconds, "bytes": len(pdf),
                   "peak_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))

@@ -78,14 +78,14 @@ print(json.dumps({"first_open": first_open, "moves": times, "values": values}))
 
 _LIBRARY = """
 import json, statistics, sys, time
-from cxm.access import Scope
 from cxm.config import load_config
 from cxm.warehouse import store
+from cxm.warehouse.scoped import Scoped
 from cxm.whatif.compare import compare, load_field, rank
 from cxm.whatif.weights import Weights
 
 with store.open_readonly(sys.argv[1]) as con:
-    field = load_field(con, load_config(), scope=Scope.everywhere())
+    field = load_field(Scoped.everywhere(con), load_config())
 base = field.baseline()
 compare(field, rank(field, Weights.baseline(field.catalog)))  # warm: compile or load kernels
 published = Weights.baseline(field.catalog).as_dict()

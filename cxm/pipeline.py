@@ -10,21 +10,24 @@ nor targets for KPIs that do not exist.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import duckdb
 import polars as pl
 
-from cxm.config import CompanyConfig
+from cxm.access import Scope
+from cxm.config import CompanyConfig, load_config
 from cxm.errors import ImportIssue
 from cxm.logs import timed
 from cxm.metrics import cube, targets, value
 from cxm.metrics.compute import DataRange
 from cxm.state import build_facts, build_state
-from cxm.warehouse import demo, importer
+from cxm.warehouse import demo, importer, scoped, store
+from cxm.warehouse.scoped import Scoped
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,40 @@ def _derive(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, as_of: dt.date |
     if first is not None and as_of is not None:
         with timed(log, "load_stage", stage="cube") as stage:
             stage["rows"] = cube.build(con, cfg, DataRange(first_on=first, as_of=as_of))
+
+
+def prepare_scope(
+    scope: Scope, *, path: str | Path | None = None, config: CompanyConfig | None = None
+) -> Path | None:
+    """Return the database of ``scope``'s company (None for every market), built if missing.
+
+    The company cut to the scope's markets, with everything a load derives derived again
+    from the cut (`cxm.warehouse.scoped`). The first reader after a load pays for it.
+    """
+    if scope.markets is None:
+        return None
+    cfg = config or load_config()
+    return scoped.build(
+        store.warehouse_path(path), scope, lambda con, as_of: _derive(con, cfg, as_of)
+    )
+
+
+@contextlib.contextmanager
+def open_scoped(
+    scope: Scope, *, path: str | Path | None = None, config: CompanyConfig | None = None
+) -> Iterator[Scoped]:
+    """Yield the company as a user with ``scope`` sees it, read-only (the CLI, tests).
+
+    Raises
+    ------
+    WarehouseMissing
+        When no warehouse file exists yet.
+    """
+    cfg = config or load_config()
+    with scoped.opened(
+        store.warehouse_path(path), scope, lambda con, as_of: _derive(con, cfg, as_of)
+    ) as data:
+        yield data
 
 
 def _check(

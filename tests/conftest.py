@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from cxm.pipeline import build_demo, import_dir
+from cxm.access import Scope
+from cxm.pipeline import build_demo, import_dir, open_scoped
 from cxm.warehouse.demo import DemoSpec
+from cxm.warehouse.scoped import Scoped
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "tiny_company"
@@ -40,6 +44,15 @@ def _cxm_log_as_it_was():
     yield
     logger.handlers[:] = handlers
     logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def company(path: Path, *markets: str) -> Iterator[Scoped]:
+    """Yield the company of the warehouse at ``path`` as a user scoped to ``markets`` sees it
+    (every market when none is given): what the app and `cxm report --scope` read."""
+    scope = Scope(markets=markets) if markets else Scope.everywhere()
+    with open_scoped(scope, path=path) as data:
+        yield data
 
 
 @pytest.fixture(scope="session")

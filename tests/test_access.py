@@ -6,7 +6,6 @@ import base64
 import json
 import secrets
 
-import duckdb
 import jwt
 import pytest
 import yaml
@@ -14,7 +13,10 @@ import yaml
 from cxm import access
 from cxm.access import NotAllowed, Role, Scope, User, require_role
 from cxm.errors import ConfigError
+from cxm.pipeline import open_scoped
+from cxm.warehouse.scoped import ScopeUnavailable
 from cxm.warehouse.summary import market_summary
+from tests.conftest import company
 
 
 def test_demo_credentials_store_bcrypt_hashes_and_roles_with_scope(tmp_path):
@@ -143,18 +145,20 @@ def test_only_the_named_roles_pass_require_role():
         require_role(None, Role.ADMIN)
 
 
-def test_the_market_summary_never_returns_a_market_outside_the_scope(tiny_warehouse):
-    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
-        everywhere = market_summary(con, scope=Scope.everywhere())
-        brazil = market_summary(con, scope=Scope(markets=("BR",)))
-        injected = market_summary(con, scope=Scope(markets=("BR', 'US",)))
+def test_the_market_summary_never_returns_a_market_outside_the_scope(tiny_warehouse_template):
+    with company(tiny_warehouse_template) as everyone, company(tiny_warehouse_template, "BR") as br:
+        everywhere = market_summary(everyone)
+        brazil = market_summary(br)
     # Tiny company: US S01-S04 + S12 = 5 sellers, BR S05-S08 + S11 = 5, CA S09-S10 = 2.
     assert dict(everywhere.select("market", "sellers").iter_rows()) == {"US": 5, "BR": 5, "CA": 2}
     # BR: customers C05-C07; orders O008-O011 = 55 + 55 + 89 + 120 = 319.
     assert brazil.select(
         "market", "sellers", "terminated_sellers", "customers", "orders", "revenue_amount"
     ).rows() == [("BR", 5, 1, 3, 4, 319.0)]
-    assert injected.is_empty()
+    # A market code that is not one (an injection attempt) is refused by name, nothing read.
+    with pytest.raises(ScopeUnavailable, match=r"BR', 'US.*\[bad_scope_market\]"):
+        with company(tiny_warehouse_template, "BR', 'US"):
+            pass
 
 
 @pytest.mark.parametrize(
@@ -172,10 +176,13 @@ def test_the_market_summary_never_returns_a_market_outside_the_scope(tiny_wareho
         ("BR", "MX"),
     ],
 )
-def test_every_scope_sees_exactly_its_own_markets_rows(tiny_warehouse, markets):
-    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
-        full = {r[0]: r for r in market_summary(con, scope=Scope.everywhere()).rows()}
-        scoped = market_summary(con, scope=Scope(markets=markets)).rows()
+def test_every_scope_sees_exactly_its_own_markets_rows(tiny_warehouse_template, markets):
+    # The tiny company has no tie across markets, so each market reads as it does for all.
+    with company(tiny_warehouse_template) as everyone:
+        full = {r[0]: r for r in market_summary(everyone).rows()}
+    scope = Scope(markets=markets)
+    with open_scoped(scope, path=tiny_warehouse_template) as mine:
+        scoped = market_summary(mine).rows()
     assert {r[0] for r in scoped} == set(markets) & set(full)
     assert all(r == full[r[0]] for r in scoped)
 

@@ -7,10 +7,10 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from cxm import metrics
-from cxm.access import Scope
 from cxm.config import load_config
 from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import store
+from cxm.warehouse.scoped import Scoped
 
 APP = "../app.py"
 
@@ -195,10 +195,9 @@ def test_the_app_shows_a_rebuilt_warehouse_without_a_restart(env, tiny_warehouse
     with store.open_readonly(tiny_warehouse) as con:
         live, _ = metrics.one(
             # The page keeps the period the user was looking at (2026-03), now of the new data.
-            con,
+            Scoped.everywhere(con),
             "live_sellers",
             where=SegmentFilter(period=Period.parse("2026-03")),
-            scope=Scope.everywhere(),
             cfg=load_config(),
         )
     assert 50 < live < 250  # the new company's live field, not the tiny company's 10

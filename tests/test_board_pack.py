@@ -24,6 +24,8 @@ from cxm.segments import Period, SegmentFilter
 from cxm.ui import fmt
 from cxm.ui.board_pack import _story, audit_pack, board_pack
 from cxm.warehouse import audit
+from cxm.warehouse.scoped import Scoped
+from tests.conftest import company
 
 CFG = load_config()
 WHERE = SegmentFilter(period=Period.parse("2026-Q3"))
@@ -42,14 +44,14 @@ def _flat(text: str) -> str:
 
 @pytest.fixture(scope="module")
 def con(small_demo_warehouse):
-    c = duckdb.connect(str(small_demo_warehouse), read_only=True)
-    yield c
-    c.close()
+    """The small demo as a user scoped to Brazil and Mexico sees it."""
+    with company(small_demo_warehouse, *SCOPE.markets) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
 def pages(con) -> list[str]:
-    return _text(board_pack(con, user=EXEC, where=WHERE, scope=SCOPE, cfg=CFG))
+    return _text(board_pack(con, user=EXEC, where=WHERE, cfg=CFG))
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ def tiny(tiny_warehouse):
             "('2026-02', 'app_adoption_7d', NULL, 0.05)"
         )
     c = duckdb.connect(str(tiny_warehouse), read_only=True)
-    yield c
+    yield Scoped.everywhere(c)
     c.close()
 
 
@@ -93,7 +95,7 @@ def test_a_partial_period_reads_to_date_on_every_page_with_its_comparison(tiny):
     # is compared with is the library's like-for-like rule (`report.comparison`), stated
     # whole on every page.
     where = SegmentFilter(period=Period.parse("2026-Q1"))
-    pages = _text(board_pack(tiny, user=EXEC, where=where, scope=Scope.everywhere(), cfg=CFG))
+    pages = _text(board_pack(tiny, user=EXEC, where=where, cfg=CFG))
     compared = report.comparison(where, data_range(tiny)).sentence()
     assert compared.startswith("Q1 2026 to date (1 Jan–2 Mar)")
     for i, text in enumerate(pages, start=1):
@@ -106,7 +108,7 @@ def test_a_partial_period_reads_to_date_on_every_page_with_its_comparison(tiny):
 def test_page_one_says_when_there_is_nothing_to_compare_with(tiny):
     # The data start on 2025-01-10: January 2025 has no December 2024 to be compared with.
     pages = _text(board_pack(tiny, user=EXEC, where=SegmentFilter(period=Period.parse(
-        "2025-01")), scope=Scope.everywhere(), cfg=CFG))  # fmt: skip
+        "2025-01")), cfg=CFG))  # fmt: skip
     first = _flat(pages[0])
     assert "What changed No comparison: the data starts on 2025-01-10." in first
     assert "January 2025; no comparison: the data starts on 2025-01-10 · as of 31 Jan 2025" in (
@@ -123,7 +125,7 @@ def test_page_one_lists_the_targets_met_and_missed_by_the_kpi_s_direction(tiny):
     # at least February's own target 5% (it beats Q1's 25%) -> met.
     # Customer NPS for BR, target 5: no BR customer answered NPS in February -> no value yet.
     pages = _text(board_pack(tiny, user=EXEC, where=SegmentFilter(period=Period.parse(
-        "2026-02")), scope=Scope.everywhere(), cfg=CFG))  # fmt: skip
+        "2026-02")), cfg=CFG))  # fmt: skip
     first = _flat(pages[0])
     assert "Targets for February 2026 1 met; 1 missed; 1 no value yet." in first
     assert "Active rate all 22.0% 10.0% missed" in first
@@ -164,7 +166,7 @@ def test_page_one_says_nothing_moved_beyond_noise_when_nothing_did(tiny):
     # on 01-31, S11 not yet in): under the minimum n of 10 in the compared period, so live
     # sellers 9 -> 10, active rate 2/9 -> 1/10 and app use 0/9 -> 1/10 are not tested at all.
     pages = _text(board_pack(tiny, user=EXEC, where=SegmentFilter(period=Period.parse(
-        "2026-02")), scope=Scope.everywhere(), cfg=CFG))  # fmt: skip
+        "2026-02")), cfg=CFG))  # fmt: skip
     first = _flat(pages[0])
     assert "What changed against January 2026 • No KPI moved beyond noise." in first
     assert "No change was tested: no segment has n of at least 10 in both periods." in first
@@ -280,7 +282,7 @@ def test_the_tiny_company_s_appendix_folds_every_rank_into_one_counted_line(tiny
     # Consultant, S10 Member; BR S05 Manager, S07 Consultant, S08 and S11 Member -> 9 market x
     # rank segments, all under 30, holding 10 sellers; the market totals 4, 2 and 4 remain.
     pages = _text(board_pack(tiny, user=EXEC, where=SegmentFilter(period=Period.parse(
-        "2026-02")), scope=Scope.everywhere(), cfg=CFG))  # fmt: skip
+        "2026-02")), cfg=CFG))  # fmt: skip
     last = _flat(pages[-1])
     assert "9 segments under n = 30 folded: 10 sellers." in last
     totals = [line.split(" ")[:4] for line in pages[-1].splitlines() if "all ranks" in line]
@@ -289,7 +291,7 @@ def test_the_tiny_company_s_appendix_folds_every_rank_into_one_counted_line(tiny
 
 
 def test_the_headline_table_holds_the_report_s_values(con, pages):
-    rows = report.segment_report(con, [k.id for k in headline()], where=WHERE, scope=SCOPE, cfg=CFG)
+    rows = report.segment_report(con, [k.id for k in headline()], where=WHERE, cfg=CFG)
     first = _flat(pages[0])
     for r in rows.iter_rows(named=True):
         kpi = next(k for k in headline() if k.id == r["kpi_id"])
@@ -309,7 +311,7 @@ def test_a_scoped_reader_s_pack_names_no_other_market(pages):
 
 def test_nobody_signed_in_gets_no_pack(con):
     with pytest.raises(NotAllowed):
-        board_pack(con, user=None, where=WHERE, scope=SCOPE, cfg=CFG)
+        board_pack(con, user=None, where=WHERE, cfg=CFG)
 
 
 def test_a_downloaded_pack_is_audited(tmp_path):
@@ -353,7 +355,7 @@ def test_the_pack_s_default_scenario_is_the_one_published_last(
     from cxm.whatif.compare import Guardrails, load_field
     from cxm.whatif.weights import Weights
 
-    field = load_field(con, CFG, scope=SCOPE)
+    field = load_field(con, CFG)
     strategist = User(username="sam", name="Sam", email="s@x.example", role=Role.STRATEGIST)
     path, trail = tmp_path / "s.sqlite", tmp_path / "a.sqlite"
     ones = {p: 1.0 for p in field.catalog.baseline}
@@ -389,12 +391,12 @@ def test_a_scenario_s_page_states_its_gains_and_costs_against_the_catalog(con, t
     from cxm.whatif.compare import GUARDED, Guardrails, compare, load_field, rank
     from cxm.whatif.weights import Weights
 
-    field = load_field(con, CFG, scope=SCOPE)
+    field = load_field(con, CFG)
     weights = Weights.of(field.catalog.presets["retention_quarter"].weights)
     strategist = User(username="sam", name="Sam", email="s@x.example", role=Role.STRATEGIST)
     saved = scenarios.save("Retention Q1", weights, Guardrails(), user=strategist, field=field,
                            path=tmp_path / "s.sqlite")  # fmt: skip
-    pdf = board_pack(con, user=EXEC, where=WHERE, scope=SCOPE, cfg=CFG, scenario=saved)
+    pdf = board_pack(con, user=EXEC, where=WHERE, cfg=CFG, scenario=saved)
     text = _flat(" ".join(_text(pdf)))
     catalog = rank(field, Weights.of(field.catalog.baseline), GUARDED)
     result = compare(field, rank(field, weights), baseline=catalog)

@@ -10,6 +10,8 @@ from cxm.access import Scope
 from cxm.config import load_config
 from cxm.metrics import KPIS, compute, report
 from cxm.segments import Period, SegmentFilter
+from cxm.warehouse.scoped import Scoped
+from tests.conftest import company
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +37,20 @@ def con(small_demo_warehouse):
         ),
     ],
 )
-def test_a_trend_read_from_the_cube_equals_the_months_computed_one_by_one(con, by, where, scope):
+def test_a_trend_read_from_the_cube_equals_the_months_computed_one_by_one(
+    small_demo_warehouse, by, where, scope
+):
     cfg = load_config()
     ids = [k.id for k in KPIS if k.kind != "median"]
-    from_cube = report.trend(con, ids, months=4, by=by, where=where, scope=scope, cfg=cfg)
-    months = [where.period.previous(i) for i in range(3, -1, -1)]
-    one_by_one = pl.concat(
-        compute(
-            con, ids, by=by, where=where.with_period(m), scope=scope, cfg=cfg, use_cube=False
-        ).with_columns(pl.lit(m.start).alias("month"))
-        for m in months
-    )
+    with company(small_demo_warehouse, *(scope.markets or ())) as mine:
+        from_cube = report.trend(mine, ids, months=4, by=by, where=where, cfg=cfg)
+        months = [where.period.previous(i) for i in range(3, -1, -1)]
+        one_by_one = pl.concat(
+            compute(
+                mine, ids, by=by, where=where.with_period(m), cfg=cfg, use_cube=False
+            ).with_columns(pl.lit(m.start).alias("month"))
+            for m in months
+        )
     keys = ["month", *by, "kpi_id"]
     joined = from_cube.join(one_by_one, on=keys, how="full", suffix="_live")
     assert joined.height == one_by_one.height == from_cube.height > 0
@@ -71,11 +76,10 @@ def test_a_trend_the_cube_cannot_answer_is_computed_month_by_month(con):
     cfg = load_config()
     where = SegmentFilter(period=Period.parse("2026-10"), tenure_bands=("1-2 years",))
     out = report.trend(
-        con,
+        Scoped.everywhere(con),
         ["median_first_response_hours", "active_rate"],
         months=2,
         where=where,
-        scope=Scope.everywhere(),
         cfg=cfg,
     )
     assert sorted(out["month"].unique().to_list()) == [
@@ -84,19 +88,19 @@ def test_a_trend_the_cube_cannot_answer_is_computed_month_by_month(con):
     ]
 
 
-def test_a_month_in_the_cube_is_read_from_it_with_the_numbers_of_the_seller_base(con):
+def test_a_month_in_the_cube_is_read_from_it_with_the_numbers_of_the_seller_base(
+    small_demo_warehouse,
+):
     from cxm.metrics import cube
     from cxm.metrics.kpis import get
 
     cfg = load_config()
     ids = [k.id for k in KPIS if k.kind != "median" and k.grain == "seller"]
     where = SegmentFilter(period=Period.parse("2026-09"), languages=("es",))
-    scope = Scope(markets=("MX", "US"))
-    assert cube.answers(con, [get(i) for i in ids], [("rank", "market")], where)
-    fast = compute(con, ids, by=("rank", "market"), where=where, scope=scope, cfg=cfg)
-    slow = compute(
-        con, ids, by=("rank", "market"), where=where, scope=scope, cfg=cfg, use_cube=False
-    )
+    with company(small_demo_warehouse, "MX", "US") as mine:
+        assert cube.answers(mine, [get(i) for i in ids], [("rank", "market")], where)
+        fast = compute(mine, ids, by=("rank", "market"), where=where, cfg=cfg)
+        slow = compute(mine, ids, by=("rank", "market"), where=where, cfg=cfg, use_cube=False)
     assert fast.columns == slow.columns and fast.height == slow.height > 0
     assert (
         fast.select("rank", "market", "kpi_id").rows()
@@ -126,4 +130,4 @@ def test_what_the_cube_cannot_answer_goes_to_the_seller_base(con, kpi, by, where
     from cxm.metrics import cube
     from cxm.metrics.kpis import get
 
-    assert not cube.answers(con, [get(kpi)], [by], where)
+    assert not cube.answers(Scoped.everywhere(con), [get(kpi)], [by], where)

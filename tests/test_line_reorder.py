@@ -50,6 +50,7 @@ from cxm.pipeline import import_dir
 from cxm.segments import Period, SegmentFilter
 from cxm.state.windows import REORDER_DAYS
 from cxm.warehouse import store
+from cxm.warehouse.scoped import Scoped
 
 from .conftest import FIXTURES
 
@@ -68,7 +69,7 @@ def con(tmp_path_factory):
 
 def _rows(con, period, by=(), markets=(), as_of=None) -> dict:
     where = SegmentFilter(period=Period.parse(period), markets=tuple(markets), as_of=as_of)
-    out = compute(con, ["line_reorder_rate"], by=list(by), where=where, scope=EVERYWHERE, cfg=CFG)
+    out = compute(Scoped.everywhere(con), ["line_reorder_rate"], by=list(by), where=where, cfg=CFG)
     return {
         tuple(r[d] for d in by): (r["value"], r["n"], r["open"]) for r in out.iter_rows(named=True)
     }
@@ -148,7 +149,7 @@ def _independent(con, day90_from, day90_to, *, seen=None, open_to=None) -> tuple
 def _company(con, period, *, as_of=None, data=None) -> tuple:
     where = SegmentFilter(period=Period.parse(period), as_of=as_of)
     row = compute(
-        con, ["line_reorder_rate"], where=where, scope=EVERYWHERE, cfg=CFG, data=data
+        Scoped.everywhere(con), ["line_reorder_rate"], where=where, cfg=CFG, data=data
     ).row(0, named=True)
     return row["value"], row["n"], row["open"]
 
@@ -179,7 +180,11 @@ def test_on_the_demo_a_month_seen_mid_month_reads_only_the_orders_up_to_that_day
     # Seen as if the data ran to 2026-09-15 (the facts hold all of September and October):
     # closed = day 90 on 09-01..09-15; open = day 90 on 09-16..09-30. Counted over the orders
     # up to 09-15 only, it must agree: a closed window needs no later day.
-    data = replace(data_range(demo), as_of=dt.date(2026, 9, 15), loaded_to=dt.date(2026, 10, 31))
+    data = replace(
+        data_range(Scoped.everywhere(demo)),
+        as_of=dt.date(2026, 9, 15),
+        loaded_to=dt.date(2026, 10, 31),
+    )
     seen = dt.date(2026, 9, 15)
     buyers, again, still_open = _independent(
         demo, dt.date(2026, 9, 1), seen, seen=seen, open_to=dt.date(2026, 9, 30)
@@ -201,7 +206,7 @@ def test_a_warehouse_whose_line_fact_is_still_by_month_is_refused_with_what_to_d
         )
     with store.open_readonly(tiny_warehouse) as c, pytest.raises(WarehouseMissing) as err:
         compute(
-            c, ["revenue"], where=SegmentFilter(period=Period.parse("2025")), scope=EVERYWHERE,
+            Scoped.everywhere(c), ["revenue"], where=SegmentFilter(period=Period.parse("2025")),
             cfg=CFG,
         )  # fmt: skip
     assert "fact_line_buyers has no first_on" in str(err.value)

@@ -38,13 +38,13 @@ import datetime as dt
 
 import pytest
 
-from cxm.access import Scope
 from cxm.config import load_config
 from cxm.metrics.compute import compute
 from cxm.metrics.kpis import KPIS
 from cxm.pipeline import import_dir
 from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import store
+from cxm.warehouse.scoped import Scoped
 
 from .conftest import FIXTURES
 
@@ -66,9 +66,7 @@ def _where(period: str, markets=(), as_of=None) -> SegmentFilter:
 
 
 def _one(con, kpi_id: str, market: str, period: str = "2026-Q1", as_of=None):
-    out = compute(
-        con, [kpi_id], where=_where(period, [market], as_of), scope=Scope.everywhere(), cfg=CFG
-    )
+    out = compute(Scoped.everywhere(con), [kpi_id], where=_where(period, [market], as_of), cfg=CFG)
     assert out.height == 1
     row = out.row(0, named=True)
     return row["value"], row["n"]
@@ -82,10 +80,9 @@ def every_kpi(con):
     def get(period: str, market: str) -> dict:
         if (period, market) not in cache:
             out = compute(
-                con,
+                Scoped.everywhere(con),
                 [k.id for k in KPIS],
                 where=_where(period, [market]),
-                scope=Scope.everywhere(),
                 cfg=CFG,
             )
             cache[(period, market)] = {r["kpi_id"]: (r["value"], r["n"]) for r in out.to_dicts()}
@@ -335,11 +332,10 @@ def test_a_kpi_asked_for_alone_gives_its_hand_worked_value_too(
 def test_a_breakdown_by_market_gives_the_same_numbers_as_one_market_at_a_time(con):
     # One call for all 41 KPIs by market: every row is the hand value of the table above.
     out = compute(
-        con,
+        Scoped.everywhere(con),
         [k.id for k in KPIS],
         by=["market"],
         where=_where("2026-Q1"),
-        scope=Scope.everywhere(),
         cfg=CFG,
     )
     rows = {(r["kpi_id"], r["market"]): r for r in out.iter_rows(named=True)}
@@ -422,11 +418,10 @@ def test_live_sellers_by_rank_use_the_rank_each_seller_held_on_the_as_of_date(co
     }
     for period, by_rank in expected.items():
         out = compute(
-            con,
+            Scoped.everywhere(con),
             ["live_sellers"],
             by=["rank"],
             where=_where(period),
-            scope=Scope.everywhere(),
             cfg=CFG,
         )
         assert dict(zip(out["rank"], out["value"], strict=True)) == by_rank

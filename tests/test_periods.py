@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from cxm.access import Role, Scope, User
+from cxm.access import Role, User
 from cxm.cli import app
 from cxm.config import load_config
 from cxm.errors import BadFilter
@@ -19,6 +19,7 @@ from cxm.metrics.compute import DataRange, compute, data_range, measure_sums, wi
 from cxm.segments import Period, SegmentFilter
 from cxm.segments.periods import Span, compared_span
 from cxm.warehouse import store
+from cxm.warehouse.scoped import Scoped
 
 D = dt.date
 OCT31 = DataRange(first_on=D(2024, 1, 1), as_of=D(2026, 10, 31))
@@ -141,7 +142,7 @@ def _company(con, kpis, period, as_of=None, compare="previous"):
     where = SegmentFilter(
         period=Period.parse(period), as_of=as_of and D.fromisoformat(as_of), compare=compare
     )
-    out = report.segment_report(con, kpis, where=where, scope=Scope.everywhere(), cfg=load_config())
+    out = report.segment_report(Scoped.everywhere(con), kpis, where=where, cfg=load_config())
     return {r["kpi_id"]: r for r in out.iter_rows(named=True)}
 
 
@@ -180,7 +181,7 @@ def test_a_partial_quarter_against_a_year_earlier_and_against_nothing_before_the
     rows = _company(con, ["revenue"], "2025-Q3", "2025-07-31", "year")
     assert rows["revenue"]["previous"] is None and rows["revenue"]["change"] is None
     where = SegmentFilter(period=Period.parse("2025-Q3"), as_of=D(2025, 7, 31), compare="year")
-    assert report.comparison(where, data_range(con)).previous_label == (
+    assert report.comparison(where, data_range(Scoped.everywhere(con))).previous_label == (
         "no comparison: the data starts on 2025-01-10"
     )
 
@@ -209,11 +210,10 @@ def test_a_year_to_date_cut_mid_month_leaves_out_the_compared_month_s_later_days
 def test_a_trend_marks_the_month_the_data_stops_inside(con):
     # Months to 2026-03: January and February are whole, March holds 1-2 March.
     out = report.trend(
-        con,
+        Scoped.everywhere(con),
         ["revenue"],
         months=3,
         where=SegmentFilter(period=Period.parse("2026-03")),
-        scope=Scope.everywhere(),
         cfg=load_config(),
     )
     marked = dict(out.select("month", "partial").iter_rows())
@@ -254,7 +254,7 @@ def test_a_junk_vs_link_parameter_is_named_with_the_allowed_values_and_changes_n
     from cxm.ui.filters import _from_url
 
     user = User(username="a", name="A", email="a@example.com", role=Role.ADMIN)
-    data = data_range(con)
+    data = data_range(Scoped.everywhere(con))
     chosen, problems = _from_url({"vs": "lastyear"}, user, load_config(), data, ())
     assert chosen == {}
     assert [(p.parameter, p.value) for p in problems] == [("vs", "lastyear")]
@@ -284,10 +284,10 @@ def _orders(con, first: str, last: str, market: str | None = None) -> float:
 
 
 def test_on_the_demo_q4_to_date_is_october_against_july_and_2026_against_jan_oct_2025(demo):
-    cfg, scope = load_config(), Scope.everywhere()
+    cfg = load_config()
     q4 = report.segment_report(
-        demo, ["revenue"], by=["market"], where=SegmentFilter(period=Period.parse("2026-Q4")),
-        scope=scope, cfg=cfg,
+        Scoped.everywhere(demo), ["revenue"], by=["market"],
+        where=SegmentFilter(period=Period.parse("2026-Q4")), cfg=cfg,
     )  # fmt: skip
     br = q4.filter(pl.col("market") == "BR").row(0, named=True)
     assert br["value"] == pytest.approx(_orders(demo, "2026-10-01", "2026-10-31", "BR"))
@@ -295,8 +295,9 @@ def test_on_the_demo_q4_to_date_is_october_against_july_and_2026_against_jan_oct
     # Before: against all of Q3, Brazil read about -65%; like for like it is within a few %.
     assert abs(br["value"] / br["previous"] - 1) < 0.1
     year = report.segment_report(
-        demo, ["revenue"], where=SegmentFilter(period=Period.parse("2026")), scope=scope, cfg=cfg
-    ).row(0, named=True)
+        Scoped.everywhere(demo), ["revenue"], where=SegmentFilter(period=Period.parse("2026")),
+        cfg=cfg,
+    ).row(0, named=True)  # fmt: skip
     now, before = (
         _orders(demo, "2026-01-01", "2026-10-31"),
         _orders(demo, "2025-01-01", "2025-10-31"),
@@ -313,12 +314,14 @@ def test_a_month_cut_on_its_last_day_reads_every_measure_as_the_monthly_facts_do
     from cxm.metrics.cube import cube_measures
 
     cfg, where = load_config(), SegmentFilter(period=Period.parse("2026-Q3"))
-    whole = window(where.with_period(where.period, D(2026, 9, 30)), data_range(demo))
+    whole = window(
+        where.with_period(where.period, D(2026, 9, 30)), data_range(Scoped.everywhere(demo))
+    )
     measures = [*cube_measures(), "line_buyers", "line_rebuyers", "line_buyers_open"]
 
     def sums(win):
         return measure_sums(
-            demo, measures, by=["market"], where=where, scope=Scope.everywhere(), cfg=cfg, win=win
+            Scoped.everywhere(demo), measures, by=["market"], where=where, cfg=cfg, win=win
         ).sort("market")
 
     facts, cut = sums(whole), sums(replace(whole, cut=D(2026, 9, 1)))
@@ -330,12 +333,12 @@ def test_a_month_cut_on_its_last_day_reads_every_measure_as_the_monthly_facts_do
 def test_on_the_demo_a_compared_half_month_is_summed_from_its_own_days(demo):
     # Seen as if the data ran to 15 September 2026: 1-15 September, revenue straight from the
     # orders of those days (the September facts hold the whole month).
-    data = data_range(demo)
+    data = data_range(Scoped.everywhere(demo))
     seen = replace(data, as_of=D(2026, 9, 15), loaded_to=data.as_of)
     out = compute(
-        demo, ["revenue"], by=["market"],
+        Scoped.everywhere(demo), ["revenue"], by=["market"],
         where=SegmentFilter(period=Period.parse("2026-09"), as_of=D(2026, 9, 15)),
-        scope=Scope.everywhere(), cfg=load_config(), data=seen,
+        cfg=load_config(), data=seen,
     )  # fmt: skip
     br = out.filter(pl.col("market") == "BR")["value"].item()
     assert br == pytest.approx(_orders(demo, "2026-09-01", "2026-09-15", "BR"))
@@ -398,15 +401,17 @@ def test_the_cube_answers_a_whole_compared_month_but_not_one_cut_short(demo):
     from cxm.metrics import cube
     from cxm.metrics.kpis import get
 
-    first = data_range(demo).first_on
+    first = data_range(Scoped.everywhere(demo)).first_on
     kpis = [get("revenue"), get("active_rate")]
     # Data to 31 Oct: October against all of September, which the cube holds.
     where = SegmentFilter(period=Period.parse("2026-10"))
     whole = report.comparison(where, DataRange(first, D(2026, 10, 31))).previous_filter(where)
-    assert whole.as_of is None and cube.answers(demo, kpis, [()], whole)
+    assert whole.as_of is None and cube.answers(Scoped.everywhere(demo), kpis, [()], whole)
     # Data to 15 Oct: 1-15 September, which the cube (whole months) cannot answer.
     cut = report.comparison(where, DataRange(first, D(2026, 10, 15))).previous_filter(where)
-    assert cut.as_of == D(2026, 9, 15) and not cube.answers(demo, kpis, [()], cut)
+    assert cut.as_of == D(2026, 9, 15) and not cube.answers(
+        Scoped.everywhere(demo), kpis, [()], cut
+    )
 
 
 def test_the_kpis_page_says_what_previous_and_change_are_measured_against(app_env):

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from cxm.access import Scope
 from cxm.config import load_config
 from cxm.metrics import compute
 from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import store
+from cxm.warehouse.scoped import Scoped
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +23,10 @@ def con(demo_warehouse):
 
 def _by(con, kpi: str, dim: str, period: str) -> dict:
     out = compute(
-        con,
+        Scoped.everywhere(con),
         [kpi],
         by=[dim],
         where=SegmentFilter(period=Period.parse(period)),
-        scope=Scope.everywhere(),
         cfg=load_config(),
     )
     return {r[dim]: r["value"] for r in out.iter_rows(named=True) if not r["small"]}
@@ -64,10 +63,9 @@ def test_the_average_order_shrinks_over_the_last_two_quarters(con):
     where = SegmentFilter(period=Period.parse("2026-Q1"))
     q2, q3, october = (
         compute(
-            con,
+            Scoped.everywhere(con),
             ["avg_order_amount"],
             where=where.with_period(Period.parse(p)),
-            scope=Scope.everywhere(),
             cfg=load_config(),
         )["value"].item()
         for p in ("2026-Q2", "2026-Q3", "2026-10")
@@ -96,17 +94,15 @@ def test_when_a_sponsor_leaves_their_downline_follows_within_90_days(con):
     # reads about 50%. Against about 8% of all live sellers leaving in a quarter.
     where = SegmentFilter(period=Period.parse("2025"))
     after = compute(
-        con,
+        Scoped.everywhere(con),
         ["churn_after_sponsor_left"],
         where=where,
-        scope=Scope.everywhere(),
         cfg=load_config(),
     )["value"].item()
     quarterly = compute(
-        con,
+        Scoped.everywhere(con),
         ["seller_churn_rate"],
         where=where.with_period(Period.parse("2025-Q4")),
-        scope=Scope.everywhere(),
         cfg=load_config(),
     )["value"].item()
     assert 0.35 < after < 0.55
@@ -118,9 +114,8 @@ def test_service_drives_customer_nps_most_and_delivery_least(con):
     from cxm.metrics import experience
 
     drivers = experience.drivers(
-        con,
+        Scoped.everywhere(con),
         where=SegmentFilter(period=Period.parse("2026")),
-        scope=Scope.everywhere(),
         cfg=load_config(),
     )
     order = drivers.sort("importance", descending=True)["attribute"].to_list()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from cxm.access import Scope
 from cxm.config import load_config
 from cxm.metrics import report
 from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import store
+from cxm.warehouse.scoped import Scoped
+from tests.conftest import company
 
 
 @pytest.fixture(scope="module")
@@ -30,11 +31,10 @@ def test_a_report_carries_previous_period_change_company_average_and_target(con)
     # S10 on Dec 1, one day before the window) -> 0 everywhere; BR live S05 S07 = 2.
     # Targets: 2026-Q1 active_rate 0.22 holds for its month January (a share, not a sum).
     out = report.segment_report(
-        con,
+        Scoped.everywhere(con),
         ["active_rate", "revenue"],
         by=["market"],
         where=SegmentFilter(period=Period.parse("2026-01")),
-        scope=Scope.everywhere(),
         cfg=load_config(),
     )
     rate = _rows(out.filter(out["kpi_id"] == "active_rate"), "market")
@@ -52,11 +52,10 @@ def test_a_report_carries_previous_period_change_company_average_and_target(con)
 def test_a_segment_target_beats_the_company_wide_one_only_for_its_segment(con):
     # kpi_targets: 2026-Q1 customer_nps for {"markets": ["BR"]} = 5, and no company-wide one.
     out = report.segment_report(
-        con,
+        Scoped.everywhere(con),
         ["customer_nps"],
         by=["market"],
         where=SegmentFilter(period=Period.parse("2026-Q1")),
-        scope=Scope.everywhere(),
         cfg=load_config(),
     )
     targets = {r["market"]: r["target"] for r in out.iter_rows(named=True)}
@@ -64,15 +63,17 @@ def test_a_segment_target_beats_the_company_wide_one_only_for_its_segment(con):
     assert targets["US"] is None and targets["CA"] is None
 
 
-def test_a_scoped_report_has_no_row_and_no_company_average_from_outside_the_scope(con):
+def test_a_scoped_report_has_no_row_and_no_company_average_from_outside_the_scope(
+    tiny_warehouse_template,
+):
     # Analyst scope BR and MX: company = BR alone (MX has no sellers): live 3 on 2026-01-31.
-    out = report.segment_report(
-        con,
-        ["live_sellers"],
-        by=["market"],
-        where=SegmentFilter(period=Period.parse("2026-01")),
-        scope=Scope(markets=("BR", "MX")),
-        cfg=load_config(),
-    )
+    with company(tiny_warehouse_template, "BR", "MX") as brmx:
+        out = report.segment_report(
+            brmx,
+            ["live_sellers"],
+            by=["market"],
+            where=SegmentFilter(period=Period.parse("2026-01")),
+            cfg=load_config(),
+        )
     assert out["market"].to_list() == ["BR"]
     assert out["company"].to_list() == [3.0]

@@ -35,6 +35,8 @@ from cxm.reports.export import NUMBERS_NOTE, rounded
 from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import audit
 from cxm.warehouse.demo import DemoSpec
+from cxm.warehouse.scoped import Scoped
+from tests.conftest import company
 
 CFG = load_config()
 NOW = dt.datetime(2026, 11, 2, 9, 30)
@@ -49,26 +51,31 @@ def con(small_demo_warehouse):
 
 
 @pytest.fixture(scope="module")
-def table(con):
+def brmx(small_demo_warehouse):
+    """The small demo as a user scoped to Brazil and Mexico sees it."""
+    with company(small_demo_warehouse, "BR", "MX") as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def table(brmx):
     return segment_table(
-        con,
+        brmx,
         KPIS,
         by=["market", "rank"],
         where=SegmentFilter(period=Period.parse("2026-Q3")),
-        scope=Scope(markets=("BR", "MX")),
         cfg=CFG,
         generated_by="ana (analyst)",
         now=NOW,
     )
 
 
-def test_the_table_is_the_report_with_small_segments_suppressed(con, table):
+def test_the_table_is_the_report_with_small_segments_suppressed(brmx, table):
     plain = report.segment_report(
-        con,
+        brmx,
         KPIS,
         by=["market", "rank"],
         where=SegmentFilter(period=Period.parse("2026-Q3")),
-        scope=Scope(markets=("BR", "MX")),
         cfg=CFG,
     )
     joined = table.frame.join(plain, on=["market", "rank", "kpi_id"], suffix="_report")
@@ -127,11 +134,10 @@ def test_parquet_holds_the_rows_and_the_stamp_in_its_metadata(table, tmp_path):
 
 def test_no_row_limit(con, tmp_path):
     big = segment_table(
-        con,
+        Scoped.everywhere(con),
         KPIS,
         by=["market", "rank", "language"],
         where=SegmentFilter(period=Period.parse("2026")),
-        scope=Scope.everywhere(),
         cfg=CFG,
         generated_by="t",
     )
@@ -176,14 +182,13 @@ def test_no_row_limit(con, tmp_path):
         ),
     ],
 )
-def test_bad_requests_name_what_was_wrong(con, kpis, by, where, scope, error, code):
+def test_bad_requests_name_what_was_wrong(con, brmx, kpis, by, where, scope, error, code):
     with pytest.raises(error) as caught:
         segment_table(
-            con,
+            brmx if scope else Scoped.everywhere(con),
             kpis,
             by=by,
             where=where,
-            scope=scope or Scope.everywhere(),
             cfg=CFG,
             generated_by="t",
         )
@@ -195,23 +200,25 @@ MARKETS = list(CFG.market_codes)
 
 
 @settings(
-    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     scope=st.lists(st.sampled_from(MARKETS), min_size=1, max_size=3, unique=True),
     languages=st.lists(st.sampled_from(["en", "es", "pt-BR", "de", "ja", "fr"]), max_size=2),
     fmt=st.sampled_from(["csv", "parquet"]),
 )
-def test_a_file_cut_to_some_markets_holds_no_other_market(con, tmp_path, scope, languages, fmt):
-    table = segment_table(
-        con,
-        ["active_rate", "revenue"],
-        by=["market", "rank"],
-        where=SegmentFilter(period=Period.parse("2026-10"), languages=tuple(languages)),
-        scope=Scope(markets=tuple(scope)),
-        cfg=CFG,
-        generated_by="t",
-    )
+def test_a_file_cut_to_some_markets_holds_no_other_market(
+    small_demo_warehouse, tmp_path, scope, languages, fmt
+):
+    with company(small_demo_warehouse, *scope) as mine:
+        table = segment_table(
+            mine,
+            ["active_rate", "revenue"],
+            by=["market", "rank"],
+            where=SegmentFilter(period=Period.parse("2026-10"), languages=tuple(languages)),
+            cfg=CFG,
+            generated_by="t",
+        )
     path = write(table, fmt, tmp_path / f"r.{fmt}")
     back = (
         pl.read_csv(path, comment_prefix="#", infer_schema_length=None)
@@ -333,11 +340,9 @@ def test_an_export_is_audited_with_its_hash_and_the_trail_survives_a_rebuild(
     assert oct(audit.audit_path().stat().st_mode & 0o777) == "0o600"
 
 
-def test_the_at_risk_export_holds_only_consenting_customers_of_the_segment(con, tmp_path):
+def test_the_at_risk_export_holds_only_consenting_customers_of_the_segment(con, brmx, tmp_path):
     where = SegmentFilter(period=Period.parse("2026-10"), markets=("BR",))
-    out = at_risk_customers(
-        con, where=where, scope=Scope(markets=("BR", "MX")), cfg=CFG, generated_by="t"
-    )
+    out = at_risk_customers(brmx, where=where, cfg=CFG, generated_by="t")
     # Worked out here from the raw tables: at-risk customers of Brazilian sellers, by consent.
     raw = con.sql(
         """SELECT v.customer_id, c.consent_personalization AS consented
@@ -368,10 +373,9 @@ def test_the_experience_gap_lists_ranks_up_the_ladder(tiny_warehouse):
 
     con = duckdb.connect(str(tiny_warehouse), read_only=True)
     gaps = experience.attribute_gaps(
-        con,
+        Scoped.everywhere(con),
         by=["rank"],
         where=SegmentFilter(period=Period.parse("2026-02")),
-        scope=Scope.everywhere(),
         cfg=CFG,
     )
     # The tiny company's February answers (survey_responses.csv): customer service 5 for S01
@@ -395,11 +399,10 @@ def tiny_con(tiny_warehouse):
 
 def test_report_rows_and_their_files_list_ranks_up_the_ladder(tiny_con, tmp_path):
     table = segment_table(
-        tiny_con,
+        Scoped.everywhere(tiny_con),
         ["live_sellers", "customer_nps"],
         by=["rank"],
         where=SegmentFilter(period=Period.parse("2026-02")),
-        scope=Scope.everywhere(),
         cfg=CFG,
         generated_by="t",
         now=NOW,
@@ -423,7 +426,7 @@ def test_the_formatted_tables_show_a_dash_and_its_reason_never_none(tiny_con):
 
     where = SegmentFilter(period=Period.parse("2026-02"))
     nps = report.segment_report(
-        tiny_con, ["customer_nps"], by=["rank"], where=where, scope=Scope.everywhere(), cfg=CFG
+        Scoped.everywhere(tiny_con), ["customer_nps"], by=["rank"], where=where, cfg=CFG
     )
     shown = tables.report_table(nps, CFG)
     # February's one customer recommend answer is C01's 9 for S01 (a Director): NPS 100 on
@@ -435,9 +438,7 @@ def test_the_formatted_tables_show_a_dash_and_its_reason_never_none(tiny_con):
         ("Manager", "–", 0, "no answers"),
         ("Director", "100", 1, "under 10: too small to read"),
     ]
-    gaps = experience.attribute_gaps(
-        tiny_con, by=["rank"], where=where, scope=Scope.everywhere(), cfg=CFG
-    )
+    gaps = experience.attribute_gaps(Scoped.everywhere(tiny_con), by=["rank"], where=where, cfg=CFG)
     frame = tables.gap_frame(gaps, CFG)
     # Managers on tools: customers are not asked about tools, corporate gave no tools answer,
     # and the one seller answer (S02's 4: not superior, 0%; top two, 100%) is under 10.

@@ -12,7 +12,7 @@ from cxm import access
 from cxm.access import Scope
 from cxm.config import load_config
 from cxm.metrics import cohorts
-from cxm.pipeline import import_dir
+from cxm.pipeline import import_dir, open_scoped
 from cxm.segments import Period, SegmentFilter
 from cxm.ui import fmt
 from cxm.warehouse import store
@@ -37,9 +37,9 @@ def crossing_warehouse(tmp_path_factory):
 
 
 def _lapsed_team(path, scope: Scope) -> dict[str, int]:
-    with store.open_readonly(path) as con:
+    with open_scoped(scope, path=path) as mine:
         lapsed = cohorts.downline_at_risk(
-            con, where=SegmentFilter(period=Period.parse("2026-03")), scope=scope, cfg=load_config()
+            mine, where=SegmentFilter(period=Period.parse("2026-03")), cfg=load_config()
         ).lapsed
     return dict(lapsed.select("seller_id", "live_team").iter_rows())
 

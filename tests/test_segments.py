@@ -12,6 +12,7 @@ from cxm.errors import BadFilter
 from cxm.metrics.compute import compute
 from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import store
+from cxm.warehouse.scoped import Scoped
 
 CFG = load_config()
 Q1 = Period.parse("2026-Q1")
@@ -144,13 +145,14 @@ def test_a_filter_refuses_an_unknown_key():
 
 
 def _compute(con, kpis=("live_sellers",), by=(), scope=None, **where):
+    # A scope given here is only ever refused before anything is read, so the data it
+    # comes with is the whole company's.
     where = {"period": Q1, **where}
     return compute(
-        con,
+        Scoped(con=con, scope=scope or Scope.everywhere()),
         list(kpis),
         by=list(by),
         where=SegmentFilter(**where),
-        scope=scope or Scope.everywhere(),
         cfg=CFG,
     )
 

@@ -14,7 +14,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxm.access import Scope
 from cxm.config import load_config
 from cxm.metrics import stats
 from cxm.metrics.compute import compute
@@ -24,6 +23,7 @@ from cxm.metrics.report import segment_report
 from cxm.pipeline import import_dir
 from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import store
+from cxm.warehouse.scoped import Scoped
 
 from .conftest import FIXTURES
 
@@ -41,10 +41,9 @@ def con(tmp_path_factory):
 
 def _us(con, kpi_id: str, period: str = "2026-Q1") -> dict:
     out = compute(
-        con,
+        Scoped.everywhere(con),
         [kpi_id],
         where=SegmentFilter(period=Period.parse(period), markets=("US",)),
-        scope=Scope.everywhere(),
         cfg=CFG,
     )
     return out.row(0, named=True)
@@ -186,11 +185,10 @@ def test_benjamini_hochberg_holds_the_false_discovery_rate_across_every_test():
 def test_segment_reports_carry_the_change_test_of_their_own_numbers(con):
     where = SegmentFilter(period=Period.parse("2026-03"))
     rows = segment_report(
-        con,
+        Scoped.everywhere(con),
         ["active_rate", "revenue"],
         by=["market"],
         where=where,
-        scope=Scope.everywhere(),
         cfg=CFG,
     )
     assert {"se", "ci_low", "ci_high", "previous_se", "change_p", "clear_change"} <= set(

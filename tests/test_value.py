@@ -10,10 +10,11 @@ import duckdb
 import polars as pl
 import pytest
 
-from cxm.access import Scope
 from cxm.config import load_config
 from cxm.metrics import compute, holdout, value
 from cxm.segments import Period, SegmentFilter
+from cxm.warehouse.scoped import Scoped
+from tests.conftest import company
 
 CFG = load_config()
 
@@ -83,11 +84,10 @@ def test_value_kpis_by_market_equal_the_customers_of_each_market_s_sellers(con, 
     (as_of,) = con.execute("SELECT max(scored_as_of) FROM fact_customer_value").fetchall()[0]
     where = SegmentFilter(period=Period.month_of(as_of))
     out = compute(
-        con,
+        Scoped.everywhere(con),
         ["clv_12m_per_customer", "customers_at_risk_share"],
         by=["market"],
         where=where,
-        scope=Scope.everywhere(),
         cfg=CFG,
     )
     for row in mine.iter_rows(named=True):
@@ -105,10 +105,9 @@ def test_an_earlier_period_has_no_predicted_value_not_zero(con):
     earlier = SegmentFilter(period=Period.month_of(as_of).previous())
     for use_cube in (True, False):
         out = compute(
-            con,
+            Scoped.everywhere(con),
             ["clv_12m_total", "clv_12m_per_customer"],
             where=earlier,
-            scope=Scope.everywhere(),
             cfg=CFG,
             use_cube=use_cube,
         )
@@ -116,18 +115,23 @@ def test_an_earlier_period_has_no_predicted_value_not_zero(con):
         assert out["n"].to_list() == [0, 0]
 
 
-def test_a_scoped_user_sees_only_the_fits_of_their_markets(con):
+def test_a_scoped_user_sees_only_fits_made_on_their_own_markets(con, small_demo_warehouse):
     fits = con.sql("SELECT fitted_for FROM clv_fits").pl()["fitted_for"].to_list()
     own = sorted({m for m in fits if m != "company"})
     assert own, "the small demo should give at least one market its own fit"
-    scoped = value.fit_table(con, scope=Scope(markets=(own[0],)))
-    assert set(scoped["fitted_for"]) == {own[0]}
-    everyone = value.fit_table(con, scope=Scope.everywhere())
+    everyone = value.fit_table(Scoped.everywhere(con))
     assert "company" in set(everyone["fitted_for"])
+    with company(small_demo_warehouse, own[0]) as mine:
+        scoped = value.fit_table(mine)
+    # Their company is that one market: its fit, and a company-wide fit of the same customers.
+    assert set(scoped["fitted_for"]) <= {own[0], "company"}
+    assert set(scoped["customers"]) == set(
+        everyone.filter(everyone["fitted_for"] == own[0])["customers"]
+    )
 
 
 def test_the_holdout_check_counts_what_customers_did_and_what_the_model_said(con):
-    by_frequency, weekly = holdout.calibration(con, scope=Scope.everywhere())
+    by_frequency, weekly = holdout.calibration(Scoped.everywhere(con))
     assert by_frequency["bucket"].to_list() == list(range(holdout.TOP_FREQUENCY + 1))
     assert weekly["week"].to_list() == list(range(1, holdout.HOLDOUT_WEEKS + 1))
     # Cumulative: never falls.
@@ -138,7 +142,7 @@ def test_the_holdout_check_counts_what_customers_did_and_what_the_model_said(con
     last = weekly.row(weekly.height - 1, named=True)
     assert last["predicted"] == pytest.approx(last["actual"], rel=0.25)
     # Scoped to one market: only that market's customers are summed.
-    br, _ = holdout.calibration(con, scope=Scope(markets=("BR",)))
+    br, _ = holdout.calibration(Scoped.everywhere(con), markets=("BR",))
     assert br["customers"].sum() < by_frequency["customers"].sum()
 
 

@@ -14,13 +14,14 @@ from cxm.access import NotAllowed, OutOfScope, Role, Scope, User
 from cxm.config import load_config
 from cxm.reports import recommendations as files
 from cxm.state.seller_state import FIELDS
-from cxm.warehouse import audit, store
+from cxm.warehouse import audit
 from cxm.whatif import scenarios, summary
 from cxm.whatif.catalog import parse_catalog
 from cxm.whatif.compare import Field, Guardrails, compare, load_field, rank, reasons
 from cxm.whatif.need import PRIORITIES
 from cxm.whatif.rules import Vocabulary
 from cxm.whatif.weights import BadWeight, Weights
+from tests.conftest import company
 
 VOCAB = Vocabulary.of(load_config(), ["K1", "K2", "K3"])
 ONES = dict.fromkeys(PRIORITIES, 1.0)
@@ -233,9 +234,10 @@ def test_recommendations_export_only_the_users_markets_and_is_audited(
         vocab=VOCAB,
     )  # fmt: skip
     cfg = load_config()
-    with store.open_readonly(tiny_warehouse_template) as con:
-        brazil = load_field(con, cfg, scope=ANALYST_BR.scope, catalog=cat)
-        everyone = load_field(con, cfg, scope=Scope.everywhere(), catalog=cat)
+    with company(tiny_warehouse_template, "BR") as br:
+        brazil = load_field(br, cfg, catalog=cat)
+    with company(tiny_warehouse_template) as whole:
+        everyone = load_field(whole, cfg, catalog=cat)
     # Tiny company in Brazil, live on 2026-03-02: S05, S07, S08, S11 (S06 left).
     assert sorted(brazil.seller_id.to_list()) == ["S05", "S07", "S08", "S11"]
     ranking = rank(brazil, Weights.of(ONES))
@@ -305,8 +307,8 @@ def test_cxm_whatif_prints_the_comparison_and_writes_the_recommendations(
     args = ["whatif", "--warehouse", str(small_demo_warehouse), "--market", "BR"]
     result = CliRunner().invoke(app, [*args, "--preset", "retention_quarter", "--out", str(target)])
     assert result.exit_code == 0, result.output
-    with store.open_readonly(small_demo_warehouse) as con:
-        field = load_field(con, load_config(), scope=Scope(markets=("BR",)))
+    with company(small_demo_warehouse, "BR") as br:
+        field = load_field(br, load_config())
     expected = compare(field, rank(field, Weights.of(field.catalog.presets["retention_quarter"]
                                                        .weights)))  # fmt: skip
     assert f"{expected.changed:,} of {field.size:,} sellers" in result.output
@@ -435,8 +437,8 @@ def test_issue_19_recommendation_files_carry_their_stamp(tiny_warehouse_template
                       "impact": {"adoption": 1.0}}]},
         vocab=VOCAB,
     )  # fmt: skip
-    with store.open_readonly(tiny_warehouse_template) as con:
-        brazil = load_field(con, load_config(), scope=ANALYST_BR.scope, catalog=cat)
+    with company(tiny_warehouse_template, "BR") as br:
+        brazil = load_field(br, load_config(), catalog=cat)
     saved_at, trail = tmp_path / "s.sqlite", tmp_path / "a.sqlite"
     sc = scenarios.save("Q2 push", Weights.of(ONES), Guardrails(), user=STRATEGIST,
                         field=brazil, path=saved_at)  # fmt: skip
@@ -561,8 +563,8 @@ def test_issue_19_cxm_whatif_compares_with_the_published_scenario_and_says_so(
     saved_at = tmp_path / "s.sqlite"
     monkeypatch.setenv("CXM_AUDIT", str(tmp_path / "audit.sqlite"))
     monkeypatch.setenv("CXM_SCENARIOS", str(saved_at))
-    with store.open_readonly(small_demo_warehouse) as con:
-        field = load_field(con, load_config(), scope=Scope(markets=("BR",)))
+    with company(small_demo_warehouse, "BR") as br:
+        field = load_field(br, load_config())
     push = Weights.of(field.catalog.presets["retention_quarter"].weights)
     # Published with the caps off: the command's guardrails follow it unless told otherwise.
     loose = Guardrails(caps=False)

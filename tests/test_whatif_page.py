@@ -7,9 +7,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from cxm import access
-from cxm.access import NotAllowed, Scope
+from cxm.access import NotAllowed
 from cxm.config import load_config
 from cxm.warehouse import store
+from cxm.warehouse.scoped import Scoped
 from cxm.whatif import scenarios
 from cxm.whatif.compare import compare, load_field, rank
 from cxm.whatif.need import PRIORITIES
@@ -49,7 +50,7 @@ def _metric(at: AppTest, label: str) -> str:
 
 def _expected_changes(warehouse, weights: dict) -> int:
     with store.open_readonly(warehouse) as con:
-        field = load_field(con, load_config(), scope=Scope.everywhere())
+        field = load_field(Scoped.everywhere(con), load_config())
     return compare(field, rank(field, Weights.of(weights))).changed
 
 
@@ -141,7 +142,7 @@ def test_the_inverse_question_and_the_trade_off_answer_from_the_page(env, small_
     at.button(key="FormSubmitter:wi_inverse-Find the weight").click().run()
     assert not at.exception, at.exception
     with store.open_readonly(small_demo_warehouse) as con:
-        field = load_field(con, load_config(), scope=Scope.everywhere())
+        field = load_field(Scoped.everywhere(con), load_config())
     published = Weights.baseline(field.catalog)
     answer = weight_for_share(
         field, published, priority="retention", action="reorder_reminder", share=0.2
@@ -176,7 +177,7 @@ def test_issue_19_publishing_asks_to_confirm_shows_the_field_change_then_every_s
     assert scenarios.get(saved.id).published_by is None
     expected = _expected_changes(small_demo_warehouse, saved.weights.as_dict())
     with store.open_readonly(small_demo_warehouse) as con:
-        size = load_field(con, load_config(), scope=Scope.everywhere()).size
+        size = load_field(Scoped.everywhere(con), load_config()).size
     asked = next(m for m in _said(at) if m.startswith("**Publish Retention push?**"))
     assert f"({size:,} live sellers in all markets)" in asked
     assert f"({expected:,}) get a different first action" in asked and "Gains:" in asked
@@ -226,7 +227,7 @@ def test_issue_19_the_headline_names_every_gain_and_cost(env, small_demo_warehou
     at.button(key="wi_preset_retention_quarter").click().run()
     weights = {p: at.slider(key=f"wi_{p}").value for p in PRIORITIES}
     with store.open_readonly(small_demo_warehouse) as con:
-        field = load_field(con, load_config(), scope=Scope.everywhere())
+        field = load_field(Scoped.everywhere(con), load_config())
     said = summary.effect(compare(field, rank(field, Weights.of(weights))).effect).describe()
     assert "Costs:" in said and "Gains:" in said
     assert f"**Expected progress against what is published:** {said}" in _said(at)

@@ -39,6 +39,7 @@ from cxm.segments import Period, SegmentFilter
 from cxm.state.windows import Example, describe_example
 from cxm.ui import tiles
 from cxm.warehouse import store
+from cxm.warehouse.scoped import Scoped
 
 from .conftest import FIXTURES
 
@@ -91,7 +92,7 @@ def con(tmp_path_factory):
 
 def _row(con, kpi_id, period, markets=(), as_of=None) -> tuple:
     where = SegmentFilter(period=Period.parse(period), markets=tuple(markets), as_of=as_of)
-    out = compute(con, [kpi_id], where=where, scope=EVERYWHERE, cfg=CFG)
+    out = compute(Scoped.everywhere(con), [kpi_id], where=where, cfg=CFG)
     row = out.row(0, named=True)
     return row["value"], row["n"], row["open"]
 
@@ -136,7 +137,7 @@ def test_a_report_row_says_how_many_windows_are_open_and_shows_no_change(con):
 
     where = SegmentFilter(period=Period.parse("2026-Q1"), markets=("CA",))
     row = segment_report(
-        con, ["churn_after_sponsor_left"], where=where, scope=EVERYWHERE, cfg=CFG
+        Scoped.everywhere(con), ["churn_after_sponsor_left"], where=where, cfg=CFG
     ).row(0, named=True)
     assert (row["value"], row["n"], row["open"], row["change"]) == (None, 0, 3, None)
 
@@ -160,7 +161,7 @@ def test_a_seller_still_in_their_first_30_days_is_not_put_with_those_who_made_no
     # sold in first 30 days, already known) and US7 (03-27, day 30 = 04-26, no sale yet) ->
     # US7 alone is "first 30 days not over"; before, US7 read as "no sale in first 30 days".
     where = SegmentFilter(period=Period.parse("2026-Q1"), markets=("US",))
-    out = compute(con, ["live_sellers"], by=["fast_start"], where=where, scope=EVERYWHERE, cfg=CFG)
+    out = compute(Scoped.everywhere(con), ["live_sellers"], by=["fast_start"], where=where, cfg=CFG)
     counts = dict(out.select("fast_start", "value").iter_rows())
     assert counts["first 30 days not over"] == 1
 
@@ -170,7 +171,7 @@ def test_the_funnel_counts_only_sellers_whose_day_30_has_passed(con):
     # CA12 01-05 = 7. Past day 30 by 03-31 (enrolled by 03-01): BR6, CA11 (day 30 = 03-12),
     # CA12 = 3, none sold in its first 30 days; 4 open. Past day 90: none; 7 open.
     funnel = cohorts.fast_start_funnel(
-        con, where=SegmentFilter(period=Period.parse("2026-Q1")), scope=EVERYWHERE, cfg=CFG
+        Scoped.everywhere(con), where=SegmentFilter(period=Period.parse("2026-Q1")), cfg=CFG
     )
     assert (funnel["enrolled"], funnel["reached_30d"], funnel["open_30d"]) == (7, 3, 4)
     assert (funnel["reached_90d"], funnel["open_90d"]) == (0, 7)
@@ -194,9 +195,8 @@ def test_cohort_curves_filtered_by_rank_use_the_rank_held_at_enrolment(con):
     # CA11 enrolled 2026-02-10: month 0 (02-10) in; month 1 = day 30 = 03-12, after leaving on
     # 03-01: out -> 1, then 0 of 1. Month 2 (day 61, 04-12) is after the as-of date.
     curves = cohorts.retention_curves(
-        con,
+        Scoped.everywhere(con),
         where=SegmentFilter(period=Period.parse("2026-Q1"), rank_at_least="Manager"),
-        scope=EVERYWHERE,
         cfg=CFG,
     )
     assert curves.select("cohort_start", "month", "sellers", "retained").rows() == [
@@ -209,9 +209,8 @@ def test_the_funnel_filtered_by_rank_uses_the_rank_held_at_enrolment(con):
     # Enrolled in 2026-Q1 at Manager or above: CA11 only; CA12 rose to Manager on 03-01, after
     # it enrolled as a Member, and is left out (today's rank would count it).
     funnel = cohorts.fast_start_funnel(
-        con,
+        Scoped.everywhere(con),
         where=SegmentFilter(period=Period.parse("2026-Q1"), rank_at_least="Manager"),
-        scope=EVERYWHERE,
         cfg=CFG,
     )
     assert (funnel["enrolled"], funnel["reached_30d"]) == (1, 1)
@@ -224,9 +223,8 @@ def test_a_seller_below_two_lapsed_leaders_counts_once_in_the_headline(con):
     # CA1 (A) above CA2 (B) above CA3 (C), A and B lapsed Managers. Rows: A 2 (B, C), B 1 (C);
     # the distinct total is 2, not 3.
     risk = cohorts.downline_at_risk(
-        con,
+        Scoped.everywhere(con),
         where=SegmentFilter(period=Period.parse("2026-03"), markets=("CA",)),
-        scope=EVERYWHERE,
         cfg=CFG,
     )
     assert dict(risk.lapsed.select("seller_id", "live_team").iter_rows()) == {"CA1": 2, "CA2": 1}
@@ -241,7 +239,7 @@ def test_a_sponsor_whose_downline_spans_two_rows_counts_once_in_the_headline(con
     # Member), CA4 (CA5 en and CA7 fr, Members) -> rows US/en, BR/pt-BR, CA/en, CA/fr with one
     # sponsor each: the rows sum to 4, distinct sponsors 3; 4 orphaned sellers.
     risk = cohorts.downline_at_risk(
-        con, where=SegmentFilter(period=Period.parse("2026-03")), scope=EVERYWHERE, cfg=CFG
+        Scoped.everywhere(con), where=SegmentFilter(period=Period.parse("2026-03")), cfg=CFG
     )
     assert risk.orphaned["sponsors_who_left"].sum() == 4
     assert (risk.orphaned_sellers, risk.sponsors_who_left) == (4, 3)
@@ -281,14 +279,14 @@ def test_a_cube_built_before_the_open_counts_existed_is_passed_over_not_failed_o
     where = SegmentFilter(period=Period.parse("2026-02"))
     with store.open_readonly(tiny_warehouse) as c:
         before = trend(
-            c, ["churn_after_sponsor_left"], months=3, where=where, scope=EVERYWHERE, cfg=CFG
+            Scoped.everywhere(c), ["churn_after_sponsor_left"], months=3, where=where, cfg=CFG
         )
     with duckdb.connect(str(tiny_warehouse)) as c:
         c.execute(f"ALTER TABLE {cube.TABLE} DROP COLUMN sponsor_left_open")
     with store.open_readonly(tiny_warehouse) as c:
-        assert not cube.holds(c, [get("churn_after_sponsor_left")])
+        assert not cube.holds(Scoped.everywhere(c), [get("churn_after_sponsor_left")])
         after = trend(
-            c, ["churn_after_sponsor_left"], months=3, where=where, scope=EVERYWHERE, cfg=CFG
+            Scoped.everywhere(c), ["churn_after_sponsor_left"], months=3, where=where, cfg=CFG
         )
     assert (
         after.select("month", "value", "n", "open").rows()

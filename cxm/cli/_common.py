@@ -54,6 +54,36 @@ MarketOption = Annotated[
 ]
 
 
+ScopeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scope",
+        help="Run exactly as a user who sees only this market (repeat): the company as if it "
+        "held only these markets. Default: every market.",
+    ),
+]
+
+
+def _scope(markets: list[str] | None):
+    """Return the `Scope` --scope asks for; BadFilter ``unknown_market`` names a bad code."""
+    from cxm.access import Scope
+    from cxm.config import load_config
+    from cxm.errors import BadFilter
+
+    if not markets:
+        return Scope.everywhere()
+    known = load_config().market_codes
+    for code in markets:
+        if code not in known:
+            raise BadFilter(
+                "--scope",
+                code,
+                "unknown_market",
+                f"is not a configured market ({', '.join(known)})",
+            )
+    return Scope(markets=tuple(dict.fromkeys(markets)))
+
+
 def _check_out(out_file: Path, suffix: str, why: str = "") -> None:
     """Exit 2 naming --out when the file name or its folder will not do."""
     if out_file.suffix.lower() != f".{suffix}":

@@ -13,9 +13,11 @@ from cxm.cli._common import (
     AsOfOption,
     MarketOption,
     PeriodOption,
+    ScopeOption,
     Warehouse,
     _check_out,
     _fail,
+    _scope,
     _segment_filter,
     app,
     err,
@@ -23,7 +25,7 @@ from cxm.cli._common import (
 )
 from cxm.errors import CxmError
 from cxm.reports import ExportFormat
-from cxm.warehouse import audit, store
+from cxm.warehouse import audit
 
 
 class Compare(StrEnum):
@@ -60,6 +62,7 @@ def report(
     as_of: AsOfOption = None,
     market: MarketOption = None,
     compare: CompareOption = Compare.previous,
+    scope: ScopeOption = None,
     warehouse: Warehouse = None,
 ) -> None:
     """Write KPIs by segment to a CSV, XLSX or Parquet file stamped with what it holds.
@@ -67,7 +70,9 @@ def report(
     Small segments (n under the company's minimum) keep their n and lose their value.
     Previous and change are like for like: a period the data stops inside is compared with
     the same days of the previous period (--compare previous) or of the same period a year
-    earlier (--compare year). The command line runs on the server, so its scope is every market.
+    earlier (--compare year). The command line runs on the server, so its scope is every
+    market; --scope runs it exactly as a user who sees only those markets would (an admin
+    checking what a user gets).
 
     Example: cxm report --kpi active_rate --kpi revenue --by market --by rank
     --period 2026-Q3 --compare year --format xlsx --out q3.xlsx
@@ -75,19 +80,19 @@ def report(
     import getpass
 
     from cxm.config import load_config
+    from cxm.pipeline import open_scoped
     from cxm.reports import segment_table, write
     from cxm.reports.export import export_entry
 
     _check_out(out_file, fmt.value, f" (--format {fmt.value})")
     try:
         where = _segment_filter(period, as_of, market).model_copy(update={"compare": compare.value})
-        with store.open_readonly(store.warehouse_path(warehouse)) as con:
+        with open_scoped(_scope(scope), path=warehouse) as company:
             table = segment_table(
-                con,
+                company,
                 kpi,
                 by=by or [],
                 where=where,
-                scope=access.Scope.everywhere(),
                 cfg=load_config(),
                 generated_by=f"{getpass.getuser()} (command line)",
             )
@@ -113,6 +118,7 @@ def board_pack_(
     as_of: AsOfOption = None,
     market: MarketOption = None,
     compare: CompareOption = Compare.previous,
+    scope: ScopeOption = None,
     scenario: Annotated[
         int | None,
         typer.Option(help="A saved what-if scenario's id (default: the last published one)."),
@@ -134,6 +140,7 @@ def board_pack_(
     import getpass
 
     from cxm.config import load_config
+    from cxm.pipeline import open_scoped
     from cxm.ui.board_pack import board_pack, pack_entry
     from cxm.whatif import scenarios
     from cxm.whatif.weights import Weights
@@ -158,18 +165,14 @@ def board_pack_(
         else:
             last = scenarios.last_publication(path=saved)
             chosen = last[0] if last else None
-        with store.open_readonly(store.warehouse_path(warehouse)) as con:
+        as_user = _scope(scope)
+        with open_scoped(as_user, path=warehouse) as company:
             pdf = board_pack(
-                con,
-                user=operator,
-                where=where,
-                scope=access.Scope.everywhere(),
-                cfg=load_config(),
-                scenario=chosen,
+                company, user=operator, where=where, cfg=load_config(), scenario=chosen
             )
         out_file.write_bytes(pdf)
         audit.record(
-            pack_entry(where, access.Scope.everywhere(), pdf, operator.username, "command line"),
+            pack_entry(where, as_user, pdf, operator.username, "command line"),
             path=audit.audit_path(warehouse),
         )
     except CxmError as exc:

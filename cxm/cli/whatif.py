@@ -9,9 +9,19 @@ import typer
 from rich.table import Table as RichTable
 
 from cxm import access
-from cxm.cli._common import MarketOption, Warehouse, _check_out, _fail, app, err, out
+from cxm.cli._common import (
+    MarketOption,
+    ScopeOption,
+    Warehouse,
+    _check_out,
+    _fail,
+    _scope,
+    app,
+    err,
+    out,
+)
 from cxm.errors import CxmError
-from cxm.warehouse import audit, store
+from cxm.warehouse import audit
 
 
 @app.command()
@@ -37,6 +47,7 @@ def whatif(
         ),
     ] = None,
     market: MarketOption = None,
+    scope: ScopeOption = None,
     out_file: Annotated[
         Path | None,
         typer.Option("--out", help="Write every seller's recommendations (.csv or .parquet)."),
@@ -49,12 +60,15 @@ def whatif(
     the first line says which. Prints the share of sellers whose first action changes (by
     market), the most common changes and the expected progress per priority; --out writes
     each seller's three recommended actions with their main reasons, stamped and audited.
+    --market previews only those markets' sellers; --scope runs exactly as a user who sees
+    only those markets would (the company as if it held only them).
 
     Example: cxm whatif --weights retention:3,repeat_customers:2,cart_size:1 --market BR
     """
     import getpass
 
     from cxm.config import load_config
+    from cxm.pipeline import open_scoped
     from cxm.reports.recommendations import export_recommendations
     from cxm.whatif import scenarios, summary
     from cxm.whatif.compare import Guardrails, compare, load_field, rank
@@ -66,22 +80,24 @@ def whatif(
     if out_file is not None:
         suffix = out_file.suffix.lower().lstrip(".")
         _check_out(out_file, suffix if suffix in ("csv", "parquet") else "csv or .parquet")
-    operator = access.User(
-        username=getpass.getuser(),
-        name=f"{getpass.getuser()} (command line)",
-        email="operator@localhost",
-        role=access.Role.ADMIN,
-        scope=access.Scope(markets=tuple(market)) if market else access.Scope.everywhere(),
-    )
     try:
+        operator = access.User(
+            username=getpass.getuser(),
+            name=f"{getpass.getuser()} (command line)",
+            email="operator@localhost",
+            role=access.Role.ADMIN,
+            scope=_scope(scope),
+        )
         cfg = load_config()
         for code in market or ():
             if code not in cfg.market_codes:
                 raise scenarios.ScenarioError(
                     "unknown_market", f'--market: "{code}" is not a configured market.'
                 )
-        with store.open_readonly(store.warehouse_path(warehouse)) as con:
-            field = load_field(con, cfg, scope=operator.scope)
+        with open_scoped(operator.scope, path=warehouse) as company:
+            field = load_field(company, cfg)
+        if market:  # only these markets' sellers, on the data of the whole scope
+            field = field.subset(field.mask(market=market))
         saved_at = scenarios.scenarios_path(warehouse)
         published = scenarios.published(field.catalog, path=saved_at)
         if preset is not None:

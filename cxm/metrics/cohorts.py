@@ -1,7 +1,8 @@
 """Sellers over their tenure: retention curves by enrolment cohort, the fast-start funnel, and
 the downline at risk when a sponsor leaves or a leader lapses.
 
-All counts respect the market scope and the segment filter. Curves and the funnel filter by
+All counts are of the user's company (`cxm.warehouse.scoped`) and the segment filter. Curves
+and the funnel filter by
 the rank each seller held when they enrolled (their window's start: `SELLER_BASE_AT_ENROLMENT`),
 not today's, which would keep only those who stayed long enough to rise; status, tenure and
 training tier are as of the as-of date. Windows count once closed by the as-of date
@@ -12,10 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import duckdb
 import polars as pl
 
-from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.metrics.compute import check_scope, data_range, window
 from cxm.segments.filter import SegmentFilter
@@ -26,6 +25,7 @@ from cxm.state.windows import (
     RETENTION_DAYS,
     SPONSOR_LEFT_DAYS,
 )
+from cxm.warehouse.scoped import Scoped
 
 _CURVES = f"""
 WITH b AS ({SELLER_BASE_AT_ENROLMENT}),
@@ -47,12 +47,11 @@ GROUP BY c.cohort_start, m.month
 
 
 def retention_curves(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     *,
     grain: str = "year",
     months: int = 24,
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
 ) -> pl.DataFrame:
     """Return the share of each enrolment cohort still enrolled k months after joining.
@@ -67,10 +66,11 @@ def retention_curves(
     if grain not in ("quarter", "year"):
         raise ValueError(f"grain must be quarter or year, not {grain!r}")
     where.check(cfg)
-    check_scope(where, scope)
-    data = data_range(con)
+    check_scope(where, company.scope)
+    con = company.con
+    data = data_range(company)
     win = window(where, data)
-    params = {**win.params(), **filter_params(where, scope, cfg), "grain": grain, "months": months}
+    params = {**win.params(), **filter_params(where, cfg), "grain": grain, "months": months}
     out = con.sql(_CURVES, params={k: v for k, v in params.items() if f"${k}" in _CURVES}).pl()
     return out.with_columns((pl.col("retained") / pl.col("sellers")).alias("retained_share")).sort(
         "cohort_start", "month"
@@ -105,7 +105,7 @@ FROM e
 
 
 def fast_start_funnel(
-    con: duckdb.DuckDBPyConnection, *, where: SegmentFilter, scope: Scope, cfg: CompanyConfig
+    company: Scoped, *, where: SegmentFilter, cfg: CompanyConfig
 ) -> dict[str, int]:
     """Return the fast-start funnel of the sellers who enrolled in the filter's period.
 
@@ -119,9 +119,10 @@ def fast_start_funnel(
     10-31, so reached_30d = 1 and open_30d = 2, whatever the other two go on to do.
     """
     where.check(cfg)
-    check_scope(where, scope)
-    win = window(where, data_range(con))
-    params = {**win.params(), **filter_params(where, scope, cfg)}
+    check_scope(where, company.scope)
+    con = company.con
+    win = window(where, data_range(company))
+    params = {**win.params(), **filter_params(where, cfg)}
     row = con.sql(_FUNNEL, params={k: v for k, v in params.items() if f"${k}" in _FUNNEL}).pl()
     return {k: int(v or 0) for k, v in row.row(0, named=True).items()}
 
@@ -160,12 +161,10 @@ team(leader, seller_id) AS (
     SELECT t.leader, s.seller_id FROM team t JOIN sellers s ON s.sponsor_id = t.seller_id
 )
 SELECT l.seller_id, l.market, l.language, l.rank,
-    -- The tree is walked through every market; only sellers in the user's scope are counted.
     -- Downlines nest (a lapsed leader below another): the empty grouping set counts each
     -- seller once, however many lapsed leaders they are below.
     count(DISTINCT t.seller_id) FILTER (
-        WHERE (s.terminated_on IS NULL OR s.terminated_on > $as_of)
-        AND ($scope IS NULL OR list_contains($scope, s.market))
+        WHERE s.terminated_on IS NULL OR s.terminated_on > $as_of
     ) AS live_team,
     grouping(l.seller_id) AS is_total
 FROM leaders l
@@ -178,7 +177,6 @@ ORDER BY is_total, live_team DESC, l.seller_id
 _LIVE = """
 SELECT count(*) AS live FROM sellers
 WHERE enrolled_on <= $as_of AND (terminated_on IS NULL OR terminated_on > $as_of)
-  AND ($scope IS NULL OR list_contains($scope, market))
 """
 
 
@@ -191,7 +189,7 @@ class DownlineAtRisk:
     language, rank, live_team (everyone below that leader; nested downlines overlap).
     The totals are distinct: ``sponsors_who_left`` counts each sponsor once, and
     ``live_below_lapsed`` each live seller once however many lapsed leaders are above them;
-    ``live_sellers`` is every live seller in scope, the downlines' universe.
+    ``live_sellers`` is every live seller of the user's company, the downlines' universe.
     """
 
     orphaned: pl.DataFrame
@@ -203,10 +201,9 @@ class DownlineAtRisk:
 
 
 def downline_at_risk(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     *,
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
     leader_rank: str = "Manager",
 ) -> DownlineAtRisk:
@@ -215,19 +212,19 @@ def downline_at_risk(
     Orphaned: live sellers whose sponsor left in the 90 days up to the as-of date, by market,
     language and rank, with how many sponsors left. Lapsed leaders: live sellers at
     ``leader_rank`` or above with no sale, enrolment or app use in the last 60 days, each
-    with the live size of their whole downline (everyone below them) inside ``scope``: a
-    downline crosses markets, and a scoped user never reads a count of sellers outside
-    theirs. Largest first.
+    with the live size of their whole downline (everyone below them in the user's company: a
+    scoped user's tree holds no seller outside their markets). Largest first.
 
     Leader A above leader B above seller C, both lapsed: A's row counts B and C (2), B's
     row C (1); the distinct total below lapsed leaders is 2, not 3.
     """
     where.check(cfg)
-    check_scope(where, scope)
-    win = window(where, data_range(con))
+    check_scope(where, company.scope)
+    con = company.con
+    win = window(where, data_range(company))
     params = {
         **win.params(),
-        **filter_params(where, scope, cfg),
+        **filter_params(where, cfg),
         "leader_rank": cfg.rank_index(leader_rank),
     }
 

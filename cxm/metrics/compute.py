@@ -1,8 +1,9 @@
 """KPI values for a segment and period, each with its base count ``n``.
 
 `compute` sums the measures of the seller base (``cxm.segments.sql``) over the requested
-breakdown in one SQL query, then combines them per KPI kind. Scope is a required keyword on
-every function that reads the warehouse; it is applied inside the SQL as a bind parameter.
+breakdown in one SQL query, then combines them per KPI kind. Every function that reads the
+warehouse takes the user's company (`cxm.warehouse.scoped.Scoped`): its tables are already cut
+to the user's markets, so no SQL here carries the scope.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from cxm.segments.sql import (
     Window,
     filter_params,
 )
+from cxm.warehouse.scoped import Scoped
 
 #: A median's values as a SQL list over the seller base, and the scale applied to them (its
 #: order-statistic interval is read from the same sorted list; see `stats.median_bounds_sql`).
@@ -52,7 +54,7 @@ class DataRange:
     loaded_to: dt.date | None = None
 
 
-def data_range(con: duckdb.DuckDBPyConnection) -> DataRange:
+def data_range(company: Scoped) -> DataRange:
     """Return the loaded data's first day and as-of date (the newest load's).
 
     Raises
@@ -61,6 +63,7 @@ def data_range(con: duckdb.DuckDBPyConnection) -> DataRange:
         When the warehouse holds no sellers or no seller facts (built before facts existed),
         or facts of an earlier shape (a product-line fact by month, not by day).
     """
+    con = company.con
     try:
         first, last = con.execute(
             "SELECT min(enrolled_on), max(enrolled_on) FROM sellers"
@@ -154,12 +157,11 @@ def _dims(by: Sequence[Dimension | str], limit: int = MAX_DIMENSIONS) -> list[st
 
 
 def measure_sums(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     measures: Sequence[str],
     *,
     by: Sequence[Dimension | str],
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
     win: Window,
 ) -> pl.DataFrame:
@@ -169,18 +171,15 @@ def measure_sums(
     from the registry and the `Dimension` enum only.
     """
     dims = tuple(_dims(by, limit=len(Dimension)))
-    return measure_sums_many(con, measures, bys=[dims], where=where, scope=scope, cfg=cfg, win=win)[
-        dims
-    ]
+    return measure_sums_many(company, measures, bys=[dims], where=where, cfg=cfg, win=win)[dims]
 
 
 def measure_sums_many(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     measures: Sequence[str],
     *,
     bys: Sequence[Sequence[str]],
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
     win: Window,
 ) -> dict[tuple[str, ...], pl.DataFrame]:
@@ -214,8 +213,8 @@ def measure_sums_many(
     grouping = ", ".join(f"({', '.join(b)})" for b in sets)
     group = f" GROUP BY GROUPING SETS ({grouping})" if dims else ""
     sql = f"SELECT {select} FROM ({SELLER_BASE}) b{group}"
-    params = {**win.params(), **filter_params(where, scope, cfg)}
-    out = con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
+    params = {**win.params(), **filter_params(where, cfg)}
+    out = company.con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
     for name, (plus, less) in DERIVED_MEASURES.items():
         if name in measures:
             out = out.with_columns((pl.col(plus) - pl.col(less)).alias(name))
@@ -241,7 +240,7 @@ def measure_sums_many(
     return result
 
 
-def _corporate(con, kpi: Kpi, dims, where, scope, win) -> pl.DataFrame:
+def _corporate(con, kpi: Kpi, dims, where, win) -> pl.DataFrame:
     questions = list(GAP_QUESTIONS[kpi.corporate])
     sql = """
         SELECT market, count(*) AS corporate_n,
@@ -249,14 +248,12 @@ def _corporate(con, kpi: Kpi, dims, where, scope, win) -> pl.DataFrame:
         FROM fact_answers
         WHERE respondent_type = 'corporate' AND list_contains($questions, question)
           AND answered_on BETWEEN $start AND $end
-          AND ($scope IS NULL OR list_contains($scope, market))
           AND ($f_markets IS NULL OR list_contains($f_markets, market))
         GROUP BY market"""
     params = {
         "questions": questions,
         "start": win.start,
         "end": win.end,
-        "scope": list(scope.markets) if scope.markets is not None else None,
         "f_markets": list(where.markets) or None,
     }
     per_market = (
@@ -295,12 +292,11 @@ def _value(kpi: Kpi, sums: pl.DataFrame) -> tuple[pl.Expr, pl.Expr]:
 
 
 def compute(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     kpi_ids: Sequence[str],
     *,
     by: Sequence[Dimension | str] = (),
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
     data: DataRange | None = None,
     use_cube: bool = True,
@@ -320,21 +316,20 @@ def compute(
     BadFilter
         For an unknown KPI, dimension, market, rank, language or a period outside the data.
     OutOfScope
-        When the filter names a market outside ``scope``.
+        When the filter names a market outside the user's scope.
     """
     dims = tuple(_dims(by))
     return compute_many(
-        con, kpi_ids, bys=[dims], where=where, scope=scope, cfg=cfg, data=data, use_cube=use_cube
+        company, kpi_ids, bys=[dims], where=where, cfg=cfg, data=data, use_cube=use_cube
     )[dims]
 
 
 def compute_many(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     kpi_ids: Sequence[str],
     *,
     bys: Sequence[Sequence[Dimension | str]],
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
     data: DataRange | None = None,
     use_cube: bool = True,
@@ -347,9 +342,10 @@ def compute_many(
     """
     kpis = [get(k) for k in dict.fromkeys(kpi_ids)]
     where.check(cfg)
-    check_scope(where, scope)
+    check_scope(where, company.scope)
+    con = company.con
     sets = list(dict.fromkeys(tuple(_dims(b)) for b in bys))
-    win = window(where, data or data_range(con))
+    win = window(where, data or data_range(company))
     lines = [k for k in kpis if k.grain == "product_line"]
     sellers = [k for k in kpis if k.grain == "seller"]
     if lines and not any("product_line" in b for b in sets):
@@ -367,11 +363,11 @@ def compute_many(
         # Imported here: the cube is built with this module's functions.
         from cxm.metrics import cube
 
-        if cube.answers(con, sellers, sets, where):
+        if cube.answers(company, sellers, sets, where):
             read = {
-                b: cube.trend(
-                    con, sellers, [where.period], by=b, where=where, scope=scope, cfg=cfg
-                ).drop("month")
+                b: cube.trend(company, sellers, [where.period], by=b, where=where, cfg=cfg).drop(
+                    "month"
+                )
                 for b in sets
             }
             # A segment nobody is in has no cube rows; the base gives its total row (n 0).
@@ -380,11 +376,10 @@ def compute_many(
     frames: dict[tuple[str, ...], list[pl.DataFrame]] = {b: [] for b in sets}
     if sellers:
         sums = measure_sums_many(
-            con,
+            company,
             [m for k in sellers for m in (*k.measures, *stats.moments(k))],
             bys=sets,
             where=where,
-            scope=scope,
             cfg=cfg,
             win=win,
         )
@@ -395,22 +390,22 @@ def compute_many(
                     sums[b],
                     list(b),
                     cfg,
-                    lambda kpi, b=b: _corporate(con, kpi, list(b), where, scope, win),
+                    lambda kpi, b=b: _corporate(con, kpi, list(b), where, win),
                 )
             )
     for b in sets if lines else ():
         frames[b].append(
-            kpi_rows(lines, _line_sums(con, list(b), where, scope, cfg, win), list(b), cfg, None)
+            kpi_rows(lines, _line_sums(con, list(b), where, cfg, win), list(b), cfg, None)
         )
     return {b: pl.concat(parts, how="vertical_relaxed") for b, parts in frames.items()}
 
 
-def _line_sums(con, dims, where, scope, cfg, win) -> pl.DataFrame:
+def _line_sums(con, dims, where, cfg, win) -> pl.DataFrame:
     cols = [f"l.{d}" if d == "product_line" else f"b.{d}" for d in dims]
     select = "".join(f"{c} AS {d}, " for c, d in zip(cols, dims, strict=True))
     group = f"GROUP BY {', '.join(cols)} ORDER BY {', '.join(cols)}" if dims else ""
     sql = LINE_BUYERS.format(select=select, group=group)
-    params = {**win.params(), **filter_params(where, scope, cfg)}
+    params = {**win.params(), **filter_params(where, cfg)}
     out = con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
     sums = ("line_buyers", "line_rebuyers", "line_buyers_open")
     return out.with_columns(pl.col(c).cast(pl.Float64) for c in sums)
@@ -451,13 +446,8 @@ def kpi_rows(kpis, sums: pl.DataFrame, keys: list[str], cfg: CompanyConfig, corp
 
 
 def one(
-    con: duckdb.DuckDBPyConnection,
-    kpi_id: str,
-    *,
-    where: SegmentFilter,
-    scope: Scope,
-    cfg: CompanyConfig,
+    company: Scoped, kpi_id: str, *, where: SegmentFilter, cfg: CompanyConfig
 ) -> tuple[float | None, int]:
     """Return (value, n) of one KPI for the whole segment."""
-    row = compute(con, [kpi_id], where=where, scope=scope, cfg=cfg).row(0, named=True)
+    row = compute(company, [kpi_id], where=where, cfg=cfg).row(0, named=True)
     return row["value"], row["n"]

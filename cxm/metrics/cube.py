@@ -15,7 +15,6 @@ from collections.abc import Sequence
 import duckdb
 import polars as pl
 
-from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.metrics import stats
 from cxm.metrics.compute import DataRange, kpi_rows, measure_sums
@@ -23,6 +22,7 @@ from cxm.metrics.kpis import DERIVED_MEASURES, KPIS, LIST_MEASURES, Kpi
 from cxm.segments.filter import SegmentFilter
 from cxm.segments.periods import Period
 from cxm.segments.sql import Window
+from cxm.warehouse.scoped import Scoped
 
 CUBE_DIMS = ("market", "language", "rank", "status")
 CUBE_MONTHS = 13  # a 12-month trend ending at the newest month
@@ -45,7 +45,10 @@ def cube_measures() -> list[str]:
 
 
 def build(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, data: DataRange) -> int:
-    """(Re)build the cube for the months up to ``data.as_of``; return its row count."""
+    """(Re)build the cube for the months up to ``data.as_of``; return its row count.
+
+    Runs inside a load (or a scope's build), on the company ``con`` holds.
+    """
     measures = cube_measures()
     last = Period.month_of(data.as_of)
     frames = []
@@ -55,11 +58,10 @@ def build(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, data: DataRange) -
             continue
         where = SegmentFilter(period=month)
         sums = measure_sums(
-            con,
+            Scoped.everywhere(con),
             measures,
             by=list(CUBE_DIMS[:2]) + list(CUBE_DIMS[2:]),
             where=where,
-            scope=Scope.everywhere(),
             cfg=cfg,
             win=Window.of(month, data.as_of),
         )
@@ -84,7 +86,7 @@ def covers(kpis: Sequence[Kpi], by: Sequence[str], where: SegmentFilter) -> bool
 
 
 def answers(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     kpis: Sequence[Kpi],
     bys: Sequence[Sequence[str]],
     where: SegmentFilter,
@@ -92,18 +94,19 @@ def answers(
     """Return whether the cube holds ``where``'s period (one month) for these breakdowns."""
     if where.period.kind != "month" or not all(covers(kpis, b, where) for b in bys):
         return False
+    con = company.con
     try:
         first, last = con.execute(f"SELECT min(month), max(month) FROM {TABLE}").fetchall()[0]
     except duckdb.CatalogException:  # a warehouse loaded before the cube existed
         return False
-    return first is not None and first <= where.period.start <= last and holds(con, kpis)
+    return first is not None and first <= where.period.start <= last and holds(company, kpis)
 
 
-def holds(con: duckdb.DuckDBPyConnection, kpis: Sequence[Kpi]) -> bool:
+def holds(company: Scoped, kpis: Sequence[Kpi]) -> bool:
     """Return whether the cube has a column for every measure of ``kpis``: a cube built by an
     older load, before a measure existed, cannot answer for it (the base does instead)."""
     try:
-        held = {c[0] for c in con.execute(f"DESCRIBE {TABLE}").fetchall()}
+        held = {c[0] for c in company.con.execute(f"DESCRIBE {TABLE}").fetchall()}
     except duckdb.CatalogException:
         return False
     return {p for k in kpis for m in k.measures for p in DERIVED_MEASURES.get(m, (m,))} <= held
@@ -115,24 +118,28 @@ SELECT CAST(date_trunc('month', answered_on) AS DATE) AS month, {market}
 FROM fact_answers
 WHERE respondent_type = 'corporate' AND list_contains($questions, question)
   AND answered_on BETWEEN $first AND $last
-  AND ($scope IS NULL OR list_contains($scope, market))
   AND ($f_markets IS NULL OR list_contains($f_markets, market))
 GROUP BY CAST(date_trunc('month', answered_on) AS DATE) {group}
 """
 
 
 def trend(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     kpis: Sequence[Kpi],
     months: list[Period],
     *,
     by: Sequence[str],
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
 ) -> pl.DataFrame:
-    """Return the KPIs for each of ``months`` from the cube (month, dims, kpi_id, value, n)."""
+    """Return the KPIs for each of ``months`` from the cube (month, dims, kpi_id, value, n).
+
+    The cube read is the user's company's own (built from its cut facts), so no market
+    condition here is the scope; ``$f_markets`` is the filter.
+    """
     from cxm.metrics.compute import GAP_QUESTIONS
+
+    con = company.con
 
     cols = sorted({p for k in kpis for m in k.measures for p in DERIVED_MEASURES.get(m, (m,))})
     # The intervals' sums of squares and seller counts, where the cube holds them (a cube
@@ -145,7 +152,6 @@ def trend(
     sql = f"""
         SELECT {select} FROM {TABLE}
         WHERE list_contains($months, month)
-          AND ($scope IS NULL OR list_contains($scope, market))
           AND ($f_markets IS NULL OR list_contains($f_markets, market))
           AND ($f_languages IS NULL OR list_contains($f_languages, language))
           AND ($f_ranks IS NULL OR list_contains($f_ranks, rank))
@@ -155,7 +161,6 @@ def trend(
         ORDER BY {", ".join(["month", *dims])}"""
     params = {
         "months": [m.start for m in months],
-        "scope": list(scope.markets) if scope.markets is not None else None,
         "f_markets": list(where.markets) or None,
         "f_languages": list(where.languages) or None,
         "f_ranks": list(where.ranks) or None,
@@ -181,7 +186,6 @@ def trend(
                     "questions": list(GAP_QUESTIONS[kpi.corporate]),
                     "first": min(m.start for m in months),
                     "last": max(m.end for m in months),
-                    "scope": params["scope"],
                     "f_markets": params["f_markets"],
                 },
             )

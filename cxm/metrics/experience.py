@@ -13,15 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import duckdb
 import polars as pl
 
-from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.metrics.compute import check_scope, data_range, window
 from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
 from cxm.segments.order import sort_segments
 from cxm.segments.sql import CUSTOMER_QUESTIONS, SELLER_BASE, SELLER_QUESTIONS, filter_params
+from cxm.warehouse.scoped import Scoped
 
 ATTRIBUTES = ("quality", "value", "service", "ease", "delivery", "tools", "training")
 CUSTOMER_ATTRIBUTES = CUSTOMER_QUESTIONS
@@ -44,18 +43,16 @@ SELECT {dims} question AS attribute, count(*) AS answers,
 FROM fact_answers
 WHERE respondent_type = 'corporate' AND question <> 'nps'
   AND answered_on BETWEEN $start AND $end
-  AND ($scope IS NULL OR list_contains($scope, market))
   AND ($f_markets IS NULL OR list_contains($f_markets, market))
 GROUP BY {group} question
 """
 
 
 def attribute_gaps(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     *,
     by: Sequence[Dimension | str] = (),
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
 ) -> pl.DataFrame:
     """Return one row per segment and attribute: top-box shares and the gaps, in pp.
@@ -67,10 +64,11 @@ def attribute_gaps(
     everywhere (`cxm.segments.order`: ranks up the ladder), attributes in `ATTRIBUTES` order.
     """
     where.check(cfg)
-    check_scope(where, scope)
+    check_scope(where, company.scope)
+    con = company.con
     dims = [parse_dimension(str(d)).value for d in by]
-    win = window(where, data_range(con))
-    params = {**win.params(), **filter_params(where, scope, cfg)}
+    win = window(where, data_range(company))
+    params = {**win.params(), **filter_params(where, cfg)}
     cols = "".join(f"b.{d}, " for d in dims)
     sql = _ANSWERS.format(dims=cols, group=cols)
     counts = [pl.col(c).cast(pl.Float64) for c in ("answers", "top_box", "top_two_box")]
@@ -159,10 +157,9 @@ GROUP BY a.question
 
 
 def drivers(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     *,
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
 ) -> pl.DataFrame:
     """Return how much each customer attribute drives customer NPS, in the segment.
@@ -173,9 +170,10 @@ def drivers(
     ones count 0), so importances sum to 1. Columns: attribute, correlation, importance, n.
     """
     where.check(cfg)
-    check_scope(where, scope)
-    win = window(where, data_range(con))
-    params = {**win.params(), **filter_params(where, scope, cfg)}
+    check_scope(where, company.scope)
+    con = company.con
+    win = window(where, data_range(company))
+    params = {**win.params(), **filter_params(where, cfg)}
     out = con.sql(_DRIVERS, params={k: v for k, v in params.items() if f"${k}" in _DRIVERS}).pl()
     positive = pl.col("correlation").clip(lower_bound=0).fill_null(0).fill_nan(0)
     total = out.select(positive.sum()).item() if out.height else 0

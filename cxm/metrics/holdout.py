@@ -16,9 +16,9 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from cxm.access import Scope
 from cxm.errors import CxmError
 from cxm.metrics import clv
+from cxm.warehouse.scoped import Scoped
 
 #: The holdout the model is checked on, and the most customers sampled for that check.
 HOLDOUT_WEEKS = 26
@@ -131,23 +131,18 @@ def check(
     return calibration, tracking
 
 
-def _markets(scope: Scope, markets: Sequence[str]) -> list[str] | None:
-    """Return the markets to read (None: every market), within the user's scope."""
-    if markets:
-        return [m for m in markets if scope.allows(m)]
-    return list(scope.markets) if scope.markets is not None else None
-
-
 def calibration(
-    con: duckdb.DuckDBPyConnection, *, scope: Scope, markets: Sequence[str] = ()
+    company: Scoped, *, markets: Sequence[str] = ()
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Return the holdout check summed over the markets in scope (and in ``markets``).
+    """Return the holdout check summed over the user's company's markets (or ``markets``).
 
     (by frequency: ``bucket`` 0..7 with 7 meaning 7 or more, ``customers``, ``actual`` and
     ``predicted`` mean repeat purchases in the holdout; weekly: ``week``, cumulative
     ``actual`` and ``predicted`` repeat purchases). Empty frames when nothing was checked.
+    A market outside the user's company has no rows there.
     """
-    params = {"markets": _markets(scope, markets)}
+    con = company.con
+    params = {"markets": list(markets) or None}
     where = "WHERE $markets IS NULL OR list_contains($markets, market)"
     by_frequency = con.sql(
         f"""SELECT bucket, sum(customers) AS customers,

@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 import duckdb
 import polars as pl
 
-from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.errors import BadFilter
 from cxm.metrics import cube, stats
@@ -22,6 +21,7 @@ from cxm.metrics.kpis import get
 from cxm.metrics.targets import target_of, targets_for
 from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
 from cxm.segments.periods import COMPARE_WORDS, Period, Span, compared_span
+from cxm.warehouse.scoped import Scoped
 
 _KEYS = ["kpi_id"]
 
@@ -132,12 +132,11 @@ def data_for(comparison: Comparison, data: DataRange) -> DataRange:
 
 
 def segment_report(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     kpi_ids: Sequence[str],
     *,
     by: Sequence[Dimension | str] = (),
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
 ) -> pl.DataFrame:
     """Return KPIs x segments with value, n, small, previous, change, company and target.
@@ -146,7 +145,7 @@ def segment_report(
     period before or a year earlier; for a period "to date", the same elapsed days of it),
     null when there is none; ``change`` is value minus previous, in the KPI's unit (shares as
     0..1, so a change of 0.021 reads +2.1 pp); ``company`` is the KPI for every seller in the
-    user's scope, same period; ``target`` is the most specific `kpi_targets` row that applies
+    user's company, same period; ``target`` is the most specific `kpi_targets` row that applies
     (a segment target over the company-wide one), else null.
 
     Raises
@@ -155,41 +154,40 @@ def segment_report(
         As `compute` does.
     """
     dims = tuple(Dimension(str(d)).value for d in by)
-    return segment_reports(con, kpi_ids, bys=[dims], where=where, scope=scope, cfg=cfg)[dims]
+    return segment_reports(company, kpi_ids, bys=[dims], where=where, cfg=cfg)[dims]
 
 
 def segment_reports(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     kpi_ids: Sequence[str],
     *,
     bys: Sequence[Sequence[Dimension | str]],
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
 ) -> dict[tuple[str, ...], pl.DataFrame]:
     """Return `segment_report` for several breakdowns, from two passes over the seller base
     (this period and the one before; a third when the filter narrows the company)."""
-    data = data_range(con)
+    data = data_range(company)
     sets = [tuple(Dimension(str(d)).value for d in b) for b in bys]
     everyone = where.is_everyone()
     wanted = [*sets, ()] if everyone else sets
-    current = compute_many(con, kpi_ids, bys=wanted, where=where, scope=scope, cfg=cfg, data=data)
+    current = compute_many(company, kpi_ids, bys=wanted, where=where, cfg=cfg, data=data)
     compared = comparison(where, data)
     previous = _previous(
-        con, kpi_ids, sets, compared.previous_filter(where), scope, cfg, data_for(compared, data)
+        company, kpi_ids, sets, compared.previous_filter(where), cfg, data_for(compared, data)
     )
     company_rows = (
         current[()]
         if everyone
-        else compute(con, kpi_ids, where=where.segment_only(), scope=scope, cfg=cfg, data=data)
+        else compute(company, kpi_ids, where=where.segment_only(), cfg=cfg, data=data)
     )
-    company = company_rows.select("kpi_id", pl.col("value").alias("company"))
-    targets = targets_for(con, where.period, cfg)
+    whole = company_rows.select("kpi_id", pl.col("value").alias("company"))
+    targets = targets_for(company, where.period, cfg)
     out = {}
     for b in sets:
         keys = [*b, *_KEYS]
         rows = (
-            current[b].join(previous[b], on=keys, how="left").join(company, on="kpi_id", how="left")
+            current[b].join(previous[b], on=keys, how="left").join(whole, on="kpi_id", how="left")
         )
         rows = rows.with_columns(
             (pl.col("value") - pl.col("previous")).alias("change"),
@@ -216,13 +214,11 @@ def segment_reports(
     return out
 
 
-def _previous(con, kpi_ids, sets, before: SegmentFilter | None, scope, cfg, data) -> dict:
+def _previous(company, kpi_ids, sets, before: SegmentFilter | None, cfg, data) -> dict:
     prev = None
     if before is not None:
         try:
-            prev = compute_many(
-                con, kpi_ids, bys=sets, where=before, scope=scope, cfg=cfg, data=data
-            )
+            prev = compute_many(company, kpi_ids, bys=sets, where=before, cfg=cfg, data=data)
         except BadFilter as exc:
             if exc.code != "period_outside_data":
                 raise
@@ -252,13 +248,12 @@ def _previous(con, kpi_ids, sets, before: SegmentFilter | None, scope, cfg, data
 
 
 def trend(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     kpi_ids: Sequence[str],
     *,
     months: int = 12,
     by: Sequence[Dimension | str] = (),
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
 ) -> pl.DataFrame:
     """Return each KPI month by month: the months up to the end of ``where``'s period.
@@ -267,18 +262,22 @@ def trend(
     ``partial``: true for a month the data stops inside (its sums are "to date", say so on
     the chart). Months before the data starts are left out.
     """
-    data = data_range(con)
+    data = data_range(company)
     kpis = [get(k) for k in dict.fromkeys(kpi_ids)]
     dims = [parse_dimension(str(d)).value for d in by]
     where.check(cfg)
-    check_scope(where, scope)
+    check_scope(where, company.scope)
     months = cube.months_up_to(where.period.end, data, months)
-    if cube.covers(kpis, dims, where) and _in_cube(con, months) and cube.holds(con, kpis):
-        out = cube.trend(con, kpis, months, by=dims, where=where, scope=scope, cfg=cfg)
+    if (
+        cube.covers(kpis, dims, where)
+        and _in_cube(company.con, months)
+        and cube.holds(company, kpis)
+    ):
+        out = cube.trend(company, kpis, months, by=dims, where=where, cfg=cfg)
     else:
         frames = [
             compute(
-                con, kpi_ids, by=dims, where=where.with_period(m), scope=scope, cfg=cfg, data=data
+                company, kpi_ids, by=dims, where=where.with_period(m), cfg=cfg, data=data
             ).with_columns(pl.lit(m.start).alias("month"))
             for m in months
         ]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 
-import duckdb
 import polars as pl
 from pydantic import ValidationError
 
@@ -18,6 +17,7 @@ from cxm.errors import BadFilter, ImportIssue
 from cxm.metrics.kpis import BY_ID, Kpi, get
 from cxm.segments.filter import SegmentFilter
 from cxm.segments.periods import Period
+from cxm.warehouse.scoped import Scoped
 
 #: The filter fields a target's segment may use (a segment is a filter without a period).
 SEGMENT_KEYS = (
@@ -147,7 +147,7 @@ def enclosing(period: Period) -> list[Period]:
     ]
 
 
-def targets_for(con: duckdb.DuckDBPyConnection, period: Period, cfg: CompanyConfig) -> list[dict]:
+def targets_for(company: Scoped, period: Period, cfg: CompanyConfig) -> list[dict]:
     """Return the targets that apply to ``period``: kpi_id, segment (a dict), target, period.
 
     A target set for the period itself comes first. A rate, share or score KPI (not a count
@@ -157,7 +157,7 @@ def targets_for(con: duckdb.DuckDBPyConnection, period: Period, cfg: CompanyConf
     out: list[dict] = []
     have: set[tuple] = set()
     for i, p in enumerate(enclosing(period)):
-        rows = con.execute(
+        rows = company.con.execute(
             "SELECT kpi_id, segment, target FROM kpi_targets WHERE period = ?", [p.label()]
         ).fetchall()
         for k, s, t in rows:

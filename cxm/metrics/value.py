@@ -26,12 +26,12 @@ import duckdb
 import numpy as np
 import polars as pl
 
-from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.errors import CxmError
 from cxm.logs import event
 from cxm.metrics import clv
 from cxm.metrics.holdout import check, empty_calibration, empty_tracking
+from cxm.warehouse.scoped import Scoped
 
 log = logging.getLogger(__name__)
 #: A market gets its own fit with at least this many customers, this many of them repeaters.
@@ -288,19 +288,17 @@ def build(
     return rows
 
 
-def fit_table(con: duckdb.DuckDBPyConnection, *, scope: Scope) -> pl.DataFrame:
+def fit_table(company: Scoped) -> pl.DataFrame:
     """Return the fits of the newest load, one row per model parameter: which market the fit
     is for and which it is also used for, the model, the parameter's estimate and standard
-    error, the fit's log-likelihood, customers and whether it converged. A scoped user sees
-    only the fits of their markets (the company-wide fit counts every market's customers)."""
-    allowed = list(scope.markets) if scope.markets is not None else None
-    fits = con.sql(
+    error, the fit's log-likelihood, customers and whether it converged. The fits are the
+    user's company's own: for a scoped user, fitted on the customers of their markets (the
+    company-wide fit too)."""
+    fits = company.con.sql(
         """SELECT fitted_for, used_for, model, parameters, standard_errors, log_likelihood,
                   customers, converged
            FROM clv_fits
-           WHERE $allowed IS NULL OR list_contains($allowed, fitted_for)
-           ORDER BY fitted_for = 'company' DESC, fitted_for, model""",
-        params={"allowed": allowed},
+           ORDER BY fitted_for = 'company' DESC, fitted_for, model"""
     ).pl()
     rows = []
     for fit in fits.iter_rows(named=True):

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-import duckdb
-
-from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.metrics.compute import check_scope, data_range, window
 from cxm.metrics.value import AT_RISK
 from cxm.reports.segment import SegmentTable, Stamp
 from cxm.segments.filter import SegmentFilter
 from cxm.segments.sql import SELLER_BASE, filter_params
+from cxm.warehouse.scoped import Scoped
 
 _AT_RISK = f"""
 WITH b AS ({SELLER_BASE})
@@ -28,15 +26,14 @@ SELECT v.customer_id, v.seller_id, c.market, c.language, b.rank AS seller_rank,
 FROM fact_customer_value v
 JOIN b ON b.seller_id = v.seller_id
 JOIN customers c ON c.customer_id = v.customer_id
-WHERE v.at_risk = 1 AND ($scope IS NULL OR list_contains($scope, c.market))
+WHERE v.at_risk = 1
 ORDER BY v.clv_12m DESC, v.customer_id"""
 
 
 def at_risk_customers(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     *,
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
     generated_by: str,
     now: dt.datetime | None = None,
@@ -47,18 +44,18 @@ def at_risk_customers(
     expected_spend, clv_12m.
     """
     where.check(cfg)
-    check_scope(where, scope)
-    data = data_range(con)
+    check_scope(where, company.scope)
+    con = company.con
+    data = data_range(company)
     win = window(where, data)
-    params = {**win.params(), **filter_params(where, scope, cfg)}
+    params = {**win.params(), **filter_params(where, cfg)}
     rows = con.sql(_AT_RISK, params={k: v for k, v in params.items() if f"${k}" in _AT_RISK}).pl()
     kept = rows.filter("consented").drop("consented")
     stamp = Stamp.of(
-        con,
+        company,
         title=f"At-risk customers (probability still active under {AT_RISK:.0%}) who "
         "consented to personalised contact",
         where=where,
-        scope=scope,
         as_of=data.as_of,
         rows=kept.height,
         generated_by=generated_by,

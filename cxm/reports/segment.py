@@ -13,10 +13,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import duckdb
 import polars as pl
 
-from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.metrics import report
 from cxm.metrics.compute import data_range, window
@@ -24,6 +22,7 @@ from cxm.metrics.kpis import get
 from cxm.segments.filter import DIMENSION_LABELS, Dimension, SegmentFilter, parse_dimension
 from cxm.segments.order import sort_segments
 from cxm.warehouse import store
+from cxm.warehouse.scoped import Scoped
 
 #: Columns a suppressed cell loses (its n stays, so a reader sees why).
 SUPPRESSED = ("value", "previous", "change", "se", "ci_low", "ci_high", "change_p", "clear_change")
@@ -55,11 +54,10 @@ class Stamp:
     @classmethod
     def of(
         cls,
-        con: duckdb.DuckDBPyConnection,
+        company: Scoped,
         *,
         title: str,
         where: SegmentFilter,
-        scope: Scope,
         as_of: dt.date,
         rows: int,
         generated_by: str,
@@ -69,14 +67,14 @@ class Stamp:
         left_out: str | None = None,
         compared: str | None = None,
     ) -> Stamp:
-        """Return the stamp of a report cut by ``where`` and ``scope`` from ``con``'s load."""
+        """Return the stamp of a report cut by ``where`` from the user's company's load."""
         return cls(
             title=title,
             filters=where.describe(),
             period=where.period.label(),
             as_of=as_of,
-            data_load=_load(con),
-            scope=scope.describe(),
+            data_load=_load(company),
+            scope=company.scope.describe(),
             generated_by=generated_by,
             generated_at=(now or dt.datetime.now()).replace(microsecond=0),
             rows=rows,
@@ -126,8 +124,8 @@ def _dims(by: Sequence[Dimension | str]) -> tuple[str, ...]:
     return tuple(parse_dimension(str(d)).value for d in by)
 
 
-def _load(con: duckdb.DuckDBPyConnection) -> str:
-    history = store.load_history(con)
+def _load(company: Scoped) -> str:
+    history = store.load_history(company.con)
     if not history:
         return "unknown"
     newest = history[0]
@@ -136,12 +134,11 @@ def _load(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def segment_table(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     kpi_ids: Sequence[str],
     *,
     by: Sequence[Dimension | str],
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
     generated_by: str,
     now: dt.datetime | None = None,
@@ -159,13 +156,12 @@ def segment_table(
     Raises
     ------
     BadFilter, OutOfScope
-        For an unknown KPI or dimension, a period with no data, a market outside ``scope``.
+        For an unknown KPI or dimension, a period with no data, a market outside the
+        user's scope.
     """
     dims = _dims(by)
     kpis = [get(k) for k in dict.fromkeys(kpi_ids)]
-    rows = report.segment_report(
-        con, [k.id for k in kpis], by=dims, where=where, scope=scope, cfg=cfg
-    )
+    rows = report.segment_report(company, [k.id for k in kpis], by=dims, where=where, cfg=cfg)
     labels = {k.id: k.label for k in kpis}
     units = {k.id: k.unit for k in kpis}
     small = pl.col("small")
@@ -201,14 +197,13 @@ def segment_table(
         dims,
         first=["kpi_id"],
     )
-    data = data_range(con)
+    data = data_range(company)
     win = window(where, data)
     by_words = " x ".join(DIMENSION_LABELS[Dimension(d)] for d in dims) or "company"
     stamp = Stamp.of(
-        con,
+        company,
         title=f"{len(kpis)} KPI{'s' if len(kpis) != 1 else ''} by {by_words}",
         where=where,
-        scope=scope,
         as_of=win.as_of,
         rows=frame.height,
         generated_by=generated_by,

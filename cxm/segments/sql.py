@@ -1,10 +1,11 @@
-"""A `SegmentFilter` and a `Scope` as parameterised SQL over the seller facts.
+"""A `SegmentFilter` as parameterised SQL over the seller facts.
 
 `seller_base` is the one query every seller-grain KPI reads: one row per seller enrolled by the
 as-of date, with the seller's segment as of that date (rank, market, language, status, tenure
 band, training tier, cohort) and one column per measure (docs/metrics.md). Every value from the
-filter and the scope is a bind parameter; the only names spliced into the text are dimension
-and measure names from this package's declarations.
+filter is a bind parameter; the only names spliced into the text are dimension and measure
+names from this package's declarations. The market scope is not here: the facts read are
+already the user's company (`cxm.warehouse.scoped`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.segments.cut import CUT_CTES, SELLER_MONTHS
 from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS, Dimension, SegmentFilter
@@ -101,14 +101,13 @@ def _case(expr: str, bands: tuple[tuple[str, int], ...]) -> str:
     return f"CASE {arms} END"
 
 
-def filter_params(where: SegmentFilter, scope: Scope, cfg: CompanyConfig) -> dict:
-    """Return the bind parameters of the segment filter and the market scope."""
+def filter_params(where: SegmentFilter, cfg: CompanyConfig) -> dict:
+    """Return the bind parameters of the segment filter (the scope is the data's own)."""
 
     def listed(values):
         return list(values) if values else None
 
     return {
-        "scope": list(scope.markets) if scope.markets is not None else None,
         "f_markets": listed(where.markets),
         "f_languages": listed(where.languages),
         "f_ranks": listed(where.ranks),
@@ -122,8 +121,7 @@ def filter_params(where: SegmentFilter, scope: Scope, cfg: CompanyConfig) -> dic
 
 #: The conditions `filter_params` binds; applied to the seller base.
 SEGMENT_WHERE = """
-    ($scope IS NULL OR list_contains($scope, market))
-    AND ($f_markets IS NULL OR list_contains($f_markets, market))
+    ($f_markets IS NULL OR list_contains($f_markets, market))
     AND ($f_languages IS NULL OR list_contains($f_languages, language))
     AND ($f_ranks IS NULL OR list_contains($f_ranks, rank))
     AND ($f_rank_min IS NULL OR rank_index >= $f_rank_min)

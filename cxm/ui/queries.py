@@ -41,13 +41,13 @@ def config() -> CompanyConfig:
 
 
 @_cached
-def _data_range(gen: tuple) -> DataRange:
-    return data_range(warehouse.cursor())
+def _data_range(gen: tuple, scope: Scope) -> DataRange:
+    return data_range(warehouse.company(scope))
 
 
-def data() -> DataRange:
-    """Return the loaded data's first day and as-of date."""
-    return _data_range(_gen())
+def data(scope: Scope) -> DataRange:
+    """Return the first day and as-of date of the data of the user's company."""
+    return _data_range(_gen(), scope)
 
 
 @_cached
@@ -67,9 +67,7 @@ def last_load() -> tuple[str, object] | None:
 
 @_cached
 def _report(gen, kpis: tuple, by: tuple, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
-    return report.segment_report(
-        warehouse.cursor(), kpis, by=by, where=where, scope=scope, cfg=config()
-    )
+    return report.segment_report(warehouse.company(scope), kpis, by=by, where=where, cfg=config())
 
 
 def segment_report(
@@ -82,7 +80,7 @@ def segment_report(
 @_cached
 def _reports(gen, kpis: tuple, bys: tuple, where: SegmentFilter, scope: Scope) -> dict:
     return report.segment_reports(
-        warehouse.cursor(), kpis, bys=bys, where=where, scope=scope, cfg=config()
+        warehouse.company(scope), kpis, bys=bys, where=where, cfg=config()
     )
 
 
@@ -98,7 +96,7 @@ def _trend(
     gen, kpis: tuple, months: int, by: tuple, where: SegmentFilter, scope: Scope
 ) -> pl.DataFrame:
     return report.trend(
-        warehouse.cursor(), kpis, months=months, by=by, where=where, scope=scope, cfg=config()
+        warehouse.company(scope), kpis, months=months, by=by, where=where, cfg=config()
     )
 
 
@@ -116,9 +114,7 @@ def trend(
 
 @_cached
 def _gaps(gen, by: tuple, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
-    return experience.attribute_gaps(
-        warehouse.cursor(), by=by, where=where, scope=scope, cfg=config()
-    )
+    return experience.attribute_gaps(warehouse.company(scope), by=by, where=where, cfg=config())
 
 
 def attribute_gaps(*, by: Sequence[str] = (), where: SegmentFilter, scope: Scope) -> pl.DataFrame:
@@ -128,7 +124,7 @@ def attribute_gaps(*, by: Sequence[str] = (), where: SegmentFilter, scope: Scope
 
 @_cached
 def _drivers(gen, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
-    return experience.drivers(warehouse.cursor(), where=where, scope=scope, cfg=config())
+    return experience.drivers(warehouse.company(scope), where=where, cfg=config())
 
 
 def drivers(*, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
@@ -139,7 +135,7 @@ def drivers(*, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
 @_cached
 def _curves(gen, grain: str, where: SegmentFilter, scope: Scope) -> pl.DataFrame:
     return cohorts.retention_curves(
-        warehouse.cursor(), grain=grain, where=where, scope=scope, cfg=config()
+        warehouse.company(scope), grain=grain, where=where, cfg=config()
     )
 
 
@@ -150,7 +146,7 @@ def retention_curves(*, grain: str, where: SegmentFilter, scope: Scope) -> pl.Da
 
 @_cached
 def _funnel(gen, where: SegmentFilter, scope: Scope) -> dict:
-    return cohorts.fast_start_funnel(warehouse.cursor(), where=where, scope=scope, cfg=config())
+    return cohorts.fast_start_funnel(warehouse.company(scope), where=where, cfg=config())
 
 
 def fast_start_funnel(*, where: SegmentFilter, scope: Scope) -> dict:
@@ -160,7 +156,7 @@ def fast_start_funnel(*, where: SegmentFilter, scope: Scope) -> dict:
 
 @_cached
 def _at_risk(gen, where: SegmentFilter, scope: Scope) -> cohorts.DownlineAtRisk:
-    return cohorts.downline_at_risk(warehouse.cursor(), where=where, scope=scope, cfg=config())
+    return cohorts.downline_at_risk(warehouse.company(scope), where=where, cfg=config())
 
 
 def downline_at_risk(*, where: SegmentFilter, scope: Scope) -> cohorts.DownlineAtRisk:
@@ -170,7 +166,7 @@ def downline_at_risk(*, where: SegmentFilter, scope: Scope) -> cohorts.DownlineA
 
 @_cached
 def _calibration(gen, markets: tuple, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
-    return holdout.calibration(warehouse.cursor(), scope=scope, markets=markets)
+    return holdout.calibration(warehouse.company(scope), markets=markets)
 
 
 def value_calibration(*, where: SegmentFilter, scope: Scope) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -180,7 +176,7 @@ def value_calibration(*, where: SegmentFilter, scope: Scope) -> tuple[pl.DataFra
 
 @_cached
 def _fits(gen, scope: Scope) -> pl.DataFrame:
-    return value.fit_table(warehouse.cursor(), scope=scope)
+    return value.fit_table(warehouse.company(scope))
 
 
 def value_fits(*, scope: Scope) -> pl.DataFrame:
@@ -193,7 +189,7 @@ def _segment_table(gen, kpis: tuple, by: tuple, where: SegmentFilter, scope: Sco
     from cxm.reports import segment_table
 
     return segment_table(
-        warehouse.cursor(), kpis, by=by, where=where, scope=scope, cfg=config(), generated_by=""
+        warehouse.company(scope), kpis, by=by, where=where, cfg=config(), generated_by=""
     )
 
 

@@ -16,7 +16,7 @@ from cxm.metrics.compute import DataRange
 from cxm.metrics.kpis import Kpi, get
 from cxm.metrics.report import comparison
 from cxm.segments.filter import SegmentFilter
-from cxm.ui import access, filters, fmt, queries, tiles
+from cxm.ui import access, filters, fmt, queries, tiles, warehouse
 
 #: (script, title, icon, url path, roles that may open it)
 PAGES = (
@@ -99,7 +99,13 @@ def page(title: str, *, page_params: Sequence[str] = ()) -> PageContext:
     """
     user = require_role(access.current_user(), *Role)
     cfg = queries.config()
-    data = queries.data()
+    if user.scope.markets is not None:
+        with st.spinner(
+            f"Preparing the data of {user.scope.describe()}: the first view of them since "
+            "the last load…"
+        ):
+            warehouse.prepare(user.scope)
+    data = queries.data(user.scope)
     where = filters.segment_filter(user, cfg, data, page_params=page_params)
     st.title(title)
     as_of = min(where.period.end, data.as_of)

@@ -32,7 +32,7 @@ _KEPT = "_cxm_whatif"
 @st.cache_resource(max_entries=8, show_spinner=False)
 @slow_logged
 def _field(gen: tuple, markets: tuple[str, ...] | None) -> Field:
-    field = load_field(warehouse.cursor(), queries.config(), scope=Scope(markets=markets))
+    field = load_field(warehouse.company(Scope(markets=markets)), queries.config())
     field.baseline()  # computed once, with the field
     return field
 

@@ -50,7 +50,7 @@ def create_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(LOADS_DDL)
 
 
-def _tune(con: duckdb.DuckDBPyConnection) -> None:
+def tune(con: duckdb.DuckDBPyConnection) -> None:
     # Loads append whole tables; row order inside a table carries no meaning we rely on.
     con.execute("SET preserve_insertion_order = false")
     # DuckDB's own default is 80% of the machine: CXM_DUCKDB_MEMORY_LIMIT caps it.
@@ -137,7 +137,7 @@ def _rebuild(
             tmp.unlink()
         con = duckdb.connect(str(tmp))
         try:
-            _tune(con)
+            tune(con)
             if not (start_from_current and path.exists()):
                 create_schema(con)
             # No transaction: the swap below is what makes the load atomic, and a transaction

@@ -22,6 +22,7 @@ import polars as pl
 from cxm.access import Scope
 from cxm.config import CompanyConfig
 from cxm.errors import WarehouseMissing
+from cxm.warehouse.scoped import Scoped
 from cxm.whatif import score, ties
 from cxm.whatif.catalog import Catalog, load_catalog
 from cxm.whatif.need import LABELS, PRIORITIES, needs
@@ -86,7 +87,7 @@ class Field:
         scope: Scope,
         as_of: dt.date | None = None,
     ) -> Field:
-        """Prepare ``state`` (rows of the ``seller_state`` table inside ``scope``)."""
+        """Prepare ``state`` (the rows of a user's company's ``seller_state`` table)."""
         codes, labels = {}, {}
         for dim in (*DIMENSIONS, "status"):
             if dim == "rank":
@@ -166,18 +167,15 @@ class Field:
         return self._memo[kept]
 
 
-def load_field(
-    con: duckdb.DuckDBPyConnection,
-    cfg: CompanyConfig,
-    *,
-    scope: Scope,
-    catalog: Catalog | None = None,
-) -> Field:
-    """Read the seller state inside ``scope`` and prepare it for ``catalog`` (default: in force).
+def load_field(company: Scoped, cfg: CompanyConfig, *, catalog: Catalog | None = None) -> Field:
+    """Read the user's company's seller state and prepare it for ``catalog`` (default: in
+    force). A scoped user's seller state is derived from their markets alone
+    (`cxm.warehouse.scoped`), so a recruit or order outside them moves no recommendation.
 
     The catalog is checked against the warehouse's courses, so a rule naming a course the
     loaded data lacks is a `CatalogError`, not an action nobody can get.
     """
+    con = company.con
     try:
         courses = [r[0] for r in con.execute("SELECT course_id FROM courses").fetchall()]
         as_of = con.execute("SELECT as_of FROM dim_as_of").fetchall()
@@ -186,13 +184,8 @@ def load_field(
             "The warehouse has no seller state yet; rebuild it (cxm demo or cxm import)."
         ) from None
     cat = catalog or load_catalog(cfg=cfg, course_ids=courses)
-    markets = None if scope.markets is None else list(scope.markets)
-    # The scope is a bound parameter; nothing here is assembled from user text.
-    state = con.sql(
-        "SELECT * FROM seller_state WHERE $markets IS NULL OR list_contains($markets, market)",
-        params={"markets": markets},
-    ).pl()
-    return Field.of(state, cat, scope=scope, as_of=as_of[0][0] if as_of else None)
+    state = con.sql("SELECT * FROM seller_state").pl()
+    return Field.of(state, cat, scope=company.scope, as_of=as_of[0][0] if as_of else None)
 
 
 @dataclass(frozen=True, eq=False)

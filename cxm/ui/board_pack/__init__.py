@@ -16,8 +16,6 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
-
 from cxm.access import Role, Scope, User, require_role
 from cxm.config import CompanyConfig
 from cxm.metrics import headline, report
@@ -29,6 +27,7 @@ from cxm.ui import fmt
 from cxm.ui.board_pack import _pages, _story, _whatif
 from cxm.ui.board_pack._layout import Pack
 from cxm.warehouse import audit
+from cxm.warehouse.scoped import Scoped
 from cxm.whatif.compare import GUARDED, Guardrails
 from cxm.whatif.scenarios import Scenario
 from cxm.whatif.weights import Weights
@@ -101,19 +100,19 @@ def footer_of(words: _pages.Words) -> str:
 
 
 def board_pack(
-    con: duckdb.DuckDBPyConnection,
+    company: Scoped,
     *,
     user: User | None,
     where: SegmentFilter,
-    scope: Scope,
     cfg: CompanyConfig,
     now: dt.datetime | None = None,
     scenario: Scenario | Weights | None = None,
 ) -> bytes:
-    """Return the board pack PDF for ``where`` within ``scope``, with ``scenario`` if given.
+    """Return the board pack PDF for ``where`` in the user's company, with ``scenario`` if
+    given.
 
     The scenario (a saved one, or weights) is compared with the catalog's weights over the
-    live sellers in ``scope`` on the data's as-of date (the what-if works on today's field,
+    live sellers of the user's company on the data's as-of date (the what-if works on today's field,
     not a period); without one its page says none was chosen. Callers pass the last
     published scenario by default (`cxm.whatif.scenarios.last_publication`).
 
@@ -125,15 +124,16 @@ def board_pack(
         As the reports do.
     """
     who = require_role(user, *PACK_ROLES)
-    data = data_range(con)
+    scope = company.scope
+    data = data_range(company)
     words = words_for(where, scope, data)
     ids = [k.id for k in headline()]
-    targets = targets_for(con, where.period, cfg)
+    targets = targets_for(company, where.period, cfg)
     wanted = list(dict.fromkeys([*ids, *(t["kpi_id"] for t in targets)]))
     bys = [(), ("market",), ("rank",), ("market", "rank")]
-    reports = report.segment_reports(con, wanted, bys=bys, where=where, scope=scope, cfg=cfg)
+    reports = report.segment_reports(company, wanted, bys=bys, where=where, cfg=cfg)
     heads = {b: f.filter(f["kpi_id"].is_in(ids)) for b, f in reports.items()}
-    trend = report.trend(con, ids, months=12, where=where, scope=scope, cfg=cfg)
+    trend = report.trend(company, ids, months=12, where=where, cfg=cfg)
     when = (now or dt.datetime.now()).replace(microsecond=0)
     fold_under = _story.FOLD_FACTOR * cfg.min_n
 
@@ -151,21 +151,21 @@ def board_pack(
         ids,
         f"Prepared for {who.name} on {fmt.date(when)}, {when:%H:%M}.",
     )
-    attributes = attribute_gaps(con, where=where, scope=scope, cfg=cfg)
+    attributes = attribute_gaps(company, where=where, cfg=cfg)
     _pages.experience_gap(pdf, words, heads[("market",)], attributes, cfg)
     if scenario is None:
         _pages.no_scenario(pdf)
     else:
-        _scenario_page(pdf, con, cfg, scope, words, Chosen.of(scenario))
+        _scenario_page(pdf, company, cfg, words, Chosen.of(scenario))
     app = _story.appendix(heads[("market",)], heads[("market", "rank")], cfg, fold_under=fold_under)
     _pages.appendix(pdf, words, app, ids, cfg, fold_under)
     return bytes(pdf.output())
 
 
-def _scenario_page(pdf, con, cfg, scope: Scope, words, chosen: Chosen) -> None:
+def _scenario_page(pdf, company: Scoped, cfg, words, chosen: Chosen) -> None:
     from cxm.whatif.compare import compare, load_field, rank
 
-    field = load_field(con, cfg, scope=scope)
+    field = load_field(company, cfg)
     catalog = rank(field, Weights.of(field.catalog.baseline), GUARDED)
     result = compare(field, rank(field, chosen.weights, chosen.guardrails), baseline=catalog)
     _whatif.scenario(pdf, words, chosen, field, result, cfg)
