@@ -65,6 +65,20 @@ def prepare_scope(
     )
 
 
+def prepare_users_scopes(*, path: str | Path | None = None) -> list[Scope]:
+    """Build the database of every scope a user in the credentials file has (after a load,
+    so the first scoped view does not wait for it); return the scopes built or found."""
+    from cxm.access import credentials_path, load_users
+
+    if not credentials_path().exists():
+        return []
+    scopes = {u.scope for u in load_users().values() if u.scope.markets is not None}
+    for scope in sorted(scopes, key=lambda s: s.markets or ()):
+        with timed(log, "scope_prepared", scope=scoped.key(scope)):
+            prepare_scope(scope, path=path)
+    return sorted(scopes, key=lambda s: s.markets or ())
+
+
 @contextlib.contextmanager
 def open_scoped(
     scope: Scope, *, path: str | Path | None = None, config: CompanyConfig | None = None

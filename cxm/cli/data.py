@@ -22,7 +22,7 @@ from cxm.cli._common import (
     out,
 )
 from cxm.errors import CxmError
-from cxm.pipeline import build_demo, import_dir
+from cxm.pipeline import build_demo, import_dir, prepare_users_scopes
 from cxm.warehouse import store
 from cxm.warehouse._membership import outside_membership
 from cxm.warehouse.demo import DEFAULT_AS_OF, DemoSpec
@@ -83,7 +83,17 @@ def demo(
         except CxmError as exc:
             bar.stop()
             _fail(exc)
+    _prepare_scopes(path)
     _print_status(path)
+
+
+def _prepare_scopes(path: Path) -> None:
+    # Each scoped user's company is cut and derived now, not at their first view.
+    try:
+        for scope in prepare_users_scopes(path=path):
+            err.print(f"Prepared the data of {scope.describe()}.", markup=False, highlight=False)
+    except CxmError as exc:
+        _fail(exc)
 
 
 def _refuse_to_replace_imported(path: Path) -> None:
@@ -143,6 +153,7 @@ def import_(
             markup=False,
             soft_wrap=True,
         )
+        _prepare_scopes(result.path)
     for line in result.warning_lines():
         err.print(line, markup=False, highlight=False, soft_wrap=True)
 
