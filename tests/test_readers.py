@@ -2,8 +2,9 @@
 the reviewed list below with the reason it may see the whole warehouse.
 
 A function reads the warehouse when it takes a DuckDB connection, returns one, or opens the
-file itself (or through a private helper of its module that does); one that returns a `Scoped`
-is what gives the user's company (`cxm.ui.warehouse.company`, `cxm.pipeline.open_scoped`). A new reader that takes a
+file itself (or through a private helper of its module that does); one that returns a
+`Scoped` is what gives the user's company (`cxm.ui.warehouse.company`,
+`cxm.pipeline.open_scoped`). A new reader that takes a
 bare connection fails here until it takes a `Scoped` or is reviewed and listed.
 """
 
