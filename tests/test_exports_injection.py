@@ -26,7 +26,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cxm.access import Role, Scope, User
+from cxm.access import Role, User
 from cxm.cli import app
 from cxm.config import DEFAULT_CONFIG, load_config
 from cxm.pipeline import import_dir
@@ -35,6 +35,7 @@ from cxm.reports import recommendations as files
 from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import cells, store
 from cxm.warehouse.importer import export_raw
+from cxm.warehouse.scoped import Scoped
 from cxm.whatif import scenarios
 from cxm.whatif.compare import Guardrails, load_field, rank
 from cxm.whatif.need import PRIORITIES
@@ -207,9 +208,8 @@ def test_at_risk_customers_with_formula_ids_open_as_text_and_stay_raw_in_parquet
 ):
     with store.open_readonly(payload_warehouse) as con:
         table = at_risk_customers(
-            con,
+            Scoped.everywhere(con),
             where=SegmentFilter(period=Period.parse("2026-10")),
-            scope=Scope.everywhere(),
             cfg=load_config(),
             generated_by=f"Ana, {HYPERLINK} (analyst)",
         )
@@ -229,7 +229,7 @@ def test_recommendations_with_formula_seller_ids_and_scenario_name_open_as_text(
     payload_warehouse, tmp_path
 ):
     with store.open_readonly(payload_warehouse) as con:
-        field = load_field(con, load_config(), scope=Scope.everywhere())
+        field = load_field(Scoped.everywhere(con), load_config())
     ranking = rank(field, Weights.of(dict.fromkeys(PRIORITIES, 1.0)))
     saved_at, trail = tmp_path / "s.sqlite", tmp_path / "a.sqlite"
     name = f"Q3,{HYPERLINK};{CMD}"  # 61 characters, under the 80 allowed
@@ -289,11 +289,10 @@ def test_a_segment_report_by_formula_ranks_opens_as_text(payload_ranks, tmp_path
     path, config = payload_ranks
     with store.open_readonly(path) as con:
         table = segment_table(
-            con,
+            Scoped.everywhere(con),
             ["active_rate"],
             by=["rank"],
             where=SegmentFilter(period=Period.parse("2026-Q1")),
-            scope=Scope.everywhere(),
             cfg=load_config(config),
             generated_by=f"{HYPERLINK} (analyst)",  # the About sheet: a formula, once
         )
