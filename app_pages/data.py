@@ -4,23 +4,13 @@ import streamlit as st
 
 from cxm.access import Role, require_role
 from cxm.metrics import value
-from cxm.ui import access, data_admin, fmt, queries, warehouse
+from cxm.ui import access, data_admin, fmt, queries
 from cxm.warehouse import store
 
 admin = require_role(access.current_user(), Role.ADMIN)
 
 st.title("Data")
-if not store.warehouse_path().exists():
-    # A new server: nothing to show yet, but the admin can load the company's files here.
-    st.info(
-        "No data is loaded yet. Upload the company's table files below, or build the demo "
-        "company on the server with `cxm demo`.",
-        icon=":material/database:",
-    )
-    data_admin.import_section(admin)
-    data_admin.audit_section()
-    st.stop()
-con = warehouse.cursor()
+con = data_admin.cursor_or_import(admin)  # none yet, or damaged: the uploader, then stop
 history = store.load_history(con)
 if history:
     newest = history[0]

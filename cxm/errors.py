@@ -94,6 +94,8 @@ UPLOAD_CODES: dict[str, str] = {
     "zip_too_large": "A zip may unpack to at most 16 GiB, and no file to over 200 times its "
     "packed size.",
     "duplicate_upload": "Each file is uploaded once, loose or in a zip.",
+    "bad_file_name": "File names and zip member names hold no NUL, line break or other control "
+    "character (shown escaped, as \\x00); rename the file.",
 }
 
 
@@ -161,10 +163,22 @@ class _Problems(CxmError):
 
 
 class ImportRejected(_Problems):
-    """An import found problems; nothing was written. ``issues`` holds every one found."""
+    """An import found problems; nothing was written. ``issues`` holds every one found.
 
-    def __init__(self, source: str, issues: Sequence[ImportIssue], total: int | None = None):
+    ``waiting`` says, one sentence each, which checks could not run yet and on what they wait
+    (the references to a file that could not be read); the message ends with them.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        issues: Sequence[ImportIssue],
+        total: int | None = None,
+        *,
+        waiting: Sequence[str] = (),
+    ):
         self.source = source
+        self.waiting = list(waiting)
         total = total if total is not None else len(issues)
         files = sorted({i.file for i in issues})
         head = (
@@ -172,6 +186,8 @@ class ImportRejected(_Problems):
             f"in {len(files)} file{'s' if len(files) != 1 else ''}. Nothing was written."
         )
         super().__init__(head, issues, total, MAX_LISTED_ISSUES)
+        if self.waiting:
+            self.args = ("\n".join([self.args[0], "Not checked yet:", *self.waiting]),)
 
 
 class TransactionsRejected(_Problems):
@@ -188,12 +204,37 @@ class TransactionsRejected(_Problems):
         super().__init__(head, issues, total, MAX_LISTED_ISSUES)
 
 
-class WarehouseMissing(CxmError):
-    """No warehouse file exists at the configured path."""
+class WarehouseFailure(CxmError):
+    """What stopped a load or a page that is not the input's fault: the warehouse file, its
+    folder or disk, another load. Each kind has a stable ``code``, the ``exit_code`` the
+    command line ends with, and a ``title`` the Data page shows it by; the class docstring is
+    its rule and fix in docs/errors.md. The kinds of the warehouse's file and disk are in
+    `cxm.warehouse.failures`, with what turns DuckDB's and the system's errors into them.
+
+    The message names no server path (pages show it); ``path`` keeps the file or folder it is
+    about for the command line, which prints it on a line of its own.
+    """
+
+    code: ClassVar[str] = "warehouse_failure"
+    exit_code: ClassVar[int] = 1
+    title: ClassVar[str] = "The warehouse failed"
+
+    def __init__(self, message: str, *, path: object = None):
+        self.path = path
+        super().__init__(f"{message} [{self.code}]")
 
 
-class WarehouseBusy(CxmError):
-    """Another build or import is writing the warehouse."""
+class WarehouseMissing(WarehouseFailure):
+    """No warehouse file exists yet, or it holds no data: build the demo company with
+    ``cxm demo`` or load the company's files with ``cxm import DIR`` (or the Data page)."""
+
+    code, exit_code, title = "warehouse_missing", 66, "No data is loaded yet"
+
+
+class WarehouseBusy(WarehouseFailure):
+    """Another build or import is writing the warehouse: run the load again when it is done."""
+
+    code, exit_code, title = "warehouse_busy", 75, "Another load is running"
 
 
 #: Every code a bad filter, KPI request or URL parameter can raise (`BadFilter`).

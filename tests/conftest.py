@@ -6,6 +6,7 @@ import contextlib
 import datetime as dt
 import logging
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -98,3 +99,56 @@ def app_env(monkeypatch, tmp_path, tiny_warehouse) -> Path:
     monkeypatch.setenv("CXM_DEMO", "1")
     monkeypatch.delenv("CXM_COOKIE_KEY", raising=False)
     return credentials
+
+
+@pytest.fixture
+def small_disk(tmp_path, monkeypatch):
+    """Return ``make(size)``: a new folder on a disk that holds only ``size`` bytes.
+
+    A real tmpfs where mounting works (as root, as in CI), so DuckDB, the copy and SQLite meet
+    a real full disk. Elsewhere the same limit is imposed at cxm's two seams, never skipped:
+    the free space `cxm.warehouse.space` reads, and a DuckDB "No space left on device" on
+    the load's first write into the folder.
+    """
+    mounted: list[Path] = []
+
+    def make(size: int) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        mount = ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)]
+        try:
+            done = subprocess.run(mount, capture_output=True).returncode == 0
+        except OSError:  # no mount command
+            done = False
+        if done:
+            mounted.append(folder)
+        else:
+            _pretend_full(folder, size, monkeypatch)
+        return folder
+
+    yield make
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+def _pretend_full(folder: Path, size: int, monkeypatch) -> None:
+    import duckdb
+
+    from cxm.warehouse import space, store
+
+    real_usage, real_tune = shutil.disk_usage, store._tune
+
+    def disk_usage(path):
+        if Path(path).resolve().is_relative_to(folder.resolve()):
+            used = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
+            return shutil._ntuple_diskusage(size, used, max(0, size - used))
+        return real_usage(path)
+
+    def tune(con):
+        real_tune(con)
+        (name,) = con.execute("SELECT path FROM duckdb_databases() WHERE NOT internal").fetchone()
+        if name and Path(name).resolve().is_relative_to(folder.resolve()):
+            raise duckdb.IOException(f'Could not write file "{name}": No space left on device')
+
+    monkeypatch.setattr(space.shutil, "disk_usage", disk_usage)
+    monkeypatch.setattr(store, "_tune", tune)

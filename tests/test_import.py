@@ -411,10 +411,12 @@ def test_every_problem_is_reported_at_once_with_a_capped_list_and_the_total(
     orders.write_csv(folder / "orders.csv")
     with pytest.raises(ImportRejected) as caught:
         import_dir(folder, path=tiny_warehouse, today=TINY_TODAY)
-    assert caught.value.total == 30  # reference checks wait until values parse: 15 + 15
-    assert caught.value.codes == {"negative_amount", "unknown_channel"}
+    # Issue 20: the references are checked beside the values' problems, not after them:
+    # 15 + 15 + 1 (it used to stop at 30, the dangling seller unlisted).
+    assert caught.value.total == 31
+    assert caught.value.codes == {"negative_amount", "unknown_channel", "dangling_reference"}
     first_line = str(caught.value).splitlines()[0]
-    assert first_line == "Import of incoming/ rejected: 30 problems in 1 file. Nothing was written."
+    assert first_line == "Import of incoming/ rejected: 31 problems in 1 file. Nothing was written."
 
 
 def test_an_unknown_market_suggests_the_configured_one(tiny_warehouse, tmp_path):
@@ -494,8 +496,33 @@ def render_errors_doc(workdir: Path, template: Path) -> str:
         lines.append("")
     from tests.test_settings import setting_errors_doc
 
-    sections = _import_warnings(workdir, template) + _upload_errors(workdir) + setting_errors_doc()
-    return "\n".join(lines + sections)
+    sections = _import_warnings(workdir, template) + _upload_errors(workdir) + _failures()
+    return "\n".join(lines + sections + setting_errors_doc())
+
+
+def _failures() -> list[str]:
+    """Return the docs' section on failures: each code, its exit code, rule and fix."""
+    import inspect
+
+    from cxm.warehouse.failures import FAILURES
+
+    lines = [
+        "# Failures",
+        "",
+        "What stops a load or a page that is not the input's fault. Each is named by its code "
+        "on the pages (the Data page also by its title) and on stderr, where `cxm` ends with "
+        "the failure's exit code (1 is a rejected input, 2 a usage error); a load it stopped "
+        "(`cxm import`, `cxm demo`, an upload on the Data page) is audited as `import failed` "
+        "with the code. Messages name no path on the server; `cxm` prints it on a line of its "
+        "own. The cases are in `tests/test_failures.py`.",
+        "",
+        "| code | exit | title | what it means and the fix |",
+        "|---|---|---|---|",
+    ]
+    for failure in FAILURES:
+        rule = " ".join(inspect.getdoc(failure).split())
+        lines.append(f"| `{failure.code}` | {failure.exit_code} | {failure.title} | {rule} |")
+    return [*lines, ""]
 
 
 def _import_warnings(workdir: Path, template: Path) -> list[str]:
@@ -588,7 +615,7 @@ def test_a_non_utf8_byte_is_found_at_its_offset_whatever_the_chunk_edges(chunk):
 
 
 def test_a_long_loop_is_named_by_its_ends_and_length_not_every_member():
-    from cxm.warehouse.importer import _chain
+    from cxm.warehouse._trees import chain_text as _chain
 
     ids = [f"S{i:06d}" for i in range(200_000)]
     text = _chain(ids)
@@ -698,7 +725,7 @@ def test_every_short_row_is_counted_and_the_first_is_listed(tiny_warehouse, tmp_
     assert (rejected.total, issue.row) == (3, 4)
     assert issue.message.endswith("; 3 rows in all do not have 9 fields")
     assert str(rejected).splitlines()[0].startswith("Import of incoming/ rejected: 3 problems")
-    assert str(rejected).endswith("... and 2 more.")
+    assert "... and 2 more." in str(rejected).splitlines()
 
 
 @NEWLINES

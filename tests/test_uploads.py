@@ -107,8 +107,11 @@ def test_a_bad_upload_lists_every_problem_and_leaves_the_warehouse_byte_identica
     assert env.read_bytes() == before
     lines = str(exc).splitlines()
     assert lines[0].startswith("Import of the upload of sellers.csv, notes.txt rejected:")
-    assert exc.codes == {"unknown_file", "unknown_market", "negative_amount"}
+    # Issue 20: the dangling sponsor S99 is listed with the values' problems (the references
+    # used to wait until every value parsed).
+    assert exc.codes == {"unknown_file", "unknown_market", "negative_amount", "dangling_reference"}
     assert any(i.row == 14 and i.column == "market" and i.value == "XX" for i in exc.issues)
+    assert any(i.row == 14 and i.column == "sponsor_id" and i.value == "S99" for i in exc.issues)
     entry = audit.entries().row(0, named=True)
     assert entry["action"] == "import refused"
     assert entry["what"] == f"the upload of sellers.csv, notes.txt: {exc.total} problems"
@@ -146,6 +149,18 @@ UPLOAD_CASES = [
         [Upload("bomb.zip", _zip({"orders.csv": b"0" * 5_000_000}))],
         "zip_too_large",
         "would unpack to 5,000,000 bytes",
+    ),
+    (
+        "a file uploaded as sellers\\x00.csv (a NUL in its name)",
+        [Upload("sellers\x00.csv", b"x")],
+        "bad_file_name",
+        "sellers\\x00.csv: has a control character in its name",
+    ),
+    (
+        "a zip member named sellers.csv with a line break and an escape in it",
+        [Upload("data.zip", _zip({"sell\ners\x1b.csv": b"x"}))],
+        "bad_file_name",
+        "data.zip: sell\\ners\\x1b.csv: has a control character in its name",
     ),
     (
         "sellers.csv uploaded loose and in a zip",
@@ -237,7 +252,12 @@ def test_the_data_page_refuses_a_bad_upload_lists_it_and_changes_no_byte(env):
     assert env.read_bytes() == before
     assert "Import of the upload of sellers.csv, orders.csv rejected" in _plain(at.error)
     problems = next(d for d in at.dataframe if "code" in d.value.columns).value
-    assert set(problems["code"]) == {"unknown_market", "missing_column"}
+    # Issue 20: the dangling sponsor S99 is listed too, and what waits is said.
+    assert set(problems["code"]) == {"unknown_market", "missing_column", "dangling_reference"}
+    assert (
+        "Not checked yet: orders.csv could not be read, so its keys and the references to and "
+        "from it are checked once it can be." in _plain(at.caption)
+    )
     market = problems[problems["column"] == "market"].iloc[0]
     assert (market["file"], market["row"], market["value"]) == ("sellers.csv", 14, "XX")
     assert _table_rows(at)["sellers"] == 12
@@ -351,3 +371,74 @@ def test_the_data_page_imports_orders_outside_membership_with_a_warning_naming_t
     assert warned["row"].tolist() == [17, 18]
     assert set(warned["code"]) == {"order_outside_membership"}
     assert _count(env, "orders") == 17
+
+
+# --- issue 20: names, paths, staging ---------------------------------------------------------
+
+
+def _zip_with_nul_member() -> bytes:
+    # zipfile cuts a name at a NUL when it writes, so the stored name is patched in after.
+    return _zip({"sellersX.csv": _sellers()}).replace(b"sellersX.csv", b"sellers\x00.csv")
+
+
+@pytest.mark.parametrize(
+    ("upload", "line"),
+    [
+        (Upload("sellers\x00.csv", b"x"), "sellers\\x00.csv: has a control character"),
+        (Upload("d.zip", _zip_with_nul_member()), "d.zip: sellers\\x00.csv: has a control"),
+    ],
+)
+def test_a_nul_in_a_name_is_refused_with_a_code_not_a_crash(env, upload, line):
+    # A loose one used to raise an uncaught ValueError ("embedded null byte"); in a zip,
+    # zipfile quietly cut it to "sellers" and the import called it an unknown file.
+    exc = _refused([upload])
+    assert exc.codes == {"bad_file_name"}
+    assert str(exc).splitlines()[1].startswith(line)
+    assert "\x00" not in str(exc)
+    assert _count(env) == 12
+
+
+def test_a_zip_holding_only_a_hidden_file_names_it_and_no_server_path(env, tmp_path):
+    # It used to say "/tmp/cxm-upload-.../files: holds no table files [no_files]".
+    exc = _refused([Upload("acme.zip", _zip({"acme/.sellers.csv": _sellers()}))])
+    assert [i.line() for i in exc.issues] == [
+        "acme.zip: acme/.sellers.csv: is a hidden file, not a table file [unknown_file]."
+    ]
+
+
+def _all_refusals() -> list[list[Upload]]:
+    """Every refused upload of this file, for the path audit below."""
+    bad = _sellers(b"S14,S99,2026-02-01,Consultant,XX,pt-BR,-5,1,\n")
+    return [
+        *(c[1] for c in UPLOAD_CASES),
+        [Upload("acme.zip", _zip({"acme/.sellers.csv": b"x"}))],
+        [Upload("sellers.csv", bad), Upload("notes.txt", b"hello")],
+        [Upload("empty.zip", _zip({}))],
+        [Upload("orders.csv", b"")],
+    ]
+
+
+def test_no_message_of_a_refused_upload_shows_a_path_on_the_server(env):
+    import tempfile
+
+    for files in _all_refusals():
+        text = str(_refused(files))
+        for server in (tempfile.gettempdir(), str(env.parent), ".staging"):
+            assert server not in text, (files, text)
+
+
+def test_an_upload_is_staged_beside_the_warehouse_and_the_folder_is_removed(env, monkeypatch):
+    # It used to be staged in the system temp folder (another disk, maybe a small one).
+    seen = []
+    real = uploads.import_dir
+
+    def spy(folder, **kwargs):
+        seen.append((folder, sorted(p.name for p in folder.iterdir())))
+        return real(folder, **kwargs)
+
+    monkeypatch.setattr(uploads, "import_dir", spy)
+    uploads.import_uploads(_admin(), [Upload("sellers.csv", _sellers())])
+    ((folder, names),) = seen
+    assert folder.parent == env.parent / ".staging" and names == ["sellers.csv"]
+    assert not (env.parent / ".staging").exists()
+    assert _count(env) == 13

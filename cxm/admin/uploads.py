@@ -1,19 +1,22 @@
 """Importing files an admin uploaded in the browser: table files, or one zip of them.
 
-The uploads are staged in a private temporary folder and handed to `cxm.pipeline.import_dir`,
-the same all-or-nothing import as ``cxm import``: every problem is listed and nothing is
-written when there is one. Problems of the upload itself are found before any table is read,
-with their own codes (docs/errors.md): a zip that is not one, a member whose path leaves the
-folder or is a link, a zip that would unpack to more than `MAX_UNPACKED_BYTES`, a file
-uploaded twice. A zip may hold its files at the top or inside one folder; the system files
-macOS adds (``__MACOSX/``, ``._*``, ``.DS_Store``) are left out and named in the result.
-Every import, refused or written, is audited with its files and rows.
+The uploads are staged in a private folder beside the warehouse (``<its folder>/.staging/``,
+on its disk, whose free space is checked first; removed afterwards) and handed to
+`cxm.pipeline.import_dir`, the same all-or-nothing import as ``cxm import``: every problem is
+listed and nothing is written when there is one. Problems of the upload itself are found
+before anything is written, with their own codes (docs/errors.md): a zip that is not one, a
+member whose path leaves the folder or is a link, a name with a control character, a zip that
+would unpack to more than `MAX_UNPACKED_BYTES`, a file uploaded twice. A zip may hold its
+files at the top or inside one folder; the system files macOS adds (``__MACOSX/``, ``._*``,
+``.DS_Store``) are left out and named in the result. Messages name the uploaded files only,
+never a folder on the server. Every import, refused, written or failed, is audited.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+import logging
 import shutil
 import stat
 import tempfile
@@ -24,9 +27,14 @@ from pathlib import Path, PurePosixPath
 
 from cxm.access import Role, User, require_role
 from cxm.admin import _audit
-from cxm.errors import ImportIssue, ImportRejected
+from cxm.errors import CxmError, ImportIssue, ImportRejected
 from cxm.pipeline import import_dir
+from cxm.warehouse import audit, failures, space, store
+from cxm.warehouse._files import bad_file_name, escaped, unprintable
+from cxm.warehouse.failures import ImportFailed
 from cxm.warehouse.importer import ImportResult
+
+_log = logging.getLogger("cxm")
 
 #: The most a zip may unpack to (a zip bomb is refused before anything is written to disk).
 MAX_UNPACKED_BYTES = 16 << 30
@@ -60,8 +68,8 @@ def _system(name: str) -> bool:
     return any(part.startswith(_SYSTEM_FILES) or part == "__MACOSX" for part in name.split("/"))
 
 
-#: A file to stage: its name, where it came from (for messages), and how to write it.
-_Found = tuple[str, str, Callable[[Path], object]]
+#: A file to stage: its name, where it came from (for messages), how to write it, its size.
+_Found = tuple[str, str, Callable[[Path], object], int]
 
 
 def _zip_members(upload: Upload, issues: list[ImportIssue], skipped: list[str]) -> list[_Found]:
@@ -73,12 +81,20 @@ def _zip_members(upload: Upload, issues: list[ImportIssue], skipped: list[str]) 
     except (zipfile.BadZipFile, ValueError, OSError):
         issues.append(_issue(upload.name, "bad_zip", "is not a readable zip file"))
         return []
+    # zipfile cuts a name at a NUL; the name as stored is ``orig_filename``.
+    problems = [
+        bad_file_name(m.orig_filename, f"{upload.name}: ")
+        for m in members
+        if unprintable(m.orig_filename)
+    ]
+    members = [m for m in members if not unprintable(m.orig_filename)]
     skipped += [m.filename for m in members if _system(m.filename)]
     members = [m for m in members if not _system(m.filename)]
-    problems = []
     for m in members:
         path = PurePosixPath(m.filename)
-        if path.is_absolute() or ".." in path.parts or "\\" in m.filename:
+        if path.name.startswith("."):  # the import would skip it: say so, never drop it
+            problems.append(_issue(f"{upload.name}: {m.filename}", "unknown_file", _HIDDEN))
+        elif path.is_absolute() or ".." in path.parts or "\\" in m.filename:
             problems.append(
                 _issue(f"{upload.name}: {m.filename}", "unsafe_path", "leaves the zip's folder")
             )
@@ -116,48 +132,98 @@ def _zip_members(upload: Upload, issues: list[ImportIssue], skipped: list[str]) 
             shutil.copyfileobj(src, out, 1 << 20)
 
     return [
-        (PurePosixPath(m.filename).name, upload.name, functools.partial(extract, m))
+        (PurePosixPath(m.filename).name, upload.name, functools.partial(extract, m), m.file_size)
         for m in members
     ]
 
 
-def stage(uploads: Sequence[Upload], into: Path) -> tuple[list[str], list[str]]:
-    """Write the uploads' table files into ``into``; return (file names, skipped names).
+_HIDDEN = "is a hidden file, not a table file"
 
-    Every upload is checked before anything is written.
+
+def _plan(uploads: Sequence[Upload]) -> tuple[dict[str, _Found], list[str]]:
+    """Return the files to stage by name, and the system files left out; write nothing.
 
     Raises
     ------
     ImportRejected
         On a file uploaded twice (loose, in a zip, or twice in one zip), a name with a folder
-        in it, a hidden file, or a zip that is not safe to unpack; nothing is imported.
+        or a control character in it, a hidden file, or a zip that is not safe to unpack.
     """
     issues: list[ImportIssue] = []
     skipped: list[str] = []
     pending: dict[str, _Found] = {}
     for upload in uploads:
-        if upload.name.lower().endswith(".zip"):
+        if unprintable(upload.name):
+            issues.append(bad_file_name(upload.name))
+            found = []
+        elif upload.name.lower().endswith(".zip"):
             found = _zip_members(upload, issues, skipped)
         elif PurePosixPath(upload.name).name != upload.name or "\\" in upload.name:
             issues.append(_issue(upload.name, "unsafe_path", "has a folder in its name"))
             found = []
         elif upload.name.startswith("."):  # the import skips hidden files: say so, never drop
-            issues.append(_issue(upload.name, "unknown_file", "is a hidden file, not a table file"))
+            issues.append(_issue(upload.name, "unknown_file", _HIDDEN))
             found = []
         else:
-            found = [
-                (upload.name, "the upload", functools.partial(Path.write_bytes, data=upload.data))
-            ]
-        for name, source, write in found:
+            write = functools.partial(Path.write_bytes, data=upload.data)
+            found = [(upload.name, "the upload", write, len(upload.data))]
+        for entry in found:
+            name, source = entry[:2]
             if name in pending:
                 issues.append(_duplicate(name, pending[name][1], source))
             else:
-                pending[name] = (name, source, write)
+                pending[name] = entry
     if issues:
         raise ImportRejected(_label(uploads), issues)
-    for name, _, write in pending.values():
+    return pending, skipped
+
+
+def stage(uploads: Sequence[Upload], into: Path) -> tuple[list[str], list[str]]:
+    """Write the uploads' table files into ``into``; return (file names, skipped names).
+
+    Every upload is checked before anything is written (`ImportRejected`, as `_plan` says).
+    """
+    pending, skipped = _plan(uploads)
+    for name, _, write, _ in pending.values():
         write(into / name)
     return list(pending), skipped
+
+
+def _staged_import(
+    pending: dict[str, _Found], *, check_only: bool, source: str, step: Callable[[str], None]
+) -> ImportResult:
+    """Write the planned files into a private folder beside the warehouse, on its disk, and
+    import them from there; the folder is removed afterwards, whatever happens."""
+    target = store.warehouse_path()
+    sizes = [(name, entry[3]) for name, entry in pending.items()]
+    if not check_only:
+        space.check_import(target, sizes, staged=sum(size for _, size in sizes))
+    staging = target.parent / ".staging"
+    with failures.named(target, writing=True):
+        staging.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="upload-", dir=staging) as tmp:
+            folder = Path(tmp)
+            step(f"Saving {len(pending)} uploaded file{'s' if len(pending) != 1 else ''}")
+            with failures.named(target, writing=True):
+                for name, (_, _, write, _) in pending.items():
+                    write(folder / name)
+            return import_dir(folder, check_only=check_only, source=source, on_step=step)
+    finally:
+        try:
+            staging.rmdir()  # when no other upload is staged there
+        except OSError:
+            pass
+
+
+def _unnamed(exc: Exception) -> CxmError:
+    """Return the failure shown for an error cxm has no name for, logged with its details."""
+    _log.exception("import of an upload failed")
+    return ImportFailed(
+        f"The import stopped on an unexpected error ({type(exc).__name__}); nothing was "
+        "written and the warehouse is as it was. The server's log has the details: report "
+        "it with the time of this attempt."
+    )
 
 
 def _duplicate(name: str, first: str, second: str) -> ImportIssue:
@@ -165,7 +231,7 @@ def _duplicate(name: str, first: str, second: str) -> ImportIssue:
 
 
 def _label(uploads: Sequence[Upload]) -> str:
-    return "the upload of " + ", ".join(u.name for u in uploads)
+    return "the upload of " + ", ".join(escaped(u.name) for u in uploads)
 
 
 def import_uploads(
@@ -183,20 +249,28 @@ def import_uploads(
         When ``actor`` is not an admin.
     ImportRejected
         With every problem found; the warehouse is byte-for-byte what it was.
+    CxmError
+        What else stopped it, by name (`DiskFull`, `WarehouseBusy`, `WarehouseCorrupt`, ...;
+        `ImportFailed` for an error cxm has no name for, logged with its traceback); audited
+        as "import failed" with its code. The warehouse is untouched.
     """
     actor = require_role(actor, Role.ADMIN)
     label = _label(uploads)
     step = on_step or (lambda text: None)
     try:
-        with tempfile.TemporaryDirectory(prefix="cxm-upload-") as tmp:
-            folder = Path(tmp) / "files"
-            folder.mkdir()
-            step(f"Saving {len(uploads)} uploaded file{'s' if len(uploads) != 1 else ''}")
-            files, skipped = stage(uploads, folder)
-            result = import_dir(folder, check_only=check_only, source=label, on_step=step)
+        pending, skipped = _plan(uploads)
+        files = list(pending)
+        result = _staged_import(pending, check_only=check_only, source=label, step=step)
     except ImportRejected as exc:
         _audit.record(actor, "import refused", f"{label}: {exc.total:,} problems", None)
         raise
+    except Exception as exc:
+        failure = exc if isinstance(exc, CxmError) else _unnamed(exc)
+        who = (actor.username, actor.role.value, actor.scope.describe())
+        audit.record_failed_load(*who, label, failure)
+        if failure is exc:
+            raise
+        raise failure from exc
     action = "import checked" if check_only else "import"
     rows = ", ".join(f"{t} {n:,}" for t, n in result.rows.items())
     _audit.record(actor, action, f"{label}: {rows}", sum(result.rows.values()))

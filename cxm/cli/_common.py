@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +11,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from cxm.errors import CxmError
+from cxm.errors import CxmError, ImportRejected, WarehouseFailure
 from cxm.warehouse.demo import DEFAULT_AS_OF
 
 app = typer.Typer(
@@ -37,9 +38,27 @@ class Format(StrEnum):
 
 
 def _fail(exc: CxmError) -> None:
+    """Print ``exc`` on stderr and exit: 1 for rejected input, a failure's own exit code
+    (`cxm.errors.FAILURES`, docs/errors.md) for a damaged warehouse, a full disk, ..."""
     # soft_wrap: one problem a line, never cut at the terminal's width.
     err.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+    if isinstance(exc, WarehouseFailure):
+        if exc.path is not None:  # the pages never show it; the operator at the shell needs it
+            err.print(f"Path: {exc.path}", markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code)
     raise typer.Exit(1)
+
+
+def _fail_load(exc: CxmError, label: str, warehouse: Path | None) -> None:
+    """Audit a load that ``exc`` stopped as "import failed" (a refusal is not a failure),
+    then `_fail`."""
+    if not isinstance(exc, ImportRejected):
+        from cxm.warehouse import audit
+
+        user = getpass.getuser()
+        path = audit.audit_path(warehouse)
+        audit.record_failed_load(user, "command line", "all markets", label, exc, path=path)
+    _fail(exc)
 
 
 PeriodOption = Annotated[

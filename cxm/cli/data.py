@@ -17,6 +17,7 @@ from cxm.cli._common import (
     Format,
     Warehouse,
     _fail,
+    _fail_load,
     app,
     err,
     out,
@@ -82,7 +83,7 @@ def demo(
             )
         except CxmError as exc:
             bar.stop()
-            _fail(exc)
+            _fail_load(exc, f"cxm demo --sellers {sellers}", warehouse)
     _prepare_scopes(path)
     _print_status(path)
 
@@ -137,7 +138,7 @@ def import_(
     try:
         result = import_dir(directory, path=warehouse, check_only=check)
     except CxmError as exc:
-        _fail(exc)
+        _fail_load(exc, f"cxm import {directory}", warehouse)
     if not result.written:
         out.print(
             f"Checked {', '.join(f'{t} ({n:,} rows)' for t, n in result.rows.items())}: no "

@@ -2,8 +2,10 @@
 
 The import goes through `cxm.admin.uploads` (role check, staging, the all-or-nothing import,
 the audit); this module draws the uploader, the progress and the report. A refused import's
-report stays on the page until the next import; a written one reruns the page, so every
-section (and every other page, whose caches follow the warehouse file) shows the new data.
+report stays on the page until the next import, and so does a failed one, shown by its name
+and code; a written one reruns the page, so every section (and every other page, whose
+caches follow the warehouse file) shows the new data. Without a usable warehouse (none yet,
+or a damaged one) the page still offers the uploader: importing all nine tables replaces it.
 """
 
 from __future__ import annotations
@@ -15,12 +17,32 @@ import streamlit as st
 
 from cxm.access import User
 from cxm.admin import uploads
-from cxm.errors import CxmError, ImportRejected
-from cxm.ui import fmt
+from cxm.errors import CxmError, ImportRejected, WarehouseMissing
+from cxm.ui import fmt, warehouse
 from cxm.warehouse import audit
+from cxm.warehouse.failures import WarehouseCorrupt, WarehouseUnreadable, title_of
 
 _UPLOADER = "_cxm_import_uploader"  # a counter: a new key empties the uploader after a load
 _REPORT = "_cxm_import_report"
+
+
+def cursor_or_import(admin: User):
+    """Return a cursor on the warehouse; without a usable one, say why, draw the uploader
+    and the audit trail (what an admin can still do), and stop the page."""
+    try:
+        return warehouse.cursor()
+    except WarehouseMissing:
+        # A new server: nothing to show yet, but the admin can load the company's files here.
+        st.info(
+            "No data is loaded yet. Upload the company's table files below, or build the demo "
+            "company on the server with `cxm demo`.",
+            icon=":material/database:",
+        )
+    except (WarehouseCorrupt, WarehouseUnreadable) as exc:
+        st.error(fmt.md_escape(exc, keep_lines=True), icon=":material/error:")
+    import_section(admin)
+    audit_section()
+    st.stop()
 
 
 def import_section(admin: User) -> None:
@@ -63,8 +85,8 @@ def _run(admin: User, files, *, check_only: bool) -> None:
             status.update(label="Refused: nothing was written", state="error", expanded=False)
             st.session_state[_REPORT] = ("refused", exc)
             return
-        except CxmError as exc:  # another load is running, a missing warehouse, ...
-            status.update(label="Not imported", state="error", expanded=False)
+        except CxmError as exc:  # a full disk, another load running, a damaged warehouse, ...
+            status.update(label=f"Not imported: {title_of(exc)}", state="error", expanded=False)
             st.session_state[_REPORT] = ("failed", exc)
             return
     rows = ", ".join(f"{t} ({n:,} rows)" for t, n in done.result.rows.items())
@@ -99,7 +121,8 @@ def _report() -> None:
             _issue_table(warned[1])
         return
     elif kind == "failed":
-        st.error(fmt.md_escape(what, keep_lines=True), icon=":material/error:")
+        body = f"**{fmt.md_escape(title_of(what))}.** {fmt.md_escape(what, keep_lines=True)}"
+        st.error(body, icon=":material/error:")
     else:
         head = str(what).splitlines()[0]
         st.error(fmt.md_escape(head), icon=":material/error:")
@@ -110,6 +133,8 @@ def _report() -> None:
                 "those and check again for the rest."
             )
         _issue_table([i.model_dump() for i in what.issues])
+        if what.waiting:
+            st.caption(fmt.md_escape(" ".join(["Not checked yet:", *what.waiting])))
 
 
 def _issue_table(issues: list[dict]) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import duckdb
 import streamlit as st
 
 from cxm.access import Role, User, require_role
@@ -17,6 +18,7 @@ from cxm.metrics.kpis import Kpi, get
 from cxm.metrics.report import comparison
 from cxm.segments.filter import SegmentFilter
 from cxm.ui import access, filters, fmt, queries, tiles, warehouse
+from cxm.warehouse import failures, store
 
 #: (script, title, icon, url path, roles that may open it)
 PAGES = (
@@ -67,13 +69,21 @@ def errors_shown() -> Iterator[None]:
     """Show a `CxmError` raised inside as one message, instead of a traceback, and stop.
 
     Every page runs inside it, and so does the login: a missing credentials file, a cookie
-    key that is not a secret, or a missing warehouse reads as what to do, not as a crash. The
-    message is shown as text (values in it are not Markdown), one line per line.
+    key that is not a secret, a missing or damaged warehouse reads as what to do, not as a
+    crash. The message is shown as text (values in it are not Markdown), one line per line.
     """
     try:
         yield
-    except CxmError as exc:
-        st.error(fmt.md_escape(exc, keep_lines=True), icon=":material/error:")
+    except (CxmError, duckdb.Error) as exc:
+        # A damaged block is found by the query that reads it, wherever that runs: by name.
+        shown = (
+            exc
+            if isinstance(exc, CxmError)
+            else failures.explain(exc, path=store.warehouse_path(), writing=False)
+        )
+        if shown is None:
+            raise
+        st.error(fmt.md_escape(shown, keep_lines=True), icon=":material/error:")
         st.stop()
 
 

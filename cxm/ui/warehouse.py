@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import duckdb
 import streamlit as st
 
 from cxm.access import Scope
 from cxm.pipeline import prepare_scope
-from cxm.warehouse import scoped, store
+from cxm.warehouse import failures, scoped, store
 from cxm.warehouse.scoped import Scoped
 
 #: How long a replaced warehouse stays open for page runs that started before the swap.
@@ -49,6 +50,8 @@ def company(scope: Scope) -> Scoped:
     ------
     WarehouseMissing
         When no warehouse has been built or imported yet.
+    WarehouseCorrupt, WarehouseUnreadable
+        When the file is damaged or cannot be read; the message says how to recover.
     """
     return Scoped(con=_cursor(scope), scope=scope)
 
@@ -84,7 +87,8 @@ def _cursor(scope: Scope) -> duckdb.DuckDBPyConnection:
     with holder.lock:
         if holder.key != key:
             con = duckdb.connect(":memory:")
-            con.execute("ATTACH ? AS wh (READ_ONLY)", [key[0]])
+            with failures.named(Path(key[0]), writing=False):  # a damaged file, by name
+                con.execute("ATTACH ? AS wh (READ_ONLY)", [key[0]])
             if holder.con is not None:
                 # Closing a connection closes its cursors, so a page still reading the old file
                 # would fail: retire it now, close it once every run that could hold one is over.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,18 +30,24 @@ SCAN_CHUNK = 1 << 20
 _QUOTE, _COMMA, _NEWLINE, _CR = b'",\n\r'
 
 
-def discover(directory: Path, found: Found) -> dict[str, Path]:
+def discover(directory: Path, found: Found, shown: str | None = None) -> dict[str, Path]:
+    """Return the table files in ``directory`` by table, in load order; report the others.
+
+    ``shown`` names the folder in messages (default: its path as given); an upload's staging
+    folder is named by the upload, never by its path on the server.
+    """
+    shown = shown or str(directory)
     if not directory.is_dir():
         found.add(
-            ImportIssue(
-                file=str(directory), code="no_directory", message="is not a folder that exists"
-            )
+            ImportIssue(file=shown, code="no_directory", message="is not a folder that exists")
         )
         return {}
     files: dict[str, Path] = {}
     for path in sorted(p for p in directory.iterdir() if not p.name.startswith(".")):
         table, suffix = path.stem, path.suffix.lower()
-        if suffix not in FORMATS or table not in TABLES:
+        if unprintable(path.name):
+            found.add(bad_file_name(path.name))
+        elif suffix not in FORMATS or table not in TABLES:
             found.add(
                 ImportIssue(
                     file=path.name,
@@ -63,12 +70,43 @@ def discover(directory: Path, found: Found) -> dict[str, Path]:
     if not files and not found:
         found.add(
             ImportIssue(
-                file=str(directory),
+                file=shown,
                 code="no_files",
                 message="holds no table files (sellers.csv, orders.parquet, ...)",
             )
         )
     return files
+
+
+#: Unicode categories refused in a file name: controls (NUL, tab, line breaks, escape),
+#: format characters (a right-to-left override makes "lvs.csv" read as "csv.svl") and
+#: line and paragraph separators.
+_UNPRINTABLE = frozenset(("Cc", "Cf", "Zl", "Zp"))
+
+
+def unprintable(name: str) -> bool:
+    """Return whether a file name holds a NUL, a line break or another control character."""
+    return any(unicodedata.category(ch) in _UNPRINTABLE for ch in name)
+
+
+def escaped(name: str) -> str:
+    r"""Return ``name`` with each control character written as an escape, safe to show.
+
+    >>> escaped("sellers\x00.csv"), escaped("ventes-é.csv")
+    ('sellers\\x00.csv', 'ventes-é.csv')
+    """
+    return "".join(
+        repr(ch)[1:-1] if unicodedata.category(ch) in _UNPRINTABLE else ch for ch in name
+    )
+
+
+def bad_file_name(name: str, where: str = "") -> ImportIssue:
+    """Return the issue for a file name with control characters (shown escaped)."""
+    return ImportIssue(
+        file=where + escaped(name),
+        code="bad_file_name",
+        message="has a control character in its name (shown escaped); rename the file",
+    )
 
 
 def read_csv(path: Path, model: type[Table], found: Found) -> pl.DataFrame | None:

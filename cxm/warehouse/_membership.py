@@ -14,6 +14,7 @@ import duckdb
 import polars as pl
 
 from cxm.errors import ImportIssue
+from cxm.warehouse import failures
 
 #: Rows of orders outside membership an import or `cxm status` lists; all are counted.
 LISTED = 20
@@ -98,7 +99,9 @@ def import_warnings(
     imported = {"orders", "sellers"} & set(frames)
     if not imported or (not target.exists() and len(imported) < 2):
         return (), 0  # no order or seller changes, or nothing to hold them against
-    con = duckdb.connect(str(target), read_only=True) if target.exists() else duckdb.connect()
+    # Both tables imported: the warehouse's (possibly damaged) copy is not read.
+    kept = target.exists() and len(imported) < 2
+    con = failures.connect_readonly(target) if kept else duckdb.connect()
     try:
         for table in ("orders", "sellers"):
             if table in frames:

@@ -10,6 +10,7 @@ path. Values are bound parameters; nothing here is assembled from user text.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -17,7 +18,9 @@ from pathlib import Path
 
 import polars as pl
 
+from cxm.errors import CxmError, WarehouseFailure
 from cxm.settings import settings
+from cxm.warehouse.failures import title_of
 from cxm.warehouse.store import warehouse_path
 
 _DDL = """
@@ -77,6 +80,32 @@ def record(entry: Entry, *, path: str | Path | None = None) -> None:
     finally:
         con.close()
     target.chmod(0o600)  # who exported what is for admins only
+
+
+def record_failed_load(
+    username: str,
+    role: str,
+    scope: str,
+    label: str,
+    failure: CxmError,
+    *,
+    path: str | Path | None = None,
+) -> bool:
+    """Append "import failed" for a load that ``failure`` stopped, by its title and code (a
+    `WarehouseFailure`; another error by its class); return whether the trail took it.
+
+    Never raises: the failure is what the user must see, and on a full disk the trail may not
+    take the line either (then it is logged, with why).
+    """
+    code = failure.code if isinstance(failure, WarehouseFailure) else "no code"
+    what = f"{label}: {title_of(failure)} [{code}]"
+    entry = Entry(username, role, "import failed", what, filters="", scope=scope)
+    try:
+        record(entry, path=path)
+    except (sqlite3.Error, OSError):
+        logging.getLogger("cxm").exception("could not audit a failed load: %s", what)
+        return False
+    return True
 
 
 def entries(

@@ -22,10 +22,11 @@ import polars as pl
 from cxm.config import CompanyConfig, load_config
 from cxm.errors import ImportIssue, ImportRejected
 from cxm.logs import timed
-from cxm.warehouse import cells, store
+from cxm.warehouse import cells, failures, space, store
 from cxm.warehouse._checks import PER_CHECK, ROW, Found, check_rules, parse_table
 from cxm.warehouse._files import discover, read_csv, read_parquet
 from cxm.warehouse._membership import import_warnings
+from cxm.warehouse._trees import check_prerequisites, check_sponsor_tree
 from cxm.warehouse.schema import TABLES, Column, RefByType, Table, columns, key_columns
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,9 @@ def _duplicated(df: pl.DataFrame, key: list[str]) -> pl.DataFrame:
     return candidates.filter(pl.struct(key).is_duplicated())
 
 
-def _check_keys(names: dict[str, str], frames: dict[str, pl.DataFrame], found: Found) -> None:
+def _check_keys(names: dict[str, str], frames: dict[str, pl.DataFrame], found: Found) -> set[str]:
+    """Report keys that appear more than once; return the tables that have one."""
+    doubled = set()
     for table, df in frames.items():
         model = TABLES[table]
         key = key_columns(model)
@@ -112,6 +115,8 @@ def _check_keys(names: dict[str, str], frames: dict[str, pl.DataFrame], found: F
             pl.all_horizontal(pl.col(k).is_not_null() for k in required)
         )
         groups = dupes.group_by(key, maintain_order=True).agg(pl.col(ROW).sort())
+        if groups.height:
+            doubled.add(table)
         found.add_unlisted(groups.height - PER_CHECK)
         for rec in groups.head(PER_CHECK).iter_rows(named=True):
             rows = rec[ROW]
@@ -126,6 +131,7 @@ def _check_keys(names: dict[str, str], frames: dict[str, pl.DataFrame], found: F
                     f"{', ...' if len(rows) > 5 else ''}); each must be unique",
                 )
             )
+    return doubled
 
 
 def _references(model: type[Table]) -> list[tuple[str, str | None, list[tuple[str | None, str]]]]:
@@ -148,9 +154,10 @@ def _check_references(
     frames: dict[str, pl.DataFrame],
     con: duckdb.DuckDBPyConnection | None,
     found: Found,
+    skip: set[str] = frozenset(),
 ) -> None:
     """Report values that point at no row: in imported tables, and in kept tables that point
-    at a replaced one."""
+    at a replaced one. References to or from the tables in ``skip`` are not checked."""
     key_sets: dict[str, tuple[pl.Series, str]] = {}  # each target's keys, read once
 
     def keys_of(table: str) -> tuple[pl.Series, str]:
@@ -160,7 +167,12 @@ def _check_references(
         return key_sets[table]
 
     for table, model in TABLES.items():
+        if table in skip:
+            continue
         for column, type_column, targets in _references(model):
+            targets = [(v, t) for v, t in targets if t not in skip]
+            if not targets:
+                continue
             if table in frames:
                 df = frames[table]
             elif con is not None and any(t in frames for _, t in targets):
@@ -182,103 +194,50 @@ def _check_references(
                 )
 
 
-def _check_sponsor_tree(names: dict[str, str], sellers: pl.DataFrame, found: Found) -> None:
-    """Report sellers who are their own upline: the sponsor chain comes back to them."""
-    ids = sellers.get_column("seller_id")
-    index = pl.DataFrame({"sponsor_id": ids, "parent": np.arange(len(ids))})
-    parent = (
-        sellers.select("sponsor_id")
-        .join(index, on="sponsor_id", how="left", maintain_order="left")
-        .get_column("parent")
-    )
-    parent = parent.fill_null(-1).to_numpy().astype(np.int64)
-    anc = parent.copy()
-    for _ in range(int(np.ceil(np.log2(max(len(anc), 2)))) + 1):
-        anc = np.where(anc >= 0, anc[np.maximum(anc, 0)], -1)
-    # After 2^k >= n steps, a seller still below someone leads into a loop, and the ancestor
-    # reached lies on that loop; walking from those few nodes lists each loop once.
-    on_loops = np.unique(anc[anc >= 0])
-    reported: set[int] = set()
-    loops = []
-    for start in on_loops:
-        if int(start) in reported:
-            continue
-        cycle, node = [], int(start)
-        while node not in reported:
-            reported.add(node)
-            cycle.append(node)
-            node = int(parent[node])
-        loops.append(cycle)
-    found.add_unlisted(len(loops) - PER_CHECK)
-    for cycle in loops[:PER_CHECK]:
-        first = min(cycle)
-        at = cycle.index(first)
-        chain = _chain([ids[i] for i in cycle[at:] + cycle[:at]])
-        found.add(
-            ImportIssue(
-                file=names["sellers"],
-                row=int(sellers.get_column(ROW)[first]),
-                column="sponsor_id",
-                value=ids[int(parent[first])],
-                code="sponsor_cycle",
-                message=f"makes a loop in the upline ({chain}); "
-                "every sponsor chain must end at a seller with no sponsor",
+def _cross_checks(target, names, frames, clean, cfg, check, found, step) -> list[str]:
+    """Check the tables against each other wherever their input is usable; return what waits.
+
+    Keys run on every table read. References run unless their target's file could not be
+    read (its keys are unknown: the warehouse's old ones would mislead). The sponsor tree and
+    the prerequisites wait on their table's doubled ids; the KPI targets' registry check on
+    the file's own problems.
+    """
+    unread = [t for t in names if t not in frames]
+    waiting = [
+        f"{names[t]} could not be read, so its keys and the references to and from it are "
+        "checked once it can be" + (" (and the sponsor tree)" if t == "sellers" else "") + "."
+        for t in unread
+    ]
+    step("Checking keys, references, the sponsor tree and course prerequisites")
+    doubled = _check_keys(names, frames, found)
+    # Only a table this import keeps is read from the warehouse (references to and from it).
+    needs_warehouse = target.exists() and space.copies_current(names)
+    con = failures.connect_readonly(target) if needs_warehouse else None
+    try:
+        _check_references(names, frames, con, found, skip=set(unread))
+    finally:
+        if con is not None:
+            con.close()
+    for table, checker, what in (
+        ("sellers", check_sponsor_tree, "The sponsor tree"),
+        ("courses", check_prerequisites, "The course prerequisites"),
+    ):
+        if table in frames and table in doubled:
+            waiting.append(f"{what} is checked once {names[table]} has no doubled id.")
+        elif table in frames:
+            checker(names, frames[table], found)
+    if check is not None:
+        for table, frame in frames.items():
+            if table not in clean:
+                continue
+            for issue in check(table, names[table], frame, cfg, ROW):
+                found.add(issue)
+        if "kpi_targets" in frames and "kpi_targets" not in clean:
+            waiting.append(
+                f"{names['kpi_targets']}'s KPI ids and segments are checked against the "
+                "registry once its own problems are fixed."
             )
-        )
-
-
-#: A loop longer than this is shown by its first and last members and its length.
-CHAIN_SHOWN = 6
-
-
-def _chain(members: list[str]) -> str:
-    """Return a loop as "A -> B -> ... -> A", cut in the middle when long (a 200,000-seller
-    loop once made a 2.4 MB message)."""
-    if len(members) > CHAIN_SHOWN:
-        half = CHAIN_SHOWN // 2
-        skipped = len(members) - 2 * half
-        members = [*members[:half], f"... {skipped:,} more ...", *members[-half:]]
-    return " -> ".join(members) + f" -> {members[0]}"
-
-
-def _check_prerequisites(names: dict[str, str], courses: pl.DataFrame, found: Found) -> None:
-    """Report courses that require themselves, directly or through other courses."""
-    ids = courses.get_column("course_id").to_list()
-    needs = dict(zip(ids, courses.get_column("prerequisites").to_list(), strict=True))
-    rows = dict(zip(ids, courses.get_column(ROW).to_list(), strict=True))
-    state: dict[str, int] = {}  # 1 on the current path, 2 done
-    loops: list[list[str]] = []
-
-    def visit(course: str, path: list[str]) -> None:
-        state[course] = 1
-        path.append(course)
-        for nxt in needs.get(course) or ():
-            if state.get(nxt) == 1:
-                loops.append(path[path.index(nxt) :])
-            elif nxt in needs and state.get(nxt) is None:
-                visit(nxt, path)
-        path.pop()
-        state[course] = 2
-
-    for course in sorted(ids):
-        if state.get(course) is None:
-            visit(course, [])
-    found.add_unlisted(len(loops) - PER_CHECK)
-    for loop in loops[:PER_CHECK]:
-        first = min(loop)
-        at = loop.index(first)
-        ordered = loop[at:] + loop[:at]
-        found.add(
-            ImportIssue(
-                file=names["courses"],
-                row=int(rows[first]),
-                column="prerequisites",
-                value=";".join(needs[first]),
-                code="prerequisite_cycle",
-                message=f"makes a loop in the prerequisites ({_chain(ordered)}); a course "
-                "cannot require itself, directly or through other courses",
-            )
-        )
+    return waiting
 
 
 def import_dir(
@@ -296,6 +255,14 @@ def import_dir(
 ) -> ImportResult:
     """Validate the table files in ``directory`` and load them, or change nothing.
 
+    Before reading a file it checks the disk has room for the load (`space.check_import`).
+    The checks run in stages: each file's own (bytes, header, values, rows), then across
+    tables (keys, references, the sponsor tree, course prerequisites, KPI targets). A later
+    stage runs wherever its input is usable, so a refusal lists the problems of every stage
+    it could check; what had to wait (references to a file that could not be read, the
+    sponsor tree of sellers with a doubled id) is said in `ImportRejected.waiting`. An import
+    of all nine tables starts a new file (keeping the load history); fewer copy the live one.
+
     ``check_only``: validate everything a load checks before writing, then stop (nothing is
     written; ``written`` is False in the result). ``source`` names the files in the load
     history and in messages (default: the folder's path). ``on_step(text)`` hears each step
@@ -312,6 +279,10 @@ def import_dir(
     ------
     ImportRejected
         With every problem found (capped per kind, with the total); the warehouse is untouched.
+    WarehouseFailure
+        `WarehouseBusy` while another load runs, `DiskFull` (before reading, or while
+        writing), `WarehouseCorrupt` when a partial import meets a damaged warehouse, ...;
+        the warehouse is untouched.
     """
     directory = Path(directory)
     cfg = config or load_config()
@@ -330,45 +301,36 @@ def import_dir(
             check_only,
             source=source or str(directory.resolve()),
             label=source or f"{directory.name or directory}/",
+            shown=source,  # an upload's folder is named by the upload, never by its path
             step=on_step or (lambda text: None),
         )
 
 
 def _import_locked(
-    directory, target, cfg, today, derive, check, check_only, *, source, label, step
+    directory, target, cfg, today, derive, check, check_only, *, source, label, shown, step
 ) -> ImportResult:
     found = Found()
-    files = discover(directory, found)
+    files = discover(directory, found, shown=shown)
+    if not check_only:
+        space.check_import(target, [(p.name, p.stat().st_size) for p in files.values()])
     frames: dict[str, pl.DataFrame] = {}
+    clean: set[str] = set()  # tables whose file had no problem of its own
     names = {t: p.name for t, p in files.items()}
     for table, file in files.items():
         step(f"Reading and checking {file.name}")
         model = TABLES[table]
         reader = read_csv if file.suffix.lower() == ".csv" else read_parquet
+        before = found.total
         raw = reader(file, model, found)
         if raw is not None:
             parsed = parse_table(file.name, raw, model, cfg, today, found)
             check_rules(file.name, parsed, model, cfg, found)
             frames[table] = parsed
-    if not found:
-        step("Checking keys, references, the sponsor tree and course prerequisites")
-        con = duckdb.connect(str(target), read_only=True) if target.exists() else None
-        try:
-            _check_keys(names, frames, found)
-            _check_references(names, frames, con, found)
-        finally:
-            if con is not None:
-                con.close()
-        if "sellers" in frames and not found:
-            _check_sponsor_tree(names, frames["sellers"], found)
-        if "courses" in frames and not found:
-            _check_prerequisites(names, frames["courses"], found)
-        if check is not None and not found:
-            for table, frame in frames.items():
-                for issue in check(table, names[table], frame, cfg, ROW):
-                    found.add(issue)
+            if found.total == before:
+                clean.add(table)
+    waiting = _cross_checks(target, names, frames, clean, cfg, check, found, step)
     if found:
-        raise ImportRejected(label, found.issues, found.total)
+        raise ImportRejected(label, found.issues, found.total, waiting=waiting)
 
     rows = {t: df.height for t, df in frames.items()}
     warned, warning_total = import_warnings(names, frames, target)
@@ -396,9 +358,10 @@ def _import_locked(
         kind="import",
         source=source,
         tables=list(rows),
-        start_from_current=True,
+        start_from_current=space.copies_current(rows),
         derive=None if derive is None else lambda con, as_of: derive(con, cfg, as_of),
         locked=True,
+        keep_history=True,
     )
     return ImportResult(path=target, rows=rows, warnings=warned, warning_total=warning_total)
 

@@ -31,7 +31,7 @@ import duckdb
 
 from cxm.access import Scope
 from cxm.errors import CxmError
-from cxm.warehouse import store
+from cxm.warehouse import failures, store
 from cxm.warehouse.schema import TABLES
 
 
@@ -169,7 +169,8 @@ def _build(warehouse: Path, scope: Scope, target: Path, derive) -> None:
         con = duckdb.connect(str(tmp))
         try:
             store.tune(con)
-            con.execute("ATTACH ? AS company (READ_ONLY)", [str(warehouse)])
+            with failures.named(warehouse, writing=False):  # a damaged file, by name
+                con.execute("ATTACH ? AS company (READ_ONLY)", [str(warehouse)])
             markets = {"markets": sorted(set(scope.markets or ()))}
             # Table names and texts are this module's declarations, never user input.
             for table, sql in CUT.items():
@@ -232,7 +233,8 @@ def opened(
     file = None if scope.markets is None else build(warehouse, scope, derive)
     con = duckdb.connect(":memory:")
     try:
-        con.execute("ATTACH ? AS wh (READ_ONLY)", [str(warehouse)])
+        with failures.named(warehouse, writing=False):
+            con.execute("ATTACH ? AS wh (READ_ONLY)", [str(warehouse)])
         con.execute(f"USE {'wh' if file is None else attach(con, scope, file)}")
         yield Scoped(con=con, scope=scope)
     finally:

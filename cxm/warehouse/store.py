@@ -23,6 +23,7 @@ import duckdb
 from cxm.errors import WarehouseBusy, WarehouseMissing
 from cxm.logs import timed
 from cxm.settings import default, settings
+from cxm.warehouse import failures
 from cxm.warehouse.schema import TABLES, ddl
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ def rebuild(
     start_from_current: bool = False,
     derive: Callable[[duckdb.DuckDBPyConnection, dt.date | None], None] | None = None,
     locked: bool = False,
+    keep_history: bool = False,
 ) -> Path:
     """Write a new warehouse with ``fill`` and swap it in atomically; return its path.
 
@@ -80,13 +82,21 @@ def rebuild(
     ``derive(con, data_as_of)`` then runs on the filled file (the seller facts, checks that
     need them), so what is derived is swapped in together with the data it comes from. When
     ``fill`` or ``derive`` raises, the temporary file is removed and the live warehouse is
-    untouched. The load and its fill are logged with their durations and rows (`cxm.logs`:
-    ``load``, ``load_stage stage=fill``).
+    untouched. ``keep_history``: a new file that does not start from the live one still takes
+    over its load history (`load_history`), when the live one can be read. The load and its
+    fill are logged with their durations and rows (`cxm.logs`: ``load``,
+    ``load_stage stage=fill``).
+
+    Raises
+    ------
+    WarehouseFailure
+        A `DiskFull`, `FolderMissing`, `WarehouseNotWritable` or `WarehouseCorrupt` (a partial
+        import's copy of a damaged file) when the disk or the file fails the write; the
+        warehouse is then untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = contextlib.nullcontext() if locked else writer_lock(path)
-    with lock, timed(log, "load", kind=kind, tables=tables):
+    lock = contextlib.nullcontext() if locked else writer_lock(path)  # it makes the folder
+    with lock, timed(log, "load", kind=kind, tables=tables), failures.named(path, writing=True):
         return _rebuild(
             path,
             fill,
@@ -96,6 +106,7 @@ def rebuild(
             data_as_of=data_as_of,
             start_from_current=start_from_current,
             derive=derive,
+            keep_history=keep_history,
         )
 
 
@@ -106,14 +117,17 @@ def writer_lock(path: Path) -> Iterator[None]:
     Two loads at once would each copy the old file and the second swap would silently drop
     the first one's tables.
     """
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    with open(f"{path}.lock", "a+") as lock:
+    with failures.named(Path(path), writing=True):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        lock = open(f"{path}.lock", "a+")  # noqa: SIM115 (closed below, after the yield)
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise WarehouseBusy(
-                f"Another build or import is writing {path} right now; nothing was changed. "
-                "Run this again when it has finished."
+                "Another build or import is writing the warehouse right now; nothing was "
+                "changed. Run this again when it has finished.",
+                path=path,
             ) from None
         try:
             yield
@@ -122,7 +136,7 @@ def writer_lock(path: Path) -> Iterator[None]:
 
 
 def _rebuild(
-    path: Path, fill, *, kind, source, tables, data_as_of, start_from_current, derive
+    path: Path, fill, *, kind, source, tables, data_as_of, start_from_current, derive, keep_history
 ) -> Path:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -140,6 +154,8 @@ def _rebuild(
             tune(con)
             if not (start_from_current and path.exists()):
                 create_schema(con)
+                if keep_history and path.exists():
+                    _take_history(con, path)
             # No transaction: the swap below is what makes the load atomic, and a transaction
             # around 45M inserted orders held ~5 GB more in memory until it committed.
             with timed(log, "load_stage", stage="fill") as stage:
@@ -161,6 +177,20 @@ def _rebuild(
         Path(f"{tmp}.wal").unlink(missing_ok=True)
         raise
     return path
+
+
+def _take_history(con: duckdb.DuckDBPyConnection, old: Path) -> None:
+    """Copy the load history of the warehouse at ``old`` into ``con``'s, when it reads."""
+    try:
+        con.execute("ATTACH ? AS old (READ_ONLY)", [str(old)])
+    except duckdb.Error:
+        return  # a damaged file is being replaced: its history is lost with it
+    try:
+        con.execute("INSERT INTO cxm_loads SELECT * FROM old.cxm_loads")
+    except duckdb.Error:
+        pass  # the same: history is a record, not a reason to refuse the replacement
+    finally:
+        con.execute("DETACH old")
 
 
 #: The dated events of a company; the newest of them is the data's as-of date.
@@ -188,10 +218,7 @@ def generation(path: str | Path) -> tuple[int, int]:
 
 def missing(path: Path) -> WarehouseMissing:
     """Return the error for a warehouse file that does not exist, saying how to make one."""
-    return WarehouseMissing(
-        f"No warehouse at {path}. Build the demo company with `cxm demo` "
-        f"or load your data with `cxm import DIR`."
-    )
+    return failures.missing(path)
 
 
 @contextlib.contextmanager
@@ -202,11 +229,10 @@ def open_readonly(path: str | Path | None = None) -> Iterator[duckdb.DuckDBPyCon
     ------
     WarehouseMissing
         When no warehouse file exists yet; the message says how to make one.
+    WarehouseCorrupt, WarehouseUnreadable
+        When the file is damaged or cannot be read; the message says how to recover.
     """
-    path = warehouse_path(path)
-    if not path.exists():
-        raise missing(path)
-    con = duckdb.connect(str(path), read_only=True)
+    con = failures.connect_readonly(warehouse_path(path))
     try:
         yield con
     finally:

@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cxm.config import DEFAULT_CONFIG, CompanyConfig, load_config
 from cxm.logs import timed
-from cxm.warehouse import store
+from cxm.warehouse import space, store
 from cxm.warehouse.demo import _calibration as cal
 from cxm.warehouse.demo import _experience, _training
 from cxm.warehouse.demo._field import make_customers, make_field
@@ -211,9 +211,11 @@ def build_demo(
     The demo always uses the built-in demo configuration (``cxm/company.yaml``), whatever
     ``$CXM_CONFIG`` says: it is the demo company's own ladder, markets and product lines.
     ``derive`` (``cxm.pipeline`` passes the seller facts) runs on the new file before the swap.
+    The disk's free space is checked first (`DiskFull`, with the estimate).
     """
     cfg = load_config(DEFAULT_CONFIG)
     target = store.warehouse_path(path)
+    space.check_demo(target, spec.sellers, spec.years)
     out = store.rebuild(
         target,
         lambda con: fill(con, spec, cfg, progress),
