@@ -296,10 +296,10 @@ def test_a_disk_that_fills_while_duckdb_writes_is_named_cleaned_up_and_audited(
     warehouse = disk / "cxm.duckdb"
     code, _, err = _cxm(monkeypatch, capsys, "import", str(TINY), "--warehouse", str(warehouse))
     assert code == 74 and "Traceback" not in err
-    assert err.startswith(
-        "The disk holding the warehouse ran out of space while the load was writing. Nothing "
+    assert (  # after the log's lines (on stderr too): the message
+        "\nThe disk holding the warehouse ran out of space while the load was writing. Nothing "
         "was changed: the load's new file was removed and the warehouse is as it was."
-    )
+    ) in err
     assert "[disk_full]" in err
     assert sorted(p.name for p in disk.iterdir()) == ["cxm.audit.sqlite", "cxm.duckdb.lock"]
     assert _audited(warehouse) == [f"cxm import {TINY}: Not enough disk space [disk_full]"]
