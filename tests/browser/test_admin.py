@@ -97,8 +97,9 @@ def test_a_bad_upload_lists_its_problems_and_a_good_zip_shows_everywhere(server,
     _upload(page, [{"name": "sellers.csv", "mimeType": "text/csv", "buffer": bad}])
     expect(page.get_by_text("Refused: nothing was written")).to_be_visible(timeout=60_000)
     settle(page)
+    # The unknown market XX and the sponsor S99, who is nobody: both at once (issue 20).
     expect(
-        page.get_by_text("Import of the upload of sellers.csv rejected: 1 problem")
+        page.get_by_text("Import of the upload of sellers.csv rejected: 2 problems")
     ).to_be_visible()
     expect(page.locator('[data-testid="stDataFrame"]').first).to_contain_text("is not a configured")
     assert warehouse.read_bytes() == before
