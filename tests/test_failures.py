@@ -30,6 +30,7 @@ from cxm.warehouse.failures import (
     WarehouseUnreadable,
 )
 from tests.conftest import TINY, TINY_TODAY
+from tests.test_uploads import TINY_FILES, upload
 
 #: The `cxm` script of this environment, for the command line as a user runs it.
 CXM = str(Path(sys.executable).parent / "cxm")
@@ -60,65 +61,31 @@ def _audited(warehouse: Path) -> list[str]:
 # --- what each cause is called -----------------------------------------------------------
 
 #: (exception as raised, a load writing?, the failure it is). The DuckDB texts are the ones
-#: DuckDB 2.0 printed here for each case.
+#: DuckDB 2.0 printed here for each case (their paths shortened).
+IO, NO_SPACE = duckdb.IOException, 'Could not write file "/d/.w.tmp": No space left on device'
 CAUSES = [
-    (
-        duckdb.IOException(
-            'IO Error: The file "/w" exists, but it is not a valid DuckDB database file!'
-        ),
-        False,
-        WarehouseCorrupt,
-    ),  # fmt: skip
-    (
-        duckdb.IOException(
-            'Could not read enough bytes from file "/w": attempted to read 3996 '
-            "bytes from location 100"
-        ),
-        False,
-        WarehouseCorrupt,
-    ),  # fmt: skip
-    (
-        duckdb.Error(
-            "Corrupt database file: computed checksum 1 does not match stored checksum 2 "
-            "in block at location 12288"
-        ),
-        False,
-        WarehouseCorrupt,
-    ),  # fmt: skip
-    (
-        duckdb.IOException('Could not read from file "/w": Is a directory'),
-        False,
-        WarehouseUnreadable,
-    ),  # fmt: skip
-    (OSError(errno.EACCES, "Permission denied"), False, WarehouseUnreadable),
-    (OSError(errno.EACCES, "Permission denied"), True, WarehouseNotWritable),
-    (
-        duckdb.IOException('Cannot open file "/d/x": Read-only file system'),
-        True,
-        WarehouseNotWritable,
-    ),  # fmt: skip
-    (
-        duckdb.IOException('Cannot open file "/d/x": No such file or directory'),
-        True,
-        FolderMissing,
-    ),  # fmt: skip
-    (OSError(errno.ENOTDIR, "Not a directory"), True, FolderMissing),
-    (OSError(errno.ENOENT, "No such file or directory"), False, WarehouseMissing),
-    (
-        duckdb.FatalException(
-            "Failed to create checkpoint because of error: Could not write file "
-            '"/d/.w.tmp": No space left on device'
-        ),
-        True,
-        DiskFull,
-    ),  # fmt: skip
-    (OSError(errno.ENOSPC, "No space left on device"), True, DiskFull),
-]
+    (IO('The file "/w" exists, but it is not a valid DuckDB database file!'), 0, WarehouseCorrupt),
+    (IO('Could not read enough bytes from file "/w": attempted to read 3996 bytes'), 0,
+     WarehouseCorrupt),
+    (duckdb.Error("Corrupt database file: computed checksum 1 does not match stored checksum 2"),
+     0, WarehouseCorrupt),
+    (IO('Could not read from file "/w": Is a directory'), 0, WarehouseUnreadable),
+    (OSError(errno.EACCES, "Permission denied"), 0, WarehouseUnreadable),
+    (OSError(errno.EACCES, "Permission denied"), 1, WarehouseNotWritable),
+    (IO('Cannot open file "/d/x": Read-only file system'), 1, WarehouseNotWritable),
+    (IO('Cannot open file "/d/x": No such file or directory'), 1, FolderMissing),
+    (OSError(errno.ENOTDIR, "Not a directory"), 1, FolderMissing),
+    (OSError(errno.EEXIST, "File exists"), 1, FolderMissing),
+    (OSError(errno.ENOENT, "No such file or directory"), 0, WarehouseMissing),
+    (duckdb.FatalException(f"Failed to create checkpoint because of error: {NO_SPACE}"), 1,
+     DiskFull),
+    (OSError(errno.ENOSPC, "No space left on device"), 1, DiskFull),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize(("exc", "writing", "kind"), CAUSES)
 def test_each_cause_is_named_with_its_fix_and_without_the_path(exc, writing, kind):
-    failure = failures.explain(exc, path=Path("/srv/cxm/cxm.duckdb"), writing=writing)
+    failure = failures.explain(exc, path=Path("/srv/cxm/cxm.duckdb"), writing=bool(writing))
     assert type(failure) is kind
     assert str(failure).endswith(f"[{kind.code}]")
     assert "/srv" not in str(failure) and "/d/" not in str(failure)
@@ -311,8 +278,10 @@ def test_a_demo_too_big_for_the_disk_is_refused_before_it_starts(small_disk, mon
     args = ("demo", "--sellers", "5000", "--warehouse", str(warehouse))
     code, _, err = _cxm(monkeypatch, capsys, *args)
     assert code == 74
-    assert "it needs about 25.6 MB beside the warehouse (20.5 MB for the demo company at " \
-        "5,000 sellers; and a quarter more to be safe), and 3.1 MB is free" in err  # fmt: skip
+    assert (
+        "it needs about 25.6 MB beside the warehouse (20.5 MB for the demo company at "
+        "5,000 sellers; and a quarter more to be safe), and 3.1 MB is free" in err
+    )
     assert not warehouse.exists()
 
 
@@ -348,12 +317,7 @@ def test_the_data_page_on_a_damaged_warehouse_offers_the_import_that_replaces_it
     at = _signed_in("admin", "../app_pages/data.py")
     assert not at.exception
     assert "[warehouse_corrupt]" in _text(at.error)
-    at.file_uploader[0].set_value(
-        [(p.name, p.read_bytes(), "text/csv") for p in sorted(TINY.glob("*.csv"))]
-    )
-    at = at.run()
-    at.button(key="import_run").click()
-    at = at.run()
+    at = upload(at, TINY_FILES)
     assert not at.exception and not at.error
     with store.open_readonly(tiny_warehouse) as con:
         assert store.table_counts(con)["sellers"] == 12
@@ -375,10 +339,7 @@ def test_the_data_page_names_a_full_disk_audits_it_and_changes_nothing(
         TINY / "sellers.csv"
     ).read_bytes() + b"S13,S01,2026-02-01,Consultant,BR,pt-BR,100.00,1,\n"
     at = _signed_in("admin", "../app_pages/data.py")
-    at.file_uploader[0].set_value([("sellers.csv", sellers, "text/csv")])
-    at = at.run()
-    at.button(key="import_run").click()
-    at = at.run()
+    at = upload(at, [("sellers.csv", sellers)])
     assert not at.exception
     shown = _text(at.error)
     assert shown.startswith("Not enough disk space. Not enough free disk space for this import:")
@@ -400,16 +361,13 @@ def test_the_data_page_names_an_unexpected_failure_and_audits_it(
 
     monkeypatch.setattr(uploads, "import_dir", broken)
     at = _signed_in("admin", "../app_pages/data.py")
-    at.file_uploader[0].set_value(
-        [("sellers.csv", (TINY / "sellers.csv").read_bytes(), "text/csv")]
-    )
-    at = at.run()
-    at.button(key="import_run").click()
-    at = at.run()
+    at = upload(at, [("sellers.csv", (TINY / "sellers.csv").read_bytes())])
     assert not at.exception
     shown = _text(at.error)
-    assert shown.startswith("The import stopped on an unexpected error. The import stopped on an "
-                            "unexpected error (KeyError); nothing was written")  # fmt: skip
+    assert shown.startswith(
+        "The import stopped on an unexpected error. The import stopped on an "
+        "unexpected error (KeyError); nothing was written"
+    )
     assert "[import_failed]" in shown
     assert _audited(tiny_warehouse) == [
         "the upload of sellers.csv: The import stopped on an unexpected error [import_failed]"
@@ -421,8 +379,12 @@ def test_the_audit_of_a_failure_never_hides_the_failure(tmp_path):
     blocker = tmp_path / "trail"
     blocker.write_text("")
     took = audit.record_failed_load(
-        "admin", "admin", "all markets", "the upload of x.csv", DiskFull("full"),
+        "admin",
+        "admin",
+        "all markets",
+        "the upload of x.csv",
+        DiskFull("full"),
         path=blocker / "audit.sqlite",
-    )  # fmt: skip
+    )
     assert took is False
     assert os.path.isfile(blocker)

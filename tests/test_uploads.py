@@ -228,6 +228,18 @@ def _page() -> AppTest:
     return at.run()
 
 
+def upload(at: AppTest, files: list[tuple[str, bytes]]) -> AppTest:
+    """Return the Data page after uploading ``files`` (name, bytes) and pressing import."""
+    at.file_uploader[0].set_value([(name, data, "text/csv") for name, data in files])
+    at = at.run()
+    at.button(key="import_run").click()
+    return at.run()
+
+
+#: Every table file of the tiny company, as an upload takes them.
+TINY_FILES = [(p.name, p.read_bytes()) for p in sorted(TINY.glob("*.csv"))]
+
+
 def _plain(elements) -> str:
     return " ".join(re.sub(r"\\(.)", r"\1", e.value) for e in elements)
 
@@ -242,12 +254,7 @@ def test_the_data_page_refuses_a_bad_upload_lists_it_and_changes_no_byte(env):
     at = _page()
     assert not at.exception
     bad = _sellers(b"S14,S99,2026-02-01,Consultant,XX,pt-BR,100.00,1,\n")
-    at.file_uploader[0].set_value(
-        [("sellers.csv", bad, "text/csv"), ("orders.csv", b"order_id\n", "text/csv")]
-    )
-    at = at.run()
-    at.button(key="import_run").click()
-    at = at.run()
+    at = upload(at, [("sellers.csv", bad), ("orders.csv", b"order_id\n")])
     assert not at.exception
     assert env.read_bytes() == before
     assert "Import of the upload of sellers.csv, orders.csv rejected" in _plain(at.error)
@@ -266,10 +273,7 @@ def test_the_data_page_refuses_a_bad_upload_lists_it_and_changes_no_byte(env):
 def test_the_data_page_imports_a_good_upload_and_shows_the_new_data(env):
     at = _page()
     assert _table_rows(at)["sellers"] == 12
-    at.file_uploader[0].set_value([("sellers.csv", _sellers(), "text/csv")])
-    at = at.run()
-    at.button(key="import_run").click()
-    at = at.run()
+    at = upload(at, [("sellers.csv", _sellers())])
     assert not at.exception and not at.error
     assert _plain(at.success) == ("Imported sellers (13 rows). Every page now shows the new data.")
     assert _count(env) == 13
@@ -283,12 +287,7 @@ def test_a_new_server_without_data_takes_its_first_import_from_the_page(env, mon
     at = _page()
     assert not at.exception
     assert "No data is loaded yet" in _plain(at.info)
-    at.file_uploader[0].set_value(
-        [(p.name, p.read_bytes(), "text/csv") for p in sorted(TINY.glob("*.csv"))]
-    )
-    at = at.run()
-    at.button(key="import_run").click()
-    at = at.run()
+    at = upload(at, TINY_FILES)
     assert not at.exception and not at.error
     assert _table_rows(at)["sellers"] == 12 and _count(fresh) == 12
 
@@ -360,10 +359,7 @@ def test_the_data_page_imports_orders_outside_membership_with_a_warning_naming_t
         b"O018,C07,S08,2026-01-04 23:59:59,12.00,1,wellness,false,seller_link\n"
     )
     at = _page()
-    at.file_uploader[0].set_value([("orders.csv", orders, "text/csv")])
-    at = at.run()
-    at.button(key="import_run").click()
-    at = at.run()
+    at = upload(at, [("orders.csv", orders)])
     assert not at.exception and not at.error
     assert _plain(at.success) == "Imported orders (17 rows). Every page now shows the new data."
     assert _plain(at.warning).startswith("2 orders are dated outside the seller's membership")
