@@ -38,6 +38,8 @@ REVIEWED: dict[str, str] = {
     "cxm.warehouse.importer.export_raw": "the operator's raw export (cxm export-raw, server only)",
     "cxm.warehouse.store.create_schema": "writes the schema of a new load",
     "cxm.warehouse.store.rebuild": "writes and swaps in a new load",
+    "cxm.warehouse.store.new_file": "writes a new database file (a load, a scope's build)",
+    "cxm.warehouse.failures.connect_readonly": "opens the file, naming why it cannot be read",
     "cxm.warehouse.store.tune": "sets a loading connection's memory and order",
     "cxm.warehouse.store.latest_event_on": "a load's as-of date, on the file being loaded",
     # What the warehouse holds, not what it says: the load log and counts.
@@ -49,6 +51,7 @@ REVIEWED: dict[str, str] = {
     "cxm.cli.data.status": "cxm status: the operator's view of the whole warehouse",
     "cxm.cli.data.demo": "cxm demo: builds the demo company",
     "cxm.ui.warehouse.cursor": "the load log on every page, the admins' Data page",
+    "cxm.ui.data_admin.cursor_or_import": "the admins' Data page, or its import when damaged",
     # The scope's own machinery: it builds and opens a user's company from the warehouse.
     "cxm.warehouse.scoped.attach": "attaches a scope's database beside the warehouse",
     "cxm.warehouse.scoped.build": "cuts the company to a scope and derives it",

@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 import re
-import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,38 +159,23 @@ def build(
 
 
 def _build(warehouse: Path, scope: Scope, target: Path, derive) -> None:
-    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    tmp = Path(name)
-    tmp.unlink()
-    try:
-        con = duckdb.connect(str(tmp))
-        try:
-            store.tune(con)
-            with failures.named(warehouse, writing=False):  # a damaged file, by name
-                con.execute("ATTACH ? AS company (READ_ONLY)", [str(warehouse)])
-            markets = {"markets": sorted(set(scope.markets or ()))}
-            # Table names and texts are this module's declarations, never user input.
-            for table, sql in CUT.items():
-                con.execute(
-                    f"CREATE TABLE {table} AS {sql}",
-                    {k: v for k, v in markets.items() if f"${k}" in sql},
-                )
-            for table in COPIED:
-                con.execute(f"CREATE TABLE {table} AS SELECT * FROM company.{table}")
-            as_of = store.scalar(
-                con, "SELECT data_as_of FROM cxm_loads ORDER BY loaded_at DESC LIMIT 1"
+    with store.new_file(target) as con:
+        with failures.named(warehouse, writing=False):  # a damaged file, by name
+            con.execute("ATTACH ? AS company (READ_ONLY)", [str(warehouse)])
+        markets = {"markets": sorted(set(scope.markets or ()))}
+        # Table names and texts are this module's declarations, never user input.
+        for table, sql in CUT.items():
+            con.execute(
+                f"CREATE TABLE {table} AS {sql}",
+                {k: v for k, v in markets.items() if f"${k}" in sql},
             )
-            con.execute("DETACH company")
-            derive(con, as_of)
-            con.execute("CHECKPOINT")
-        finally:
-            con.close()
-        os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        Path(f"{tmp}.wal").unlink(missing_ok=True)
-        raise
+        for table in COPIED:
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM company.{table}")
+        as_of = store.scalar(
+            con, "SELECT data_as_of FROM cxm_loads ORDER BY loaded_at DESC LIMIT 1"
+        )
+        con.execute("DETACH company")
+        derive(con, as_of)
 
 
 def catalog(scope: Scope) -> str:

@@ -135,47 +135,60 @@ def writer_lock(path: Path) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def _rebuild(
-    path: Path, fill, *, kind, source, tables, data_as_of, start_from_current, derive, keep_history
-) -> Path:
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+@contextlib.contextmanager
+def new_file(target: Path, *, copy_of: Path | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Yield a connection to a new database file that replaces ``target`` when the block ends.
+
+    The file is written beside ``target`` (a copy of ``copy_of`` when given, else empty), then
+    checkpointed and renamed over it: a reader sees the old file or the new one, never half
+    of one. When the block raises, the new file is removed and ``target`` is untouched.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        if start_from_current and path.exists():
-            shutil.copyfile(path, tmp)
+        if copy_of is not None:
+            shutil.copyfile(copy_of, tmp)
             # The new file keeps the live one's permissions (mkstemp made it owner-only, which
             # locked out an app reading it as another user after a partial import).
-            shutil.copymode(path, tmp)
+            shutil.copymode(copy_of, tmp)
         else:
             tmp.unlink()
         con = duckdb.connect(str(tmp))
         try:
             tune(con)
-            if not (start_from_current and path.exists()):
-                create_schema(con)
-                if keep_history and path.exists():
-                    _take_history(con, path)
-            # No transaction: the swap below is what makes the load atomic, and a transaction
-            # around 45M inserted orders held ~5 GB more in memory until it committed.
-            with timed(log, "load_stage", stage="fill") as stage:
-                fill(con)
-                stage["rows"] = sum(table_counts(con)[t] for t in tables)
-            as_of = data_as_of or latest_event_on(con)
-            if derive is not None:
-                derive(con, as_of)
-            con.execute(
-                "INSERT INTO cxm_loads VALUES (?, ?, ?, ?, ?)",
-                [dt.datetime.now().replace(microsecond=0), kind, source, tables, as_of],
-            )
+            yield con
             con.execute("CHECKPOINT")
         finally:
             con.close()
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
         raise
+
+
+def _rebuild(
+    path: Path, fill, *, kind, source, tables, data_as_of, start_from_current, derive, keep_history
+) -> Path:
+    copy = start_from_current and path.exists()
+    with new_file(path, copy_of=path if copy else None) as con:
+        if not copy:
+            create_schema(con)
+            if keep_history and path.exists():
+                _take_history(con, path)
+        # No transaction: the swap is what makes the load atomic, and a transaction around
+        # 45M inserted orders held ~5 GB more in memory until it committed.
+        with timed(log, "load_stage", stage="fill") as stage:
+            fill(con)
+            stage["rows"] = sum(table_counts(con)[t] for t in tables)
+        as_of = data_as_of or latest_event_on(con)
+        if derive is not None:
+            derive(con, as_of)
+        con.execute(
+            "INSERT INTO cxm_loads VALUES (?, ?, ?, ?, ?)",
+            [dt.datetime.now().replace(microsecond=0), kind, source, tables, as_of],
+        )
     return path
 
 
