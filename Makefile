@@ -1,4 +1,5 @@
-# The two commands: `make run` and `make test`. Each installs what is missing first.
+# The two commands: `make run` and `make test` (and `make check`, every test but the browser's).
+# Each installs what is missing first.
 SHELL := /bin/bash
 .DEFAULT_GOAL := run
 
@@ -12,14 +13,33 @@ DEMO_SELLERS ?= 20000
 WAREHOUSE := data/cxm.duckdb
 CREDENTIALS := data/credentials.yaml
 
-.PHONY: run test install browser demo docs bench clean
+.PHONY: run test check install browser system-packages demo docs bench clean
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
+# apt waits for another apt or dpkg (unattended upgrades, a second `make`) for up to APT_WAIT
+# seconds instead of failing: dpkg's lock through DPkg::Lock::Timeout, and every lock apt-get
+# takes without a timeout (apt 2.6's `update` fails at once on /var/lib/apt/lists/lock, whatever
+# DPkg::Lock::Timeout says) by trying again every APT_POLL seconds while the error is a lock.
+APT_WAIT ?= 600
+APT_POLL ?= 5
+APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get -o DPkg::Lock::Timeout=$(APT_WAIT)
+# $(call apt,ARGUMENTS): apt-get ARGUMENTS, waiting out a lock held by another process.
+define apt
+start=$$SECONDS; \
+until out=$$($(APT) $(1) 2>&1); do \
+  case "$$out" in *"Could not get lock"*) ;; *) echo "$$out" >&2; exit 1;; esac; \
+  [ $$((SECONDS - start)) -lt $(APT_WAIT) ] || { echo "$$out" >&2; exit 1; }; \
+  echo "waiting for apt's lock, held by another process ($$((SECONDS - start)) s)"; \
+  sleep $(APT_POLL); \
+done; \
+[ -z "$$out" ] || echo "$$out"
+endef
+
 $(CURDIR)/.tools/bin/uv:
 	rm -rf .tools
-	python3 -m venv .tools || { $(SUDO) apt-get update -qq && \
-	  $(SUDO) apt-get install -y -qq python3-venv && python3 -m venv .tools; }
+	python3 -m venv .tools || { \
+	  $(call apt,update -qq); $(call apt,install -y -qq python3-venv); python3 -m venv .tools; }
 	.tools/bin/pip install --quiet uv
 
 .venv/.synced: pyproject.toml uv.lock | $(UV)
@@ -49,9 +69,11 @@ run: install browser $(WAREHOUSE) $(CREDENTIALS)
 SYSTEM_PACKAGES := chromium fonts-dejavu-core poppler-utils
 browser:
 	@{ command -v chromium && command -v pdftoppm && \
-	   test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; } >/dev/null 2>&1 || { \
-	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $(SYSTEM_PACKAGES); }
+	   test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; } >/dev/null 2>&1 || \
+	  $(MAKE) --no-print-directory system-packages
+
+system-packages:  ## install SYSTEM_PACKAGES with apt, waiting for another apt to finish
+	@$(call apt,update -qq); $(call apt,install -y -qq $(SYSTEM_PACKAGES))
 
 test: install browser
 	$(UV) run pytest
