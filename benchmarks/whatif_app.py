@@ -34,7 +34,7 @@ _PAGE = """
 import json, sys, time
 from pathlib import Path
 from playwright.sync_api import sync_playwright, expect
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, _COUNT_RUNS, _serve, settle, sign_in
+from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, RUNS_STARTED, _serve, settle, sign_in
 
 warehouse, work, moves = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 DONE = '''() => {
@@ -62,11 +62,12 @@ with sync_playwright() as p:
     thumb.focus()
     times, values = [], []
     for i in range(moves):
-        before = page.evaluate(_COUNT_RUNS)
+        before = page.evaluate(RUNS_STARTED)
         shown = changes.inner_text()
         t = time.perf_counter()
         thumb.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-        page.wait_for_function(f"() => window.__cxmRuns.n > {before}", polling=5, timeout=60_000)
+        page.wait_for_function(
+            f"() => window.__cxmRuns.started > {before}", polling=5, timeout=60_000)
         page.wait_for_function(DONE, polling=5, timeout=60_000)
         times.append(time.perf_counter() - t)
         values.append((shown, changes.inner_text()))

@@ -9,10 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from cxm import access
 from cxm.ui.access import COOKIE_NAME
@@ -31,9 +32,30 @@ CHROMIUM_ARGS = [
 ]
 
 
+#: The longest any state of the app is waited for. Generous on purpose: every wait below is
+#: for something the app shows, so a busy machine (another process holding a core, two test
+#: workers) makes a test slower, never wrong; only a state that never comes takes this long.
+WAIT_MS = 180_000
+expect.set_options(timeout=WAIT_MS)
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture(scope="session")
+def browser(browser: Browser) -> Browser:
+    """Chromium, each of whose contexts waits up to `WAIT_MS` for an element or a page."""
+    new_context = browser.new_context
+
+    def waiting(**options) -> BrowserContext:
+        context = new_context(**options)
+        context.set_default_timeout(WAIT_MS)
+        return context
+
+    browser.new_context = waiting
+    return browser
 
 
 def _free_port() -> int:
@@ -97,7 +119,7 @@ def _serve(
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + WAIT_MS / 1000
     try:
         while True:
             try:
@@ -140,16 +162,39 @@ def demo_app_url(demo_warehouse, tmp_path_factory):
     yield from _serve(warehouse, folder)
 
 
-_COUNT_RUNS = """() => {
+_WATCH = """() => {
+    // Count the script runs of the page from now on, and note when the run state last changed.
     const app = document.querySelector('[data-testid="stApp"]');
-    if (app && !window.__cxmRuns) {
-        window.__cxmRuns = {n: 0};
-        new MutationObserver(() => {
-            if (app.getAttribute("data-test-script-state") === "running") window.__cxmRuns.n += 1;
-        }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+    if (!app) return null;
+    const attr = "data-test-script-state";
+    let watch = window.__cxmRuns;
+    if (!watch || watch.app !== app) {
+        watch = window.__cxmRuns = {app, started: 0, changedAt: performance.now()};
+        new MutationObserver((records) => {
+            // The value a record left is the next record's old value (the last: the current).
+            records.forEach((r, i) => {
+                const now = i + 1 < records.length ? records[i + 1].oldValue
+                                                   : app.getAttribute(attr);
+                if (now === "running" && r.oldValue !== "running") watch.started += 1;
+            });
+            watch.changedAt = performance.now();
+        }).observe(app, {attributes: true, attributeFilter: [attr], attributeOldValue: true});
     }
-    return window.__cxmRuns ? window.__cxmRuns.n : -1;
+    return watch;
 }"""
+_SETTLED = f"""(quietMs) => {{
+    const watch = ({_WATCH})();
+    return !!watch
+        && watch.app.getAttribute("data-test-script-state") === "notRunning"
+        && !document.querySelector('[data-stale="true"]')
+        && performance.now() - watch.changedAt >= quietMs;
+}}"""
+#: The number of script runs started since the page was first watched.
+RUNS_STARTED = f"() => ({_WATCH})().started"
+_STARTED = f"""(before) => {{
+    const watch = ({_WATCH})();
+    return !!watch && watch.started > before;
+}}"""
 QUIET_MS = 750
 
 
@@ -158,26 +203,44 @@ def settle(page: Page, quiet_ms: int = QUIET_MS) -> None:
 
     A run may start a moment after another ended (the login cookie component reports back, a
     widget's value arrives), and clicking then hits an element that is being replaced: so the
-    page counts as settled only after ``quiet_ms`` without a new run. Benchmarks pass 0 (the
-    moment the page is drawn, with no quiet time added to what they measure).
+    page counts as settled only once its run state has not changed for ``quiet_ms``, as the
+    page itself measures it. Benchmarks pass 0 (the moment the page is drawn, with no quiet
+    time added to what they measure).
     """
-    app = page.locator('[data-testid="stApp"]')
-    deadline = time.monotonic() + 30
-    while True:
-        expect(app).to_have_attribute("data-test-script-state", "notRunning", timeout=30_000)
-        expect(page.locator('[data-stale="true"]')).to_have_count(0, timeout=30_000)
-        if quiet_ms == 0:
-            return
-        runs = page.evaluate(_COUNT_RUNS)
-        page.wait_for_timeout(quiet_ms)
-        quiet = (
-            page.evaluate(_COUNT_RUNS) == runs
-            and app.get_attribute("data-test-script-state") == "notRunning"
-            and page.locator('[data-stale="true"]').count() == 0
-        )
-        if quiet:
-            return
-        assert time.monotonic() < deadline, "the page kept starting new script runs for 30 s"
+    page.wait_for_function(_SETTLED, arg=quiet_ms, polling=50, timeout=WAIT_MS)
+
+
+def after(page: Page, action: Callable[[], object], quiet_ms: int = QUIET_MS) -> None:
+    """Do ``action`` (a click, a key), wait for the script run it starts, then `settle`.
+
+    Streamlit marks the page running only when the server starts the run, so right after a
+    click the page still reads "not running": settling then could pass before the click's run
+    began, and the next click would interrupt it (the trusted-proxy test's right password was
+    checked while the failure before it never was, and signed in).
+    """
+    before = page.evaluate(RUNS_STARTED)
+    action()
+    page.wait_for_function(_STARTED, arg=before, polling=50, timeout=WAIT_MS)
+    settle(page, quiet_ms)
+
+
+def until(page: Page, condition: Callable[[], bool], what: str) -> None:
+    """Wait for ``condition`` (read outside the page, such as its cookies), looking again every
+    tenth of a second; fail naming ``what`` did not happen within `WAIT_MS`."""
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not condition():
+        assert time.monotonic() < deadline, f"{what} did not happen in {WAIT_MS // 1000} s"
+        page.wait_for_timeout(100)
+
+
+def charts_drawn(page: Page) -> None:
+    """Wait until every Plotly chart on the page is drawn and none is moving (for screenshots)."""
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('.js-plotly-plot')].every(
+            (gd) => gd._fullLayout && !gd._transitioning)""",
+        polling=50,
+        timeout=WAIT_MS,
+    )
 
 
 def sign_in(page: Page, username: str, password: str) -> None:
@@ -188,14 +251,15 @@ def sign_in(page: Page, username: str, password: str) -> None:
     signed_in(page)
 
 
-def signed_in(page: Page, timeout_ms: int = 30_000) -> None:
+def signed_in(page: Page) -> None:
     """Wait for the signed-in page, the login cookie, and the runs writing it starts."""
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=timeout_ms)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
     settle(page)
     # The login cookie is written by a component a moment after the page shows the user.
-    deadline = time.monotonic() + 15
-    while not any(c["name"] == COOKIE_NAME for c in page.context.cookies()):
-        assert time.monotonic() < deadline, "the login cookie was never written"
-        page.wait_for_timeout(100)
+    until(
+        page,
+        lambda: any(c["name"] == COOKIE_NAME for c in page.context.cookies()),
+        "writing the login cookie",
+    )
     # Writing the cookie may start one more script run: wait for it to finish too.
     settle(page)

@@ -54,7 +54,7 @@ def test_an_admin_adds_a_user_who_signs_in_and_is_signed_out_when_disabled(
     admin.get_by_role("textbox", name="Password", exact=True).fill(PASSWORD)
     admin.get_by_role("textbox", name="Password again").fill(PASSWORD)
     admin.get_by_role("button", name="Add user").click()
-    expect(admin.get_by_text("Added bea (strategist, all markets).")).to_be_visible(timeout=30_000)
+    expect(admin.get_by_text("Added bea (strategist, all markets).")).to_be_visible()
     settle(admin)
     admin.screenshot(path=str(SHOTS / "users.png"), full_page=True)
 
@@ -68,12 +68,10 @@ def test_an_admin_adds_a_user_who_signs_in_and_is_signed_out_when_disabled(
     settle(admin)
     admin.get_by_text("Disabled: cannot sign in").click()
     admin.get_by_role("button", name="Save changes").click()
-    expect(admin.get_by_text("Changed bea; their open sessions are signed out.")).to_be_visible(
-        timeout=30_000
-    )
+    expect(admin.get_by_text("Changed bea; their open sessions are signed out.")).to_be_visible()
 
     bea.get_by_role("link", name="KPIs by segment").click()  # her next run
-    expect(bea.get_by_role("textbox", name="Username")).to_be_visible(timeout=30_000)
+    expect(bea.get_by_role("textbox", name="Username")).to_be_visible()
     expect(bea.get_by_text("your user was removed or disabled on this server")).to_be_visible()
     bea.context.close()
     admin.context.close()
@@ -81,7 +79,7 @@ def test_an_admin_adds_a_user_who_signs_in_and_is_signed_out_when_disabled(
 
 def _upload(page: Page, files: list[dict]) -> None:
     page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(files)
-    expect(page.get_by_text(files[-1]["name"]).first).to_be_visible(timeout=30_000)
+    expect(page.get_by_text(files[-1]["name"]).first).to_be_visible()
     settle(page)
     page.get_by_role("button", name="Check and import").click()
 
@@ -95,7 +93,7 @@ def test_a_bad_upload_lists_its_problems_and_a_good_zip_shows_everywhere(server,
 
     bad = sellers + b"S14,S99,2026-02-01,Consultant,XX,pt-BR,100.00,1,\n"
     _upload(page, [{"name": "sellers.csv", "mimeType": "text/csv", "buffer": bad}])
-    expect(page.get_by_text("Refused: nothing was written")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Refused: nothing was written")).to_be_visible()
     settle(page)
     # The unknown market XX and the sponsor S99, who is nobody: both at once (issue 20).
     expect(
@@ -112,11 +110,11 @@ def test_a_bad_upload_lists_its_problems_and_a_good_zip_shows_everywhere(server,
     settle(page)
     good = _zip({"acme/sellers.csv": sellers + NEW_SELLER})
     _upload(page, [{"name": "acme.zip", "mimeType": "application/zip", "buffer": good}])
-    expect(page.get_by_text("Imported sellers (13 rows).")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Imported sellers (13 rows).")).to_be_visible()
     settle(page)
     assert warehouse.read_bytes() != before
     page.get_by_role("link", name="Overview").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     settle(page)
     # 10 live sellers on 2026-03-02 before; S13 (enrolled 2026-02-01, still in) makes 11.
     expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text("11")
@@ -147,7 +145,7 @@ def test_wrong_passwords_lock_signing_in_even_with_the_right_one(server, page: P
     for _ in range(7):
         log.record("admin", access.LOCAL, ok=False, now=time.time())
     fail(page, "admin", "admin-demo-2026")
-    expect(page.get_by_text("signing in is locked for 15 minutes")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("signing in is locked for 15 minutes")).to_be_visible()
     expect(page.get_by_text("Too many failed sign-ins from this computer")).to_be_visible()
     expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
 
@@ -184,7 +182,7 @@ def test_behind_a_trusted_proxy_each_client_is_counted_by_its_forwarded_address(
         for name in ("dee", "eve", "fay", "gus", "hal", "ivy"):
             log.record(name, ATTACKER, ok=False, now=time.time())
         fail(page, "admin", "admin-demo-2026")
-        expect(page.get_by_text("Too many failed sign-ins")).to_be_visible(timeout=30_000)
+        expect(page.get_by_text("Too many failed sign-ins")).to_be_visible()
         expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
         # Another client (another forwarded address) signs in as admin at once.
         admin = other.new_page()
@@ -204,8 +202,6 @@ def test_a_weak_cookie_key_stops_the_app_before_any_login(tiny_warehouse_templat
     shutil.copyfile(tiny_warehouse_template, warehouse)
     for url in _serve(warehouse, tmp_path, cookie_key="k" * 32):
         page.goto(url)
-        expect(page.get_by_text("cxm will not start: CXM_COOKIE_KEY is weak")).to_be_visible(
-            timeout=30_000
-        )
+        expect(page.get_by_text("cxm will not start: CXM_COOKIE_KEY is weak")).to_be_visible()
         settle(page)
         expect(page.get_by_role("textbox", name="Username")).to_have_count(0)

@@ -41,14 +41,14 @@ def warm(small_demo_url, browser: Browser) -> str:
     page = context.new_page()
     page.goto(f"{small_demo_url}/what-if")
     _submit(page, "admin", "admin-demo-2026")
-    expect(page.get_by_role("switch", name="Apply caps")).to_be_visible(timeout=180_000)
+    expect(page.get_by_role("switch", name="Apply caps")).to_be_visible()
     settle(page)
     context.close()
     return small_demo_url
 
 
 def _submit(page: Page, username: str, password: str) -> None:
-    expect(page.get_by_role("textbox", name="Username")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("textbox", name="Username")).to_be_visible()
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Login").click()
@@ -124,7 +124,7 @@ def _repeat(
             _submit(page, *user)
         wrong = []
         for i, page in enumerate(pages):
-            signed_in(page, timeout_ms=60_000)
+            signed_in(page)
             expect(page.get_by_role("textbox", name="Username")).to_have_count(0)
             seen = read(page)
             wrong += [

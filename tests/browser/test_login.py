@@ -19,7 +19,7 @@ pytestmark = pytest.mark.browser
 
 def test_a_deep_link_shows_only_the_login_then_lands_on_its_page(page: Page, app_url):
     page.goto(f"{app_url}/data")
-    expect(page.get_by_role("textbox", name="Username")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("textbox", name="Username")).to_be_visible()
     settle(page)
     expect(page.get_by_text("Tables")).to_have_count(0)
     expect(page.get_by_text("Page not found")).to_have_count(0)
@@ -44,7 +44,7 @@ def test_a_scoped_analyst_sees_only_brazil_and_keeps_the_session_on_reload(page:
     expect(metrics.nth(1)).to_have_text("25.0%")
     expect(page.get_by_role("link", name="Data")).to_have_count(0)
     page.reload()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     settle(page)
     expect(page.get_by_role("textbox", name="Username")).to_have_count(0)
 
@@ -53,7 +53,7 @@ def test_signing_out_returns_to_the_login_form(page: Page, app_url):
     page.goto(app_url)
     sign_in(page, "exec", "exec-demo-2026")
     page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("textbox", name="Username")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("textbox", name="Username")).to_be_visible()
     expect(page).to_have_title(re.compile("cxm"))
 
 

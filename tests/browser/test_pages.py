@@ -5,12 +5,13 @@ The screenshots (1440 x 900, whole page) land in docs/screenshots/ and the READM
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import settle, sign_in
+from tests.browser.conftest import charts_drawn, settle, sign_in
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
@@ -40,8 +41,8 @@ def test_each_page_draws_its_charts_and_is_photographed(admin, demo_app_url, pat
     expect(admin.get_by_text("Page not found")).to_have_count(0)
     expect(admin.locator('[data-testid="stException"]')).to_have_count(0)
     if path != "data":
-        expect(admin.locator(".js-plotly-plot").first).to_be_visible(timeout=30_000)
-    admin.wait_for_timeout(500)  # let the charts finish their transition
+        expect(admin.locator(".js-plotly-plot").first).to_be_visible()
+    charts_drawn(admin)
     SHOTS.mkdir(parents=True, exist_ok=True)
     admin.screenshot(path=str(SHOTS / shot), full_page=True)
 
@@ -53,24 +54,21 @@ def test_a_filter_chosen_on_one_page_carries_over_and_lives_in_the_url(admin, de
     admin.get_by_role("link", name="KPIs by segment").click()
     settle(admin)
     expect(admin.get_by_role("heading", name="KPIs by segment", exact=True)).to_be_visible()
-    assert "markets=BR" in admin.url and "period=2026-09" in admin.url
+    expect(admin).to_have_url(re.compile(r"markets=BR.*period=2026-09|period=2026-09.*markets=BR"))
     expect(admin.get_by_text("Brazil (BR)")).to_be_visible()
 
 
 def test_the_customer_value_section_shows_its_model_check_and_is_photographed(admin, demo_app_url):
     admin.goto(f"{demo_app_url}/kpis")
     settle(admin)
-    # The section is the page's last: give a busy machine time to draw everything above it.
-    expect(admin.get_by_role("heading", name="Customer value", exact=True)).to_be_visible(
-        timeout=60_000
-    )
+    expect(admin.get_by_role("heading", name="Customer value", exact=True)).to_be_visible()
     expect(admin.locator('[data-testid="stException"]')).to_have_count(0)
     check = admin.get_by_role("heading", name="The model predicted")
-    expect(check).to_be_visible(timeout=60_000)
+    expect(check).to_be_visible()
     check.scroll_into_view_if_needed()
     expect(check).to_contain_text("repeat purchases in the 26-week holdout")
     expect(
         admin.get_by_role("heading", name="Predicted 12-month value per customer")
     ).to_be_visible()
-    admin.wait_for_timeout(500)
+    charts_drawn(admin)
     admin.screenshot(path=str(SHOTS / "customer-value.png"))

@@ -43,7 +43,7 @@ def test_an_analyst_downloads_a_csv_and_the_board_pack_of_their_markets(
 
     page.get_by_role("button", name="Prepare the board pack").click()
     button = page.get_by_role("button", name="Download the board pack (PDF)")
-    expect(button).to_be_visible(timeout=90_000)
+    expect(button).to_be_visible()
     with page.expect_download() as pdf_download:
         button.click()
     pdf = tmp_path / "pack.pdf"

@@ -29,9 +29,7 @@ def test_a_slider_moves_the_comparison_and_a_saved_scenario_comes_back_by_link(
     page.goto(demo_app_url)
     sign_in(page, "strategist", "strategist-demo-2026")
     page.goto(f"{demo_app_url}/what-if")
-    expect(page.get_by_role("heading", name="What-if: KPI priorities")).to_be_visible(
-        timeout=90_000
-    )
+    expect(page.get_by_role("heading", name="What-if: KPI priorities")).to_be_visible()
     settle(page)
     expect(_changes(page)).to_have_text("0")
     # Customer retention from x1 up to x3: eight steps of 0.25 with the keyboard.
@@ -57,9 +55,7 @@ def test_a_slider_moves_the_comparison_and_a_saved_scenario_comes_back_by_link(
     assert found
     # A fresh visit from the scenario's link alone: its id brings the weights back.
     page.goto(f"{demo_app_url}/what-if?scenario={found.group(1)}")
-    expect(page.get_by_role("heading", name="What-if: KPI priorities")).to_be_visible(
-        timeout=60_000
-    )
+    expect(page.get_by_role("heading", name="What-if: KPI priorities")).to_be_visible()
     settle(page)
     expect(page.locator('[data-testid="stSliderThumbValue"]').first).to_have_text("x3.00")
     expect(_changes(page)).to_have_text(moved)
