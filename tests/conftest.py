@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
+import functools
 import logging
+import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -56,6 +59,25 @@ def company(path: Path, *markets: str) -> Iterator[Scoped]:
         yield data
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _components_scanned_once():
+    """Scan the installed packages for Streamlit components once per run, not per AppTest.
+
+    Each new AppTest reads the metadata of every installed package (a third of a second, in
+    some 150 tests); they do not change while the tests run. Without the scanner where this
+    expects it (another Streamlit), AppTest scans as it always did.
+    """
+    try:
+        from streamlit.components.v2 import manifest_scanner
+    except ImportError:
+        yield
+        return
+    with pytest.MonkeyPatch.context() as patch:
+        scan = manifest_scanner.scan_component_manifests
+        patch.setattr(manifest_scanner, "scan_component_manifests", functools.cache(scan))
+        yield
+
+
 @pytest.fixture(scope="session")
 def tiny_warehouse_template(tmp_path_factory) -> Path:
     """Return a warehouse file holding exactly the tiny company, built once."""
@@ -72,28 +94,71 @@ def tiny_warehouse(tiny_warehouse_template, tmp_path) -> Path:
     return path
 
 
+def _built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) -> Path:
+    """Return the warehouse ``build`` writes, built once per run however many workers ask.
+
+    Under pytest-xdist the first worker to ask builds it in the run's shared folder while the
+    others wait; each worker then reads its own copy, so that what tests write beside a
+    warehouse (the audit trail, saved scenarios) stays as private to a worker as it is to a run
+    without workers.
+    """
+    base = tmp_path_factory.getbasetemp()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    shared = base.parent if worker else base  # xdist: <run>/popen-gw0, <run>/popen-gw1, ...
+    built = shared / f"built-{name}" / "cxm.duckdb"
+    with (shared / f"built-{name}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not built.with_name("done").exists():
+            built.parent.mkdir(exist_ok=True)
+            build(built)
+            built.with_name("done").touch()
+    if not worker:
+        return built
+    mine = tmp_path_factory.mktemp(name) / "cxm.duckdb"
+    shutil.copyfile(built, mine)
+    return mine
+
+
 @pytest.fixture(scope="session")
 def demo_warehouse(tmp_path_factory) -> Path:
     """Return the demo company at 20,000 sellers, seed 7 (the planted effects are checked on it)."""
-    return build_demo(
-        DemoSpec(sellers=20_000, seed=7), tmp_path_factory.mktemp("demo") / "cxm.duckdb"
+    return _built_once(
+        tmp_path_factory, "demo", lambda path: build_demo(DemoSpec(sellers=20_000, seed=7), path)
     )
 
 
 @pytest.fixture(scope="session")
 def small_demo_warehouse(tmp_path_factory) -> Path:
     """Return the demo company at 2,000 sellers, seed 11."""
-    return build_demo(
-        DemoSpec(sellers=2_000, seed=11), tmp_path_factory.mktemp("small") / "cxm.duckdb"
+    return _built_once(
+        tmp_path_factory, "small", lambda path: build_demo(DemoSpec(sellers=2_000, seed=11), path)
     )
 
 
-@pytest.fixture
-def app_env(monkeypatch, tmp_path, tiny_warehouse) -> Path:
-    """Point the app at a private tiny company with the demo users; return the credentials."""
+@pytest.fixture(scope="session")
+def _demo_credentials_template(tmp_path_factory) -> Path:
     from cxm import access
 
-    credentials = access.write_demo_credentials(tmp_path / "credentials.yaml")
+    return access.write_demo_credentials(tmp_path_factory.mktemp("users") / "credentials.yaml")
+
+
+@pytest.fixture
+def demo_credentials(_demo_credentials_template, tmp_path) -> Path:
+    """Return a private copy of the demo users' credentials file, free to change.
+
+    The four bcrypt hashes are made once per run (a quarter of a second each time otherwise,
+    in some 150 tests).
+    """
+    path = tmp_path / "credentials.yaml"
+    shutil.copyfile(_demo_credentials_template, path)
+    path.chmod(0o600)
+    return path
+
+
+@pytest.fixture
+def app_env(monkeypatch, demo_credentials, tiny_warehouse) -> Path:
+    """Point the app at a private tiny company with the demo users; return the credentials."""
+    credentials = demo_credentials
     monkeypatch.setenv("CXM_WAREHOUSE", str(tiny_warehouse))
     monkeypatch.setenv("CXM_CREDENTIALS", str(credentials))
     monkeypatch.setenv("CXM_DEMO", "1")

@@ -172,7 +172,9 @@ def test_the_fits_converge_whatever_order_the_customers_come_in(demo_warehouse):
         base = c.sql(value._CUSTOMERS, params={"as_of": as_of}).pl().sort("customer_id")
     for order in (11, 0, 1, 2):  # 11 failed before; the others did not
         customers = value._summary(base.sample(fraction=1.0, shuffle=True, seed=order), as_of)
-        bg, gg = value.fits(customers)["company"]
+        # The company-wide fit, as `value.fits` makes it first (the markets' own fits after it
+        # are not what this test is about, and cost as much again).
+        bg, gg = value._fit(customers)
         assert bg.converged and gg.converged, order
         # The maximum itself does not depend on the order (to the optimiser's precision).
         assert gg.q == pytest.approx(63.1034, rel=1e-5), order
