@@ -224,13 +224,13 @@ def after(page: Page, action: Callable[[], object], quiet_ms: int = QUIET_MS) ->
     settle(page, quiet_ms)
 
 
-def until(page: Page, condition: Callable[[], bool], what: str) -> None:
-    """Wait for ``condition`` (read outside the page, such as its cookies), looking again every
-    tenth of a second; fail naming ``what`` did not happen within `WAIT_MS`."""
+def until(condition: Callable[[], bool], what: str) -> None:
+    """Wait for ``condition``, read outside the page (its cookies, the server's files), looking
+    again every tenth of a second; fail naming ``what`` if it does not hold within `WAIT_MS`."""
     deadline = time.monotonic() + WAIT_MS / 1000
     while not condition():
         assert time.monotonic() < deadline, f"{what} did not happen in {WAIT_MS // 1000} s"
-        page.wait_for_timeout(100)
+        time.sleep(0.1)
 
 
 def charts_drawn(page: Page) -> None:
@@ -257,7 +257,6 @@ def signed_in(page: Page) -> None:
     settle(page)
     # The login cookie is written by a component a moment after the page shows the user.
     until(
-        page,
         lambda: any(c["name"] == COOKIE_NAME for c in page.context.cookies()),
         "writing the login cookie",
     )

@@ -13,7 +13,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from cxm import access
 from cxm.warehouse import audit
-from tests.browser.conftest import _serve, settle, sign_in
+from tests.browser.conftest import _serve, after, settle, sign_in
 from tests.browser.test_login import ATTACKER, ELSEWHERE, counted, fail
 from tests.browser.test_pages import SHOTS
 from tests.conftest import FIXTURES
@@ -64,8 +64,7 @@ def test_an_admin_adds_a_user_who_signs_in_and_is_signed_out_when_disabled(
     expect(bea.get_by_text("Bea Board · strategist · all markets")).to_be_visible()
 
     admin.get_by_role("tab", name="Change or remove a user").click()
-    _choose(admin, "User", "bea")
-    settle(admin)
+    after(admin, lambda: _choose(admin, "User", "bea"))
     admin.get_by_text("Disabled: cannot sign in").click()
     admin.get_by_role("button", name="Save changes").click()
     expect(admin.get_by_text("Changed bea; their open sessions are signed out.")).to_be_visible()
@@ -106,8 +105,7 @@ def test_a_bad_upload_lists_its_problems_and_a_good_zip_shows_everywhere(server,
     page.screenshot(path=str(SHOTS / "import-refused.png"))
 
     # The refused file stays in the uploader (to fix others and check again): take it out.
-    page.locator('[data-testid="stFileChipDeleteBtn"]').click()
-    settle(page)
+    after(page, page.locator('[data-testid="stFileChipDeleteBtn"]').click)
     good = _zip({"acme/sellers.csv": sellers + NEW_SELLER})
     _upload(page, [{"name": "acme.zip", "mimeType": "application/zip", "buffer": good}])
     expect(page.get_by_text("Imported sellers (13 rows).")).to_be_visible()

@@ -71,7 +71,6 @@ def _set_cookie(context: BrowserContext, url: str, value: str) -> None:
 
 def _wait_until_cookie_gone(context: BrowserContext, page: Page) -> None:
     until(
-        page,
         lambda: not any(c["name"] == COOKIE_NAME for c in context.cookies()),
         "deleting the login cookie",
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import charts_drawn, settle, sign_in
+from tests.browser.conftest import after, charts_drawn, settle, sign_in
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
@@ -51,8 +51,7 @@ def test_a_filter_chosen_on_one_page_carries_over_and_lives_in_the_url(admin, de
     admin.goto(f"{demo_app_url}/?markets=BR&period=2026-09")
     settle(admin)
     expect(admin.get_by_text("Brazil (BR)")).to_be_visible()
-    admin.get_by_role("link", name="KPIs by segment").click()
-    settle(admin)
+    after(admin, admin.get_by_role("link", name="KPIs by segment").click)
     expect(admin.get_by_role("heading", name="KPIs by segment", exact=True)).to_be_visible()
     expect(admin).to_have_url(re.compile(r"markets=BR.*period=2026-09|period=2026-09.*markets=BR"))
     expect(admin.get_by_text("Brazil (BR)")).to_be_visible()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import settle, sign_in
+from tests.browser.conftest import after, settle, sign_in
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
@@ -35,9 +35,7 @@ def test_a_slider_moves_the_comparison_and_a_saved_scenario_comes_back_by_link(
     # Customer retention from x1 up to x3: eight steps of 0.25 with the keyboard.
     thumb = page.get_by_role("slider", name="Customer retention")
     thumb.focus()
-    for _ in range(8):
-        thumb.press("ArrowRight")
-    settle(page)
+    after(page, lambda: [thumb.press("ArrowRight") for _ in range(8)])
     expect(page.locator('[data-testid="stSliderThumbValue"]').first).to_have_text("x3.00")
     expect(_changes(page)).not_to_have_text("0")
     moved = _changes(page).inner_text()
@@ -48,8 +46,7 @@ def test_a_slider_moves_the_comparison_and_a_saved_scenario_comes_back_by_link(
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "what-if.png"), full_page=True)
     page.get_by_label("Name").fill("Retention push")
-    page.get_by_role("button", name="Save these weights").click()
-    settle(page)
+    after(page, page.get_by_role("button", name="Save these weights").click)
     expect(page.get_by_text("Saved Retention push")).to_be_visible()
     found = re.search(r"scenario=(\d+)", page.url)
     assert found
@@ -61,8 +58,7 @@ def test_a_slider_moves_the_comparison_and_a_saved_scenario_comes_back_by_link(
     expect(_changes(page)).to_have_text(moved)
     # Publishing asks first, saying what changes for the field; cancelled here, so the
     # shared server keeps the catalog's weights published for the other tests.
-    page.get_by_role("button", name="Publish it...").click()
-    settle(page)
+    after(page, page.get_by_role("button", name="Publish it...").click)
     box = page.get_by_text("Publish Retention push?")
     expect(box).to_be_visible()
     expect(
@@ -70,6 +66,5 @@ def test_a_slider_moves_the_comparison_and_a_saved_scenario_comes_back_by_link(
     ).to_be_visible()
     box.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / "what-if-publish.png"), full_page=True)
-    page.get_by_role("button", name="Cancel").click()
-    settle(page)
+    after(page, page.get_by_role("button", name="Cancel").click)
     expect(page.get_by_text("Publish Retention push?")).to_have_count(0)
