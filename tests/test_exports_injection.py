@@ -139,7 +139,9 @@ def test_every_text_is_written_safe_and_read_back_exactly(value):
     assert cells.restore_frame(frame, ["v"])["v"][0] == value
     if "\x00" not in value:
         sql = f"SELECT {cells.sql_safe('$v')}"
-        assert duckdb.execute(sql, {"v": value, **cells.SQL_PARAMS}).fetchone()[0] == written
+        # A connection of its own: DuckDB's default one is shared by every test in the process.
+        with duckdb.connect() as con:
+            assert con.execute(sql, {"v": value, **cells.SQL_PARAMS}).fetchall()[0][0] == written
 
 
 def test_numbers_stay_numbers_and_only_text_is_marked_and_quoted():
