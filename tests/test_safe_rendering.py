@@ -10,7 +10,6 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from cxm import access
 from cxm.config import load_config
 from cxm.metrics.kpis import BY_ID
 from cxm.ui import fmt, tiles
@@ -73,10 +72,10 @@ def test_a_value_cannot_start_a_new_markdown_block():
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path, tiny_warehouse):
+def env(monkeypatch, tmp_path, tiny_warehouse, demo_credentials):
     """The tiny company; the analyst's name in the credentials file is the payload, and so is
     the newest load's kind and source."""
-    path = access.write_demo_credentials(tmp_path / "credentials.yaml")
+    path = demo_credentials
     raw = yaml.safe_load(path.read_text())
     raw["credentials"]["usernames"]["analyst"]["name"] = PAYLOAD
     path.write_text(yaml.safe_dump(raw))

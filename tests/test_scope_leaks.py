@@ -8,7 +8,6 @@ import shutil
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cxm import access
 from cxm.access import Scope
 from cxm.config import load_config
 from cxm.metrics import cohorts
@@ -50,11 +49,11 @@ def test_a_leaders_downline_counts_only_the_sellers_inside_the_scope(crossing_wa
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path, crossing_warehouse):
+def env(monkeypatch, tmp_path, crossing_warehouse, demo_credentials):
     path = tmp_path / "cxm.duckdb"
     shutil.copyfile(crossing_warehouse, path)
     monkeypatch.setenv("CXM_WAREHOUSE", str(path))
-    monkeypatch.setenv("CXM_CREDENTIALS", str(access.write_demo_credentials(tmp_path / "c.yaml")))
+    monkeypatch.setenv("CXM_CREDENTIALS", str(demo_credentials))
     monkeypatch.setenv("CXM_DEMO", "1")
     monkeypatch.delenv("CXM_COOKIE_KEY", raising=False)
     with store.open_readonly(path) as con:

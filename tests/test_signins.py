@@ -167,13 +167,13 @@ NOW = 1_800_000_000.0
 
 
 @pytest.fixture
-def app(monkeypatch, tmp_path, tiny_warehouse):
+def app(monkeypatch, tmp_path, tiny_warehouse, demo_credentials):
     """Return (AppTest factory, clock) on the tiny company, with time set by the test."""
     from cxm.ui import access as ui_access
 
     clock = [NOW]
     monkeypatch.setattr(ui_access, "_now", lambda: clock[0])
-    credentials = access.write_demo_credentials(tmp_path / "credentials.yaml")
+    credentials = demo_credentials
     monkeypatch.setenv("CXM_WAREHOUSE", str(tiny_warehouse))
     monkeypatch.setenv("CXM_CREDENTIALS", str(credentials))
     monkeypatch.setenv("CXM_DEMO", "1")

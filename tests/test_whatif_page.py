@@ -21,8 +21,8 @@ PAGE = "app_pages/whatif.py"
 
 
 @pytest.fixture
-def env(monkeypatch, tmp_path, small_demo_warehouse):
-    credentials = access.write_demo_credentials(tmp_path / "credentials.yaml")
+def env(monkeypatch, tmp_path, small_demo_warehouse, demo_credentials):
+    credentials = demo_credentials
     monkeypatch.setenv("CXM_WAREHOUSE", str(small_demo_warehouse))
     monkeypatch.setenv("CXM_CREDENTIALS", str(credentials))
     monkeypatch.setenv("CXM_SCENARIOS", str(tmp_path / "scenarios.sqlite"))
