@@ -14,11 +14,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from cxm.access import Scope
 from cxm.pipeline import build_demo, import_dir, open_scoped
 from cxm.warehouse.demo import DemoSpec
 from cxm.warehouse.scoped import Scoped
+
+# No property test may fail for how busy the machine is (two test workers, another process on
+# a core): no deadline per example and no "too slow to generate" check, unless a test asks.
+settings.register_profile("cxm", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("cxm")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TINY = FIXTURES / "tiny_company"
