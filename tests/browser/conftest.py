@@ -243,17 +243,22 @@ def charts_drawn(page: Page) -> None:
     )
 
 
-def sign_in(page: Page, username: str, password: str) -> None:
-    """Fill the login form and wait for the signed-in page.
+def login_ready(page: Page) -> None:
+    """Wait until the login form can be submitted.
 
-    First the form's page must be ready: the login cookie's reader (a component in a frame)
-    reports back once loaded and starts a run, and a form submitted just before that run was
-    lost to it on a busy machine (the form stayed, filled, with no message).
+    The login cookie's reader (a component in a frame) reports back once loaded and starts a
+    run; a form submitted just before that run is lost to it (seen on a busy machine: the form
+    stayed, filled, with no message). So: the form shown, every frame loaded, the page still.
     """
     expect(page.get_by_role("textbox", name="Username")).to_be_visible()
     for frame in page.frames[1:]:
         frame.wait_for_load_state()
     settle(page)
+
+
+def sign_in(page: Page, username: str, password: str) -> None:
+    """Fill the login form once it can be submitted, and wait for the signed-in page."""
+    login_ready(page)
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Login").click()

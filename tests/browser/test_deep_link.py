@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from cxm.whatif.need import LABELS
-from tests.browser.conftest import _serve, settle, signed_in
+from tests.browser.conftest import _serve, login_ready, settle, signed_in
 
 pytestmark = pytest.mark.browser
 TRIES = 5
@@ -53,7 +53,7 @@ def warm(small_demo_url, browser: Browser) -> str:
 
 
 def _submit(page: Page, username: str, password: str) -> None:
-    expect(page.get_by_role("textbox", name="Username")).to_be_visible()
+    login_ready(page)
     page.get_by_role("textbox", name="Username").fill(username)
     page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Login").click()
