@@ -278,6 +278,38 @@ class BadFilter(CxmError):
         super().__init__(f'{field}: "{value}" {message} [{code}].')
 
 
+#: Every code a bad experiment input can raise (`ExperimentError`): a design, an assignment or
+#: a readout asked with values that cannot be used (docs/experiments.md). Nothing is written.
+EXPERIMENT_CODES: dict[str, str] = {
+    "bad_share": "The treatment share lies strictly between 0 and 1 (0.5 is half the units).",
+    "bad_probability": "alpha and power lie strictly between 0 and 1 (0.05 and 0.8 usually).",
+    "bad_effect": "An effect to detect is a number other than 0, in the KPI's own unit.",
+    "bad_spread": "A KPI's standard deviation is a positive number; the CUPED r squared lies "
+    "in [0, 1).",
+    "shape_mismatch": "The outcome, arm and pre-period arrays have one row per unit (and one "
+    "column per KPI).",
+    "duplicate_unit": "A unit appears once in an assignment.",
+    "unknown_rank": "Ranks must be on the configured rank ladder.",
+    "sponsor_cycle": "Every upline chain ends at a seller with no sponsor; nobody is their own "
+    "upline.",
+    "no_readout": "A decision needs a readout of its primary KPI over all units.",
+}
+
+
+class ExperimentError(CxmError):
+    """An experiment input that cannot be used; nothing was computed or written.
+
+    >>> str(ExperimentError("share", 1.2, "bad_share", "is not strictly between 0 and 1"))
+    'share: "1.2" is not strictly between 0 and 1 [bad_share].'
+    """
+
+    def __init__(self, field: str, value: object, code: str, message: str):
+        if code not in EXPERIMENT_CODES:
+            raise ValueError(f"{code!r} is not in EXPERIMENT_CODES; add it with its rule")
+        self.field, self.value, self.code, self.reason = field, value, code, message
+        super().__init__(f'{field}: "{value}" {message} [{code}].')
+
+
 #: How many issues an action catalog or rule error lists before it only gives the total.
 MAX_LISTED_CATALOG_ISSUES = 20
 
