@@ -264,18 +264,26 @@ FILTER_CODES: dict[str, str] = {
 }
 
 
-class BadFilter(CxmError):
+class _FieldError(CxmError):
+    """One bad value of one named field, with a code from the class's ``codes``."""
+
+    codes: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, field: str, value: object, code: str, message: str):
+        if code not in self.codes:
+            raise ValueError(f"{code!r} is not in {type(self).__name__}.codes; add it")
+        self.field, self.value, self.code, self.reason = field, value, code, message
+        super().__init__(f'{field}: "{value}" {message} [{code}].')
+
+
+class BadFilter(_FieldError):
     """A filter, KPI id, dimension or URL parameter that cannot be used; nothing was computed.
 
     >>> str(BadFilter("market", "UK", "unknown_market", "is not a configured market"))
     'market: "UK" is not a configured market [unknown_market].'
     """
 
-    def __init__(self, field: str, value: object, code: str, message: str):
-        if code not in FILTER_CODES:
-            raise ValueError(f"{code!r} is not in FILTER_CODES; add it with its rule")
-        self.field, self.value, self.code, self.reason = field, value, code, message
-        super().__init__(f'{field}: "{value}" {message} [{code}].')
+    codes = FILTER_CODES
 
 
 #: Every code a bad experiment input can raise (`ExperimentError`): a design, an assignment or
@@ -296,18 +304,14 @@ EXPERIMENT_CODES: dict[str, str] = {
 }
 
 
-class ExperimentError(CxmError):
+class ExperimentError(_FieldError):
     """An experiment input that cannot be used; nothing was computed or written.
 
     >>> str(ExperimentError("share", 1.2, "bad_share", "is not strictly between 0 and 1"))
     'share: "1.2" is not strictly between 0 and 1 [bad_share].'
     """
 
-    def __init__(self, field: str, value: object, code: str, message: str):
-        if code not in EXPERIMENT_CODES:
-            raise ValueError(f"{code!r} is not in EXPERIMENT_CODES; add it with its rule")
-        self.field, self.value, self.code, self.reason = field, value, code, message
-        super().__init__(f'{field}: "{value}" {message} [{code}].')
+    codes = EXPERIMENT_CODES
 
 
 #: How many issues an action catalog or rule error lists before it only gives the total.
