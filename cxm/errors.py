@@ -70,6 +70,7 @@ ISSUE_CODES: dict[str, str] = {
     "ranks, rank_at_least, statuses, tenure_bands, training_tiers, cohorts.",
     "target_out_of_range": "A KPI target lies in its KPI's unit: a share 0 to 1, an NPS or a "
     "gap -100 to 100, counts and amounts 0 or more.",
+    "two_arms": "A seller is in one arm of an experiment: control or treatment, not both.",
     "sponsor_cycle": "Every upline chain ends at a seller with no sponsor; nobody is their own "
     "upline.",
     "prerequisite_cycle": "Course prerequisites never lead back to the course: every chain "

@@ -172,6 +172,30 @@ CASES = [
     Bad("bad_id", "customers.csv", ((11, "customer_id", " C10"),), row=11, column="customer_id"),
     Bad("too_long", "courses.csv", ((2, "course_id", "K" * 65),), row=2, column="course_id"),
     Bad("duplicate_key", "orders.csv", ((3, "order_id", "O001"),), row=2, column="order_id"),
+    # S02 is in treatment (row 3); row 4 puts S02 in control of the same experiment X1.
+    Bad(
+        "two_arms",
+        "experiment_assignments.csv",
+        ((4, "seller_id", "S02"),),
+        row=4,
+        column="arm",
+    ),
+    # The same seller twice in the same arm is a repeated key, not two arms.
+    Bad(
+        "duplicate_key",
+        "experiment_assignments.csv",
+        ((4, "seller_id", "S02"), (4, "arm", "treatment")),
+        row=3,
+        column="experiment_id, seller_id",
+    ),
+    Bad(
+        "dangling_reference",
+        "experiment_assignments.csv",
+        ((5, "seller_id", "S99"),),
+        row=5,
+        column="seller_id",
+    ),
+    Bad("unknown_value", "experiment_assignments.csv", ((2, "arm", "holdout"),), row=2, column="arm"),
     # Two company-wide targets (empty segment) for the same KPI and period.
     Bad(
         "duplicate_key",

@@ -21,6 +21,7 @@ from cxm.warehouse.schema import (
     JsonObject,
     LanguageOfMarket,
     NotBefore,
+    OneValuePerKey,
     ScoreScale,
     Table,
     columns,
@@ -387,6 +388,37 @@ def check_rules(
                 rule.code,
                 "is not a configured language of the row's market",
             )
+        elif isinstance(rule, OneValuePerKey):
+            key = [c.name for c in columns(model) if c.key]
+            split = (
+                df.filter(pl.col(rule.column).n_unique().over(key) > 1)
+                .sort(ROW)
+                .group_by(key, maintain_order=True)
+                .agg(pl.col(ROW), pl.col(rule.column))
+            )
+            bad = split.select(
+                pl.col(ROW).list.get(1).alias(ROW),
+                pl.col(rule.column).list.get(1).alias("value"),
+                pl.format(
+                    "but row {} puts {} in {}; {}",
+                    pl.col(ROW).list.get(0),
+                    pl.concat_str([pl.col(k) for k in key], separator=" / "),
+                    pl.col(rule.column).list.get(0),
+                    pl.lit(rule.what),
+                ).alias("message"),
+            )
+            found.add_unlisted(bad.height - PER_CHECK)
+            for rec in bad.head(PER_CHECK).iter_rows(named=True):
+                found.add(
+                    ImportIssue(
+                        file=file,
+                        row=rec[ROW],
+                        column=rule.column,
+                        value=_show(rec["value"]),
+                        code=rule.code,
+                        message=rec["message"],
+                    )
+                )
         elif isinstance(rule, JsonObject):
             texts = df.get_column(rule.column).drop_nulls().unique().to_list()
             bad_texts = [t for t in texts if not _is_json_object(t)]

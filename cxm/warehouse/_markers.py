@@ -83,7 +83,17 @@ class RefByType:
     code: str = "dangling_reference"
 
 
+@dataclass(frozen=True)
+class OneValuePerKey:
+    """Rows repeating the table's key that differ in ``column`` are one problem of their own
+    (a seller in both arms of one experiment), named by ``code`` rather than as a repeated key."""
+
+    column: str
+    what: str  # the rule in words, for the message: "a seller is in one arm of an experiment"
+    code: str = "two_arms"
+
+
 #: A customer id points at customers, a seller id at sellers.
 CUSTOMER_OR_SELLER = (("customer", "customers"), ("seller", "sellers"))
 
-Rule = NotBefore | ScoreScale | LanguageOfMarket | JsonObject | RefByType
+Rule = NotBefore | ScoreScale | LanguageOfMarket | JsonObject | RefByType | OneValuePerKey

@@ -27,7 +27,15 @@ from cxm.warehouse._checks import PER_CHECK, ROW, Found, check_rules, parse_tabl
 from cxm.warehouse._files import discover, read_csv, read_parquet
 from cxm.warehouse._membership import import_warnings
 from cxm.warehouse._trees import check_prerequisites, check_sponsor_tree
-from cxm.warehouse.schema import TABLES, Column, RefByType, Table, columns, key_columns
+from cxm.warehouse.schema import (
+    TABLES,
+    Column,
+    OneValuePerKey,
+    RefByType,
+    Table,
+    columns,
+    key_columns,
+)
 
 log = logging.getLogger(__name__)
 INSERT_ROWS = 2_000_000
@@ -114,6 +122,9 @@ def _check_keys(names: dict[str, str], frames: dict[str, pl.DataFrame], found: F
         dupes = _duplicated(df, key).filter(
             pl.all_horizontal(pl.col(k).is_not_null() for k in required)
         )
+        for rule in model.__rules__:  # rows that differ there are that rule's problem
+            if isinstance(rule, OneValuePerKey):
+                dupes = dupes.filter(pl.col(rule.column).n_unique().over(key) == 1)
         groups = dupes.group_by(key, maintain_order=True).agg(pl.col(ROW).sort())
         if groups.height:
             doubled.add(table)

@@ -28,6 +28,7 @@ from cxm.warehouse._markers import (  # re-exported: the vocabulary of a declara
     LanguageOfMarket,
     NotBefore,
     OneOf,
+    OneValuePerKey,
     Ref,
     RefByType,
     Rule,
@@ -41,6 +42,7 @@ __all__ = [
     "LanguageOfMarket",
     "NotBefore",
     "OneOf",
+    "OneValuePerKey",
     "Ref",
     "RefByType",
     "Rule",
@@ -80,6 +82,7 @@ SurveyQuestion = Literal[
 ]
 Respondent = Literal["customer", "seller", "corporate"]
 Requester = Literal["customer", "seller"]
+Arm = Literal["control", "treatment"]
 
 
 class Table(BaseModel):
@@ -255,6 +258,19 @@ class KpiTarget(Table):
     target: float
 
 
+class ExperimentAssignment(Table):
+    __table__ = "experiment_assignments"
+    __doc_grain__ = (
+        "one seller's arm in one experiment, as assigned when it started (by cxm or elsewhere)"
+    )
+    __rules__ = (OneValuePerKey("arm", "a seller is in one arm of an experiment"),)
+
+    experiment_id: Annotated[Id, Key()]
+    seller_id: Annotated[Id, Key(), Ref("sellers")]
+    arm: Arm
+    assigned_on: dt.date
+
+
 #: Every table, in load order (a table comes after the tables it references).
 TABLES: dict[str, type[Table]] = {
     m.__table__: m
@@ -268,6 +284,7 @@ TABLES: dict[str, type[Table]] = {
         SurveyResponse,
         Ticket,
         KpiTarget,
+        ExperimentAssignment,
     )
 }
 

@@ -88,6 +88,10 @@ CUT: dict[str, str] = {
                 ELSE true END""",
     # Targets are the company's, read against whatever the user's company adds up to.
     "kpi_targets": "SELECT * FROM company.kpi_targets",
+    # An assignment exists when its seller does: a scoped readout holds their markets' units.
+    "experiment_assignments": """
+        SELECT * FROM company.experiment_assignments
+        WHERE seller_id IN (SELECT seller_id FROM sellers)""",
 }
 #: What a scoped database copies as it is: the load log (the data's as-of date is the load's).
 COPIED = ("cxm_loads",)

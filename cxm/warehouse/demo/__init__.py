@@ -22,7 +22,7 @@ from cxm.config import DEFAULT_CONFIG, CompanyConfig, load_config
 from cxm.logs import timed
 from cxm.warehouse import space, store
 from cxm.warehouse.demo import _calibration as cal
-from cxm.warehouse.demo import _experience, _training
+from cxm.warehouse.demo import _experience, _experiments, _training
 from cxm.warehouse.demo._field import make_customers, make_field
 from cxm.warehouse.demo._orders import order_blocks
 from cxm.warehouse.schema import TABLES, SurveyQuestion
@@ -89,6 +89,13 @@ _INSERT = {
         CASE WHEN has_first THEN first_response_at END,
         CASE WHEN has_resolved THEN resolved_at END FROM src""",
     "kpi_targets": "INSERT INTO kpi_targets SELECT * FROM src",
+    "experiment_assignments": """INSERT INTO experiment_assignments SELECT
+        $experiments[experiment + 1], sid(seller),
+        CASE WHEN treatment THEN 'treatment' ELSE 'control' END, assigned_on FROM src""",
+    # The planted experiment's reorders: ids of their own, after every drawn order.
+    "experiment_orders": """INSERT INTO orders SELECT
+        'OX' || lpad(CAST(order_num AS VARCHAR), 9, '0'), customer_id, seller_id, ordered_at,
+        amount, units, product_line, autoship, channel FROM src""",
 }
 
 
@@ -135,6 +142,7 @@ def fill(
         "courses": [c[0] for c in _training.COURSES],
         "respondents": list(_experience.RESPONDENT),
         "questions": list(SurveyQuestion.__args__),
+        "experiments": [e.id for e in _experiments.EXPERIMENTS],
     }
     for m in _MACROS:
         con.execute(m)
@@ -196,6 +204,16 @@ def fill(
     _load(con, "tickets", _experience.tickets(rng[4], f, c, as_of, ctx), params)
     quarter = (spec.as_of.month - 1) // 3 + 1
     _load(con, "kpi_targets", _experience.kpi_targets(spec.as_of.year, quarter), params)
+    say("experiments", 0.95)
+    # A generator of their own: every draw above is what it was before experiments existed.
+    xrng = np.random.default_rng(np.random.SeedSequence([spec.seed, _experiments.EXPERIMENT_STREAM]))
+    arms = _experiments.assignments(xrng, f, len(cfg.ranks))
+    _load(con, "experiment_assignments", arms, params)
+    lines = params["lines"]
+    extra = _experiments.planted_orders(
+        xrng, con, f, arms, as_of, lines[ctx.one_time_line], lines[0]
+    )
+    _load(con, "experiment_orders", extra, params)
     say("writing", 0.97)
 
 
