@@ -175,8 +175,9 @@ def test_the_counts_of_one_pass_match_counting_by_hand():
     impact = _impact([{0: 1.0}, {1: 0.5}])
     ft = np.array([0.3, 0.15, 0.08], np.float32)
     codes = [np.array(c, np.int16) for c in ([0, 1, 1], [0, 0, 1], [0, 1, 1])]
-    changed, mix, trans, effect, none = score.count(
-        top, base_first, need_t, impact, ft, *codes, np.array([2, 2, 2])
+    dims = np.array([2, 2, 2])
+    changed, mix, trans, effect, none, first = score.count(
+        top, base_first, score.need_rows(need_t), impact, ft, score.cells(*codes, dims), dims
     )
     # Only seller 0 changed (0 -> 1): rank 0, market 0, language 0.
     assert changed.tolist() == [1, 0, 1, 0, 1, 0]
@@ -188,6 +189,10 @@ def test_the_counts_of_one_pass_match_counting_by_hand():
     assert effect[:2] == pytest.approx([0.075, 0.15])
     # Seller 2 (market 1, language 1) has no first action.
     assert none.tolist() == [[0, 0], [0, 1]]
+    # The first row of each transition: 0 -> 1 at seller 0, 1 -> 1 at seller 1,
+    # none -> none at seller 2; no other transition happened.
+    assert first[1, 2] == 0 and first[2, 2] == 1 and first[0, 0] == 2
+    assert (first >= 0).sum() == 3
 
 
 @settings(max_examples=100, deadline=None)
@@ -206,3 +211,34 @@ def test_property_under_caps_a_sellers_list_does_not_depend_on_the_row_order(f, 
     moved = _rank(need[order], eligible[order], impact, weights, mandatory=mandatory, caps=caps,
                   seller_key=keys[order])  # fmt: skip
     assert moved.tolist() == top[order].tolist()
+
+
+def test_the_counts_span_blocks_and_note_the_lowest_row_of_each_transition():
+    # Three blocks of sellers (the kernel counts each block on its own, then adds them up).
+    # Everyone keeps action 0 first, except rows BLOCK + 7 and 2 x BLOCK + 5, which move
+    # from action 1 to action 0: their transition's first row is BLOCK + 7, the lower one.
+    n = 3 * score.BLOCK
+    top = np.full((n, 3), -1, np.int8)
+    top[:, 0] = 0
+    base_first = np.zeros(n, np.int8)
+    moved = [score.BLOCK + 7, 2 * score.BLOCK + 5]
+    base_first[moved] = 1
+    rng = np.random.default_rng(3)
+    need_t = np.ascontiguousarray(rng.random((K, n), dtype=np.float32))
+    impact = _impact([{0: 1.0, 2: 0.5}, {1: 0.5}])
+    ft = np.array([0.3, 0.15, 0.08], np.float32)
+    zeros = np.zeros(n, np.int16)
+    dims = np.array([1, 1, 1])
+    changed, mix, trans, effect, none, first = score.count(
+        top, base_first, score.need_rows(need_t), impact, ft,
+        score.cells(zeros, zeros, zeros, dims), dims,
+    )  # fmt: skip
+    assert first[2, 1] == score.BLOCK + 7 and first[1, 1] == 0
+    assert trans[2, 1] == 2 and trans[1, 1] == n - 2
+    assert changed.tolist() == [2, 2, 2]
+    # Effect: everyone's first slot is action 0 (impact 1.0 on priority 0, 0.5 on 2), so
+    # 0.3 x need summed over all sellers, in float64 (0.3 as the float32 the catalog holds).
+    total, f1 = need_t.astype(np.float64).sum(1), np.float64(ft[0])
+    assert effect[0] == pytest.approx(f1 * total[0], rel=1e-12)
+    assert effect[2] == pytest.approx(f1 * 0.5 * total[2], rel=1e-12)
+    assert effect[1] == 0.0

@@ -66,6 +66,10 @@ class Field:
     #: uint64 per seller: breaks a cap's ties (`cxm.whatif.ties`); from the ids when None.
     tie_key: np.ndarray | None = field(default=None, repr=False)
     action_key: np.ndarray = field(init=False, repr=False)  # uint64 per action, likewise
+    #: What `score.count` reads, made once: need seller by seller, and one code per seller
+    #: for (rank, market, language).
+    need_r: np.ndarray = field(init=False, repr=False)
+    cell: np.ndarray = field(init=False, repr=False)
     _memo: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -77,6 +81,25 @@ class Field:
         object.__setattr__(
             self, "action_key", ties.keys(self.catalog.ids, seed=self.catalog.version)
         )
+        object.__setattr__(self, "need_r", score.need_rows(self.need_t))
+        codes = (self.codes[d] for d in DIMENSIONS)
+        object.__setattr__(self, "cell", score.cells(*codes, self.dims))
+
+    def sizes(self) -> np.ndarray:
+        """Sellers by market x language (kept: asked on every comparison)."""
+        if "sizes" not in self._memo:
+            n_m, n_l = len(self.labels["market"]), len(self.labels["language"])
+            m = self.codes["market"].astype(np.int64)
+            lang = self.codes["language"].astype(np.int64)
+            self._memo["sizes"] = np.bincount(m * n_l + lang, minlength=n_m * n_l).reshape(
+                n_m, n_l
+            )
+        return self._memo["sizes"]
+
+    @property
+    def dims(self) -> np.ndarray:
+        """How many ranks, markets and languages the field's codes run over."""
+        return np.array([len(self.labels[d]) for d in DIMENSIONS], np.int64)
 
     @classmethod
     def of(
@@ -247,9 +270,9 @@ def compare(
     """Compare ``scenario`` with ``baseline`` (default: the published weights) over ``field``."""
     base = baseline if baseline is not None else field.baseline()
     cat = field.catalog
-    dims = np.array([len(field.labels[d]) for d in DIMENSIONS], np.int64)
-    changed, mix, trans, effect, none = counts(field, scenario, base.first)
-    _, mix_before, _, effect_before, _ = field.counted(base)
+    dims = field.dims
+    changed, mix, trans, effect, none, first = counts(field, scenario, base.first)
+    _, mix_before, _, effect_before, _, _ = field.counted(base)
     totals = mix.sum(1)
     names = ("(none)", *(a.id for a in cat.actions))
     changed_by, mixes, start = {}, {}, 0
@@ -268,99 +291,118 @@ def compare(
         no_action=_no_action(field, none),
         uneven=pl.concat([_uneven(dim, changed_by[dim]) for dim in ("market", "language")]),
         spread={dim: _spread(changed_by[dim]) for dim in ("market", "language")},
-        examples=_examples(field, base, scenario, trans, examples),
+        examples=_examples(field, base, scenario, trans, first, examples),
     )
 
 
 def counts(field: Field, ranking: Ranking, base_first: np.ndarray) -> tuple[np.ndarray, ...]:
     """`score.count` of ``ranking`` against ``base_first`` over ``field``: changed, mix,
-    transitions, effect per priority, no action (see the kernel)."""
-    dims = np.array([len(field.labels[d]) for d in DIMENSIONS], np.int64)
+    transitions, effect per priority, no action, first seller of each transition (see the
+    kernel)."""
     ft = np.asarray(field.catalog.follow_through, np.float32)
-    codes = (field.codes[d] for d in DIMENSIONS)
-    return score.count(ranking.action, base_first, field.need_t, field.impact, ft, *codes, dims)
+    return score.count(ranking.action, base_first, field.need_r, field.impact, ft, field.cell,
+                       field.dims)  # fmt: skip
+
+
+# The small frames below are built from numpy with no Polars expression: each expression is
+# a query run on Polars' thread pool, and a dozen of them per slider move cost as much as the
+# counting pass whenever another process holds a core.
+
+
+def _ratio(num: np.ndarray, den: np.ndarray, name: str) -> pl.Series:
+    """num / den as Float64, null where den is not above 0 (as a Polars division in
+    ``pl.when(den > 0)`` gives)."""
+    num, den = np.asarray(num, np.float64), np.asarray(den, np.float64)
+    out = np.full(num.shape, np.nan)
+    np.divide(num, den, out=out, where=den > 0)
+    return pl.Series(name, out, dtype=pl.Float64, nan_to_null=True)
 
 
 def _rates(labels, totals, changed) -> pl.DataFrame:
     return pl.DataFrame(
-        {"segment": list(labels), "sellers": totals, "changed": changed},
-        schema={"segment": pl.String, "sellers": pl.Int64, "changed": pl.Int64},
-    ).with_columns(share=pl.when(pl.col("sellers") > 0).then(pl.col("changed") / pl.col("sellers")))
+        [
+            pl.Series("segment", list(labels), dtype=pl.String),
+            pl.Series("sellers", totals, dtype=pl.Int64),
+            pl.Series("changed", changed, dtype=pl.Int64),
+            _ratio(changed, totals, "share"),
+        ]
+    )
 
 
 def _mix(labels, names, before, after) -> pl.DataFrame:
-    seg, act = np.meshgrid(np.arange(len(labels)), np.arange(len(names)), indexing="ij")
-    frame = pl.DataFrame(
-        {
-            "segment": np.asarray(labels, dtype=object)[seg.ravel()].tolist(),
-            "action": np.asarray(names, dtype=object)[act.ravel()].tolist(),
-            "before": before.ravel(),
-            "after": after.ravel(),
-        }
+    seg, act = np.nonzero((before > 0) | (after > 0))
+    return pl.DataFrame(
+        [
+            pl.Series("segment", [labels[i] for i in seg], dtype=pl.String),
+            pl.Series("action", [names[a] for a in act], dtype=pl.String),
+            pl.Series("before", before[seg, act], dtype=pl.Int64),
+            pl.Series("after", after[seg, act], dtype=pl.Int64),
+        ]
     )
-    return frame.filter((pl.col("before") > 0) | (pl.col("after") > 0))
 
 
 def _matrix(names, trans) -> pl.DataFrame:
     rows, cols = np.nonzero(trans)
+    cells = sorted(
+        ((int(trans[i, j]), names[i], names[j]) for i, j in zip(rows, cols, strict=True)),
+        key=lambda c: (-c[0], c[1], c[2]),
+    )
     return pl.DataFrame(
-        {
-            "baseline": [names[i] for i in rows],
-            "scenario": [names[j] for j in cols],
-            "sellers": trans[rows, cols].astype(np.int64),
-        },
-        schema={"baseline": pl.String, "scenario": pl.String, "sellers": pl.Int64},
-    ).sort(["sellers", "baseline", "scenario"], descending=[True, False, False])
+        [
+            pl.Series("baseline", [c[1] for c in cells], dtype=pl.String),
+            pl.Series("scenario", [c[2] for c in cells], dtype=pl.String),
+            pl.Series("sellers", [c[0] for c in cells], dtype=pl.Int64),
+        ]
+    )
 
 
 def _effect(before, after, n) -> pl.DataFrame:
     per = 1000.0 / n if n else 0.0
+    base, scen = before * per, after * per
     return pl.DataFrame(
-        {
-            "priority": list(PRIORITIES),
-            "label": [LABELS[p] for p in PRIORITIES],
-            "baseline": before * per,
-            "scenario": after * per,
-        }
-    ).with_columns(
-        change=pl.when(pl.col("baseline") > 0).then(pl.col("scenario") / pl.col("baseline") - 1)
+        [
+            pl.Series("priority", list(PRIORITIES), dtype=pl.String),
+            pl.Series("label", [LABELS[p] for p in PRIORITIES], dtype=pl.String),
+            pl.Series("baseline", base, dtype=pl.Float64),
+            pl.Series("scenario", scen, dtype=pl.Float64),
+            _ratio(scen, base, "change") - 1.0,
+        ]
     )
 
 
 def _no_action(field: Field, none) -> pl.DataFrame:
-    m = field.codes["market"].astype(np.int64)
-    lang = field.codes["language"].astype(np.int64)
-    sizes = np.bincount(m * none.shape[1] + lang, minlength=none.size).reshape(none.shape)
+    sizes = field.sizes()
     mi, li = np.nonzero(sizes)
     return pl.DataFrame(
-        {
-            "market": [field.labels["market"][i] for i in mi],
-            "language": [field.labels["language"][j] for j in li],
-            "sellers": sizes[mi, li],
-            "without": none[mi, li],
-        },
-        schema={
-            "market": pl.String,
-            "language": pl.String,
-            "sellers": pl.Int64,
-            "without": pl.Int64,
-        },
-    ).with_columns(share=pl.col("without") / pl.col("sellers"))
+        [
+            pl.Series("market", [field.labels["market"][i] for i in mi], dtype=pl.String),
+            pl.Series("language", [field.labels["language"][j] for j in li], dtype=pl.String),
+            pl.Series("sellers", sizes[mi, li], dtype=pl.Int64),
+            pl.Series("without", none[mi, li], dtype=pl.Int64),
+            _ratio(none[mi, li], sizes[mi, li], "share"),
+        ]
+    )
+
+
+def _judged(rates: pl.DataFrame) -> tuple[list[str], np.ndarray]:
+    """The segments big enough to judge, and their change rates."""
+    keep = rates["sellers"].to_numpy() >= EVEN_MIN_SELLERS
+    segments = [seg for seg, k in zip(rates["segment"].to_list(), keep, strict=True) if k]
+    return segments, rates["share"].to_numpy()[keep]
 
 
 def _spread(rates: pl.DataFrame) -> float | None:
     """Highest minus lowest change rate among segments big enough to judge (None: < 2)."""
-    judged = rates.filter(pl.col("sellers") >= EVEN_MIN_SELLERS)["share"]
-    return float(judged.max() - judged.min()) if judged.len() >= 2 else None
+    _, shares = _judged(rates)
+    return float(shares.max() - shares.min()) if shares.size >= 2 else None
 
 
 def _uneven(dim: str, rates: pl.DataFrame) -> pl.DataFrame:
-    judged = rates.filter(pl.col("sellers") >= EVEN_MIN_SELLERS)
+    segments, shares = _judged(rates)
     rows = []
-    shares = judged["share"].to_list()
-    for i, (seg, share) in enumerate(zip(judged["segment"], shares, strict=True)):
-        others = shares[:i] + shares[i + 1 :]
-        if others and share - float(np.median(others)) >= UNEVEN_BY:
+    for i, (seg, share) in enumerate(zip(segments, shares.tolist(), strict=True)):
+        others = np.delete(shares, i)
+        if others.size and share - float(np.median(others)) >= UNEVEN_BY:
             rows.append((dim, seg, share, float(np.median(others))))
     return pl.DataFrame(
         rows,
@@ -375,20 +417,18 @@ def _uneven(dim: str, rates: pl.DataFrame) -> pl.DataFrame:
 
 
 def _examples(
-    field: Field, base: Ranking, scen: Ranking, trans: np.ndarray, k: int
+    field: Field, base: Ranking, scen: Ranking, trans: np.ndarray, first: np.ndarray, k: int
 ) -> pl.DataFrame:
     """The first seller (lowest row) of each of the ``k`` most common changes of first action.
 
     The changes come from the transition counts (row: baseline first + 1, column: scenario
-    first + 1); each one's first seller from one scan of the two first-action columns.
+    first + 1); each one's first seller was noted by the counting pass (``first``).
     """
     moved = trans.copy()
     np.fill_diagonal(moved, 0)
     b, a = np.nonzero(moved)
     order = np.lexsort((a, b, -moved[b, a]))[:k]
-    picks = sorted(
-        int(np.argmax((base.first == b[i] - 1) & (scen.first == a[i] - 1))) for i in order
-    )
+    picks = sorted(int(first[b[i], a[i]]) for i in order)
     rows = []
     for s in picks:
         segment = " · ".join(

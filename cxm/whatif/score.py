@@ -259,45 +259,112 @@ def resolve_caps(cand, cand_score, capacity, mandatory, seller_key, action_key, 
             out_action[s, 1], out_action[s, 2] = out_action[s, 2], out_action[s, 1]
 
 
-@nb.njit(cache=True, parallel=True)
-def count(top, base_first, need_t, impact, follow_through, rank, market, language, dims):
+#: Independent copies of each per-block effect sum, taken in turn by consecutive sellers: the
+#: sellers are stored by market, language and rank, so neighbours often share an action, and
+#: one copy would make every add wait for the last (a chain through memory).
+LANES = 2
+#: Need is read 8 priorities wide (the 7, then a zero) so an action's adds are one vector.
+NEED_WIDTH = 8
+
+
+def cells(rank: np.ndarray, market: np.ndarray, language: np.ndarray, dims) -> np.ndarray:
+    """One code per seller for (rank, market, language): what `count` histograms."""
+    n_m, n_l = int(dims[1]), int(dims[2])
+    return ((rank.astype(np.int32) * n_m + market) * n_l + language).astype(np.int32)
+
+
+def need_rows(need_t: np.ndarray) -> np.ndarray:
+    """Need seller by seller, ``NEED_WIDTH`` priorities a row (zeros after the last)."""
+    k, n = need_t.shape
+    out = np.zeros((n, NEED_WIDTH), np.float32)
+    out[:, :k] = need_t.T
+    return out
+
+
+@nb.njit(cache=True, parallel=True, fastmath=True, boundscheck=False)
+def _count_blocks(top, base_first, need_r, cell, mix, changed, trans, first, need_sum):
+    # The one parallel region of a comparison: per block of sellers, its own counters.
+    n = top.shape[0]
+    for b in nb.prange(mix.shape[0]):
+        for s in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            f = top[s, 0] + 1
+            g = base_first[s] + 1
+            c = cell[s]
+            mix[b, c, f] += 1
+            changed[b, c] += f != g
+            trans[b, g, f] += 1
+            if first[b, g, f] < 0:
+                first[b, g, f] = s
+            lane = s % LANES
+            for slot in range(3):
+                a = top[s, slot] + 1
+                for j in range(NEED_WIDTH):
+                    need_sum[b, lane, slot, a, j] += need_r[s, j]
+
+
+@nb.njit(cache=True, boundscheck=False)
+def _sum_blocks(mix, changed, trans, first, need_sum):
+    # Serial on purpose: the counters are small, and a second parallel region would wait
+    # for a core at its barrier whenever another process holds one.
+    m = mix[0].astype(np.int64)
+    c = changed[0].astype(np.int64)
+    t = trans[0].astype(np.int64)
+    f = first[0].copy()
+    ns = need_sum[0].copy()
+    for b in range(1, mix.shape[0]):
+        m += mix[b]
+        c += changed[b]
+        t += trans[b]
+        ns += need_sum[b]
+        for i in range(f.shape[0]):
+            for j in range(f.shape[1]):
+                if f[i, j] < 0:
+                    f[i, j] = first[b, i, j]
+    return m, c, t, f, ns
+
+
+def count(top, base_first, need_r, impact, follow_through, cell, dims):
     """Count how a ranking differs from the baseline's first actions, in one parallel pass.
 
-    ``dims`` = (ranks, markets, languages). Returns: sellers whose first action changed, by
-    rank, then market, then language codes (one vector); the first-action mix by the same
-    segments (column 0 = none, a + 1 = action a); the transition matrix (baseline first + 1
-    by scenario first + 1); the expected effect per priority (follow-through of each slot x
-    impact x need, summed over sellers); sellers with no first action by market x language.
+    ``need_r``: `need_rows`; ``cell``: `cells` of the sellers' rank, market and language
+    codes; ``dims`` = (ranks, markets, languages). Returns: sellers whose first action
+    changed, by rank, then market, then language codes (one vector); the first-action mix
+    by the same segments (column 0 = none, a + 1 = action a); the transition matrix
+    (baseline first + 1 by scenario first + 1); the expected effect per priority
+    (follow-through of each slot x impact x need, summed over sellers); sellers with no
+    first action by market x language; the first seller (row) of each transition, -1 where
+    none.
+
+    Each block counts by cell (rank x market x language) and sums need by slot and action,
+    so a seller costs three counter adds and three vector adds; the by-dimension counts and
+    the effect come from those small tables afterwards.
     """
     n = top.shape[0]
+    n_r, n_m, n_l = int(dims[0]), int(dims[1]), int(dims[2])
     n_actions, k = impact.shape
-    n_r, n_m, n_l = dims[0], dims[1], dims[2]
-    blocks = (n + BLOCK - 1) // BLOCK
-    changed = np.zeros((blocks, n_r + n_m + n_l), np.int64)
-    mix = np.zeros((blocks, n_r + n_m + n_l, n_actions + 1), np.int64)
-    trans = np.zeros((blocks, n_actions + 1, n_actions + 1), np.int64)
-    effect = np.zeros((blocks, k), np.float64)
-    none = np.zeros((blocks, n_m, n_l), np.int64)
-    for b in nb.prange(blocks):
-        for s in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            f = top[s, 0]
-            r, mk, lg = rank[s], n_r + market[s], n_r + n_m + language[s]
-            if f != base_first[s]:
-                changed[b, r] += 1
-                changed[b, mk] += 1
-                changed[b, lg] += 1
-            mix[b, r, f + 1] += 1
-            mix[b, mk, f + 1] += 1
-            mix[b, lg, f + 1] += 1
-            trans[b, base_first[s] + 1, f + 1] += 1
-            if f < 0:
-                none[b, market[s], language[s]] += 1
-            for slot in range(3):
-                a = top[s, slot]
-                if a >= 0:
-                    for j in range(k):
-                        effect[b, j] += follow_through[slot] * impact[a, j] * need_t[j, s]
-    return changed.sum(0), mix.sum(0), trans.sum(0), effect.sum(0), none.sum(0)
+    a1 = n_actions + 1
+    blocks = max(1, (n + BLOCK - 1) // BLOCK)
+    mix = np.zeros((blocks, n_r * n_m * n_l, a1), np.int32)
+    changed = np.zeros((blocks, n_r * n_m * n_l), np.int32)
+    trans = np.zeros((blocks, a1, a1), np.int32)
+    first = np.full((blocks, a1, a1), -1, np.int64)
+    need_sum = np.zeros((blocks, LANES, 3, a1, NEED_WIDTH), np.float64)
+    _count_blocks(top, base_first, need_r, cell, mix, changed, trans, first, need_sum)
+    mix, changed, trans, first, need_sum = _sum_blocks(mix, changed, trans, first, need_sum)
+    # Effect: sum over slots and actions of follow-through x impact x the need summed there.
+    by_slot = need_sum.sum(0)[:, 1:, :k]  # (3, actions, k); row 0 (no action) adds nothing
+    effect = np.einsum("s,saj,aj->j", follow_through.astype(np.float64), by_slot,
+                       impact.astype(np.float64))  # fmt: skip
+    cube_mix = mix.reshape(n_r, n_m, n_l, a1)
+    cube_changed = changed.reshape(n_r, n_m, n_l)
+    by_dim_mix = np.concatenate(
+        [cube_mix.sum((1, 2)), cube_mix.sum((0, 2)), cube_mix.sum((0, 1))]
+    )
+    by_dim_changed = np.concatenate(
+        [cube_changed.sum((1, 2)), cube_changed.sum((0, 2)), cube_changed.sum((0, 1))]
+    )
+    none = cube_mix[..., 0].sum(0)
+    return by_dim_changed, by_dim_mix, trans, effect, none, first
 
 
 def rank(
@@ -372,6 +439,6 @@ def warm() -> None:
     weights = np.ones(7, np.float32)
     for caps in (None, np.array([0.5, 1.0], np.float32)):
         top = rank(need_t, eligible, impact, weights, mandatory=2, caps=caps)
-    codes = np.zeros(4, np.int16)
+    cell = np.zeros(4, np.int32)
     ft = np.array([0.3, 0.15, 0.08], np.float32)
-    count(top, top[:, 0], need_t, impact, ft, codes, codes, codes, np.array([1, 1, 1]))
+    count(top, top[:, 0], need_rows(need_t), impact, ft, cell, np.array([1, 1, 1]))
