@@ -10,9 +10,11 @@ effect, units needed) and the decision in words. Nothing here reads the warehous
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import numba as nb
 import numpy as np
 from scipy import stats as sps
 
@@ -135,25 +137,89 @@ def sequential_p(lift, variance, tau2) -> np.ndarray:
         return np.minimum(1.0, np.exp(-log_l))
 
 
-def _moments(y: np.ndarray, x: np.ndarray | None, valid: np.ndarray):
-    """Return n, mean y, var y, mean x, var x and cov(x, y) of the valid rows, per column."""
-    n = valid.sum(axis=0)
-    whole = bool(valid.all())
+#: Units per block of the moments kernel's parallel pass.
+_BLOCK = 65_536
+
+
+@nb.njit(cache=True, nogil=True)
+def _sums_block(y, x, treated, cy, cx, use_x, lo, hi, acc):  # pragma: no cover  (compiled)
+    """Add to ``acc`` (arm x 8 x column) the count and the sums of y, y^2, x, x^2 and x y of
+    rows lo..hi with a y (not NaN) and a pre-period value, centred on (cy, cx); then the count
+    of rows with a y but no pre-period value, and their sum of y."""
+    k = y.shape[1]
+    for i in range(lo, hi):
+        g = 1 if treated[i] else 0
+        for j in range(k):
+            v = y[i, j]
+            if v != v:
+                continue
+            v -= cy[j]
+            acc[g, 0, j] += 1.0
+            acc[g, 1, j] += v
+            acc[g, 2, j] += v * v
+            if use_x:
+                w = x[i, j]
+                if w != w:
+                    acc[g, 6, j] += 1.0
+                    acc[g, 7, j] += v
+                    continue
+                w -= cx[j]
+                acc[g, 3, j] += w
+                acc[g, 4, j] += w * w
+                acc[g, 5, j] += w * v
+
+
+@nb.njit(cache=True, parallel=True, nogil=True)
+def _sums_parallel(y, x, treated, cy, cx, use_x):  # pragma: no cover  (compiled)
+    """Return `_sums_block`'s sums per block of units, the blocks in parallel."""
+    n, k = y.shape
+    blocks = (n + _BLOCK - 1) // _BLOCK
+    out = np.zeros((blocks, 2, 8, k))
+    for b in nb.prange(blocks):
+        _sums_block(y, x, treated, cy, cx, use_x, b * _BLOCK, min(n, (b + 1) * _BLOCK), out[b])
+    return out
+
+
+def _sums(y, x, treated, cy, cx, use_x) -> np.ndarray:
+    """Return the sums of `_sums_block` over all units (arm x 8 x column): in parallel blocks
+    for a large readout, in this thread for a small one (threads cost more than they save)."""
+    if len(y) > 4 * _BLOCK:
+        return _sums_parallel(y, x, treated, cy, cx, use_x).sum(axis=0)
+    acc = np.zeros((2, 8, y.shape[1]))
+    _sums_block(y, x, treated, cy, cx, use_x, 0, len(y), acc)
+    return acc
+
+
+def _moments(treated: np.ndarray, y: np.ndarray, x: np.ndarray | None):
+    """Return n, mean y, var y, mean x, var x and cov(x, y) of the valid rows, each as
+    2 (control, treatment) x KPIs. Sums are taken around a rough centre per column (the mean of
+    the first valid rows), so the sums of squares keep their precision."""
+
+    def centre(a):
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN head: centre 0
+            head = np.where(np.isnan(y[:4096]), np.nan, a[:4096])  # rows with a y
+            return np.nan_to_num(np.nanmean(head, axis=0))
+
+    y = np.ascontiguousarray(y)
+    cy = centre(y)
+    if x is None:
+        xs, cx = y, np.zeros_like(cy)
+    else:
+        xs, cx = np.ascontiguousarray(x), centre(x)
+    s = _sums(y, xs, treated, cy, cx, x is not None)
+    n, sy, syy, sx, sxx, sxy, missing, sy_missing = (s[:, m, :] for m in range(8))
     with np.errstate(divide="ignore", invalid="ignore"):
-        my = (y.sum(axis=0) if whole else np.where(valid, y, 0.0).sum(axis=0)) / n
-        dy = y - my
-        if not whole:
-            dy[~valid] = 0.0
-        vy = np.einsum("ij,ij->j", dy, dy) / (n - 1)
+        # a missing pre-period value is the mean of the KPI's units that have one
+        fill = np.nan_to_num(sx.sum(axis=0) / (n - missing).sum(axis=0))
+        sx, sxx, sxy = sx + missing * fill, sxx + missing * fill**2, sxy + sy_missing * fill
+        my, mx = sy / n, sx / n
+        vy = (syy - sy * my) / (n - 1)
         if x is None:
-            return n, my, vy, None, None, None
-        mx = (x.sum(axis=0) if whole else np.where(valid, x, 0.0).sum(axis=0)) / n
-        dx = x - mx
-        if not whole:
-            dx[~valid] = 0.0
-        vx = np.einsum("ij,ij->j", dx, dx) / (n - 1)
-        cxy = np.einsum("ij,ij->j", dx, dy) / (n - 1)
-    return n, my, vy, mx, vx, cxy
+            return n, my + cy, vy, None, None, None
+        vx = (sxx - sx * mx) / (n - 1)
+        cxy = (sxy - sx * my) / (n - 1)
+    return n, my + cy, vy, mx + cx, vx, cxy
 
 
 def effects(
@@ -204,21 +270,15 @@ def effects(
     if Y.shape[1] != len(kpis):
         raise ExperimentError("kpis", list(kpis), "shape_mismatch",
                               f"names {len(kpis)} KPIs for {Y.shape[1]} columns of values")
-    valid = ~np.isnan(Y)
     if X is not None:
         X = _as_2d(X, "X", len(t_arm))
         if X.shape != Y.shape:
             raise ExperimentError("X", f"shape {X.shape}", "shape_mismatch",
                                   f"does not match the values' shape {Y.shape}")
-        has_x = valid & ~np.isnan(X)
-        if not has_x.all():
-            with np.errstate(invalid="ignore", divide="ignore"):
-                fill = np.where(has_x, X, 0.0).sum(axis=0) / has_x.sum(axis=0)
-            X = np.where(has_x, X, np.nan_to_num(fill))
-    rows = (~t_arm, t_arm)
-    (nc, myc, vyc, mxc, vxc, cc), (nt, myt, vyt, mxt, vxt, ct) = (
-        _moments(Y[r], None if X is None else X[r], valid[r]) for r in rows
-    )
+    n, my, vy, mx, vx, cxy = _moments(t_arm, Y, X)
+    (nc, nt), (myc, myt), (vyc, vyt) = n, my, vy
+    if X is not None:
+        (mxc, mxt), (vxc, vxt), (cc, ct) = mx, vx, cxy
     lift = myt - myc
     var_c, var_t = vyc, vyt
     cuped = np.zeros(len(kpis), dtype=bool)
