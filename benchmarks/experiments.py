@@ -165,8 +165,9 @@ def render(results: list[dict]) -> str:
         "by at most the printed share: ours is the Welch form on each arm's CUPED-adjusted "
         "values, HC2 weighs each residual by its leverage, which lets the heavy-tailed "
         "pre-periods' spread along x enter (and ours leaves out theta's own noise). The baseline "
-        "builds a design matrix and HC2 leverages per KPI; ours takes the same sums per arm and KPI in one pass of a numba kernel (parallel over blocks of units) "
-        f"and a few array operations. CUPED's variance reduction on this field: {red}.",
+        "builds a design matrix and HC2 leverages per KPI; ours takes the same sums per arm "
+        "and KPI in one pass of a numba kernel (parallel over blocks of units) and a few "
+        f"array operations. CUPED's variance reduction on this field: {red}.",
         "",
         END,
     ]
