@@ -160,17 +160,30 @@ def write(section: str, start: str = START, end: str = END) -> None:
     DOC.write_text(text)
 
 
-def run(measure, render, start: str, end: str, sizes: list[int], doc: str) -> None:
-    """Measure each size in a scratch folder under data/, print, and write the section."""
+def run(
+    measure, render, start: str, end: str, sizes: list[int], doc: str,
+    conditions: tuple[str, ...] = ("quiet",),
+) -> None:  # fmt: skip
+    """Measure each size in a scratch folder under data/, print, and write the section.
+
+    ``conditions``: under which `machine.CONDITIONS` each size is measured by default
+    (``--conditions`` changes it); each result is stamped with its condition and load.
+    """
+    import machine
+
     parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=sizes)
+    parser.add_argument(
+        "--conditions", nargs="+", choices=machine.CONDITIONS, default=list(conditions)
+    )
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
     results = []
     for sellers in args.sizes:
-        with tempfile.TemporaryDirectory(dir=ROOT / "data") as work:
-            results.append(measure(sellers, Path(work)))
-            print(json.dumps(results[-1]), flush=True)
+        for name in args.conditions:
+            with tempfile.TemporaryDirectory(dir=ROOT / "data") as work:
+                results.append(machine.measure_in(name, measure, sellers, Path(work)))
+                print(json.dumps(results[-1]), flush=True)
     section = render(results)
     print(section)
     if not args.no_write:

@@ -20,6 +20,8 @@ variants with new ids and impacts. Each step in a fresh process (so its peak mem
   language, the transition crosstab; no caps. Median of 3 runs, at sizes up to
   CXM_WHATIF_PANDAS_MAX sellers (1,000,000 by default; beyond, a linear extrapolation,
   labelled as such). Its first actions are checked against ours (caps off) for one preset.
+* **conditions**: each size quiet, then with a memory-bound neighbour on the last core
+  (`benchmarks/machine.py`), pandas included, so each speed-up compares like with like.
 * **floor**: the bytes a re-rank must read and write (need 28 + eligibility 8 + three
   dimension codes 6 + baseline first action 1 per seller, then 3 for the new top 3) over the
   read bandwidth measured here (a parallel numba sum over 1 GiB, best of 7).
@@ -45,6 +47,7 @@ import polars as pl
 import yaml
 
 sys.path.insert(0, str(Path(__file__).parent))
+import machine  # noqa: E402  (bandwidth, load, the neighbour)
 from build import measured, run  # noqa: E402  (the same runner and docs/benchmarks.md writer)
 
 ROOT = Path(__file__).parents[1]
@@ -55,7 +58,8 @@ PANDAS_MAX = int(os.environ.get("CXM_WHATIF_PANDAS_MAX", 1_000_000))
 #: Bytes per seller a re-rank must read (need 28, eligibility 8, codes 6, baseline first 1)
 #: and write (the new top 3).
 READ_BYTES, WRITE_BYTES = 28 + 8 + 6 + 1, 3
-#: Targets of issue 12 on 2 cores: sellers -> (ms, speed-up over pandas, peak GiB).
+#: Targets of issues 12 and 21 on 2 cores, quiet and with a memory-bound neighbour:
+#: sellers -> (ms, speed-up over pandas in the same condition, peak GiB).
 TARGETS = {1_000_000: (50, 100, None), 10_000_000: (500, None, 4.0)}
 
 #: The 7 variants: (copied action, new id, new label, new impact).
@@ -375,34 +379,6 @@ print(json.dumps({"total": statistics.median(times), "runs": times, "peak_bytes"
                   "long_rows": len(long)}))
 """
 
-_BANDWIDTH = """
-import json, time
-import numba as nb, numpy as np
-
-@nb.njit(parallel=True, fastmath=True)
-def total(a):
-    s = 0.0
-    for i in nb.prange(a.size):
-        s += a[i]
-    return s
-
-a = np.ones(2**27)  # 1 GiB
-total(a[:100])
-reads = []
-for _ in range(7):
-    t = time.perf_counter()
-    total(a)
-    reads.append(time.perf_counter() - t)
-b = np.empty_like(a)
-copies = []
-for _ in range(5):
-    t = time.perf_counter()
-    np.copyto(b, a)
-    copies.append(time.perf_counter() - t)
-print(json.dumps({"read_bytes_per_s": a.nbytes / min(reads), "threads": nb.get_num_threads(),
-                  "copy_bytes_per_s": 2 * a.nbytes / min(copies)}))
-"""
-
 # numba from an empty cache (NUMBA_CACHE_DIR is a fresh folder): every kernel compiled.
 _COMPILE = """
 import json, sys, time
@@ -425,7 +401,7 @@ _ONCE: dict = {}
 def _machine() -> dict:
     """Measure once per run: memory bandwidth, and numba compiling from an empty cache."""
     if not _ONCE:
-        _ONCE["bandwidth"] = measured(_BANDWIDTH)
+        _ONCE["bandwidth"] = machine.bandwidth()
         with tempfile.TemporaryDirectory(dir=ROOT / "data") as cache:
             _ONCE["compile"] = measured(_COMPILE, env={"NUMBA_CACHE_DIR": cache})
     return _ONCE
@@ -433,14 +409,12 @@ def _machine() -> dict:
 
 def measure(sellers: int, work: Path) -> dict:
     """Return preparation, our timings, pandas' and the floor for one size of the field."""
-    machine = _machine()
+    once = _machine()
     prepared = measured(_PREPARE, str(work), str(sellers))
     check = sellers <= PANDAS_MAX
     ours = measured(_OURS, str(work), "1" if check else "0", "12")
-    result = {"sellers": sellers, "prepare": prepared, "ours": ours, **machine}
-    result["floor"] = (
-        sellers * (READ_BYTES + WRITE_BYTES) / machine["bandwidth"]["read_bytes_per_s"]
-    )
+    result = {"sellers": sellers, "prepare": prepared, "ours": ours, **once}
+    result["floor"] = sellers * (READ_BYTES + WRITE_BYTES) / once["bandwidth"]["read_bytes_per_s"]
     if check:
         result["pandas"] = measured(_PANDAS, str(work), "3")
         first = np.load(work / "ours_first.npy"), np.load(work / "pandas_first.npy")
@@ -502,28 +476,26 @@ def render(results: list[dict]) -> str:
         START,
         "## What-if: new weights to complete comparison (`benchmarks/whatif.py`)",
         "",
-        f"Measured {dt.date.today()} on {os.cpu_count()} cores ({bw['threads']} numba threads), "
-        f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB, "
-        f"Python {platform.python_version()}, numpy {np.__version__}, numba {numba.__version__}, "
-        f"Polars {pl.__version__}, pandas {pandas.__version__}. Memory bandwidth measured here: "
-        f"{bw['read_bytes_per_s'] / 1e9:.1f} GB/s reading (parallel numba sum over 1 GiB, best "
-        f"of 7), {bw['copy_bytes_per_s'] / 1e9:.1f} GB/s `np.copyto` (read + write). Synthetic "
+        f"Measured {dt.date.today()}, Python {platform.python_version()}, numpy "
+        f"{np.__version__}, numba {numba.__version__} ({bw['threads']} threads), Polars "
+        f"{pl.__version__}, pandas {pandas.__version__}. {machine.describe()} Synthetic "
         f"field, seed {SEED}: every seller-state column drawn in Polars, then `Field.of` with "
         f"the catalog's own eligibility rules; {results[0]['prepare']['actions']} actions (the "
         f"23 of `cxm/actions.yaml` plus 7 variants with other impacts), 7 priorities. Timed: "
         "a new `Weights` -> `rank` -> `compare`, the complete comparison of item 6 (changed "
         "share by rank, market and language, mix, transition, effect, no action, evenness, 5 "
         "example sellers with reasons), the baseline ranking cached on the field; the 4 presets "
-        "in rotation, median of 12 runs after one warm rotation. Targets (issue 12) on 2 "
-        "cores: 1,000,000 sellers under 50 ms and at least 100x faster than pandas; 10,000,000 "
-        "under 500 ms in under 4 GiB.",
+        "in rotation, median of 12 runs after one warm rotation. Targets (issues 12 and 21) on "
+        "2 cores, in both conditions: 1,000,000 sellers under 50 ms and at least 100x faster "
+        "than pandas timed in the same condition; 10,000,000 under 500 ms in under 4 GiB.",
         "",
-        "| sellers | guardrails | ours ms (rank + compare) | pandas ms | speed-up | peak GiB "
-        "| floor ms | target met |",
-        "|---:|---|---:|---:|---:|---:|---:|---|",
+        "| sellers | measured | guardrails | ours ms (rank + compare) | pandas ms | speed-up "
+        "| peak GiB | floor ms | target met |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---|",
     ]
-    largest = measured[-1] if measured else None
     for r in results:
+        same = [m for m in measured if m["condition"] == r["condition"]]
+        largest = same[-1] if same else None
         if "pandas" in r:
             pandas_s, shown = r["pandas"]["total"], f"{r['pandas']['total'] * 1000:,.0f}"
         elif largest:
@@ -537,7 +509,7 @@ def render(results: list[dict]) -> str:
             if "pandas" not in r and pandas_s:
                 speed = f"≈{speed}"
             lines.append(
-                f"| {r['sellers']:,} | {label} | **{o['total'] * 1000:.1f}** "
+                f"| {r['sellers']:,} | {machine.cell(r)} | {label} | **{o['total'] * 1000:.1f}** "
                 f"({o['rank'] * 1000:.1f} + {o['compare'] * 1000:.1f}) | {shown} | {speed} | "
                 f"{_gib(r['ours']['peak_bytes'])} | {r['floor'] * 1000:.1f} | "
                 f"{_target(r, guard, pandas_s)} |"
@@ -546,16 +518,18 @@ def render(results: list[dict]) -> str:
         "",
         "Preparation, once per load (not in the times above), and the first call:",
         "",
-        "| sellers | eligible actions per seller | state drawn s | `Field.of` s | prepare peak "
-        "GiB | field MiB | first call ms | pandas long-format rows | pandas peak GiB | pandas "
-        "agrees: first action | all 3 slots | largest score gap where not |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| sellers | measured | eligible actions per seller | state drawn s | `Field.of` s "
+        "| prepare peak GiB | field MiB | first call ms | pandas long-format rows "
+        "| pandas peak GiB | pandas agrees: first action | all 3 slots "
+        "| largest score gap where not |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         p, pd_ = r["prepare"], r.get("pandas")
         a = r.get("agreement")
         lines.append(
-            f"| {r['sellers']:,} | {p['eligible_per_seller']:.1f} | {p['state_seconds']:.1f} | "
+            f"| {r['sellers']:,} | {machine.WORDS[r['condition']]} | "
+            f"{p['eligible_per_seller']:.1f} | {p['state_seconds']:.1f} | "
             f"{p['field_seconds']:.1f} | {_gib(p['peak_bytes'])} | "
             f"{p['field_bytes'] / 2**20:.0f} | {r['ours']['first_call'] * 1000:.0f} | "
             + (
@@ -579,7 +553,11 @@ def render(results: list[dict]) -> str:
         "evenness or examples), so the speed-up understates ours; above "
         f"{PANDAS_MAX:,} sellers it is not run (its memory grows with the long format, about "
         "10 rows a seller: "
-        + ", ".join(f"{_gib(r['pandas']['peak_bytes'])} GiB at {r['sellers']:,}" for r in measured)
+        + ", ".join(
+            f"{_gib(r['pandas']['peak_bytes'])} GiB at {r['sellers']:,}"
+            for r in measured
+            if r["condition"] == "quiet"
+        )
         + ") and its time there is a linear extrapolation, which flatters pandas (the sort is "
         "n log n). *Agrees* compares its first actions and "
         "full top 3 with ours for the first preset (ours without caps; for the top 3 also "
@@ -596,13 +574,9 @@ def render(results: list[dict]) -> str:
         "baseline + comparison (numba loading its on-disk cache); compiling every kernel "
         f"from an empty cache took {results[0]['compile']['seconds']:.1f} s. The presets "
         f"change the first action of {min(shares):.0%} to {max(shares):.0%} of sellers. "
-        "The numba kernels run on both cores, so anything else running slows them a lot: the "
-        "1-minute load average before and after each size's timing was "
-        + ", ".join(
-            f"{r['ours']['load_before']:.1f} and {r['ours']['load_after']:.1f} ({r['sellers']:,})"
-            for r in results
-        )
-        + ".",
+        "The numba kernels run on both cores: with the neighbour holding one, a parallel "
+        "pass is as slow as its share that waits for that core, which is what the second "
+        "row of each size shows.",
         "",
         END,
     ]
@@ -610,4 +584,12 @@ def render(results: list[dict]) -> str:
 
 
 if __name__ == "__main__":
-    run(measure, render, START, END, [100_000, 1_000_000, 10_000_000], __doc__)
+    run(
+        measure,
+        render,
+        START,
+        END,
+        [100_000, 1_000_000, 10_000_000],
+        __doc__,
+        conditions=machine.CONDITIONS,
+    )
