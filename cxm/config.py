@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -50,6 +51,25 @@ class ProductLine(_Frozen):
     markets: tuple[str, ...] = Field(min_length=1)
 
 
+class AcquisitionChannel(_Frozen):
+    """A way the company wins customers and sellers (docs/metrics.md, Acquisition).
+
+    ``kind``: ``outbound`` (paid reach: ads, events, cold outreach), ``inbound`` (paid content
+    people find: search, SEO, webinars) or ``seller_referred`` (won by a seller; what the company
+    spends there is referral bonuses). Every channel but a seller-referred one is paid.
+    """
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    label: str
+    kind: Literal["outbound", "inbound", "seller_referred"]
+
+
+#: A company that configures no acquisition channels has the one every direct seller has.
+_SELLER_REFERRED = AcquisitionChannel(
+    id="seller_referred", label="Seller-referred", kind="seller_referred"
+)
+
+
 class CompanyConfig(_Frozen):
     """The validated company configuration.
 
@@ -68,6 +88,20 @@ class CompanyConfig(_Frozen):
     activity_kinds: tuple[str, ...] = Field(min_length=1)
     order_channels: tuple[str, ...] = Field(min_length=1)
     ticket_channels: tuple[str, ...] = Field(min_length=1)
+    acquisition_channels: tuple[AcquisitionChannel, ...] = Field((_SELLER_REFERRED,), min_length=1)
+    gross_margin: float = Field(
+        0.6,
+        gt=0,
+        le=1,
+        description="share of revenue kept after the cost of goods and commissions: turns "
+        "predicted customer spend into value for CLV/CAC and payback",
+    )
+    starter_incentive: float = Field(
+        0.0,
+        ge=0,
+        description="what the company spends on each new seller's starter incentive (kit "
+        "discount, first-order bonus), in the company currency; added to seller acquisition cost",
+    )
     min_n: int = Field(
         10,
         ge=1,
@@ -81,6 +115,7 @@ class CompanyConfig(_Frozen):
             ("markets", self.market_codes),
             ("product_lines", tuple(p.id for p in self.product_lines)),
             ("activity_kinds", self.activity_kinds),
+            ("acquisition_channels", self.acquisition_channel_ids),
         ]:
             dupes = sorted({v for v in values if values.count(v) > 1})
             if dupes:
@@ -95,6 +130,16 @@ class CompanyConfig(_Frozen):
     def market_codes(self) -> tuple[str, ...]:
         """Return the market codes in configured order."""
         return tuple(m.code for m in self.markets)
+
+    @cached_property
+    def acquisition_channel_ids(self) -> tuple[str, ...]:
+        """Return the acquisition channel ids in configured order."""
+        return tuple(c.id for c in self.acquisition_channels)
+
+    @cached_property
+    def seller_referred_channels(self) -> tuple[str, ...]:
+        """Return the channels whose customers and sellers were won by a seller."""
+        return tuple(c.id for c in self.acquisition_channels if c.kind == "seller_referred")
 
     @cached_property
     def languages(self) -> tuple[str, ...]:
@@ -127,6 +172,7 @@ class CompanyConfig(_Frozen):
             "activity_kinds": self.activity_kinds,
             "order_channels": self.order_channels,
             "ticket_channels": self.ticket_channels,
+            "acquisition_channels": self.acquisition_channel_ids,
         }[name]
 
 

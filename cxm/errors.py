@@ -27,7 +27,8 @@ ISSUE_CODES: dict[str, str] = {
     "malformed_csv": "Every CSV row must have as many fields as the header (quote commas).",
     "unreadable_parquet": "A .parquet file must be a readable Parquet file.",
     # the header
-    "missing_column": "Every declared column must be in the header.",
+    "missing_column": "Every declared column must be in the header (acquisition_channel may "
+    "be left out of customers and sellers: its rows are then not recorded).",
     "unknown_column": "The header may hold only the table's declared columns.",
     "duplicate_column": "A column may appear only once in the header.",
     # values
@@ -55,12 +56,15 @@ ISSUE_CODES: dict[str, str] = {
     "unknown_language": "Languages must be configured for some market (BCP 47, e.g. pt-BR).",
     "unknown_product_line": "Product lines must be configured.",
     "unknown_activity_kind": "Activity kinds must be configured.",
-    "unknown_channel": "Order and ticket channels must be configured.",
+    "unknown_channel": "Order, ticket and acquisition channels must be configured.",
     # rules across columns, rows and tables
     "language_not_in_market": "A row's language must be configured for its market.",
     "time_order": "Later events come after earlier ones (termination after enrolment, answer "
     "after opening).",
     "score_out_of_range": "Scores lie on their question's scale: nps 0-10, the others 1-5.",
+    "bad_conversion": "A converted lead names one customer or one seller and the day it "
+    "converted; a lead not converted names neither and no day.",
+    "not_month_start": "A month of marketing spend is written as its first day (2026-07-01).",
     "bad_json": 'A KPI target\'s segment is a JSON object such as {"markets": ["BR"]}.',
     "duplicate_key": "Keys are unique within a table.",
     "dangling_reference": "Every id that points at another table names a row that exists "
@@ -257,10 +261,13 @@ FILTER_CODES: dict[str, str] = {
     "bad_cohort": "An enrolment cohort is a year such as 2024.",
     "unknown_kpi": "KPI ids are those of the registry (docs/metrics.md).",
     "unknown_dimension": "Dimensions are rank, market, language, status, tenure_band, "
-    "training_tier and cohort.",
+    "training_tier and cohort (product_line for product-line KPIs, channel for acquisition "
+    "KPIs).",
     "too_many_dimensions": "A breakdown takes at most three dimensions at a time.",
     "out_of_scope": "A user may only ask for markets inside their scope.",
     "unknown_parameter": "A link may only carry the parameters the app writes.",
+    "not_split_by": "Marketing spend and leads are known by market and acquisition channel "
+    "only: their KPIs break down and filter by those, not by a seller's segment.",
     "bad_json": 'A segment is a JSON object such as {"markets": ["BR"]}.',
 }
 

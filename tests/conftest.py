@@ -43,6 +43,8 @@ TINY_ROWS = {
     "tickets": 3,
     "kpi_targets": 2,
     "experiment_assignments": 4,
+    "marketing_spend": 12,
+    "leads": 9,
 }
 
 

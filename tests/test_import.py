@@ -134,6 +134,48 @@ CASES = [
     ),
     Bad("unknown_activity_kind", "activities.csv", ((11, "kind", "dance"),), row=11, column="kind"),
     Bad("unknown_channel", "tickets.csv", ((2, "channel", "pigeon"),), row=2, column="channel"),
+    # Acquisition (issue 24): spend and leads are checked like every table.
+    Bad("unknown_channel", "marketing_spend.csv", ((3, "channel", "tv"),), row=3, column="channel"),
+    Bad("unknown_market", "marketing_spend.csv", ((2, "market", "UK"),), row=2, column="market"),
+    Bad(
+        "negative_amount", "marketing_spend.csv", ((4, "amount", "-5.00"),), row=4, column="amount"
+    ),
+    Bad(
+        "not_month_start",
+        "marketing_spend.csv",
+        ((2, "month", "2025-02-15"),),
+        row=2,
+        column="month",
+    ),
+    Bad(
+        "unknown_channel",
+        "customers.csv",
+        ((5, "acquisition_channel", "tv"),),
+        row=5,
+        column="acquisition_channel",
+    ),
+    Bad(
+        "dangling_reference", "leads.csv", ((2, "customer_id", "C99"),), row=2, column="customer_id"
+    ),
+    Bad("dangling_reference", "leads.csv", ((8, "seller_id", "S99"),), row=8, column="seller_id"),
+    # A conversion before the lead: L01 was created on 2025-01-20.
+    Bad(
+        "time_order",
+        "leads.csv",
+        ((2, "converted_on", "2025-01-01"),),
+        row=2,
+        column="converted_on",
+    ),
+    # L03 never converted, yet has a day.
+    Bad(
+        "bad_conversion",
+        "leads.csv",
+        ((4, "converted_on", "2025-03-05"),),
+        row=4,
+        column="converted_on",
+    ),
+    # L01 became C01 and S01 at once.
+    Bad("bad_conversion", "leads.csv", ((2, "seller_id", "S01"),), row=2, column="customer_id"),
     Bad(
         "unknown_value",
         "survey_responses.csv",
@@ -195,7 +237,9 @@ CASES = [
         row=5,
         column="seller_id",
     ),
-    Bad("unknown_value", "experiment_assignments.csv", ((2, "arm", "holdout"),), row=2, column="arm"),
+    Bad(
+        "unknown_value", "experiment_assignments.csv", ((2, "arm", "holdout"),), row=2, column="arm"
+    ),
     # Two company-wide targets (empty segment) for the same KPI and period.
     Bad(
         "duplicate_key",
@@ -917,3 +961,22 @@ def test_a_sellers_import_warns_about_kept_orders_it_puts_outside_membership(
 def test_the_tiny_company_has_no_order_outside_membership(tiny_warehouse_template):
     result = import_dir(TINY, path=tiny_warehouse_template, today=TINY_TODAY, check_only=True)
     assert (result.warning_total, result.warnings, result.warning_lines()) == (0, (), [])
+
+
+def test_a_customers_file_without_acquisition_channel_imports_with_the_channel_not_recorded(
+    tmp_path,
+):
+    folder = tmp_path / "in"
+    shutil.copytree(TINY, folder)
+    for name in ("customers.csv", "sellers.csv"):
+        lines = (folder / name).read_text().splitlines()
+        (folder / name).write_text("\n".join(line.rsplit(",", 1)[0] for line in lines) + "\n")
+    path = tmp_path / "w.duckdb"
+    import_dir(folder, path=path, today=TINY_TODAY)
+    with duckdb.connect(str(path), read_only=True) as con:
+        # The 10 customers and 12 sellers load, each with no channel (docs/schema.md).
+        got = con.execute(
+            "SELECT count(*), count(acquisition_channel) FROM customers UNION ALL "
+            "SELECT count(*), count(acquisition_channel) FROM sellers"
+        ).fetchall()
+    assert got == [(10, 0), (12, 0)]

@@ -290,6 +290,46 @@ Q1 = [
     ("clv_12m_per_customer", "BR", None, 0),
     ("customers_at_risk_share", "US", None, 0),
     ("customers_at_risk_share", "BR", None, 0),
+    # --- acquisition (marketing_spend.csv, leads.csv, acquisition_channel) ----------------------
+    # New customers (first order in Q1, as new_customers above): US CU2 paid_social, CU5
+    # search, CU6 seller_referred = 3; BR CB2 and CB3 seller_referred, CB8 paid_social, CB6 not
+    # recorded = 4. Spend on customers in Jan-Mar (December's 500 is out): US 150 + 90 + 30 =
+    # 270 -> 90; BR 120 + 40 = 160 -> 40.
+    ("cac", "US", 270 / 3, 3),
+    ("cac", "BR", 160 / 4, 4),
+    # Enrolled in Q1: US6, US7 = 2; BR6, BR7, BR8 = 3. Spend on sellers US 60, BR 80, plus the
+    # starter incentive of 25 each (company.yaml): (60 + 50) / 2 = 55; (80 + 75) / 3 = 51.67.
+    ("seller_cac", "US", 110 / 2, 2),
+    ("seller_cac", "BR", 155 / 3, 3),
+    # 15 customers are too few to fit customer value: no CLV/CAC and no payback, n 0
+    # (tests/test_acquisition.py works them out with values set by hand).
+    ("clv_cac_ratio", "US", None, 0),
+    ("clv_cac_ratio", "BR", None, 0),
+    ("new_customer_value", "US", None, 0),
+    ("new_customer_value", "BR", None, 0),
+    ("payback_months", "US", None, 0),
+    ("payback_months", "BR", None, 0),
+    # Of new customers with a recorded channel, won by a seller: US CU6 of 3; BR CB2 and CB3
+    # of 3 (CB6's channel is not recorded, so it is in neither count).
+    ("seller_won_share", "US", 1 / 3, 3),
+    ("seller_won_share", "BR", 2 / 3, 3),
+    # Leads created in Q1: US LU2, LU3, LU4 = 3; BR LB2, LB3 = 2.
+    ("leads", "US", 3, 3),
+    ("leads", "BR", 2, 2),
+    # All spend in Jan-Mar over those leads: US 270 + 60 = 330 / 3 = 110; BR 160 + 80 = 240 /
+    # 2 = 120.
+    ("cost_per_lead", "US", 330 / 3, 3),
+    ("cost_per_lead", "BR", 240 / 2, 2),
+    # Day 30 in Q1 = created 2025-12-02..2026-03-01, every one closed by 03-31. US LU1 (12-10,
+    # converted day 41) no, LU2 (day 2) yes, LU3 never, LU4 (US6 enrolled day 11) yes -> 2/4.
+    # BR LB1 (12-05, day 38) no, LB2 (01-05, day 46) no -> 0/2; LB3 (03-15) has its day 30 in
+    # April and LB4 (10-20) in November: neither is a subject.
+    ("lead_conversion_30d", "US", 2 / 4, 4),
+    ("lead_conversion_30d", "BR", 0 / 2, 2),
+    # Day 90 in Q1 = created 2025-10-03..12-31: US LU1 (day 41) yes, LU5 (11-01, never) no ->
+    # 1/2; BR LB1 (day 38) yes, LB4 (10-20, CB3 on 01-13, day 85) yes -> 2/2.
+    ("lead_conversion_90d", "US", 1 / 2, 2),
+    ("lead_conversion_90d", "BR", 2 / 2, 2),
 ]
 
 

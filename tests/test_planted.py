@@ -120,3 +120,34 @@ def test_service_drives_customer_nps_most_and_delivery_least(con):
     )
     order = drivers.sort("importance", descending=True)["attribute"].to_list()
     assert order == ["service", "value", "quality", "ease", "delivery"]
+
+
+def _cells(con, kpi: str, period: str = "2026") -> dict:
+    out = compute(
+        Scoped.everywhere(con),
+        [kpi],
+        by=["market", "channel"],
+        where=SegmentFilter(period=Period.parse(period)),
+        cfg=load_config(),
+    )
+    return {(r["market"], r["channel"]): r["value"] for r in out.iter_rows(named=True)}
+
+
+def test_one_channel_wins_customers_worth_less_than_they_cost(con):
+    # Planted (demo/_acquisition.py): events cost $260 a customer in every market, more than
+    # a customer's predicted 12-month margin; every other channel pays back within the year.
+    ratio = _by(con, "clv_cac_ratio", "channel", "2026")
+    assert ratio["events"] < 1
+    assert min(v for ch, v in ratio.items() if ch != "events") > 1.2
+    by_cell = _cells(con, "clv_cac_ratio")
+    assert all(v < 1 for (_, ch), v in by_cell.items() if ch == "events")
+
+
+def test_mexico_is_where_seller_referred_customers_are_worth_the_most(con):
+    # Planted: in MX sellers refer their autoship customers (95% of them against 15% of
+    # one-time buyers), so a referred new customer there is worth the most of any market x
+    # channel; elsewhere referral is blind to the customer's kind.
+    value = _cells(con, "new_customer_value")
+    assert max(value, key=value.get) == ("MX", "seller_referred")
+    others = [v for (m, ch), v in value.items() if ch == "seller_referred" and m != "MX"]
+    assert value[("MX", "seller_referred")] > 1.2 * max(others)

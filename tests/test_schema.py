@@ -15,12 +15,12 @@ from cxm.warehouse import schema, store
 from cxm.warehouse.schema import TABLES, Key, OneOf, Table, columns, ddl, polars_schema
 
 
-def test_the_nine_tables_of_the_design_are_declared_in_load_order():
+def test_the_tables_of_the_design_are_declared_in_load_order():
     assert (
         list(TABLES)
         == (
             "sellers customers orders activities courses course_completions survey_responses "
-            "tickets kpi_targets"
+            "tickets kpi_targets marketing_spend leads"
         ).split()
     )
 
@@ -37,6 +37,7 @@ EXPECTED = {
         ("weekly_sales_goal", "DECIMAL(14,2)", "NO"),
         ("monthly_enrollment_goal", "BIGINT", "NO"),
         ("terminated_on", "DATE", "YES"),
+        ("acquisition_channel", "VARCHAR", "YES"),
     ],
     "orders": [
         ("order_id", "VARCHAR", "NO"),
@@ -62,6 +63,22 @@ EXPECTED = {
         ("kpi_id", "VARCHAR", "NO"),
         ("segment", "VARCHAR", "YES"),
         ("target", "DOUBLE", "NO"),
+    ],
+    "marketing_spend": [
+        ("month", "DATE", "NO"),
+        ("market", "VARCHAR", "NO"),
+        ("channel", "VARCHAR", "NO"),
+        ("bought", "VARCHAR", "NO"),
+        ("amount", "DECIMAL(14,2)", "NO"),
+    ],
+    "leads": [
+        ("lead_id", "VARCHAR", "NO"),
+        ("created_on", "DATE", "NO"),
+        ("market", "VARCHAR", "NO"),
+        ("channel", "VARCHAR", "NO"),
+        ("customer_id", "VARCHAR", "YES"),
+        ("seller_id", "VARCHAR", "YES"),
+        ("converted_on", "DATE", "YES"),
     ],
 }
 

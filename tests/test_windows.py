@@ -67,7 +67,7 @@ def _ca_sellers() -> list[str]:
         ("CA12", "", "2026-01-05", "Manager", "en", ""),
     ]
     return [
-        f"{sid},{sponsor},{enrolled},{rank},CA,{lang},0.00,0,{left}"
+        f"{sid},{sponsor},{enrolled},{rank},CA,{lang},0.00,0,{left},"
         for sid, sponsor, enrolled, rank, lang, left in rows
     ]
 

@@ -18,7 +18,7 @@ import polars as pl
 from cxm.access import OutOfScope, Scope
 from cxm.config import CompanyConfig
 from cxm.errors import BadFilter, WarehouseMissing
-from cxm.metrics import stats
+from cxm.metrics import acquisition, stats
 from cxm.metrics.kpis import DERIVED_MEASURES, LIST_MEASURES, Kpi, get
 from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
 from cxm.segments.periods import Period
@@ -348,18 +348,22 @@ def compute_many(
     win = window(where, data or data_range(company))
     lines = [k for k in kpis if k.grain == "product_line"]
     sellers = [k for k in kpis if k.grain == "seller"]
+    acquired = [k for k in kpis if k.grain == "acquisition"]
+    for b in sets:
+        acquisition.check(acquired, b, where)
     if lines and not any("product_line" in b for b in sets):
         # By seller segments only, a product-line KPI's sums are seller-base columns too:
         # one pass over the base serves both (its own query joins the base a second time).
         sellers, lines = sellers + lines, []
-    if sellers and any("product_line" in b for b in sets):
-        raise BadFilter(
-            "by",
-            "product_line",
-            "unknown_dimension",
-            f"applies only to product-line KPIs, not to {sellers[0].id}",
-        )
-    if use_cube and sellers and not lines:
+    for dim, what in (("product_line", "product-line"), ("channel", "acquisition")):
+        if sellers and any(dim in b for b in sets):
+            raise BadFilter(
+                "by",
+                dim,
+                "unknown_dimension",
+                f"applies only to {what} KPIs, not to {sellers[0].id}",
+            )
+    if use_cube and sellers and not lines and not acquired:
         # Imported here: the cube is built with this module's functions.
         from cxm.metrics import cube
 
@@ -397,6 +401,9 @@ def compute_many(
         frames[b].append(
             kpi_rows(lines, _line_sums(con, list(b), where, cfg, win), list(b), cfg, None)
         )
+    for b in sets if acquired else ():
+        sums = acquisition.sums(con, list(b), where, cfg, win)
+        frames[b].append(kpi_rows(acquired, sums, list(b), cfg, None))
     return {b: pl.concat(parts, how="vertical_relaxed") for b, parts in frames.items()}
 
 

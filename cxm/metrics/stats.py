@@ -42,6 +42,13 @@ standard error the change test uses; the interval is what tables, tiles and hove
 - **Sums** (revenue, orders, enrolments, new customers, customer value): compound Poisson,
   se = sqrt(sum over sellers of each seller's value squared); interval sum +/- 1.96 se, not
   below 0.
+- **Acquisition costs** (CAC, seller acquisition cost, cost per lead; n = the new customers,
+  sellers or leads): the spend is known, the count is read as Poisson: se = value /
+  sqrt(count), the interval spend over the count's exact (Garwood) bounds. The starter
+  incentives in seller acquisition cost are treated as known too. **CLV/CAC, payback and
+  the value of a new customer** have no interval: their spread is the customer-value
+  model's (its standard errors are in `clv_fits`), not a count's, and a made-up one would
+  mislead.
 - **Medians** (first response hours; n = tickets with a response): distribution-free, the
   sorted times at ranks n/2 - 0.98 sqrt(n) and n/2 + 1 + 0.98 sqrt(n) (rounded outward);
   se = the interval's width / 3.92, for the change test.
@@ -90,6 +97,9 @@ def method(kpi: Kpi) -> str:
         return "order_statistic"
     if kpi.kind in ("nps", "gap"):
         return kpi.kind
+    if kpi.grain == "acquisition" and kpi.unit != "share":
+        spend = kpi.numerator.startswith("spend") or kpi.numerator == "seller_acquisition_cost"
+        return "spend_per_count" if spend else "none"
     binomial = kpi.unit == "share" and kpi.base is None and kpi.numerator not in DERIVED_MEASURES
     return "wilson" if binomial else "ratio"
 
@@ -248,6 +258,26 @@ def ratio(y, x, yy, xx, xy, clusters) -> Arrays:
     return se, r - Z * se, r + Z * se
 
 
+def spend_per_count(spend, count) -> Arrays:
+    """Return (se, low, high) of spend / count: the spend known, the count Poisson.
+
+    400 spent on 16 new customers: 25 each; se = 25 / sqrt(16) = 6.25; the count's exact
+    interval 9.15 to 25.98 gives 400 / 25.98 = 15.39 to 400 / 9.15 = 43.74.
+
+    >>> se, lo, hi = spend_per_count([400], [16])
+    >>> [round(float(a[0]), 2) for a in (se, lo, hi)]
+    [6.25, 15.39, 43.74]
+    """
+    s, k = _arr(spend), _arr(count)
+    _, k_lo, k_hi = poisson(k)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.where(k > 0, s / k, np.nan)
+        se = value / np.sqrt(k)
+        hi = np.where(k_lo > 0, s / k_lo, np.nan)
+        lo = np.where(k > 0, s / k_hi, np.nan)
+    return se, lo, hi
+
+
 def order_statistic(low, high) -> Arrays:
     """Return (se, low, high) of a median from its order-statistic interval (se = width/3.92)."""
     lo, hi = _arr(low), _arr(high)
@@ -343,6 +373,11 @@ def intervals(kpi: Kpi, sums: pl.DataFrame) -> Arrays:
         return order_statistic(
             _col(sums, f"lo__{kpi.numerator}"), _col(sums, f"hi__{kpi.numerator}")
         )
+    if how == "spend_per_count":
+        return spend_per_count(num, den)
+    if how == "none":
+        nan = np.full(sums.height, np.nan)
+        return nan, nan, nan
     y, x = kpi.numerator, kpi.denominator
     return ratio(
         num,

@@ -30,6 +30,7 @@ class Dimension(StrEnum):
     COHORT = "cohort"
     FAST_START = "fast_start"
     PRODUCT_LINE = "product_line"
+    CHANNEL = "channel"
 
 
 #: Seller status as of a date, in this order of precedence (docs/metrics.md).
@@ -55,12 +56,16 @@ DIMENSION_LABELS = {
     Dimension.COHORT: "Enrolment cohort",
     Dimension.FAST_START: "First 30 days",
     Dimension.PRODUCT_LINE: "Product line",
+    Dimension.CHANNEL: "Acquisition channel",
 }
 #: The first-30-days segments: a sale in days 0-29 of tenure, none, or day 30 still to come
 #: on the as-of date (and no sale yet).
 FAST_START = ("sold in first 30 days", "no sale in first 30 days", "first 30 days not over")
-#: Dimensions of the seller (every seller-grain KPI); product line splits line KPIs only.
-SELLER_DIMENSIONS = tuple(d for d in Dimension if d is not Dimension.PRODUCT_LINE)
+#: Dimensions of the seller (every seller-grain KPI); product line splits line KPIs only, the
+#: acquisition channel acquisition KPIs only.
+SELLER_DIMENSIONS = tuple(
+    d for d in Dimension if d not in (Dimension.PRODUCT_LINE, Dimension.CHANNEL)
+)
 
 
 def parse_dimension(text: str, *, field: str = "by") -> Dimension:

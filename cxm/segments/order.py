@@ -32,6 +32,7 @@ def declared(dim: str, cfg: CompanyConfig) -> tuple[str, ...] | None:
         Dimension.TRAINING_TIER.value: tuple(label for label, _ in TRAINING_TIERS),
         Dimension.FAST_START.value: FAST_START,
         Dimension.PRODUCT_LINE.value: tuple(p.id for p in cfg.product_lines),
+        Dimension.CHANNEL.value: cfg.acquisition_channel_ids,
     }.get(dim)
 
 

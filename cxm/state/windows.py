@@ -25,6 +25,10 @@ RETENTION_12M_DAYS = 365
 REORDER_DAYS = 90
 #: Days after a sponsor left in which a seller below them leaving counts as following.
 SPONSOR_LEFT_DAYS = 90
+#: Days from a lead's creation in which its first order or enrolment counts as converting it
+#: (the short and the long window of the inbound funnel; day 30 counts, day 31 does not).
+LEAD_DAYS = 30
+LEAD_DAYS_LONG = 90
 #: Days per month of tenure on the cohort curves (month k = day round(k x 30.4375)).
 MONTH_DAYS = 30.4375
 
@@ -81,6 +85,22 @@ WINDOWS: tuple[ObservationWindow, ...] = (
         "customers whose day 90 after their first purchase of a line falls in the period",
         "line_buyers",
         "line_buyers_open",
+    ),
+    ObservationWindow(
+        ("lead_conversion_30d",),
+        LEAD_DAYS,
+        "the lead's creation",
+        "leads whose day 30 falls in the period",
+        "leads_due_30d",
+        "leads_open_30d",
+    ),
+    ObservationWindow(
+        ("lead_conversion_90d",),
+        LEAD_DAYS_LONG,
+        "the lead's creation",
+        "leads whose day 90 falls in the period",
+        "leads_due_90d",
+        "leads_open_90d",
     ),
     ObservationWindow(
         ("churn_after_sponsor_left",),

@@ -18,8 +18,10 @@ from cxm.errors import ImportIssue
 from cxm.warehouse.schema import (
     ID_PATTERN,
     Column,
+    ConvertedOnce,
     JsonObject,
     LanguageOfMarket,
+    MonthStart,
     NotBefore,
     OneValuePerKey,
     ScoreScale,
@@ -38,6 +40,7 @@ _ENUM_CODES = {
     "activity_kinds": "unknown_activity_kind",
     "order_channels": "unknown_channel",
     "ticket_channels": "unknown_channel",
+    "acquisition_channels": "unknown_channel",
 }
 _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no")
 
@@ -419,6 +422,33 @@ def check_rules(
                         message=rec["message"],
                     )
                 )
+        elif isinstance(rule, ConvertedOnce):
+            given = pl.sum_horizontal(pl.col(c).is_not_null().cast(pl.Int8) for c in rule.ids)
+            day = pl.col(rule.day).is_not_null()
+            for bad, message in (
+                (given > 1, f"is set with {' and '.join(rule.ids[1:])}; a lead converts once"),
+                ((given == 1) & ~day, f"is set but {rule.day} is empty; give the day"),
+            ):
+                found.add_rows(file, df.filter(bad), rule.ids[0], None, rule.code, message)
+            found.add_rows(
+                file,
+                df.filter((given == 0) & day).with_columns(pl.col(rule.day).cast(pl.String)),
+                rule.day,
+                rule.day,
+                rule.code,
+                f"is set but neither {' nor '.join(rule.ids)} is; name who the lead became",
+            )
+        elif isinstance(rule, MonthStart):
+            found.add_rows(
+                file,
+                df.filter(pl.col(rule.column).dt.day() != 1).with_columns(
+                    pl.col(rule.column).cast(pl.String)
+                ),
+                rule.column,
+                rule.column,
+                rule.code,
+                "is not the first day of a month; write the month as YYYY-MM-01",
+            )
         elif isinstance(rule, JsonObject):
             texts = df.get_column(rule.column).drop_nulls().unique().to_list()
             bad_texts = [t for t in texts if not _is_json_object(t)]

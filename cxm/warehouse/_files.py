@@ -151,7 +151,7 @@ def read_csv(path: Path, model: type[Table], found: Found) -> pl.DataFrame | Non
     df.columns = [c.strip() for c in df.columns]
     # A cell cxm (or a spreadsheet user) marked as text with a quote holds the value after it.
     df = cells.restore_frame(df, df.columns)
-    df = df.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+    df = omitted(df.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64)), model)
     if len(blank_rows):  # numbered first, so the rows after a blank line keep their number
         df = df.filter(~pl.col(ROW).is_in(pl.Series(blank_rows, dtype=pl.Int64).implode()))
     return df
@@ -322,7 +322,16 @@ def read_parquet(path: Path, model: type[Table], found: Found) -> pl.DataFrame |
         return None
     if not _check_header(path.name, df.columns, model, found):
         return None
-    return df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    return omitted(df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)), model)
+
+
+def omitted(df: pl.DataFrame, model: type[Table]) -> pl.DataFrame:
+    """Return ``df`` with each column the file may omit (`MayOmit`) and did, as empty cells."""
+    return df.with_columns(
+        pl.lit(None, dtype=pl.String).alias(c.name)
+        for c in columns(model)
+        if c.may_omit and c.name not in df.columns
+    )
 
 
 def _check_header(name: str, header: list[str], model: type[Table], found: Found) -> bool:
@@ -334,7 +343,11 @@ def _check_header(name: str, header: list[str], model: type[Table], found: Found
             "duplicate_column",
             "appears more than once in the header",
         ),
-        ([c for c in expected if c not in header], "missing_column", "is missing from the header"),
+        (
+            [c.name for c in columns(model) if c.name not in header and not c.may_omit],
+            "missing_column",
+            "is missing from the header",
+        ),
         (
             [c for c in header if c not in expected],
             "unknown_column",

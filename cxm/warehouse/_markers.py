@@ -30,6 +30,14 @@ class OneOf:
     enum: str  # ranks, markets, languages, product_lines, activity_kinds, ...
 
 
+@dataclass(frozen=True)
+class MayOmit:
+    """Marks a nullable column a file may leave out of its header: every row is then empty.
+
+    For columns added after companies had their export set up (``acquisition_channel``).
+    """
+
+
 # --- cross-column rules -----------------------------------------------------------------------
 
 
@@ -93,7 +101,37 @@ class OneValuePerKey:
     code: str = "two_arms"
 
 
+@dataclass(frozen=True)
+class ConvertedOnce:
+    """A row converts to at most one of ``ids``, on ``day``: one id set exactly when ``day`` is.
+
+    A lead became a customer or a seller (not both), and the day says when; a lead that has
+    not converted has neither an id nor a day.
+    """
+
+    ids: tuple[str, ...]
+    day: str
+    code: str = "bad_conversion"
+
+
+@dataclass(frozen=True)
+class MonthStart:
+    """``column`` (a date) is the first day of its month: the row stands for the month."""
+
+    column: str
+    code: str = "not_month_start"
+
+
 #: A customer id points at customers, a seller id at sellers.
 CUSTOMER_OR_SELLER = (("customer", "customers"), ("seller", "sellers"))
 
-Rule = NotBefore | ScoreScale | LanguageOfMarket | JsonObject | RefByType | OneValuePerKey
+Rule = (
+    NotBefore
+    | ScoreScale
+    | LanguageOfMarket
+    | JsonObject
+    | RefByType
+    | OneValuePerKey
+    | ConvertedOnce
+    | MonthStart
+)

@@ -23,9 +23,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 
 from cxm.warehouse._markers import (  # re-exported: the vocabulary of a declaration
     CUSTOMER_OR_SELLER,
+    ConvertedOnce,
     JsonObject,
     Key,
     LanguageOfMarket,
+    MayOmit,
+    MonthStart,
     NotBefore,
     OneOf,
     OneValuePerKey,
@@ -37,9 +40,12 @@ from cxm.warehouse._markers import (  # re-exported: the vocabulary of a declara
 
 __all__ = [
     "CUSTOMER_OR_SELLER",
+    "ConvertedOnce",
     "JsonObject",
     "Key",
     "LanguageOfMarket",
+    "MayOmit",
+    "MonthStart",
     "NotBefore",
     "OneOf",
     "OneValuePerKey",
@@ -83,6 +89,11 @@ SurveyQuestion = Literal[
 Respondent = Literal["customer", "seller", "corporate"]
 Requester = Literal["customer", "seller"]
 Arm = Literal["control", "treatment"]
+Bought = Literal["customers", "sellers"]
+#: How a customer or seller was won: a configured acquisition channel. Files made before the
+#: column existed may leave it out (`MayOmit`): their rows are "not recorded" (null), counted
+#: in no channel's CAC and shown as such.
+AcquisitionChannelId = Annotated[str | None, OneOf("acquisition_channels"), MayOmit()]
 
 
 class Table(BaseModel):
@@ -126,6 +137,13 @@ def _check_row_rule(rule: Rule, row: Table, config: Any) -> None:
         text = getattr(row, rule.column)
         if text is not None and not isinstance(json.loads(text), dict):
             raise ValueError(f"{rule.column} is not a JSON object")
+    elif isinstance(rule, ConvertedOnce):
+        ids = sum(getattr(row, c) is not None for c in rule.ids)
+        if ids > 1 or (ids == 1) != (getattr(row, rule.day) is not None):
+            raise ValueError(f"{' or '.join(rule.ids)} needs {rule.day}, and only one of them")
+    elif isinstance(rule, MonthStart):
+        if getattr(row, rule.column).day != 1:
+            raise ValueError(f"{rule.column} is not the first day of a month")
 
 
 # --- the nine tables --------------------------------------------------------------------------
@@ -145,6 +163,7 @@ class Seller(Table):
     weekly_sales_goal: Amount
     monthly_enrollment_goal: Count
     terminated_on: dt.date | None = None
+    acquisition_channel: AcquisitionChannelId = None
 
 
 class Customer(Table):
@@ -158,6 +177,7 @@ class Customer(Table):
     language: Annotated[str, OneOf("languages")]
     acquired_on: dt.date
     consent_personalization: bool
+    acquisition_channel: AcquisitionChannelId = None
 
 
 class Order(Table):
@@ -271,6 +291,41 @@ class ExperimentAssignment(Table):
     assigned_on: dt.date
 
 
+class MarketingSpend(Table):
+    __table__ = "marketing_spend"
+    __doc_grain__ = (
+        "what the company spent in one month, market and acquisition channel to win customers "
+        "or to win sellers (`bought`)"
+    )
+    __rules__ = (MonthStart("month"),)
+
+    month: Annotated[dt.date, Key()]
+    market: Annotated[str, Key(), OneOf("markets")]
+    channel: Annotated[str, Key(), OneOf("acquisition_channels")]
+    bought: Annotated[Bought, Key()]
+    amount: Amount
+
+
+class Lead(Table):
+    __table__ = "leads"
+    __doc_grain__ = (
+        "one inbound or outbound lead, and the customer or seller it became (with the day of "
+        "their first order or enrolment)"
+    )
+    __rules__ = (
+        NotBefore("converted_on", "created_on"),
+        ConvertedOnce(("customer_id", "seller_id"), "converted_on"),
+    )
+
+    lead_id: Annotated[Id, Key()]
+    created_on: dt.date
+    market: Annotated[str, OneOf("markets")]
+    channel: Annotated[str, OneOf("acquisition_channels")]
+    customer_id: Annotated[Id | None, Ref("customers")] = None
+    seller_id: Annotated[Id | None, Ref("sellers")] = None
+    converted_on: dt.date | None = None
+
+
 #: Every table, in load order (a table comes after the tables it references).
 TABLES: dict[str, type[Table]] = {
     m.__table__: m
@@ -285,6 +340,8 @@ TABLES: dict[str, type[Table]] = {
         Ticket,
         KpiTarget,
         ExperimentAssignment,
+        MarketingSpend,
+        Lead,
     )
 }
 
@@ -308,6 +365,7 @@ class Column:
     pattern: str | None = None
     max_digits: int | None = None
     decimal_places: int | None = None
+    may_omit: bool = False
 
     @property
     def duckdb_type(self) -> str:
@@ -393,6 +451,8 @@ def columns(model: type[Table]) -> list[Column]:
                 attrs["ref"] = m.table
             elif isinstance(m, OneOf):
                 attrs["enum"] = m.enum
+            elif isinstance(m, MayOmit):
+                attrs["may_omit"] = True
             elif isinstance(m, annotated_types.Ge):
                 attrs["ge"] = m.ge
             elif isinstance(m, annotated_types.MinLen):

@@ -92,6 +92,15 @@ CUT: dict[str, str] = {
     "experiment_assignments": """
         SELECT * FROM company.experiment_assignments
         WHERE seller_id IN (SELECT seller_id FROM sellers)""",
+    # Spend is the market's: a scoped analyst's CAC divides their markets' spend by their
+    # markets' new customers.
+    "marketing_spend": """
+        SELECT * FROM company.marketing_spend WHERE list_contains($markets, market)""",
+    "leads": """
+        SELECT * FROM company.leads
+        WHERE list_contains($markets, market)
+          AND (customer_id IS NULL OR customer_id IN (SELECT customer_id FROM customers))
+          AND (seller_id IS NULL OR seller_id IN (SELECT seller_id FROM sellers))""",
 }
 #: What a scoped database copies as it is: the load log (the data's as-of date is the load's).
 COPIED = ("cxm_loads",)

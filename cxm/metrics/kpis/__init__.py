@@ -3,7 +3,7 @@
 A `Kpi` names the measures it reads (columns of the seller base in `cxm.segments.sql`, summed
 over a segment) and how they combine (its ``kind``). The same records drive the Overview tiles,
 the report columns, the what-if KPI list and ``docs/metrics.md``. A new KPI is one record in
-`sellers`, `sales` or `experience` plus one hand-checked test; no page changes.
+`sellers`, `sales`, `experience` or `acquisition` plus one hand-checked test; no page changes.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import difflib
 
 from cxm.errors import BadFilter
 from cxm.metrics.kpis._model import Category, Kind, Kpi, Unit
+from cxm.metrics.kpis.acquisition import ACQUISITION
 from cxm.metrics.kpis.experience import EXPERIENCE
 from cxm.metrics.kpis.sales import SALES
 from cxm.metrics.kpis.sellers import SELLERS
@@ -30,7 +31,7 @@ __all__ = [
 ]
 
 #: Every KPI, in the order pages list them.
-KPIS: tuple[Kpi, ...] = (*SELLERS, *SALES, *EXPERIENCE)
+KPIS: tuple[Kpi, ...] = (*SELLERS, *SALES, *EXPERIENCE, *ACQUISITION)
 
 BY_ID: dict[str, Kpi] = {k.id: k for k in KPIS}
 #: Measures computed from other measures after summing (never a base column).

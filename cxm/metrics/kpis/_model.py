@@ -7,7 +7,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 Category = Literal[
-    "retention", "adoption", "compliance", "business building", "sales", "experience", "service"
+    "retention",
+    "adoption",
+    "compliance",
+    "business building",
+    "sales",
+    "experience",
+    "service",
+    "acquisition",
 ]
 Unit = Literal["count", "share", "amount", "score", "pp", "rate", "hours", "points"]
 Kind = Literal["count", "sum", "ratio", "nps", "gap", "median"]
@@ -50,7 +57,7 @@ class Kpi(BaseModel):
         "no value (null), not zero",
     )
     short: str | None = Field(None, max_length=22, description="the tile's label, if shorter")
-    grain: Literal["seller", "product_line"] = "seller"
+    grain: Literal["seller", "product_line", "acquisition"] = "seller"
     open: str | None = Field(
         None,
         description="the measure counting the period's subjects whose observation window "

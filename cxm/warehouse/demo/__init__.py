@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from cxm.config import DEFAULT_CONFIG, CompanyConfig, load_config
 from cxm.logs import timed
 from cxm.warehouse import space, store
+from cxm.warehouse.demo import _acquisition, _experience, _experiments, _training
 from cxm.warehouse.demo import _calibration as cal
-from cxm.warehouse.demo import _experience, _experiments, _training
 from cxm.warehouse.demo._field import make_customers, make_field
 from cxm.warehouse.demo._orders import order_blocks
 from cxm.warehouse.schema import TABLES, SurveyQuestion
@@ -63,9 +63,10 @@ _INSERT = {
     "sellers": """INSERT INTO sellers SELECT sid(seller),
         CASE WHEN sponsor >= 0 THEN sid(sponsor) END, enrolled_on, $ranks[rank + 1],
         $markets[market + 1], $languages[language + 1],
-        money(weekly_goal_cents), monthly_enrollment_goal, terminated_on FROM src""",
+        money(weekly_goal_cents), monthly_enrollment_goal, terminated_on,
+        $achannels[achannel + 1] FROM src""",
     "customers": """INSERT INTO customers SELECT cid(customer), sid(seller), $markets[market + 1],
-        $languages[language + 1], acquired_on, consent FROM src""",
+        $languages[language + 1], acquired_on, consent, $achannels[achannel + 1] FROM src""",
     "orders": """INSERT INTO orders SELECT 'O' || lpad(CAST(order_num AS VARCHAR), 10, '0'),
         cid(customer), sid(seller), ordered_at, money(amount_cents), units,
         $lines[line + 1], autoship, $channels[channel + 1] FROM src""",
@@ -96,6 +97,10 @@ _INSERT = {
     "experiment_orders": """INSERT INTO orders SELECT
         'OX' || lpad(CAST(order_num AS VARCHAR), 9, '0'), customer_id, seller_id, ordered_at,
         amount, units, product_line, autoship, channel FROM src""",
+    "marketing_spend": "INSERT INTO marketing_spend SELECT * FROM src",
+    "leads": """INSERT INTO leads SELECT 'L' || lpad(CAST(lead_num AS VARCHAR), 9, '0'), created,
+        $markets[market + 1], $achannels[channel + 1], cid(customer), sid(seller), converted
+        FROM src""",
 }
 
 
@@ -138,6 +143,7 @@ def fill(
         "lines": [p.id for p in cfg.product_lines],
         "channels": list(cfg.order_channels),
         "tchannels": list(cfg.ticket_channels),
+        "achannels": list(cfg.acquisition_channel_ids),
         "kinds": list(cfg.activity_kinds),
         "courses": [c[0] for c in _training.COURSES],
         "respondents": list(_experience.RESPONDENT),
@@ -149,6 +155,7 @@ def fill(
 
     say("sellers", 0.0)
     f = make_field(rng[0], spec.sellers, start, as_of, ctx)
+    seller_channel = _acquisition.seller_channels(spec.seed, f, cfg)
     _load(
         con,
         "sellers",
@@ -165,6 +172,7 @@ def fill(
                 "terminated_on": pl.Series(np.where(f.terminated, f.end, 0).astype(np.int32))
                 .cast(pl.Date)
                 .set(pl.Series(~f.terminated), None),
+                "achannel": seller_channel,
             }
         ),
         params,
@@ -172,6 +180,9 @@ def fill(
 
     say("customers", 0.05)
     c = make_customers(rng[1], f, as_of, ctx)
+    won = _acquisition.Acquisition(
+        seller_channel, _acquisition.customer_channels(spec.seed, c, cfg)
+    )
     _load(
         con,
         "customers",
@@ -183,6 +194,7 @@ def fill(
                 "language": c.language,
                 "acquired_on": _dates(c.acquired),
                 "consent": c.consent,
+                "achannel": won.customer_channel,
             }
         ),
         params,
@@ -206,7 +218,9 @@ def fill(
     _load(con, "kpi_targets", _experience.kpi_targets(spec.as_of.year, quarter), params)
     say("experiments", 0.95)
     # A generator of their own: every draw above is what it was before experiments existed.
-    xrng = np.random.default_rng(np.random.SeedSequence([spec.seed, _experiments.EXPERIMENT_STREAM]))
+    xrng = np.random.default_rng(
+        np.random.SeedSequence([spec.seed, _experiments.EXPERIMENT_STREAM])
+    )
     arms = _experiments.assignments(xrng, f, len(cfg.ranks))
     _load(con, "experiment_assignments", arms, params)
     lines = params["lines"]
@@ -214,6 +228,8 @@ def fill(
         xrng, con, f, arms, as_of, lines[ctx.one_time_line], lines[0]
     )
     _load(con, "experiment_orders", extra, params)
+    _load(con, "marketing_spend", _acquisition.spend(spec.seed, f, c, won, cfg), params)
+    _load(con, "leads", _acquisition.leads(spec.seed, f, c, won, cfg, as_of), params)
     say("writing", 0.97)
 
 
