@@ -20,7 +20,7 @@ def test_the_tables_of_the_design_are_declared_in_load_order():
         list(TABLES)
         == (
             "sellers customers orders activities courses course_completions survey_responses "
-            "tickets kpi_targets marketing_spend leads"
+            "tickets kpi_targets experiment_assignments marketing_spend leads"
         ).split()
     )
 

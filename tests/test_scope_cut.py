@@ -56,15 +56,15 @@ Q1 = SegmentFilter(period=Period.parse("2026-Q1"))
 
 _ADD = {
     "sellers.csv": [
-        "S13,S07,2026-01-15,Member,MX,es,100.00,0,",
-        "S14,S13,2026-02-01,Member,CA,en,100.00,0,",
-        "S15,S10,2026-02-10,Member,BR,pt-BR,100.00,0,",
-        "S16,S06,2025-08-01,Member,CA,fr,100.00,0,",
+        "S13,S07,2026-01-15,Member,MX,es,100.00,0,,seller_referred",
+        "S14,S13,2026-02-01,Member,CA,en,100.00,0,,seller_referred",
+        "S15,S10,2026-02-10,Member,BR,pt-BR,100.00,0,,seller_referred",
+        "S16,S06,2025-08-01,Member,CA,fr,100.00,0,,seller_referred",
     ],
     "customers.csv": [
-        "C11,S07,CA,en,2026-02-01,true",
-        "C12,S13,MX,es,2026-02-05,true",
-        "C13,S10,BR,pt-BR,2026-03-01,true",
+        "C11,S07,CA,en,2026-02-01,true,search",
+        "C12,S13,MX,es,2026-02-05,true,search",
+        "C13,S10,BR,pt-BR,2026-03-01,true,search",
     ],
     "orders.csv": [
         "O016,C11,S07,2026-02-01 10:00:00,80.00,1,wellness,false,seller_link",
@@ -149,6 +149,12 @@ def physical_cut(source: Path, target: Path, markets: set[str]) -> Path:
         ),
         "tickets": read["tickets"].filter(
             pl.col("market").is_in(markets) & respondent_kept("requester_type", "requester_id")
+        ),
+        "marketing_spend": read["marketing_spend"].filter(pl.col("market").is_in(markets)),
+        "leads": read["leads"].filter(
+            pl.col("market").is_in(markets)
+            & (pl.col("customer_id").is_null() | pl.col("customer_id").is_in(kept_customers))
+            & (pl.col("seller_id").is_null() | pl.col("seller_id").is_in(kept_sellers))
         ),
     }
     for name, frame in cut.items():

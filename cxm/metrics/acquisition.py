@@ -29,6 +29,7 @@ from cxm.metrics.kpis import Kpi
 from cxm.segments.filter import SELLER_DIMENSIONS, Dimension, SegmentFilter
 from cxm.segments.sql import SELLER_BASE, Window, filter_params
 from cxm.state.windows import LEAD_DAYS, LEAD_DAYS_LONG
+from cxm.warehouse.scoped import Scoped
 
 #: The dimensions each acquisition KPI splits by (spend and leads: market and channel only;
 #: the share won by sellers: market and the serving seller's segment).
@@ -161,7 +162,7 @@ _SOURCES = {
 
 
 def sums(
-    con, dims: Sequence[str], where: SegmentFilter, cfg: CompanyConfig, win: Window
+    company: Scoped, dims: Sequence[str], where: SegmentFilter, cfg: CompanyConfig, win: Window
 ) -> pl.DataFrame:
     """Return one row per segment of ``dims`` with every acquisition measure (floats).
 
@@ -201,7 +202,7 @@ def sums(
             group=group,
         )
         used = {k: v for k, v in params.items() if f"${k}" in sql}
-        frames.append(con.sql(sql, params=used).pl())
+        frames.append(company.con.sql(sql, params=used).pl())
     out = frames[0]
     for frame in frames[1:]:
         out = (

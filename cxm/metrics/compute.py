@@ -402,7 +402,7 @@ def compute_many(
             kpi_rows(lines, _line_sums(con, list(b), where, cfg, win), list(b), cfg, None)
         )
     for b in sets if acquired else ():
-        sums = acquisition.sums(con, list(b), where, cfg, win)
+        sums = acquisition.sums(company, list(b), where, cfg, win)
         frames[b].append(kpi_rows(acquired, sums, list(b), cfg, None))
     return {b: pl.concat(parts, how="vertical_relaxed") for b, parts in frames.items()}
 
