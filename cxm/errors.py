@@ -309,6 +309,21 @@ EXPERIMENT_CODES: dict[str, str] = {
     "sponsor_cycle": "Every upline chain ends at a seller with no sponsor; nobody is their own "
     "upline.",
     "no_readout": "A decision needs a readout of its primary KPI over all units.",
+    "unknown_kpi": "An experiment's KPIs are KPIs of the registry (docs/metrics.md).",
+    "kpi_not_per_seller": "An experiment reads KPIs with a value per seller: sums, counts and "
+    "ratios of the seller base (not NPS, gaps, medians or product-line KPIs).",
+    "bad_experiment_id": "An experiment id is 1-40 letters, digits, _ or -, starting with a "
+    "letter or digit.",
+    "bad_name": "An experiment's name is 1 to 80 characters.",
+    "bad_unit": "The unit of randomisation is seller or team.",
+    "start_not_month_start": "An experiment starts on a month's first day (the seller facts are "
+    "kept by month).",
+    "bad_planned_end": "An experiment's planned end is a month's last day after its start.",
+    "experiment_taken": "Experiment ids and names are unique; choose another.",
+    "unknown_experiment": "The experiment must exist (`cxm experiment list`).",
+    "already_started": "An experiment is started once: its assignment is frozen at start.",
+    "not_started": "A cxm experiment is read once it has been started (its arms drawn).",
+    "no_units": "An experiment is read on sellers of both arms inside the reader's scope.",
 }
 
 

@@ -22,11 +22,13 @@ import polars as pl
 from cxm.access import Scope
 from cxm.config import CompanyConfig, load_config
 from cxm.errors import ImportIssue
+from cxm.experiments import store as experiments
 from cxm.logs import timed
 from cxm.metrics import cube, targets, value
 from cxm.metrics.compute import DataRange
 from cxm.state import build_facts, build_state
 from cxm.warehouse import demo, importer, scoped, store
+from cxm.warehouse.demo._experiments import EXPERIMENTS as DEMO_EXPERIMENTS
 from cxm.warehouse.scoped import Scoped
 
 log = logging.getLogger(__name__)
@@ -108,8 +110,13 @@ def _check(
 def build_demo(
     spec: demo.DemoSpec, path: str | Path | None = None, progress: demo.Progress | None = None
 ) -> Path:
-    """Build the demo company and its seller facts into the warehouse; return its path."""
-    return demo.build_demo(spec, path, progress, derive=_derive)
+    """Build the demo company and its seller facts into the warehouse; return its path.
+
+    The demo's two experiments are defined beside it (their arms are in the warehouse's
+    ``experiment_assignments``), so `cxm experiment list` and the page show them."""
+    out = demo.build_demo(spec, path, progress, derive=_derive)
+    experiments.register(DEMO_EXPERIMENTS, path=experiments.experiments_path(out))
+    return out
 
 
 def import_dir(

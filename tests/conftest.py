@@ -125,6 +125,9 @@ def _built_once(tmp_path_factory, name: str, build: Callable[[Path], object]) ->
         return built
     mine = tmp_path_factory.mktemp(name) / "cxm.duckdb"
     shutil.copyfile(built, mine)
+    defined = built.with_suffix(".experiments.sqlite")  # the demo's experiments, beside it
+    if defined.exists():
+        shutil.copyfile(defined, mine.with_suffix(".experiments.sqlite"))
     return mine
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from cxm.cli import data, models, reports, users, whatif  # noqa: F401  (each registers its commands)
+from cxm.cli import data, experiments, models, reports, users, whatif  # noqa: F401  (each registers its commands)
 from cxm.cli._common import app, err
 from cxm.errors import CxmError
 from cxm.logs import start
