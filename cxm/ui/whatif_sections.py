@@ -67,94 +67,125 @@ def headline(result: Comparison) -> None:
 
 
 def comparison(result: Comparison, fld: Field, cfg: CompanyConfig) -> None:
-    """Tabs: where it changes, action mix, transitions, expected effect, no action, examples."""
+    """Tabs: where it changes, action mix, transitions, expected effect, no action, examples.
+
+    Only the open tab is drawn (and sent to the browser): a slider move redraws one chart,
+    not four, and a click on another tab draws that one from the same comparison.
+    """
     labels = action_labels(fld)
+    dim = (
+        st.segmented_control(
+            "By",
+            list(DIMENSION_NAMES),
+            format_func=DIMENSION_NAMES.get,
+            default="market",
+            key="wi_dim",
+            help="The segments of the change rates and of the action mix table.",
+        )  # fmt: skip
+        or "market"
+    )
     tabs = st.tabs(
         ["Where it changes", "Action mix", "Transitions", "Expected effect", "No useful action",
-         "Example sellers"]
+         "Example sellers"],
+        key="wi_tab",
+        on_change="rerun",
     )  # fmt: skip
-    with tabs[0]:
-        dim = (
-            st.segmented_control(
-                "By",
-                list(DIMENSION_NAMES),
-                format_func=DIMENSION_NAMES.get,
-                default="market",
-                key="wi_dim",
-            )  # fmt: skip
-            or "market"
-        )
-        st.plotly_chart(
-            charts.changed_by(result.changed_by[dim], dim, cfg, result.changed_share),
-            key="wi_changed",
-        )
-        spreads = [
-            f"{DIMENSION_NAMES[d].lower()}s {v * 100:.1f} pp"
-            for d, v in result.spread.items()
-            if v is not None
-        ]
-        if spreads:
-            st.caption(
-                "Spread of the change rates (highest minus lowest, segments of "
-                f"{EVEN_MIN_SELLERS}+ sellers): {', '.join(spreads)}. A market or language "
-                f"{round(UNEVEN_BY * 100)} pp or more above the others' median is flagged below."
-            )
-        for row in result.uneven.iter_rows(named=True):
-            st.warning(
-                f"{DIMENSION_NAMES[row['dimension']]} {fmt.md_escape(row['segment'])}: "
-                f"{fmt.share(row['share'])} change their first action, against "
-                f"{fmt.share(row['others_median'])} in the others (median): this scenario "
-                "does not treat it like the rest.",
-                icon=":material/balance:",
-            )
-    with tabs[1]:
-        st.plotly_chart(charts.action_mix(result.mix["rank"], labels), key="wi_mix")
-        st.dataframe(
-            _mix_table(result.mix[dim], labels, DIMENSION_NAMES[dim]),
-            hide_index=True,
-            key="wi_mix_table",
-            column_config={
-                c: st.column_config.NumberColumn(format="localized")
-                for c in ("Published", "Scenario", "Change")
-            },
-        )
-    with tabs[2]:
-        st.plotly_chart(charts.transition(result.transition, labels), key="wi_transition")
-    with tabs[3]:
-        st.plotly_chart(charts.effect(result.effect), key="wi_effect")
-        ft = fld.catalog.follow_through
+    if tabs[0].open:
+        with tabs[0]:
+            _where(result, dim, cfg)
+    if tabs[1].open:
+        with tabs[1]:
+            _action_mix(result, dim, labels)
+    if tabs[2].open:
+        with tabs[2]:
+            st.plotly_chart(charts.transition(result.transition, labels), key="wi_transition")
+    if tabs[3].open:
+        with tabs[3]:
+            _expected(result, fld)
+    if tabs[4].open:
+        with tabs[4]:
+            _without(result)
+    if tabs[5].open:
+        with tabs[5]:
+            _examples(result)
+
+
+def _where(result: Comparison, dim: str, cfg: CompanyConfig) -> None:
+    st.plotly_chart(
+        charts.changed_by(result.changed_by[dim], dim, cfg, result.changed_share),
+        key="wi_changed",
+    )
+    spreads = [
+        f"{DIMENSION_NAMES[d].lower()}s {v * 100:.1f} pp"
+        for d, v in result.spread.items()
+        if v is not None
+    ]
+    if spreads:
         st.caption(
-            f"Assumes {fmt.share(ft[0], 0)} of sellers act on their first recommendation, "
-            f"{fmt.share(ft[1], 0)} on the second and {fmt.share(ft[2], 0)} on the third (the "
-            "catalog's follow-through); progress = follow-through x impact x need, summed over "
-            "sellers, per 1,000 sellers. A model of direction and size, not a forecast."
+            "Spread of the change rates (highest minus lowest, segments of "
+            f"{EVEN_MIN_SELLERS}+ sellers): {', '.join(spreads)}. A market or language "
+            f"{round(UNEVEN_BY * 100)} pp or more above the others' median is flagged below."
         )
-    with tabs[4]:
-        none = result.no_action.filter(pl.col("without") > 0)
-        if none.is_empty():
-            st.success("Every seller has at least one useful action in every market and language.")
-        else:
-            st.dataframe(
-                none.rename({"market": "Market", "language": "Language", "sellers": "Sellers",
-                             "without": "No useful action", "share": "Share"}),
-                hide_index=True,
-                key="wi_none",
-                column_config={
-                    "Share": st.column_config.NumberColumn(format="percent"),
-                    "Sellers": st.column_config.NumberColumn(format="localized"),
-                },
-            )  # fmt: skip
-    with tabs[5]:
-        if result.examples.is_empty():
-            st.info("No seller's first action changes, so there is nobody to show side by side.")
-        else:
-            st.caption(
-                "The first seller of each of the most common changes, with the reasons: each "
-                "priority's weight x impact x need."
-            )
-            st.dataframe(
-                result.examples.rename(EXAMPLE_COLUMNS), hide_index=True, key="wi_examples"
-            )
+    for row in result.uneven.iter_rows(named=True):
+        st.warning(
+            f"{DIMENSION_NAMES[row['dimension']]} {fmt.md_escape(row['segment'])}: "
+            f"{fmt.share(row['share'])} change their first action, against "
+            f"{fmt.share(row['others_median'])} in the others (median): this scenario "
+            "does not treat it like the rest.",
+            icon=":material/balance:",
+        )
+
+
+def _action_mix(result: Comparison, dim: str, labels: dict[str, str]) -> None:
+    st.plotly_chart(charts.action_mix(result.mix["rank"], labels), key="wi_mix")
+    st.dataframe(
+        _mix_table(result.mix[dim], labels, DIMENSION_NAMES[dim]),
+        hide_index=True,
+        key="wi_mix_table",
+        column_config={
+            c: st.column_config.NumberColumn(format="localized")
+            for c in ("Published", "Scenario", "Change")
+        },
+    )
+
+
+def _expected(result: Comparison, fld: Field) -> None:
+    st.plotly_chart(charts.effect(result.effect), key="wi_effect")
+    ft = fld.catalog.follow_through
+    st.caption(
+        f"Assumes {fmt.share(ft[0], 0)} of sellers act on their first recommendation, "
+        f"{fmt.share(ft[1], 0)} on the second and {fmt.share(ft[2], 0)} on the third (the "
+        "catalog's follow-through); progress = follow-through x impact x need, summed over "
+        "sellers, per 1,000 sellers. A model of direction and size, not a forecast."
+    )
+
+
+def _without(result: Comparison) -> None:
+    none = result.no_action.filter(pl.col("without") > 0)
+    if none.is_empty():
+        st.success("Every seller has at least one useful action in every market and language.")
+        return
+    st.dataframe(
+        none.rename({"market": "Market", "language": "Language", "sellers": "Sellers",
+                     "without": "No useful action", "share": "Share"}),
+        hide_index=True,
+        key="wi_none",
+        column_config={
+            "Share": st.column_config.NumberColumn(format="percent"),
+            "Sellers": st.column_config.NumberColumn(format="localized"),
+        },
+    )  # fmt: skip
+
+
+def _examples(result: Comparison) -> None:
+    if result.examples.is_empty():
+        st.info("No seller's first action changes, so there is nobody to show side by side.")
+        return
+    st.caption(
+        "The first seller of each of the most common changes, with the reasons: each "
+        "priority's weight x impact x need."
+    )
+    st.dataframe(result.examples.rename(EXAMPLE_COLUMNS), hide_index=True, key="wi_examples")
 
 
 def _mix_table(mix: pl.DataFrame, labels: dict[str, str], name: str) -> pl.DataFrame:
