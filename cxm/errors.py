@@ -324,6 +324,7 @@ EXPERIMENT_CODES: dict[str, str] = {
     "already_started": "An experiment is started once: its assignment is frozen at start.",
     "not_started": "A cxm experiment is read once it has been started (its arms drawn).",
     "no_units": "An experiment is read on sellers of both arms inside the reader's scope.",
+    "bad_arm": "An arm is control or treatment.",
 }
 
 

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from cxm import access
-from cxm.cli._common import ScopeOption, Warehouse, _check_out, _fail, _scope, app, err, out
+from cxm.cli._common import ScopeOption, Warehouse, _check_out, _fail, _scope, app, out
 from cxm.errors import CxmError
 from cxm.warehouse import audit
 
@@ -182,19 +182,28 @@ def report(
     """Read an experiment: per KPI the lift with its 95% and always-valid intervals, p and q,
     n per arm; the sample-ratio check; the decision. --scope reads only those markets' units.
 
-    --json prints one object per KPI (kpi, lift, ci_low, ci_high, p_value, n_control,
-    n_treatment, ...), or {"withheld": why} when the sample-ratio check failed.
+    When the experiment tries a saved scenario, each KPI that shows a what-if priority also
+    gets the model's prediction: the relative change the what-if model expects from the
+    scenario against the published weights on the treatment arm's sellers (compare it with
+    the measured relative lift).
+
+    --json prints one object per KPI (kpi, lift, lift_rel, ci_low, ci_high, p_value,
+    n_control, n_treatment, ..., predicted: the model's relative change, null where it
+    predicts none), or {"withheld": why} when the sample-ratio check failed.
     """
     from cxm.config import load_config
     from cxm.experiments import readout, store
     from cxm.pipeline import open_scoped
 
     try:
+        cfg = load_config()
         e = store.get(experiment_id, path=store.experiments_path(warehouse))
         with open_scoped(_scope(scope), path=warehouse) as company:
             r = readout.read(
-                company, e, cfg=load_config(), cuped=cuped, path=store.experiments_path(warehouse)
+                company, e, cfg=cfg, cuped=cuped, path=store.experiments_path(warehouse)
             )
+            if e.scenario_id is not None and not r.withheld:
+                r = readout.with_prediction(r, _prediction(company, e, cfg, warehouse))
     except CxmError as exc:
         _fail(exc)
     if as_json:
@@ -216,10 +225,37 @@ def report(
             f"always-valid [{x.seq_ci_low:+.4g}, {x.seq_ci_high:+.4g}] p {x.p_value:.3g} "
             f"q {x.q_value if x.q_value is None else round(x.q_value, 4)} "
             f"n {x.n_control:,}/{x.n_treatment:,}"
+            + _predicted_words(r.predicted_change(x.kpi), x.lift_rel)
         )
     _print(r.decision)
     if r.withheld:
         raise typer.Exit(1)
+
+
+def _prediction(company, e, cfg, warehouse):
+    """The what-if model's effect of ``e``'s scenario against the published weights on the
+    treatment arm's sellers in ``company`` (`readout.predict`)."""
+    from cxm.experiments import readout, store
+    from cxm.whatif import scenarios
+    from cxm.whatif.compare import load_field
+
+    saved_at = scenarios.scenarios_path(warehouse)
+    field = load_field(company, cfg)
+    published = scenarios.published(field.catalog, path=saved_at)
+    tried = scenarios.get(e.scenario_id, path=saved_at)
+    return readout.predict(
+        field,
+        store.assignments(company, e, path=store.experiments_path(warehouse)),
+        control=(published.weights, published.guardrails),
+        treatment=(tried.weights, tried.guardrails),
+    )
+
+
+def _predicted_words(predicted: float | None, measured: float) -> str:
+    if predicted is None:
+        return ""
+    seen = "not measured" if math.isnan(measured) else f"{measured:+.1%}"
+    return f" | model predicted {predicted:+.1%} relative, measured {seen}"
 
 
 @experiment_app.command("export")
@@ -241,10 +277,8 @@ def export(
 
     suffix = out_file.suffix.lower().lstrip(".")
     _check_out(out_file, suffix if suffix in ("csv", "parquet") else "csv or .parquet")
-    if arm not in ("control", "treatment"):
-        err.print(f'--arm: "{arm}" is not control or treatment.')
-        raise typer.Exit(2)
     try:
+        store.check_arm(arm, "--arm")
         user = _operator(scope)
         e = store.get(experiment_id, path=store.experiments_path(warehouse))
         saved_at = scenarios.scenarios_path(warehouse)

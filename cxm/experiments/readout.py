@@ -31,6 +31,9 @@ from cxm.segments.filter import SegmentFilter
 from cxm.segments.periods import Period
 from cxm.segments.sql import SELLER_BASE, Window, filter_params
 from cxm.warehouse.scoped import Scoped
+from cxm.whatif import compare
+from cxm.whatif.compare import Field, Guardrails
+from cxm.whatif.weights import Weights
 
 #: The segments every KPI is also read in (each value a segment of its own).
 SEGMENTS = ("market", "rank", "language")
@@ -76,8 +79,19 @@ class Readout:
         """The effect of each KPI over all units, primary KPI first."""
         return [e for e in self.effects if e.segment is None]
 
+    def predicted_change(self, kpi: str) -> float | None:
+        """The what-if model's predicted relative change of the priority ``kpi`` shows
+        (`with_prediction`), or None when the model predicts none for it."""
+        if self.predicted.is_empty():
+            return None
+        hit = self.predicted.filter(pl.col("kpi") == kpi)
+        return hit.item(0, "predicted") if hit.height else None
+
     def rows(self) -> list[dict]:
-        """One object per KPI over all units: what `cxm experiment report --json` prints."""
+        """One object per KPI over all units: what `cxm experiment report --json` prints.
+
+        ``predicted`` is the what-if model's relative change for the KPI (compare with
+        ``lift_rel``), None where the model predicts none or no prediction was asked."""
         return [
             {
                 "kpi": e.kpi,
@@ -95,6 +109,7 @@ class Readout:
                 "mean_treatment": e.mean_treatment,
                 "cuped": e.cuped,
                 "variance_reduction": e.variance_reduction,
+                "predicted": self.predicted_change(e.kpi),
             }
             for e in self.overall()
         ]
@@ -281,6 +296,40 @@ def with_prediction(readout: Readout, comparison_effect: pl.DataFrame) -> Readou
         measured=pl.col("kpi").replace_strict(measured, default=None, return_dtype=pl.Float64)
     )
     return Readout(**{**readout.__dict__, "predicted": frame})
+
+
+_EFFECT_SCHEMA = {
+    "priority": pl.String,
+    "label": pl.String,
+    "baseline": pl.Float64,
+    "scenario": pl.Float64,
+    "change": pl.Float64,
+}
+
+
+def predict(
+    field: Field,
+    arms: pl.DataFrame,
+    *,
+    control: tuple[Weights, Guardrails],
+    treatment: tuple[Weights, Guardrails],
+) -> pl.DataFrame:
+    """Return what the what-if model predicts the treatment did: `compare.compare` of the
+    treatment's weights against the control's over the treatment arm's sellers in ``field``.
+
+    ``arms`` (seller_id, arm) is the experiment's assignment read through the same company as
+    ``field`` (`store.assignments`); a treatment seller no longer live has no seller state and
+    no prediction. Both rankings are made over those sellers alone, so a cap on first slots
+    holds within the arm. The result is the comparison's ``effect`` frame (priority, label,
+    baseline, scenario, change), to pass to `with_prediction`.
+    """
+    treated = arms.filter(pl.col("arm") == "treatment").get_column("seller_id")
+    units = field.subset(np.isin(field.seller_id.to_numpy(), treated.to_numpy()))
+    if not units.size:
+        return pl.DataFrame(schema=_EFFECT_SCHEMA)
+    base = compare.rank(units, *control)
+    scenario = compare.rank(units, *treatment)
+    return compare.compare(units, scenario, baseline=base, examples=0).effect
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from cxm.warehouse.scoped import Scoped
 from cxm.warehouse.store import warehouse_path
 
 CREATE_ROLES = (Role.STRATEGIST, Role.ADMIN)
+ARMS = ("control", "treatment")
 MAX_NAME = 80
 Unit = Literal["seller", "team"]
 Status = Literal["draft", "running", "finished"]
@@ -171,6 +172,13 @@ def check_kpi(kpi_id: str, field: str) -> str:
             "has no value per seller (an experiment reads sums and ratios of the seller base)",
         )
     return kpi.id
+
+
+def check_arm(arm: str, field: str = "arm") -> str:
+    """Return ``arm`` when it is control or treatment; raise `ExperimentError` otherwise."""
+    if arm not in ARMS:
+        raise ExperimentError(field, arm, "bad_arm", "is not control or treatment")
+    return arm
 
 
 def check_definition(

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from cxm.access import OutOfScope, Role, User, require_role
-from cxm.experiments.store import Experiment
+from cxm.experiments.store import Experiment, check_arm
 from cxm.reports.export import stamped
 from cxm.warehouse import audit
 from cxm.whatif import scenarios
@@ -181,8 +181,14 @@ def experiment_recommendations(
     company) picks the arm's sellers; ``ranking`` is the control's published weights or the
     treatment's scenario. The stamp adds the experiment and the arm, so the platform (and
     whoever opens the file) knows which half of which test it holds.
+
+    Refused like `export_recommendations` (`NotAllowed` for a role that may not export,
+    `OutOfScope` for a field wider than the user's scope, ``bad_format``), and with
+    `ExperimentError` ``bad_arm`` for an arm other than control or treatment; nothing is
+    written or audited then.
     """
     who = _exporter(user, field, fmt)
+    check_arm(arm)
     mine = arms.filter(pl.col("arm") == arm).select("seller_id")
     frame = scenarios.recommendations(field, ranking).join(mine, on="seller_id", how="semi")
     words = stamp(
