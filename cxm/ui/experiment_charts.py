@@ -82,6 +82,17 @@ def verdict(e: Effect, *, running: bool, better: str = "higher") -> int:
     return -moved if better == "lower" else moved
 
 
+def _pale(color: str, keep: float = 0.3) -> str:
+    """Return ``color`` blended with white (solid: the PDF's SVG reader takes no opacity):
+    0x00 -> 255 - 0.3 x 255 = 178.5, rounded to even: 0xb2.
+
+    >>> _pale("#009E73")
+    '#b2e2d5'
+    """
+    rgb = [int(color[i : i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(255 - keep * (255 - c)):02x}" for c in rgb)
+
+
 def _segment_name(segment: str | None) -> str:
     if segment is None:
         return "all sellers"
@@ -120,7 +131,7 @@ def forest(effects: Sequence[Effect], *, running: bool, title_kpis: bool = True)
     for i, name in enumerate(labels):
         fig.add_trace(go.Scatter(
             x=[slo[i], shi[i]], y=[name, name], mode="lines", hoverinfo="skip",
-            line=dict(color=colors[i], width=12), opacity=0.25, showlegend=False,
+            line=dict(color=_pale(colors[i]), width=12), showlegend=False,
         ))
         fig.add_trace(go.Scatter(
             x=[lo[i], hi[i]], y=[name, name], mode="lines", hoverinfo="skip",

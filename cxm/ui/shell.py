@@ -33,6 +33,13 @@ PAGES = (
     ("app_pages/kpis.py", "KPIs by segment", ":material/grid_view:", "kpis", tuple(Role)),
     ("app_pages/whatif.py", "What-if", ":material/tune:", "what-if", tuple(Role)),
     (
+        "app_pages/experiments.py",
+        "Experiments",
+        ":material/science:",
+        "experiments",
+        tuple(Role),
+    ),
+    (
         "app_pages/reports.py",
         "Segment reports",
         ":material/table_view:",

@@ -24,7 +24,7 @@ from cxm.metrics.experience import attribute_gaps
 from cxm.metrics.targets import targets_for
 from cxm.segments.filter import SegmentFilter
 from cxm.ui import fmt
-from cxm.ui.board_pack import _pages, _story, _whatif
+from cxm.ui.board_pack import _experiments, _pages, _story, _whatif
 from cxm.ui.board_pack._layout import Pack
 from cxm.warehouse import audit
 from cxm.warehouse.scoped import Scoped
@@ -157,6 +157,7 @@ def board_pack(
         _pages.no_scenario(pdf)
     else:
         _scenario_page(pdf, company, cfg, words, Chosen.of(scenario))
+    _experiments.experiments(pdf, words, experiment_readouts(company, cfg))
     app = _story.appendix(heads[("market",)], heads[("market", "rank")], cfg, fold_under=fold_under)
     _pages.appendix(pdf, words, app, ids, cfg, fold_under)
     return bytes(pdf.output())
@@ -169,6 +170,25 @@ def _scenario_page(pdf, company: Scoped, cfg, words, chosen: Chosen) -> None:
     catalog = rank(field, Weights.of(field.catalog.baseline), GUARDED)
     result = compare(field, rank(field, chosen.weights, chosen.guardrails), baseline=catalog)
     _whatif.scenario(pdf, words, chosen, field, result, cfg)
+
+
+def experiment_readouts(company: Scoped, cfg) -> list:
+    """Return the readout of every started experiment on ``company``, newest start first;
+    one with no seller of an arm in the company's markets is not about them and is left out."""
+    from cxm.errors import ExperimentError
+    from cxm.experiments import readout, store
+
+    as_of = data_range(company).as_of
+    found = []
+    for e in store.list_all():
+        if e.status(as_of) == "draft":
+            continue
+        try:
+            found.append(readout.read(company, e, cfg=cfg))
+        except ExperimentError as exc:
+            if exc.code != "no_units":
+                raise
+    return found
 
 
 def audit_pack(

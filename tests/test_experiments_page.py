@@ -1,0 +1,131 @@
+"""The Experiments page in AppTest: the readout shows the library's decision and numbers on the
+user's own markets, the MDE follows the share slider, and only strategists and admins design
+(issue 23)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from cxm import access
+from cxm.access import NotAllowed
+from cxm.config import load_config
+from cxm.experiments import readout, stats, store
+from tests.conftest import company
+
+APP = "../app.py"
+PAGE = "app_pages/experiments.py"
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, small_demo_warehouse, demo_credentials):
+    # a copy of the demo warehouse and its experiments file: the page may write to them
+    warehouse = tmp_path / "demo.duckdb"
+    shutil.copyfile(small_demo_warehouse, warehouse)
+    beside = store.experiments_path(small_demo_warehouse)
+    if beside.exists():
+        shutil.copyfile(beside, store.experiments_path(warehouse))
+    monkeypatch.setenv("CXM_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("CXM_CREDENTIALS", str(demo_credentials))
+    monkeypatch.setenv("CXM_SCENARIOS", str(tmp_path / "scenarios.sqlite"))
+    monkeypatch.setenv("CXM_AUDIT", str(tmp_path / "audit.sqlite"))
+    monkeypatch.setenv("CXM_DEMO", "1")
+    monkeypatch.delenv("CXM_COOKIE_KEY", raising=False)
+    return warehouse
+
+
+def _page(username: str, **params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=180)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.run()
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _read(warehouse, experiment_id: str, *markets: str) -> readout.Readout:
+    with company(warehouse, *markets) as c:
+        return readout.read(c, store.get(experiment_id), cfg=load_config())
+
+
+def _forest_rows(at: AppTest) -> list[str]:
+    (chart,) = [c for c in at.get("plotly_chart") if "exp_forest" in str(c.proto.id)]
+    spec = json.loads(chart.proto.spec)
+    return spec["data"][-1]["y"]  # the diamonds: one per effect shown
+
+
+def test_the_finished_experiment_reads_with_the_librarys_decision_and_kpis(env):
+    at = _page("strategist", experiment="EXP-REMIND")
+    assert [t.value for t in at.title] == ["Experiments"]
+    expected = _read(env, "EXP-REMIND")
+    assert expected.status == "finished"
+    assert [s.value.replace("\\", "") for s in at.subheader][0] == expected.decision
+    from cxm.ui.experiment_charts import shown
+
+    assert _forest_rows(at) == [shown(e.kpi).label for e in expected.overall()]
+    # the segments join the plot when asked: every effect read, overall first
+    at.toggle(key="exp_segments").set_value(True).run()
+    assert len(_forest_rows(at)) == len(expected.effects) > len(expected.overall())
+
+
+def test_the_running_experiment_says_so_and_is_judged_on_its_always_valid_interval(env):
+    at = _page("strategist", experiment="EXP-COACH")
+    expected = _read(env, "EXP-COACH")
+    assert expected.status == "running"
+    captions = " ".join(c.value for c in at.caption)
+    assert "Running" in captions and "always-valid" in captions
+    assert [s.value.replace("\\", "") for s in at.subheader][0] == expected.decision
+
+
+def test_a_scoped_analyst_reads_the_experiment_on_their_markets_alone(env):
+    at = _page("analyst", experiment="EXP-REMIND")  # scoped to BR and MX
+    mine = _read(env, "EXP-REMIND", "BR", "MX")
+    everyone = _read(env, "EXP-REMIND")
+    assert mine.srm.n_control + mine.srm.n_treatment < everyone.srm.n_control + everyone.srm.n_treatment
+    captions = " ".join(c.value for c in at.caption)
+    assert f"{mine.srm.n_control:,} control and {mine.srm.n_treatment:,} treatment" in captions
+    # analysts read; they do not design
+    assert not [s for s in at.slider if s.key == "exp_share"]
+    assert not [b for b in at.button if b.key == "exp_create"]
+
+
+def test_the_mde_follows_the_share_slider_with_the_librarys_number(env):
+    at = _page("strategist")
+    primary = at.selectbox(key="exp_primary").value
+    months = at.slider(key="exp_months").value
+    with company(env) as c:
+        d = readout.design(c, primary, months=months, share=0.5, cfg=load_config())
+    from cxm.ui.experiment_charts import lift_text, shown
+
+    def said() -> str:
+        return next(s.value for s in at.subheader if s.value.startswith("Smallest effect"))
+
+    unit = shown(primary).unit
+    half = stats.mde(d.sd, d.n_units, 0.5, cuped_r2=d.cuped_r2)
+    assert said() == f"Smallest effect this test could see: {lift_text(unit, half)}"
+    at.slider(key="exp_share").set_value(0.1).run()
+    tenth = stats.mde(d.sd, d.n_units, 0.1, cuped_r2=d.cuped_r2)
+    # 10% in treatment: sqrt(1/0.1 + 1/0.9) / sqrt(1/0.5 + 1/0.5) = 1.667 times the MDE
+    assert tenth / half == pytest.approx(np.sqrt(1 / 0.1 + 1 / 0.9) / 2, rel=1e-9)
+    assert said() == f"Smallest effect this test could see: {lift_text(unit, tenth)}"
+
+
+def test_a_strategist_saves_an_experiment_and_an_analyst_cannot_even_through_the_library(env):
+    at = _page("strategist")
+    at.text_input(key="exp_name").input("Welcome calls")
+    at.text_input(key="exp_id").input("EXP-WELCOME")
+    at.text_area(key="exp_hypothesis").input("A welcome call keeps new sellers active.")
+    at.button(key="exp_create").click().run()
+    assert not at.exception, at.exception
+    saved = store.get("EXP-WELCOME")
+    assert (saved.name, saved.author, saved.share) == ("Welcome calls", "strategist", 0.5)
+    users = access.load_users()
+    with pytest.raises(NotAllowed):
+        store.start(None, "EXP-WELCOME", user=users["analyst"])
