@@ -411,3 +411,22 @@ def test_a_scenario_s_page_states_its_gains_and_costs_against_the_catalog(con, t
     said = [f"{k} {fmt.signed(100 * c, 0, '%')}" for c, k in costs]
     assert f"Expected costs: {', '.join(said) or 'none'}." in text
     assert "No scenario has been published" not in text
+
+
+def test_the_experiments_pages_give_each_experiment_s_decision_on_the_readers_markets(
+    con, small_demo_warehouse
+):
+    # the demo's two experiments, read as a user scoped to BR and MX reads them: each gets its
+    # decision in words as its heading, the same sentence the library gives
+    from cxm.experiments import readout, store
+
+    path = store.experiments_path(small_demo_warehouse)
+    expected = [readout.read(con, e, cfg=CFG, path=path) for e in store.list_all(path=path)]
+    assert {r.experiment.id for r in expected} == {"EXP-REMIND", "EXP-COACH"}
+    text = _text(board_pack(con, user=EXEC, where=WHERE, cfg=CFG, experiments=path))
+    shown = [_flat(t) for t in text if t.startswith("Experiments: what the field trials showed")]
+    assert shown, "no experiments page"
+    for r in expected:
+        assert f"{r.experiment.name}: {r.decision}" in " ".join(shown)
+        assert f"{r.srm.n_control:,} control and {r.srm.n_treatment:,} treatment" in " ".join(
+            shown)

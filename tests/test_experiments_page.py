@@ -109,12 +109,12 @@ def test_the_mde_follows_the_share_slider_with_the_librarys_number(env):
 
     unit = shown(primary).unit
     half = stats.mde(d.sd, d.n_units, 0.5, cuped_r2=d.cuped_r2)
-    assert said() == f"Smallest effect this test could see: {lift_text(unit, half)}"
+    assert said() == f"Smallest effect this test could see: {lift_text(unit, half).lstrip('+')}"
     at.slider(key="exp_share").set_value(0.1).run()
     tenth = stats.mde(d.sd, d.n_units, 0.1, cuped_r2=d.cuped_r2)
     # 10% in treatment: sqrt(1/0.1 + 1/0.9) / sqrt(1/0.5 + 1/0.5) = 1.667 times the MDE
     assert tenth / half == pytest.approx(np.sqrt(1 / 0.1 + 1 / 0.9) / 2, rel=1e-9)
-    assert said() == f"Smallest effect this test could see: {lift_text(unit, tenth)}"
+    assert said() == f"Smallest effect this test could see: {lift_text(unit, tenth).lstrip('+')}"
 
 
 def test_a_strategist_saves_an_experiment_and_an_analyst_cannot_even_through_the_library(env):
@@ -124,6 +124,7 @@ def test_a_strategist_saves_an_experiment_and_an_analyst_cannot_even_through_the
     at.text_area(key="exp_hypothesis").input("A welcome call keeps new sellers active.")
     at.button(key="exp_create").click().run()
     assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
     saved = store.get("EXP-WELCOME")
     assert (saved.name, saved.author, saved.share) == ("Welcome calls", "strategist", 0.5)
     users = access.load_users()

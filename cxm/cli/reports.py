@@ -24,6 +24,7 @@ from cxm.cli._common import (
     out,
 )
 from cxm.errors import CxmError
+from cxm.experiments.store import experiments_path
 from cxm.reports import ExportFormat
 from cxm.warehouse import audit
 
@@ -168,7 +169,8 @@ def board_pack_(
         as_user = _scope(scope)
         with open_scoped(as_user, path=warehouse) as company:
             pdf = board_pack(
-                company, user=operator, where=where, cfg=load_config(), scenario=chosen
+                company, user=operator, where=where, cfg=load_config(), scenario=chosen,
+                experiments=experiments_path(warehouse),
             )
         out_file.write_bytes(pdf)
         audit.record(

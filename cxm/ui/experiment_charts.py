@@ -101,8 +101,9 @@ def _segment_name(segment: str | None) -> str:
 
 
 def forest(effects: Sequence[Effect], *, running: bool, title_kpis: bool = True) -> go.Figure:
-    """Return the forest plot: each effect's relative lift (%) with its 95% interval (thin) and
-    its always-valid interval (wide, pale), coloured by verdict; zero marked.
+    """Return the forest plot: each effect's lift over the control mean (%) with its 95%
+    interval (thin) and its always-valid interval (wide, pale), each divided by the control
+    mean, coloured by verdict; zero marked.
 
     Rows run in the order given (the primary first, then guardrails, then segments).
     """
@@ -113,8 +114,8 @@ def forest(effects: Sequence[Effect], *, running: bool, title_kpis: bool = True)
         name = s.label if e.segment is None else f"{s.label} · {_segment_name(e.segment)}"
         labels.append(name)
         xs.append(100 * e.lift_rel)
-        lo.append(100 * e.rel_ci_low)
-        hi.append(100 * e.rel_ci_high)
+        lo.append(100 * e.ci_low / base)  # the intervals of the lift over the control mean:
+        hi.append(100 * e.ci_high / base)  # the colour's verdict and the drawing agree
         slo.append(100 * e.seq_ci_low / base)
         shi.append(100 * e.seq_ci_high / base)
         v = verdict(e, running=running, better=s.better)

@@ -14,10 +14,11 @@ import polars as pl
 import streamlit as st
 
 from cxm.access import Scope, User
+from cxm.errors import ExperimentError
 from cxm.experiments import readout as readouts
 from cxm.experiments import stats, store
 from cxm.experiments.store import CREATE_ROLES, Experiment
-from cxm.metrics.kpis import REGISTRY
+from cxm.metrics.kpis import KPIS
 from cxm.ui import experiment_charts as charts
 from cxm.ui import fmt, queries, warehouse
 from cxm.whatif import scenarios
@@ -122,7 +123,9 @@ def show_readout(user: User, e: Experiment) -> None:
         "Diamond: the treatment's lift over control, relative. Thin line: the 95% interval; "
         "wide pale band: the always-valid interval" + (" (the one this running test is "
         "judged on)." if running else ".") + " Green better, orange worse, grey no clear effect;"
-        " q: false discovery rate across every KPI and segment read."
+        " Lifts are CUPED-adjusted for each seller's own pre-period, so they can differ from"
+        " the difference of the raw means shown; q: false discovery rate across every KPI and"
+        " segment read."
     )
     st.dataframe(charts.table(shown, running=running), hide_index=True)
     if r.predicted.height:
@@ -131,7 +134,14 @@ def show_readout(user: User, e: Experiment) -> None:
 
 
 def _kpi_choices() -> list[str]:
-    return [k.id for k in REGISTRY]
+    """The KPIs an experiment can read: those `store.check_kpi` accepts (a value per seller)."""
+    ok = []
+    for k in KPIS:
+        try:
+            ok.append(store.check_kpi(k.id, "primary"))
+        except ExperimentError:
+            continue
+    return ok
 
 
 def design(user: User) -> None:
@@ -170,7 +180,8 @@ def design(user: User) -> None:
         leader = (st.selectbox("Leader rank", cfg.ranks[1:], key="exp_leader")
                   if unit == "team" else None)
         today = queries.data(user.scope).as_of
-        start = st.date_input("Start", value=today + dt.timedelta(days=1), key="exp_start")
+        start = st.selectbox("Start (experiments run whole months)", month_starts(today),
+                             key="exp_start", format_func=fmt.date)
         months = st.slider("Duration (months)", 1, 6, 3, key="exp_months")
     with right:
         share = st.slider("Share of sellers in treatment", 0.05, 0.95, 0.5, 0.05,
@@ -182,7 +193,7 @@ def design(user: User) -> None:
         else:
             m = stats.mde(d.sd, d.n_units, share, cuped_r2=d.cuped_r2)
             st.subheader(
-                f"Smallest effect this test could see: {charts.lift_text(unit_of, m)}"
+                f"Smallest effect this test could see: {charts.lift_text(unit_of, m).lstrip('+')}"
             )
             st.caption(
                 f"{label[primary]}, {share:.0%} of {d.n_units:,} sellers in treatment for "
@@ -197,19 +208,28 @@ def design(user: User) -> None:
             experiment_id.strip(), name.strip(), hypothesis.strip(), scenario_id=scenario,
             share=share, unit=unit, leader_rank=leader, primary=primary,
             guardrails=tuple(guardrails), start=start,
-            planned_end=months_later(start, months), user=user, cfg=cfg,
+            planned_end=month_end(start, months), user=user, cfg=cfg,
             scenario_exists=scenarios.get,
         )
         st.success(f"Saved {fmt.md_escape(e.describe())}. It starts when you start it below.")
 
 
-def months_later(day: dt.date, months: int) -> dt.date:
-    """Return the day ``months`` calendar months after ``day`` (the month's last day when it is
-    shorter): the planned end of a test of that many months.
+def month_end(first: dt.date, months: int) -> dt.date:
+    """Return the last day of the ``months``-th month from ``first`` (a month's first day):
+    the planned end of a test of that many whole months.
 
-    >>> months_later(dt.date(2026, 1, 31), 1), months_later(dt.date(2026, 11, 15), 3)
-    (datetime.date(2026, 2, 28), datetime.date(2027, 2, 15))
+    >>> month_end(dt.date(2026, 11, 1), 3), month_end(dt.date(2026, 1, 1), 2)
+    (datetime.date(2027, 1, 31), datetime.date(2026, 2, 28))
     """
-    month = day.month - 1 + months
-    year, month = day.year + month // 12, month % 12 + 1
-    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    month = first.month - 1 + months - 1
+    year, month = first.year + month // 12, month % 12 + 1
+    return dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def month_starts(after: dt.date, count: int = 6) -> list[dt.date]:
+    """Return the first days of the ``count`` months after ``after``'s month.
+
+    >>> month_starts(dt.date(2026, 10, 31), 3)
+    [datetime.date(2026, 11, 1), datetime.date(2026, 12, 1), datetime.date(2027, 1, 1)]
+    """
+    return [month_end(after.replace(day=1), i + 1) + dt.timedelta(days=1) for i in range(count)]

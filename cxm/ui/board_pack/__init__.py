@@ -107,6 +107,7 @@ def board_pack(
     cfg: CompanyConfig,
     now: dt.datetime | None = None,
     scenario: Scenario | Weights | None = None,
+    experiments: Path | None = None,
 ) -> bytes:
     """Return the board pack PDF for ``where`` in the user's company, with ``scenario`` if
     given.
@@ -114,7 +115,9 @@ def board_pack(
     The scenario (a saved one, or weights) is compared with the catalog's weights over the
     live sellers of the user's company on the data's as-of date (the what-if works on today's field,
     not a period); without one its page says none was chosen. Callers pass the last
-    published scenario by default (`cxm.whatif.scenarios.last_publication`).
+    published scenario by default (`cxm.whatif.scenarios.last_publication`). Every started
+    experiment of ``experiments`` (the file; `$CXM_WAREHOUSE`'s by default) is read on the
+    user's company and gets its decision, forest plot and KPIs (`_experiments`).
 
     Raises
     ------
@@ -157,7 +160,7 @@ def board_pack(
         _pages.no_scenario(pdf)
     else:
         _scenario_page(pdf, company, cfg, words, Chosen.of(scenario))
-    _experiments.experiments(pdf, words, experiment_readouts(company, cfg))
+    _experiments.experiments(pdf, words, experiment_readouts(company, cfg, path=experiments))
     app = _story.appendix(heads[("market",)], heads[("market", "rank")], cfg, fold_under=fold_under)
     _pages.appendix(pdf, words, app, ids, cfg, fold_under)
     return bytes(pdf.output())
@@ -172,19 +175,20 @@ def _scenario_page(pdf, company: Scoped, cfg, words, chosen: Chosen) -> None:
     _whatif.scenario(pdf, words, chosen, field, result, cfg)
 
 
-def experiment_readouts(company: Scoped, cfg) -> list:
+def experiment_readouts(company: Scoped, cfg, *, path: Path | None = None) -> list:
     """Return the readout of every started experiment on ``company``, newest start first;
-    one with no seller of an arm in the company's markets is not about them and is left out."""
+    one with no seller of an arm in the company's markets is not about them and is left out.
+    ``path``: the experiments file (`cxm.experiments.store.experiments_path`)."""
     from cxm.errors import ExperimentError
     from cxm.experiments import readout, store
 
     as_of = data_range(company).as_of
     found = []
-    for e in store.list_all():
+    for e in store.list_all(path=path):
         if e.status(as_of) == "draft":
             continue
         try:
-            found.append(readout.read(company, e, cfg=cfg))
+            found.append(readout.read(company, e, cfg=cfg, path=path))
         except ExperimentError as exc:
             if exc.code != "no_units":
                 raise
