@@ -167,6 +167,33 @@ def demo_credentials(_demo_credentials_template, tmp_path) -> Path:
     return path
 
 
+def point_app_at(monkeypatch, warehouse: Path, credentials: Path, folder: Path) -> None:
+    """Point the app (and AppTest) at ``warehouse`` with the demo users in ``credentials``,
+    scenarios and the audit trail in ``folder``, demo mode on, no cookie key."""
+    monkeypatch.setenv("CXM_WAREHOUSE", str(warehouse))
+    monkeypatch.setenv("CXM_CREDENTIALS", str(credentials))
+    monkeypatch.setenv("CXM_SCENARIOS", str(folder / "scenarios.sqlite"))
+    monkeypatch.setenv("CXM_AUDIT", str(folder / "audit.sqlite"))
+    monkeypatch.setenv("CXM_DEMO", "1")
+    monkeypatch.delenv("CXM_COOKIE_KEY", raising=False)
+
+
+def signed_in_page(app: str, page: str, username: str, timeout: int, **params: str):
+    """Return an AppTest of ``page`` as ``username`` (session seeded as after a login), opened
+    from the default page with ``params`` in its URL, as a deep link carries them."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(app, default_timeout=timeout)
+    at.session_state["authentication_status"] = True
+    at.session_state["username"] = username
+    at.run()
+    for k, v in params.items():
+        at.query_params[k] = v
+    at.switch_page(page).run()
+    assert not at.exception, at.exception
+    return at
+
+
 @pytest.fixture
 def app_env(monkeypatch, demo_credentials, tiny_warehouse) -> Path:
     """Point the app at a private tiny company with the demo users; return the credentials."""

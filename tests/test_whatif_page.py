@@ -15,6 +15,7 @@ from cxm.whatif import scenarios
 from cxm.whatif.compare import compare, load_field, rank
 from cxm.whatif.need import PRIORITIES
 from cxm.whatif.weights import Weights
+from tests.conftest import point_app_at, signed_in_page
 
 APP = "../app.py"
 PAGE = "app_pages/whatif.py"
@@ -22,26 +23,12 @@ PAGE = "app_pages/whatif.py"
 
 @pytest.fixture
 def env(monkeypatch, tmp_path, small_demo_warehouse, demo_credentials):
-    credentials = demo_credentials
-    monkeypatch.setenv("CXM_WAREHOUSE", str(small_demo_warehouse))
-    monkeypatch.setenv("CXM_CREDENTIALS", str(credentials))
-    monkeypatch.setenv("CXM_SCENARIOS", str(tmp_path / "scenarios.sqlite"))
-    monkeypatch.setenv("CXM_AUDIT", str(tmp_path / "audit.sqlite"))
-    monkeypatch.setenv("CXM_DEMO", "1")
-    monkeypatch.delenv("CXM_COOKIE_KEY", raising=False)
+    point_app_at(monkeypatch, small_demo_warehouse, demo_credentials, tmp_path)
     return tmp_path
 
 
 def _page(username: str, **params: str) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.session_state["authentication_status"] = True
-    at.session_state["username"] = username
-    at.run()  # the default page; then the link's parameters, as a deep link would carry them
-    for k, v in params.items():
-        at.query_params[k] = v
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return signed_in_page(APP, PAGE, username, 120, **params)
 
 
 def _metric(at: AppTest, label: str) -> str:
