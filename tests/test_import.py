@@ -562,10 +562,12 @@ def render_errors_doc(workdir: Path, template: Path) -> str:
             shown = shown.replace(str(workdir) + "/", "")
             lines += [f"- Trigger: {_trigger(case)}", f"  - `{shown}`"]
         lines.append("")
+    from tests.test_experiment_errors import experiment_errors_doc
     from tests.test_settings import setting_errors_doc
 
     sections = _import_warnings(workdir, template) + _upload_errors(workdir) + _failures()
-    return "\n".join(lines + sections + setting_errors_doc())
+    sections += setting_errors_doc() + experiment_errors_doc(workdir, template)
+    return "\n".join(lines + sections)
 
 
 def _failures() -> list[str]:
