@@ -112,7 +112,7 @@ def test_a_damaged_warehouse_is_named_where_it_is_opened(tiny_warehouse, damage)
     damage(tiny_warehouse)
     with pytest.raises(WarehouseCorrupt) as caught, store.open_readonly(tiny_warehouse):
         pass
-    assert "Restore it from a backup, or replace it: import all nine tables" in str(caught.value)
+    assert "Restore it from a backup, or replace it: import every table" in str(caught.value)
     assert str(tiny_warehouse) not in str(caught.value)
     assert caught.value.path == tiny_warehouse
 
@@ -161,7 +161,7 @@ def test_a_partial_import_into_a_damaged_warehouse_is_named_audited_and_exits_65
     ]
 
 
-def test_importing_all_nine_tables_replaces_a_damaged_warehouse(tiny_warehouse):
+def test_importing_every_table_replaces_a_damaged_warehouse(tiny_warehouse):
     # The fix the message gives works: a load of every table starts a new file instead of
     # copying the damaged one (it used to copy it, and fail on it).
     _overwrite(tiny_warehouse)
@@ -172,7 +172,7 @@ def test_importing_all_nine_tables_replaces_a_damaged_warehouse(tiny_warehouse):
         assert [h["kind"] for h in store.load_history(con)] == ["import"]  # the old one is lost
 
 
-def test_importing_all_nine_tables_keeps_the_load_history_of_a_sound_warehouse(tiny_warehouse):
+def test_importing_every_table_keeps_the_load_history_of_a_sound_warehouse(tiny_warehouse):
     # The tiny company's warehouse holds its one import; a second full import makes two.
     import_dir(TINY, path=tiny_warehouse, today=TINY_TODAY)
     with store.open_readonly(tiny_warehouse) as con:

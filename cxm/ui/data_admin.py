@@ -5,7 +5,7 @@ the audit); this module draws the uploader, the progress and the report. A refus
 report stays on the page until the next import, and so does a failed one, shown by its name
 and code; a written one reruns the page, so every section (and every other page, whose
 caches follow the warehouse file) shows the new data. Without a usable warehouse (none yet,
-or a damaged one) the page still offers the uploader: importing all nine tables replaces it.
+or a damaged one) the page still offers the uploader: importing every table replaces it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The warehouse: the nine company tables in one DuckDB file, and how data gets in.
+"""The warehouse: the company tables (`schema.TABLES`) in one DuckDB file, and how data gets in.
 
 `schema` declares the tables, `store` rebuilds and opens the file, `importer` loads a
 company's files, `demo` builds the synthetic company, `summary` counts what is loaded.

@@ -24,7 +24,7 @@ from cxm.errors import CxmError, WarehouseBusy, WarehouseFailure, WarehouseMissi
 
 class WarehouseCorrupt(WarehouseFailure):
     """The warehouse file is damaged (overwritten, truncated, a failed disk): restore it from a
-    backup, or replace it by importing all nine tables or building the demo company."""
+    backup, or replace it by importing every table or building the demo company."""
 
     code, exit_code, title = "warehouse_corrupt", 65, "The warehouse file is damaged"
 
@@ -110,8 +110,9 @@ _DAMAGED = (
 
 _FIX_SPACE = "Free some space, or move the warehouse (CXM_WAREHOUSE) to a larger disk."
 _REPLACE = (
-    "Restore it from a backup, or replace it: import all nine tables (`cxm import DIR`, or "
-    "every table file on the Data page), or build the demo company with `cxm demo`."
+    "Restore it from a backup, or replace it: import every table (`cxm import DIR` with a "
+    "file for each table of docs/schema.md, or all of them on the Data page), or build the "
+    "demo company with `cxm demo`."
 )
 
 
@@ -170,7 +171,7 @@ def explain(exc: BaseException, *, path: Path, writing: bool) -> WarehouseFailur
     if why == "version":
         return WarehouseUnreadable(
             "The warehouse file was written by another version of DuckDB than this cxm uses. "
-            "Rebuild it with this cxm: import all nine tables, or build the demo with `cxm demo`.",
+            "Rebuild it with this cxm: import every table, or build the demo with `cxm demo`.",
             path=path,
         )
     if why == "folder":

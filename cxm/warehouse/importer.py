@@ -272,7 +272,8 @@ def import_dir(
     stage runs wherever its input is usable, so a refusal lists the problems of every stage
     it could check; what had to wait (references to a file that could not be read, the
     sponsor tree of sellers with a doubled id) is said in `ImportRejected.waiting`. An import
-    of all nine tables starts a new file (keeping the load history); fewer copy the live one.
+    of every table (`schema.TABLES`) starts a new file (keeping the load history); fewer copy
+    the live one.
 
     ``check_only``: validate everything a load checks before writing, then stop (nothing is
     written; ``written`` is False in the result). ``source`` names the files in the load

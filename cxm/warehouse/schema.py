@@ -1,4 +1,4 @@
-"""The nine warehouse tables, each declared once as a pydantic model.
+"""The warehouse tables (`TABLES`), each declared once as a pydantic model.
 
 Everything else is derived from these declarations: the DuckDB DDL (`ddl`), the Polars schema
 (`polars_schema`), the column-wise import checks (`cxm.warehouse.importer`) and the row
@@ -146,7 +146,7 @@ def _check_row_rule(rule: Rule, row: Table, config: Any) -> None:
             raise ValueError(f"{rule.column} is not the first day of a month")
 
 
-# --- the nine tables --------------------------------------------------------------------------
+# --- the tables (listed in TABLES, in load order) -------------------------------------------
 
 
 class Seller(Table):

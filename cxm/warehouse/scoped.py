@@ -6,7 +6,7 @@ outside them does not exist for that user, whoever sponsored or served it: a Can
 of a Brazilian sponsor is not a Brazilian enrolment, and does not make the sponsor active.
 
 It holds by construction, not by each query's care. A scoped user's queries run on a database
-of their own (`build`): the nine company tables cut to their markets by `CUT`, and every fact,
+of their own (`build`): every company table cut to their markets by `CUT`, and every fact,
 customer value, what-if state and cube derived from that cut by the same code a load runs. A
 reader takes a `Scoped` (a connection whose every table name is that user's company) and its
 SQL carries no scope at all. A user who sees every market reads the warehouse itself.

@@ -46,7 +46,7 @@ def human_bytes(n: float) -> str:
 
 def copies_current(tables: Iterable[str]) -> bool:
     """Return whether a load of ``tables`` starts from a copy of the live warehouse: it does
-    unless it replaces all nine tables (then the new file starts empty)."""
+    unless it replaces every table of `TABLES` (then the new file starts empty)."""
     return not set(TABLES) <= set(tables)
 
 

@@ -29,7 +29,7 @@ from cxm.warehouse.schema import TABLES, ddl
 log = logging.getLogger(__name__)
 DEFAULT_PATH: Path = default("CXM_WAREHOUSE")
 
-#: The system table that records every build and import; not one of the nine company tables.
+#: The system table that records every build and import; not one of the company tables.
 LOADS_DDL = """CREATE TABLE IF NOT EXISTS cxm_loads (
     loaded_at TIMESTAMP NOT NULL,
     kind VARCHAR NOT NULL,
@@ -45,7 +45,7 @@ def warehouse_path(path: str | Path | None = None) -> Path:
 
 
 def create_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the nine company tables and the load log in an empty database."""
+    """Create the company tables (`TABLES`) and the load log in an empty database."""
     for model in TABLES.values():
         con.execute(ddl(model))
     con.execute(LOADS_DDL)
@@ -262,7 +262,7 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None 
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    """Return the row count of each of the nine company tables, in load order."""
+    """Return the row count of each company table (`TABLES`), in load order."""
     # Table names come from the schema declaration, never from a user.
     return {t: scalar(con, f"SELECT count(*) FROM {t}") for t in TABLES}
 

@@ -1,7 +1,7 @@
 """The synthetic demo company: seeded, vectorised, sized by its number of sellers.
 
-`build_demo` writes a whole warehouse (all nine tables) for a `DemoSpec`; the same spec always
-gives the same data. The figures it follows and the effects it plants are in
+`build_demo` writes a whole warehouse (every table of `schema.TABLES`) for a `DemoSpec`; the
+same spec always gives the same data. The figures it follows and the effects it plants are in
 `_calibration.py` and ``docs/demo-data.md``. Generation works on numpy arrays of integer codes;
 DuckDB turns codes into ids and labels while it loads, so no Python loop runs per row.
 """
@@ -129,7 +129,7 @@ def fill(
     cfg: CompanyConfig,
     progress: Progress | None = None,
 ) -> None:
-    """Generate the demo company for ``spec`` and insert all nine tables through ``con``."""
+    """Generate the demo company for ``spec`` and insert every table through ``con``."""
     say = progress or (lambda stage, done: None)
     seeds = np.random.SeedSequence(spec.seed).spawn(6)
     rng = [np.random.default_rng(s) for s in seeds[:5]]
