@@ -177,4 +177,6 @@ def test_the_fits_converge_whatever_order_the_customers_come_in(demo_warehouse):
         bg, gg = value._fit(customers)
         assert bg.converged and gg.converged, order
         # The maximum itself does not depend on the order (to the optimiser's precision).
-        assert gg.q == pytest.approx(63.1034, rel=1e-5), order
+        # 62.7031 on this demo since issue 23 planted the finished experiment's reorders (699
+        # orders); 63.1034 before.
+        assert gg.q == pytest.approx(62.7031, rel=1e-5), order
