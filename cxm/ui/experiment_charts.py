@@ -195,3 +195,22 @@ def table(effects: Sequence[Effect], *, running: bool) -> pl.DataFrame:
             "Reads": "better" if v > 0 else "worse" if v < 0 else "no clear effect",
         })
     return pl.DataFrame(rows)
+
+
+def prediction_table(predicted: pl.DataFrame) -> pl.DataFrame:
+    """Return the what-if model's predicted relative change per priority beside the measured
+    relative lift of the KPI that shows it (`readout.with_prediction`), formatted.
+
+    >>> frame = pl.DataFrame({"priority": ["retention"], "label": ["Retention"],
+    ...                       "kpi": ["active_rate"], "predicted": [0.042], "measured": [0.031]})
+    >>> prediction_table(frame).row(0)
+    ('Retention', 'Active rate', '+4.2%', '+3.1%')
+    """
+    return pl.DataFrame([{
+        "Priority": row["label"],
+        "Shown by KPI": fmt.DASH if row["kpi"] is None else shown(row["kpi"]).label,
+        "Model predicted": fmt.signed(None if row["predicted"] is None
+                                      else 100 * row["predicted"], 1, "%"),
+        "Measured": fmt.signed(None if row["measured"] is None else 100 * row["measured"], 1,
+                               "%"),
+    } for row in predicted.iter_rows(named=True)])

@@ -128,9 +128,31 @@ def show_readout(user: User, e: Experiment) -> None:
         " segment read."
     )
     st.dataframe(charts.table(shown, running=running), hide_index=True)
+    r = with_model(user, e, r)
     if r.predicted.height:
         st.markdown("**The what-if model's prediction beside the measured lift**")
-        st.dataframe(r.predicted, hide_index=True)
+        st.dataframe(charts.prediction_table(r.predicted), hide_index=True)
+        st.caption("The model predicts progress on a priority (follow-through x impact x need), "
+                   "not the KPI itself: compare direction and rough size.")
+
+
+def with_model(user: User, e: Experiment, r: readouts.Readout) -> readouts.Readout:
+    """Return ``r`` with the what-if model's prediction for ``e``'s scenario on the treatment
+    arm's sellers in ``user``'s markets (`readout.predict`); ``r`` itself without a scenario."""
+    if e.scenario_id is None or r.withheld:
+        return r
+    from cxm.ui import whatif as whatif_ui
+
+    field = whatif_ui.field(user)
+    published = scenarios.published(field.catalog)
+    tried = scenarios.get(e.scenario_id)
+    effect = readouts.predict(
+        field,
+        store.assignments(warehouse.company(user.scope), e),
+        control=(published.weights, published.guardrails),
+        treatment=(tried.weights, tried.guardrails),
+    )
+    return readouts.with_prediction(r, effect)
 
 
 def _kpi_choices() -> list[str]:
