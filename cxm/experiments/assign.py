@@ -40,7 +40,7 @@ def unit_hash(experiment_id: str, unit_ids) -> np.ndarray:
     True
     """
     seed = _fnv(np.array([experiment_id.encode() + b"\x1f"]), _FNV_OFFSET)[0]
-    encoded = np.array([str(u).encode() for u in unit_ids], dtype=bytes)
+    encoded = pl.Series(unit_ids, dtype=pl.String).cast(pl.Binary).to_numpy().astype(bytes)
     return _mix(_fnv(encoded, seed))
 
 
@@ -103,13 +103,20 @@ def assign(experiment_id: str, units: pl.DataFrame, share: float) -> pl.DataFram
     if len(dup):
         raise ExperimentError("unit_id", dup[0], "duplicate_unit",
                               f"appears more than once ({dup.n_unique()} units repeated)")
-    strata = units["stratum"].cast(pl.String).fill_null("").to_numpy().astype(str)
-    h = unit_hash(experiment_id, ids.to_list())
-    names, code, sizes = np.unique(strata, return_inverse=True, return_counts=True)
-    keys = unit_hash(experiment_id + "\x1fstratum", list(names))
+    strata = units["stratum"].cast(pl.String).fill_null("")
+    h = unit_hash(experiment_id, ids)
+    names = strata.unique().sort()
+    code = strata.replace_strict(names, pl.int_range(len(names), eager=True)).to_numpy()
+    sizes = np.bincount(code, minlength=len(names))
+    keys = unit_hash(experiment_id + "\x1fstratum", names)
     quota = _quotas(sizes, float(share), keys)
     # rank within stratum by hash (then id, for the impossible tie)
-    order = np.lexsort((ids.to_numpy().astype(str), h, code))
+    order = (
+        pl.DataFrame({"at": np.arange(len(ids)), "code": code, "h": h, "id": ids})
+        .sort("code", "h", "id")
+        .get_column("at")
+        .to_numpy()
+    )
     starts = np.r_[0, np.cumsum(sizes)[:-1]]
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order)) - starts[code[order]]
