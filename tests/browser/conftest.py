@@ -159,6 +159,9 @@ def demo_app_url(demo_warehouse, tmp_path_factory):
     folder = tmp_path_factory.mktemp("demo-server")
     warehouse = folder / "cxm.duckdb"
     shutil.copyfile(demo_warehouse, warehouse)
+    defined = demo_warehouse.with_suffix(".experiments.sqlite")  # the demo's experiments
+    if defined.exists():
+        shutil.copyfile(defined, warehouse.with_suffix(".experiments.sqlite"))
     yield from _serve(warehouse, folder)
 
 
