@@ -64,6 +64,8 @@ def _constraints(col) -> str:
         bits.append(f"format `{col.pattern}`")
     if col.kind == "datetime":
         bits.append("local wall-clock time `YYYY-MM-DD HH:MM:SS`, no time zone")
+    if col.may_omit:
+        bits.append("the file may leave the column out: every row then has it empty (not recorded)")
     return "; ".join(bits)
 
 

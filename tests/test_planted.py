@@ -140,14 +140,16 @@ def test_one_channel_wins_customers_worth_less_than_they_cost(con):
     assert ratio["events"] < 1
     assert min(v for ch, v in ratio.items() if ch != "events") > 1.2
     by_cell = _cells(con, "clv_cac_ratio")
-    assert all(v < 1 for (_, ch), v in by_cell.items() if ch == "events")
+    # (A market whose customers the value model could not score has no value: left out.)
+    events = [v for (_, ch), v in by_cell.items() if ch == "events" and v is not None]
+    assert len(events) >= 5 and all(v < 1 for v in events)
 
 
 def test_mexico_is_where_seller_referred_customers_are_worth_the_most(con):
     # Planted: in MX sellers refer their autoship customers (95% of them against 15% of
     # one-time buyers), so a referred new customer there is worth the most of any market x
     # channel; elsewhere referral is blind to the customer's kind.
-    value = _cells(con, "new_customer_value")
+    value = {k: v for k, v in _cells(con, "new_customer_value").items() if v is not None}
     assert max(value, key=value.get) == ("MX", "seller_referred")
     others = [v for (m, ch), v in value.items() if ch == "seller_referred" and m != "MX"]
     assert value[("MX", "seller_referred")] > 1.2 * max(others)

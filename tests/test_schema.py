@@ -108,7 +108,13 @@ def test_every_table_has_the_columns_of_its_tiny_company_file_in_order(tmp_path)
         store.create_schema(con)
         for table in TABLES:
             header = (TINY / f"{table}.csv").read_text(encoding="utf-8").splitlines()[0]
-            assert [c for c, _, _ in _described(con, table)] == header.split(","), table
+            # A column a file may leave out (acquisition_channel) may be missing from it: the
+            # tiny company's sellers.csv leaves it out, its customers.csv does not.
+            omitted = {c.name for c in columns(TABLES[table]) if c.may_omit}
+            declared = [c for c, _, _ in _described(con, table)]
+            assert [c for c in declared if c in header.split(",") or c not in omitted] == (
+                header.split(",")
+            ), table
 
 
 def test_a_new_field_on_a_declaration_appears_in_its_ddl_and_polars_schema():

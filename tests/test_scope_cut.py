@@ -56,10 +56,10 @@ Q1 = SegmentFilter(period=Period.parse("2026-Q1"))
 
 _ADD = {
     "sellers.csv": [
-        "S13,S07,2026-01-15,Member,MX,es,100.00,0,,seller_referred",
-        "S14,S13,2026-02-01,Member,CA,en,100.00,0,,seller_referred",
-        "S15,S10,2026-02-10,Member,BR,pt-BR,100.00,0,,seller_referred",
-        "S16,S06,2025-08-01,Member,CA,fr,100.00,0,,seller_referred",
+        "S13,S07,2026-01-15,Member,MX,es,100.00,0,",
+        "S14,S13,2026-02-01,Member,CA,en,100.00,0,",
+        "S15,S10,2026-02-10,Member,BR,pt-BR,100.00,0,",
+        "S16,S06,2025-08-01,Member,CA,fr,100.00,0,",
     ],
     "customers.csv": [
         "C11,S07,CA,en,2026-02-01,true,search",

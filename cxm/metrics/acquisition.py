@@ -106,8 +106,9 @@ won AS (
         count(c.acquisition_channel) AS new_customers_channel,
         count(CASE WHEN list_contains($referred, c.acquisition_channel) THEN 1 END)
             AS new_customers_seller_won,
-        sum(v.clv_12m) * $margin AS new_customer_value,
-        count(v.customer_id) AS new_customers_valued
+        -- A customer the model could not score (NaN) has no value, as one not scored.
+        sum(CASE WHEN NOT isnan(v.clv_12m) THEN v.clv_12m END) * $margin AS new_customer_value,
+        count(CASE WHEN NOT isnan(v.clv_12m) THEN 1 END) AS new_customers_valued
     FROM fact_customers f JOIN customers c ON c.customer_id = f.customer_id
     LEFT JOIN fact_customer_value v
         ON v.customer_id = f.customer_id AND v.scored_as_of = $observed

@@ -169,14 +169,16 @@ def gap_headline(gaps: pl.DataFrame) -> str:
     )
 
 
-def heatmap_headline(grid: pl.DataFrame, kpi: Kpi, cfg: CompanyConfig) -> str:
-    """Return a title (Markdown, values escaped) naming the best and the worst rank x market
-    cell of one KPI, or saying that they are level within the noise."""
+def heatmap_headline(
+    grid: pl.DataFrame, kpi: Kpi, cfg: CompanyConfig, dims: tuple[str, str] = ("rank", "market")
+) -> str:
+    """Return a title (Markdown, values escaped) naming the best and the worst cell of one KPI
+    over ``dims`` (rank x market), or saying that they are level within the noise."""
     rows = grid.filter(
         pl.col("kpi_id") == kpi.id, ~pl.col("small"), pl.col("value").is_not_null()
     ).sort("value")
     if rows.height < 2:
-        return fmt.md_escape(f"{kpi.label} by rank and market")
+        return fmt.md_escape(f"{kpi.label} by {dims[0]} and {dims[1]}")
     lo, hi = rows.row(0, named=True), rows.row(rows.height - 1, named=True)
 
     def shown(r: dict) -> str:
@@ -184,13 +186,13 @@ def heatmap_headline(grid: pl.DataFrame, kpi: Kpi, cfg: CompanyConfig) -> str:
 
     if shown(lo) == shown(hi) or _apart(lo, hi) is False:
         return fmt.md_escape(
-            f"{kpi.label} by rank and market: every cell from {shown(lo)} to {shown(hi)}, "
+            f"{kpi.label} by {dims[0]} and {dims[1]}: every cell from {shown(lo)} to {shown(hi)}, "
             "level within the noise"
         )
     best, worst = (hi, lo) if kpi.better == "higher" else (lo, hi)
     return fmt.md_escape(
-        f"{kpi.label}: best {best['rank']} in {best['market']} ({shown(best)}), "
-        f"worst {worst['rank']} in {worst['market']} ({shown(worst)})"
+        f"{kpi.label}: best {best[dims[0]]} in {best[dims[1]]} ({shown(best)}), "
+        f"worst {worst[dims[0]]} in {worst[dims[1]]} ({shown(worst)})"
     )
 
 
@@ -259,3 +261,42 @@ def bars_headline(report: pl.DataFrame, kpi: Kpi, dim: str, cfg: CompanyConfig) 
     else:
         text = f"{kpi.label}: every {dim} level with {theirs} within the noise"
     return fmt.md_escape(text)
+
+
+def payback_headline(by_channel: pl.DataFrame, cfg: CompanyConfig) -> str:
+    """Return `payback_text` as a title (Markdown, values escaped).
+
+    >>> from cxm.config import load_config
+    >>> f = pl.DataFrame({"channel": ["events", "search", "seller_referred"],
+    ...     "kpi_id": ["clv_cac_ratio"] * 3, "value": [0.6, 2.7, 17.3], "small": [False] * 3})
+    >>> print(payback_headline(f, load_config()).replace(chr(92), ""))
+    Events and sampling customers are worth 0.60 of what they cost; Seller-referred 17.30
+    """
+    return fmt.md_escape(payback_text(by_channel, cfg))
+
+
+def payback_text(by_channel: pl.DataFrame, cfg: CompanyConfig) -> str:
+    """Return a title naming the channels whose new customers are worth less than they cost
+    (CLV/CAC under 1) and the one worth most per dollar, or saying that every channel pays
+    back (plain text: the board pack's; the page escapes it)."""
+    rows = by_channel.filter(
+        pl.col("kpi_id") == "clv_cac_ratio", ~pl.col("small"), pl.col("value").is_not_nan()
+    ).sort("value")
+    if rows.is_empty():
+        return "CLV / CAC by channel: no new customers with a value and a cost yet"
+    labels = {c.id: c.label for c in cfg.acquisition_channels}
+    best = rows.row(rows.height - 1, named=True)
+
+    def shown(r: dict) -> str:
+        return f"{labels.get(r['channel'], r['channel'])} {fmt.kpi_value('rate', r['value'])}"
+
+    losing = [r for r in rows.iter_rows(named=True) if r["value"] < 1]
+    if not losing:
+        worst = rows.row(0, named=True)
+        return (
+            f"Every channel's new customers are worth more than they cost: CLV / CAC from "
+            f"{shown(worst)} to {shown(best)}"
+        )
+    names = " and ".join(labels.get(r["channel"], r["channel"]) for r in losing)
+    values = ", ".join(fmt.kpi_value("rate", r["value"]) for r in losing)
+    return f"{names} customers are worth {values} of what they cost; {shown(best)}"

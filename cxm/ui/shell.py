@@ -31,6 +31,13 @@ PAGES = (
         tuple(Role),
     ),
     ("app_pages/kpis.py", "KPIs by segment", ":material/grid_view:", "kpis", tuple(Role)),
+    (
+        "app_pages/acquisition.py",
+        "Acquisition",
+        ":material/campaign:",
+        "acquisition",
+        tuple(Role),
+    ),
     ("app_pages/whatif.py", "What-if", ":material/tune:", "what-if", tuple(Role)),
     (
         "app_pages/experiments.py",

@@ -30,7 +30,8 @@ def kpi_picker(default: Sequence[str], *, key: str = "kpis", max_selections: int
     )
     picked = st.multiselect(
         "KPIs",
-        [k.id for k in KPIS],
+        # Acquisition KPIs split by market and channel only: their own page shows them.
+        [k.id for k in KPIS if k.grain != "acquisition"],
         format_func=lambda k: BY_ID[k].label,
         max_selections=max_selections,
         key=f"w_{key}",

@@ -31,6 +31,7 @@ def admin(page: Page, demo_app_url) -> Page:
         ("", "Overview", "overview.png"),  # the default page lives at the root
         ("experience-gap", "Experience gap", "experience-gap.png"),
         ("kpis", "KPIs by segment", "kpis.png"),
+        ("acquisition", "Acquisition", "acquisition.png"),
         ("data", "Data", "data.png"),
     ],
 )

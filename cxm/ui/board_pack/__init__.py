@@ -2,7 +2,8 @@
 
 Page 1 says what happened in words: the changes with the strongest evidence, the targets with
 their status, the ten headline KPIs with their 12-month lines. Then the experience gap, the
-chosen what-if scenario with its gains and costs against the catalog's weights, and an
+chosen what-if scenario with its gains and costs against the catalog's weights, acquisition
+(CLV / CAC and CAC by channel, a table by market: `_acquisition`), and an
 appendix by market and rank in ladder order with small segments folded into one counted line.
 Every footer states the filters, the period (with "to date" when partial), the comparison,
 the as-of date and the scope, so a page torn out of the pack still says what it shows. No
@@ -24,7 +25,7 @@ from cxm.metrics.experience import attribute_gaps
 from cxm.metrics.targets import targets_for
 from cxm.segments.filter import SegmentFilter
 from cxm.ui import fmt
-from cxm.ui.board_pack import _experiments, _pages, _story, _whatif
+from cxm.ui.board_pack import _acquisition, _experiments, _pages, _story, _whatif
 from cxm.ui.board_pack._layout import Pack
 from cxm.warehouse import audit
 from cxm.warehouse.scoped import Scoped
@@ -161,9 +162,23 @@ def board_pack(
     else:
         _scenario_page(pdf, company, cfg, words, Chosen.of(scenario))
     _experiments.experiments(pdf, words, experiment_readouts(company, cfg, path=experiments))
+    _acquisition_page(pdf, company, cfg, words, where)
     app = _story.appendix(heads[("market",)], heads[("market", "rank")], cfg, fold_under=fold_under)
     _pages.appendix(pdf, words, app, ids, cfg, fold_under)
     return bytes(pdf.output())
+
+
+def _acquisition_page(pdf, company: Scoped, cfg, words, where: SegmentFilter) -> None:
+    """The acquisition page, for the markets of the filter (spend splits by nothing else)."""
+    plain = SegmentFilter(
+        period=where.period, as_of=where.as_of, markets=where.markets, compare=where.compare
+    )
+    costs = [k for k in _acquisition.KPIS if k != "seller_won_share"]  # no split by channel
+    by_channel = report.segment_report(company, costs, by=["channel"], where=plain, cfg=cfg)
+    by_market = report.segment_report(
+        company, _acquisition.KPIS, by=["market"], where=plain, cfg=cfg
+    )
+    _acquisition.acquisition(pdf, words, by_channel, by_market, cfg)
 
 
 def _scenario_page(pdf, company: Scoped, cfg, words, chosen: Chosen) -> None:
