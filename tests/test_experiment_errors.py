@@ -226,7 +226,9 @@ def test_every_experiment_code_has_a_case():
     assert [c for c in EXPERIMENT_CODES if c not in {case[1] for case in EXPERIMENT_CASES}] == []
 
 
-@pytest.mark.parametrize(("trigger", "code", "run"), EXPERIMENT_CASES, ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize(
+    ("trigger", "code", "run"), EXPERIMENT_CASES, ids=[c[1] for c in EXPERIMENT_CASES]
+)
 def test_each_experiment_error_is_named_and_changes_nothing(prepared, trigger, code, run):
     before = store.list_all(path=store.experiments_path(prepared))
     trail = audit.entries(path=audit.audit_path(prepared))
