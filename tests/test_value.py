@@ -180,3 +180,40 @@ def test_the_fits_converge_whatever_order_the_customers_come_in(demo_warehouse):
         # 62.7031 on this demo since issue 23 planted the finished experiment's reorders (699
         # orders); 63.1034 before.
         assert gg.q == pytest.approx(62.7031, rel=1e-5), order
+
+
+def test_a_market_fit_the_data_do_not_pin_down_gives_way_to_the_company_fit(demo_warehouse):
+    # On the 20,000-seller demo Germany's own BG/NBD reached a flat gradient at a = 47,269,
+    # b = 727,772 (below the 1e6 bound, so "converged"), with a singular information matrix;
+    # its 12-month purchases were NaN for all 12,910 German customers, and every value KPI of
+    # Germany read "no data". Such a fit is not trusted: the company's scores Germany.
+    with duckdb.connect(str(demo_warehouse), read_only=True) as c:
+        scored = c.sql("SELECT * FROM fact_customer_value").pl()
+        used = dict(c.execute("SELECT used_for, fitted_for FROM clv_fits").fetchall())
+    for column in ("p_alive", "purchases_12m", "expected_spend", "clv_12m"):
+        assert scored[column].is_finite().all(), column
+    assert used["DE"] == value.COMPANY
+
+
+def test_a_fit_without_standard_errors_or_with_scores_that_are_no_numbers_is_not_trusted():
+    from cxm.metrics import clv
+
+    # Germany's pair from the demo above, and three customers: (x, t_x, T, m) in weeks.
+    bg = clv.BgNbdFit(r=0.5092, alpha=3.5998, a=47269.05, b=727772.1,
+                      standard_errors={"r": 0.01, "alpha": 0.1, "a": None, "b": None})  # fmt: skip
+    gg = clv.GammaGammaFit(p=3.54, q=51.59, gamma=1241.66,
+                           standard_errors={"p": 0.1, "q": 3.2, "gamma": 109.5})  # fmt: skip
+    customers = pl.DataFrame(
+        {"frequency": [0.0, 2.0, 5.0], "recency": [0.0, 30.0, 80.0], "T": [40.0, 60.0, 90.0],
+         "monetary": [0.0, 80.0, 95.0]}
+    )  # fmt: skip
+    assert not value._trusted("DE", (bg, gg), customers)
+    # With its standard errors, it is still not trusted: its purchases ahead are no numbers.
+    import dataclasses
+
+    sure = dataclasses.replace(bg, standard_errors={k: 1.0 for k in ("r", "alpha", "a", "b")})
+    assert not value._trusted("DE", (sure, gg), customers)
+    # The company's own pair from the same demo scores them all.
+    company = clv.BgNbdFit(r=0.5267, alpha=3.6908, a=12.355, b=185.18,
+                           standard_errors={k: 1.0 for k in ("r", "alpha", "a", "b")})  # fmt: skip
+    assert value._trusted("DE", (company, gg), customers)
