@@ -13,7 +13,7 @@ DEMO_SELLERS ?= 20000
 WAREHOUSE := data/cxm.duckdb
 CREDENTIALS := data/credentials.yaml
 
-.PHONY: run test check install browser system-packages demo docs bench clean
+.PHONY: run test check install browser java system-packages demo docs bench clean
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -44,8 +44,9 @@ $(CURDIR)/.tools/bin/uv:
 
 # Compiled at install: every test worker, app server and command then starts in a third of
 # the time (nothing is compiled at import, even where PYTHONDONTWRITEBYTECODE is set).
+# The spark extra (PySpark) too: tests/test_spark.py runs the derived tables on Spark.
 .venv/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --compile-bytecode
+	$(UV) sync --frozen --extra spark --compile-bytecode
 	touch $@
 
 install: .venv/.synced
@@ -67,12 +68,16 @@ run: install browser $(WAREHOUSE) $(CREDENTIALS)
 
 # Debian's chromium drives the browser tests (Playwright's own download is not reachable) and
 # draws the board pack's charts (kaleido); the pack's text is set in DejaVu; poppler-utils
-# turns its pages into images for the tests and docs/screenshots/.
-SYSTEM_PACKAGES := chromium fonts-dejavu-core poppler-utils
+# turns its pages into images for the tests and docs/screenshots/; Java 17 runs Spark
+# (`cxm derive --engine spark`, tests/test_spark.py).
+SYSTEM_PACKAGES := chromium fonts-dejavu-core poppler-utils openjdk-17-jre-headless
 browser:
 	@{ command -v chromium && command -v pdftoppm && \
 	   test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf; } >/dev/null 2>&1 || \
 	  $(MAKE) --no-print-directory system-packages
+
+java:
+	@command -v java >/dev/null 2>&1 || $(MAKE) --no-print-directory system-packages
 
 system-packages:  ## install SYSTEM_PACKAGES with apt, waiting for another apt to finish
 	@$(call apt,update -qq); $(call apt,install -y -qq $(SYSTEM_PACKAGES))
@@ -83,10 +88,10 @@ system-packages:  ## install SYSTEM_PACKAGES with apt, waiting for another apt t
 WORKERS ?= auto
 PYTEST := $(UV) run pytest -n $(WORKERS) --dist loadfile
 
-test: install browser  ## every test: unit, doctests, AppTest, Chromium
+test: install browser java  ## every test: unit, doctests, AppTest, Chromium, Spark
 	$(PYTEST)
 
-check: install  ## every test but the browser's
+check: install java  ## every test but the browser's
 	$(PYTEST) --ignore=tests/browser
 
 bench: install

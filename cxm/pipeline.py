@@ -19,14 +19,15 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from cxm import derive
 from cxm.access import Scope
 from cxm.config import CompanyConfig, load_config
 from cxm.errors import ImportIssue
 from cxm.experiments import store as experiments
 from cxm.logs import timed
-from cxm.metrics import cube, targets, value
-from cxm.metrics.compute import DataRange
-from cxm.state import build_facts, build_state
+from cxm.metrics import cube, targets
+from cxm.settings import settings
+from cxm.state.engine import Duck
 from cxm.warehouse import demo, importer, scoped, store
 from cxm.warehouse.demo._experiments import EXPERIMENTS as DEMO_EXPERIMENTS
 from cxm.warehouse.scoped import Scoped
@@ -35,20 +36,17 @@ log = logging.getLogger(__name__)
 
 
 def _derive(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, as_of: dt.date | None) -> None:
-    # Each stage is one log line with its duration and rows (docs/architecture.md, Operating).
-    with timed(log, "load_stage", stage="facts") as stage:
-        stage["rows"] = sum(build_facts(con, cfg).values())
-    # Customer value before the cube: the cube's newest month carries its KPIs.
-    with timed(log, "load_stage", stage="customer_value") as stage:
-        stage["rows"] = value.build(con, cfg, as_of)["fact_customer_value"]
-    if as_of is not None:
-        # After customer value: the what-if seller state reads its customers at risk.
-        with timed(log, "load_stage", stage="seller_state") as stage:
-            stage["rows"] = build_state(con, as_of)
-    first = con.execute("SELECT min(enrolled_on) FROM sellers").fetchall()[0][0]
-    if first is not None and as_of is not None:
-        with timed(log, "load_stage", stage="cube") as stage:
-            stage["rows"] = cube.build(con, cfg, DataRange(first_on=first, as_of=as_of))
+    # CXM_FACTS_MEMORY_LIMIT (the issue's budget is 6 GiB in all).
+    con.execute("SET memory_limit = ?", [settings().facts_memory_limit])
+    derive.run(Duck(con), cfg, as_of, lambda data: cube.build(con, cfg, data))
+
+
+def _taken(folder: str | Path):
+    def take(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, as_of: dt.date | None) -> None:
+        with timed(log, "load_stage", stage="derived_taken") as stage:
+            stage["rows"] = sum(derive.load_derived(con, folder, as_of).values())
+
+    return take
 
 
 def prepare_scope(
@@ -128,12 +126,16 @@ def import_dir(
     check_only: bool = False,
     source: str | None = None,
     on_step: Callable[[str], None] | None = None,
+    derived: str | Path | None = None,
 ) -> importer.ImportResult:
     """Validate and load the table files in ``directory`` with their facts, all or nothing.
 
     ``source`` and ``on_step`` are `cxm.warehouse.importer.import_dir`'s. The result's
     ``warnings`` and ``warning_total`` are the import's summary of what loaded but may be
     wrong (orders outside their seller's membership), for the command line and the Data page.
+    ``derived``: a folder `cxm derive` wrote (on Spark, say) whose tables the load takes
+    instead of deriving its own (`cxm.derive.load_derived`: refused unless of the same as-of
+    date and as declared).
 
     Raises
     ------
@@ -145,7 +147,7 @@ def import_dir(
         path=path,
         config=config,
         today=today,
-        derive=_derive,
+        derive=_derive if derived is None else _taken(derived),
         check=_check,
         check_only=check_only,
         source=source,

@@ -55,7 +55,8 @@ def test_make_waits_while_another_apt_holds_the_lock_then_installs(tmp_path):
     run, calls = _make(tmp_path, failures=2)
     assert run.returncode == 0, run.stdout + run.stderr
     assert calls == ["-o DPkg::Lock::Timeout=600 update -qq"] * 3 + [
-        "-o DPkg::Lock::Timeout=600 install -y -qq chromium fonts-dejavu-core poppler-utils"
+        "-o DPkg::Lock::Timeout=600 install -y -qq chromium fonts-dejavu-core poppler-utils "
+        "openjdk-17-jre-headless"
     ]
     assert run.stdout.count("waiting for apt's lock, held by another process") == 2
 

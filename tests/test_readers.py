@@ -24,11 +24,12 @@ from cxm.warehouse.scoped import Scoped
 REVIEWED: dict[str, str] = {
     # A load derives these on the company being built: the whole one, or a scope's cut.
     "cxm.metrics.cube.build": "derives the KPI cube inside a load or a scope's build",
-    "cxm.metrics.holdout.check": "derives the customer-value holdout check inside a load",
-    "cxm.metrics.value.build": "derives customer value inside a load or a scope's build",
     "cxm.state.build_facts": "derives the seller facts inside a load or a scope's build",
     "cxm.state.build_state": "derives the what-if seller state inside a load or a scope's build",
-    "cxm.state.config_tables": "writes the configuration lookups inside a load",
+    # cxm derive: the operator's, on raw Parquet files and the derived tables of a load.
+    "cxm.derive.derive_dir": "the operator's cxm derive, on raw files (server or cluster)",
+    "cxm.derive.load_derived": "an import taking derived tables, on the file being loaded",
+    "cxm.derive.compare.read_warehouse": "the parity check of a load's derived tables (tests)",
     # Loads and their checks: the operator's or an admin's, on the files being loaded.
     "cxm.warehouse._membership.import_warnings": "an import's warnings, on the file loaded",
     "cxm.warehouse._membership.outside_membership": "an import's warnings, on the file loaded",

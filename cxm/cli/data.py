@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -123,6 +124,14 @@ def import_(
     check: Annotated[
         bool, typer.Option("--check", help="Only validate: report problems, write nothing.")
     ] = False,
+    derived: Annotated[
+        Path | None,
+        typer.Option(
+            "--derived",
+            help="A folder `cxm derive` wrote (on Spark, say) from the same files: its tables "
+            "are loaded instead of deriving them here.",
+        ),
+    ] = None,
     warehouse: Warehouse = None,
 ) -> None:
     """Validate the table files in DIRECTORY and load them, all or nothing.
@@ -136,7 +145,7 @@ def import_(
     Example: cxm import exports/acme-2026-11/
     """
     try:
-        result = import_dir(directory, path=warehouse, check_only=check)
+        result = import_dir(directory, path=warehouse, check_only=check, derived=derived)
     except CxmError as exc:
         _fail_load(exc, f"cxm import {directory}", warehouse)
     if not result.written:
@@ -157,6 +166,64 @@ def import_(
         _prepare_scopes(result.path)
     for line in result.warning_lines():
         err.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+class Engine(StrEnum):
+    duckdb = "duckdb"
+    spark = "spark"
+
+
+@app.command()
+def derive(
+    raw: Annotated[
+        Path, typer.Option("--raw", help="Folder of raw <table>.parquet (as export-raw writes).")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder to write <table>/ Parquet to.")],
+    engine: Annotated[Engine, typer.Option("--engine", help="Where to compute.")] = Engine.duckdb,
+    as_of: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            help="The data's as-of date (default: the newest dated event, as a load's).",
+        ),
+    ] = None,
+    master: Annotated[
+        str | None,
+        typer.Option(
+            "--master",
+            help="Spark master URL (spark://host:7077, yarn, local[4], ...; default local[2], "
+            "or what spark-submit was given).",
+        ),
+    ] = None,
+) -> None:
+    """Derive every table a load derives from raw Parquet, on DuckDB or Apache Spark.
+
+    Writes each table to OUT/<table>/ as Parquet with OUT/manifest.json (as-of date, engine
+    and versions, row counts, columns and types); `cxm import RAW --derived OUT` loads them.
+    Spark needs the spark extra (uv sync --extra spark) and Java 17 (docs/spark.md).
+
+    Example: cxm derive --engine spark --raw lake/acme/ --out derived/acme/
+    """
+    from cxm.derive import derive_dir
+
+    try:
+        manifest = derive_dir(
+            engine.value,
+            raw,
+            out_dir,
+            as_of=as_of.date() if as_of else None,
+            master=master,
+        )
+    except CxmError as exc:
+        _fail(exc)
+    listed = ", ".join(f"{t} ({v['rows']:,} rows)" for t, v in manifest["tables"].items())
+    out.print(
+        f"Derived {len(manifest['tables'])} tables as of {manifest['as_of']} on {engine.value} "
+        f"into {out_dir}: {listed}.",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @app.command("export-raw")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-import duckdb
 import numpy as np
 import polars as pl
 
 from cxm.errors import CxmError
 from cxm.metrics import clv
+from cxm.state.engine import Engine
 from cxm.warehouse.scoped import Scoped
 
 #: The holdout the model is checked on, and the most customers sampled for that check.
@@ -50,39 +50,42 @@ def empty_tracking() -> pl.DataFrame:
     )
 
 
-#: Purchase days of a sample of customers, for the holdout check (customer ids hashed so the
-#: sample is the same at every load of the same data).
+#: Purchase days of a sample of customers, for the holdout check: every ``{every}``-th customer
+#: by the engine's hash of their id (`Engine.draw`: the same sample at every load of the same
+#: data, on every engine), up to the as-of date (``dim_as_of``).
 _SAMPLE_DAYS = """
 WITH sampled AS (
-    -- UBIGINT like hash(): a plain integer parameter made this scan ten times slower.
-    SELECT customer_id, CAST(ordered_at AS DATE) AS day FROM orders
-    WHERE hash(customer_id) % CAST($every AS UBIGINT) = 0
-      AND CAST(ordered_at AS DATE) <= $as_of
-    GROUP BY customer_id, CAST(ordered_at AS DATE)
+    SELECT customer_id, market FROM fact_customers WHERE {picked}
 )
-SELECT s.customer_id, c.market, s.day
-FROM sampled s JOIN customers c ON c.customer_id = s.customer_id"""
+SELECT s.customer_id, s.market, CAST(o.ordered_at AS DATE) AS day
+FROM orders o JOIN sampled s ON s.customer_id = o.customer_id CROSS JOIN dim_as_of a
+WHERE CAST(o.ordered_at AS DATE) <= a.as_of
+GROUP BY s.customer_id, s.market, CAST(o.ordered_at AS DATE)"""
 
 
-def check(
-    con: duckdb.DuckDBPyConnection, as_of: dt.date, customers: int
-) -> tuple[pl.DataFrame, ...]:
+def check(engine: Engine, as_of: dt.date, customers: int) -> tuple[pl.DataFrame, ...]:
     """Return (calibration by frequency, weekly tracking) per market on a holdout.
 
     Fitted on purchase days up to ``as_of`` - `HOLDOUT_WEEKS` weeks (company-wide, one fit on
     the sample), then predicted for each sampled customer over the holdout and compared with
-    what they did.
+    what they did. ``engine`` picks the sample's purchase days; the driver does the rest.
     """
     every = max(1, customers // CHECK_SAMPLE)
-    days = con.sql(_SAMPLE_DAYS, params={"every": every, "as_of": as_of}).pl()
+    # ``every`` is an integer computed here, never user text.
+    picked = "TRUE" if every == 1 else f"{engine.draw('customer_id')} % {int(every)} = 0"
+    days = engine.frame(_SAMPLE_DAYS.format(picked=picked)).sort("customer_id", "day")
     cut = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
     before = days.filter(pl.col("day") <= cut)
     after = days.filter(pl.col("day") > cut)
-    cal = before.group_by("customer_id", "market").agg(
-        (pl.len() - 1).cast(pl.Float64).alias("frequency"),
-        ((pl.col("day").max() - pl.col("day").min()).dt.total_days() / 7).alias("recency"),
-        ((pl.lit(cut) - pl.col("day").min()).dt.total_days() / 7).alias("T"),
-    )
+    cal = (
+        before.group_by("customer_id", "market")
+        .agg(
+            (pl.len() - 1).cast(pl.Float64).alias("frequency"),
+            ((pl.col("day").max() - pl.col("day").min()).dt.total_days() / 7).alias("recency"),
+            ((pl.lit(cut) - pl.col("day").min()).dt.total_days() / 7).alias("T"),
+        )
+        .sort("customer_id")
+    )  # the fit's input in one order: the same fit on every engine
     empty = (empty_calibration(), empty_tracking())
     if cal.height == 0 or int((cal["frequency"] > 0).sum()) == 0:
         return empty

@@ -22,7 +22,6 @@ import json
 import logging
 from logging import WARNING
 
-import duckdb
 import numpy as np
 import polars as pl
 
@@ -31,6 +30,7 @@ from cxm.errors import CxmError
 from cxm.logs import event
 from cxm.metrics import clv
 from cxm.metrics.holdout import check, empty_calibration, empty_tracking
+from cxm.state.engine import Engine
 from cxm.warehouse.scoped import Scoped
 
 log = logging.getLogger(__name__)
@@ -53,8 +53,9 @@ WEEKS_PER_YEAR = 365.25 / 7
 COMPANY = "company"
 
 
-def _summary(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """Add frequency, recency, T (weeks) and monetary value to fact_customers rows."""
+def summary(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """Add frequency, recency, T (weeks) and monetary value to fact_customers rows (what
+    `SUMMARY` computes in the engine, for a frame on the driver)."""
     days = lambda a, b: (pl.col(a) - pl.col(b)).dt.total_days().cast(pl.Float64)  # noqa: E731
     return frame.with_columns(
         (pl.col("purchase_days") - 1).cast(pl.Float64).alias("frequency"),
@@ -70,46 +71,152 @@ def _summary(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     )
 
 
-def _arrays(frame: pl.DataFrame) -> tuple[np.ndarray, ...]:
-    return tuple(frame[c].to_numpy() for c in ("frequency", "recency", "T", "monetary"))
+_summary = summary
+
+#: fact_customers rows as of ``$as_of`` with the sample's draw, read by DuckDB (tests).
+_CUSTOMERS = """
+SELECT customer_id, seller_id, market, first_order_on, last_order_on, purchase_days,
+       repeat_amount, CAST(hash(customer_id) % 1000000 AS BIGINT) AS draw
+FROM fact_customers WHERE first_order_on <= $as_of"""
 
 
-def _fit(frame: pl.DataFrame) -> tuple[clv.BgNbdFit, clv.GammaGammaFit]:
-    if frame.height > FIT_SAMPLE:
-        # A fixed share of customers, drawn by a hash of their id (the same at every load of
-        # the same data): four parameters are pinned down long before millions of rows.
-        share = FIT_SAMPLE / frame.height
-        frame = frame.filter(pl.col("draw") < int(share * 1_000_000))
-    x, t_x, T, m = _arrays(frame)
+#: Per customer as of the data's as-of date (``dim_as_of``): market, and the summary the models
+#: read, in weeks: frequency (purchase days after the first), recency (first to last), age T
+#: (first to the as-of date) and monetary value (the average repeat purchase day). Computed by
+#: the engine; the fits and scores run on its distinct rows (`distinct_rows`).
+SUMMARY = """
+SELECT c.customer_id, c.seller_id, c.market,
+    CAST(c.purchase_days - 1 AS DOUBLE) AS frequency,
+    CAST(date_diff('day', c.first_order_on, c.last_order_on) AS DOUBLE) / 7 AS recency,
+    CAST(date_diff('day', c.first_order_on, a.as_of) AS DOUBLE) / 7 AS T,
+    CASE WHEN c.purchase_days > 1
+         THEN c.repeat_amount / CAST(c.purchase_days - 1 AS DOUBLE) ELSE 0 END AS monetary,
+    {draw} AS draw
+FROM fact_customers c CROSS JOIN dim_as_of a
+WHERE c.first_order_on <= a.as_of"""
+
+_KEY = ("market", "frequency", "recency", "T", "monetary")
+
+#: The distinct summary rows, how many customers share each, and how many of them each fit's
+#: hashed sample takes (``value_cuts``: the draw under which a customer is in the company's
+#: sample and in their market's). About 10^5 rows at 10^6 customers: what the driver fits.
+DISTINCT = """
+SELECT s.market, s.frequency, s.recency, s.T, s.monetary,
+    CAST(count(*) AS BIGINT) AS n,
+    CAST(sum(CASE WHEN s.draw < k.company_cut THEN 1 ELSE 0 END) AS BIGINT) AS n_company,
+    CAST(sum(CASE WHEN s.draw < k.market_cut THEN 1 ELSE 0 END) AS BIGINT) AS n_market
+FROM value_summary s JOIN value_cuts k ON k.market = s.market
+GROUP BY s.market, s.frequency, s.recency, s.T, s.monetary"""
+
+#: Each customer's scores, joined back from their distinct summary row.
+SCORED = """
+SELECT s.customer_id, s.seller_id, s.market, v.p_alive, v.purchases_12m, v.expected_spend,
+    v.clv_12m, v.at_risk, a.as_of AS scored_as_of
+FROM value_summary s CROSS JOIN dim_as_of a
+JOIN value_scores v ON v.market = s.market AND v.frequency = s.frequency
+    AND v.recency = s.recency AND v.T = s.T AND v.monetary = s.monetary"""
+
+#: Per serving seller, the sums the value KPIs read.
+PER_SELLER = """
+SELECT v.seller_id, CAST(count(*) AS BIGINT) AS customers_valued, sum(v.clv_12m) AS clv_12m,
+    CAST(sum(v.at_risk) AS BIGINT) AS customers_at_risk, a.as_of AS scored_as_of
+FROM fact_customer_value v CROSS JOIN dim_as_of a
+GROUP BY v.seller_id, a.as_of"""
+
+_DRAWS = 1_000_000
+
+
+def distinct_rows(engine: Engine) -> pl.DataFrame:
+    """Return the distinct summary rows with their customer counts (``value_summary`` must
+    exist), sorted, so every engine hands the fits the same arrays in the same order."""
+    counts = engine.frame(
+        "SELECT market, CAST(count(*) AS BIGINT) AS n FROM value_summary GROUP BY market"
+    )
+    total = int(counts["n"].sum()) if counts.height else 0
+
+    cuts = counts.select(
+        "market",
+        pl.lit(_cut(total), pl.Int64).alias("company_cut"),
+        pl.col("n").map_elements(_cut, return_dtype=pl.Int64).alias("market_cut"),
+    )
+    engine.put("value_cuts", cuts, derived=False)
+    try:
+        rows = engine.frame(DISTINCT)
+    finally:
+        engine.drop("value_cuts")
+    return rows.sort(*_KEY)
+
+
+def _arrays(frame: pl.DataFrame, weight: str) -> tuple[np.ndarray, ...]:
+    # Each distinct row repeated once per customer it stands for (in the fit's sample).
+    w = frame[weight].to_numpy()
+    return tuple(
+        np.repeat(frame[c].to_numpy(), w) for c in ("frequency", "recency", "T", "monetary")
+    )
+
+
+def _fit(frame: pl.DataFrame, weight: str = "n_company") -> tuple[clv.BgNbdFit, clv.GammaGammaFit]:
+    # A fixed share of customers, drawn by a hash of their id (the same at every load of the
+    # same data, on every engine): four parameters are pinned down long before millions of rows.
+    x, t_x, T, m = _arrays(_as_rows(frame), weight)
     bg = clv.fit_bgnbd(x, t_x, T)
     repeat = x > 0
     gg = clv.fit_gamma_gamma(x[repeat], m[repeat])
     return bg, gg
 
 
+def _cut(n: int) -> int:
+    # A fit reads at most about FIT_SAMPLE customers: those whose draw is under the cut.
+    return _DRAWS if n <= FIT_SAMPLE else int(FIT_SAMPLE / n * _DRAWS)
+
+
+def _as_rows(frame: pl.DataFrame) -> pl.DataFrame:
+    """Return per-customer summary rows (`summary`) as distinct rows of one customer each."""
+    if "n" in frame.columns:
+        return frame
+    draw = pl.col("draw") if "draw" in frame.columns else pl.lit(0)
+    per_market = (
+        pl.len().over("market").map_batches(lambda s: s.map_elements(_cut, return_dtype=pl.Int64))
+    )
+    return frame.with_columns(
+        pl.lit(1, pl.Int64).alias("n"),
+        (draw < _cut(frame.height)).cast(pl.Int64).alias("n_company"),
+        (draw < per_market).cast(pl.Int64).alias("n_market"),
+    )
+
+
+def _counts(frame: pl.DataFrame) -> tuple[int, int]:
+    """Return (customers, repeaters) of distinct rows."""
+    return int(frame["n"].sum()), int(frame.filter(pl.col("frequency") > 0)["n"].sum())
+
+
 def _enough(frame: pl.DataFrame) -> bool:
-    return frame.height >= MIN_CUSTOMERS and int((frame["frequency"] > 0).sum()) >= MIN_REPEATERS
+    customers, repeaters = _counts(frame)
+    return customers >= MIN_CUSTOMERS and repeaters >= MIN_REPEATERS
 
 
-def fits(customers: pl.DataFrame) -> dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit] | None]:
-    """Return the company's fit and each market's own fit (None where the company's is used).
+def fits(rows: pl.DataFrame) -> dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit] | None]:
+    """Return the company's fit and each market's own fit (None where the company's is used),
+    from the distinct summary rows (`distinct_rows`).
+
+    Per-customer summary rows (`summary`, without ``n``) are taken as one customer each.
 
     Raises `CxmError` (from `cxm.metrics.clv`) when even the company's data cannot be fitted.
     """
-    company = _fit(customers)
+    rows = _as_rows(rows)
+    company = _fit(rows, "n_company")
     if not _converged(COMPANY, company):
         notes = "; ".join(n for f in company for n in f.notes)
         raise CxmError(f"The company-wide customer value fit did not converge: {notes}")
     out: dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit] | None] = {COMPANY: company}
-    for (market,), part in customers.group_by("market", maintain_order=True):
+    for (market,), part in rows.group_by("market", maintain_order=True):
         own = None
         if _enough(part):
             try:
-                own = _fit(part)
+                own = _fit(part, "n_market")
             except CxmError as exc:
-                event(
-                    log, "fit_failed", WARNING, fitted_for=market, customers=part.height, error=exc
-                )
+                customers = _counts(part)[0]
+                event(log, "fit_failed", WARNING, fitted_for=market, customers=customers, error=exc)
                 own = None
         # A market fit that ran to a bound (no dropout seen, say), or that the data do not
         # pin down or that scores some customer as no number, is not trusted: the company's
@@ -163,17 +270,18 @@ def _converged(fitted_for: str, pair: tuple) -> bool:
 
 
 def score(
-    customers: pl.DataFrame, fitted: dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit] | None]
+    rows: pl.DataFrame, fitted: dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit] | None]
 ) -> pl.DataFrame:
-    """Return one row per customer: p_alive, purchases and spend ahead, value, at risk."""
+    """Return one row per distinct summary row: p_alive, purchases and spend ahead, value,
+    at risk (each customer gets their row's, `SCORED`)."""
     parts = []
     horizon = HORIZON_MONTHS * WEEKS_PER_YEAR / 12
-    for (market,), part in customers.group_by("market", maintain_order=True):
+    for (market,), part in rows.group_by("market", maintain_order=True):
         bg, gg = fitted.get(str(market)) or fitted[COMPANY]
-        x, t_x, T, m = _arrays(part)
+        x, t_x, T, m = (part[c].to_numpy() for c in ("frequency", "recency", "T", "monetary"))
         alive = bg.p_alive(x, t_x, T)
         parts.append(
-            part.select("customer_id", "seller_id", "market").with_columns(
+            part.select(*_KEY).with_columns(
                 pl.Series("p_alive", alive),
                 pl.Series("purchases_12m", bg.expected_purchases(horizon, x, t_x, T)),
                 pl.Series("expected_spend", gg.expected_spend(x, m)),
@@ -193,12 +301,13 @@ def score(
                 pl.Series("at_risk", (alive < AT_RISK).astype(np.int64)),
             )
         )
-    return pl.concat(parts) if parts else pl.DataFrame()
+    return pl.concat(parts) if parts else _empty_row_scores()
 
 
-def _fit_rows(fitted, customers: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    counts = dict(customers.group_by("market").len().iter_rows())
-    rows = []
+def _fit_rows(fitted, rows: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    counts = {m: int(n) for m, n in rows.group_by("market").agg(pl.col("n").sum()).iter_rows()}
+    total = sum(counts.values())
+    out = []
     for scope, pair in fitted.items():
         if pair is None:
             continue
@@ -207,10 +316,10 @@ def _fit_rows(fitted, customers: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
             if scope == COMPANY
             else [scope]
         )
-        n = customers.height if scope == COMPANY else counts[scope]
+        n = total if scope == COMPANY else counts[scope]
         for model, f in zip(("BG/NBD", "Gamma-Gamma"), pair, strict=True):
             d = f.to_dict()
-            rows.append(
+            out.append(
                 {
                     "fitted_for": scope,
                     "used_for": ", ".join(sorted(used)) if used else "",
@@ -223,16 +332,15 @@ def _fit_rows(fitted, customers: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
                     "scored_as_of": as_of,
                 }
             )
-    return pl.DataFrame(rows)
+    return pl.DataFrame(out, schema=_empty_fits().schema)
 
 
-def _empty_scores() -> pl.DataFrame:
-    f64, s = pl.Float64, pl.String
+def _empty_row_scores() -> pl.DataFrame:
+    f64 = pl.Float64
     return pl.DataFrame(
         schema={
-            "customer_id": s,
-            "seller_id": s,
-            "market": s,
+            "market": pl.String,
+            **{c: f64 for c in _KEY[1:]},
             "p_alive": f64,
             "purchases_12m": f64,
             "expected_spend": f64,
@@ -259,67 +367,65 @@ def _empty_fits() -> pl.DataFrame:
     )
 
 
-_CUSTOMERS = """
-SELECT customer_id, seller_id, market, first_order_on, last_order_on, purchase_days,
-       repeat_amount, CAST(hash(customer_id) % 1000000 AS BIGINT) AS draw
-FROM fact_customers WHERE first_order_on <= $as_of"""
+#: The derived tables `build` writes, in order.
+TABLES = (
+    "fact_customer_value",
+    "fact_seller_value",
+    "clv_fits",
+    "clv_calibration",
+    "clv_tracking",
+)
 
 
-def build(
-    con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, as_of: dt.date | None
-) -> dict[str, int]:
-    """Fit, score and check at ``as_of``; write the value tables; return their row counts.
+def build(engine: Engine, cfg: CompanyConfig, as_of: dt.date | None) -> dict[str, int]:
+    """Fit, score and check at ``as_of`` on ``engine``; write the value tables; return their
+    row counts. ``dim_as_of`` holds ``as_of`` (`cxm.state.put_as_of`).
 
+    The engine aggregates each customer's summary and its distinct rows; the driver fits the
+    models on those rows and scores each; the engine joins the scores back to every customer.
     A company whose data cannot be fitted at all (no customer ever bought twice) gets empty
     value tables, so its KPIs show "no data" instead of stopping the load.
     """
-    customers = _summary(con.sql(_CUSTOMERS, params={"as_of": as_of}).pl(), as_of or dt.date.min)
-    enough = (
-        customers.height >= MIN_COMPANY_CUSTOMERS
-        and int((customers["frequency"] > 0).sum()) >= MIN_COMPANY_REPEATERS
-    )
-    why = (
-        None
-        if enough
-        else f"fewer than {MIN_COMPANY_CUSTOMERS} customers or {MIN_COMPANY_REPEATERS} repeaters"
-    )
-    level = logging.INFO  # too few customers is what a small company is, not a fault
+    engine.stage("value_summary", SUMMARY.format(draw=f"{engine.draw('c.customer_id')} % {_DRAWS}"))
     try:
-        fitted = fits(customers) if enough else {}
-    except CxmError as exc:
-        fitted, why, level = {}, str(exc), WARNING
-    if why is not None:
-        event(log, "customer_value_empty", level, customers=customers.height, why=why)
-    scored = score(customers, fitted) if fitted else _empty_scores()
-    per_seller = (
-        scored.group_by("seller_id")
-        .agg(
-            pl.len().alias("customers_valued"),
-            pl.col("clv_12m").sum(),
-            pl.col("at_risk").sum().alias("customers_at_risk"),
+        rows = distinct_rows(engine)
+        customers, repeaters = _counts(rows) if rows.height else (0, 0)
+        enough = customers >= MIN_COMPANY_CUSTOMERS and repeaters >= MIN_COMPANY_REPEATERS
+        why = (
+            None
+            if enough
+            else f"fewer than {MIN_COMPANY_CUSTOMERS} customers or {MIN_COMPANY_REPEATERS} "
+            "repeaters"
         )
-        .with_columns(pl.lit(as_of).alias("scored_as_of"))
-    )
+        level = logging.INFO  # too few customers is what a small company is, not a fault
+        try:
+            fitted = fits(rows) if enough else {}
+        except CxmError as exc:
+            fitted, why, level = {}, str(exc), WARNING
+        if why is not None:
+            event(log, "customer_value_empty", level, customers=customers, why=why)
+        engine.put(
+            "value_scores", score(rows, fitted) if fitted else _empty_row_scores(), derived=False
+        )
+        try:
+            counts = {"fact_customer_value": engine.table("fact_customer_value", SCORED)}
+        finally:
+            engine.drop("value_scores")
+    finally:
+        engine.drop("value_summary")
+    counts["fact_seller_value"] = engine.table("fact_seller_value", PER_SELLER)
     checked, tracking = (
-        check(con, as_of, customers.height) if fitted else (empty_calibration(), empty_tracking())
+        check(engine, as_of, customers) if fitted else (empty_calibration(), empty_tracking())
     )
-    tables = {
-        "fact_customer_value": scored.with_columns(pl.lit(as_of).alias("scored_as_of")),
-        "fact_seller_value": per_seller,
-        "clv_fits": _fit_rows(fitted, customers, as_of) if fitted else _empty_fits(),
+    driver = {
+        "clv_fits": _fit_rows(fitted, rows, as_of) if fitted else _empty_fits(),
         "clv_calibration": checked,
         "clv_tracking": tracking,
     }
-    rows = {}
-    for name, frame in tables.items():
-        con.register("src_value", frame)
-        try:
-            # Table names are this module's constants, never user text.
-            con.execute(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM src_value")
-        finally:
-            con.unregister("src_value")
-        rows[name] = frame.height
-    return rows
+    for name, frame in driver.items():
+        engine.put(name, frame)
+        counts[name] = frame.height
+    return counts
 
 
 def fit_table(company: Scoped) -> pl.DataFrame:

@@ -36,6 +36,9 @@ class Fact:
     grain: str
     sql: str
     stages: tuple[tuple[str, str], ...] = ()
+    #: The physical order the table is stored in (DuckDB's zone maps skip the row groups a
+    #: period does not touch); each engine applies it its own way (`cxm.state.engine`).
+    order_by: tuple[str, ...] = ()
 
 
 #: Columns of a seller-month: sums (added when months roll up) and last days (maxima).
@@ -177,8 +180,7 @@ def _seller_months() -> str:
 )
 SELECT k.seller_id, k.period_start AS month, {", ".join(cols)}
 FROM keys k
-{joins}
-ORDER BY k.period_start"""
+{joins}"""
 
 
 #: The derived tables, in build order (a fact may read the facts before it).
@@ -198,15 +200,17 @@ WITH firsts AS (
         min(CASE WHEN d.day > f.first_order_on THEN d.day END) AS second_order_on,
         CAST(sum(CASE WHEN date_trunc('month', d.day) = date_trunc('month', f.first_order_on)
                       THEN d.orders ELSE 0 END) AS BIGINT) AS first_month_orders,
-        sum(CASE WHEN d.day > f.first_order_on THEN d.amount ELSE 0 END) AS repeat_amount
+        -- Summed exactly (DECIMAL), then made DOUBLE: the same bits on every engine, so the
+        -- customer value fits read the same numbers wherever the facts were derived.
+        CAST(sum(CASE WHEN d.day > f.first_order_on THEN d.amount ELSE 0 END) AS DOUBLE)
+            AS repeat_amount
     FROM stage_customer_days d JOIN firsts f ON f.customer_id = d.customer_id
     GROUP BY d.customer_id
 )
 SELECT f.customer_id, c.seller_id, c.market, f.first_order_on, s.second_order_on,
        f.last_order_on, f.orders, s.first_month_orders, f.purchase_days, s.repeat_amount
 FROM firsts f JOIN customers c ON c.customer_id = f.customer_id
-JOIN seconds s ON s.customer_id = f.customer_id
-ORDER BY f.first_order_on""",
+JOIN seconds s ON s.customer_id = f.customer_id""",
         # Same-day orders merged into one purchase day, as the customer-value literature
         # counts purchases (Fader, Hardie and Lee 2005).
         (
@@ -214,16 +218,18 @@ ORDER BY f.first_order_on""",
                 "stage_customer_days",
                 """
     SELECT customer_id, CAST(ordered_at AS DATE) AS day, count(*) AS orders,
-           sum(CAST(amount AS DOUBLE)) AS amount
+           sum(amount) AS amount
     FROM orders GROUP BY customer_id, CAST(ordered_at AS DATE)""",
             ),
         ),
+        order_by=("first_order_on",),
     ),
     Fact(
         "fact_seller_months",
         "one seller in one month in which they had any event",
         _seller_months(),
         SELLER_MONTH_STAGES,
+        order_by=("month",),
     ),
     Fact(
         "fact_sellers",
@@ -246,8 +252,8 @@ FROM sellers s
 JOIN dim_ranks r ON r.rank = s.rank
 LEFT JOIN sellers sp ON sp.seller_id = s.sponsor_id
 LEFT JOIN sales sa ON sa.seller_id = s.seller_id
-LEFT JOIN steps st ON st.seller_id = s.seller_id
-ORDER BY s.enrolled_on""",
+LEFT JOIN steps st ON st.seller_id = s.seller_id""",
+        order_by=("enrolled_on",),
     ),
     Fact(
         "fact_rank_steps",
@@ -286,8 +292,8 @@ SELECT r.response_id, r.respondent_type,
        END AS seller_id,
        r.market, r.language, r.answered_on, r.question, r.score
 FROM survey_responses r
-LEFT JOIN customers c ON r.respondent_type = 'customer' AND c.customer_id = r.respondent_id
-ORDER BY r.answered_on""",
+LEFT JOIN customers c ON r.respondent_type = 'customer' AND c.customer_id = r.respondent_id""",
+        order_by=("answered_on",),
     ),
     Fact(
         "fact_tickets",
@@ -299,7 +305,8 @@ SELECT t.ticket_id,
        t.market, t.language, t.channel, CAST(t.opened_at AS DATE) AS opened_on,
        -- Microseconds, the finest unit: date_diff counts unit boundaries crossed, so in
        -- minutes 10:00:59 -> 10:01:01 would count as a whole minute.
-       date_diff('microsecond', t.opened_at, t.first_response_at) / 60000000.0
+       -- A DOUBLE divisor: a decimal literal types the column DECIMAL on Spark.
+       date_diff('microsecond', t.opened_at, t.first_response_at) / CAST(60000000 AS DOUBLE)
            AS first_response_minutes,
        CASE WHEN t.first_response_at IS NOT NULL
                  AND CAST(t.first_response_at AS DATE) = CAST(t.opened_at AS DATE)
@@ -309,8 +316,8 @@ SELECT t.ticket_id,
                      <= 3600000000
             THEN 1 ELSE 0 END AS answered_within_hour
 FROM tickets t
-LEFT JOIN customers c ON t.requester_type = 'customer' AND c.customer_id = t.requester_id
-ORDER BY t.opened_at""",
+LEFT JOIN customers c ON t.requester_type = 'customer' AND c.customer_id = t.requester_id""",
+        order_by=("opened_on",),
     ),
     Fact(
         "fact_line_buyers",
@@ -337,26 +344,27 @@ SELECT b.seller_id, b.product_line, b.first_on, count(*) AS buyers,
        CAST(sum(CASE WHEN a.customer_id IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS rebuyers
 FROM bought b
 LEFT JOIN again a ON a.customer_id = b.customer_id AND a.product_line = b.product_line
-GROUP BY b.seller_id, b.product_line, b.first_on
-ORDER BY b.first_on""",
+GROUP BY b.seller_id, b.product_line, b.first_on""",
+        order_by=("first_on",),
     ),
 )
 
 
-def spark_sql(fact: Fact) -> list[tuple[str, str]]:
-    """Return the fact's stages and final text transpiled to Spark SQL: [(name, sql)].
+def transpile(sql: str) -> str:
+    """Return ``sql`` (DuckDB's dialect) as Spark SQL.
 
-    The later distributed runner registers each stage as a temporary view, then the fact.
-    Raises ``sqlglot.errors.UnsupportedError`` when a text uses something Spark lacks, so a
+    Raises ``sqlglot.errors.UnsupportedError`` when the text uses something Spark lacks, so a
     non-portable construct is caught by the test suite, not by a company on Spark.
     """
     import sqlglot
     from sqlglot.errors import ErrorLevel
 
-    def one(sql: str) -> str:
-        (out,) = sqlglot.transpile(
-            sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE
-        )
-        return out
+    (out,) = sqlglot.transpile(
+        sql, read="duckdb", write="spark", unsupported_level=ErrorLevel.RAISE
+    )
+    return out
 
-    return [(name, one(sql)) for name, sql in (*fact.stages, (fact.name, fact.sql))]
+
+def spark_sql(fact: Fact) -> list[tuple[str, str]]:
+    """Return the fact's stages and final text transpiled to Spark SQL: [(name, sql)]."""
+    return [(name, transpile(sql)) for name, sql in (*fact.stages, (fact.name, fact.sql))]

@@ -319,8 +319,7 @@ SELECT b.seller_id, b.rank, b.rank_index, b.market, b.language, b.status, b.tenu
     b.courses_unlocked, b.courses_done
 FROM base b
 LEFT JOIN markets m ON m.market = b.market
-LEFT JOIN next_rank n ON n.rank_index = b.rank_index
-ORDER BY b.market, b.language, b.rank_index, b.seller_id""",
+LEFT JOIN next_rank n ON n.rank_index = b.rank_index""",
     (
         (
             "state_orders",
@@ -370,7 +369,7 @@ ORDER BY b.market, b.language, b.rank_index, b.seller_id""",
         (
             "state_courses",
             """
-    SELECT d.seller_id, list(d.course_id ORDER BY d.course_id) AS courses_done,
+    SELECT d.seller_id, list_sort(list(d.course_id)) AS courses_done,
         CAST(sum(CASE WHEN d.compliance AND d.min_rank_index <= s.current_rank_index
                  THEN 1 ELSE 0 END) AS BIGINT) AS compliance_done
     FROM state_done d JOIN fact_sellers s ON s.seller_id = d.seller_id
@@ -402,4 +401,5 @@ ORDER BY b.market, b.language, b.rank_index, b.seller_id""",
     GROUP BY o.seller_id""",
         ),
     ),
+    order_by=("market", "language", "rank_index", "seller_id"),
 )

@@ -57,9 +57,13 @@ def customers(frequency, recency, T) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def merged(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Return the distinct rows of ``columns`` and how many customers share each."""
+    """Return the distinct rows of ``columns`` and how many customers share each.
+
+    In the order each first appears, so the same customers in the same order give the same
+    sums in the likelihood, to the last bit (the fit is then the same on every engine).
+    """
     frame = pl.DataFrame({f"c{i}": c for i, c in enumerate(columns)})
-    grouped = frame.group_by(frame.columns).len()
+    grouped = frame.group_by(frame.columns, maintain_order=True).len()
     cols = [grouped[f"c{i}"].to_numpy() for i in range(len(columns))]
     return [np.ascontiguousarray(c, dtype=np.float64) for c in cols], grouped[
         "len"
