@@ -20,7 +20,7 @@ from cxm.experiments import stats, store
 from cxm.experiments.store import CREATE_ROLES, Experiment
 from cxm.metrics.kpis import KPIS
 from cxm.ui import experiment_charts as charts
-from cxm.ui import fmt, queries, warehouse
+from cxm.ui import filters, fmt, queries, warehouse
 from cxm.whatif import scenarios
 
 #: The URL parameter naming the experiment read.
@@ -70,18 +70,20 @@ def listing(user: User) -> list[Experiment]:
 
 
 def pick(found: list[Experiment]) -> Experiment | None:
-    """Return the experiment chosen (mirrored in the URL), the newest by default."""
+    """Return the experiment chosen (mirrored in the URL), the newest by default.
+
+    Its value is held on every run (`filters.hold`), so the choice a link carries reaches
+    the browser even when the login cookie's reruns cut the first run short (issue 19)."""
     if not found:
         return None
     ids = [e.id for e in found]
-    asked = st.query_params.get(PARAM)
-    if asked in ids and st.session_state.get("exp_pick") != asked:
-        st.session_state["exp_pick"] = asked
+    asked = filters.page_param(PARAM, ids[0])
+    filters.hold("exp_pick", asked if asked in ids else ids[0], fits=lambda v: v in ids)
     chosen = st.selectbox(
-        "Experiment", ids, key="exp_pick",
+        "Experiment", ids, key="exp_pick", on_change=filters.touched, args=("exp_pick",),
         format_func=lambda i: next(f"{e.name} ({e.id})" for e in found if e.id == i),
     )
-    st.query_params[PARAM] = chosen
+    filters.set_page_params(**{PARAM: chosen})
     return next(e for e in found if e.id == chosen)
 
 

@@ -26,6 +26,9 @@ def test_the_experiments_read_and_the_mde_follows_the_share_slider(page: Page, d
     expect(page.get_by_role("heading", name=re.compile(
         r"^Treatment better on 90-day customer retention"))).to_be_visible()
     charts_drawn(page)
+    # the link's choice reached the browser too, not only the server (issue 19)
+    picked = page.get_by_role("combobox", name="Experiment", exact=True)
+    expect(picked).to_have_value("Reorder reminders (EXP-REMIND)")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "experiments.png"))
     page.goto(f"{demo_app_url}/experiments?experiment=EXP-COACH")
