@@ -231,7 +231,8 @@ def fits(rows: pl.DataFrame) -> dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit]
 
 def _trusted(fitted_for: str, pair: tuple, customers: pl.DataFrame) -> bool:
     """Return whether ``pair`` has standard errors for every parameter and scores every one
-    of ``customers`` with a number; log why not.
+    of ``customers`` (summary rows: frequency, recency, T, monetary) with a number; log why
+    not.
 
     A fit can reach a flat gradient short of a bound where the likelihood has no curvature
     in some direction: on the 20,000-seller demo, Germany's BG/NBD went to a = 47,269 and
@@ -246,7 +247,8 @@ def _trusted(fitted_for: str, pair: tuple, customers: pl.DataFrame) -> bool:
     ]
     if not why:
         bg, gg = pair
-        x, t_x, T, m = _arrays(customers)
+        # Scored as `score` scores them: once per (distinct) row.
+        x, t_x, T, m = (customers[c].to_numpy() for c in ("frequency", "recency", "T", "monetary"))
         horizon = HORIZON_MONTHS * WEEKS_PER_YEAR / 12
         value = clv.customer_value(
             bg, gg, x, t_x, T, m, months=HORIZON_MONTHS, monthly_discount=MONTHLY_DISCOUNT
@@ -254,7 +256,7 @@ def _trusted(fitted_for: str, pair: tuple, customers: pl.DataFrame) -> bool:
         scores = (bg.p_alive(x, t_x, T), bg.expected_purchases(horizon, x, t_x, T), value)
         bad = int(sum((~np.isfinite(np.asarray(v, dtype=float))).sum() for v in scores))
         if bad:
-            why.append(f"{bad:,} scores of {customers.height:,} customers are not numbers")
+            why.append(f"{bad:,} scores of {customers.height:,} summary rows are not numbers")
     if why:
         event(log, "fit_not_trusted", WARNING, fitted_for=fitted_for, why="; ".join(why))
     return not why
