@@ -33,6 +33,7 @@ from cxm.errors import ExperimentError
 from cxm.experiments import assign as assigning
 from cxm.metrics.kpis import get as get_kpi
 from cxm.warehouse import audit
+from cxm.warehouse._sqlite import open_private
 from cxm.warehouse.scoped import Scoped
 from cxm.warehouse.store import warehouse_path
 
@@ -130,13 +131,7 @@ def experiments_path(warehouse: str | Path | None = None) -> Path:
 
 
 def _connect(path: Path | None) -> sqlite3.Connection:
-    target = path or experiments_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(target, timeout=10)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.executescript(_DDL)
-    target.chmod(0o600)
-    return con
+    return open_private(path or experiments_path(), _DDL)
 
 
 def _row(values) -> Experiment:

@@ -20,6 +20,7 @@ import polars as pl
 
 from cxm.errors import CxmError, WarehouseFailure
 from cxm.settings import settings
+from cxm.warehouse._sqlite import open_private
 from cxm.warehouse.failures import title_of
 from cxm.warehouse.store import warehouse_path
 
@@ -60,11 +61,7 @@ def audit_path(warehouse: str | Path | None = None) -> Path:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path, timeout=10)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute(_DDL)
-    return con
+    return open_private(path, _DDL)
 
 
 def record(entry: Entry, *, path: str | Path | None = None) -> None:

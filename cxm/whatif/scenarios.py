@@ -27,6 +27,7 @@ from cxm.access import Role, User, require_role
 from cxm.errors import CxmError
 from cxm.settings import settings
 from cxm.warehouse import audit
+from cxm.warehouse._sqlite import open_private
 from cxm.warehouse.store import warehouse_path
 from cxm.whatif.catalog import Catalog
 from cxm.whatif.compare import NO_GAIN, Field, Guardrails, Ranking
@@ -113,13 +114,7 @@ def scenarios_path(warehouse: str | Path | None = None) -> Path:
 
 
 def _connect(path: Path | None) -> sqlite3.Connection:
-    target = path or scenarios_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(target, timeout=10)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.executescript(_DDL)
-    target.chmod(0o600)
-    return con
+    return open_private(path or scenarios_path(), _DDL)
 
 
 def _row(values) -> Scenario:
