@@ -20,7 +20,7 @@ from cxm.metrics import report
 from cxm.metrics.compute import data_range, window
 from cxm.metrics.kpis import get
 from cxm.segments.filter import DIMENSION_LABELS, Dimension, SegmentFilter, parse_dimension
-from cxm.segments.order import sort_segments
+from cxm.segments.order import label, labels, sort_segments
 from cxm.warehouse import store
 from cxm.warehouse.scoped import Scoped
 
@@ -145,13 +145,14 @@ def segment_table(
 ) -> SegmentTable:
     """Return the KPIs by the breakdown ``by`` (up to three dimensions) with their stamp.
 
-    One row per segment and KPI: the dimensions, ``kpi_id``, ``kpi`` (its label), ``unit``,
-    ``value``, ``n``, ``previous``, ``change``, the `OPTIONAL` columns the report has (``se``,
-    ``ci_low``, ``ci_high``: the 95% interval in the KPI's unit; ``change_p``,
-    ``clear_change``, ``open``), ``target``, ``company`` and ``suppressed``. Rows come KPI by
-    KPI in the order asked for, segments in ladder order (`cxm.segments.order`). A segment
-    with n under the company's minimum keeps its n and loses its value, previous, change and
-    interval.
+    One row per segment and KPI: the dimensions, ``<dim>_label`` for a dimension whose
+    segments the configuration names (``channel_label``: "Paid social" beside
+    ``paid_social``), ``kpi_id``, ``kpi`` (its label), ``unit``, ``value``, ``n``,
+    ``previous``, ``change``, the `OPTIONAL` columns the report has (``se``, ``ci_low``,
+    ``ci_high``: the 95% interval in the KPI's unit; ``change_p``, ``clear_change``,
+    ``open``), ``target``, ``company`` and ``suppressed``. Rows come KPI by KPI in the order
+    asked for, segments in ladder order (`cxm.segments.order`). A segment with n under the
+    company's minimum keeps its n and loses its value, previous, change and interval.
 
     Raises
     ------
@@ -162,12 +163,23 @@ def segment_table(
     dims = _dims(by)
     kpis = [get(k) for k in dict.fromkeys(kpi_ids)]
     rows = report.segment_report(company, [k.id for k in kpis], by=dims, where=where, cfg=cfg)
-    labels = {k.id: k.label for k in kpis}
+    kpi_labels = {k.id: k.label for k in kpis}
     units = {k.id: k.unit for k in kpis}
     small = pl.col("small")
     extra = [c for c in OPTIONAL if c in rows.columns]
+    # A segment the configuration names (a channel) keeps its id, which a join with the raw
+    # tables or a re-import needs, and gets its label beside it, as kpi_id has kpi.
+    named = [d for d in dims if labels(d, cfg) is not None]
     frame = rows.with_columns(
-        pl.col("kpi_id").replace_strict(labels, return_dtype=pl.String).alias("kpi"),
+        *(
+            pl.Series(
+                f"{d}_label",
+                [None if v is None else label(d, v, cfg) for v in rows[d]],
+                dtype=pl.String,
+            )
+            for d in named
+        ),
+        pl.col("kpi_id").replace_strict(kpi_labels, return_dtype=pl.String).alias("kpi"),
         pl.col("kpi_id").replace_strict(units, return_dtype=pl.String).alias("unit"),
         *(
             pl.when(small).then(None).otherwise(pl.col(c)).alias(c)
@@ -177,6 +189,7 @@ def segment_table(
         small.alias("suppressed"),
     ).select(
         *dims,
+        *(f"{d}_label" for d in named),
         "kpi_id",
         "kpi",
         "unit",

@@ -6,6 +6,11 @@ statuses, tenure bands, training tiers and the first-30-days split in their decl
 product lines as configured, cohorts by year; markets and languages by their code. A value
 the declaration does not know (a rank the configuration dropped) comes after the known ones,
 in text order; a null comes last.
+
+It is also the one place a segment is named for people (`label`): a dimension whose segments
+the configuration names (an acquisition channel, a product line) shows the configured label,
+never the id, on every chart, title, table and board pack page; files for analysts keep the
+id, which a join or a re-import needs, with the label beside it (`cxm.reports.segment`).
 """
 
 from __future__ import annotations
@@ -34,6 +39,41 @@ def declared(dim: str, cfg: CompanyConfig) -> tuple[str, ...] | None:
         Dimension.PRODUCT_LINE.value: tuple(p.id for p in cfg.product_lines),
         Dimension.CHANNEL.value: cfg.acquisition_channel_ids,
     }.get(dim)
+
+
+#: What a segment nobody can name (a null: a customer whose channel is not recorded) reads.
+UNNAMED = "–"
+
+
+def labels(dim: str, cfg: CompanyConfig) -> dict[str, str] | None:
+    """Return the configured label of each of ``dim``'s segments, or None for a dimension whose
+    values are their own names (a rank, a market code, a tenure band).
+
+    >>> from cxm.config import load_config
+    >>> labels("channel", load_config())["events"], labels("rank", load_config())
+    ('Events and sampling', None)
+    """
+    return {
+        Dimension.PRODUCT_LINE.value: {p.id: p.label for p in cfg.product_lines},
+        Dimension.CHANNEL.value: {c.id: c.label for c in cfg.acquisition_channels},
+    }.get(dim)
+
+
+def label(dim: str, value: object, cfg: CompanyConfig) -> str:
+    """Return how one segment of ``dim`` is shown to a person: its configured label where the
+    configuration names it, else the value itself (an id the configuration dropped stays
+    readable as that id); a null reads "–".
+
+    >>> from cxm.config import load_config
+    >>> [label("channel", v, load_config()) for v in ("paid_social", "tv", None)]
+    ['Paid social', 'tv', '–']
+    >>> label("rank", "Manager", load_config())
+    'Manager'
+    """
+    if value is None:
+        return UNNAMED
+    named = labels(dim, cfg) or {}
+    return named.get(str(value), str(value))
 
 
 def listed(dim: str, values, cfg: CompanyConfig) -> list:

@@ -11,7 +11,7 @@ import polars as pl
 
 from cxm.config import CompanyConfig
 from cxm.metrics.kpis import Kpi
-from cxm.segments.order import listed, sort_segments
+from cxm.segments.order import label, listed, sort_segments
 from cxm.ui import fmt
 
 #: Okabe-Ito, readable by colour-blind readers; markets take them in configured order.
@@ -67,7 +67,7 @@ def kpi_bars(
     segments hatched; a bar of 0 keeps its label (outside the bar, where Plotly's "auto"
     drops it) and a missing value reads "–" with its reason at 0."""
     rows = sort_segments(frame.filter(pl.col("kpi_id") == kpi.id), cfg, [dim])
-    labels = [fmt.DASH if v is None else str(v) for v in rows[dim]]
+    labels = [label(dim, v, cfg) for v in rows[dim]]
     values = rows["value"].to_list()
     texts = [
         fmt.kpi_value(kpi.unit, v, cfg.currency)
@@ -108,7 +108,7 @@ def kpi_bars(
     return fig
 
 
-def _grid(cells: dict, ys: list, xs: list, label, min_n: int, none: str = "no data") -> go.Figure:
+def _grid(cells: dict, ys: list, xs: list, show, min_n: int, none: str = "no data") -> go.Figure:
     """Return a labelled heatmap of ``cells[(y, x)] = (value, n)``: a cell with n under
     ``min_n`` uncoloured and marked so, one with nothing to count reading ``none``."""
     z, text = [], []
@@ -118,7 +118,7 @@ def _grid(cells: dict, ys: list, xs: list, label, min_n: int, none: str = "no da
             value, n = cells.get((y, x), (None, None))
             ok = value is not None and n is not None and n >= min_n
             zr.append(value if ok else None)
-            tr.append(label(value) if ok else f"n < {min_n}" if n else f"{fmt.DASH} {none}")
+            tr.append(show(value) if ok else f"n < {min_n}" if n else f"{fmt.DASH} {none}")
         z.append(zr)
         text.append(tr)
     return (
@@ -160,6 +160,10 @@ def heatmap(
         cfg.min_n,
         f"no {fmt.counted(kpi)}",
     )
+    # Rows and columns are named for people: a channel's label, not its id.
+    fig.update_traces(
+        x=[label(cols_dim, x, cfg) for x in xs], y=[label(rows_dim, y, cfg) for y in ys]
+    )
     return fig.update_traces(colorscale="RdYlGn" if kpi.better == "higher" else "RdYlGn_r")
 
 
@@ -183,14 +187,14 @@ def trend(
     groups = data.partition_by(dim, maintain_order=True, as_dict=True) if dim else {("",): data}
     colors = market_colors(cfg) if dim == "market" else rank_colors(cfg) if dim == "rank" else {}
     for key, part in groups.items():
-        name = str(key[0]) if dim else kpi.label
+        name = label(dim, key[0], cfg) if dim else kpi.label
         fig.add_trace(
             go.Scatter(
                 x=part["month"].to_list(),
                 y=part["value"].to_list(),
                 mode="lines+markers",
                 name=name,
-                line=dict(color=colors.get(name, PALETTE[0]), width=2),
+                line=dict(color=colors.get(key[0], PALETTE[0]), width=2),
                 customdata=list(
                     zip(
                         part["n"].to_list(),

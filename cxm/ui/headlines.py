@@ -15,6 +15,7 @@ from cxm.config import CompanyConfig
 from cxm.metrics import stats
 from cxm.metrics.kpis import BY_ID, Kpi
 from cxm.metrics.movers import moved
+from cxm.segments.order import label
 from cxm.ui import fmt
 
 
@@ -190,9 +191,12 @@ def heatmap_headline(
             "level within the noise"
         )
     best, worst = (hi, lo) if kpi.better == "higher" else (lo, hi)
+
+    def cell(r: dict) -> str:
+        return f"{label(dims[0], r[dims[0]], cfg)} in {label(dims[1], r[dims[1]], cfg)}"
+
     return fmt.md_escape(
-        f"{kpi.label}: best {best[dims[0]]} in {best[dims[1]]} ({shown(best)}), "
-        f"worst {worst[dims[0]]} in {worst[dims[1]]} ({shown(worst)})"
+        f"{kpi.label}: best {cell(best)} ({shown(best)}), worst {cell(worst)} ({shown(worst)})"
     )
 
 
@@ -229,13 +233,14 @@ def bars_headline(report: pl.DataFrame, kpi: Kpi, dim: str, cfg: CompanyConfig) 
     def shown(x: float) -> str:
         return fmt.kpi_value(kpi.unit, x, cfg.currency)
 
+    worst_is, best_is = label(dim, worst[dim], cfg), label(dim, best[dim], cfg)
     company = worst.get("company")
     if company is None:
         if rows.height == 1:
-            return fmt.md_escape(f"{kpi.label}: {worst[dim]} at {shown(worst['value'])}")
+            return fmt.md_escape(f"{kpi.label}: {worst_is} at {shown(worst['value'])}")
         return fmt.md_escape(
-            f"{kpi.label}: best {best[dim]} at {shown(best['value'])}, "
-            f"worst {worst[dim]} at {shown(worst['value'])}"
+            f"{kpi.label}: best {best_is} at {shown(best['value'])}, "
+            f"worst {worst_is} at {shown(worst['value'])}"
         )
     versus = f"(company {shown(company)})"
     theirs = f"the company's {shown(company)}"
@@ -243,21 +248,21 @@ def bars_headline(report: pl.DataFrame, kpi: Kpi, dim: str, cfg: CompanyConfig) 
     if rows.height == 1:
         where = {1: "ahead of", -1: "behind", 0: "level with"}[stands[0]]
         noise = " within the noise" if stands[0] == 0 else ""
-        text = f"{kpi.label}: {worst[dim]} at {shown(worst['value'])}, {where} {theirs}{noise}"
+        text = f"{kpi.label}: {worst_is} at {shown(worst['value'])}, {where} {theirs}{noise}"
     elif all(s == -1 for s in stands):
         text = (
-            f"{kpi.label}: every {dim} is behind {theirs}; {worst[dim]} furthest at "
+            f"{kpi.label}: every {dim} is behind {theirs}; {worst_is} furthest at "
             f"{shown(worst['value'])}"
         )
     elif all(s == 1 for s in stands):
         text = (
-            f"{kpi.label}: every {dim} is ahead of {theirs}; {best[dim]} furthest at "
+            f"{kpi.label}: every {dim} is ahead of {theirs}; {best_is} furthest at "
             f"{shown(best['value'])}"
         )
     elif stands[0] == -1:
-        text = f"{kpi.label}: {worst[dim]} trails at {shown(worst['value'])} {versus}"
+        text = f"{kpi.label}: {worst_is} trails at {shown(worst['value'])} {versus}"
     elif stands[-1] == 1:
-        text = f"{kpi.label}: {best[dim]} leads at {shown(best['value'])} {versus}"
+        text = f"{kpi.label}: {best_is} leads at {shown(best['value'])} {versus}"
     else:
         text = f"{kpi.label}: every {dim} level with {theirs} within the noise"
     return fmt.md_escape(text)
@@ -284,11 +289,10 @@ def payback_text(by_channel: pl.DataFrame, cfg: CompanyConfig) -> str:
     ).sort("value")
     if rows.is_empty():
         return "CLV / CAC by channel: no new customers with a value and a cost yet"
-    labels = {c.id: c.label for c in cfg.acquisition_channels}
     best = rows.row(rows.height - 1, named=True)
 
     def shown(r: dict) -> str:
-        return f"{labels.get(r['channel'], r['channel'])} {fmt.kpi_value('rate', r['value'])}"
+        return f"{label('channel', r['channel'], cfg)} {fmt.kpi_value('rate', r['value'])}"
 
     losing = [r for r in rows.iter_rows(named=True) if r["value"] < 1]
     if not losing:
@@ -297,6 +301,6 @@ def payback_text(by_channel: pl.DataFrame, cfg: CompanyConfig) -> str:
             f"Every channel's new customers are worth more than they cost: CLV / CAC from "
             f"{shown(worst)} to {shown(best)}"
         )
-    names = " and ".join(labels.get(r["channel"], r["channel"]) for r in losing)
+    names = " and ".join(label("channel", r["channel"], cfg) for r in losing)
     values = ", ".join(fmt.kpi_value("rate", r["value"]) for r in losing)
     return f"{names} customers are worth {values} of what they cost; {shown(best)}"

@@ -15,7 +15,7 @@ import streamlit as st
 from cxm.config import CompanyConfig
 from cxm.metrics.kpis import BY_ID
 from cxm.segments.filter import DIMENSION_LABELS, Dimension
-from cxm.segments.order import sort_segments
+from cxm.segments.order import label, sort_segments
 from cxm.segments.sql import CUSTOMER_QUESTIONS, SELLER_QUESTIONS
 from cxm.ui import fmt
 
@@ -32,9 +32,7 @@ def report_table(report: pl.DataFrame, cfg: CompanyConfig) -> pl.DataFrame:
     rows = []
     for r in report.iter_rows(named=True):
         kpi = BY_ID[r["kpi_id"]]
-        row = {
-            DIMENSION_LABELS[Dimension(d)]: fmt.DASH if r[d] is None else str(r[d]) for d in dims
-        }
+        row = {DIMENSION_LABELS[Dimension(d)]: label(d, r[d], cfg) for d in dims}
         if "month" in r:  # a trend: one row per month, which the reader must see
             row["Month"] = fmt.DASH if r["month"] is None else f"{r['month']:%b %Y}"
         row |= {"KPI": kpi.label, "Value": fmt.kpi_value(kpi.unit, r["value"], cfg.currency)}
