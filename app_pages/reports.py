@@ -14,13 +14,22 @@ from cxm.ui.board_pack import audit_pack, board_pack
 from cxm.whatif import scenarios
 
 ctx = shell.page("Segment reports", page_params=("kpis", "dims"))
-kpis = widgets.kpi_picker(default=("active_rate", "revenue", "customer_nps"), max_selections=44)
+kpis = widgets.kpi_picker(
+    default=("active_rate", "revenue", "customer_nps"), max_selections=44, acquisition=True
+)
 dims = widgets.dimensions_picker(
     "Break down by (up to three)",
-    list(SELLER_DIMENSIONS),
+    [*SELLER_DIMENSIONS, Dimension.CHANNEL],
     (Dimension.MARKET, Dimension.RANK),
     key="dims",
 )
+# A KPI asked by a breakdown it cannot take is named with that breakdown: not a crash, not a
+# report quietly without it (the library refuses the pair too). A seller filter a spend KPI
+# cannot follow is refused by the library (not_split_by) and shown in its words.
+refused = widgets.refused_breakdown(kpis, dims)
+if refused:
+    st.error(fmt.md_escape(refused), icon=":material/block:")
+    st.stop()
 table = queries.segment_table(kpis, by=dims, where=ctx.where, scope=ctx.scope)
 table = dataclasses.replace(
     table,

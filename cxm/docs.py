@@ -139,6 +139,24 @@ _METRIC_DECISIONS = """## Decisions that hold for every KPI
 """
 
 
+#: What a category's table does not say: where its KPIs are read and how they are named.
+_CATEGORY_NOTES = {
+    "acquisition": """\
+**Where they are read.** The Acquisition page and the board pack's acquisition page; the
+Segment reports page and `cxm report` by the breakdowns each KPI takes: market and channel for
+the spend and lead KPIs, market and the serving seller's segment (rank, tenure, ...) for
+`seller_won_share`. A KPI picked with a breakdown it cannot take is named on the page with
+that breakdown, and no report is made (the library refuses the pair: `not_split_by`).
+
+**Channel names.** A channel is shown to people by its configured label (`label` in
+`acquisition_channels`, company.yaml): "Events and sampling", never `events`, on every chart,
+title, table and board pack page (`cxm.segments.order.label`, the one place a segment is named;
+product lines the same). Files of a report (CSV, Excel, Parquet) keep the id in `channel`, the
+key a join with `marketing_spend`, `leads` or `customers.acquisition_channel` and a re-import
+need, with the label beside it in `channel_label`, as `kpi_id` has `kpi`.""",
+}
+
+
 def render_metrics() -> str:
     """Return docs/metrics.md: every KPI of the registry, grouped by category."""
     from cxm.metrics import stats
@@ -180,6 +198,8 @@ def render_metrics() -> str:
                 f"| {k.kind} | {', '.join(f'`{m}`' for m in k.measures)} |"
             )
         parts.append("")
+        if category in _CATEGORY_NOTES:
+            parts += [_CATEGORY_NOTES[category], ""]
     parts += [period_rule_markdown(), ""]
     parts += [*_windows_section(), ""]
     parts += ["## Uncertainty", "", stats.METHODS.rstrip(), ""]

@@ -20,7 +20,7 @@ from cxm.config import CompanyConfig
 from cxm.errors import BadFilter, WarehouseMissing
 from cxm.metrics import acquisition, stats
 from cxm.metrics.kpis import DERIVED_MEASURES, LIST_MEASURES, Kpi, get
-from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
+from cxm.segments.filter import SELLER_DIMENSIONS, Dimension, SegmentFilter, parse_dimension
 from cxm.segments.periods import Period
 from cxm.segments.sql import (
     CUSTOMER_QUESTIONS,
@@ -142,6 +142,21 @@ def check_scope(where: SegmentFilter, scope: Scope) -> None:
 
 #: The most dimensions one breakdown takes (rank x market x language).
 MAX_DIMENSIONS = 3
+
+
+def breakdowns(kpi: Kpi) -> tuple[str, ...]:
+    """Return the dimensions `compute` breaks ``kpi`` down by (any other is refused).
+
+    A seller KPI splits by the seller's segments; a product-line KPI by those and the product
+    line; an acquisition KPI by what its sums are known by (`acquisition.splits`).
+
+    >>> breakdowns(get("cac")), breakdowns(get("active_rate"))[:2]
+    (('market', 'channel'), ('rank', 'market'))
+    """
+    if kpi.grain == "acquisition":
+        return acquisition.splits(kpi)
+    seller = tuple(d.value for d in SELLER_DIMENSIONS)
+    return (*seller, Dimension.PRODUCT_LINE.value) if kpi.grain == "product_line" else seller
 
 
 def _dims(by: Sequence[Dimension | str], limit: int = MAX_DIMENSIONS) -> list[str]:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from cxm.metrics.compute import breakdowns
 from cxm.metrics.kpis import BY_ID, KPIS
 from cxm.segments.filter import DIMENSION_LABELS, Dimension
 from cxm.ui import filters, fmt
@@ -18,20 +19,30 @@ def _warn(parameter: str, value: str, why: str) -> None:
     )
 
 
-def kpi_picker(default: Sequence[str], *, key: str = "kpis", max_selections: int = 6) -> list[str]:
-    """Return the KPI ids chosen (URL parameter ``kpis``, comma separated)."""
+def kpi_picker(
+    default: Sequence[str],
+    *,
+    key: str = "kpis",
+    max_selections: int = 6,
+    acquisition: bool = False,
+) -> list[str]:
+    """Return the KPI ids chosen (URL parameter ``kpis``, comma separated); the acquisition
+    KPIs are offered with ``acquisition`` (a page whose breakdowns they can take)."""
     asked = [k for k in filters.page_param(key, ",".join(default)).split(",") if k]
     for k in asked:
         if k not in BY_ID:
             _warn(key, k, "is not a KPI; it was left out")
-    chosen = [k for k in asked if k in BY_ID][:max_selections] or list(default)
-    filters.hold(
-        f"w_{key}", chosen, fits=lambda v: len(v) <= max_selections and set(v) <= set(BY_ID)
-    )
+    offered = {k.id for k in KPIS if acquisition or k.grain != "acquisition"}
+    for k in asked:
+        if k in BY_ID and k not in offered:
+            _warn(key, k, "is not on this page (the Acquisition page shows it); it was left out")
+    chosen = [k for k in asked if k in offered][:max_selections] or list(default)
+    filters.hold(f"w_{key}", chosen, fits=lambda v: len(v) <= max_selections and set(v) <= offered)
     picked = st.multiselect(
         "KPIs",
-        # Acquisition KPIs split by market and channel only: their own page shows them.
-        [k.id for k in KPIS if k.grain != "acquisition"],
+        # Acquisition KPIs split by market and channel only: a page by seller segments (KPIs
+        # by segment) leaves them to their own page.
+        [k.id for k in KPIS if acquisition or k.grain != "acquisition"],
         format_func=lambda k: BY_ID[k].label,
         max_selections=max_selections,
         key=f"w_{key}",
@@ -96,3 +107,38 @@ def dimensions_picker(
     )
     filters.set_page_params(**{key: ",".join(picked)})
     return picked
+
+
+def _words(dims: Sequence[str], last: str = "and") -> str:
+    names = [DIMENSION_LABELS[Dimension(d)] for d in dims]
+    return ", ".join(names[:-1]) + f" {last} {names[-1]}" if len(names) > 1 else names[0]
+
+
+def refused_breakdown(kpis: Sequence[str], dims: Sequence[str]) -> str | None:
+    """Return why the breakdown ``dims`` cannot be taken for ``kpis``, naming each KPI and
+    each dimension it cannot take (`cxm.metrics.compute.breakdowns`, which the library
+    refuses too), or None when every KPI takes every dimension.
+
+    >>> refused_breakdown(["cac", "active_rate"], ["market"]) is None
+    True
+    >>> refused_breakdown(["cac", "active_rate"], ["market", "rank"]).split(": ")[0]
+    'Customer acquisition cost cannot be broken down by Rank'
+    """
+    parts, refused, cannot = [], [], []
+    for k in kpis:
+        kpi = BY_ID[k]
+        takes = breakdowns(kpi)
+        off = [d for d in dims if d not in takes]
+        if off:
+            parts.append(
+                f"{kpi.label} cannot be broken down by {_words(off, 'or')}: it splits by "
+                f"{_words(takes)} only."
+            )
+            refused += [d for d in off if d not in refused]
+            cannot.append(kpi.label)
+    if not parts:
+        return None
+    kpi_words = ", ".join(cannot[:-1]) + f" and {cannot[-1]}" if len(cannot) > 1 else cannot[0]
+    return " ".join(parts) + (
+        f" Remove {_words(refused, 'and')} from the breakdown, or {kpi_words} from the KPIs."
+    )
