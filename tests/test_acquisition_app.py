@@ -101,18 +101,17 @@ def downloads(monkeypatch) -> dict[str, bytes]:
     return files
 
 
+def _report(kpis: str, dims: str):
+    """Return the Segment reports page as an admin, the KPIs and breakdown in its link."""
+    return signed_in_page(
+        APP, "app_pages/reports.py", "admin", 120, period=PERIOD, kpis=kpis, dims=dims
+    )
+
+
 def test_the_segment_report_of_cac_by_market_and_channel_matches_the_kpi_api_and_its_file(
     demo_app, downloads
 ):
-    at = signed_in_page(
-        APP,
-        "app_pages/reports.py",
-        "admin",
-        120,
-        period=PERIOD,
-        kpis="cac,clv_cac_ratio",
-        dims="market,channel",
-    )
+    at = _report("cac,clv_cac_ratio", "market,channel")
     assert not at.error, [e.value for e in at.error]
     assert at.main.subheader[0].value == "2 KPIs by Market x Acquisition channel"
     expected = _api(demo_app, ["cac", "clv_cac_ratio"], ["market", "channel"])
@@ -153,15 +152,7 @@ def test_the_segment_report_of_cac_by_market_and_channel_matches_the_kpi_api_and
 
 
 def test_seller_won_share_by_a_sellers_rank_is_offered_and_matches_the_kpi_api(demo_app):
-    at = signed_in_page(
-        APP,
-        "app_pages/reports.py",
-        "admin",
-        120,
-        period=PERIOD,
-        kpis="seller_won_share",
-        dims="rank",
-    )
+    at = _report("seller_won_share", "rank")
     assert not at.error, [e.value for e in at.error]
     expected = _api(demo_app, ["seller_won_share"], ["rank"])
     preview = at.dataframe[0].value
@@ -193,9 +184,7 @@ def test_seller_won_share_by_a_sellers_rank_is_offered_and_matches_the_kpi_api(d
 def test_a_kpi_picked_with_a_breakdown_it_cannot_take_is_named_with_it_not_dropped(
     demo_app, kpis, dims, words
 ):
-    at = signed_in_page(
-        APP, "app_pages/reports.py", "admin", 120, period=PERIOD, kpis=kpis, dims=dims
-    )
+    at = _report(kpis, dims)
     assert not at.exception
     errors = [e.value.replace("\\", "") for e in at.error]
     assert len(errors) == 1 and errors[0].startswith(words), errors
