@@ -256,3 +256,29 @@ def _pretend_full(folder: Path, size: int, monkeypatch) -> None:
 
     monkeypatch.setattr(space.shutil, "disk_usage", disk_usage)
     monkeypatch.setattr(store, "_tune", tune)
+
+
+def register_x1(warehouse: Path, **extra) -> None:
+    """Define X1 beside ``warehouse``: the experiment whose arms the tiny company's
+    experiment_assignments.csv imports (S01, S05 control; S02, S06 treatment), orders as its
+    primary KPI, January to March 2026. ``extra``: more fields (started_by, ...)."""
+    from cxm.experiments import store
+
+    x1 = store.Experiment(
+        id="X1",
+        name="Imported test",
+        hypothesis="",
+        scenario_id=None,
+        share=0.5,
+        unit="seller",
+        leader_rank=None,
+        primary="orders",
+        guardrails=(),
+        start=dt.date(2026, 1, 1),
+        planned_end=dt.date(2026, 3, 31),
+        author="demo",
+        created_at=dt.datetime(2026, 1, 1),
+        source="demo",
+        **extra,
+    )
+    store.register([x1], path=store.experiments_path(warehouse))

@@ -23,6 +23,7 @@ from cxm.errors import EXPERIMENT_CODES, ExperimentError
 from cxm.experiments import assign, readout, stats, store
 from cxm.pipeline import open_scoped
 from cxm.warehouse import audit
+from tests.conftest import register_x1
 
 CFG = load_config()
 SAM = User(username="sam", name="Sam", email="s@x", role=Role.STRATEGIST)
@@ -194,25 +195,7 @@ EXPERIMENT_CASES: list[tuple[str, str, Callable[[Path], object]]] = [
 def prepare(template: Path, path: Path) -> Path:
     """Copy the tiny company's warehouse to ``path`` and define X1 and T1 beside it."""
     shutil.copyfile(template, path)
-    x1 = store.Experiment(
-        id="X1",
-        name="Imported test",
-        hypothesis="",
-        scenario_id=None,
-        share=0.5,
-        unit="seller",
-        leader_rank=None,
-        primary="orders",
-        guardrails=(),
-        start=dt.date(2026, 1, 1),
-        planned_end=dt.date(2026, 3, 31),
-        author="demo",
-        created_at=dt.datetime(2026, 1, 1),
-        source="demo",
-        started_by="demo",
-        started_at=dt.datetime(2026, 1, 1),
-    )
-    store.register([x1], path=store.experiments_path(path))
+    register_x1(path, started_by="demo", started_at=dt.datetime(2026, 1, 1))
     _define(path, "T1")
     return path
 

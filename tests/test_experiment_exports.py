@@ -31,7 +31,7 @@ from cxm.warehouse import audit
 from cxm.whatif import compare, scenarios
 from cxm.whatif.compare import GUARDED, load_field, rank
 from cxm.whatif.weights import Weights
-from tests.conftest import company
+from tests.conftest import company, register_x1
 
 CFG = load_config()
 NOW = dt.datetime(2026, 12, 6, 9, 30)
@@ -64,23 +64,7 @@ def tiny(tiny_warehouse, tmp_path, monkeypatch):
     catalog = tmp_path / "actions.yaml"
     catalog.write_text(CATALOG, encoding="utf-8")
     monkeypatch.setenv("CXM_ACTIONS", str(catalog))
-    x1 = store.Experiment(
-        id="X1",
-        name="Imported test",
-        hypothesis="",
-        scenario_id=None,
-        share=0.5,
-        unit="seller",
-        leader_rank=None,
-        primary="orders",
-        guardrails=(),
-        start=dt.date(2026, 1, 1),
-        planned_end=dt.date(2026, 3, 31),
-        author="demo",
-        created_at=dt.datetime(2026, 1, 1),
-        source="demo",
-    )
-    store.register([x1], path=store.experiments_path(tiny_warehouse))
+    register_x1(tiny_warehouse)
     return tiny_warehouse
 
 
