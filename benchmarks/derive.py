@@ -212,8 +212,12 @@ def _gib(b: float) -> str:
 def table(results: dict, sellers: int, orders: int, load: str) -> str:
     lines = [
         f"{sellers:,} sellers ({orders:,} orders), {platform.machine()}, "
-        f"{os.cpu_count()} cores, load average {load} at the start (a shared machine: "
-        "other engineers' tests ran at the same time).",
+        f"{os.cpu_count()} cores, load average {load} at the start"
+        + (
+            " (a shared machine: other engineers' work ran at the same time)."
+            if float(load.split(" / ")[0]) > 1.5
+            else " (a quiet machine)."
+        ),
         "",
         "| engine | stage | seconds | x floor | peak GiB (process + JVM) | rows |",
         "|---|---|---:|---:|---:|---:|",
@@ -286,10 +290,22 @@ def main() -> None:
             f"{'equal' if not diff else diff}."
         )
     print(text)
+    write(text, args.sellers)
+
+
+def write(text: str, sellers: int) -> None:
+    """Put ``text`` in docs/benchmarks.md as the derive section's part for ``sellers``,
+    replacing an earlier run of that size and keeping the other sizes."""
     doc = DOC.read_text(encoding="utf-8")
-    if START in doc:
-        doc = re.sub(f"{START}.*?{END}", f"{START}\n{text}\n{END}", doc, flags=re.S)
-        DOC.write_text(doc, encoding="utf-8")
+    if START not in doc:
+        return
+    start, end = f"<!-- derive-{sellers}:start -->", f"<!-- derive-{sellers}:end -->"
+    part = f"{start}\n{text}\n{end}"
+    if start in doc:
+        doc = re.sub(f"{re.escape(start)}.*?{re.escape(end)}", lambda _: part, doc, flags=re.S)
+    else:
+        doc = doc.replace(END, f"{part}\n{END}")
+    DOC.write_text(doc, encoding="utf-8")
 
 
 if __name__ == "__main__":
