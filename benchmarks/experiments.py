@@ -36,9 +36,16 @@ from build import run  # noqa: E402  (the same runner and docs/benchmarks.md wri
 
 START, END = "<!-- experiments:start -->", "<!-- experiments:end -->"
 KPIS = [
-    "reorder_90d", "active_30d", "retained_q",
-    "orders", "customers_served", "recruits", "autoship_orders",
-    "revenue", "cart_value", "commission",
+    "reorder_90d",
+    "active_30d",
+    "retained_q",
+    "orders",
+    "customers_served",
+    "recruits",
+    "autoship_orders",
+    "revenue",
+    "cart_value",
+    "commission",
 ]
 
 

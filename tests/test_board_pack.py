@@ -430,5 +430,4 @@ def test_the_experiments_pages_give_each_experiment_s_decision_on_the_readers_ma
     assert shown, "no experiments page"
     for r in expected:
         assert f"{r.experiment.name}: {r.decision}" in " ".join(shown)
-        assert f"{r.srm.n_control:,} control and {r.srm.n_treatment:,} treatment" in " ".join(
-            shown)
+        assert f"{r.srm.n_control:,} control and {r.srm.n_treatment:,} treatment" in " ".join(shown)

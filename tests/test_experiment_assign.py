@@ -16,11 +16,16 @@ RANKS = ["Consultant", "Senior", "Manager", "Director"]
 
 def _units(n: int, seed: int = 0) -> pl.DataFrame:
     rng = np.random.default_rng(seed)
-    return pl.DataFrame({
-        "unit_id": [f"S{i:05d}" for i in range(n)],
-        "stratum": rng.choice(["BR|Consultant", "BR|Manager", "MX|Consultant", "US|Director"], n,
-                              p=[0.5, 0.2, 0.25, 0.05]),
-    })
+    return pl.DataFrame(
+        {
+            "unit_id": [f"S{i:05d}" for i in range(n)],
+            "stratum": rng.choice(
+                ["BR|Consultant", "BR|Manager", "MX|Consultant", "US|Director"],
+                n,
+                p=[0.5, 0.2, 0.25, 0.05],
+            ),
+        }
+    )
 
 
 def test_the_same_experiment_gives_the_same_arms_whatever_the_rows_order():
@@ -37,8 +42,7 @@ def test_the_same_experiment_gives_the_same_arms_whatever_the_rows_order():
 def test_every_stratum_gets_its_share_within_one_unit_and_the_total_is_rounded_share():
     units = _units(5001, seed=1)
     arms = assign("exp-1", units, 0.3).join(units, on="unit_id")
-    by = arms.group_by("stratum").agg(
-        n=pl.len(), treated=(pl.col("arm") == "treatment").sum())
+    by = arms.group_by("stratum").agg(n=pl.len(), treated=(pl.col("arm") == "treatment").sum())
     assert (abs(by["treated"] - 0.3 * by["n"]) < 1).all()
     assert (arms["arm"] == "treatment").sum() == round(0.3 * 5001)  # 1500.3 -> 1500
 
@@ -65,20 +69,35 @@ def test_team_units_on_a_small_genealogy_worked_by_hand():
     # D (Director) -> S1 (Senior) -> M (Manager) -> C1 (Consultant); D -> C2; R (root,
     # Consultant) -> C3. Leaders at Manager and up: D heads D, S1, C2; M heads M, C1; R and C3
     # have no leader above: each is its own unit.
-    sellers = pl.DataFrame({
-        "seller_id": ["D", "S1", "M", "C1", "C2", "R", "C3"],
-        "sponsor_id": [None, "D", "S1", "M", "D", None, "R"],
-        "rank": ["Director", "Senior", "Manager", "Consultant", "Consultant", "Consultant",
-                 "Consultant"],
-        "market": ["BR"] * 7,
-    })
+    sellers = pl.DataFrame(
+        {
+            "seller_id": ["D", "S1", "M", "C1", "C2", "R", "C3"],
+            "sponsor_id": [None, "D", "S1", "M", "D", None, "R"],
+            "rank": [
+                "Director",
+                "Senior",
+                "Manager",
+                "Consultant",
+                "Consultant",
+                "Consultant",
+                "Consultant",
+            ],
+            "market": ["BR"] * 7,
+        }
+    )
     got = team_units(sellers, "Manager", RANKS)
     assert got["unit_id"].to_list() == ["D", "D", "M", "M", "D", "R", "C3"]
 
 
 def test_a_loop_without_a_leader_and_an_unknown_rank_are_refused():
-    loop = pl.DataFrame({"seller_id": ["A", "B"], "sponsor_id": ["B", "A"],
-                         "rank": ["Consultant", "Consultant"], "market": ["BR", "BR"]})
+    loop = pl.DataFrame(
+        {
+            "seller_id": ["A", "B"],
+            "sponsor_id": ["B", "A"],
+            "rank": ["Consultant", "Consultant"],
+            "market": ["BR", "BR"],
+        }
+    )
     with pytest.raises(ExperimentError) as caught:
         team_units(loop, "Manager", RANKS)
     assert caught.value.code == "sponsor_cycle"
@@ -94,12 +113,18 @@ def genealogies(draw):
     sponsors = [None] + [draw(st.one_of(st.none(), st.integers(0, i - 1))) for i in range(1, n)]
     ranks = draw(st.lists(st.sampled_from(RANKS), min_size=n, max_size=n))
     order = draw(st.permutations(range(n)))  # rows in any order
-    return pl.DataFrame({
-        "seller_id": [f"S{i}" for i in order],
-        "sponsor_id": [None if sponsors[i] is None else f"S{sponsors[i]}" for i in order],
-        "rank": [ranks[i] for i in order],
-        "market": ["BR"] * n,
-    }), draw(st.sampled_from(RANKS[1:])), draw(st.floats(0.1, 0.9))
+    return (
+        pl.DataFrame(
+            {
+                "seller_id": [f"S{i}" for i in order],
+                "sponsor_id": [None if sponsors[i] is None else f"S{sponsors[i]}" for i in order],
+                "rank": [ranks[i] for i in order],
+                "market": ["BR"] * n,
+            }
+        ),
+        draw(st.sampled_from(RANKS[1:])),
+        draw(st.floats(0.1, 0.9)),
+    )
 
 
 @given(genealogies())

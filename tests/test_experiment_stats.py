@@ -80,8 +80,9 @@ def test_the_always_valid_interval_is_the_mixture_sprt_growthbook_publishes():
     # relative lift 0.50336 (sd 0.33341), always-valid CI (-0.55844, 1.56516). gbstats tunes
     # rho^2 = (-2 ln a + ln(1 - 2 ln a)) / 1000 and scales by N V: our tau^2 = rho^2 N V.
     rng = np.random.default_rng(5)
-    y = np.r_[_with_moments(rng, 3000, 1396.87, 52377.9767),
-              _with_moments(rng, 3461, 2422.7, 134698.29)]
+    y = np.r_[
+        _with_moments(rng, 3000, 1396.87, 52377.9767), _with_moments(rng, 3461, 2422.7, 134698.29)
+    ]
     e = effect("m", y, np.r_[np.zeros(3000, bool), np.ones(3461, bool)])
     t975 = (e.rel_ci_high - e.lift_rel) / 2  # half the width over 2: (q x rel_se) / 2
     rel_se = 2 * t975 / sps.t.ppf(0.975, 1e9)  # near-normal df; checked to 5 decimals below
@@ -101,7 +102,8 @@ def test_the_likelihood_ratio_of_johari_et_al_is_one_over_alpha_at_the_interval_
     # interval's edge is where Lambda = 20, so the always-valid p there is 0.05.
     d = float(stats.sequential_halfwidth(variance, tau2))
     lam = math.sqrt(variance / (variance + tau2)) * math.exp(
-        tau2 * d * d / (2 * variance * (variance + tau2)))
+        tau2 * d * d / (2 * variance * (variance + tau2))
+    )
     assert lam == pytest.approx(20, rel=1e-9)
     assert float(stats.sequential_p(d, variance, tau2)) == pytest.approx(0.05, rel=1e-9)
     assert float(stats.sequential_p(0.9 * d, variance, tau2)) > 0.05
@@ -139,8 +141,9 @@ def test_mde_and_units_needed_agree_with_statsmodels_normal_power():
     # 30% in treatment of 50,000 units, sd 12, CUPED r2 0.4: effect size in sd of the adjusted
     # KPI; statsmodels' nobs1 is the treatment arm, ratio = control / treatment
     m = stats.mde(12.0, 50_000, 0.3, cuped_r2=0.4)
-    size = power.NormalIndPower().solve_power(nobs1=15_000, ratio=35_000 / 15_000, alpha=0.05,
-                                              power=0.8, alternative="two-sided")
+    size = power.NormalIndPower().solve_power(
+        nobs1=15_000, ratio=35_000 / 15_000, alpha=0.05, power=0.8, alternative="two-sided"
+    )
     assert m == pytest.approx(size * 12 * math.sqrt(0.6), rel=1e-4)
     n = stats.units_needed(m, 12.0, 0.3, cuped_r2=0.4)
     assert abs(n - 50_000) <= 1
@@ -158,7 +161,11 @@ def test_effects_on_many_kpis_equal_one_effect_per_kpi_and_nan_rows_are_no_units
     for k, e in enumerate(many):
         one = effect(e.kpi, Y[:, k], treated, X[:, k])
         assert [e.kpi, e.n_control, e.n_treatment, e.cuped] == [
-            one.kpi, one.n_control, one.n_treatment, one.cuped]
+            one.kpi,
+            one.n_control,
+            one.n_treatment,
+            one.cuped,
+        ]
         numbers = [v for v in astuple(one) if isinstance(v, float)]
         assert [v for v in astuple(e) if isinstance(v, float)] == pytest.approx(numbers, rel=1e-9)
     assert many[1].n_control + many[1].n_treatment == n - 10
@@ -195,9 +202,26 @@ def test_the_sequential_interval_holds_its_level_when_an_a_a_test_is_read_every_
 
 def _e(kpi, low, high, seq_low=None, seq_high=None, segment=None):
     mid = (low + high) / 2
-    return Effect(kpi, segment, 500, 500, 1.0, 1.0 + mid, mid, mid, low, high, low, high,
-                  0.01, seq_low if seq_low is not None else low,
-                  seq_high if seq_high is not None else high, 0.01, False, 0.0)
+    return Effect(
+        kpi,
+        segment,
+        500,
+        500,
+        1.0,
+        1.0 + mid,
+        mid,
+        mid,
+        low,
+        high,
+        low,
+        high,
+        0.01,
+        seq_low if seq_low is not None else low,
+        seq_high if seq_high is not None else high,
+        0.01,
+        False,
+        0.0,
+    )
 
 
 OK = sample_ratio(5000, 5000, 0.5)
@@ -206,34 +230,59 @@ OK = sample_ratio(5000, 5000, 0.5)
 @pytest.mark.parametrize(
     "effects_, running, expected",
     [
-        ([_e("reorder", 0.01, 0.05), _e("returns", -0.01, 0.02)], False,
-         "Treatment better on reorder, and no guardrail worse."),
-        ([_e("reorder", 0.01, 0.05), _e("returns", 0.01, 0.02)], False,
-         "Treatment better on reorder, worse on guardrail returns."),  # returns: lower is better
-        ([_e("reorder", -0.01, 0.05), _e("revenue", -0.2, -0.1)], False,
-         "No effect on reorder the test could see; treatment worse on guardrail revenue."),
+        (
+            [_e("reorder", 0.01, 0.05), _e("returns", -0.01, 0.02)],
+            False,
+            "Treatment better on reorder, and no guardrail worse.",
+        ),
+        (
+            [_e("reorder", 0.01, 0.05), _e("returns", 0.01, 0.02)],
+            False,
+            "Treatment better on reorder, worse on guardrail returns.",
+        ),  # returns: lower is better
+        (
+            [_e("reorder", -0.01, 0.05), _e("revenue", -0.2, -0.1)],
+            False,
+            "No effect on reorder the test could see; treatment worse on guardrail revenue.",
+        ),
         ([_e("reorder", -0.01, 0.05)], False, "No effect on reorder the test could see."),
-        ([_e("reorder", 0.01, 0.05, -0.01, 0.07)], True,
-         "Keep testing: reorder has not moved beyond chance yet (the always-valid interval "
-         "makes a daily look safe)."),
-        ([_e("reorder", -0.05, -0.02, -0.06, -0.01)], True,
-         "Treatment worse on reorder (the always-valid interval already excludes zero: the "
-         "test can stop)."),
-        ([_e("reorder", -0.01, 0.05), _e("reorder", 0.2, 0.3, segment="market=BR")], False,
-         "No effect on reorder the test could see."),  # a segment's effect is not the decision
+        (
+            [_e("reorder", 0.01, 0.05, -0.01, 0.07)],
+            True,
+            "Keep testing: reorder has not moved beyond chance yet (the always-valid interval "
+            "makes a daily look safe).",
+        ),
+        (
+            [_e("reorder", -0.05, -0.02, -0.06, -0.01)],
+            True,
+            "Treatment worse on reorder (the always-valid interval already excludes zero: the "
+            "test can stop).",
+        ),
+        (
+            [_e("reorder", -0.01, 0.05), _e("reorder", 0.2, 0.3, segment="market=BR")],
+            False,
+            "No effect on reorder the test could see.",
+        ),  # a segment's effect is not the decision
     ],
 )
 def test_the_decision_reads_the_primary_and_the_guardrails_in_their_direction(
     effects_, running, expected
 ):
-    got = decision(effects_, "reorder", ["returns", "revenue"], srm=OK, running=running,
-                   lower_is_better={"returns"})
+    got = decision(
+        effects_,
+        "reorder",
+        ["returns", "revenue"],
+        srm=OK,
+        running=running,
+        lower_is_better={"returns"},
+    )
     assert got == expected
 
 
 def test_a_failed_sample_ratio_check_withholds_the_decision():
-    got = decision([_e("reorder", 0.01, 0.05)], "reorder", [], srm=sample_ratio(4000, 6000, 0.5),
-                   running=False)
+    got = decision(
+        [_e("reorder", 0.01, 0.05)], "reorder", [], srm=sample_ratio(4000, 6000, 0.5), running=False
+    )
     assert got.startswith("Readout withheld: the split came out 60.0% treatment where 50% was")
 
 

@@ -133,8 +133,9 @@ def test_an_experiment_with_a_scenario_shows_the_models_prediction_beside_the_me
 
         field = load_field(Scoped.everywhere(con), load_config())
         weights = Weights.of({p: 1.0 for p in PRIORITIES} | {"retention": 3.0})
-        tried = scenarios.save("Retention push", weights, Guardrails(),
-                               user=users["strategist"], field=field)
+        tried = scenarios.save(
+            "Retention push", weights, Guardrails(), user=users["strategist"], field=field
+        )
     # the demo's finished experiment, as if it had tried this scenario
     with sqlite3.connect(store.experiments_path(env)) as db:
         db.execute("UPDATE experiments SET scenario_id = ? WHERE id = 'EXP-REMIND'", [tried.id])
@@ -143,14 +144,18 @@ def test_an_experiment_with_a_scenario_shows_the_models_prediction_beside_the_me
         e = store.get("EXP-REMIND")
         field = load_field(c, load_config())
         published = scenarios.published(field.catalog)
-        effect = readout.predict(field, store.assignments(c, e),
-                                 control=(published.weights, published.guardrails),
-                                 treatment=(tried.weights, tried.guardrails))
+        effect = readout.predict(
+            field,
+            store.assignments(c, e),
+            control=(published.weights, published.guardrails),
+            treatment=(tried.weights, tried.guardrails),
+        )
         expected = readout.with_prediction(readout.read(c, e, cfg=load_config()), effect)
     from cxm.ui.experiment_charts import prediction_table
 
     table = [d for d in at.dataframe if "Model predicted" in d.value.columns]
     assert table, "no prediction table"
-    assert table[0].value.to_dict("list") == prediction_table(expected.predicted).to_pandas(
-    ).to_dict("list")
+    assert table[0].value.to_dict("list") == prediction_table(
+        expected.predicted
+    ).to_pandas().to_dict("list")
     assert expected.predicted.height > 0

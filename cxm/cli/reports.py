@@ -169,7 +169,11 @@ def board_pack_(
         as_user = _scope(scope)
         with open_scoped(as_user, path=warehouse) as company:
             pdf = board_pack(
-                company, user=operator, where=where, cfg=load_config(), scenario=chosen,
+                company,
+                user=operator,
+                where=where,
+                cfg=load_config(),
+                scenario=chosen,
                 experiments=experiments_path(warehouse),
             )
         out_file.write_bytes(pdf)

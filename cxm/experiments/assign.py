@@ -101,8 +101,12 @@ def assign(experiment_id: str, units: pl.DataFrame, share: float) -> pl.DataFram
     ids = units["unit_id"].cast(pl.String)
     dup = ids.filter(ids.is_duplicated())
     if len(dup):
-        raise ExperimentError("unit_id", dup[0], "duplicate_unit",
-                              f"appears more than once ({dup.n_unique()} units repeated)")
+        raise ExperimentError(
+            "unit_id",
+            dup[0],
+            "duplicate_unit",
+            f"appears more than once ({dup.n_unique()} units repeated)",
+        )
     strata = units["stratum"].cast(pl.String).fill_null("")
     h = unit_hash(experiment_id, ids)
     names = strata.unique().sort()
@@ -121,10 +125,12 @@ def assign(experiment_id: str, units: pl.DataFrame, share: float) -> pl.DataFram
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order)) - starts[code[order]]
     treated = rank < quota[code]
-    return pl.DataFrame({
-        "unit_id": ids,
-        "arm": np.where(treated, "treatment", "control"),
-    })
+    return pl.DataFrame(
+        {
+            "unit_id": ids,
+            "arm": np.where(treated, "treatment", "control"),
+        }
+    )
 
 
 def team_units(sellers: pl.DataFrame, leader_rank: str, ranks: list[str]) -> pl.DataFrame:
@@ -156,22 +162,32 @@ def team_units(sellers: pl.DataFrame, leader_rank: str, ranks: list[str]) -> pl.
     ['L', 'L', 'L', 'C']
     """
     if leader_rank not in ranks:
-        raise ExperimentError("leader_rank", leader_rank, "unknown_rank",
-                              f"is not on the rank ladder ({', '.join(ranks)})")
+        raise ExperimentError(
+            "leader_rank",
+            leader_rank,
+            "unknown_rank",
+            f"is not on the rank ladder ({', '.join(ranks)})",
+        )
     unknown = sellers["rank"].filter(~sellers["rank"].is_in(ranks))
     if len(unknown):
-        raise ExperimentError("rank", unknown[0], "unknown_rank",
-                              f"is not on the rank ladder ({', '.join(ranks)})")
+        raise ExperimentError(
+            "rank", unknown[0], "unknown_rank", f"is not on the rank ladder ({', '.join(ranks)})"
+        )
     ids = sellers["seller_id"].cast(pl.String)
     if ids.is_duplicated().any():
-        raise ExperimentError("seller_id", ids.filter(ids.is_duplicated())[0], "duplicate_unit",
-                              "appears more than once")
+        raise ExperimentError(
+            "seller_id",
+            ids.filter(ids.is_duplicated())[0],
+            "duplicate_unit",
+            "appears more than once",
+        )
     n = len(ids)
     index = pl.DataFrame({"sponsor_id": ids, "parent": np.arange(n, dtype=np.int64)})
     parent = (
         sellers.select(pl.col("sponsor_id").cast(pl.String))
         .join(index, on="sponsor_id", how="left", maintain_order="left")["parent"]
-        .fill_null(-1).to_numpy()
+        .fill_null(-1)
+        .to_numpy()
     )
     level = sellers["rank"].replace_strict(ranks, list(range(len(ranks)))).to_numpy()
     leader = level >= ranks.index(leader_rank)
@@ -184,7 +200,11 @@ def team_units(sellers: pl.DataFrame, leader_rank: str, ranks: list[str]) -> pl.
         point = nxt
     stuck = (point >= 0) & ~leader[np.maximum(point, 0)]
     if stuck.any():
-        raise ExperimentError("sponsor_id", ids[int(np.flatnonzero(stuck)[0])], "sponsor_cycle",
-                              "is in an upline loop with no leader")
+        raise ExperimentError(
+            "sponsor_id",
+            ids[int(np.flatnonzero(stuck)[0])],
+            "sponsor_cycle",
+            "is in an upline loop with no leader",
+        )
     unit = np.where(point >= 0, point, me)
     return pl.DataFrame({"seller_id": ids, "unit_id": ids.gather(unit)})

@@ -87,8 +87,12 @@ def _as_2d(a, field: str, rows: int | None = None) -> np.ndarray:
     if a.ndim == 1:
         a = a[:, None]
     if a.ndim != 2 or (rows is not None and a.shape[0] != rows):
-        raise ExperimentError(field, f"shape {a.shape}", "shape_mismatch",
-                              f"does not have one row per unit ({rows} units)")
+        raise ExperimentError(
+            field,
+            f"shape {a.shape}",
+            "shape_mismatch",
+            f"does not have one row per unit ({rows} units)",
+        )
     return a
 
 
@@ -263,18 +267,27 @@ def effects(
     alpha = _check_probability(alpha, "alpha")
     t_arm = np.asarray(treated)
     if t_arm.ndim != 1:
-        raise ExperimentError("treated", f"shape {t_arm.shape}", "shape_mismatch",
-                              "is not one arm per unit")
+        raise ExperimentError(
+            "treated", f"shape {t_arm.shape}", "shape_mismatch", "is not one arm per unit"
+        )
     t_arm = t_arm.astype(bool)
     Y = _as_2d(Y, "Y", len(t_arm))
     if Y.shape[1] != len(kpis):
-        raise ExperimentError("kpis", list(kpis), "shape_mismatch",
-                              f"names {len(kpis)} KPIs for {Y.shape[1]} columns of values")
+        raise ExperimentError(
+            "kpis",
+            list(kpis),
+            "shape_mismatch",
+            f"names {len(kpis)} KPIs for {Y.shape[1]} columns of values",
+        )
     if X is not None:
         X = _as_2d(X, "X", len(t_arm))
         if X.shape != Y.shape:
-            raise ExperimentError("X", f"shape {X.shape}", "shape_mismatch",
-                                  f"does not match the values' shape {Y.shape}")
+            raise ExperimentError(
+                "X",
+                f"shape {X.shape}",
+                "shape_mismatch",
+                f"does not match the values' shape {Y.shape}",
+            )
     n, my, vy, mx, vx, cxy = _moments(t_arm, Y, X)
     (nc, nt), (myc, myt), (vyc, vyt) = n, my, vy
     if X is not None:
@@ -300,8 +313,11 @@ def effects(
         mu_c = myc
         rel = np.where(mu_c != 0, lift / mu_c, np.nan)
         rel_se = np.sqrt(var_t / (nt * mu_c**2) + (mu_c + lift) ** 2 * var_c / (nc * mu_c**4))
-        t2 = tau2_default(v, alpha) if tau2 is None else np.broadcast_to(
-            np.asarray(tau2, dtype=np.float64), v.shape)
+        t2 = (
+            tau2_default(v, alpha)
+            if tau2 is None
+            else np.broadcast_to(np.asarray(tau2, dtype=np.float64), v.shape)
+        )
         seq_w = sequential_halfwidth(v, t2, alpha)
         seq_p = np.where(se > 0, sequential_p(lift, v, t2), np.where(lift == 0, 1.0, 0.0))
         reduction = np.where(cuped, 1 - v / v_raw, 0.0)
@@ -310,23 +326,40 @@ def effects(
         a[few] = np.nan
     return [
         Effect(
-            kpi=kpi, segment=segment, n_control=int(nc[k]), n_treatment=int(nt[k]),
-            mean_control=float(myc[k]), mean_treatment=float(myt[k]),
-            lift=float(lift[k]), lift_rel=float(rel[k]),
-            ci_low=float(lift[k] - q[k] * se[k]), ci_high=float(lift[k] + q[k] * se[k]),
+            kpi=kpi,
+            segment=segment,
+            n_control=int(nc[k]),
+            n_treatment=int(nt[k]),
+            mean_control=float(myc[k]),
+            mean_treatment=float(myt[k]),
+            lift=float(lift[k]),
+            lift_rel=float(rel[k]),
+            ci_low=float(lift[k] - q[k] * se[k]),
+            ci_high=float(lift[k] + q[k] * se[k]),
             rel_ci_low=float(rel[k] - q[k] * rel_se[k]),
             rel_ci_high=float(rel[k] + q[k] * rel_se[k]),
             p_value=float(p[k]),
-            seq_ci_low=float(lift[k] - seq_w[k]), seq_ci_high=float(lift[k] + seq_w[k]),
-            seq_p_value=float(seq_p[k]), cuped=bool(cuped[k]),
-            variance_reduction=float(reduction[k]), se=float(se[k]),
+            seq_ci_low=float(lift[k] - seq_w[k]),
+            seq_ci_high=float(lift[k] + seq_w[k]),
+            seq_p_value=float(seq_p[k]),
+            cuped=bool(cuped[k]),
+            variance_reduction=float(reduction[k]),
+            se=float(se[k]),
         )
         for k, kpi in enumerate(kpis)
     ]
 
 
-def effect(kpi: str, y, treated, x=None, *, segment: str | None = None, alpha: float = 0.05,
-           tau2: float | None = None) -> Effect:
+def effect(
+    kpi: str,
+    y,
+    treated,
+    x=None,
+    *,
+    segment: str | None = None,
+    alpha: float = 0.05,
+    tau2: float | None = None,
+) -> Effect:
     """Return the `Effect` of one KPI: `effects` on a single column (same rules, same numbers).
 
     >>> e = effect("orders", [1.0, 2.0, 3.0, 3.0, 4.0, 5.0], [0, 0, 0, 1, 1, 1])
@@ -336,8 +369,9 @@ def effect(kpi: str, y, treated, x=None, *, segment: str | None = None, alpha: f
     return effects([kpi], y, treated, x, alpha=alpha, segment=segment, tau2=tau2)[0]
 
 
-def adjust(effects: Sequence[Effect], alpha: float = 0.05, *,
-           sequential: bool = False) -> list[Effect]:
+def adjust(
+    effects: Sequence[Effect], alpha: float = 0.05, *, sequential: bool = False
+) -> list[Effect]:
     """Return the effects with ``q_value``: Benjamini-Hochberg across all of them.
 
     The q-values (false discovery rate) come from the fixed-horizon p-values, or from the
@@ -390,8 +424,15 @@ def _spread(sd: float, cuped_r2: float) -> float:
     return sd * math.sqrt(1 - cuped_r2)
 
 
-def mde(sd: float, n_units: int, share: float, *, alpha: float = 0.05, power: float = 0.8,
-        cuped_r2: float = 0.0) -> float:
+def mde(
+    sd: float,
+    n_units: int,
+    share: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    cuped_r2: float = 0.0,
+) -> float:
     """Return the minimum detectable effect, in the KPI's unit (two-sided test, normal).
 
     MDE = (z(1 - alpha/2) + z(power)) sd sqrt(1 - r2) sqrt(1 / (n s) + 1 / (n (1 - s))).
@@ -407,8 +448,15 @@ def mde(sd: float, n_units: int, share: float, *, alpha: float = 0.05, power: fl
     return _z(alpha, power) * s * math.sqrt(1 / (n_units * share) + 1 / (n_units * (1 - share)))
 
 
-def units_needed(effect: float, sd: float, share: float, *, alpha: float = 0.05,
-                 power: float = 0.8, cuped_r2: float = 0.0) -> int:
+def units_needed(
+    effect: float,
+    sd: float,
+    share: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+    cuped_r2: float = 0.0,
+) -> int:
     """Return the units (both arms) needed to detect an effect, in the KPI's unit.
 
     n = (z(1 - alpha/2) + z(power))^2 sd^2 (1 - r2) / effect^2 x (1/s + 1/(1 - s)), rounded up.
@@ -456,13 +504,19 @@ def decision(
     'Treatment better on reorder_rate, and no guardrail worse.'
     """
     if not srm.ok:
-        return (f"Readout withheld: the split came out {srm.observed_share:.1%} treatment where "
-                f"{srm.planned_share:.0%} was planned (sample-ratio check p = "
-                f"{srm.p_value:.1e}); find why the assignment broke before reading any effect.")
+        return (
+            f"Readout withheld: the split came out {srm.observed_share:.1%} treatment where "
+            f"{srm.planned_share:.0%} was planned (sample-ratio check p = "
+            f"{srm.p_value:.1e}); find why the assignment broke before reading any effect."
+        )
     overall = {e.kpi: e for e in effects if e.segment is None}
     if primary not in overall:
-        raise ExperimentError("primary", primary, "no_readout",
-                              "has no readout over all units among the effects given")
+        raise ExperimentError(
+            "primary",
+            primary,
+            "no_readout",
+            "has no readout over all units among the effects given",
+        )
 
     def sign(e: Effect) -> int:
         low, high = (e.seq_ci_low, e.seq_ci_high) if running else (e.ci_low, e.ci_high)
@@ -478,11 +532,12 @@ def decision(
     elif p < 0:
         text = f"Treatment worse on {name}" + (f", and {harm}" if harm else "")
     elif running:
-        text = (f"Keep testing: {name} has not moved beyond chance yet (the always-valid "
-                "interval makes a daily look safe)" + (f"; already {harm}" if harm else ""))
+        text = (
+            f"Keep testing: {name} has not moved beyond chance yet (the always-valid "
+            "interval makes a daily look safe)" + (f"; already {harm}" if harm else "")
+        )
     else:
-        text = (f"No effect on {name} the test could see"
-                + (f"; treatment {harm}" if harm else ""))
+        text = f"No effect on {name} the test could see" + (f"; treatment {harm}" if harm else "")
     if running and p != 0:
         text += " (the always-valid interval already excludes zero: the test can stop)"
     return text + "."

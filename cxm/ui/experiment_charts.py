@@ -130,18 +130,37 @@ def forest(effects: Sequence[Effect], *, running: bool, title_kpis: bool = True)
         )
     fig = go.Figure()
     for i, name in enumerate(labels):
-        fig.add_trace(go.Scatter(
-            x=[slo[i], shi[i]], y=[name, name], mode="lines", hoverinfo="skip",
-            line=dict(color=_pale(colors[i]), width=12), showlegend=False,
-        ))
-        fig.add_trace(go.Scatter(
-            x=[lo[i], hi[i]], y=[name, name], mode="lines", hoverinfo="skip",
-            line=dict(color=colors[i], width=2.5), showlegend=False,
-        ))
-    fig.add_trace(go.Scatter(
-        x=xs, y=labels, mode="markers", marker=dict(color=colors, size=11, symbol="diamond"),
-        hovertext=hover, hoverinfo="text", showlegend=False,
-    ))
+        fig.add_trace(
+            go.Scatter(
+                x=[slo[i], shi[i]],
+                y=[name, name],
+                mode="lines",
+                hoverinfo="skip",
+                line=dict(color=_pale(colors[i]), width=12),
+                showlegend=False,
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[lo[i], hi[i]],
+                y=[name, name],
+                mode="lines",
+                hoverinfo="skip",
+                line=dict(color=colors[i], width=2.5),
+                showlegend=False,
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=labels,
+            mode="markers",
+            marker=dict(color=colors, size=11, symbol="diamond"),
+            hovertext=hover,
+            hoverinfo="text",
+            showlegend=False,
+        )
+    )
     fig.add_vline(x=0, line_color="#444444", line_width=1)
     fig.update_layout(**_LAYOUT, height=max(220, 44 * len(labels) + 90))
     fig.update_xaxes(ticksuffix="%", title="treatment against control (relative lift)")
@@ -156,19 +175,34 @@ def power_curve(sd: float, n_units: int, share: float, *, cuped_r2: float, unit:
     values = [stats.mde(sd, n_units, float(s), cuped_r2=cuped_r2) for s in shares]
     now = stats.mde(sd, n_units, share, cuped_r2=cuped_r2)
     scale = 100 if unit == "share" else 1
-    fig = go.Figure(go.Scatter(
-        x=shares * 100, y=[scale * v for v in values], mode="lines",
-        line=dict(color="#0072B2", width=2.5), hoverinfo="skip", showlegend=False,
-    ))
-    fig.add_trace(go.Scatter(
-        x=[share * 100], y=[scale * now], mode="markers+text", marker=dict(size=12),
-        text=[f"{lift_text(unit, now).lstrip('+')} at {share:.0%}"], textposition="top center",
-        hoverinfo="skip", showlegend=False,
-    ))
+    fig = go.Figure(
+        go.Scatter(
+            x=shares * 100,
+            y=[scale * v for v in values],
+            mode="lines",
+            line=dict(color="#0072B2", width=2.5),
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[share * 100],
+            y=[scale * now],
+            mode="markers+text",
+            marker=dict(size=12),
+            text=[f"{lift_text(unit, now).lstrip('+')} at {share:.0%}"],
+            textposition="top center",
+            hoverinfo="skip",
+            showlegend=False,
+        )
+    )
     fig.update_layout(**_LAYOUT, height=300)
     fig.update_xaxes(ticksuffix="%", title="sellers in treatment")
-    fig.update_yaxes(title="smallest detectable effect" + (" (pp)" if unit == "share" else ""),
-                     rangemode="tozero")
+    fig.update_yaxes(
+        title="smallest detectable effect" + (" (pp)" if unit == "share" else ""),
+        rangemode="tozero",
+    )
     return fig
 
 
@@ -178,22 +212,25 @@ def table(effects: Sequence[Effect], *, running: bool) -> pl.DataFrame:
     for e in effects:
         s = shown(e.kpi)
         v = verdict(e, running=running, better=s.better)
-        rows.append({
-            "KPI": s.label,
-            "Sellers": _segment_name(e.segment),
-            "Control": fmt.kpi_value(s.unit, e.mean_control),
-            "Treatment": fmt.kpi_value(s.unit, e.mean_treatment),
-            "Lift": lift_text(s.unit, e.lift),
-            "Relative": fmt.signed(100 * e.lift_rel, 1, "%"),
-            "95% interval": interval_text(s.unit, e.ci_low, e.ci_high),
-            "Always-valid interval": interval_text(s.unit, e.seq_ci_low, e.seq_ci_high),
-            "p": f"{e.p_value:.3f}",
-            "q (FDR)": fmt.DASH if e.q_value is None else f"{e.q_value:.3f}",
-            "CUPED narrowed": fmt.share(1 - (1 - e.variance_reduction) ** 0.5) if e.cuped
-            else fmt.DASH,
-            "n (control / treatment)": f"{e.n_control:,} / {e.n_treatment:,}",
-            "Reads": "better" if v > 0 else "worse" if v < 0 else "no clear effect",
-        })
+        rows.append(
+            {
+                "KPI": s.label,
+                "Sellers": _segment_name(e.segment),
+                "Control": fmt.kpi_value(s.unit, e.mean_control),
+                "Treatment": fmt.kpi_value(s.unit, e.mean_treatment),
+                "Lift": lift_text(s.unit, e.lift),
+                "Relative": fmt.signed(100 * e.lift_rel, 1, "%"),
+                "95% interval": interval_text(s.unit, e.ci_low, e.ci_high),
+                "Always-valid interval": interval_text(s.unit, e.seq_ci_low, e.seq_ci_high),
+                "p": f"{e.p_value:.3f}",
+                "q (FDR)": fmt.DASH if e.q_value is None else f"{e.q_value:.3f}",
+                "CUPED narrowed": fmt.share(1 - (1 - e.variance_reduction) ** 0.5)
+                if e.cuped
+                else fmt.DASH,
+                "n (control / treatment)": f"{e.n_control:,} / {e.n_treatment:,}",
+                "Reads": "better" if v > 0 else "worse" if v < 0 else "no clear effect",
+            }
+        )
     return pl.DataFrame(rows)
 
 
@@ -206,11 +243,18 @@ def prediction_table(predicted: pl.DataFrame) -> pl.DataFrame:
     >>> prediction_table(frame).row(0)
     ('Retention', 'Active rate', '+4.2%', '+3.1%')
     """
-    return pl.DataFrame([{
-        "Priority": row["label"],
-        "Shown by KPI": fmt.DASH if row["kpi"] is None else shown(row["kpi"]).label,
-        "Model predicted": fmt.signed(None if row["predicted"] is None
-                                      else 100 * row["predicted"], 1, "%"),
-        "Measured": fmt.signed(None if row["measured"] is None else 100 * row["measured"], 1,
-                               "%"),
-    } for row in predicted.iter_rows(named=True)])
+    return pl.DataFrame(
+        [
+            {
+                "Priority": row["label"],
+                "Shown by KPI": fmt.DASH if row["kpi"] is None else shown(row["kpi"]).label,
+                "Model predicted": fmt.signed(
+                    None if row["predicted"] is None else 100 * row["predicted"], 1, "%"
+                ),
+                "Measured": fmt.signed(
+                    None if row["measured"] is None else 100 * row["measured"], 1, "%"
+                ),
+            }
+            for row in predicted.iter_rows(named=True)
+        ]
+    )

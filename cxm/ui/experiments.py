@@ -50,20 +50,24 @@ def listing(user: User) -> list[Experiment]:
     found = store.list_all()
     as_of = queries.data(user.scope).as_of
     if not found:
-        st.info("No experiment yet. A strategist designs one below from a saved what-if "
-                "scenario.")
+        st.info("No experiment yet. A strategist designs one below from a saved what-if scenario.")
         return []
     st.dataframe(
-        pl.DataFrame([{
-            "Experiment": e.name,
-            "Id": e.id,
-            "Status": e.status(as_of),
-            "Treatment": fmt.share(e.share, 0),
-            "Unit": "seller" if e.unit == "seller" else f"team under a {e.leader_rank}",
-            "Primary KPI": charts.shown(e.primary).label,
-            "Start": fmt.date(e.start),
-            "Planned end": fmt.date(e.planned_end),
-        } for e in found]),
+        pl.DataFrame(
+            [
+                {
+                    "Experiment": e.name,
+                    "Id": e.id,
+                    "Status": e.status(as_of),
+                    "Treatment": fmt.share(e.share, 0),
+                    "Unit": "seller" if e.unit == "seller" else f"team under a {e.leader_rank}",
+                    "Primary KPI": charts.shown(e.primary).label,
+                    "Start": fmt.date(e.start),
+                    "Planned end": fmt.date(e.planned_end),
+                }
+                for e in found
+            ]
+        ),
         hide_index=True,
     )
     return found
@@ -80,7 +84,11 @@ def pick(found: list[Experiment]) -> Experiment | None:
     asked = filters.page_param(PARAM, ids[0])
     filters.hold("exp_pick", asked if asked in ids else ids[0], fits=lambda v: v in ids)
     chosen = st.selectbox(
-        "Experiment", ids, key="exp_pick", on_change=filters.touched, args=("exp_pick",),
+        "Experiment",
+        ids,
+        key="exp_pick",
+        on_change=filters.touched,
+        args=("exp_pick",),
         format_func=lambda i: next(f"{e.name} ({e.id})" for e in found if e.id == i),
     )
     filters.set_page_params(**{PARAM: chosen})
@@ -91,8 +99,9 @@ def show_readout(user: User, e: Experiment) -> None:
     """Draw the decision (the title), the split check, the forest plot and the table."""
     as_of = queries.data(user.scope).as_of
     if e.status(as_of) == "draft":
-        st.info(f"{fmt.md_escape(e.name)} is a draft: its arms are drawn when a strategist "
-                "starts it.")
+        st.info(
+            f"{fmt.md_escape(e.name)} is a draft: its arms are drawn when a strategist starts it."
+        )
         if user.role in CREATE_ROLES and st.button(
             f"Start {e.id}: draw and freeze the arms now", key="exp_start_now"
         ):
@@ -109,8 +118,11 @@ def show_readout(user: User, e: Experiment) -> None:
         f"{r.srm.n_control:,} control and {r.srm.n_treatment:,} treatment sellers "
         f"({fmt.share(r.srm.observed_share)} treatment, {fmt.share(r.srm.planned_share, 0)} "
         f"planned; sample-ratio check p = {r.srm.p_value:.3g}) · "
-        + ("intervals valid at every daily look (always-valid)" if running
-           else "fixed-horizon 95% intervals at the planned end")
+        + (
+            "intervals valid at every daily look (always-valid)"
+            if running
+            else "fixed-horizon 95% intervals at the planned end"
+        )
     )
     if e.hypothesis:
         st.markdown(f"**Hypothesis:** {fmt.md_escape(e.hypothesis)}")
@@ -123,8 +135,9 @@ def show_readout(user: User, e: Experiment) -> None:
     st.plotly_chart(charts.forest(shown, running=running), key="exp_forest")
     st.caption(
         "Diamond: the treatment's lift over control, relative. Thin line: the 95% interval; "
-        "wide pale band: the always-valid interval" + (" (the one this running test is "
-        "judged on)." if running else ".") + " Green better, orange worse, grey no clear effect;"
+        "wide pale band: the always-valid interval"
+        + (" (the one this running test is judged on)." if running else ".")
+        + " Green better, orange worse, grey no clear effect;"
         " Lifts are CUPED-adjusted for each seller's own pre-period, so they can differ from"
         " the difference of the raw means shown; q: false discovery rate across every KPI and"
         " segment read."
@@ -134,8 +147,10 @@ def show_readout(user: User, e: Experiment) -> None:
     if r.predicted.height:
         st.markdown("**The what-if model's prediction beside the measured lift**")
         st.dataframe(charts.prediction_table(r.predicted), hide_index=True)
-        st.caption("The model predicts progress on a priority (follow-through x impact x need), "
-                   "not the KPI itself: compare direction and rough size.")
+        st.caption(
+            "The model predicts progress on a priority (follow-through x impact x need), "
+            "not the KPI itself: compare direction and rough size."
+        )
 
 
 def with_model(user: User, e: Experiment, r: readouts.Readout) -> readouts.Readout:
@@ -182,34 +197,55 @@ def design(user: User) -> None:
     left, right = st.columns([3, 2])
     with left:
         name = st.text_input("Name", key="exp_name", max_chars=80)
-        experiment_id = st.text_input("Id", key="exp_id", max_chars=40,
-                                      help="Short and unique, e.g. EXP-REMIND-2")
+        experiment_id = st.text_input(
+            "Id", key="exp_id", max_chars=40, help="Short and unique, e.g. EXP-REMIND-2"
+        )
         hypothesis = st.text_area("Hypothesis", key="exp_hypothesis", max_chars=400)
         saved = {sc.id: sc.name for sc in scenarios.list_all()}
         scenario = st.selectbox(
             "Treatment: a saved what-if scenario (control keeps the published weights)",
-            list(saved), key="exp_scenario", format_func=saved.get, index=None,
+            list(saved),
+            key="exp_scenario",
+            format_func=saved.get,
+            index=None,
             placeholder="Save one on the What-if page first" if not saved else "Choose one",
         )
-        primary = st.selectbox("Primary KPI", kpis, key="exp_primary",
-                               index=kpis.index("active_rate") if "active_rate" in kpis else 0,
-                               format_func=label.get)
-        guardrails = st.multiselect("Guardrail KPIs", [k for k in kpis if k != primary],
-                                    key="exp_guardrails", format_func=label.get)
-        unit = st.radio("Unit of randomisation", ["seller", "team"], key="exp_unit",
-                        horizontal=True,
-                        format_func=lambda u: "each seller" if u == "seller"
-                        else "whole teams under a leader")
+        primary = st.selectbox(
+            "Primary KPI",
+            kpis,
+            key="exp_primary",
+            index=kpis.index("active_rate") if "active_rate" in kpis else 0,
+            format_func=label.get,
+        )
+        guardrails = st.multiselect(
+            "Guardrail KPIs",
+            [k for k in kpis if k != primary],
+            key="exp_guardrails",
+            format_func=label.get,
+        )
+        unit = st.radio(
+            "Unit of randomisation",
+            ["seller", "team"],
+            key="exp_unit",
+            horizontal=True,
+            format_func=lambda u: "each seller" if u == "seller" else "whole teams under a leader",
+        )
         cfg = queries.config()
-        leader = (st.selectbox("Leader rank", cfg.ranks[1:], key="exp_leader")
-                  if unit == "team" else None)
+        leader = (
+            st.selectbox("Leader rank", cfg.ranks[1:], key="exp_leader") if unit == "team" else None
+        )
         today = queries.data(user.scope).as_of
-        start = st.selectbox("Start (experiments run whole months)", month_starts(today),
-                             key="exp_start", format_func=fmt.date)
+        start = st.selectbox(
+            "Start (experiments run whole months)",
+            month_starts(today),
+            key="exp_start",
+            format_func=fmt.date,
+        )
         months = st.slider("Duration (months)", 1, 6, 3, key="exp_months")
     with right:
-        share = st.slider("Share of sellers in treatment", 0.05, 0.95, 0.5, 0.05,
-                          key="exp_share", format="%.2f")
+        share = st.slider(
+            "Share of sellers in treatment", 0.05, 0.95, 0.5, 0.05, key="exp_share", format="%.2f"
+        )
         d = _design(warehouse.generation_key(), user.scope.markets, primary, months)
         unit_of = charts.shown(primary).unit
         if d.n_units < 2 or not d.sd > 0:
@@ -225,14 +261,25 @@ def design(user: User) -> None:
                 f"the last {months} month(s) and CUPED's expected reduction "
                 f"({fmt.share(d.cuped_r2, 0)} of its variance) from the months before."
             )
-            st.plotly_chart(charts.power_curve(d.sd, d.n_units, share, cuped_r2=d.cuped_r2,
-                                               unit=unit_of), key="exp_power")
+            st.plotly_chart(
+                charts.power_curve(d.sd, d.n_units, share, cuped_r2=d.cuped_r2, unit=unit_of),
+                key="exp_power",
+            )
     if st.button("Save the experiment", key="exp_create", type="primary"):
         e = store.create(
-            experiment_id.strip(), name.strip(), hypothesis.strip(), scenario_id=scenario,
-            share=share, unit=unit, leader_rank=leader, primary=primary,
-            guardrails=tuple(guardrails), start=start,
-            planned_end=month_end(start, months), user=user, cfg=cfg,
+            experiment_id.strip(),
+            name.strip(),
+            hypothesis.strip(),
+            scenario_id=scenario,
+            share=share,
+            unit=unit,
+            leader_rank=leader,
+            primary=primary,
+            guardrails=tuple(guardrails),
+            start=start,
+            planned_end=month_end(start, months),
+            user=user,
+            cfg=cfg,
             scenario_exists=scenarios.get,
         )
         st.success(f"Saved {fmt.md_escape(e.describe())}. It starts when you start it below.")

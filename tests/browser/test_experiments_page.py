@@ -23,8 +23,11 @@ def test_the_experiments_read_and_the_mde_follows_the_share_slider(page: Page, d
     expect(page.get_by_role("heading", name="Experiments", exact=True)).to_be_visible()
     settle(page)
     # the planted reorders: better on the primary KPI (docs/demo-data.md)
-    expect(page.get_by_role("heading", name=re.compile(
-        r"^Treatment better on 90-day customer retention"))).to_be_visible()
+    expect(
+        page.get_by_role(
+            "heading", name=re.compile(r"^Treatment better on 90-day customer retention")
+        )
+    ).to_be_visible()
     charts_drawn(page)
     # the link's choice reached the browser too, not only the server (issue 19)
     picked = page.get_by_role("combobox", name="Experiment", exact=True)

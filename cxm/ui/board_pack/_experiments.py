@@ -21,8 +21,12 @@ def _one(pdf: Pack, r) -> None:
         f"{r.status.capitalize()}, read {fmt.date(start)} to {fmt.date(end)}: "
         f"{r.srm.n_control:,} control and {r.srm.n_treatment:,} treatment sellers "
         f"({fmt.share(r.srm.observed_share)} in treatment, {fmt.share(r.srm.planned_share, 0)} "
-        f"planned). " + ("Always-valid intervals: safe to read at every look." if running
-                         else "95% intervals at the planned end.")
+        f"planned). "
+        + (
+            "Always-valid intervals: safe to read at every look."
+            if running
+            else "95% intervals at the planned end."
+        )
     )
     if r.withheld:
         return
