@@ -55,6 +55,13 @@ def test_the_finished_experiment_reads_with_the_librarys_decision_and_kpis(env):
     from cxm.ui.experiment_charts import shown
 
     assert _forest_rows(at) == [shown(e.kpi).label for e in expected.overall()]
+    # p as people read it: the primary KPI's p on this small company (81 control, 73
+    # treatment sellers) is 0.0086, shown to three decimals "0.009"; a p under 0.0005 reads
+    # "< 0.001" (fmt.p_value), never "0.000"
+    (table,) = [d.value for d in at.dataframe if "p" in d.value.columns]
+    assert round(expected.overall()[0].p_value, 4) == 0.0086
+    assert table["p"].iloc[0] == "0.009"
+    assert "0.000" not in set(table["p"]) | set(table["q (FDR)"])
     # the segments join the plot when asked: every effect read, overall first
     at.toggle(key="exp_segments").set_value(True).run()
     assert len(_forest_rows(at)) == len(expected.effects) > len(expected.overall())

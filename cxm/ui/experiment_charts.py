@@ -120,13 +120,14 @@ def forest(effects: Sequence[Effect], *, running: bool, title_kpis: bool = True)
         shi.append(100 * e.seq_ci_high / base)
         v = verdict(e, running=running, better=s.better)
         colors.append(BETTER if v > 0 else WORSE if v < 0 else UNCLEAR)
-        q = "" if e.q_value is None else f", q {e.q_value:.3f}"
+        q = "" if e.q_value is None else f", q {fmt.p_value(e.q_value)}"
         hover.append(
             f"<b>{html.escape(name)}</b><br>lift {lift_text(s.unit, e.lift)} "
             f"({fmt.signed(100 * e.lift_rel, 1, '%')})<br>95%: "
             f"{interval_text(s.unit, e.ci_low, e.ci_high)}<br>always-valid: "
             f"{interval_text(s.unit, e.seq_ci_low, e.seq_ci_high)}<br>"
-            f"p {e.p_value:.3f}{q}<br>{e.n_control:,} control · {e.n_treatment:,} treatment"
+            f"p {fmt.p_value(e.p_value)}{q}<br>"
+            f"{e.n_control:,} control · {e.n_treatment:,} treatment"
         )
     fig = go.Figure()
     for i, name in enumerate(labels):
@@ -222,8 +223,8 @@ def table(effects: Sequence[Effect], *, running: bool) -> pl.DataFrame:
                 "Relative": fmt.signed(100 * e.lift_rel, 1, "%"),
                 "95% interval": interval_text(s.unit, e.ci_low, e.ci_high),
                 "Always-valid interval": interval_text(s.unit, e.seq_ci_low, e.seq_ci_high),
-                "p": f"{e.p_value:.3f}",
-                "q (FDR)": fmt.DASH if e.q_value is None else f"{e.q_value:.3f}",
+                "p": fmt.p_value(e.p_value),
+                "q (FDR)": fmt.p_value(e.q_value),
                 "CUPED narrowed": fmt.share(1 - (1 - e.variance_reduction) ** 0.5)
                 if e.cuped
                 else fmt.DASH,

@@ -117,7 +117,7 @@ def show_readout(user: User, e: Experiment) -> None:
         f"{fmt.date(r.as_of)}) on {fmt.md_escape(r.scope)} · "
         f"{r.srm.n_control:,} control and {r.srm.n_treatment:,} treatment sellers "
         f"({fmt.share(r.srm.observed_share)} treatment, {fmt.share(r.srm.planned_share, 0)} "
-        f"planned; sample-ratio check p = {r.srm.p_value:.3g}) · "
+        f"planned; sample-ratio check p {fmt.p_value(r.srm.p_value)}) · "
         + (
             "intervals valid at every daily look (always-valid)"
             if running

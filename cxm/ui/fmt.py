@@ -129,6 +129,18 @@ def pp(x: float | None, digits: int = 1) -> str:
     return signed(x, digits, " pp")
 
 
+def p_value(p: float | None) -> str:
+    """Return a p- or q-value as people read it: three decimals, or "< 0.001" below that
+    (a p printed "0.000" reads as impossible, not as very small).
+
+    >>> p_value(0.04321), p_value(0.0004), p_value(1.0), p_value(None)
+    ('0.043', '< 0.001', '1.000', '–')
+    """
+    if _missing(p):
+        return DASH
+    return "< 0.001" if p < 0.0005 else f"{p:.3f}"
+
+
 def signed(x: float | None, digits: int = 1, suffix: str = "") -> str:
     """Return a change with its sign (+ or −); a change that rounds to zero has none.
 
