@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import json
+from collections.abc import Collection
 
 import polars as pl
 
@@ -71,10 +72,24 @@ class Found:
         message: str,
     ) -> None:
         """Record one issue per row of ``bad`` (columns ROW and, if given, ``value``)."""
-        if bad.height == 0:
+        self.add_first(file, bad, bad.height, column, value, code, message)
+
+    def add_first(
+        self,
+        file: str,
+        first: pl.DataFrame,
+        total: int,
+        column: str | None,
+        value: str | None,
+        code: str,
+        message: str,
+    ) -> None:
+        """Count ``total`` issues of one kind and list the first rows of them, ``first``
+        (as `add_rows` does; for a check that found them in DuckDB, which sends only those)."""
+        if total == 0:
             return
-        self.total += bad.height
-        for rec in bad.head(PER_CHECK).iter_rows(named=True):
+        self.total += total
+        for rec in first.head(PER_CHECK).iter_rows(named=True):
             shown = rec.get(value) if value else None
             self.issues.append(
                 ImportIssue(
@@ -143,18 +158,27 @@ def parse_table(
     cfg: CompanyConfig,
     today: dt.date,
     found: Found,
+    keep: Collection[str] | None = None,
 ) -> pl.DataFrame:
     """Return ``raw`` (text or typed columns, plus ROW) parsed to the declared types.
 
     Every value that does not parse or breaks a column constraint is reported to ``found``;
     its cell is null in the result, so later checks skip it instead of reporting it twice.
+
+    ``raw`` is a frame, or anything with its ``get_column`` (`_files.ParquetColumns` reads
+    each column from the file when asked, so one column at a time is in memory). ``keep``:
+    the columns the result holds (default: all); a column in which a problem was found is
+    kept too, so a column left out is as ``raw`` gave it when it already had the declared
+    type (and was no list with empty cells, which become empty lists).
     """
-    out = raw.select(ROW)
+    rows = raw.get_column(ROW)
+    out = pl.DataFrame({ROW: rows})
     for col in columns(model):
+        first = found.total
         series = raw.get_column(col.name)
         # "text" is the value as the file gave it, for messages; typed Parquet columns that
         # already have the declared type are checked as they are, never turned into text.
-        frame = pl.DataFrame({ROW: raw.get_column(ROW), "text": series})
+        frame = pl.DataFrame({ROW: rows, "text": series})
         if series.dtype == col.polars_type:
             value = series
         else:
@@ -169,7 +193,10 @@ def parse_table(
         if col.kind == "list" and col.nullable is False and col.min_length is None:
             value = value.fill_null(pl.lit([], dtype=pl.List(pl.String)))
         frame = frame.with_columns(value.alias(col.name))
-        out = out.with_columns(_constrain(file, frame, col, cfg, today, found).alias(col.name))
+        checked = _constrain(file, frame, col, cfg, today, found)
+        if keep is None or col.name in keep or found.total != first:
+            out = out.with_columns(checked.alias(col.name))
+        del series, frame, value, checked  # one column at a time
     return out
 
 

@@ -308,21 +308,77 @@ def _clip(fields: list[str]) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def read_parquet(path: Path, model: type[Table], found: Found) -> pl.DataFrame | None:
-    try:
-        df = pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError) as exc:
-        found.add(
-            ImportIssue(
-                file=path.name,
-                code="unreadable_parquet",
-                message=f"is not a readable Parquet file ({type(exc).__name__})",
-            )
+class Unreadable(Exception):
+    """A Parquet file whose header read but one of whose columns did not."""
+
+
+class ParquetColumns:
+    """A Parquet table file read one column at a time, for `_checks.parse_table`.
+
+    ``get_column(name)`` reads that column from the file (a column the file may omit and
+    did, as empty cells; ``ROW``, the row numbers 1, 2, ...), so checking a 46M-row file
+    holds one of its columns at a time instead of all of them. ``schema`` is the file's own
+    column types.
+    """
+
+    def __init__(self, path: Path, schema: dict[str, pl.DataType], height: int) -> None:
+        self.path, self.schema, self.height = path, schema, height
+        self._rows = pl.int_range(1, height + 1, dtype=pl.Int64, eager=True).alias(ROW)
+
+    def get_column(self, name: str) -> pl.Series:
+        if name == ROW:
+            return self._rows
+        if name not in self.schema:
+            return pl.repeat(None, self.height, dtype=pl.String, eager=True).alias(name)
+        try:
+            return pl.read_parquet(self.path, columns=[name]).to_series()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise Unreadable(type(exc).__name__) from exc
+
+    def as_declared(self, model: type[Table]) -> bool:
+        """Return whether every column of the file already has its declared type, and no
+        list column would turn empty cells into empty lists: the parsed values are then the
+        file's own, wherever no problem was found."""
+        return all(
+            self.schema[c.name] == c.polars_type
+            and not (c.kind == "list" and c.nullable is False and c.min_length is None)
+            for c in columns(model)
+            if c.name in self.schema
         )
+
+    def whole(self, parsed: pl.DataFrame, model: type[Table]) -> pl.DataFrame:
+        """Return every column of the table: ``parsed``'s, and the others read from the file
+        (`as_declared` files only: a column `parse_table` left out is the file's own)."""
+        return pl.DataFrame(
+            [self.get_column(ROW)]
+            + [
+                parsed.get_column(c.name) if c.name in parsed.columns else self.get_column(c.name)
+                for c in columns(model)
+            ]
+        )
+
+
+def unreadable(path: Path, why: str) -> ImportIssue:
+    """Return the issue for a Parquet file that could not be read (``why``: the error's kind)."""
+    return ImportIssue(
+        file=path.name,
+        code="unreadable_parquet",
+        message=f"is not a readable Parquet file ({why})",
+    )
+
+
+def parquet_columns(path: Path, model: type[Table], found: Found) -> ParquetColumns | None:
+    """Return the Parquet file at ``path`` to read column by column, or None (reported) when
+    its header cannot be read or is not the table's."""
+    try:
+        schema = dict(pl.read_parquet_schema(path))
+        height = pl.scan_parquet(path).select(pl.len()).collect().item()
+    except (pl.exceptions.PolarsError, OSError) as exc:
+        found.add(unreadable(path, type(exc).__name__))
         return None
-    if not _check_header(path.name, df.columns, model, found):
+    if not _check_header(path.name, list(schema), model, found):
         return None
-    return omitted(df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64)), model)
+    return ParquetColumns(path, schema, height)
 
 
 def omitted(df: pl.DataFrame, model: type[Table]) -> pl.DataFrame:

@@ -8,13 +8,9 @@ other, but the import says so: a count and the first rows.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
-import polars as pl
 
 from cxm.errors import ImportIssue
-from cxm.warehouse import failures
 
 #: Rows of orders outside membership an import or `cxm status` lists; all are counted.
 LISTED = 20
@@ -93,26 +89,22 @@ def outside_membership(
 
 
 def import_warnings(
-    names: dict[str, str], frames: dict[str, pl.DataFrame], target: Path
+    con: duckdb.DuckDBPyConnection, names: dict[str, str], tables: set[str], warehouse: bool
 ) -> tuple[tuple[ImportIssue, ...], int]:
-    """Return the orders outside their seller's membership once this import is in."""
-    imported = {"orders", "sellers"} & set(frames)
-    if not imported or (not target.exists() and len(imported) < 2):
+    """Return the orders outside their seller's membership once this import is in.
+
+    ``con`` holds each imported table as ``new_<table>`` (with its rows' numbers) and, with
+    ``warehouse``, the live warehouse's as ``live.<table>``: an order or seller this import
+    keeps is read there. ``tables``: the tables this import brings.
+    """
+    imported = {"orders", "sellers"} & tables
+    if not imported or (len(imported) < 2 and not warehouse):
         return (), 0  # no order or seller changes, or nothing to hold them against
-    # Both tables imported: the warehouse's (possibly damaged) copy is not read.
-    kept = target.exists() and len(imported) < 2
-    con = failures.connect_readonly(target) if kept else duckdb.connect()
-    try:
-        for table in ("orders", "sellers"):
-            if table in frames:
-                con.register(f"new_{table}", frames[table])
-        issues, total = outside_membership(
-            con,
-            orders="new_orders" if "orders" in frames else "orders",
-            sellers="new_sellers" if "sellers" in frames else "sellers",
-            file=names.get("orders", "orders (in the warehouse)"),
-            has_rows="orders" in frames,
-        )
-    finally:
-        con.close()
+    issues, total = outside_membership(
+        con,
+        orders="new_orders" if "orders" in imported else "live.orders",
+        sellers="new_sellers" if "sellers" in imported else "live.sellers",
+        file=names.get("orders", "orders (in the warehouse)"),
+        has_rows="orders" in imported,
+    )
     return tuple(issues), total

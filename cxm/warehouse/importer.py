@@ -9,9 +9,10 @@ is byte-for-byte what it was. `export_raw` writes the files back out, so a round
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,9 +23,16 @@ import polars as pl
 from cxm.config import CompanyConfig, load_config
 from cxm.errors import ImportIssue, ImportRejected
 from cxm.logs import timed
+from cxm.settings import settings
 from cxm.warehouse import cells, failures, space, store
 from cxm.warehouse._checks import PER_CHECK, ROW, Found, check_rules, parse_table
-from cxm.warehouse._files import discover, read_csv, read_parquet
+from cxm.warehouse._files import (
+    Unreadable,
+    discover,
+    parquet_columns,
+    read_csv,
+    unreadable,
+)
 from cxm.warehouse._membership import import_warnings
 from cxm.warehouse._trees import check_prerequisites, check_sponsor_tree
 from cxm.warehouse.schema import (
@@ -79,52 +87,209 @@ class ImportResult:
         return lines
 
 
-def _keys(
-    table: str, frames: dict[str, pl.DataFrame], con: duckdb.DuckDBPyConnection | None
-) -> tuple[pl.Series, str]:
-    """Return the key values of ``table`` after the import, and where they come from."""
-    (key,) = key_columns(TABLES[table])
-    if table in frames:
-        return frames[table].get_column(key), f"{table} in this import"
-    if con is not None:
-        return con.sql(f"SELECT {key} FROM {table}").pl().get_column(
-            key
-        ), f"{table} in the warehouse"
-    return pl.Series(key, [], dtype=pl.String), f"{table} (neither imported nor in the warehouse)"
+#: Tables whose parsed frame a later check reads whole: the sponsor tree, the course
+#: prerequisites, and the KPI targets checked against the registry (``check``). Every other
+#: table is checked against the others in DuckDB, from its file when it can be loaded as it is.
+WHOLE = ("sellers", "courses", "kpi_targets")
 
 
-def _duplicated(df: pl.DataFrame, key: list[str]) -> pl.DataFrame:
-    """Return the rows of ``df`` whose ``key`` appears more than once.
+@dataclass
+class _Input:
+    """One table file, read and checked on its own.
 
-    Hashes the key to 64 bits and sorts the hashes with numpy first (a few seconds and a few
-    hundred MB at 50M orders, where hashing the strings in a group-by took several GB); only
-    rows whose hash repeats are compared exactly.
+    ``file``: a Parquet file whose values are the parsed ones (every column of the declared
+    type, no problem found), which the checks across tables and the load then read with
+    DuckDB as it is; ``present`` its columns (one it may omit and did is loaded empty).
+    ``frame``: the parsed table (ROW and every column), kept when there is no such file and
+    for the tables in `WHOLE`; None otherwise, so no large table waits in memory.
+    ``unique``: its key is known to appear once per row (`_increasing`).
     """
-    hashed = pl.struct(key).hash() if len(key) > 1 else pl.col(key[0]).hash()
-    hashes = df.select(hashed).to_series().to_numpy()
-    ordered = np.sort(hashes)
-    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    if len(repeated) == 0:
-        return df.clear()
-    candidates = df.filter(pl.Series(np.isin(hashes, repeated)))
+
+    rows: int
+    frame: pl.DataFrame | None
+    file: Path | None = None
+    present: tuple[str, ...] = ()
+    unique: bool = False
+
+
+def _read(
+    file: Path, model: type[Table], cfg: CompanyConfig, today: dt.date, found: Found
+) -> _Input | None:
+    """Read and check one table file (its values and its rules); return it, or None when it
+    could not be read (reported)."""
+    if file.suffix.lower() == ".csv":
+        raw = read_csv(file, model, found)
+        if raw is None:
+            return None
+        parsed = parse_table(file.name, raw, model, cfg, today, found)
+        del raw
+        check_rules(file.name, parsed, model, cfg, found)
+        return _Input(parsed.height, parsed, unique=_increasing(parsed, model))
+    source = parquet_columns(file, model, found)
+    if source is None:
+        return None
+    before = found.total
+    as_is = source.as_declared(model)
+    # A table with rules (two columns compared) or read whole is parsed whole; others one
+    # column at a time, keeping only a one-column key and columns with a problem (the rest
+    # are the file's own).
+    rules = any(not isinstance(r, RefByType) for r in model.__rules__)
+    whole = not as_is or rules or model.__table__ in WHOLE
+    key = key_columns(model)
+    try:
+        parsed = parse_table(
+            file.name,
+            source,
+            model,
+            cfg,
+            today,
+            found,
+            keep=None if whole else key[:1] if len(key) == 1 else (),
+        )
+        check_rules(file.name, parsed, model, cfg, found)
+        unique = _increasing(parsed, model)
+        if as_is and found.total == before:
+            keep = parsed if model.__table__ in WHOLE else None
+            return _Input(source.height, keep, file, tuple(source.schema), unique)
+        full = parsed if whole else source.whole(parsed, model)
+        return _Input(source.height, full, unique=unique)
+    except Unreadable as exc:
+        found.add(unreadable(file, str(exc)))
+        return None
+
+
+#: Rows of the pieces `_increasing` starts from, and the most pieces it compares (a key more
+#: scattered than that is counted in DuckDB).
+PIECE, PIECES = 8192, 200_000
+
+
+def _increasing(parsed: pl.DataFrame, model: type[Table]) -> bool:
+    """Return whether the table's key is one column, never empty, and cut into strictly
+    increasing pieces down the file whose ranges do not overlap: then no key appears twice.
+
+    A file exported in key order (most databases') is one increasing run; the demo's export
+    is DuckDB's row groups in any order, each a range of ids. The column is cut where it
+    stops increasing and every `PIECE` rows; pieces whose ranges overlap are halved until
+    none do (a piece of one row that overlaps another is a key there twice: then False, and
+    the key is counted in DuckDB). A few passes over the column, without counting 46M keys.
+    """
+    key = key_columns(model)
+    if len(key) != 1 or key[0] not in parsed.columns:
+        return False
+    values = parsed.get_column(key[0])
+    n = len(values)
+    if values.null_count():
+        return False
+    if n < 2:
+        return True
+    breaks = ((values.slice(1) <= values.slice(0, n - 1)).arg_true() + 1).to_numpy()
+    starts = np.union1d(breaks, np.arange(0, n, PIECE))
+    while len(starts) <= PIECES:
+        ends = np.append(starts[1:], n) - 1
+        order = values.gather(starts).arg_sort().to_numpy()
+        firsts, lasts = values.gather(starts[order]), values.gather(ends[order])
+        clash = (firsts.slice(1) <= lasts.slice(0, len(lasts) - 1)).to_numpy()
+        if not clash.any():
+            return True
+        at = np.flatnonzero(clash)
+        pieces = order[np.union1d(at, at + 1)]  # both pieces of each overlapping pair
+        long = pieces[ends[pieces] > starts[pieces]]
+        if not len(long):
+            return False
+        starts = np.union1d(starts, (starts[long] + ends[long] + 1) // 2)
+    return False
+
+
+def _relation(table: str) -> str:
+    """The name the checks across tables give the imported ``table`` (with its ROW)."""
+    return f"new_{table}"
+
+
+def _file_columns(model: type[Table], present: tuple[str, ...]) -> list[str]:
+    """SELECT items of ``model``'s columns from a file with the ``present`` ones (others
+    empty); names and types from the schema declaration, never from a user."""
+    return [
+        c.name if c.name in present else f"CAST(NULL AS {c.duckdb_type}) AS {c.name}"
+        for c in columns(model)
+    ]
+
+
+@contextlib.contextmanager
+def _checking(
+    target: Path, warehouse: bool, inputs: dict[str, _Input]
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Yield a DuckDB connection where each imported table is ``new_<table>`` with ROW, and
+    with ``warehouse`` the live warehouse's tables as ``live.<table>`` (attached read-only).
+
+    A file loaded as it is is a view of the file (nothing of it in Python's memory), a
+    parsed frame is registered as it is; DuckDB spills past CXM_DUCKDB_MEMORY_LIMIT.
+    """
+    con = duckdb.connect()
+    try:
+        con.execute("SET memory_limit = ?", [settings().duckdb_memory_limit])
+        con.execute("SET temp_directory = ?", [f"{target}.tmp"])
+        if warehouse:
+            with failures.named(target, writing=False):
+                con.execute("ATTACH ? AS live (READ_ONLY)", [str(target)])
+        for table, inp in inputs.items():
+            if inp.file is None:
+                con.register(_relation(table), inp.frame)
+            else:
+                items = [
+                    f"file_row_number + 1 AS {ROW}",
+                    *_file_columns(TABLES[table], inp.present),
+                ]
+                con.read_parquet(str(inp.file), file_row_number=True).project(
+                    ", ".join(items)
+                ).create_view(_relation(table))
+        yield con
+    finally:
+        con.close()
+
+
+def _duplicated(
+    con: duckdb.DuckDBPyConnection, relation: str, key: list[str], required: list[str], extra
+) -> pl.DataFrame:
+    """Return ROW, ``key`` and ``extra`` of the rows of ``relation`` whose ``key`` appears more
+    than once (``required`` key columns not empty), in row order.
+
+    DuckDB counts 64-bit hashes of the key first (fixed-width groups: a few seconds at 46M
+    orders, spilled past the memory limit); only rows whose hash repeats reach Python, where
+    they are compared exactly.
+    """
+    where = " AND ".join(f"{k} IS NOT NULL" for k in required) or "TRUE"
+    hashed = f"hash({', '.join(key)})"
+    # Names from the schema declaration, never from a user.
+    repeated = (
+        f"SELECT h FROM (SELECT {hashed} AS h FROM {relation} WHERE {where}) "
+        "GROUP BY h HAVING count(*) > 1"
+    )
+    if not store.scalar(con, f"SELECT count(*) FROM ({repeated})"):
+        return pl.DataFrame()
+    cols = ", ".join(dict.fromkeys([ROW, *key, *extra]))
+    candidates = con.sql(
+        f"SELECT {cols} FROM {relation} WHERE {where} AND {hashed} IN ({repeated}) ORDER BY {ROW}"
+    ).pl()
     return candidates.filter(pl.struct(key).is_duplicated())
 
 
-def _check_keys(names: dict[str, str], frames: dict[str, pl.DataFrame], found: Found) -> set[str]:
+def _check_keys(
+    con: duckdb.DuckDBPyConnection, names: dict[str, str], inputs: dict[str, _Input], found: Found
+) -> set[str]:
     """Report keys that appear more than once; return the tables that have one."""
     doubled = set()
-    for table, df in frames.items():
+    for table in inputs:
         model = TABLES[table]
         key = key_columns(model)
-        if not key:
+        if not key or inputs[table].unique:
             continue
         required = [c.name for c in columns(model) if c.key and not c.nullable]
-        dupes = _duplicated(df, key).filter(
-            pl.all_horizontal(pl.col(k).is_not_null() for k in required)
-        )
-        for rule in model.__rules__:  # rows that differ there are that rule's problem
-            if isinstance(rule, OneValuePerKey):
-                dupes = dupes.filter(pl.col(rule.column).n_unique().over(key) == 1)
+        split = [r.column for r in model.__rules__ if isinstance(r, OneValuePerKey)]
+        dupes = _duplicated(con, _relation(table), key, required, split)
+        if not dupes.height:
+            continue
+        for column in split:  # rows that differ there are that rule's problem
+            dupes = dupes.filter(pl.col(column).n_unique().over(key) == 1)
         groups = dupes.group_by(key, maintain_order=True).agg(pl.col(ROW).sort())
         if groups.height:
             doubled.add(table)
@@ -160,23 +325,30 @@ def _references(model: type[Table]) -> list[tuple[str, str | None, list[tuple[st
     return refs
 
 
+def _keys(table: str, inputs: dict[str, _Input], warehouse: bool) -> tuple[str, str]:
+    """Return a query of the key values ``k`` of ``table`` after the import, and their origin."""
+    (key,) = key_columns(TABLES[table])
+    if table in inputs:
+        return f"SELECT {key} AS k FROM {_relation(table)}", f"{table} in this import"
+    if warehouse:
+        return f"SELECT {key} AS k FROM live.{table}", f"{table} in the warehouse"
+    return "SELECT NULL::VARCHAR AS k WHERE FALSE", (
+        f"{table} (neither imported nor in the warehouse)"
+    )
+
+
 def _check_references(
+    con: duckdb.DuckDBPyConnection,
+    warehouse: bool,
     names: dict[str, str],
-    frames: dict[str, pl.DataFrame],
-    con: duckdb.DuckDBPyConnection | None,
+    inputs: dict[str, _Input],
     found: Found,
     skip: set[str] = frozenset(),
 ) -> None:
     """Report values that point at no row: in imported tables, and in kept tables that point
-    at a replaced one. References to or from the tables in ``skip`` are not checked."""
-    key_sets: dict[str, tuple[pl.Series, str]] = {}  # each target's keys, read once
+    at a replaced one. References to or from the tables in ``skip`` are not checked.
 
-    def keys_of(table: str) -> tuple[pl.Series, str]:
-        if table not in key_sets:
-            keys, origin = _keys(table, frames, con)
-            key_sets[table] = keys.implode(), origin
-        return key_sets[table]
-
+    Each is one anti-join in DuckDB, which sends back the count and the first rows."""
     for table, model in TABLES.items():
         if table in skip:
             continue
@@ -184,28 +356,39 @@ def _check_references(
             targets = [(v, t) for v, t in targets if t not in skip]
             if not targets:
                 continue
-            if table in frames:
-                df = frames[table]
-            elif con is not None and any(t in frames for _, t in targets):
-                needed = [column] + ([type_column] if type_column else [])
-                # Names come from the schema declaration, never from a user.
-                df = con.sql(f"SELECT {', '.join(needed)} FROM {table}").pl()
-                df = df.with_row_index(ROW, offset=1)
+            if table in inputs:
+                relation = _relation(table)
+            elif warehouse and any(t in inputs for _, t in targets):
+                relation = f"(SELECT *, row_number() OVER () AS {ROW} FROM live.{table})"
             else:
                 continue
             where = names.get(table, f"{table} (in the warehouse)")
-            if df.schema[column] == pl.List(pl.String):
-                df = df.select(ROW, pl.col(column)).explode(column)
+            listed = next(c for c in columns(model) if c.name == column).kind == "list"
             for type_value, ref_table in targets:
-                rows = df if type_value is None else df.filter(pl.col(type_column) == type_value)
-                keys, origin = keys_of(ref_table)
-                bad = rows.filter(pl.col(column).is_not_null() & ~pl.col(column).is_in(keys))
-                found.add_rows(
-                    where, bad, column, column, "dangling_reference", f"is not in {origin}"
+                keys, origin = _keys(ref_table, inputs, warehouse)
+                # Names from the schema declaration; the type value is a parameter.
+                if listed:
+                    values = (
+                        f"SELECT {ROW}, unnest({column}) AS v, "
+                        f"unnest(range(len({column}))) AS i FROM {relation}"
+                    )
+                else:
+                    values = f"SELECT {ROW}, {column} AS v, 0 AS i FROM {relation}"
+                    if type_value is not None:
+                        values += f" WHERE {type_column} = $type"
+                bad = con.sql(
+                    f"SELECT s.{ROW}, s.v AS {column}, count(*) OVER () AS n "
+                    f"FROM ({values}) s ANTI JOIN ({keys}) t ON s.v = t.k "
+                    f"WHERE s.v IS NOT NULL ORDER BY s.{ROW}, s.i LIMIT {PER_CHECK}",
+                    params=None if type_value is None else {"type": type_value},
+                ).pl()
+                total = bad.get_column("n")[0] if bad.height else 0
+                found.add_first(
+                    where, bad, total, column, column, "dangling_reference", f"is not in {origin}"
                 )
 
 
-def _cross_checks(target, names, frames, clean, cfg, check, found, step) -> list[str]:
+def _cross_checks(con, warehouse, names, inputs, clean, cfg, check, found, step) -> list[str]:
     """Check the tables against each other wherever their input is usable; return what waits.
 
     Keys run on every table read. References run unless their target's file could not be
@@ -213,37 +396,32 @@ def _cross_checks(target, names, frames, clean, cfg, check, found, step) -> list
     the prerequisites wait on their table's doubled ids; the KPI targets' registry check on
     the file's own problems.
     """
-    unread = [t for t in names if t not in frames]
+    unread = [t for t in names if t not in inputs]
     waiting = [
         f"{names[t]} could not be read, so its keys and the references to and from it are "
         "checked once it can be" + (" (and the sponsor tree)" if t == "sellers" else "") + "."
         for t in unread
     ]
     step("Checking keys, references, the sponsor tree and course prerequisites")
-    doubled = _check_keys(names, frames, found)
-    # Only a table this import keeps is read from the warehouse (references to and from it).
-    needs_warehouse = target.exists() and space.copies_current(names)
-    con = failures.connect_readonly(target) if needs_warehouse else None
-    try:
-        _check_references(names, frames, con, found, skip=set(unread))
-    finally:
-        if con is not None:
-            con.close()
+    with timed(log, "import_stage", stage="keys"):
+        doubled = _check_keys(con, names, inputs, found)
+    with timed(log, "import_stage", stage="references"):
+        _check_references(con, warehouse, names, inputs, found, skip=set(unread))
     for table, checker, what in (
         ("sellers", check_sponsor_tree, "The sponsor tree"),
         ("courses", check_prerequisites, "The course prerequisites"),
     ):
-        if table in frames and table in doubled:
+        if table in inputs and table in doubled:
             waiting.append(f"{what} is checked once {names[table]} has no doubled id.")
-        elif table in frames:
-            checker(names, frames[table], found)
+        elif table in inputs:
+            checker(names, inputs[table].frame, found)
     if check is not None:
-        for table, frame in frames.items():
-            if table not in clean:
+        for table, inp in inputs.items():
+            if table not in clean or inp.frame is None:
                 continue
-            for issue in check(table, names[table], frame, cfg, ROW):
+            for issue in check(table, names[table], inp.frame, cfg, ROW):
                 found.add(issue)
-        if "kpi_targets" in frames and "kpi_targets" not in clean:
+        if "kpi_targets" in inputs and "kpi_targets" not in clean:
             waiting.append(
                 f"{names['kpi_targets']}'s KPI ids and segments are checked against the "
                 "registry once its own problems are fixed."
@@ -325,43 +503,52 @@ def _import_locked(
     files = discover(directory, found, shown=shown)
     if not check_only:
         space.check_import(target, [(p.name, p.stat().st_size) for p in files.values()])
-    frames: dict[str, pl.DataFrame] = {}
+    inputs: dict[str, _Input] = {}
     clean: set[str] = set()  # tables whose file had no problem of its own
     names = {t: p.name for t, p in files.items()}
     for table, file in files.items():
         step(f"Reading and checking {file.name}")
-        model = TABLES[table]
-        reader = read_csv if file.suffix.lower() == ".csv" else read_parquet
         before = found.total
-        raw = reader(file, model, found)
-        if raw is not None:
-            parsed = parse_table(file.name, raw, model, cfg, today, found)
-            check_rules(file.name, parsed, model, cfg, found)
-            frames[table] = parsed
+        with timed(log, "import_stage", stage="read_checked", table=table) as stage:
+            read = _read(file, TABLES[table], cfg, today, found)
+            stage["rows"] = None if read is None else read.rows
+        if read is not None:
+            inputs[table] = read
             if found.total == before:
                 clean.add(table)
-    waiting = _cross_checks(target, names, frames, clean, cfg, check, found, step)
-    if found:
-        raise ImportRejected(label, found.issues, found.total, waiting=waiting)
+    # Only a table this import keeps is read from the warehouse (references to and from it).
+    warehouse = target.exists() and space.copies_current(names)
+    with _checking(target, warehouse, inputs) as con:
+        waiting = _cross_checks(con, warehouse, names, inputs, clean, cfg, check, found, step)
+        if found:
+            raise ImportRejected(label, found.issues, found.total, waiting=waiting)
+        with timed(log, "import_stage", stage="warnings"):
+            warned, warning_total = import_warnings(con, names, set(inputs), warehouse)
 
-    rows = {t: df.height for t, df in frames.items()}
-    warned, warning_total = import_warnings(names, frames, target)
+    rows = {t: inp.rows for t, inp in inputs.items()}
     if check_only:
         return ImportResult(
             path=target, rows=rows, written=False, warnings=warned, warning_total=warning_total
         )
 
     def fill(con: duckdb.DuckDBPyConnection) -> None:
-        for table in list(frames):
-            df = frames.pop(table)  # written tables leave memory as the next one goes in
-            with timed(log, "table_written", table=table, rows=df.height):
+        for table in list(inputs):
+            inp = inputs.pop(table)  # written tables leave memory as the next one goes in
+            with timed(log, "table_written", table=table, rows=inp.rows):
                 con.execute(f"DELETE FROM {table}")
+                if inp.file is not None:  # checked as it is: DuckDB reads it itself
+                    cols = ", ".join(_file_columns(TABLES[table], inp.present))
+                    con.execute(
+                        f"INSERT INTO {table} SELECT {cols} FROM read_parquet(?)", [str(inp.file)]
+                    )
+                    continue
+                df = inp.frame
                 # In slices: handing DuckDB 45M orders at once cost ~5 GB more than 2M at a time.
                 for start in range(0, df.height, INSERT_ROWS):
                     con.register("src", df.slice(start, INSERT_ROWS).drop(ROW))
                     con.execute(f"INSERT INTO {table} SELECT * FROM src")
                     con.unregister("src")
-            del df
+            del inp
 
     step(f"Writing {', '.join(rows)} into a new warehouse and deriving what the pages read")
     store.rebuild(
