@@ -33,6 +33,16 @@ def test_a_load_logs_each_table_and_stage_with_its_rows_and_duration(caplog, tmp
     written = {r.fields["table"]: r.fields["rows"] for r in _events(caplog, "table_written")}
     assert list(written) == list(TABLES) and written == TINY_ROWS
     loaded = sum(TINY_ROWS[table] for table in TABLES)
+    # Before anything is written: each file read and checked on its own, with its rows, then
+    # the checks across tables and the warnings.
+    checking = [(r.fields["stage"], r.fields.get("table")) for r in _events(caplog, "import_stage")]
+    assert checking == [("read_checked", t) for t in TABLES] + [
+        ("keys", None),
+        ("references", None),
+        ("warnings", None),
+    ]
+    read = {r.fields["table"]: r.fields["rows"] for r in _events(caplog, "import_stage")[:-3]}
+    assert read == TINY_ROWS
     stages = {r.fields["stage"]: r.fields for r in _events(caplog, "load_stage")}
     assert list(stages) == ["fill", "facts", "customer_value", "seller_state", "cube"]
     assert stages["fill"]["rows"] == loaded
