@@ -7,6 +7,7 @@ import datetime as dt
 import streamlit as st
 
 from cxm.reports import EXPORT_ROLES, ExportFormat, at_risk_customers, audit_export, export_for
+from cxm.reports.customers import left_out_text
 from cxm.segments import Dimension
 from cxm.segments.filter import SELLER_DIMENSIONS
 from cxm.ui import fmt, queries, shell, tables, warehouse, widgets
@@ -91,28 +92,33 @@ if ctx.user.role in EXPORT_ROLES:
         key="report_download",
     )
     st.subheader("At-risk customers of these sellers")
-    customers = at_risk_customers(
-        warehouse.company(ctx.scope),
-        where=ctx.where,
-        cfg=ctx.cfg,
-        generated_by=stamp.generated_by,
-    )
+    counts = queries.at_risk_counts(where=ctx.where, scope=ctx.scope)
     st.caption(
-        f"{customers.stamp.rows:,} customers whose probability of still buying is under 50%, "
-        f"most valuable first, for a reorder campaign. Left out: "
-        f"{fmt.md_escape(customers.stamp.left_out)}."
+        f"{counts.rows:,} customers whose probability of still buying is under 50%, most "
+        f"valuable first, for a reorder campaign. Left out: "
+        f"{fmt.md_escape(left_out_text(counts.left_out))}."
     )
-    people = export_for(ctx.user, customers, "csv")
+
+    def at_risk_file(user=ctx.user, where=ctx.where, scope=ctx.scope, by=stamp.generated_by):
+        # Made when the button is pressed, not on every run: at 1,000,000 sellers the file
+        # is half a million rows (38 MB) that few runs of the page are for. Checked and
+        # audited as the report's file is (export_for, audit_export).
+        customers = at_risk_customers(
+            warehouse.company(scope), where=where, cfg=ctx.cfg, generated_by=by
+        )
+        data = export_for(user, customers, "csv")
+        audit_export(user, customers, "csv", data)
+        return data
+
     st.download_button(
         "Download the at-risk customers (CSV)",
-        people,
+        at_risk_file,
         file_name=f"cxm-at-risk-{ctx.where.period.label()}.csv",
         mime="text/csv",
-        on_click=audit_export,
-        args=(ctx.user, customers, "csv", people),
+        on_click="ignore",
         icon=":material/download:",
         key="at_risk_download",
-        disabled=customers.frame.is_empty(),
+        disabled=counts.rows == 0,
     )
 else:
     st.info("Files of the report's rows are for analysts and admins; take the board pack below.")

@@ -25,6 +25,7 @@ from cxm.reports import (
     STAMP_KEY,
     SegmentTable,
     Stamp,
+    at_risk_counts,
     at_risk_customers,
     audit_export,
     export_for,
@@ -354,6 +355,8 @@ def test_the_at_risk_export_holds_only_consenting_customers_of_the_segment(con, 
     assert set(out.frame["customer_id"]) == consented and len(consented) > 0
     left_out = raw.height - len(consented)
     assert dict(out.stamp.items())["Left out"].startswith(f"{left_out:,} at-risk customers")
+    # What the page says before the file is asked for: the same two numbers, counted only
+    assert at_risk_counts(brmx, where=where, cfg=CFG) == (len(consented), left_out)
     assert out.frame.columns == [
         "customer_id", "seller_id", "market", "language", "seller_rank", "p_alive",
         "purchases_12m", "expected_spend", "clv_12m",

@@ -1,6 +1,6 @@
 """Segment reports and their exports (issue 13): what analysts take away, stamped."""
 
-from cxm.reports.customers import at_risk_customers
+from cxm.reports.customers import AtRiskCounts, at_risk_counts, at_risk_customers
 from cxm.reports.export import (
     EXPORT_ROLES,
     STAMP_KEY,
@@ -13,6 +13,8 @@ from cxm.reports.export import (
 from cxm.reports.segment import SegmentTable, Stamp, segment_table
 
 __all__ = [
+    "AtRiskCounts",
+    "at_risk_counts",
     "at_risk_customers",
     "EXPORT_ROLES",
     "audit_export",

@@ -9,6 +9,7 @@ data's as-of date (it is refitted at each load), whatever the period chosen for 
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from cxm.config import CompanyConfig
 from cxm.metrics.compute import check_scope, data_range, window
@@ -18,7 +19,20 @@ from cxm.segments.filter import SegmentFilter
 from cxm.segments.sql import SELLER_BASE, filter_params
 from cxm.warehouse.scoped import Scoped
 
-_AT_RISK = f"""
+TITLE = (
+    f"At-risk customers (probability still active under {AT_RISK:.0%}) who consented to "
+    "personalised contact"
+)
+
+
+class AtRiskCounts(NamedTuple):
+    """How many at-risk customers an export writes (``rows``) and leaves out (``left_out``)."""
+
+    rows: int
+    left_out: int
+
+
+_ROWS = f"""
 WITH b AS ({SELLER_BASE})
 SELECT v.customer_id, v.seller_id, c.market, c.language, b.rank AS seller_rank,
        c.consent_personalization AS consented, v.p_alive, v.purchases_12m,
@@ -26,8 +40,12 @@ SELECT v.customer_id, v.seller_id, c.market, c.language, b.rank AS seller_rank,
 FROM fact_customer_value v
 JOIN b ON b.seller_id = v.seller_id
 JOIN customers c ON c.customer_id = v.customer_id
-WHERE v.at_risk = 1
-ORDER BY v.clv_12m DESC, v.customer_id"""
+WHERE v.at_risk = 1"""
+_AT_RISK = f"{_ROWS}\nORDER BY v.clv_12m DESC, v.customer_id"
+# What a page says before anyone asks for the file: the counts, not 500,000 sorted rows.
+_COUNTS = f"""
+SELECT count(*) FILTER (WHERE consented) AS kept, count(*) FILTER (WHERE NOT consented) AS left_out
+FROM ({_ROWS}) r"""
 
 
 def at_risk_customers(
@@ -43,25 +61,48 @@ def at_risk_customers(
     Columns: customer_id, seller_id, market, language, seller_rank, p_alive, purchases_12m,
     expected_spend, clv_12m.
     """
-    where.check(cfg)
-    check_scope(where, company.scope)
-    con = company.con
-    data = data_range(company)
-    win = window(where, data)
-    params = {**win.params(), **filter_params(where, cfg)}
-    rows = con.sql(_AT_RISK, params={k: v for k, v in params.items() if f"${k}" in _AT_RISK}).pl()
+    rel, data = _run(company, _AT_RISK, where, cfg)
+    rows = rel.pl()
     kept = rows.filter("consented").drop("consented")
     stamp = Stamp.of(
         company,
-        title=f"At-risk customers (probability still active under {AT_RISK:.0%}) who "
-        "consented to personalised contact",
+        title=TITLE,
         where=where,
         as_of=data.as_of,
         rows=kept.height,
         generated_by=generated_by,
         now=now,
         min_n=cfg.min_n,
-        left_out=f"{rows.height - kept.height:,} at-risk customers without consent to "
-        "personalised contact; no names or contact details are held",
+        left_out=left_out_text(rows.height - kept.height),
     )
     return SegmentTable(frame=kept, stamp=stamp)
+
+
+def at_risk_counts(company: Scoped, *, where: SegmentFilter, cfg: CompanyConfig) -> AtRiskCounts:
+    """Return how many rows `at_risk_customers` writes for ``where`` and how many it leaves
+    out for want of consent, without building the rows (what a page says before a download).
+    """
+    ((kept, left_out),) = _run(company, _COUNTS, where, cfg)[0].fetchall()
+    return AtRiskCounts(rows=kept, left_out=left_out)
+
+
+def left_out_text(n: int) -> str:
+    """Return what an at-risk export leaves out, in words.
+
+    >>> left_out_text(1234).split(";")[0]
+    '1,234 at-risk customers without consent to personalised contact'
+    """
+    return (
+        f"{n:,} at-risk customers without consent to personalised contact; no names or "
+        "contact details are held"
+    )
+
+
+def _run(company: Scoped, sql: str, where: SegmentFilter, cfg: CompanyConfig):
+    # Checked as every reader checks: the filter against the configuration and the scope.
+    where.check(cfg)
+    check_scope(where, company.scope)
+    data = data_range(company)
+    params = {**window(where, data).params(), **filter_params(where, cfg)}
+    rel = company.con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql})
+    return rel, data

@@ -196,3 +196,15 @@ def _segment_table(gen, kpis: tuple, by: tuple, where: SegmentFilter, scope: Sco
 def segment_table(kpis: Sequence[str], *, by: Sequence[str], where: SegmentFilter, scope: Scope):
     """Return `cxm.reports.segment_table` (cached; the page stamps who and when on download)."""
     return _segment_table(_gen(), tuple(kpis), tuple(by), where, scope)
+
+
+@_cached
+def _at_risk_counts(gen, where: SegmentFilter, scope: Scope):
+    from cxm.reports import at_risk_counts
+
+    return at_risk_counts(warehouse.company(scope), where=where, cfg=config())
+
+
+def at_risk_counts(*, where: SegmentFilter, scope: Scope):
+    """Return `cxm.reports.at_risk_counts` (cached): what the at-risk file would hold."""
+    return _at_risk_counts(_gen(), where, scope)
