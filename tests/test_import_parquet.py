@@ -162,3 +162,52 @@ def test_keys_in_increasing_pieces_prove_unique_and_a_repeat_never_does(ids, uni
     monkeypatch.setattr(importer, "PIECE", 2)
     frame = pl.DataFrame({"order_id": ids}, schema={"order_id": pl.String})
     assert importer._increasing(frame, TABLES["orders"]) is unique
+
+
+def test_a_rule_broken_in_the_last_row_of_a_clean_parquet_file_is_named_by_row(
+    tiny_warehouse, tmp_path
+):
+    # customers.parquet: the tiny company's 10 customers (the warehouse's orders point at
+    # them) then 2,990 more, C100011 on. Every value is of its type and allowed, so one pass
+    # finds nothing column by column; the rule that a customer's language is one of their
+    # market's is checked on the two columns it reads: row 3,000 is in the US (en, es) with
+    # pt-BR, Brazil's. Its seller S99 is nobody, found from the rest of the file.
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        tiny = con.sql("SELECT * FROM customers ORDER BY customer_id").pl()
+    more = pl.concat([tiny] * 299)
+    more = more.with_columns(
+        customer_id=pl.lit("C") + pl.int_range(100_011, 100_011 + more.height).cast(pl.String)
+    )
+    customers = pl.concat([tiny, more])
+    customers = _last(customers, market="US", language="pt-BR", seller_id="S99")
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    customers.write_parquet(folder / "customers.parquet", row_group_size=1_000)
+    exc = _refused(folder, tiny_warehouse)
+    assert [(i.row, i.column, i.value, i.code) for i in exc.issues] == [
+        (3_000, "language", "pt-BR", "language_not_in_market"),
+        (3_000, "seller_id", "S99", "dangling_reference"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "code"),
+    [
+        ("order_id", None, "missing_value"),
+        ("order_id", " O9", "bad_id"),
+        ("customer_id", "C" * 65, "too_long"),
+        ("product_line", "cars", "unknown_product_line"),
+        ("channel", "fax", "unknown_channel"),
+        ("units", 0, "below_minimum"),
+        ("ordered_at", dt.datetime(2026, 4, 1, 9), "date_out_of_range"),  # after TINY_TODAY
+        ("ordered_at", dt.datetime(1899, 12, 31), "date_out_of_range"),
+    ],
+)
+def test_each_constraint_of_a_typed_parquet_column_is_found_in_the_last_row(
+    column, value, code, tiny_warehouse, tmp_path
+):
+    # The one pass over a file of the declared types must see every kind of break the
+    # column-by-column check reports, or the file would load as it is.
+    orders = _last(_orders(tiny_warehouse), **{column: value})
+    exc = _refused(_write(tmp_path, orders), tiny_warehouse)
+    assert (exc.issues[0].row, exc.issues[0].column, exc.issues[0].code) == (LAST, column, code)

@@ -25,6 +25,7 @@ from cxm.warehouse.schema import (
     MonthStart,
     NotBefore,
     OneValuePerKey,
+    RefByType,
     ScoreScale,
     Table,
     columns,
@@ -275,78 +276,74 @@ def _parse_decimal(file: str, frame: pl.DataFrame, col: Column, found: Found) ->
     ).get_column("v")
 
 
-def _constrain(
-    file: str, frame: pl.DataFrame, col: Column, cfg: CompanyConfig, today: dt.date, found: Found
-) -> pl.Series:
-    """Report constraint breaks of a parsed column and return it with bad cells nulled."""
+def _masks(
+    col: Column, cfg: CompanyConfig, today: dt.date, text: pl.Expr
+) -> list[tuple[pl.Expr, str | None, str]]:
+    """Return the constraints of a parsed column in the order they are reported: (mask of the
+    rows breaking it, code, message). ``text`` is the value as the file gave it. The enum's
+    entry has no code: its expression is the offending value (null where none), and its
+    message depends on the value."""
     v = pl.col(col.name)
-    bad_masks: list[pl.Expr] = []
-    before = found.total
-
-    def check(mask: pl.Expr, code: str, message: str, value: str = "text") -> None:
-        found.add_rows(file, frame.filter(mask), col.name, value, code, message)
-        bad_masks.append(mask)
-
+    out: list[tuple[pl.Expr, str | None, str]] = []
     if not col.nullable and not (col.kind == "list" and col.min_length is None):
-        check(pl.col("text").is_null(), "missing_value", "is empty; this column needs a value")
+        out.append((text.is_null(), "missing_value", "is empty; this column needs a value"))
     if col.kind == "list" and col.min_length:
-        check(
-            v.is_not_null() & (v.list.len() < col.min_length),
-            "missing_value",
-            "is an empty list; it needs at least one value",
+        out.append(
+            (
+                v.is_not_null() & (v.list.len() < col.min_length),
+                "missing_value",
+                "is an empty list; it needs at least one value",
+            )
         )
     if col.kind == "str":
         if col.pattern == ID_PATTERN:
-            check(
-                v.is_not_null() & ~v.str.contains(col.pattern),
-                "bad_id",
-                "is not a usable id (blank, or starts or ends with a space)",
+            out.append(
+                (
+                    v.is_not_null() & ~v.str.contains(col.pattern),
+                    "bad_id",
+                    "is not a usable id (blank, or starts or ends with a space)",
+                )
             )
         elif col.pattern:
-            check(
-                v.is_not_null() & ~v.str.contains(col.pattern),
-                "bad_format",
-                f"does not match the format {col.pattern}",
+            out.append(
+                (
+                    v.is_not_null() & ~v.str.contains(col.pattern),
+                    "bad_format",
+                    f"does not match the format {col.pattern}",
+                )
             )
         if col.max_length:
-            check(
-                v.str.len_chars() > col.max_length,
-                "too_long",
-                f"is longer than {col.max_length} characters",
+            out.append(
+                (
+                    v.str.len_chars() > col.max_length,
+                    "too_long",
+                    f"is longer than {col.max_length} characters",
+                )
             )
         if col.literals:
-            check(
-                v.is_not_null() & ~v.is_in(col.literals),
-                "unknown_value",
-                f"is not one of {', '.join(col.literals)}",
+            out.append(
+                (
+                    v.is_not_null() & ~v.is_in(col.literals),
+                    "unknown_value",
+                    f"is not one of {', '.join(col.literals)}",
+                )
             )
     if col.enum:
         allowed = cfg.enum_values(col.enum)
-        singular = _ENUM_CODES[col.enum]
         # The first value outside the configured set (in a list: the first such element).
         offending = (
             v.list.eval(pl.element().filter(pl.element().is_in(allowed).not_())).list.first()
             if col.kind == "list"
             else pl.when(~v.is_in(allowed)).then(v)
         )
-        bad = frame.with_columns(offending.alias("offending")).filter(
-            pl.col("offending").is_not_null()
-        )
-        for value in bad.get_column("offending").unique(maintain_order=True).head(PER_CHECK):
-            hint = _closest(value, allowed)
-            msg = f"is not a configured {col.enum.replace('_', ' ')[:-1]}" + (
-                f'; did you mean "{hint[0]}"?' if hint else f" ({', '.join(allowed)})"
-            )
-            rows = bad.filter(pl.col("offending") == value)
-            found.add_rows(file, rows, col.name, "offending", singular, msg)
-        bad_masks.append(offending.is_not_null())
+        out.append((offending, None, ""))
     if col.ge is not None:
         code = (
             "negative_amount"
             if col.kind == "decimal"
             else ("negative_value" if col.ge == 0 else "below_minimum")
         )
-        check(v < col.ge, code, f"is less than {col.ge}; it must be {col.ge} or more")
+        out.append((v < col.ge, code, f"is less than {col.ge}; it must be {col.ge} or more"))
     if col.kind in ("date", "datetime"):
         low = (
             pl.lit(EARLIEST)
@@ -358,15 +355,81 @@ def _constrain(
             if col.kind == "date"
             else pl.lit(dt.datetime.combine(today + dt.timedelta(days=1), dt.time()))
         )
-        check(
-            (v < low) | (v >= high if col.kind == "datetime" else v > high),
-            "date_out_of_range",
-            f"is outside {EARLIEST} to {today} (no dates before 1900 or in the future)",
+        out.append(
+            (
+                (v < low) | (v >= high if col.kind == "datetime" else v > high),
+                "date_out_of_range",
+                f"is outside {EARLIEST} to {today} (no dates before 1900 or in the future)",
+            )
         )
+    return out
+
+
+def _constrain(
+    file: str, frame: pl.DataFrame, col: Column, cfg: CompanyConfig, today: dt.date, found: Found
+) -> pl.Series:
+    """Report constraint breaks of a parsed column and return it with bad cells nulled."""
+    v = pl.col(col.name)
+    bad_masks: list[pl.Expr] = []
+    before = found.total
+    for mask, code, message in _masks(col, cfg, today, pl.col("text")):
+        if code is not None:
+            found.add_rows(file, frame.filter(mask), col.name, "text", code, message)
+            bad_masks.append(mask)
+            continue
+        allowed = cfg.enum_values(col.enum)
+        bad = frame.with_columns(mask.alias("offending")).filter(pl.col("offending").is_not_null())
+        for value in bad.get_column("offending").unique(maintain_order=True).head(PER_CHECK):
+            hint = _closest(value, allowed)
+            msg = f"is not a configured {col.enum.replace('_', ' ')[:-1]}" + (
+                f'; did you mean "{hint[0]}"?' if hint else f" ({', '.join(allowed)})"
+            )
+            rows = bad.filter(pl.col("offending") == value)
+            found.add_rows(file, rows, col.name, "offending", _ENUM_CODES[col.enum], msg)
+        bad_masks.append(mask.is_not_null())
     if found.total == before:  # nothing wrong: hand the column on without a copy
         return frame.get_column(col.name)
     any_bad = pl.any_horizontal(*[m.fill_null(False) for m in bad_masks])
     return frame.select(pl.when(~any_bad).then(v).alias(col.name)).get_column(col.name)
+
+
+def any_broken(scan: pl.LazyFrame, cols: list[Column], cfg: CompanyConfig, today: dt.date) -> bool:
+    """Return whether a value of ``cols`` in ``scan`` (each column already of its declared
+    type, as a Parquet file can give it) breaks one of its constraints: the same masks
+    `parse_table` reports by row, all in one streaming pass over the file, on every core.
+    Which rows and why is then `parse_table`'s to say."""
+    hits = []
+    for col in cols:
+        for mask, code, _ in _masks(col, cfg, today, pl.col(col.name)):
+            hit = mask.is_not_null() if code is None else mask.fill_null(False)
+            hits.append(hit.any().alias(f"c{len(hits)}"))
+    if not hits:
+        return False
+    return any(scan.select(hits).collect(engine="streaming").row(0))
+
+
+def rule_columns(model: type[Table]) -> list[str]:
+    """Return the columns `check_rules` reads for the table, in declared order (every column
+    for a rule it does not know)."""
+    names: set[str] = set()
+    for rule in model.__rules__:
+        if isinstance(rule, NotBefore):
+            names |= {rule.later, rule.earlier}
+        elif isinstance(rule, ScoreScale):
+            names |= {"question", "score"}
+        elif isinstance(rule, LanguageOfMarket):
+            names |= {"market", "language"}
+        elif isinstance(rule, OneValuePerKey):
+            names |= {c.name for c in columns(model) if c.key} | {rule.column}
+        elif isinstance(rule, ConvertedOnce):
+            names |= {*rule.ids, rule.day}
+        elif isinstance(rule, MonthStart | JsonObject):
+            names.add(rule.column)
+        elif isinstance(rule, RefByType):
+            continue  # checked across tables, not here
+        else:
+            return [c.name for c in columns(model)]
+    return [c.name for c in columns(model) if c.name in names]
 
 
 def check_rules(

@@ -335,6 +335,22 @@ class ParquetColumns:
         except (pl.exceptions.PolarsError, OSError) as exc:
             raise Unreadable(type(exc).__name__) from exc
 
+    def scan(self) -> pl.LazyFrame:
+        """Return the file as a lazy frame, for a streaming pass over all of it."""
+        return pl.scan_parquet(self.path)
+
+    def frame(self, names: list[str]) -> pl.DataFrame:
+        """Return ROW and the columns ``names`` of the file, read together."""
+        present = [n for n in names if n in self.schema]
+        try:
+            read = pl.read_parquet(self.path, columns=present) if present else pl.DataFrame()
+        except (pl.exceptions.PolarsError, OSError) as exc:
+            raise Unreadable(type(exc).__name__) from exc
+        return pl.DataFrame(
+            [self._rows]
+            + [read.get_column(n) if n in present else self.get_column(n) for n in names]
+        )
+
     def as_declared(self, model: type[Table]) -> bool:
         """Return whether every column of the file already has its declared type, and no
         list column would turn empty cells into empty lists: the parsed values are then the

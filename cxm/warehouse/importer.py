@@ -25,8 +25,17 @@ from cxm.errors import ImportIssue, ImportRejected
 from cxm.logs import timed
 from cxm.settings import settings
 from cxm.warehouse import cells, failures, space, store
-from cxm.warehouse._checks import PER_CHECK, ROW, Found, check_rules, parse_table
+from cxm.warehouse._checks import (
+    PER_CHECK,
+    ROW,
+    Found,
+    any_broken,
+    check_rules,
+    parse_table,
+    rule_columns,
+)
 from cxm.warehouse._files import (
+    ParquetColumns,
     Unreadable,
     discover,
     parquet_columns,
@@ -130,6 +139,14 @@ def _read(
         return None
     before = found.total
     as_is = source.as_declared(model)
+    try:
+        if as_is and not any_broken(
+            source.scan(), [c for c in columns(model) if c.name in source.schema], cfg, today
+        ):
+            return _read_as_is(file, source, model, cfg, found)
+    except (pl.exceptions.PolarsError, OSError, Unreadable) as exc:
+        found.add(unreadable(file, type(exc).__name__))
+        return None
     # A table with rules (two columns compared) or read whole is parsed whole; others one
     # column at a time, keeping only a one-column key and columns with a problem (the rest
     # are the file's own).
@@ -161,6 +178,28 @@ def _read(
 #: Rows of the pieces `_increasing` starts from, and the most pieces it compares (a key more
 #: scattered than that is counted in DuckDB).
 PIECE, PIECES = 8192, 200_000
+
+
+def _read_as_is(
+    file: Path, source: ParquetColumns, model: type[Table], cfg: CompanyConfig, found: Found
+) -> _Input:
+    """Return a Parquet file of the declared types in which no value breaks a constraint
+    (`any_broken`): its values are the parsed ones, so only what the rules, the key check
+    and the tables read whole (`WHOLE`) need is read into memory."""
+    before = found.total
+    key = key_columns(model)
+    whole = model.__table__ in WHOLE
+    names = (
+        [c.name for c in columns(model)]
+        if whole
+        else list(dict.fromkeys([*(key if len(key) == 1 else []), *rule_columns(model)]))
+    )
+    parsed = source.frame(names)
+    check_rules(file.name, parsed, model, cfg, found)
+    unique = _increasing(parsed, model)
+    if found.total == before:
+        return _Input(source.height, parsed if whole else None, file, tuple(source.schema), unique)
+    return _Input(source.height, source.whole(parsed, model), unique=unique)
 
 
 def _increasing(parsed: pl.DataFrame, model: type[Table]) -> bool:
