@@ -27,7 +27,7 @@ from cxm.config import CompanyConfig
 from cxm.errors import BadFilter
 from cxm.metrics.kpis import Kpi
 from cxm.segments.filter import SELLER_DIMENSIONS, Dimension, SegmentFilter
-from cxm.segments.sql import SELLER_BASE, Window, filter_params
+from cxm.segments.sql import SELLER_SEGMENTS, Window, filter_params
 from cxm.state.windows import LEAD_DAYS, LEAD_DAYS_LONG
 from cxm.warehouse.scoped import Scoped
 
@@ -195,7 +195,7 @@ def sums(
         )
         group = f"GROUP BY {', '.join(cols[d] for d in dims)}" if dims else ""
         sql = _SQL.format(
-            base=SELLER_BASE if by_seller else "SELECT 1",
+            base=SELLER_SEGMENTS if by_seller else "SELECT 1",
             windows=windows,
             long=LEAD_DAYS_LONG,
             select=select,

@@ -3,7 +3,7 @@ the downline at risk when a sponsor leaves or a leader lapses.
 
 All counts are of the user's company (`cxm.warehouse.scoped`) and the segment filter. Curves
 and the funnel filter by
-the rank each seller held when they enrolled (their window's start: `SELLER_BASE_AT_ENROLMENT`),
+the rank each seller held when they enrolled (their window's start: `SELLER_SEGMENTS_AT_ENROLMENT`),
 not today's, which would keep only those who stayed long enough to rise; status, tenure and
 training tier are as of the as-of date. Windows count once closed by the as-of date
 (`cxm.state.windows`); the downline counts are distinct where one seller is reached twice.
@@ -18,7 +18,12 @@ import polars as pl
 from cxm.config import CompanyConfig
 from cxm.metrics.compute import check_scope, data_range, window
 from cxm.segments.filter import SegmentFilter
-from cxm.segments.sql import ACTIVE_DAYS, SELLER_BASE, SELLER_BASE_AT_ENROLMENT, filter_params
+from cxm.segments.sql import (
+    ACTIVE_DAYS,
+    SELLER_SEGMENTS,
+    SELLER_SEGMENTS_AT_ENROLMENT,
+    filter_params,
+)
 from cxm.state.windows import (
     FIRST_SALE_DAYS,
     MONTH_DAYS,
@@ -28,7 +33,7 @@ from cxm.state.windows import (
 from cxm.warehouse.scoped import Scoped
 
 _CURVES = f"""
-WITH b AS ({SELLER_BASE_AT_ENROLMENT}),
+WITH b AS ({SELLER_SEGMENTS_AT_ENROLMENT}),
 months AS (SELECT range AS month FROM range(0, $months + 1)),
 cohort AS (
     SELECT s.seller_id, s.enrolled_on, s.terminated_on,
@@ -78,7 +83,7 @@ def retention_curves(
 
 
 _FUNNEL = f"""
-WITH b AS ({SELLER_BASE_AT_ENROLMENT}),
+WITH b AS ({SELLER_SEGMENTS_AT_ENROLMENT}),
 e AS (
     SELECT s.enrolled_on, s.terminated_on,
         CASE WHEN f.first_sale_on < s.enrolled_on + {FIRST_SALE_DAYS} THEN 1 ELSE 0 END
@@ -128,7 +133,7 @@ def fast_start_funnel(
 
 
 _AT_RISK = f"""
-WITH b AS ({SELLER_BASE}),
+WITH b AS ({SELLER_SEGMENTS}),
 orphaned AS (
     SELECT b.seller_id, b.market, b.language, b.rank, b.rank_index, p.seller_id AS sponsor_id
     FROM b JOIN sellers s ON s.seller_id = b.seller_id
@@ -143,7 +148,7 @@ ORDER BY is_total, sellers_whose_sponsor_left DESC, market, language, rank_index
 """
 
 _LAPSED_LEADERS = f"""
-WITH RECURSIVE b AS ({SELLER_BASE}),
+WITH RECURSIVE b AS ({SELLER_SEGMENTS}),
 leaders AS (
     SELECT b.seller_id, b.market, b.language, b.rank
     FROM b LEFT JOIN fact_seller_months r

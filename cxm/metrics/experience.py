@@ -19,14 +19,14 @@ from cxm.config import CompanyConfig
 from cxm.metrics.compute import check_scope, data_range, window
 from cxm.segments.filter import Dimension, SegmentFilter, parse_dimension
 from cxm.segments.order import sort_segments
-from cxm.segments.sql import CUSTOMER_QUESTIONS, SELLER_BASE, SELLER_QUESTIONS, filter_params
+from cxm.segments.sql import CUSTOMER_QUESTIONS, SELLER_QUESTIONS, SELLER_SEGMENTS, filter_params
 from cxm.warehouse.scoped import Scoped
 
 ATTRIBUTES = ("quality", "value", "service", "ease", "delivery", "tools", "training")
 CUSTOMER_ATTRIBUTES = CUSTOMER_QUESTIONS
 
 _ANSWERS = f"""
-WITH b AS ({SELLER_BASE})
+WITH b AS ({SELLER_SEGMENTS})
 SELECT {{dims}} a.question AS attribute, a.respondent_type,
     count(*) AS answers,
     sum(CASE WHEN a.score = 5 THEN 1 ELSE 0 END) AS top_box,
@@ -138,7 +138,7 @@ def attribute_gaps(
 
 
 _DRIVERS = f"""
-WITH b AS ({SELLER_BASE}),
+WITH b AS ({SELLER_SEGMENTS}),
 answers AS (
     SELECT a.response_id, a.seller_id, a.question, a.score, a.answered_on,
            r.respondent_id

@@ -16,7 +16,7 @@ from cxm.metrics.compute import check_scope, data_range, window
 from cxm.metrics.value import AT_RISK
 from cxm.reports.segment import SegmentTable, Stamp
 from cxm.segments.filter import SegmentFilter
-from cxm.segments.sql import SELLER_BASE, filter_params
+from cxm.segments.sql import SELLER_SEGMENTS, filter_params
 from cxm.warehouse.scoped import Scoped
 
 TITLE = (
@@ -33,7 +33,7 @@ class AtRiskCounts(NamedTuple):
 
 
 _ROWS = f"""
-WITH b AS ({SELLER_BASE})
+WITH b AS ({SELLER_SEGMENTS})
 SELECT v.customer_id, v.seller_id, c.market, c.language, b.rank AS seller_rank,
        c.consent_personalization AS consented, v.p_alive, v.purchases_12m,
        v.expected_spend, v.clv_12m

@@ -188,12 +188,31 @@ def _enrolment_window(days: int, outcome: str, suffix: str, met: str) -> str:
              THEN 1 ELSE 0 END AS open_{suffix}"""
 
 
-def _seller_base(rank_on: str) -> str:
-    steps, fallback = _RANK_STEPS[rank_on]
-    return f"""
-WITH
-{CUT_CTES}
-ranked AS (
+def _segment_columns() -> str:
+    # Each seller's segment (what a filter or a breakdown reads) and whether they are live:
+    # the same text in the full base and in the lean one (`SELLER_SEGMENTS`).
+    return f"""k.seller_id, k.market, k.language, k.rank_index,
+        dr.rank AS rank,
+        CASE WHEN k.terminated_on <= $as_of THEN 'terminated'
+             WHEN k.enrolled_on > $as_of - {NEW_DAYS} THEN 'new'
+             WHEN r.is_active = 1 THEN 'active'
+             ELSE 'inactive' END AS status,
+        {_case("date_diff('day', k.enrolled_on, $as_of)", TENURE_BANDS)} AS tenure_band,
+        {_case("coalesce(done.courses_done, 0)", TRAINING_TIERS)} AS training_tier,
+        year(k.enrolled_on) AS cohort,
+        -- A seller whose day 30 is after the as-of date and who has not sold yet is still
+        -- in their first 30 days: not (yet) one who made no sale in them.
+        CASE WHEN k.first_sale_on < k.enrolled_on + {FIRST_SALE_DAYS}
+                  AND k.first_sale_on <= $as_of THEN 'sold in first 30 days'
+             WHEN k.enrolled_on + {FIRST_SALE_DAYS} > $as_of THEN 'first 30 days not over'
+             ELSE 'no sale in first 30 days' END AS fast_start,
+        k.is_live AS live"""
+
+
+def _core_ctes(steps: str, fallback: str) -> str:
+    # The sellers with their rank, whether recently active, and courses done: what a
+    # segment needs (both bases start with these).
+    return f"""ranked AS (
     SELECT s.*,
         coalesce(st.rank_index, {fallback}) AS rank_index,
         CASE WHEN s.terminated_on IS NULL OR s.terminated_on > $as_of
@@ -219,14 +238,39 @@ recent AS (
     WHERE month IN ($m0, $m1)
     GROUP BY seller_id
 ),
+done AS (
+    SELECT cc.seller_id, count(*) AS courses_done
+    FROM course_completions cc WHERE cc.completed_on <= $as_of GROUP BY cc.seller_id
+),"""
+
+
+def _lean_base(steps: str, fallback: str) -> str:
+    return f"""
+WITH
+{CUT_CTES}
+{_core_ctes(steps, fallback)}
+base AS (
+    SELECT {_segment_columns()}
+    FROM ranked k
+    JOIN dim_ranks dr ON dr.rank_index = k.rank_index
+    LEFT JOIN recent r ON r.seller_id = k.seller_id
+    LEFT JOIN done ON done.seller_id = k.seller_id
+)
+SELECT * FROM base WHERE {SEGMENT_WHERE}"""
+
+
+def _seller_base(rank_on: str, *, lean: bool = False) -> str:
+    steps, fallback = _RANK_STEPS[rank_on]
+    if lean:
+        return _lean_base(steps, fallback)
+    return f"""
+WITH
+{CUT_CTES}
+{_core_ctes(steps, fallback)}
 flows AS (
     SELECT seller_id, {FLOW_SUMS}
     FROM {SELLER_MONTHS} m WHERE month BETWEEN $start AND $end
     GROUP BY seller_id
-),
-done AS (
-    SELECT cc.seller_id, count(*) AS courses_done
-    FROM course_completions cc WHERE cc.completed_on <= $as_of GROUP BY cc.seller_id
 ),
 required AS (
     SELECT r.rank_index, count(c.course_id) AS required
@@ -311,22 +355,7 @@ valued AS (
     FROM fact_seller_value WHERE scored_as_of = $as_of
 ),
 base AS (
-    SELECT k.seller_id, k.market, k.language, k.rank_index,
-        dr.rank AS rank,
-        CASE WHEN k.terminated_on <= $as_of THEN 'terminated'
-             WHEN k.enrolled_on > $as_of - {NEW_DAYS} THEN 'new'
-             WHEN r.is_active = 1 THEN 'active'
-             ELSE 'inactive' END AS status,
-        {_case("date_diff('day', k.enrolled_on, $as_of)", TENURE_BANDS)} AS tenure_band,
-        {_case("coalesce(done.courses_done, 0)", TRAINING_TIERS)} AS training_tier,
-        year(k.enrolled_on) AS cohort,
-        -- A seller whose day 30 is after the as-of date and who has not sold yet is still
-        -- in their first 30 days: not (yet) one who made no sale in them.
-        CASE WHEN k.first_sale_on < k.enrolled_on + {FIRST_SALE_DAYS}
-                  AND k.first_sale_on <= $as_of THEN 'sold in first 30 days'
-             WHEN k.enrolled_on + {FIRST_SALE_DAYS} > $as_of THEN 'first 30 days not over'
-             ELSE 'no sale in first 30 days' END AS fast_start,
-        k.is_live AS live,
+    SELECT {_segment_columns()},
         k.is_live * coalesce(r.is_active, 0) AS active_30d,
         k.is_live * CASE WHEN r.last_app_on > $as_of - {APP_DAYS} THEN 1 ELSE 0 END
             AS app_7d,
@@ -431,6 +460,11 @@ SELECT * FROM base WHERE {SEGMENT_WHERE}"""
 SELLER_BASE = _seller_base("as_of")
 #: The same, with each seller's rank the one they held on their enrolment day.
 SELLER_BASE_AT_ENROLMENT = _seller_base("enrolment")
+#: One row per seller of the segment with their segment columns and ``live`` only, for a
+#: query that filters sellers but reads none of the period's measures: the same rows and
+#: columns as the bases, without their twelve joins (at 1,000,000 sellers, a second each).
+SELLER_SEGMENTS = _seller_base("as_of", lean=True)
+SELLER_SEGMENTS_AT_ENROLMENT = _seller_base("enrolment", lean=True)
 
 
 def dimension_columns(by: tuple[Dimension, ...]) -> list[str]:
