@@ -13,6 +13,8 @@ import duckdb
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cxm.config import load_config
 from cxm.metrics import stats
@@ -370,3 +372,35 @@ def test_a_change_beyond_noise_too_small_to_show_is_not_called_no_change():
         "No market moved visibly: the 1 change beyond noise rounds to zero at the precision "
         "shown (1 segment x KPI tested)."
     ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(0, 1), st.sampled_from([0.0, 0.01, 0.05, 1.0, float("nan")])),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_the_fdr_and_count_intervals_are_scipy_stats_own_without_importing_it(p):
+    # cxm.metrics.stats computes them with scipy.special (scipy.stats is a second of a fresh
+    # server's first page): Benjamini-Hochberg as scipy's false_discovery_control, bit for
+    # bit, nan left out; Garwood's interval as chi2.ppf, to the last bit or one ulp; the
+    # normal tail as norm.sf.
+    from scipy import stats as sps
+
+    p = np.array(p)
+    ok = np.isfinite(p)
+    want = np.full_like(p, np.nan)
+    if ok.any():
+        want[ok] = sps.false_discovery_control(p[ok], method="bh")
+    np.testing.assert_array_equal(stats.benjamini_hochberg(p), want)
+    k = np.floor(np.nan_to_num(p) * 1e4)
+    _, lo, hi = stats.poisson(k)
+    with np.errstate(invalid="ignore"):
+        want_lo = np.where(k > 0, sps.chi2.ppf(0.025, 2 * k) / 2, 0.0)
+    np.testing.assert_allclose(lo, want_lo, rtol=4e-16, atol=0)
+    np.testing.assert_allclose(hi, sps.chi2.ppf(0.975, 2 * k + 2) / 2, rtol=4e-16, atol=0)
+    z = pl.Series("z", (np.nan_to_num(p) - 0.5) * 20)
+    np.testing.assert_array_equal(stats._two_sided(z).to_numpy(), 2 * sps.norm.sf(z.to_numpy()))
+    assert stats.Z == sps.norm.ppf(0.975)
