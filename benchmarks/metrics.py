@@ -19,12 +19,15 @@ Writes the results between the ``metrics`` markers of docs/benchmarks.md.
 
     uv run python benchmarks/metrics.py                    # 100,000 and 1,000,000 sellers
     uv run python benchmarks/metrics.py --sizes 20000      # a quick look
+    CXM_BENCH_DEMO_1000000=data/bench-1m/cxm.duckdb uv run python benchmarks/metrics.py \
+        --sizes 1000000                                    # on a demo built before (copied)
 """
 
 from __future__ import annotations
 
 import atexit
 import datetime as dt
+import os
 import platform
 import shutil
 import subprocess
@@ -256,6 +259,9 @@ _BUILT: dict[int, Path] = {}
 def _raw(sellers: int) -> Path:
     """The demo company of ``sellers`` with its raw tables only, built once per run (each
     condition measures on a copy of it)."""
+    given = os.environ.get(f"CXM_BENCH_DEMO_{sellers}")
+    if given:  # a demo of this size built before (cxm demo --sellers N --warehouse PATH)
+        return Path(given)
     if sellers not in _BUILT:
         folder = Path(tempfile.mkdtemp(dir=ROOT / "data", prefix="metrics-raw-"))
         atexit.register(shutil.rmtree, folder, ignore_errors=True)
