@@ -244,3 +244,49 @@ def test_issue_19_the_expected_effect_chart_is_labelled_with_values_and_changes(
         "<b>+110%</b>", "<b>−57%</b>", "<b>new</b>", "<b>none</b>"
     ]  # fmt: skip
     assert fig.layout.title.text.startswith("Expected progress per 1,000 sellers")
+
+
+def test_issue_21_every_what_if_chart_is_one_plotlys_own_checks_leave_as_it_is():
+    """The What-if charts are laid out without Plotly checking the layout again (that check
+    was most of a slider move's Python): checked here instead, on every chart."""
+    import plotly.graph_objects as go
+    import polars as pl
+
+    from cxm.ui import charts, whatif_charts
+
+    cfg = load_config()
+    us, ca = cfg.market_codes[:2]
+    # 25 of 100 sellers change in US, 30 of 60 in CA (50%); the field's 55 of 160 is 34.4%.
+    rates = pl.DataFrame(
+        {"segment": [us, ca], "share": [0.25, 0.5], "changed": [25, 30], "sellers": [100, 60]}
+    )
+    mix = pl.DataFrame(
+        {"action": ["a", "b", "a"], "before": [5, 3, 2], "after": [1, 7, 2], "segment": "x"}
+    )
+    trans = pl.DataFrame({"baseline": ["a", "b"], "scenario": ["b", "b"], "sellers": [4, 3]})
+    effects = pl.DataFrame(
+        {"label": ["Retention"], "baseline": [20.0], "scenario": [42.0], "change": [1.1]}
+    )
+    curve = pl.DataFrame({"weight": [0.0, 0.5], "share": [0.1, 0.3]})
+    labels = {"a": "Action A", "b": "Action B"}
+    figures = [
+        whatif_charts.changed_by(rates, "market", cfg, 55 / 160),
+        whatif_charts.action_mix(mix, labels),
+        whatif_charts.transition(trans, labels),
+        whatif_charts.effect(effects),
+        whatif_charts.curve(curve, "weight", ["share"], ["share first"], ".0%"),
+    ]
+    for fig in figures:
+        made = fig.to_dict()
+        assert go.Figure(made).to_dict() == made
+        assert made["layout"]["template"]["layout"]["paper_bgcolor"] == "white"  # plotly_white
+    bars = figures[0].to_dict()
+    assert list(bars["data"][0]["x"]) == [0.25, 0.5]
+    assert bars["layout"]["annotations"][0]["text"] == "all 34.4%"
+    # Action A: 7 before, 3 after; Action B: 3 before, 7 after; both largest 7, A first by name.
+    mixed = figures[1].to_dict()
+    assert [list(t["x"]) for t in mixed["data"]] == [[7, 3], [3, 7]]
+    assert mixed["layout"]["xaxis"]["title"]["text"] == "sellers with it first"
+    # The check has teeth: a misspelt layout property does not pass it.
+    with pytest.raises(ValueError, match="tickformatt"):
+        go.Figure(charts.figure([], xaxis=dict(tickformatt=".0%")).to_dict())

@@ -1,4 +1,8 @@
-"""Plotly figures of the What-if page: change by segment, action mix, effect, curves."""
+"""Plotly figures of the What-if page: change by segment, action mix, effect, curves.
+
+Drawn again on every slider move, so each is laid out with `charts.figure` (the layout taken
+as given, not checked again by Plotly: that was most of a move's Python).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import polars as pl
 
 from cxm.config import CompanyConfig
 from cxm.ui import fmt
-from cxm.ui.charts import _LAYOUT, CORPORATE, PALETTE, _colors
+from cxm.ui.charts import CORPORATE, PALETTE, _colors, figure
 
 BEFORE, AFTER = "#9e9e9e", "#0072B2"
 
@@ -19,18 +23,16 @@ def changed_by(
     share as a dotted line when ``overall`` is given (the PDF's SVG reader takes no dashes)."""
     rows = rates.filter(pl.col("sellers") > 0)
     labels = [str(v) for v in rows["segment"]]
-    fig = go.Figure(
-        go.Bar(
-            x=rows["share"].to_list(),
-            y=labels,
-            orientation="h",
-            text=[fmt.share(v) for v in rows["share"]],
-            textposition="auto",
-            marker=dict(color=_colors(dim, rows["segment"], cfg)),
-            customdata=list(zip(rows["changed"], rows["sellers"], strict=True)),
-            hovertemplate="%{y}: %{text}<br>%{customdata[0]:,} of %{customdata[1]:,} sellers"
-            "<extra></extra>",
-        )
+    bars = go.Bar(
+        x=rows["share"].to_list(),
+        y=labels,
+        orientation="h",
+        text=[fmt.share(v) for v in rows["share"]],
+        textposition="auto",
+        marker=dict(color=_colors(dim, rows["segment"], cfg)),
+        customdata=list(zip(rows["changed"], rows["sellers"], strict=True)),
+        hovertemplate="%{y}: %{text}<br>%{customdata[0]:,} of %{customdata[1]:,} sellers"
+        "<extra></extra>",
     )
     marks = {}
     if overall is not None:
@@ -46,10 +48,14 @@ def changed_by(
                      showarrow=False, xanchor="center", yanchor="bottom")
             ],
         )  # fmt: skip
-    fig.update_layout(**_LAYOUT, **marks, height=max(220, 36 * len(labels) + 70), showlegend=False)
-    fig.update_xaxes(tickformat=".0%", rangemode="tozero")
-    fig.update_yaxes(autorange="reversed")
-    return fig
+    return figure(
+        [bars],
+        **marks,
+        height=max(220, 36 * len(labels) + 70),
+        showlegend=False,
+        xaxis=dict(tickformat=".0%", rangemode="tozero"),
+        yaxis=dict(autorange="reversed"),
+    )
 
 
 def action_mix(mix: pl.DataFrame, labels: dict[str, str], top: int = 12) -> go.Figure:
@@ -62,64 +68,69 @@ def action_mix(mix: pl.DataFrame, labels: dict[str, str], top: int = 12) -> go.F
         .head(top)
     )
     names = [labels.get(a, a) for a in total["action"]]
-    fig = go.Figure()
-    for col, color, name in (("before", BEFORE, "Published"), ("after", AFTER, "Scenario")):
-        fig.add_trace(
-            go.Bar(
-                x=total[col].to_list(),
-                y=names,
-                orientation="h",
-                name=name,
-                marker_color=color,
-                hovertemplate="%{y}: %{x:,} sellers<extra>" + name + "</extra>",
-            )
+    bars = [
+        go.Bar(
+            x=total[col].to_list(),
+            y=names,
+            orientation="h",
+            name=name,
+            marker_color=color,
+            hovertemplate="%{y}: %{x:,} sellers<extra>" + name + "</extra>",
         )
-    fig.update_layout(**_LAYOUT, barmode="group", height=max(260, 44 * len(names) + 80))
-    fig.update_xaxes(tickformat="~s", title="sellers with it first")
-    fig.update_yaxes(autorange="reversed")
-    return fig
+        for col, color, name in (("before", BEFORE, "Published"), ("after", AFTER, "Scenario"))
+    ]
+    return figure(
+        bars,
+        barmode="group",
+        height=max(260, 44 * len(names) + 80),
+        xaxis=dict(tickformat="~s", title=dict(text="sellers with it first")),
+        yaxis=dict(autorange="reversed"),
+    )
 
 
 def effect(effects: pl.DataFrame) -> go.Figure:
     """Grouped bars: expected progress per 1,000 sellers on each priority, published and
     scenario, each bar labelled with its value and each priority with its change in words."""
-    fig = go.Figure()
-    for col, color, name in (("baseline", BEFORE, "Published"), ("scenario", AFTER, "Scenario")):
-        fig.add_trace(
-            go.Bar(
-                x=effects["label"].to_list(),
-                y=effects[col].to_list(),
-                name=name,
-                marker_color=color,
-                text=[f"{v:.1f}" for v in effects[col]],
-                textposition="outside",
-                hovertemplate="%{x}: %{y:.1f}<extra>" + name + "</extra>",
-            )
+    bars = [
+        go.Bar(
+            x=effects["label"].to_list(),
+            y=effects[col].to_list(),
+            name=name,
+            marker_color=color,
+            text=[f"{v:.1f}" for v in effects[col]],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:.1f}<extra>" + name + "</extra>",
         )
+        for col, color, name in (("baseline", BEFORE, "Published"), ("scenario", AFTER, "Scenario"))
+    ]
     top = max([*effects["baseline"], *effects["scenario"], 0.0]) or 1.0
+    notes = []
     for row in effects.iter_rows(named=True):
         change = row["change"]
         if change is None:
             said = "new" if row["scenario"] > 0 else "none"
         else:
             said = fmt.signed(100 * change, 0, "%")
-        fig.add_annotation(
-            x=row["label"], y=top * 1.22, text=f"<b>{said}</b>", showarrow=False, yanchor="bottom"
-        )
-    fig.update_layout(
-        **_LAYOUT,
+        notes.append(
+            dict(x=row["label"], y=top * 1.22, text=f"<b>{said}</b>", showarrow=False,
+                 yanchor="bottom")
+        )  # fmt: skip
+    return figure(
+        bars,
+        annotations=notes,
         barmode="group",
         height=360,
-        title="Expected progress per 1,000 sellers: published and scenario (change above)",
-    )
-    fig.update_layout(
+        title=dict(
+            text="Expected progress per 1,000 sellers: published and scenario (change above)"
+        ),
         margin=dict(l=10, r=10, t=60, b=10),
         legend=dict(orientation="h", yanchor="top", y=-0.12, x=0),
+        yaxis=dict(
+            title=dict(text="expected progress per 1,000 sellers"),
+            rangemode="tozero",
+            range=[0, top * 1.4],
+        ),
     )
-    fig.update_yaxes(
-        title="expected progress per 1,000 sellers", rangemode="tozero", range=[0, top * 1.4]
-    )
-    return fig
 
 
 def transition(trans: pl.DataFrame, labels: dict[str, str], top: int = 8) -> go.Figure:
@@ -140,38 +151,39 @@ def transition(trans: pl.DataFrame, labels: dict[str, str], top: int = 8) -> go.
     cells = {(r["baseline"], r["scenario"]): r["sellers"] for r in trans.iter_rows(named=True)}
     z = [[cells.get((b, s), 0) for s in keep] for b in keep]
     names = [labels.get(a, a) for a in keep]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=names,
-            y=names,
-            colorscale="Blues",
-            text=[[f"{v:,}" if v else "" for v in row] for row in z],
-            texttemplate="%{text}",
-            hovertemplate="published %{y}<br>scenario %{x}<br>%{z:,} sellers<extra></extra>",
-            showscale=False,
-        )
+    cells = go.Heatmap(
+        z=z,
+        x=names,
+        y=names,
+        colorscale="Blues",
+        text=[[f"{v:,}" if v else "" for v in row] for row in z],
+        texttemplate="%{text}",
+        hovertemplate="published %{y}<br>scenario %{x}<br>%{z:,} sellers<extra></extra>",
+        showscale=False,
     )
-    fig.update_layout(**_LAYOUT, height=max(300, 42 * len(keep) + 120))
-    fig.update_xaxes(title="first action in the scenario", tickangle=-30)
-    fig.update_yaxes(title="first action published", autorange="reversed")
-    return fig
+    return figure(
+        [cells],
+        height=max(300, 42 * len(keep) + 120),
+        xaxis=dict(title=dict(text="first action in the scenario"), tickangle=-30),
+        yaxis=dict(title=dict(text="first action published"), autorange="reversed"),
+    )
 
 
 def curve(frame: pl.DataFrame, x: str, ys: list[str], names: list[str], y_format: str) -> go.Figure:
     """Lines of ``ys`` against a weight ``x`` (the inverse curve, the trade-off)."""
-    fig = go.Figure()
-    for i, (y, name) in enumerate(zip(ys, names, strict=True)):
-        fig.add_trace(
-            go.Scatter(
-                x=frame[x].to_list(),
-                y=frame[y].to_list(),
-                mode="lines+markers",
-                name=name,
-                line=dict(color=PALETTE[i]),
-            )
+    lines = [
+        go.Scatter(
+            x=frame[x].to_list(),
+            y=frame[y].to_list(),
+            mode="lines+markers",
+            name=name,
+            line=dict(color=PALETTE[i]),
         )
-    fig.update_layout(**_LAYOUT, height=300)
-    fig.update_xaxes(title="weight", dtick=0.5)
-    fig.update_yaxes(tickformat=y_format, rangemode="tozero")
-    return fig
+        for i, (y, name) in enumerate(zip(ys, names, strict=True))
+    ]
+    return figure(
+        lines,
+        height=300,
+        xaxis=dict(title=dict(text="weight"), dtick=0.5),
+        yaxis=dict(tickformat=y_format, rangemode="tozero"),
+    )
