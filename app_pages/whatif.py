@@ -30,20 +30,47 @@ if field.size == 0:
     st.stop()
 
 
-@st.fragment
-def panel() -> None:
-    # A fragment: moving a slider reruns this part only; the field and baseline are cached.
-    # It runs outside the page's error handler on its own reruns: so it has its own.
+@st.fragment(key=ui.CONTROLS)
+def controls() -> None:
+    # Fragments: a slider move reruns the comparison and the exports only (`ui.redraw`), a
+    # tab or a form its own fragment; the field and baseline are cached. Each runs outside
+    # the page's error handler on its own reruns: so each has its own.
     with shell.errors_shown():
         ui.preset_picker(field)
-        weights, guard = ui.sliders(user)
+        ui.sliders(user)
+
+
+@st.fragment(key=ui.COMPARISON)
+def comparison() -> None:
+    with shell.errors_shown():
+        weights, guard = ui.chosen()
         ranking = rank(field, weights, guard)
-        now = ui.published(field)  # read again: a publication reruns the fragment alone too
+        now = ui.published(field)  # read again: a publication reruns the fragments alone too
         result = compare(field, ranking, baseline=field.baseline(now.guardrails, now.weights))
         sections.headline(result)
         sections.comparison(result, field, cfg)
-        sections.inverse_question(field, weights, guard)
-        sections.scenario_panel(user, field, weights, guard, ranking)
 
 
-panel()
+@st.fragment(key=ui.QUESTIONS)
+def questions() -> None:
+    with shell.errors_shown():
+        sections.inverse_question(field, *ui.current())
+
+
+@st.fragment(key=ui.SCENARIOS)
+def saved() -> None:
+    with shell.errors_shown():
+        sections.scenario_panel(user, field, *ui.current())
+
+
+@st.fragment(key=ui.EXPORTS)
+def exports() -> None:
+    with shell.errors_shown():
+        sections.exports(user, field, *ui.current())
+
+
+controls()
+comparison()
+questions()
+saved()
+exports()

@@ -7,11 +7,17 @@ one ranking and one counting pass. Weights travel in the URL as ``w=retention:2,
 warning and the published weights are shown instead. "Published" is the scenario published
 last (`cxm.whatif.scenarios.published`), read on every run: a publication in one session is
 what every other session compares against from its next run.
+
+The page is drawn in fragments, so that a slider move reruns, and sends the browser, only
+what shows the weights: the comparison, the exports and an inverse answer on screen; not the
+sliders, presets, the questions' forms or the saved scenarios (issue 21: the browser's work
+on every element it receives again was most of a move).
 """
 
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from cxm.access import Role, Scope, User
 from cxm.errors import CxmError
@@ -27,6 +33,13 @@ PREVIEW_ROLES = (Role.STRATEGIST, Role.ANALYST, Role.ADMIN)
 _KEYS = {p: f"wi_{p}" for p in PRIORITIES}
 #: The weights and guardrails the sliders last showed, kept across pages (the URL is not).
 _KEPT = "_cxm_whatif"
+#: The page's fragments (`st.fragment` keys), in the order drawn.
+CONTROLS, COMPARISON, QUESTIONS, SCENARIOS, EXPORTS = (
+    "whatif_controls", "whatif_comparison", "whatif_questions", "whatif_scenarios",
+    "whatif_exports",
+)  # fmt: skip
+#: Set while an inverse answer or trade-off, worked out for the weights then, is on screen.
+ANSWERED = "_cxm_whatif_answered"
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -83,6 +96,29 @@ def start(fld: Field) -> None:
     _set(weights, guard)
 
 
+def redraw(*also: str) -> None:
+    """End a callback that changed the weights in a fragment's run: rerun instead the
+    fragments that show them (and ``also``), not the rest. A whole-page run (AppTest's, or a
+    page's first) draws everything anyway and is left as it is."""
+    ctx = get_script_run_ctx()
+    if ctx is None or not ctx.fragment_ids_this_run:
+        return
+    keys = [*also, COMPARISON, EXPORTS]
+    if st.session_state.get(ANSWERED):
+        keys.append(QUESTIONS)  # an answer for the old weights must go
+    st.rerun(keys)
+
+
+def _moved(key: str) -> None:
+    filters.touched(key)
+    redraw()
+
+
+def _preset(weights: Weights, guardrails: Guardrails) -> None:
+    _set(weights, guardrails)
+    redraw(CONTROLS)
+
+
 def preset_picker(fld: Field) -> None:
     """A row of buttons: back to what is published, or one of the catalog's presets."""
     cols = st.columns(1 + len(fld.catalog.presets))
@@ -91,7 +127,7 @@ def preset_picker(fld: Field) -> None:
         "Published",
         key="wi_preset_baseline",
         use_container_width=True,
-        on_click=_set,
+        on_click=_preset,
         args=(pub.weights, pub.guardrails),
         help=f"Back to what is published: {pub.describe()}",
     )
@@ -100,12 +136,12 @@ def preset_picker(fld: Field) -> None:
             preset.label,
             key=f"wi_preset_{pid}",
             use_container_width=True,
-            on_click=lambda w=preset.weights: _set(Weights.of(w), current_guardrails()),
+            on_click=lambda w=preset.weights: _preset(Weights.of(w), current_guardrails()),
         )
 
 
-def sliders(user: User) -> tuple[Weights, Guardrails]:
-    """One slider per priority and the two guardrail toggles; the URL follows them."""
+def sliders(user: User) -> None:
+    """One slider per priority and the two guardrail toggles; a move reruns what shows them."""
     read_only = user.role not in PREVIEW_ROLES
     kept_weights, kept_guard = st.session_state[_KEPT]
     for p, w in kept_weights.as_dict().items():
@@ -122,32 +158,45 @@ def sliders(user: User) -> tuple[Weights, Guardrails]:
             key=_KEYS[p],
             disabled=read_only,
             format="x%.2f",
-            on_change=filters.touched,
+            on_change=_moved,
             args=(_KEYS[p],),
         )
-    mandatory = cols[3].toggle(
+    cols[3].toggle(
         "Keep mandatory actions",
         key="wi_mandatory",
         disabled=read_only,
-        on_change=filters.touched,
+        on_change=_moved,
         args=("wi_mandatory",),
     )
-    caps = cols[3].toggle(
+    cols[3].toggle(
         "Apply caps",
         key="wi_caps",
         disabled=read_only,
-        on_change=filters.touched,
+        on_change=_moved,
         args=("wi_caps",),
     )
+    if read_only:
+        st.caption("Executives see the published weights and saved scenarios, read-only.")
+
+
+def current() -> tuple[Weights, Guardrails]:
+    """The weights and guardrails the sliders hold now (drawn by `sliders` in this run or
+    an earlier one)."""
     weights = Weights.of({p: st.session_state[_KEYS[p]] for p in PRIORITIES})
-    guard = Guardrails(mandatory=bool(mandatory), caps=bool(caps))
+    guard = Guardrails(
+        mandatory=bool(st.session_state["wi_mandatory"]), caps=bool(st.session_state["wi_caps"])
+    )
+    return weights, guard
+
+
+def chosen() -> tuple[Weights, Guardrails]:
+    """The weights and guardrails the sliders hold, kept for other pages; the URL follows."""
+    weights, guard = current()
     st.session_state[_KEPT] = (weights, guard)
     loaded = st.session_state.get("wi_loaded")
     if loaded and loaded[1:] != (weights, guard) and "scenario" in st.query_params:
         del st.query_params["scenario"]  # moved away from the saved scenario the link named
     filters.set_page_params(w=url_weights(weights), guard=url_guard(guard))
-    if read_only:
-        st.caption("Executives see the published weights and saved scenarios, read-only.")
     return weights, guard
 
 
@@ -174,6 +223,7 @@ def load_scenario(found: scenarios.Scenario) -> None:
     _set(found.weights, found.guardrails)
     st.session_state["wi_loaded"] = (found.id, found.weights, found.guardrails)
     st.query_params["scenario"] = str(found.id)
+    redraw(CONTROLS, SCENARIOS)
 
 
 def action_labels(fld: Field) -> dict[str, str]:

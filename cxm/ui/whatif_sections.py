@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import polars as pl
 import streamlit as st
 
@@ -11,7 +13,7 @@ from cxm.errors import CxmError
 from cxm.reports import recommendations as files
 from cxm.ui import fmt
 from cxm.ui import whatif_charts as charts
-from cxm.ui.whatif import action_labels, load_scenario
+from cxm.ui.whatif import ANSWERED, action_labels, load_scenario
 from cxm.whatif import inverse, scenarios, summary
 from cxm.whatif.compare import (
     EVEN_MIN_SELLERS,
@@ -19,7 +21,6 @@ from cxm.whatif.compare import (
     Comparison,
     Field,
     Guardrails,
-    Ranking,
     compare,
     rank,
 )
@@ -200,7 +201,9 @@ def _mix_table(mix: pl.DataFrame, labels: dict[str, str], name: str) -> pl.DataF
 
 
 def inverse_question(fld: Field, weights: Weights, guard: Guardrails) -> None:
-    """The inverse question and the trade-off curve, each asked with a form."""
+    """The inverse question and the trade-off curve, each asked with a form; an answer shows
+    until the next run (`ANSWERED` has a weight change rerun this to take it away)."""
+    st.session_state[ANSWERED] = False
     with st.expander("Which weight would put an action first for a share of a segment?"):
         with st.form("wi_inverse"):
             c = st.columns(3)
@@ -219,6 +222,7 @@ def inverse_question(fld: Field, weights: Weights, guard: Guardrails) -> None:
             statuses = d[2].multiselect("Status", fld.labels["status"])
             asked = st.form_submit_button("Find the weight")
         if asked:
+            st.session_state[ANSWERED] = True
             keep = fld.mask(market=markets, language=languages, status=statuses)
             try:
                 answer = inverse.weight_for_share(
@@ -248,6 +252,7 @@ def inverse_question(fld: Field, weights: Weights, guard: Guardrails) -> None:
             )
             asked = st.form_submit_button("Draw the trade-off")
         if asked:
+            st.session_state[ANSWERED] = True
             frame = inverse.tradeoff(
                 fld, weights, moving=moving, first=first, second=second, guardrails=guard
             )
@@ -259,10 +264,8 @@ def inverse_question(fld: Field, weights: Weights, guard: Guardrails) -> None:
             st.caption("Expected progress per 1,000 sellers as the weight moves from 0 to 3.")
 
 
-def scenario_panel(
-    user: User, fld: Field, weights: Weights, guard: Guardrails, ranking: Ranking
-) -> None:
-    """Save, load, compare, publish and export; the library checks every role.
+def scenario_panel(user: User, fld: Field, weights: Weights, guard: Guardrails) -> None:
+    """Save, load, compare and publish; the library checks every role.
 
     A save that fails says why and leaves the rest of the section as it was.
     """
@@ -311,8 +314,6 @@ def scenario_panel(
                                key="wi_other")  # fmt: skip
         if other is not None:
             _two(fld, by_id[pick], by_id[other])
-    if user.role in files.EXPORT_ROLES:
-        _exports(user, fld, weights, ranking)
 
 
 def _confirm_publish(
@@ -365,15 +366,19 @@ def _two(fld: Field, a: scenarios.Scenario, b: scenarios.Scenario) -> None:
     st.plotly_chart(charts.transition(result.transition, action_labels(fld)), key="wi_two")
 
 
-def _exports(user: User, fld: Field, weights: Weights, ranking: Ranking) -> None:
+def exports(user: User, fld: Field, weights: Weights, guard: Guardrails) -> None:
+    """The recommendations for these weights, prepared on request, and the weights as JSON
+    for the field platform, made when downloaded (not on every slider move)."""
+    if user.role not in files.EXPORT_ROLES:
+        return
     c = st.columns(3)
     for col, fmt_ in zip(c[:2], files.FORMATS, strict=True):
         if col.button(f"Prepare recommendations ({fmt_.upper()})", key=f"wi_prep_{fmt_}"):
-            made = files.export_recommendations(user, fld, ranking, fmt_)
-            st.session_state[f"wi_file_{fmt_}"] = (ranking.weights, ranking.guardrails, made)
+            made = files.export_recommendations(user, fld, rank(fld, weights, guard), fmt_)
+            st.session_state[f"wi_file_{fmt_}"] = (weights, guard, made)
         kept = st.session_state.get(f"wi_file_{fmt_}")
         # A file made for other weights is not offered: it would not be what the page shows.
-        if kept and kept[:2] == (ranking.weights, ranking.guardrails):
+        if kept and kept[:2] == (weights, guard):
             data = kept[2]
             col.download_button(
                 f"Download ({len(data) / 1e6:.1f} MB)", data,
@@ -381,7 +386,7 @@ def _exports(user: User, fld: Field, weights: Weights, ranking: Ranking) -> None
             )  # fmt: skip
     c[2].download_button(
         "Weights and catalog (JSON)",
-        files.field_platform_json(fld, weights, user, guardrails=ranking.guardrails),
+        functools.partial(files.field_platform_json, fld, weights, user, guardrails=guard),
         file_name=f"cxm-weights-{fld.catalog.version}.json",
         mime="application/json",
         key="wi_json",
