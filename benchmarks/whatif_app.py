@@ -37,7 +37,8 @@ _PAGE = """
 import json, sys, time
 from pathlib import Path
 from playwright.sync_api import sync_playwright, expect
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, RUNS_STARTED, _serve, settle, sign_in
+from tests.browser.conftest import (
+    CHROMIUM, CHROMIUM_ARGS, RUNS_FINISHED, _serve, settle, sign_in, watch_runs)
 
 warehouse, work, moves = Path(sys.argv[1]), Path(sys.argv[2]), int(sys.argv[3])
 DONE = '''() => {
@@ -50,6 +51,7 @@ url = next(server)
 with sync_playwright() as p:
     browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport={"width": 1440, "height": 1400})
+    watch_runs(page)
     page.goto(url)
     sign_in(page, "strategist", "strategist-demo-2026")
     t = time.perf_counter()
@@ -65,12 +67,12 @@ with sync_playwright() as p:
     thumb.focus()
     times, values = [], []
     for i in range(moves):
-        before = page.evaluate(RUNS_STARTED)
+        before = page.evaluate(RUNS_FINISHED)
         shown = changes.inner_text()
         t = time.perf_counter()
         thumb.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-        page.wait_for_function(
-            f"() => window.__cxmRuns.started > {before}", polling=5, timeout=60_000)
+        # The run this move started, finished (a short one may never show the page running).
+        page.wait_for_function(f"() => ({RUNS_FINISHED})() > {before}", polling=5, timeout=60_000)
         page.wait_for_function(DONE, polling=5, timeout=60_000)
         times.append(time.perf_counter() - t)
         values.append((shown, changes.inner_text()))

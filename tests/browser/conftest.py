@@ -52,6 +52,7 @@ def browser(browser: Browser) -> Browser:
     def waiting(**options) -> BrowserContext:
         context = new_context(**options)
         context.set_default_timeout(WAIT_MS)
+        watch_runs(context)
         return context
 
     browser.new_context = waiting
@@ -165,6 +166,52 @@ def demo_app_url(demo_warehouse, tmp_path_factory):
     yield from _serve(warehouse, folder)
 
 
+#: Counts, in each page, the script runs the server reports finished (not those cut short for
+#: another), read off the app's websocket. A short fragment run can start and finish within
+#: one drawing of the page, whose "running" state then never shows: seen on the What-if page
+#: once a slider move reran only the comparison (issue 21). ForwardMsg's field 6 is
+#: script_finished, a status; 2 is "finished early for a rerun".
+_RUN_COUNTER = """(() => {
+    const count = window.__cxmWs = {finished: 0};
+    const finished = (bytes) => {
+        let i = 0;
+        const varint = () => {
+            let value = 0, shift = 0, b;
+            do { b = bytes[i++]; value += (b & 127) * 2 ** shift; shift += 7; } while (b & 128);
+            return value;
+        };
+        while (i < bytes.length) {
+            const tag = varint(), field = Math.floor(tag / 8), wire = tag % 8;
+            if (wire === 0) { const value = varint(); if (field === 6) return value !== 2; }
+            else if (wire === 2) { const length = varint(); i += length; }
+            else if (wire === 1) i += 8;
+            else if (wire === 5) i += 4;
+            else return false;
+        }
+        return false;
+    };
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener("message", (event) => {
+                if (event.data instanceof ArrayBuffer && finished(new Uint8Array(event.data)))
+                    count.finished += 1;
+            });
+        }
+    };
+})();"""
+
+
+def watch_runs(target: Page | BrowserContext) -> None:
+    """Count the runs the server finishes in ``target``'s pages (`RUNS_FINISHED`); before
+    they load. The test fixtures' contexts have it; a benchmark's own page calls it."""
+    target.add_init_script(_RUN_COUNTER)
+
+
+#: The number of script runs finished since the page loaded (-1 if not watched).
+RUNS_FINISHED = "() => window.__cxmWs ? window.__cxmWs.finished : -1"
+
 _WATCH = """() => {
     // Count the script runs of the page from now on, and note when the run state last changed.
     const app = document.querySelector('[data-testid="stApp"]');
@@ -194,9 +241,11 @@ _SETTLED = f"""(quietMs) => {{
 }}"""
 #: The number of script runs started since the page was first watched.
 RUNS_STARTED = f"() => ({_WATCH})().started"
-_STARTED = f"""(before) => {{
+_COUNTS = f"() => [({_WATCH})().started, ({RUNS_FINISHED})()]"
+_STARTED = f"""([started, finished]) => {{
     const watch = ({_WATCH})();
-    return !!watch && watch.started > before;
+    const done = ({RUNS_FINISHED})();
+    return !!watch && (watch.started > started || (finished >= 0 && done > finished));
 }}"""
 QUIET_MS = 750
 
@@ -219,9 +268,11 @@ def after(page: Page, action: Callable[[], object], quiet_ms: int = QUIET_MS) ->
     Streamlit marks the page running only when the server starts the run, so right after a
     click the page still reads "not running": settling then could pass before the click's run
     began, and the next click would interrupt it (the trusted-proxy test's right password was
-    checked while the failure before it never was, and signed in).
+    checked while the failure before it never was, and signed in). A run counts as begun when
+    the page shows it running, or when the server has finished one (a short run may never
+    show: `_RUN_COUNTER`).
     """
-    before = page.evaluate(RUNS_STARTED)
+    before = page.evaluate(_COUNTS)
     action()
     page.wait_for_function(_STARTED, arg=before, polling=50, timeout=WAIT_MS)
     settle(page, quiet_ms)

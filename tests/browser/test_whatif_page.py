@@ -4,6 +4,7 @@ and costs, and publishing asks to confirm with what changes for the field (issue
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -19,6 +20,12 @@ SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
 def _changes(page: Page):
     return page.locator('[data-testid="stMetric"]', has_text="First action changes").locator(
         '[data-testid="stMetricValue"]'
+    )
+
+
+def _weight(page: Page, label: str):
+    return (
+        page.get_by_test_id("stSlider").filter(has_text=label).get_by_test_id("stSliderThumbValue")
     )
 
 
@@ -78,3 +85,42 @@ def test_a_slider_moves_the_comparison_and_a_saved_scenario_comes_back_by_link(
     page.screenshot(path=str(SHOTS / "what-if-publish.png"), full_page=True)
     after(page, page.get_by_role("button", name="Cancel").click)
     expect(page.get_by_text("Publish Retention push?")).to_have_count(0)
+
+
+def test_issue_21_a_move_redraws_what_shows_the_weights_and_takes_an_old_answer_away(
+    page: Page, demo_app_url
+):
+    """A move reruns only the fragments that show the weights: the sliders a preset moved stay
+    as set, an inverse answer worked out for the old weights goes, and the weights file is
+    made, when downloaded, from the weights the sliders hold then."""
+    page.set_viewport_size({"width": 1440, "height": 1400})
+    page.goto(demo_app_url)
+    sign_in(page, "strategist", "strategist-demo-2026")
+    page.goto(f"{demo_app_url}/what-if")
+    expect(page.get_by_role("heading", name="What-if: KPI priorities")).to_be_visible()
+    settle(page)
+    # The "Retention quarter" preset (cxm/actions.yaml): retention x3, cart size x0.5.
+    after(page, page.get_by_role("button", name="Retention quarter").click)
+    expect(_weight(page, "Customer retention")).to_have_text("x3.00")
+    expect(_weight(page, "Cart size")).to_have_text("x0.50")
+    expect(_changes(page)).not_to_have_text("0")
+    preset = _changes(page).inner_text()
+    page.get_by_text("Which weight would put an action first").click()
+    after(page, page.get_by_role("button", name="Find the weight").click)
+    answer = page.get_by_text(re.compile(r"puts it first for"))
+    expect(answer).to_be_visible()
+    thumb = page.get_by_role("slider", name="Customer retention")
+    thumb.focus()
+    after(page, lambda: thumb.press("ArrowLeft"))
+    expect(_weight(page, "Customer retention")).to_have_text("x2.75")
+    expect(answer).to_have_count(0)
+    expect(page.get_by_role("button", name="Find the weight")).to_be_visible()
+    expect(_changes(page)).not_to_have_text(preset)
+    with page.expect_download() as got:
+        page.get_by_role("button", name="Weights and catalog (JSON)").click()
+    weights = json.loads(Path(got.value.path()).read_text())["weights"]
+    assert (weights["retention"], weights["cart_size"], weights["repeat_customers"]) == (
+        2.75,
+        0.5,
+        2.0,
+    )
