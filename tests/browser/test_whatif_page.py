@@ -23,6 +23,15 @@ def _changes(page: Page):
     )
 
 
+def _open_as_strategist(page: Page, url: str) -> None:
+    page.set_viewport_size({"width": 1440, "height": 1400})
+    page.goto(url)
+    sign_in(page, "strategist", "strategist-demo-2026")
+    page.goto(f"{url}/what-if")
+    expect(page.get_by_role("heading", name="What-if: KPI priorities")).to_be_visible()
+    settle(page)
+
+
 def _weight(page: Page, label: str):
     return (
         page.get_by_test_id("stSlider").filter(has_text=label).get_by_test_id("stSliderThumbValue")
@@ -32,12 +41,7 @@ def _weight(page: Page, label: str):
 def test_a_slider_moves_the_comparison_and_a_saved_scenario_comes_back_by_link(
     page: Page, demo_app_url
 ):
-    page.set_viewport_size({"width": 1440, "height": 1400})
-    page.goto(demo_app_url)
-    sign_in(page, "strategist", "strategist-demo-2026")
-    page.goto(f"{demo_app_url}/what-if")
-    expect(page.get_by_role("heading", name="What-if: KPI priorities")).to_be_visible()
-    settle(page)
+    _open_as_strategist(page, demo_app_url)
     expect(_changes(page)).to_have_text("0")
     # Customer retention from x1 up to x3: eight steps of 0.25 with the keyboard.
     thumb = page.get_by_role("slider", name="Customer retention")
@@ -93,12 +97,7 @@ def test_issue_21_a_move_redraws_what_shows_the_weights_and_takes_an_old_answer_
     """A move reruns only the fragments that show the weights: the sliders a preset moved stay
     as set, an inverse answer worked out for the old weights goes, and the weights file is
     made, when downloaded, from the weights the sliders hold then."""
-    page.set_viewport_size({"width": 1440, "height": 1400})
-    page.goto(demo_app_url)
-    sign_in(page, "strategist", "strategist-demo-2026")
-    page.goto(f"{demo_app_url}/what-if")
-    expect(page.get_by_role("heading", name="What-if: KPI priorities")).to_be_visible()
-    settle(page)
+    _open_as_strategist(page, demo_app_url)
     # The "Retention quarter" preset (cxm/actions.yaml): retention x3, cart size x0.5.
     after(page, page.get_by_role("button", name="Retention quarter").click)
     expect(_weight(page, "Customer retention")).to_have_text("x3.00")
