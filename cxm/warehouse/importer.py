@@ -267,6 +267,7 @@ def _checking(
     try:
         con.execute("SET memory_limit = ?", [settings().duckdb_memory_limit])
         con.execute("SET temp_directory = ?", [f"{target}.tmp"])
+        con.execute("SET enable_progress_bar = false")  # the CLI prints its own steps
         if warehouse:
             with failures.named(target, writing=False):
                 con.execute("ATTACH ? AS live (READ_ONLY)", [str(target)])
