@@ -26,10 +26,12 @@ from cxm.errors import CxmError
 from cxm.logs import timed
 from cxm.metrics import cube, value
 from cxm.metrics.compute import DataRange
+from cxm.settings import settings
 from cxm.state import SELLER_STATE, put_as_of, run_facts, run_state
 from cxm.state.engine import Duck, Engine
 from cxm.state.facts import FACTS
 from cxm.state.portable import check_columns
+from cxm.warehouse import store
 from cxm.warehouse.store import _EVENT_DATES
 
 log = logging.getLogger(__name__)
@@ -161,6 +163,10 @@ def derive_dir(
     versions["duckdb"] = duckdb.__version__
     versions["sqlglot"] = metadata.version("sqlglot")
     driver = duckdb.connect()
+    # As a load's connection is (`store.tune`), with the facts' memory limit a load sets
+    # (CXM_FACTS_MEMORY_LIMIT): at 1,000,000 sellers an untuned one peaked at 7.2 GiB.
+    store.tune(driver)
+    driver.execute("SET memory_limit = ?", [settings().facts_memory_limit])
     try:
         if engine_name == "duckdb":
             _duck_views(driver, tables)
