@@ -211,3 +211,21 @@ def test_each_constraint_of_a_typed_parquet_column_is_found_in_the_last_row(
     orders = _last(_orders(tiny_warehouse), **{column: value})
     exc = _refused(_write(tmp_path, orders), tiny_warehouse)
     assert (exc.issues[0].row, exc.issues[0].column, exc.issues[0].code) == (LAST, column, code)
+
+
+def test_a_parquet_file_without_a_column_it_may_omit_loads_that_column_empty(
+    tiny_warehouse, tmp_path
+):
+    # customers.parquet of the tiny company's 10 customers without acquisition_channel (a
+    # column a file may leave out): loaded from the file, the column empty in all 10 rows.
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        tiny = con.sql("SELECT * FROM customers ORDER BY customer_id").pl()
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    tiny.drop("acquisition_channel").write_parquet(folder / "customers.parquet")
+    result = import_dir(folder, path=tiny_warehouse, today=TINY_TODAY)
+    assert result.rows == {"customers": 10}
+    with duckdb.connect(str(tiny_warehouse), read_only=True) as con:
+        loaded = con.sql("SELECT * FROM customers ORDER BY customer_id").pl()
+    assert loaded.get_column("acquisition_channel").null_count() == 10
+    assert loaded.drop("acquisition_channel").equals(tiny.drop("acquisition_channel"))
