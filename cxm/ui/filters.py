@@ -207,9 +207,14 @@ def page_param(name: str, default: str) -> str:
 
 
 def set_page_params(**values: str) -> None:
-    """Write page-specific parameters to the URL and remember them as written."""
+    """Write page-specific parameters to the URL and remember them as written.
+
+    A value the URL holds already is not written again: each write is a message the browser
+    acts on (every What-if slider move wrote the guardrails, unchanged).
+    """
     for k, v in values.items():
-        st.query_params[k] = v
+        if st.query_params.get(k) != v:
+            st.query_params[k] = v
     st.session_state[_WRITTEN] = {k: st.query_params[k] for k in st.query_params}
 
 
