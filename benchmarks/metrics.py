@@ -19,7 +19,7 @@ Writes the results between the ``metrics`` markers of docs/benchmarks.md.
 
     uv run python benchmarks/metrics.py                    # 100,000 and 1,000,000 sellers
     uv run python benchmarks/metrics.py --sizes 20000      # a quick look
-    CXM_BENCH_DEMO_1000000=data/bench-1m/cxm.duckdb uv run python benchmarks/metrics.py \
+    BENCH_DEMO_1000000=data/bench-1m/cxm.duckdb uv run python benchmarks/metrics.py \
         --sizes 1000000                                    # on a demo built before (copied)
 """
 
@@ -54,7 +54,7 @@ import duckdb
 from cxm.config import load_config
 from cxm.metrics import cube, value
 from cxm.metrics.compute import DataRange
-from cxm.state import build_facts
+from cxm.state import Duck, build_facts
 con = duckdb.connect(sys.argv[1])
 con.execute("SET enable_progress_bar = false")
 con.execute("SET preserve_insertion_order = false")
@@ -63,7 +63,7 @@ t = time.perf_counter()
 rows = build_facts(con, load_config())
 first = con.execute("SELECT min(enrolled_on) FROM sellers").fetchall()[0][0]
 facts = time.perf_counter() - t
-rows.update(value.build(con, load_config(), as_of))
+rows.update(value.build(Duck(con), load_config(), as_of))  # an Engine since issue 22
 valued = time.perf_counter() - t - facts
 rows["fact_kpi_months"] = cube.build(con, load_config(), DataRange(first, as_of))
 seconds = time.perf_counter() - t
@@ -259,7 +259,7 @@ _BUILT: dict[int, Path] = {}
 def _raw(sellers: int) -> Path:
     """The demo company of ``sellers`` with its raw tables only, built once per run (each
     condition measures on a copy of it)."""
-    given = os.environ.get(f"CXM_BENCH_DEMO_{sellers}")
+    given = os.environ.get(f"BENCH_DEMO_{sellers}")
     if given:  # a demo of this size built before (cxm demo --sellers N --warehouse PATH)
         return Path(given)
     if sellers not in _BUILT:
