@@ -188,10 +188,9 @@ def _enrolment_window(days: int, outcome: str, suffix: str, met: str) -> str:
              THEN 1 ELSE 0 END AS open_{suffix}"""
 
 
-def _segment_columns() -> str:
-    # Each seller's segment (what a filter or a breakdown reads) and whether they are live:
-    # the same text in the full base and in the lean one (`SELLER_SEGMENTS`).
-    return f"""k.seller_id, k.market, k.language, k.rank_index,
+#: Each seller's segment (what a filter or a breakdown reads) and whether they are live:
+#: the same text in the full base and in the lean one (`SELLER_SEGMENTS`).
+_SEGMENT_COLUMNS = f"""k.seller_id, k.market, k.language, k.rank_index,
         dr.rank AS rank,
         CASE WHEN k.terminated_on <= $as_of THEN 'terminated'
              WHEN k.enrolled_on > $as_of - {NEW_DAYS} THEN 'new'
@@ -244,13 +243,14 @@ done AS (
 ),"""
 
 
-def _lean_base(steps: str, fallback: str) -> str:
+def _lean_base(rank_on: str) -> str:
+    steps, fallback = _RANK_STEPS[rank_on]
     return f"""
 WITH
 {CUT_CTES}
 {_core_ctes(steps, fallback)}
 base AS (
-    SELECT {_segment_columns()}
+    SELECT {_SEGMENT_COLUMNS}
     FROM ranked k
     JOIN dim_ranks dr ON dr.rank_index = k.rank_index
     LEFT JOIN recent r ON r.seller_id = k.seller_id
@@ -259,10 +259,8 @@ base AS (
 SELECT * FROM base WHERE {SEGMENT_WHERE}"""
 
 
-def _seller_base(rank_on: str, *, lean: bool = False) -> str:
+def _seller_base(rank_on: str) -> str:
     steps, fallback = _RANK_STEPS[rank_on]
-    if lean:
-        return _lean_base(steps, fallback)
     return f"""
 WITH
 {CUT_CTES}
@@ -355,7 +353,7 @@ valued AS (
     FROM fact_seller_value WHERE scored_as_of = $as_of
 ),
 base AS (
-    SELECT {_segment_columns()},
+    SELECT {_SEGMENT_COLUMNS},
         k.is_live * coalesce(r.is_active, 0) AS active_30d,
         k.is_live * CASE WHEN r.last_app_on > $as_of - {APP_DAYS} THEN 1 ELSE 0 END
             AS app_7d,
@@ -463,8 +461,8 @@ SELLER_BASE_AT_ENROLMENT = _seller_base("enrolment")
 #: One row per seller of the segment with their segment columns and ``live`` only, for a
 #: query that filters sellers but reads none of the period's measures: the same rows and
 #: columns as the bases, without their twelve joins (at 1,000,000 sellers, a second each).
-SELLER_SEGMENTS = _seller_base("as_of", lean=True)
-SELLER_SEGMENTS_AT_ENROLMENT = _seller_base("enrolment", lean=True)
+SELLER_SEGMENTS = _lean_base("as_of")
+SELLER_SEGMENTS_AT_ENROLMENT = _lean_base("enrolment")
 
 
 def dimension_columns(by: tuple[Dimension, ...]) -> list[str]:
