@@ -6,8 +6,14 @@ import datetime as dt
 
 import streamlit as st
 
-from cxm.reports import EXPORT_ROLES, ExportFormat, at_risk_customers, audit_export, export_for
-from cxm.reports.customers import left_out_text
+from cxm.reports import (
+    EXPORT_ROLES,
+    ExportFormat,
+    at_risk_file,
+    audit_export,
+    export_for,
+    left_out_text,
+)
 from cxm.segments import Dimension
 from cxm.segments.filter import SELLER_DIMENSIONS
 from cxm.ui import fmt, queries, shell, tables, warehouse, widgets
@@ -99,20 +105,17 @@ if ctx.user.role in EXPORT_ROLES:
         f"{fmt.md_escape(left_out_text(counts.left_out))}."
     )
 
-    def at_risk_file(user=ctx.user, where=ctx.where, scope=ctx.scope, by=stamp.generated_by):
-        # Made when the button is pressed, not on every run: at 1,000,000 sellers the file
-        # is half a million rows (38 MB) that few runs of the page are for. Checked and
-        # audited as the report's file is (export_for, audit_export).
-        customers = at_risk_customers(
-            warehouse.company(scope), where=where, cfg=ctx.cfg, generated_by=by
-        )
-        data = export_for(user, customers, "csv")
-        audit_export(user, customers, "csv", data)
-        return data
-
     st.download_button(
         "Download the at-risk customers (CSV)",
-        at_risk_file,
+        # Made and audited when pressed (a deferred download, on a cursor of its own), not
+        # on every run: at 1,000,000 sellers it is half a million rows few runs are for.
+        lambda: at_risk_file(
+            warehouse.company(ctx.scope),
+            user=ctx.user,
+            where=ctx.where,
+            cfg=ctx.cfg,
+            generated_by=stamp.generated_by,
+        ),
         file_name=f"cxm-at-risk-{ctx.where.period.label()}.csv",
         mime="text/csv",
         on_click="ignore",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import io
 import json
 
 import duckdb
@@ -27,6 +28,7 @@ from cxm.reports import (
     Stamp,
     at_risk_counts,
     at_risk_customers,
+    at_risk_file,
     audit_export,
     export_for,
     segment_table,
@@ -364,6 +366,19 @@ def test_the_at_risk_export_holds_only_consenting_customers_of_the_segment(con, 
     assert (out.frame["p_alive"] < 0.5).all()
     path = write(out, "csv", tmp_path / "at-risk.csv")
     assert pl.read_csv(path, comment_prefix="#").height == len(consented)
+    # What the page's button makes when pressed: the same rows, in the audit trail with the
+    # file's hash; refused before anything is read for a role that may not take files
+    trail = tmp_path / "audit.sqlite"
+    with pytest.raises(NotAllowed):
+        at_risk_file(brmx, user=_user("executive"), where=where, cfg=CFG, generated_by="t",
+                     path=trail)  # fmt: skip
+    data = at_risk_file(
+        brmx, user=_user("analyst"), where=where, cfg=CFG, generated_by="t", path=trail
+    )
+    assert pl.read_csv(io.BytesIO(data), comment_prefix="#").height == len(consented)
+    (row,) = audit.entries(path=trail).iter_rows(named=True)
+    assert row["action"] == "export" and row["rows"] == len(consented)
+    assert row["sha256"] == hashlib.sha256(data).hexdigest()
 
 
 # --- Issue 19: ladder order, "–" with its reason, precision in files --------------------

@@ -1,6 +1,12 @@
 """Segment reports and their exports (issue 13): what analysts take away, stamped."""
 
-from cxm.reports.customers import AtRiskCounts, at_risk_counts, at_risk_customers
+from cxm.reports.customers import (
+    AtRiskCounts,
+    at_risk_counts,
+    at_risk_customers,
+    at_risk_file,
+    left_out_text,
+)
 from cxm.reports.export import (
     EXPORT_ROLES,
     STAMP_KEY,
@@ -16,6 +22,8 @@ __all__ = [
     "AtRiskCounts",
     "at_risk_counts",
     "at_risk_customers",
+    "at_risk_file",
+    "left_out_text",
     "EXPORT_ROLES",
     "audit_export",
     "export_for",

@@ -9,11 +9,14 @@ data's as-of date (it is refitted at each load), whatever the period chosen for 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import NamedTuple
 
+from cxm.access import User, require_role
 from cxm.config import CompanyConfig
 from cxm.metrics.compute import check_scope, data_range, window
 from cxm.metrics.value import AT_RISK
+from cxm.reports.export import EXPORT_ROLES, audit_export, export_for
 from cxm.reports.segment import SegmentTable, Stamp
 from cxm.segments.filter import SegmentFilter
 from cxm.segments.sql import SELLER_SEGMENTS, filter_params
@@ -76,6 +79,26 @@ def at_risk_customers(
         left_out=left_out_text(rows.height - kept.height),
     )
     return SegmentTable(frame=kept, stamp=stamp)
+
+
+def at_risk_file(
+    company: Scoped,
+    *,
+    user: User | None,
+    where: SegmentFilter,
+    cfg: CompanyConfig,
+    generated_by: str,
+    path: str | Path | None = None,
+) -> bytes:
+    """Return the at-risk customers' CSV for ``user`` and record it in the audit trail
+    (``path``: the trail's file, default beside the warehouse): what the page's download
+    makes when pressed. Raises `NotAllowed`, before reading anything, unless ``user`` may
+    take files."""
+    require_role(user, *EXPORT_ROLES)
+    table = at_risk_customers(company, where=where, cfg=cfg, generated_by=generated_by)
+    data = export_for(user, table, "csv")
+    audit_export(user, table, "csv", data, path=path)
+    return data
 
 
 def at_risk_counts(company: Scoped, *, where: SegmentFilter, cfg: CompanyConfig) -> AtRiskCounts:
