@@ -83,9 +83,12 @@ def _tags(page: Page, label: str) -> list[str]:
 def _selected(page: Page, label: str) -> str:
     """The value of a selectbox, or the chosen option of a radio or segmented control."""
     combo = page.get_by_role("combobox", name=label, exact=True)
+    group = page.get_by_role("radiogroup", name=label, exact=True)
+    # Wait for either: a sidebar redrawn after the sign-in can be between its elements at the
+    # moment of looking, and a count of 0 then is not "this control is a radio group".
+    expect(combo.or_(group).first).to_be_visible()
     if combo.count():
         return combo.input_value()
-    group = page.get_by_role("radiogroup", name=label, exact=True)
     expect(group).to_be_visible()
     chosen = group.locator('[data-selected="true"]')
     return chosen.first.inner_text().strip() if chosen.count() else ""
