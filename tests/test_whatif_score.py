@@ -51,6 +51,30 @@ def test_the_top_three_go_by_score_and_a_tie_goes_to_the_action_listed_first():
     assert _rank([[1, 0.5, 0, 0, 0, 0, 0]], [[0, 0, 0, 0, 1]], impact).tolist() == [[-1, -1, -1]]
 
 
+def test_an_action_past_the_thirty_second_ranks_like_any_other():
+    # 40 actions, each with one priority: action a has impact 0.5 on priority a % 7, and
+    # action 35 has 0.9 on priority 0. Seller 0 needs priority 0 fully (1.0): scores 0.5 for
+    # actions 0, 7, 14, 21, 28 and 0.9 for 35 (its own a % 7 = 0 too: 35 % 7 = 0, replaced
+    # by 0.9), so 35 first, then 0 and 7 (ties go to the earlier action). Seller 1 is
+    # eligible for everything but 35: 0, 7, 14.
+    rows = [{a % 7: 0.5} for a in range(40)]
+    rows[35] = {0: 0.9}
+    need = [[1.0, 0, 0, 0, 0, 0, 0], [1.0, 0, 0, 0, 0, 0, 0]]
+    eligible = np.ones((2, 40), bool)
+    eligible[1, 35] = False
+    assert _rank(need, eligible, _impact(rows)).tolist() == [[35, 0, 7], [0, 7, 14]]
+
+
+def test_an_actions_terms_are_its_non_zero_priorities_in_order_padded_with_zero_weight():
+    # weight x impact per action: action 0 uses priorities 1 and 4; action 1 none.
+    weighted = np.zeros((2, 7), np.float32)
+    weighted[0, 4], weighted[0, 1] = 0.25, 0.5
+    index, value, count = score.terms(weighted, 4)
+    assert index.tolist() == [[1, 4, 1, 1], [0, 0, 0, 0]]
+    assert value.tolist() == [[0.5, 0.25, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]]
+    assert count.tolist() == [2, 0]
+
+
 def test_weights_move_the_list():
     impact = _impact([{0: 0.4}, {1: 1.0}, {0: 0.2, 1: 0.4}])
     need = [[1, 0.5, 0, 0, 0, 0, 0]]
@@ -107,7 +131,8 @@ def _reference(need, eligible, impact, weights, mandatory):
 @st.composite
 def fields(draw):
     n = draw(st.integers(1, 40))
-    n_actions = draw(st.integers(1, 12))
+    # Past 32 actions, eligibility comes from the second int32 half (`score.eligible_halves`).
+    n_actions = draw(st.integers(1, 40))
     # Values on a grid of eighths: distinct scores differ by far more than the kernel's
     # tie tolerance, equal ones are exactly equal.
     grid = st.integers(0, 8).map(lambda v: v / 8)

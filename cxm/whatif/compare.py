@@ -70,6 +70,8 @@ class Field:
     #: for (rank, market, language).
     need_r: np.ndarray = field(init=False, repr=False)
     cell: np.ndarray = field(init=False, repr=False)
+    #: What `score.top3` reads: eligibility as two int32 rows (`score.eligible_halves`).
+    eligible_t: np.ndarray = field(init=False, repr=False)
     _memo: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -82,6 +84,7 @@ class Field:
             self, "action_key", ties.keys(self.catalog.ids, seed=self.catalog.version)
         )
         object.__setattr__(self, "need_r", score.need_rows(self.need_t))
+        object.__setattr__(self, "eligible_t", score.eligible_halves(self.eligible))
         codes = (self.codes[d] for d in DIMENSIONS)
         object.__setattr__(self, "cell", score.cells(*codes, self.dims))
 
@@ -236,6 +239,7 @@ def rank(field: Field, weights: Weights, guardrails: Guardrails = GUARDED) -> Ra
         caps=cat.caps() if guardrails.caps else None,
         seller_key=field.tie_key,
         action_key=field.action_key,
+        eligible_t=field.eligible_t,
     )
     return Ranking(weights=weights, guardrails=guardrails, action=action)
 
