@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -108,6 +109,19 @@ def walk(warehouse: Path) -> dict:
         return measured(_WALK, str(warehouse), work, USER, PASSWORD, json.dumps(WALK))
 
 
+def walks(warehouse: Path, n: int) -> dict:
+    """``n`` walks, each on a fresh server and browser: each page's median, and every walk.
+
+    One click per page is one sample: with a neighbour a single slow click moved a page's
+    figure by a second, so the table gives the median of several walks.
+    """
+    each = [walk(warehouse)["pages"] for _ in range(n)]
+    return {
+        "pages": {label: statistics.median(w[label] for w in each) for label in TARGETS},
+        "walks": each,
+    }
+
+
 def render(results: list[dict], scope_s: float, sellers: int) -> str:
     labels = list(TARGETS)
     rows = []
@@ -138,6 +152,15 @@ def render(results: list[dict], scope_s: float, sellers: int) -> str:
             "|---|" + "---:|" * len(labels) + "---|",
             *rows,
             "",
+            f"Each figure is the median of {len(results[0]['walks'])} walks, each on a fresh "
+            "server and browser. Every walk, in the order of the columns:",
+            "",
+            *(
+                f"- {machine.WORDS[r.get('condition', 'quiet')]}: "
+                + "; ".join(" / ".join(f"{w[label]:.1f}" for label in labels) for w in r["walks"])
+                for r in results
+            ),
+            "",
             END,
         ]
     )
@@ -149,6 +172,7 @@ def main() -> None:
     parser.add_argument(
         "--conditions", nargs="+", choices=machine.CONDITIONS, default=list(machine.CONDITIONS)
     )
+    parser.add_argument("--walks", type=int, default=3, help="walks per condition (median)")
     parser.add_argument("--no-write", action="store_true")
     args = parser.parse_args()
     from cxm.warehouse import store
@@ -158,7 +182,7 @@ def main() -> None:
     scope_s = measured(_SCOPE, str(args.warehouse), *SCOPE)["seconds"]
     results = []
     for name in args.conditions:
-        results.append(machine.measure_in(name, walk, args.warehouse))
+        results.append(machine.measure_in(name, walks, args.warehouse, args.walks))
         print(json.dumps(results[-1]), flush=True)
     text = render(results, scope_s, sellers)
     print(text)
