@@ -423,6 +423,17 @@ def count(top, base_first, need_r, impact, follow_through, cell, dims):
     return by_dim_changed, by_dim_mix, trans, effect, none, first
 
 
+@nb.njit(cache=True, boundscheck=False)
+def _held(first, n_actions):
+    # First slots per action (-1 = none is skipped): a masked np.bincount of the int8 column
+    # cast it to int64 first, some 3 ms a slider move at 1,000,000 sellers.
+    held = np.zeros(n_actions, np.int64)
+    for a in first:
+        if a >= 0:
+            held[a] += 1
+    return held
+
+
 def rank(
     need_t: np.ndarray,
     eligible: np.ndarray,
@@ -463,7 +474,7 @@ def rank(
     capacity = np.full(n_actions, n + 1, np.int64)
     capacity[capped] = np.floor(caps[capped].astype(np.float64) * n).astype(np.int64)
     first = action[:, 0]
-    held = np.bincount(first[first >= 0], minlength=n_actions)
+    held = _held(first, n_actions)
     if (held <= capacity).all():
         return action  # no cap binds: the uncapped ranking stands
     # Only sellers whose first action is capped can be turned away (an uncapped action keeps
