@@ -21,17 +21,29 @@ from cxm.ui import fmt
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 RANK_SCALE = ("#c6dbef", "#9ecae1", "#6baed6", "#4292c6", "#2171b5", "#08519c", "#08306b")
 CORPORATE, CUSTOMER, SELLER = "#6b6b6b", "#0072B2", "#E69F00"
-_LAYOUT = dict(
-    template="plotly_white",
-    margin=dict(l=10, r=10, t=30, b=10),
-    font=dict(size=13),
-    legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
-)
+#: The trace types cxm draws (Funnel has no part in the template), and the layout parts of
+#: plots it never draws (3-D scenes, polar, ternary, maps).
+_TRACES = ("bar", "scatter", "heatmap")
+_NOT_DRAWN = ("scene", "polar", "ternary", "geo", "mapbox", "map")
 
 
 @functools.cache
 def _white() -> dict:
-    return pio.templates["plotly_white"].to_plotly_json()
+    """The "plotly_white" template with only the parts our charts use: the same look in 2.9 KB
+    instead of 7.2 KB, sent and parsed with every figure (a dozen on the Overview)."""
+    full = pio.templates["plotly_white"].to_plotly_json()
+    return {
+        "data": {k: v for k, v in full["data"].items() if k in _TRACES},
+        "layout": {k: v for k, v in full["layout"].items() if k not in _NOT_DRAWN},
+    }
+
+
+_LAYOUT = dict(
+    template=_white(),
+    margin=dict(l=10, r=10, t=30, b=10),
+    font=dict(size=13),
+    legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+)
 
 
 def figure(traces: list, **layout) -> go.Figure:

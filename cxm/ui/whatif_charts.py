@@ -53,7 +53,11 @@ def changed_by(
         **marks,
         height=max(220, 36 * len(labels) + 70),
         showlegend=False,
-        xaxis=dict(tickformat=".0%", rangemode="tozero"),
+        # A fixed bottom margin for the one line of tick labels, not the template's automargin:
+        # with it, Plotly measured and redrew the chart a second time on every slider move
+        # (Plotly.react of this chart in Chromium: 26 -> 14 ms).
+        margin=dict(l=10, r=10, t=30, b=30),
+        xaxis=dict(tickformat=".0%", rangemode="tozero", automargin=False),
         yaxis=dict(autorange="reversed"),
     )
 
