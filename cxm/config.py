@@ -192,6 +192,23 @@ def load_config(path: str | Path | None = None) -> CompanyConfig:
     """
     path = Path(path or config_path())
     try:
+        stat = path.stat()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"Company configuration {path} does not exist.") from exc
+    # A page asks for the configuration a dozen times a run, and parsing the YAML again was
+    # ~25 ms each; a configuration is frozen, so the one read of an unchanged file is shared.
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+    if key not in _READ:
+        _READ.clear()  # one file in force at a time; an edited file is read again
+        _READ[key] = _read(path)
+    return _READ[key]
+
+
+_READ: dict[tuple[str, int, int], CompanyConfig] = {}
+
+
+def _read(path: Path) -> CompanyConfig:
+    try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
         raise ConfigError(f"Company configuration {path} does not exist.") from exc
