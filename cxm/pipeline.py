@@ -26,6 +26,8 @@ from cxm.errors import ImportIssue
 from cxm.experiments import store as experiments
 from cxm.logs import timed
 from cxm.metrics import cube, targets
+from cxm.metrics.compute import DataRange
+from cxm.segments.sql import store_segments
 from cxm.settings import settings
 from cxm.state.engine import Duck
 from cxm.warehouse import demo, importer, scoped, store
@@ -38,13 +40,24 @@ log = logging.getLogger(__name__)
 def _derive(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, as_of: dt.date | None) -> None:
     # CXM_FACTS_MEMORY_LIMIT (the issue's budget is 6 GiB in all).
     con.execute("SET memory_limit = ?", [settings().facts_memory_limit])
-    derive.run(Duck(con), cfg, as_of, lambda data: cube.build(con, cfg, data))
+    derive.run(Duck(con), cfg, as_of, lambda data: _query_side(con, cfg, data))
+
+
+def _query_side(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, data: DataRange) -> int:
+    # What the query side keeps per load, after the facts: every seller's segment as of the
+    # data's date (read by every default view), then the KPI cube; returns the cube's rows.
+    with timed(log, "load_stage", stage="segments") as stage:
+        stage["rows"] = store_segments(con, cfg, data.as_of)
+    return cube.build(con, cfg, data)
 
 
 def _taken(folder: str | Path):
     def take(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, as_of: dt.date | None) -> None:
         with timed(log, "load_stage", stage="derived_taken") as stage:
             stage["rows"] = sum(derive.load_derived(con, folder, as_of).values())
+        if as_of is not None:  # the query side's own table, not one `cxm derive` writes
+            with timed(log, "load_stage", stage="segments") as stage:
+                stage["rows"] = store_segments(con, cfg, as_of)
 
     return take
 

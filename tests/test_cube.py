@@ -113,6 +113,30 @@ def test_a_month_in_the_cube_is_read_from_it_with_the_numbers_of_the_seller_base
     assert set(fast["market"].to_list()) == {"MX", "US"}
 
 
+def test_a_report_with_a_median_reads_the_rest_from_the_cube_with_the_bases_numbers(
+    small_demo_warehouse,
+):
+    # Every seller KPI of a month the cube holds: the median first response needs every
+    # response time, so it alone comes from the seller base; the rows, their order and every
+    # number are those of the base alone.
+    cfg = load_config()
+    ids = [k.id for k in KPIS if k.grain == "seller"]
+    assert "median_first_response_hours" in ids
+    where = SegmentFilter(period=Period.parse("2026-10"))
+    with company(small_demo_warehouse) as mine:
+        fast = compute(mine, ids, by=("rank", "market"), where=where, cfg=cfg)
+        slow = compute(mine, ids, by=("rank", "market"), where=where, cfg=cfg, use_cube=False)
+    keys = ("rank", "market", "kpi_id")
+    assert fast.select(keys).rows() == slow.select(keys).rows() and fast.height > 0
+    assert fast["n"].to_list() == slow["n"].to_list()
+    assert fast["small"].to_list() == slow["small"].to_list()
+    for col in ("value", "se", "ci_low", "ci_high"):
+        diff = (fast[col] - slow[col]).abs().max()
+        assert diff is not None and diff < 1e-9, col
+    median = fast.filter(pl.col("kpi_id") == "median_first_response_hours")
+    assert median["n"].sum() > 0
+
+
 @pytest.mark.parametrize(
     ("kpi", "by", "where"),
     [

@@ -27,6 +27,9 @@ from cxm.segments.sql import (
     LINE_BUYERS,
     SELLER_BASE,
     SELLER_QUESTIONS,
+    SERVICE_BASE,
+    SERVICE_MEASURES,
+    STORED_SEGMENTS,
     Window,
     filter_params,
 )
@@ -52,6 +55,8 @@ class DataRange:
     first_on: dt.date
     as_of: dt.date
     loaded_to: dt.date | None = None
+    #: The as-of date of the sellers' segments the load stored (`segments.sql.STORED_SEGMENTS`).
+    segments_as_of: dt.date | None = None
 
 
 def data_range(company: Scoped) -> DataRange:
@@ -87,7 +92,18 @@ def data_range(company: Scoped) -> DataRange:
         ) from exc
     if first is None:
         raise WarehouseMissing("The warehouse holds no sellers yet; load some with `cxm import`.")
-    return DataRange(first_on=first, as_of=(as_of[0][0] if as_of and as_of[0][0] else last))
+    try:
+        stored = con.execute(f"SELECT min(as_of) FROM {STORED_SEGMENTS}").fetchall()[0][0]
+    except duckdb.CatalogException as exc:
+        raise WarehouseMissing(
+            f"The warehouse was loaded by an earlier cxm (no {STORED_SEGMENTS}); rebuild it "
+            "with `cxm demo` or load it again with `cxm import DIR`."
+        ) from exc
+    return DataRange(
+        first_on=first,
+        as_of=(as_of[0][0] if as_of and as_of[0][0] else last),
+        segments_as_of=stored,
+    )
 
 
 def window(where: SegmentFilter, data: DataRange) -> Window:
@@ -125,7 +141,7 @@ def window(where: SegmentFilter, data: DataRange) -> Window:
             "period_outside_data",
             f"has no data: the data runs from {data.first_on} to {as_of}",
         )
-    win = Window.of(p, as_of)
+    win = replace(Window.of(p, as_of), stored=data.segments_as_of)
     if data.loaded_to and win.as_of < min(data.loaded_to, Period.month_of(win.as_of).end):
         return replace(win, cut=win.as_of.replace(day=1))  # the facts hold later days
     return win
@@ -227,7 +243,10 @@ def measure_sums_many(
     )
     grouping = ", ".join(f"({', '.join(b)})" for b in sets)
     group = f" GROUP BY GROUPING SETS ({grouping})" if dims else ""
-    sql = f"SELECT {select} FROM ({SELLER_BASE}) b{group}"
+    # Service measures only (the median first response): the lean base with the tickets
+    # joined, not the twelve joins of every measure (the same rows and values).
+    lean = set(cols) | {"response_minutes" for _ in lists} <= set(SERVICE_MEASURES) | {"live"}
+    sql = f"SELECT {select} FROM ({SERVICE_BASE if lean else SELLER_BASE}) b{group}"
     params = {**win.params(), **filter_params(where, cfg)}
     out = company.con.sql(sql, params={k: v for k, v in params.items() if f"${k}" in sql}).pl()
     for name, (plus, less) in DERIVED_MEASURES.items():
@@ -378,21 +397,27 @@ def compute_many(
                 "unknown_dimension",
                 f"applies only to {what} KPIs, not to {sellers[0].id}",
             )
-    if use_cube and sellers and not lines and not acquired:
+    frames: dict[tuple[str, ...], list[pl.DataFrame]] = {b: [] for b in sets}
+    cubed = [k for k in sellers if k.kind != "median"]  # a median needs every value
+    split = False
+    if use_cube and cubed and not lines and not acquired:
         # Imported here: the cube is built with this module's functions.
         from cxm.metrics import cube
 
-        if cube.answers(company, sellers, sets, where):
+        if cube.answers(company, cubed, sets, where):
             read = {
-                b: cube.trend(company, sellers, [where.period], by=b, where=where, cfg=cfg).drop(
+                b: cube.trend(company, cubed, [where.period], by=b, where=where, cfg=cfg).drop(
                     "month"
                 )
                 for b in sets
             }
             # A segment nobody is in has no cube rows; the base gives its total row (n 0).
             if not (() in read and read[()].is_empty()):
-                return read
-    frames: dict[tuple[str, ...], list[pl.DataFrame]] = {b: [] for b in sets}
+                if len(cubed) == len(sellers):
+                    return read
+                for b in sets:  # the medians alone from the base, below
+                    frames[b].append(read[b])
+                sellers, split = [k for k in sellers if k.kind == "median"], True
     if sellers:
         sums = measure_sums_many(
             company,
@@ -419,7 +444,12 @@ def compute_many(
     for b in sets if acquired else ():
         sums = acquisition.sums(company, list(b), where, cfg, win)
         frames[b].append(kpi_rows(acquired, sums, list(b), cfg, None))
-    return {b: pl.concat(parts, how="vertical_relaxed") for b, parts in frames.items()}
+    out = {b: pl.concat(parts, how="vertical_relaxed") for b, parts in frames.items()}
+    if split:  # the rows in the KPIs' order, as the base alone gives them
+        order = {k.id: i for i, k in enumerate(kpis)}
+        key = pl.col("kpi_id").replace_strict(order, return_dtype=pl.Int64)
+        out = {b: o.sort(key, maintain_order=True) for b, o in out.items()}
+    return out
 
 
 def _line_sums(con, dims, where, cfg, win) -> pl.DataFrame:

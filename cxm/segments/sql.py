@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+import duckdb
+
 from cxm.config import CompanyConfig
 from cxm.segments.cut import CUT_CTES, SELLER_MONTHS
 from cxm.segments.filter import TENURE_BANDS, TRAINING_TIERS, Dimension, SegmentFilter
@@ -56,6 +58,9 @@ class Window:
     #: The first day of ``as_of``'s month when the facts hold days of it after ``as_of`` (a
     #: compared span ending mid-month): that month is read from the raw tables (`segments.cut`).
     cut: dt.date | None = None
+    #: The as-of date of the segments the load stored (`STORED_SEGMENTS`), when known: a
+    #: window as of that very day reads each seller's segment from there (``$stored``).
+    stored: dt.date | None = None
 
     @classmethod
     def of(cls, period: Period, as_of: dt.date) -> Window:
@@ -92,6 +97,9 @@ class Window:
             "observed": self.observed_on,
             "period_end": self.period.end,
             "cut": self.cut,
+            "stored": self.stored is not None
+            and self.stored == self.as_of == self.end
+            and self.cut is None,
         }
 
 
@@ -243,20 +251,59 @@ done AS (
 ),"""
 
 
-def _lean_base(rank_on: str) -> str:
+#: The table each load stores every seller's segment in, as of the data's as-of date (both
+#: ranks: held then, and held at enrolment), so that the many readers of a view of that day
+#: (the default one) filter it instead of deriving it again per query (`store_segments`).
+STORED_SEGMENTS = "fact_seller_segments"
+#: The stored table's segment columns, in `_SEGMENT_COLUMNS`' order, for each rank.
+_STORED_COLUMNS = {
+    "as_of": "seller_id, market, language, rank_index, rank, status, tenure_band, "
+    "training_tier, cohort, fast_start, live",
+    "enrolment": "seller_id, market, language, enrolment_rank_index AS rank_index, "
+    "enrolment_rank AS rank, status, tenure_band, training_tier, cohort, fast_start, live",
+}
+
+
+def _lean_base(rank_on: str, *, stored: bool = True) -> str:
     steps, fallback = _RANK_STEPS[rank_on]
+    # ``$stored`` (`Window.params`) is a bound constant, so DuckDB folds the branch not taken
+    # to nothing: a view as of the load's date scans the stored table only, any other reads
+    # the facts as before (the same rows: tests/test_seller_segments.py).
+    read, derived = (
+        (
+            f"SELECT {_STORED_COLUMNS[rank_on]} FROM {STORED_SEGMENTS} WHERE $stored\n    "
+            "UNION ALL\n    ",
+            "\n    WHERE NOT $stored",
+        )
+        if stored
+        else ("", "")
+    )
     return f"""
 WITH
 {CUT_CTES}
 {_core_ctes(steps, fallback)}
 base AS (
-    SELECT {_SEGMENT_COLUMNS}
+    {read}SELECT {_SEGMENT_COLUMNS}
     FROM ranked k
     JOIN dim_ranks dr ON dr.rank_index = k.rank_index
     LEFT JOIN recent r ON r.seller_id = k.seller_id
-    LEFT JOIN done ON done.seller_id = k.seller_id
+    LEFT JOIN done ON done.seller_id = k.seller_id{derived}
 )
 SELECT * FROM base WHERE {SEGMENT_WHERE}"""
+
+
+#: Each seller's tickets opened in the period (the service measures of the seller base).
+_SERVICE = """
+    SELECT seller_id, count(*) AS tickets_opened,
+        sum(answered_same_day) AS tickets_same_day,
+        sum(answered_within_hour) AS tickets_within_hour,
+        list(first_response_minutes) FILTER (WHERE first_response_minutes IS NOT NULL)
+            AS response_minutes
+    FROM fact_tickets WHERE opened_on BETWEEN $start AND $end
+    GROUP BY seller_id
+"""
+#: The service measures, as the seller base has them.
+SERVICE_MEASURES = ("tickets_opened", "tickets_same_day", "tickets_within_hour", "response_minutes")
 
 
 def _seller_base(rank_on: str) -> str:
@@ -331,15 +378,7 @@ answers AS (
     WHERE seller_id IS NOT NULL AND answered_on BETWEEN $start AND $end
     GROUP BY seller_id
 ),
-service AS (
-    SELECT seller_id, count(*) AS tickets_opened,
-        sum(answered_same_day) AS tickets_same_day,
-        sum(answered_within_hour) AS tickets_within_hour,
-        list(first_response_minutes) FILTER (WHERE first_response_minutes IS NOT NULL)
-            AS response_minutes
-    FROM fact_tickets WHERE opened_on BETWEEN $start AND $end
-    GROUP BY seller_id
-),
+service AS ({_SERVICE}),
 line_buyers AS (
     -- First purchases of a product line by the serving seller, as customer_90d: the line
     -- reorder rate by seller segment comes from this one pass (by product line: LINE_BUYERS).
@@ -463,6 +502,42 @@ SELLER_BASE_AT_ENROLMENT = _seller_base("enrolment")
 #: columns as the bases, without their twelve joins (at 1,000,000 sellers, a second each).
 SELLER_SEGMENTS = _lean_base("as_of")
 SELLER_SEGMENTS_AT_ENROLMENT = _lean_base("enrolment")
+
+#: The seller base's rows with their segment and service measures only, for a query that
+#: reads no other measure (the median first response): the same values as `SELLER_BASE`'s
+#: columns of those names, without its other joins.
+SERVICE_BASE = f"""
+WITH b AS ({SELLER_SEGMENTS}),
+service AS ({_SERVICE})
+SELECT b.*,
+    coalesce(sv.tickets_opened, 0) AS tickets_opened,
+    coalesce(sv.tickets_same_day, 0) AS tickets_same_day,
+    coalesce(sv.tickets_within_hour, 0) AS tickets_within_hour,
+    sv.response_minutes
+FROM b LEFT JOIN service sv ON sv.seller_id = b.seller_id"""
+
+#: What a load stores in `STORED_SEGMENTS`: every seller's segment as of ``$as_of`` with the
+#: rank they held at enrolment beside it (the lean bases derived from the facts, unfiltered).
+STORE_SEGMENTS = f"""
+SELECT a.*, e.rank_index AS enrolment_rank_index, e.rank AS enrolment_rank,
+    CAST($as_of AS DATE) AS as_of
+FROM ({_lean_base("as_of", stored=False)}) a
+JOIN ({_lean_base("enrolment", stored=False)}) e ON e.seller_id = a.seller_id
+ORDER BY a.seller_id"""
+
+
+def store_segments(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, as_of: dt.date) -> int:
+    """(Re)build `STORED_SEGMENTS` as of ``as_of``; return its row count.
+
+    Runs inside a load (or a scope's build, from the cut facts), on the company ``con`` holds,
+    after the facts: every view as of the data's as-of date then reads each seller's segment
+    from one stored row instead of deriving rank, activity and courses again per query.
+    """
+    win = Window.of(Period.month_of(as_of), as_of)
+    params = {**win.params(), **filter_params(SegmentFilter(period=win.period), cfg)}
+    used = {k: v for k, v in params.items() if f"${k}" in STORE_SEGMENTS}
+    con.execute(f"CREATE OR REPLACE TABLE {STORED_SEGMENTS} AS {STORE_SEGMENTS}", used)
+    return con.execute(f"SELECT count(*) FROM {STORED_SEGMENTS}").fetchall()[0][0]
 
 
 def dimension_columns(by: tuple[Dimension, ...]) -> list[str]:
