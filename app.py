@@ -12,6 +12,7 @@ st.set_page_config(page_title="cxm", page_icon="📊", layout="wide")
 with shell.errors_shown():
     start()  # every CXM_ setting checked and the cxm log set up, before anything else runs
     cookie_key()  # refuse to start, before any login or page, without a strong key
+    shell.warm()  # the chart library, in the background, while the sign-in form waits
     user = access.login()
 navigation = st.navigation(
     shell.pages_for(user.role if user else None), position="sidebar" if user else "hidden"

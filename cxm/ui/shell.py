@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from cxm.metrics.compute import DataRange
 from cxm.metrics.kpis import Kpi, get
 from cxm.metrics.report import comparison
 from cxm.segments.filter import SegmentFilter
-from cxm.ui import access, filters, fmt, queries, tiles, warehouse
+from cxm.ui import access, charts, filters, fmt, queries, tiles, warehouse
 from cxm.warehouse import failures, store
 
 #: (script, title, icon, url path, roles that may open it)
@@ -56,6 +57,16 @@ PAGES = (
     ("app_pages/data.py", "Data", ":material/database:", "data", (Role.ADMIN,)),
     ("app_pages/users.py", "Users", ":material/group:", "users", (Role.ADMIN,)),
 )
+
+
+@st.cache_resource
+def warm() -> threading.Thread:
+    """Start warming the chart library once per server process, while the sign-in form waits:
+    the first Plotly figure of a process costs ~0.7 s of imports and template loading, which
+    the Overview's first draw after signing in paid (twice that with a busy neighbour)."""
+    thread = threading.Thread(target=charts.warm, name="cxm-warm-charts", daemon=True)
+    thread.start()
+    return thread
 
 
 def pages_for(role: Role | None) -> list[st.Page]:
