@@ -292,3 +292,20 @@ def test_a_cube_built_before_the_open_counts_existed_is_passed_over_not_failed_o
         after.select("month", "value", "n", "open").rows()
         == before.select("month", "value", "n", "open").rows()
     )
+
+
+def test_a_cohorts_months_counted_by_day_are_the_months_whose_day_has_come():
+    # Month k's day is round(k x 30.4375): 0, 30, 61, 91, ... A seller seen for 29 days has
+    # had month 0 only (1 month), 30 days months 0-1 (2), 60 days still 2, 61 days 3; -1 (not
+    # enrolled yet) none. Every count from -40 to 800 days, with 24 months at most, equals
+    # the months counted one by one as the curves counted them before.
+    con = duckdb.connect()
+    count = cohorts._months_within("x").replace("$months", "24")
+    got = con.sql(f"SELECT x, {count} FROM range(-40, 801) t(x) ORDER BY x").fetchall()
+    one_by_one = con.sql(
+        "SELECT x, count(m) FILTER (WHERE CAST(round(m * 30.4375) AS INTEGER) <= x) "
+        "FROM range(-40, 801) t(x), range(0, 25) s(m) GROUP BY x ORDER BY x"
+    ).fetchall()
+    assert got == one_by_one
+    assert dict(got)[29] == 1 and dict(got)[30] == 2 and dict(got)[60] == 2
+    assert dict(got)[61] == 3 and dict(got)[-1] == 0 and dict(got)[800] == 25

@@ -32,21 +32,43 @@ from cxm.state.windows import (
 )
 from cxm.warehouse.scoped import Scoped
 
+
+def _months_within(days: str) -> str:
+    """Return the SQL count of months k = 0..$months whose day, round(k x MONTH_DAYS), is at
+    most ``days``: the days only grow with k, so they are the first k; floor(days / MONTH_DAYS)
+    is always one, the next may be (rounded down), none after (a month is over a day)."""
+    k = f"floor(({days}) / {MONTH_DAYS})"
+    return (
+        f"greatest(0, least($months + 1, CAST({k} AS BIGINT) + 1 + CASE WHEN "
+        f"CAST(round(({k} + 1) * {MONTH_DAYS}) AS INTEGER) <= ({days}) THEN 1 ELSE 0 END))"
+    )
+
+
 _CURVES = f"""
 WITH b AS ({SELLER_SEGMENTS_AT_ENROLMENT}),
 months AS (SELECT range AS month FROM range(0, $months + 1)),
 cohort AS (
-    SELECT s.seller_id, s.enrolled_on, s.terminated_on,
-        CAST(date_trunc($grain, s.enrolled_on) AS DATE) AS cohort_start
+    SELECT CAST(date_trunc($grain, s.enrolled_on) AS DATE) AS cohort_start,
+        CAST($observed AS DATE) - s.enrolled_on AS seen_days,
+        s.terminated_on - s.enrolled_on AS stayed_days
     FROM sellers s JOIN b ON b.seller_id = s.seller_id
+),
+-- Month k counts a seller once their day round(k x {MONTH_DAYS}) is on or before $observed,
+-- and keeps them while they left after that day: each seller is summed up by how many
+-- months they were seen and stayed, not by one row per month.
+counted AS (
+    SELECT cohort_start,
+        {_months_within("seen_days")} AS months_seen,
+        CASE WHEN stayed_days IS NULL THEN $months + 1
+             ELSE {_months_within("stayed_days - 1")} END AS months_stayed,
+        count(*) AS sellers
+    FROM cohort
+    GROUP BY ALL
 )
 SELECT c.cohort_start, m.month,
-    count(*) AS sellers,
-    sum(CASE WHEN c.terminated_on IS NULL
-             OR c.terminated_on > c.enrolled_on + CAST(round(m.month * {MONTH_DAYS}) AS INTEGER)
-        THEN 1 ELSE 0 END)::BIGINT AS retained
-FROM cohort c CROSS JOIN months m
-WHERE c.enrolled_on + CAST(round(m.month * {MONTH_DAYS}) AS INTEGER) <= $observed
+    sum(c.sellers)::BIGINT AS sellers,
+    sum(CASE WHEN m.month < c.months_stayed THEN c.sellers ELSE 0 END)::BIGINT AS retained
+FROM counted c JOIN months m ON m.month < c.months_seen
 GROUP BY c.cohort_start, m.month
 """
 
