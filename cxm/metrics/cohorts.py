@@ -169,6 +169,7 @@ FROM orphaned GROUP BY GROUPING SETS ((market, language, rank, rank_index), ())
 ORDER BY is_total, sellers_whose_sponsor_left DESC, market, language, rank_index
 """
 
+_LIVE_ON_AS_OF = "CASE WHEN s.terminated_on IS NULL OR s.terminated_on > $as_of THEN 1 ELSE 0 END"
 _LAPSED_LEADERS = f"""
 WITH RECURSIVE b AS ({SELLER_SEGMENTS}),
 leaders AS (
@@ -181,24 +182,25 @@ leaders AS (
     HAVING coalesce(max(greatest(r.last_sale_on, r.last_enrollment_on, r.last_app_on)),
                     DATE '1900-01-01') <= $as_of - {2 * ACTIVE_DAYS}
 ),
-team(leader, seller_id) AS (
-    SELECT l.seller_id, s.seller_id FROM leaders l
+team(leader, seller_id, live) AS (
+    SELECT l.seller_id, s.seller_id, {_LIVE_ON_AS_OF} FROM leaders l
     JOIN sellers s ON s.sponsor_id = l.seller_id
     UNION ALL
-    SELECT t.leader, s.seller_id FROM team t JOIN sellers s ON s.sponsor_id = t.seller_id
+    SELECT t.leader, s.seller_id, {_LIVE_ON_AS_OF}
+    FROM team t JOIN sellers s ON s.sponsor_id = t.seller_id
 )
+-- A seller has one sponsor, so a leader's downline holds each seller once: a count per
+-- leader. Downlines nest (a lapsed leader below another): the total counts each seller
+-- once, however many lapsed leaders they are below.
 SELECT l.seller_id, l.market, l.language, l.rank,
-    -- Downlines nest (a lapsed leader below another): the empty grouping set counts each
-    -- seller once, however many lapsed leaders they are below.
-    count(DISTINCT t.seller_id) FILTER (
-        WHERE s.terminated_on IS NULL OR s.terminated_on > $as_of
-    ) AS live_team,
-    grouping(l.seller_id) AS is_total
-FROM leaders l
-LEFT JOIN team t ON t.leader = l.seller_id
-LEFT JOIN sellers s ON s.seller_id = t.seller_id
-GROUP BY GROUPING SETS ((l.seller_id, l.market, l.language, l.rank), ())
-ORDER BY is_total, live_team DESC, l.seller_id
+    coalesce(sum(t.live), 0)::BIGINT AS live_team, 0 AS is_total
+FROM leaders l LEFT JOIN team t ON t.leader = l.seller_id
+GROUP BY l.seller_id, l.market, l.language, l.rank
+UNION ALL
+SELECT NULL, NULL, NULL, NULL,
+    (SELECT count(DISTINCT seller_id) FROM team WHERE live = 1), 1
+WHERE EXISTS (SELECT 1 FROM leaders)
+ORDER BY is_total, live_team DESC, seller_id
 """
 
 _LIVE = """
