@@ -219,11 +219,11 @@ def test_a_demo_build_while_another_load_runs_exits_75_names_no_path_and_is_audi
 def test_a_partial_import_that_would_not_fit_is_refused_before_writing_with_the_estimate(
     tiny_warehouse, small_disk, monkeypatch, capsys
 ):
-    # An 8 MiB disk (8,388,608 bytes) holding the tiny company's warehouse (W bytes, 6.3 MB)
-    # has 8,388,608 - W free, 2.1 MB. Importing kpi_targets.csv (104 bytes) needs the new file
+    # An 8 MiB disk (8,388,608 bytes) holding the tiny company's warehouse (W bytes, 6.6 MB)
+    # has 8,388,608 - W free, 1.8 MB. Importing kpi_targets.csv (104 bytes) needs the new file
     # (8,000,000 + 104 x 0.5 = 8,000,052 bytes, 8.0 MB) and the copy of the current one a
-    # partial import writes first (W), a quarter more: (8,000,052 + 6,303,744) x 1.25 =
-    # 17.9 MB. Before this check the copy filled the disk and DuckDB's error was a traceback.
+    # partial import writes first (W), a quarter more: (8,000,052 + 6,565,888) x 1.25 =
+    # 18.2 MB. Before this check the copy filled the disk and DuckDB's error was a traceback.
     disk = small_disk(8 << 20)
     warehouse = disk / "cxm.duckdb"
     shutil.copyfile(tiny_warehouse, warehouse)
@@ -235,12 +235,12 @@ def test_a_partial_import_that_would_not_fit_is_refused_before_writing_with_the_
     code, _, err = _cxm(monkeypatch, capsys, "import", str(folder), "--warehouse", str(warehouse))
     assert code == 74 and "Traceback" not in err
     need = space.human_bytes((8_000_052 + size) * 1.25)
-    assert (size, need) == (6_303_744, "17.9 MB")
+    assert (size, need) == (6_565_888, "18.2 MB")
     assert (
-        "Not enough free disk space for this import: it needs about 17.9 MB beside the "
-        "warehouse (8.0 MB for the new warehouse file, from 104 bytes of files; 6.3 MB for a "
+        "Not enough free disk space for this import: it needs about 18.2 MB beside the "
+        "warehouse (8.0 MB for the new warehouse file, from 104 bytes of files; 6.6 MB for a "
         "copy of the current warehouse, which an import of only some tables writes first and "
-        "swaps in; and a quarter more to be safe), and 2.1 MB is free. Nothing was written."
+        "swaps in; and a quarter more to be safe), and 1.8 MB is free. Nothing was written."
     ) in err
     assert "[disk_full]" in err
     assert warehouse.read_bytes() == before
@@ -326,10 +326,10 @@ def test_the_data_page_on_a_damaged_warehouse_offers_the_import_that_replaces_it
 def test_the_data_page_names_a_full_disk_audits_it_and_changes_nothing(
     app_env, tiny_warehouse, small_disk, monkeypatch
 ):
-    # The tiny company's 6.3 MB warehouse on an 8 MiB disk: 2.1 MB free. An upload of
+    # The tiny company's 6.6 MB warehouse on an 8 MiB disk: 1.8 MB free. An upload of
     # sellers.csv (663 + 50 = 713 bytes) needs it staged, the new file (8,000,000 + 713 x 0.5)
-    # and the copy (6,303,744), a quarter more: (713 + 8,000,356 + 6,303,744) x 1.25 =
-    # 17.9 MB. It used to stage in the system temp folder and end in DuckDB's traceback on
+    # and the copy (6,565,888), a quarter more: (713 + 8,000,356 + 6,565,888) x 1.25 =
+    # 18.2 MB. It used to stage in the system temp folder and end in DuckDB's traceback on
     # Streamlit's error page.
     warehouse = small_disk(8 << 20) / "cxm.duckdb"
     shutil.copyfile(tiny_warehouse, warehouse)
@@ -343,7 +343,7 @@ def test_the_data_page_names_a_full_disk_audits_it_and_changes_nothing(
     assert not at.exception
     shown = _text(at.error)
     assert shown.startswith("Not enough disk space. Not enough free disk space for this import:")
-    assert "it needs about 17.9 MB beside the warehouse" in shown and "2.1 MB is free" in shown
+    assert "it needs about 18.2 MB beside the warehouse" in shown and "1.8 MB is free" in shown
     assert "[disk_full]" in shown and str(warehouse.parent) not in shown
     assert warehouse.read_bytes() == before
     assert not (warehouse.parent / ".staging").exists()

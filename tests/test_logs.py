@@ -44,7 +44,8 @@ def test_a_load_logs_each_table_and_stage_with_its_rows_and_duration(caplog, tmp
     read = {r.fields["table"]: r.fields["rows"] for r in _events(caplog, "import_stage")[:-3]}
     assert read == TINY_ROWS
     stages = {r.fields["stage"]: r.fields for r in _events(caplog, "load_stage")}
-    assert list(stages) == ["fill", "facts", "customer_value", "seller_state", "cube"]
+    assert list(stages) == ["fill", "facts", "customer_value", "seller_state", "segments", "cube"]
+    assert stages["segments"]["rows"] == 12  # every seller enrolled by the as-of date
     assert stages["fill"]["rows"] == loaded
     facts = {r.fields["fact"]: r.fields["rows"] for r in _events(caplog, "fact_built")}
     assert list(facts) == [f.name for f in FACTS] + ["seller_state"]
