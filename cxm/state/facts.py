@@ -51,15 +51,10 @@ MAXES = "last_sale_on last_autoship_on last_enrollment_on last_app_on".split()
 _DOUBLES = {"revenue_amount", "autoship_amount"}
 
 
-#: Which stage computes each seller-month measure (each comes from exactly one).
-_OWNER: dict[str, str] = {}
-
-
 def _part(name: str, measures: dict[str, str], source: str, month: str) -> tuple[str, str]:
     """Return one stage: ``measures`` per seller and month of ``source``."""
     cols = []
     for c, expr in measures.items():
-        _OWNER[c] = name
         if c in MAXES:
             cols.append(f"{expr} AS {c}")
         else:
@@ -81,11 +76,6 @@ def _month(column: str) -> str:
     return f"CAST(date_trunc('month', {column}) AS DATE)"
 
 
-def _count_if(condition: str) -> str:
-    # A portable count_if, kept BIGINT (DuckDB widens sum() of integers to HUGEINT).
-    return f"CAST(sum(CASE WHEN {condition} THEN 1 ELSE 0 END) AS BIGINT)"
-
-
 _APP_USE = f"kind NOT IN ({', '.join(repr(k) for k in NOT_APP_USE)})"
 
 #: The seller-month stages: one aggregation per source table, run one after another.
@@ -98,8 +88,9 @@ SELLER_MONTH_STAGES = (
             "units": "sum(units)",
             "autoship_amount": "sum(CASE WHEN autoship THEN CAST(amount AS DOUBLE) ELSE 0 END)",
             "autoship_orders": "sum(CASE WHEN autoship THEN 1 ELSE 0 END)",
-            "last_sale_on": "max(CAST(ordered_at AS DATE))",
-            "last_autoship_on": "max(CASE WHEN autoship THEN CAST(ordered_at AS DATE) END)",
+            # The day of the last time, not the last of the days: one cast per group.
+            "last_sale_on": "CAST(max(ordered_at) AS DATE)",
+            "last_autoship_on": "CAST(max(CASE WHEN autoship THEN ordered_at END) AS DATE)",
         },
         "orders",
         _month("ordered_at"),
@@ -125,25 +116,26 @@ SELLER_MONTH_STAGES = (
         "WHERE sponsor_id IS NOT NULL AND terminated_on IS NOT NULL) r",
         _month("terminated_on"),
     ),
-    # App days are distinct days: first one row per seller and day, then count the rows
-    # (twice as fast as count(DISTINCT ...) at 18M activities).
+    # The activity counts straight from the activities; app days are distinct days, so first
+    # one row per seller and day of app use, then count the rows (twice as fast as
+    # count(DISTINCT ...) at 18M activities). Apart, the counts skip the grouping by day:
+    # 10.4 s of CPU against 12.2 s for both from the days at 1,000,000 sellers (load 4).
     _part(
         "stage_activities",
         {
-            "app_days": "sum(CASE WHEN app_uses > 0 THEN 1 ELSE 0 END)",
-            "last_app_on": "max(CASE WHEN app_uses > 0 THEN day END)",
-            "follow_ups": "sum(follow_ups)",
-            "content_shares": "sum(content_shares)",
-            "events_hosted": "sum(events_hosted)",
-            "rank_steps": "sum(rank_steps)",
+            "follow_ups": "sum(CASE WHEN kind = 'follow_up' THEN 1 ELSE 0 END)",
+            "content_shares": "sum(CASE WHEN kind = 'content_share' THEN 1 ELSE 0 END)",
+            "events_hosted": "sum(CASE WHEN kind = 'event_hosted' THEN 1 ELSE 0 END)",
+            "rank_steps": "sum(CASE WHEN kind = 'rank_advanced' THEN 1 ELSE 0 END)",
         },
-        f"""(SELECT seller_id, CAST(occurred_at AS DATE) AS day,
-            {_count_if(_APP_USE)} AS app_uses,
-            {_count_if("kind = 'follow_up'")} AS follow_ups,
-            {_count_if("kind = 'content_share'")} AS content_shares,
-            {_count_if("kind = 'event_hosted'")} AS events_hosted,
-            {_count_if("kind = 'rank_advanced'")} AS rank_steps
-        FROM activities GROUP BY seller_id, CAST(occurred_at AS DATE)) d""",
+        "activities",
+        _month("occurred_at"),
+    ),
+    _part(
+        "stage_app_days",
+        {"app_days": "count(*)", "last_app_on": "max(day)"},
+        f"""(SELECT DISTINCT seller_id, CAST(occurred_at AS DATE) AS day
+        FROM activities WHERE {_APP_USE}) d""",
         _month("day"),
     ),
     _part(
@@ -160,27 +152,25 @@ def _seller_months() -> str:
     # year is its months, summed at query time, and a period cut short at an as-of date is
     # the months up to it. Each measure comes from one stage, so the stages are joined on
     # (seller, month), not stacked and summed again: 19 aggregates over the stacked 13
-    # million rows took twice as long at 1,000,000 sellers. Sorted by month (as the other
-    # facts are by their day), so a period's query skips the row groups of other months.
+    # million rows took twice as long at 1,000,000 sellers. Full joins USING the keys (each
+    # key is the first stage's that has the row): 5.7 s of CPU against 8.9 s for the union
+    # of the keys left-joined to every stage (1,000,000 sellers, load 4). Sorted by month
+    # (as the other facts are by their day), so a period's query skips the row groups of
+    # other months.
     names = [name for name, _ in SELLER_MONTH_STAGES]
-    alias = {name: f"s{i}" for i, name in enumerate(names)}
-    keys = "\n    UNION ".join(f"SELECT seller_id, period_start FROM {n}" for n in names)
     cols = [
-        f"CAST(coalesce({alias[_OWNER[c]]}.{c}, 0) AS {'DOUBLE' if c in _DOUBLES else 'BIGINT'})"
-        f" AS {c}"
-        for c in SUMS
-    ] + [f"{alias[_OWNER[c]]}.{c} AS {c}" for c in MAXES]
-    joins = "\n".join(
-        f"LEFT JOIN {n} {alias[n]} ON {alias[n]}.seller_id = k.seller_id "
-        f"AND {alias[n]}.period_start = k.period_start"
-        for n in names
-    )
-    return f"""WITH keys AS (
-    {keys}
-)
-SELECT k.seller_id, k.period_start AS month, {", ".join(cols)}
-FROM keys k
-{joins}"""
+        f"CAST(coalesce({c}, 0) AS {'DOUBLE' if c in _DOUBLES else 'BIGINT'}) AS {c}" for c in SUMS
+    ] + list(MAXES)
+    joins = "".join(f"\nFULL JOIN {n} USING (seller_id, period_start)" for n in names[1:])
+    return f"""SELECT seller_id, period_start AS month, {", ".join(cols)}
+FROM {names[0]}{joins}"""
+
+
+#: Each customer's orders in time; ties in time are on the same day, so nothing that
+#: reads a day from this order depends on how the engine breaks them.
+_BY_CUSTOMER = "OVER (PARTITION BY customer_id ORDER BY ordered_at)"
+#: Each customer's orders of one product line in time.
+_BY_LINE = "OVER (PARTITION BY customer_id, product_line ORDER BY ordered_at)"
 
 
 #: The derived tables, in build order (a fact may read the facts before it).
@@ -190,38 +180,37 @@ FACTS: tuple[Fact, ...] = (
         "one customer who ordered: serving seller, first, second and last order day, orders "
         "in all and in the month of the first, purchase days and the amount bought after the "
         "first day (what the customer-value models read)",
-        """
-WITH firsts AS (
-    SELECT customer_id, min(day) AS first_order_on, max(day) AS last_order_on,
-           CAST(sum(orders) AS BIGINT) AS orders, count(*) AS purchase_days
-    FROM stage_customer_days GROUP BY customer_id
-), seconds AS (
-    SELECT d.customer_id,
-        min(CASE WHEN d.day > f.first_order_on THEN d.day END) AS second_order_on,
-        CAST(sum(CASE WHEN date_trunc('month', d.day) = date_trunc('month', f.first_order_on)
-                      THEN d.orders ELSE 0 END) AS BIGINT) AS first_month_orders,
-        -- Summed exactly (DECIMAL), then made DOUBLE: the same bits on every engine, so the
-        -- customer value fits read the same numbers wherever the facts were derived.
-        CAST(sum(CASE WHEN d.day > f.first_order_on THEN d.amount ELSE 0 END) AS DOUBLE)
-            AS repeat_amount
-    FROM stage_customer_days d JOIN firsts f ON f.customer_id = d.customer_id
-    GROUP BY d.customer_id
+        # One sort of the orders by customer and time, no grouping by customer and day: at
+        # 1,000,000 sellers nearly every order is its customer's only one that day, so the
+        # 46 million customer-days (then grouped again by customer and joined back to find
+        # the second day) cost 51 s; the window and one GROUP BY by customer 19 s (load 3).
+        # Same-day orders are one purchase day, as the customer-value literature counts
+        # purchases (Fader, Hardie and Lee 2005): a day is new when the order before it (in
+        # time) was on an earlier day, and the second order day is the first day after the
+        # first.
+        f"""
+WITH timeline AS (
+    SELECT customer_id, CAST(ordered_at AS DATE) AS day, amount,
+           lag(CAST(ordered_at AS DATE)) {_BY_CUSTOMER} AS previous_day,
+           first_value(CAST(ordered_at AS DATE)) {_BY_CUSTOMER} AS first_day
+    FROM orders
+), firsts AS (
+    SELECT customer_id, min(first_day) AS first_order_on,
+           min(CASE WHEN day > first_day THEN day END) AS second_order_on,
+           max(day) AS last_order_on, count(*) AS orders,
+           CAST(sum(CASE WHEN date_trunc('month', day) = date_trunc('month', first_day)
+                         THEN 1 ELSE 0 END) AS BIGINT) AS first_month_orders,
+           CAST(sum(CASE WHEN previous_day IS NULL OR previous_day < day THEN 1 ELSE 0 END)
+                AS BIGINT) AS purchase_days,
+           -- Summed exactly (DECIMAL), then made DOUBLE: the same bits on every engine, so
+           -- the customer value fits read the same numbers wherever the facts were derived.
+           CAST(sum(CASE WHEN day > first_day THEN amount ELSE 0 END) AS DOUBLE)
+               AS repeat_amount
+    FROM timeline GROUP BY customer_id
 )
-SELECT f.customer_id, c.seller_id, c.market, f.first_order_on, s.second_order_on,
-       f.last_order_on, f.orders, s.first_month_orders, f.purchase_days, s.repeat_amount
-FROM firsts f JOIN customers c ON c.customer_id = f.customer_id
-JOIN seconds s ON s.customer_id = f.customer_id""",
-        # Same-day orders merged into one purchase day, as the customer-value literature
-        # counts purchases (Fader, Hardie and Lee 2005).
-        (
-            (
-                "stage_customer_days",
-                """
-    SELECT customer_id, CAST(ordered_at AS DATE) AS day, count(*) AS orders,
-           sum(amount) AS amount
-    FROM orders GROUP BY customer_id, CAST(ordered_at AS DATE)""",
-            ),
-        ),
+SELECT f.customer_id, c.seller_id, c.market, f.first_order_on, f.second_order_on,
+       f.last_order_on, f.orders, f.first_month_orders, f.purchase_days, f.repeat_amount
+FROM firsts f JOIN customers c ON c.customer_id = f.customer_id""",
         order_by=("first_order_on",),
     ),
     Fact(
@@ -239,7 +228,7 @@ JOIN seconds s ON s.customer_id = f.customer_id""",
         # the sponsor): a third of a full report's time at 1,000,000 sellers went to those.
         """
 WITH sales AS (
-    SELECT seller_id, min(CAST(ordered_at AS DATE)) AS first_sale_on FROM orders
+    SELECT seller_id, CAST(min(ordered_at) AS DATE) AS first_sale_on FROM orders
     GROUP BY seller_id
 ), steps AS (
     SELECT DISTINCT seller_id FROM activities WHERE kind = 'rank_advanced'
@@ -323,28 +312,30 @@ LEFT JOIN customers c ON t.requester_type = 'customer' AND c.customer_id = t.req
         "fact_line_buyers",
         "one serving seller, product line and day of a customer's first purchase of it, with "
         f"how many of those customers bought the line again within {REORDER_DAYS} days",
+        # One sort of the orders by customer, line and time, no join back: the order that
+        # opens a customer's second day of a line follows one of the first day (ties in time
+        # are on one day), so "bought again within the window" is that order's day, read
+        # with lag(). At 1,000,000 sellers the GROUP BY (customer, line) with arg_min and a
+        # join back to all 46 million orders took 46 s, this 22 s (load 3).
         f"""
-WITH bought AS (
-    SELECT customer_id, product_line, arg_min(seller_id, ordered_at) AS seller_id,
-           min(CAST(ordered_at AS DATE)) AS first_on
-    FROM orders GROUP BY customer_id, product_line
-), again AS (
-    -- Bought again on a later day d, first_on < d <= first_on + {REORDER_DAYS}: the window
-    -- is fixed, so a query counts it once closed (first_on + {REORDER_DAYS} <= its as-of
-    -- date) and never needs a day after that. One join back to the orders, no
-    -- count(DISTINCT ...) (measured: 0.45 s -> 0.9 s on the 20,000-seller demo).
-    SELECT b.customer_id, b.product_line
-    FROM orders o
-    JOIN bought b ON b.customer_id = o.customer_id AND b.product_line = o.product_line
-    WHERE CAST(o.ordered_at AS DATE) > b.first_on
-      AND date_diff('day', b.first_on, CAST(o.ordered_at AS DATE)) <= {REORDER_DAYS}
-    GROUP BY b.customer_id, b.product_line
+WITH timeline AS (
+    SELECT product_line, CAST(ordered_at AS DATE) AS day,
+           lag(CAST(ordered_at AS DATE)) {_BY_LINE} AS previous_day,
+           first_value(CAST(ordered_at AS DATE)) {_BY_LINE} AS first_on,
+           first_value(seller_id) {_BY_LINE} AS seller_id
+    FROM orders
 )
-SELECT b.seller_id, b.product_line, b.first_on, count(*) AS buyers,
-       CAST(sum(CASE WHEN a.customer_id IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS rebuyers
-FROM bought b
-LEFT JOIN again a ON a.customer_id = b.customer_id AND a.product_line = b.product_line
-GROUP BY b.seller_id, b.product_line, b.first_on""",
+-- A first purchase (no order before it), or the order opening the next day of the line:
+-- the window is fixed (first_on < day <= first_on + {REORDER_DAYS}), so a query counts it once
+-- closed (first_on + {REORDER_DAYS} <= its as-of date) and never needs a day after that.
+SELECT seller_id, product_line, first_on,
+       CAST(sum(CASE WHEN previous_day IS NULL THEN 1 ELSE 0 END) AS BIGINT) AS buyers,
+       CAST(sum(CASE WHEN previous_day IS NOT NULL
+                     AND date_diff('day', first_on, day) <= {REORDER_DAYS} THEN 1 ELSE 0 END)
+            AS BIGINT) AS rebuyers
+FROM timeline
+WHERE previous_day IS NULL OR (previous_day = first_on AND day > first_on)
+GROUP BY seller_id, product_line, first_on""",
         order_by=("first_on",),
     ),
 )

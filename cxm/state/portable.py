@@ -139,7 +139,7 @@ def check_columns(table: str, columns: list, where: str) -> None:
 #: ``list`` ``array_agg``, ``list_sort`` ``array_sort``.)
 ALLOWED = frozenset(
     """
-    sum count min max avg coalesce least arg_min
+    sum count min max avg coalesce least arg_min lag first_value
     timestamp_trunc datediff array_agg array_sort unnest md5 substring
     """.split()
 )
