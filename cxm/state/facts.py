@@ -119,7 +119,8 @@ SELLER_MONTH_STAGES = (
     # The activity counts straight from the activities; app days are distinct days, so first
     # one row per seller and day of app use, then count the rows (twice as fast as
     # count(DISTINCT ...) at 18M activities). Apart, the counts skip the grouping by day:
-    # 10.4 s of CPU against 12.2 s for both from the days at 1,000,000 sellers (load 4).
+    # 10.2-10.5 s of CPU against 11.9-12.6 s for both from the days at 1,000,000 sellers
+    # (load 4).
     _part(
         "stage_activities",
         {
@@ -153,8 +154,8 @@ def _seller_months() -> str:
     # the months up to it. Each measure comes from one stage, so the stages are joined on
     # (seller, month), not stacked and summed again: 19 aggregates over the stacked 13
     # million rows took twice as long at 1,000,000 sellers. Full joins USING the keys (each
-    # key is the first stage's that has the row): 5.7 s of CPU against 8.9 s for the union
-    # of the keys left-joined to every stage (1,000,000 sellers, load 4). Sorted by month
+    # key is the first stage's that has the row): 5.7-6.9 s of CPU against 8.8-8.9 s for the
+    # union of the keys left-joined to every stage (1,000,000 sellers, load 4). Sorted by month
     # (as the other facts are by their day), so a period's query skips the row groups of
     # other months.
     names = [name for name, _ in SELLER_MONTH_STAGES]
@@ -183,7 +184,8 @@ FACTS: tuple[Fact, ...] = (
         # One sort of the orders by customer and time, no grouping by customer and day: at
         # 1,000,000 sellers nearly every order is its customer's only one that day, so the
         # 46 million customer-days (then grouped again by customer and joined back to find
-        # the second day) cost 51 s; the window and one GROUP BY by customer 19 s (load 3).
+        # the second day) cost 54 s of CPU (49 s wall), the window and one GROUP BY by
+        # customer 31 s (19 s wall), back to back at a load of 5 on 2 cores.
         # Same-day orders are one purchase day, as the customer-value literature counts
         # purchases (Fader, Hardie and Lee 2005): a day is new when the order before it (in
         # time) was on an earlier day, and the second order day is the first day after the
@@ -315,8 +317,9 @@ LEFT JOIN customers c ON t.requester_type = 'customer' AND c.customer_id = t.req
         # One sort of the orders by customer, line and time, no join back: the order that
         # opens a customer's second day of a line follows one of the first day (ties in time
         # are on one day), so "bought again within the window" is that order's day, read
-        # with lag(). At 1,000,000 sellers the GROUP BY (customer, line) with arg_min and a
-        # join back to all 46 million orders took 46 s, this 22 s (load 3).
+        # with lag(). At 1,000,000 sellers this costs what the GROUP BY (customer, line) with
+        # arg_min and a join back to all 46 million orders cost (29-33 s of CPU each, load
+        # 5-7; min() instead of arg_min, too): the sort is the price of the 46 million rows.
         f"""
 WITH timeline AS (
     SELECT product_line, CAST(ordered_at AS DATE) AS day,
