@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from cxm import access
 from cxm.ui.access import COOKIE_NAME
@@ -276,6 +277,22 @@ def after(page: Page, action: Callable[[], object], quiet_ms: int = QUIET_MS) ->
     action()
     page.wait_for_function(_STARTED, arg=before, polling=50, timeout=WAIT_MS)
     settle(page, quiet_ms)
+
+
+def after_idempotent(page: Page, action: Callable[[], object], retry_s: float = 20.0) -> None:
+    """`after` for an action that may safely be done twice (a form submitted again with the
+    same inputs): done again when no run has begun ``retry_s`` after it. Under the full
+    suite's load a click can land on a form the page is replacing, and is then lost."""
+    before = page.evaluate(_COUNTS)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        action()
+        try:
+            page.wait_for_function(_STARTED, arg=before, polling=50, timeout=retry_s * 1000)
+            break
+        except PlaywrightTimeoutError:
+            assert time.monotonic() < deadline, f"no run began in {WAIT_MS // 1000} s"
+    settle(page)
 
 
 def until(condition: Callable[[], bool], what: str) -> None:

@@ -4,6 +4,7 @@ a user removed from the credentials file while signed in gets the form too (issu
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import secrets
 import shutil
@@ -14,6 +15,7 @@ import polars as pl
 import pytest
 import yaml
 from playwright.sync_api import BrowserContext, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from cxm import access
 from cxm.ui.access import COOKIE_NAME
@@ -119,8 +121,19 @@ def test_a_user_removed_from_the_credentials_file_while_signed_in_gets_the_form(
     del raw["credentials"]["usernames"]["exec"]
     try:
         credentials.write_text(yaml.safe_dump(raw))
-        page.get_by_role("link", name="Experience gap").click()  # the next run, same session
-        expect(page.get_by_role("textbox", name="Username")).to_be_visible()
+        # The next run of the same session shows the form: the click's, or one the login
+        # cookie's component started by itself (under load one came after the file changed,
+        # and the link then went away under the click).
+        form = page.get_by_role("textbox", name="Username")
+        link = page.get_by_role("link", name="Experience gap")
+
+        def next_run_shows_the_form() -> bool:
+            if not form.is_visible():
+                with contextlib.suppress(PlaywrightTimeoutError):
+                    link.click(timeout=5_000)
+            return form.is_visible()
+
+        until(next_run_shows_the_form, "the login form after the user's removal")
         settle(page)
         expect(page.get_by_text("your user was removed or disabled on this server")).to_be_visible()
         expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
