@@ -198,10 +198,14 @@ def load_config(path: str | Path | None = None) -> CompanyConfig:
     # A page asks for the configuration a dozen times a run, and parsing the YAML again was
     # ~25 ms each; a configuration is frozen, so the one read of an unchanged file is shared.
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size)
-    if key not in _READ:
+    # Kept in a local: sessions run on several threads, and another's read of a different
+    # file may clear the cache between a lookup and a return.
+    cfg = _READ.get(key)
+    if cfg is None:
+        cfg = _read(path)
         _READ.clear()  # one file in force at a time; an edited file is read again
-        _READ[key] = _read(path)
-    return _READ[key]
+        _READ[key] = cfg
+    return cfg
 
 
 _READ: dict[tuple[str, int, int], CompanyConfig] = {}

@@ -55,7 +55,7 @@ def figure(traces: list, **layout) -> go.Figure:
     Plotly some 20 ms a figure, most of a What-if slider move's Python. A test checks that
     Plotly's own checks leave every such figure as it is.
     """
-    return go.Figure(traces, {**_LAYOUT, **layout, "template": _white()}, _validate=False)
+    return go.Figure(traces, {**_LAYOUT, **layout}, _validate=False)
 
 
 def _house(fig: go.Figure, **layout) -> go.Figure:
