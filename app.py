@@ -18,6 +18,7 @@ navigation = st.navigation(
     shell.pages_for(user.role if user else None), position="sidebar" if user else "hidden"
 )
 if user is None:
+    shell.prefetch()
     st.stop()
 shell.sidebar(user)
 with shell.errors_shown():

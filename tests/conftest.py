@@ -59,6 +59,17 @@ def _cxm_log_as_it_was():
     logger.setLevel(level)
 
 
+def data_elements(elements) -> list:
+    """Return the metrics or tables of an AppTest run that a user sees: all but the hidden
+    placeholders `cxm.ui.shell.prefetch` draws under the sign-in form (which hold no data)."""
+    return [
+        e
+        for e in elements
+        if getattr(e, "label", None) != "prefetch"
+        and not (hasattr(e, "value") and list(getattr(e.value, "columns", [])) == ["prefetch"])
+    ]
+
+
 @contextlib.contextmanager
 def company(path: Path, *markets: str) -> Iterator[Scoped]:
     """Yield the company of the warehouse at ``path`` as a user scoped to ``markets`` sees it

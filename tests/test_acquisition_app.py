@@ -21,7 +21,7 @@ from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import store
 from cxm.warehouse.scoped import Scoped
 
-from .conftest import point_app_at, signed_in_page
+from .conftest import data_elements, point_app_at, signed_in_page
 
 APP = "../app.py"
 CFG = load_config()
@@ -194,4 +194,4 @@ def test_a_kpi_picked_with_a_breakdown_it_cannot_take_is_named_with_it_not_dropp
             in (errors[0])
         )
     # No report, so no file that quietly lacks the KPI.
-    assert not at.dataframe and not at.get("download_button")
+    assert not data_elements(at.dataframe) and not at.get("download_button")

@@ -11,6 +11,7 @@ from cxm.config import load_config
 from cxm.segments import Period, SegmentFilter
 from cxm.warehouse import store
 from cxm.warehouse.scoped import Scoped
+from tests.conftest import data_elements
 
 APP = "../app.py"
 
@@ -36,14 +37,18 @@ def test_a_signed_out_visitor_sees_only_the_login_form(env):
     at = AppTest.from_file(APP, default_timeout=30).run()
     assert not at.exception
     assert len(at.text_input) == 2
-    assert not at.metric and not at.dataframe
+    # Nothing of the company: the one metric and table are `shell.prefetch`'s placeholders,
+    # drawn hidden so the browser loads their code while the user types.
+    assert _metrics(at) == {"prefetch": "0"}
+    assert [d.value.to_dict("list") for d in at.dataframe] == [{"prefetch": [0]}]
+    assert any(".st-key-cxm-prefetch {display: none}" in h.proto.body for h in at.html)
     assert [t.value for t in at.title] == []
 
 
 def test_a_wrong_password_is_refused_with_a_message(env):
     at = _login("analyst", "not-the-password")
     assert [e.value for e in at.error] == ["Username or password is incorrect."]
-    assert not at.metric
+    assert not data_elements(at.metric)
 
 
 def _signed_in(username: str, page: str = APP, **params: str) -> AppTest:
@@ -132,7 +137,7 @@ def test_the_data_page_refuses_a_non_admin_even_when_its_script_is_run_directly(
     assert at.exception[0].message == (
         "Erin Executive (executive) may not do this; it needs the role admin."
     )
-    assert not at.dataframe and not at.title
+    assert not data_elements(at.dataframe) and not at.title
 
 
 def test_a_user_removed_from_the_credentials_file_gets_the_login_form_on_the_next_run(
@@ -149,7 +154,7 @@ def test_a_user_removed_from_the_credentials_file_gets_the_login_form_on_the_nex
     assert not at.exception
     assert len(at.text_input) == 2  # the login form, not a blank page
     assert "your user was removed or disabled on this server" in at.info[0].value
-    assert not at.metric and not at.title
+    assert not data_elements(at.metric) and not at.title
     assert at.session_state["authentication_status"] is None
 
 
@@ -173,7 +178,7 @@ def test_outside_demo_mode_the_app_refuses_to_start_without_a_strong_cookie_key(
     assert at.error[0].value.startswith(r"cxm will not start\: CXM\_COOKIE\_KEY")
     assert code in at.error[0].value
     assert "secrets.token_urlsafe(48)" in at.error[0].value.replace("\\", "")
-    assert not at.text_input and not at.title and not at.metric
+    assert not at.text_input and not at.title and not data_elements(at.metric)
 
 
 def test_a_missing_warehouse_says_how_to_build_one(env, monkeypatch, tmp_path):
@@ -181,7 +186,7 @@ def test_a_missing_warehouse_says_how_to_build_one(env, monkeypatch, tmp_path):
     at = _login("exec", "exec-demo-2026")
     assert not at.exception
     assert r"Build the demo company with \`cxm demo\`" in at.error[0].value
-    assert not at.metric
+    assert not data_elements(at.metric)
 
 
 def test_the_app_shows_a_rebuilt_warehouse_without_a_restart(env, tiny_warehouse):

@@ -15,6 +15,7 @@ from cxm.access._signins import (
     MAX_DELAY_SECONDS,
     NAME_MAX_HOLD_SECONDS,
 )
+from tests.conftest import data_elements
 
 T0 = 1_800_000_000.0
 
@@ -197,10 +198,10 @@ def test_after_three_wrong_passwords_even_the_right_one_waits(app, tmp_path):
         assert _refused(_try(at, "admin", "wrong")) == "Username or password is incorrect."
     # The issue's attack: guesses in a row, then the right password at once.
     assert "signing in is paused for 1 second." in _refused(_try(at, "admin", "admin-demo-2026"))
-    assert not at.metric
+    assert not data_elements(at.metric)
     clock[0] += 1
     _try(at, "admin", "admin-demo-2026").run()
-    assert at.metric and not at.error
+    assert data_elements(at.metric) and not at.error
     assert (tmp_path / "credentials.signins.sqlite").exists()  # beside the credentials file
 
 
@@ -215,7 +216,7 @@ def test_ten_wrong_passwords_lock_the_name_and_an_unknown_name_reads_the_same(ap
         assert "signing in is locked for 15 minutes" in message, name
         clock[0] += 3600  # and the lockout of the name (and of this client) is over
     _try(at, "admin", "admin-demo-2026").run()
-    assert at.metric
+    assert data_elements(at.metric)
 
 
 # The audit trail of sign-ins (issue 15 items 1 and 7): every attempt, with the name as typed,
@@ -238,7 +239,7 @@ def test_every_sign_in_attempt_is_audited_with_why_and_never_the_password(app, t
     _try(at, "admin", "admin-demo-2026")  # the 4th attempt in a row waits 1 s: throttled
     clock[0] += 1
     _try(at, "admin", "admin-demo-2026").run()
-    assert at.metric
+    assert data_elements(at.metric)
     clock[0] += 3600  # the client's three failures forgotten, or the next would wait
     _try(AppTest.from_file(APP, default_timeout=30).run(), "nobody", "guess-1")
     client = "local"  # AppTest, like the server's own host, has no client address
@@ -280,17 +281,17 @@ def test_sign_out_is_audited_and_ends_the_users_other_sessions(app, tiny_warehou
     _try(at, "analyst", "analyst-demo-2026").run()
     other = AppTest.from_file(APP, default_timeout=30).run()  # another browser, same user
     _try(other, "analyst", "analyst-demo-2026").run()
-    assert at.metric and other.metric
+    assert data_elements(at.metric) and data_elements(other.metric)
     clock[0] += 5
     _sign_out(at)
-    assert not at.metric and at.text_input  # the form again
+    assert not data_elements(at.metric) and at.text_input  # the form again
     assert access.sessions_valid_after("analyst") == NOW + 5
     other.run()  # its next run: signed out, with why
-    assert not other.metric
+    assert not data_elements(other.metric)
     assert "your sessions were ended" in " ".join(i.value for i in other.info)
     clock[0] += 5
     _try(other, "analyst", "analyst-demo-2026").run()  # signing in again works
-    assert other.metric
+    assert data_elements(other.metric)
     assert _events(_trail(tiny_warehouse))[1:] == [
         ("sign-in", "analyst", "analyst", "password, from local"),
         ("sign-out", "analyst", "analyst", "signed out, from local"),
@@ -310,7 +311,7 @@ def test_a_session_whose_user_was_removed_is_audited_as_refused(app, tiny_wareho
     del raw["credentials"]["usernames"]["exec"]
     path.write_text(yaml.safe_dump(raw))
     at.run()
-    assert not at.metric
+    assert not data_elements(at.metric)
     assert _events(_trail(tiny_warehouse))[-1] == (
         "session refused",
         "exec",
@@ -350,7 +351,7 @@ def test_an_active_users_cookie_is_signed_again_each_hour_with_a_new_issue_time(
     monkeypatch.setattr(stx.CookieManager, "set", spy)
     at, clock = app
     _try(at, "analyst", "analyst-demo-2026").run()
-    assert at.metric
+    assert data_elements(at.metric)
     clock[0] += 59 * 60
     at.run()
     assert renewed == []  # signed 59 minutes ago: nothing to do
@@ -388,10 +389,10 @@ def test_connections_from_the_servers_own_host_count_as_one_client_named_local(a
         clock[0] += 100
     clock[0] -= 100  # at the 12th failure: the client waits 2 ** (12 - 3) s, capped at 60 s
     message = _refused(_try(at, "admin", "admin-demo-2026"))
-    assert "signing in is paused for 60 seconds" in message and not at.metric
+    assert "signing in is paused for 60 seconds" in message and not data_elements(at.metric)
     clock[0] += 60  # a client's failures slow it down; they never lock it out
     _try(at, "admin", "admin-demo-2026").run()
-    assert at.metric
+    assert data_elements(at.metric)
     log = SigninLog(access.signin_log_path())
     (local,) = [s for s in log.standing(now=clock[0]) if s.kind == "client"]
     assert (local.name, local.failures, local.locked) == ("local", 12, False)
@@ -420,7 +421,7 @@ def test_an_attackers_wrong_passwords_from_another_client_only_hold_the_user_a_f
     log = SigninLog(access.signin_log_path())
     assert log.refusal("admin", ATTACKER, now=NOW).locked
     _try(at, "admin", "admin-demo-2026").run()  # the admin, from the server's host
-    assert at.metric and not at.error
+    assert data_elements(at.metric) and not at.error
     # The name's 12 failures hold an attempt 2 ** 9 s, capped at 4 s, from the last failure
     # (NOW - 1): 3 s left.
     assert slept == [pytest.approx(3.0)]

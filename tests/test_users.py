@@ -17,6 +17,7 @@ from cxm.access import NotAllowed, Role, User
 from cxm.admin import users
 from cxm.admin.users import UserRefused
 from cxm.warehouse import audit
+from tests.conftest import data_elements
 
 GOOD = "correct horse battery"
 
@@ -375,7 +376,7 @@ def test_the_users_page_is_refused_to_an_analyst_even_run_directly(creds):
     assert [e.message for e in at.exception] == [
         "Ana Analyst (analyst) may not do this; it needs the role admin."
     ]
-    assert not at.dataframe and not at.title
+    assert not data_elements(at.dataframe) and not at.title
 
 
 def test_a_session_of_a_user_an_admin_disables_ends_on_its_next_run(creds):
@@ -383,11 +384,11 @@ def test_a_session_of_a_user_an_admin_disables_ends_on_its_next_run(creds):
     at.session_state["authentication_status"] = True
     at.session_state["username"] = "analyst"
     at.run()
-    assert not at.exception and at.metric  # the Overview, as analyst
+    assert not at.exception and data_elements(at.metric)  # the Overview, as analyst
     users.change_user(_admin(), "analyst", role="analyst", markets=["BR", "MX"], disabled=True)
     at.run()
     assert "your user was removed or disabled on this server" in _plain(at.info)
-    assert not at.metric
+    assert not data_elements(at.metric)
 
 
 # --- cxm users, from the server's shell -----------------------------------------------------

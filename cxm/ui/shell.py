@@ -69,6 +69,27 @@ def warm() -> threading.Thread:
     return thread
 
 
+#: Hidden on the sign-in page: `prefetch`'s elements are there for their code, not to be seen.
+_PREFETCH = "cxm-prefetch"
+
+
+def prefetch() -> None:
+    """Draw one hidden element of each kind the Overview draws, under the sign-in form.
+
+    The browser loads each kind's code (Plotly's alone is megabytes to parse) the first time
+    a page draws one; drawn here, that happens while the user types, not after they sign in.
+    The chart waits for `warm`: two threads importing Plotly's parts at once can each find
+    the other's import half done.
+    """
+    warm().join()
+    st.html(f"<style>.st-key-{_PREFETCH} {{display: none}}</style>")
+    with st.container(key=_PREFETCH):
+        st.metric("prefetch", 0)
+        st.image(charts.sparkline_svg([0.0, 1.0], "higher"))
+        st.plotly_chart(charts.figure([]), key=f"{_PREFETCH}-chart")
+        st.dataframe({"prefetch": [0]})
+
+
 def pages_for(role: Role | None) -> list[st.Page]:
     """Return the pages ``role`` may open; every page when nobody is signed in yet, so that a
     deep link survives the login (the navigation is hidden until then)."""
