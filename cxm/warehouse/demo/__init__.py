@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
 import numpy as np
 import polars as pl
+from numpy._core.multiarray import _set_madvise_hugepage
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from cxm.config import DEFAULT_CONFIG, CompanyConfig, load_config
@@ -24,7 +27,7 @@ from cxm.warehouse import space, store
 from cxm.warehouse.demo import _acquisition, _experience, _experiments, _training
 from cxm.warehouse.demo import _calibration as cal
 from cxm.warehouse.demo._field import make_customers, make_field
-from cxm.warehouse.demo._orders import order_blocks
+from cxm.warehouse.demo._orders import OrderNumbers, order_blocks
 from cxm.warehouse.schema import TABLES, SurveyQuestion
 
 Progress = Callable[[str, float], None]
@@ -115,6 +118,63 @@ def _load(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame, param
         con.unregister("src")
 
 
+#: Threads that generate tables while the connection inserts the ones made before them.
+WORKERS = 2
+#: Tables queued (generating or made) ahead of the one being inserted: bounds the memory.
+AHEAD = 3
+
+
+class _Writer:
+    """Inserts tables in the order they were queued, while worker threads make the next ones.
+
+    Each job is a function that returns a frame; a job may wait on an earlier job's result
+    (the pool starts jobs in queue order, so the earlier one is running or done). Whatever
+    depends on the connection (inserting, `step`) runs on the caller's thread, in queue order.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, params: dict, pool, say: Progress):
+        self.con, self.params, self.pool, self.say = con, params, pool, say
+        self.queue: deque[tuple[str, float, Callable[[], object]]] = deque()
+
+    def job(self, fn: Callable, *args) -> Future:
+        """Start ``fn(*args)`` on a worker now (for a result several tables need)."""
+        return self.pool.submit(fn, *args)
+
+    def add(
+        self,
+        table: str,
+        make: Callable[[], pl.DataFrame] | Future,
+        *,
+        stage: str = "",
+        done: float = 0.0,
+        then: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
+    ) -> None:
+        """Queue ``table``'s frame from ``make`` (run on a worker) for insertion."""
+        fut = make if isinstance(make, Future) else self.pool.submit(make)
+
+        def write() -> None:
+            frame = fut.result()
+            _load(self.con, table, frame if then is None else then(frame), self.params)
+
+        self.step(write, stage=stage, done=done)
+
+    def step(self, fn: Callable[[], object], *, stage: str = "", done: float = 0.0) -> None:
+        """Queue ``fn`` to run on this thread once every table queued before it is inserted."""
+        self.queue.append((stage, done, fn))
+        while len(self.queue) > AHEAD:
+            self._next()
+
+    def finish(self) -> None:
+        while self.queue:
+            self._next()
+
+    def _next(self) -> None:
+        stage, done, fn = self.queue.popleft()
+        if stage:
+            self.say(stage, done)
+        fn()
+
+
 def _day(d: dt.date) -> int:
     return (d - EPOCH).days
 
@@ -152,85 +212,116 @@ def fill(
     }
     for m in _MACROS:
         con.execute(m)
+    pool = ThreadPoolExecutor(WORKERS, thread_name_prefix="demo")
+    # numpy asks the kernel for huge pages for every large array; where the kernel then
+    # compacts memory to find them (defrag=madvise, a busy machine), the many short-lived
+    # arrays here spent more time in the kernel than in numpy (sys 9 s against user 5 s for
+    # the orders of 200,000 sellers). Plain pages for the build; the setting is restored after.
+    huge = _set_madvise_hugepage(False)
+    try:
+        _fill(_Writer(con, params, pool, say), spec, cfg, ctx, seeds, rng, start, as_of)
+    finally:
+        _set_madvise_hugepage(huge)
+        pool.shutdown(cancel_futures=True)
+    say("writing", 0.97)
 
+
+def _fill(out: _Writer, spec: DemoSpec, cfg: CompanyConfig, ctx, seeds, rng, start, as_of):
+    say = out.say
     say("sellers", 0.0)
     f = make_field(rng[0], spec.sellers, start, as_of, ctx)
     seller_channel = _acquisition.seller_channels(spec.seed, f, cfg)
-    _load(
-        con,
-        "sellers",
-        pl.DataFrame(
-            {
-                "seller": np.arange(f.n),
-                "sponsor": f.sponsor,
-                "enrolled_on": _dates(f.enrolled),
-                "rank": f.rank,
-                "market": f.market,
-                "language": f.language,
-                "weekly_goal_cents": f.weekly_goal_cents,
-                "monthly_enrollment_goal": f.monthly_enrollment_goal,
-                "terminated_on": pl.Series(np.where(f.terminated, f.end, 0).astype(np.int32))
-                .cast(pl.Date)
-                .set(pl.Series(~f.terminated), None),
-                "achannel": seller_channel,
-            }
-        ),
-        params,
-    )
+    customers = out.job(make_customers, rng[1], f, as_of, ctx)
+    out.add("sellers", lambda: _sellers(f, seller_channel))
+    out.finish()  # while the customers are drawn
 
-    say("customers", 0.05)
-    c = make_customers(rng[1], f, as_of, ctx)
-    won = _acquisition.Acquisition(
-        seller_channel, _acquisition.customer_channels(spec.seed, c, cfg)
-    )
-    _load(
-        con,
+    def won() -> _acquisition.Acquisition:
+        c = customers.result()
+        return _acquisition.Acquisition(
+            seller_channel, _acquisition.customer_channels(spec.seed, c, cfg)
+        )
+
+    acquisition = out.job(won)
+    out.add(
         "customers",
-        pl.DataFrame(
-            {
-                "customer": np.arange(c.n),
-                "seller": c.seller,
-                "market": c.market,
-                "language": c.language,
-                "acquired_on": _dates(c.acquired),
-                "consent": c.consent,
-                "achannel": won.customer_channel,
-            }
-        ),
-        params,
+        lambda: _customers(customers.result(), acquisition.result()),
+        stage="customers",
+        done=0.05,
     )
+    c = customers.result()
+    jobs = order_blocks(seeds[5], c, as_of, ctx)
+    numbers = OrderNumbers()
+    for i, make in enumerate(jobs):
+        out.add("orders", make, stage="orders", done=0.10 + 0.65 * i / len(jobs), then=numbers)
 
-    blocks = max(1, -(-c.n // 1_000_000))
-    for i, frame in enumerate(order_blocks(seeds[5], c, as_of, ctx)):
-        say("orders", 0.10 + 0.65 * i / blocks)
-        _load(con, "orders", frame, params)
-
-    say("training", 0.75)
-    _load(con, "courses", _training.courses_frame(), params)
-    done = _training.completions(rng[2], f, cfg)
-    _load(con, "course_completions", done, params)
-    say("activities", 0.8)
-    _load(con, "activities", _training.activities(rng[3], f, done, cfg), params)
-    say("surveys and tickets", 0.9)
-    _load(con, "survey_responses", _experience.surveys(rng[4], f, c, as_of, ctx), params)
-    _load(con, "tickets", _experience.tickets(rng[4], f, c, as_of, ctx), params)
+    out.add("courses", _training.courses_frame, stage="training", done=0.75)
+    done = out.job(_training.completions, rng[2], f, cfg)
+    out.add("course_completions", done)
+    out.add(
+        "activities",
+        lambda: _training.activities(rng[3], f, done.result(), cfg),
+        stage="activities",
+        done=0.8,
+    )
+    surveys = out.job(_experience.surveys, rng[4], f, c, as_of, ctx)
+    out.add("survey_responses", surveys, stage="surveys and tickets", done=0.9)
+    # The tickets draw from the surveys' generator after them.
+    out.add("tickets", lambda: (surveys.result(), _experience.tickets(rng[4], f, c, as_of, ctx))[1])
     quarter = (spec.as_of.month - 1) // 3 + 1
-    _load(con, "kpi_targets", _experience.kpi_targets(spec.as_of.year, quarter), params)
-    say("experiments", 0.95)
+    out.add("kpi_targets", lambda: _experience.kpi_targets(spec.as_of.year, quarter))
     # A generator of their own: every draw above is what it was before experiments existed.
     xrng = np.random.default_rng(
         np.random.SeedSequence([spec.seed, _experiments.EXPERIMENT_STREAM])
     )
-    arms = _experiments.assignments(xrng, f, len(cfg.ranks))
-    _load(con, "experiment_assignments", arms, params)
-    lines = params["lines"]
-    extra = _experiments.planted_orders(
-        xrng, con, f, arms, as_of, lines[ctx.one_time_line], lines[0]
+    arms = out.job(_experiments.assignments, xrng, f, len(cfg.ranks))
+    out.add("experiment_assignments", arms, stage="experiments", done=0.95)
+    lines = out.params["lines"]
+
+    def planted() -> None:  # reads the orders: runs once they are all inserted
+        extra = _experiments.planted_orders(
+            xrng, out.con, f, arms.result(), as_of, lines[ctx.one_time_line], lines[0]
+        )
+        _load(out.con, "experiment_orders", extra, out.params)
+
+    out.step(planted)
+    out.add(
+        "marketing_spend", lambda: _acquisition.spend(spec.seed, f, c, acquisition.result(), cfg)
     )
-    _load(con, "experiment_orders", extra, params)
-    _load(con, "marketing_spend", _acquisition.spend(spec.seed, f, c, won, cfg), params)
-    _load(con, "leads", _acquisition.leads(spec.seed, f, c, won, cfg, as_of), params)
-    say("writing", 0.97)
+    out.add("leads", lambda: _acquisition.leads(spec.seed, f, c, acquisition.result(), cfg, as_of))
+    out.finish()
+
+
+def _sellers(f, seller_channel: np.ndarray) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "seller": np.arange(f.n),
+            "sponsor": f.sponsor,
+            "enrolled_on": _dates(f.enrolled),
+            "rank": f.rank,
+            "market": f.market,
+            "language": f.language,
+            "weekly_goal_cents": f.weekly_goal_cents,
+            "monthly_enrollment_goal": f.monthly_enrollment_goal,
+            "terminated_on": pl.Series(np.where(f.terminated, f.end, 0).astype(np.int32))
+            .cast(pl.Date)
+            .set(pl.Series(~f.terminated), None),
+            "achannel": seller_channel,
+        }
+    )
+
+
+def _customers(c, won: _acquisition.Acquisition) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "customer": np.arange(c.n),
+            "seller": c.seller,
+            "market": c.market,
+            "language": c.language,
+            "acquired_on": _dates(c.acquired),
+            "consent": c.consent,
+            "achannel": won.customer_channel,
+        }
+    )
 
 
 def build_demo(

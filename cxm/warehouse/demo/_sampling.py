@@ -10,7 +10,11 @@ US_PER_DAY = 86_400_000_000  # microseconds in a day
 
 def categorical(rng: np.random.Generator, probs, n: int) -> np.ndarray:
     """Return ``n`` indexes drawn with the probabilities ``probs`` (which sum to 1)."""
-    return (rng.random(n)[:, None] > np.cumsum(probs)[None, :]).sum(axis=1)
+    u = rng.random(n)
+    out = np.zeros(n, dtype=np.int64)
+    for edge in np.cumsum(probs):  # the index is the number of edges below the draw
+        out += u > edge
+    return out
 
 
 def categorical_by_group(
@@ -24,7 +28,11 @@ def categorical_by_group(
 
 def month_of(days: np.ndarray) -> np.ndarray:
     """Return the month (0 = January) of each day counted from 1970-01-01."""
-    return days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12
+    if len(days) == 0:
+        return np.zeros(0, dtype=np.int64)
+    lo = int(days.min())  # a table of the days' span: cheaper than converting every day
+    span = np.arange(lo, int(days.max()) + 1).astype("datetime64[D]")
+    return (span.astype("datetime64[M]").astype(np.int64) % 12)[days - lo]
 
 
 def microseconds(day: np.ndarray, seconds: np.ndarray) -> np.ndarray:
