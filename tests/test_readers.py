@@ -36,7 +36,6 @@ REVIEWED: dict[str, str] = {
     "cxm.warehouse._membership.outside_membership": "an import's warnings, on the file loaded",
     "cxm.warehouse.demo.build_demo": "builds the demo company",
     "cxm.warehouse.demo.fill": "fills the demo company's tables",
-    "cxm.warehouse.demo._experiments.planted_orders": "reads the demo company being built",
     "cxm.warehouse.importer.import_dir": "an admin's import, checked against the warehouse",
     "cxm.warehouse.importer.export_raw": "the operator's raw export (cxm export-raw, server only)",
     "cxm.warehouse.store.create_schema": "writes the schema of a new load",

@@ -12,11 +12,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import duckdb
 import numpy as np
 import polars as pl
 
-from cxm.warehouse.demo._field import Field
+from cxm.warehouse.demo._field import Customers, Field
 from cxm.warehouse.demo._sampling import US_PER_DAY
 
 #: The stream of the demo's seed the experiments draw from (never shared with other tables).
@@ -101,47 +100,63 @@ def assignments(rng: np.random.Generator, f: Field, n_ranks: int) -> pl.DataFram
     return pl.concat(frames).sort("experiment", "seller")
 
 
-#: The treatment sellers' customers who, without the treatment, did not reorder within 90
-#: days of a first order whose day 90 falls inside the experiment, with their first order.
-_LAPSED = """
-WITH t AS (SELECT sid(seller) AS seller_id, seller_end FROM treated),
-c AS (SELECT cu.customer_id, cu.seller_id, t.seller_end
-      FROM customers cu JOIN t ON t.seller_id = cu.seller_id),
-d AS (SELECT o.customer_id, o.ordered_at, CAST(o.ordered_at AS DATE) AS day, o.amount, o.units,
-             o.product_line, o.channel
-      FROM orders o WHERE o.seller_id IN (SELECT seller_id FROM t)
-        AND o.customer_id IN (SELECT customer_id FROM c)),
-f AS (SELECT customer_id, min(day) AS first_on, arg_min(amount, ordered_at) AS amount,
-             arg_min(units, ordered_at) AS units, arg_min(product_line, ordered_at) AS line,
-             arg_min(channel, ordered_at) AS channel
-      FROM d GROUP BY customer_id),
-s AS (SELECT d.customer_id, min(d.day) AS second_on
-      FROM d JOIN f ON f.customer_id = d.customer_id WHERE d.day > f.first_on
-      GROUP BY d.customer_id)
-SELECT f.customer_id, c.seller_id, c.seller_end,
-       CAST(date_diff('day', DATE '1970-01-01', f.first_on) AS INTEGER) AS first_day,
-       f.amount, f.units, f.line, f.channel
-FROM f JOIN c ON c.customer_id = f.customer_id LEFT JOIN s ON s.customer_id = f.customer_id
-WHERE f.first_on BETWEEN $lo AND $hi AND (s.second_on IS NULL OR s.second_on > f.first_on + 90)
-ORDER BY f.customer_id"""
+def watched(f: Field, c: Customers, arms: pl.DataFrame) -> np.ndarray:
+    """Return, per customer, whether their seller is in the treatment of an experiment that
+    plants reorders: the customers whose first orders `first_orders` keeps."""
+    sellers = np.zeros(f.n, dtype=bool)
+    for e, exp in enumerate(EXPERIMENTS):
+        if exp.reorder_uplift:
+            mine = arms.filter((pl.col("experiment") == e) & pl.col("treatment"))
+            sellers[mine.get_column("seller").to_numpy()] = True
+    return sellers[c.seller]
+
+
+def first_orders(orders: pl.DataFrame, watch: np.ndarray) -> pl.DataFrame:
+    """Return the first order of each watched customer in a block of orders (`order_blocks`'
+    frame, in chronological order), and the day of their next order on a later day (-1: none).
+
+    Columns: customer, first_day, second_day, amount_cents, units, line, channel. A customer's
+    orders are all in one block, so the blocks' rows together are every watched customer's.
+    """
+    customer = orders.get_column("customer").to_numpy()
+    rows = np.flatnonzero(watch[customer])
+    customer = customer[rows]
+    at = orders.get_column("ordered_at").to_numpy()[rows].astype(np.int64)
+    day = at // US_PER_DAY
+    # The rows are in time order: a customer's first row is their first order.
+    ids, first = np.unique(customer, return_index=True)
+    first_day = day[first]
+    where = np.searchsorted(ids, customer)
+    later = np.flatnonzero(day > first_day[where])
+    second_day = np.full(len(ids), -1, dtype=np.int64)
+    who, nxt = np.unique(where[later], return_index=True)
+    second_day[who] = day[later[nxt]]
+    cols = orders.select("amount_cents", "units", "line", "channel")[rows[first]]
+    return cols.with_columns(
+        customer=pl.Series(ids), first_day=pl.Series(first_day), second_day=pl.Series(second_day)
+    )
 
 
 def planted_orders(
     rng: np.random.Generator,
-    con: duckdb.DuckDBPyConnection,
+    firsts: pl.DataFrame,
+    c: Customers,
     f: Field,
     arms: pl.DataFrame,
     as_of: int,
-    detox: str,
-    regular: str,
+    one_time_line: int,
 ) -> pl.DataFrame:
-    """Return the reorders the finished experiment's treatment caused (orders table columns).
+    """Return the reorders the finished experiment's treatment caused (a frame of codes).
 
-    Each lapsed customer of a treatment seller reorders with chance ``reorder_uplift``, once,
-    on a day drawn evenly from the experiment's first day (or the day after their first order)
-    to day 89 after it, while their seller is still in the field and by the as-of date. The
-    order repeats their first order's amount, units and channel (the one-time line is swapped
-    for a regular one: it is never reordered).
+    ``firsts``: the watched customers' first orders, by customer (`first_orders`). The lapsed
+    customers of a treatment seller are those whose first order falls so that its day 90 is
+    inside the experiment and who did not order again on a later day within 90 days of it.
+    Each reorders with chance ``reorder_uplift``, once, on a day drawn evenly from the
+    experiment's first day (or the day after their first order) to day 89 after it, while their
+    seller is still in the field and by the as-of date. The order repeats their first order's
+    amount, units and channel (the one-time line is swapped for the first line, a regular one:
+    it is never reordered). Columns: order_num, customer, seller, ordered_at, amount_cents,
+    units, line, channel.
     """
     frames = []
     for e, exp in enumerate(EXPERIMENTS):
@@ -149,37 +164,37 @@ def planted_orders(
             continue
         start = _day(exp.start)
         mine = arms.filter((pl.col("experiment") == e) & pl.col("treatment"))
-        treated = mine.select(
-            "seller",
-            seller_end=pl.Series(f.end[mine.get_column("seller").to_numpy()]).cast(pl.Int32),
+        treated = np.zeros(f.n, dtype=bool)
+        treated[mine.get_column("seller").to_numpy()] = True
+        lo, hi = _day(exp.start) - 90, _day(exp.planned_end) - 90
+        customer = firsts.get_column("customer").to_numpy()
+        first = firsts.get_column("first_day").to_numpy()
+        second = firsts.get_column("second_day").to_numpy()
+        seller = c.seller[customer]
+        lapsed = (
+            treated[seller] & (first >= lo) & (first <= hi) & ((second < 0) | (second > first + 90))
         )
-        con.register("treated", treated)
-        try:
-            bounds = {"lo": exp.start - dt.timedelta(90), "hi": exp.planned_end - dt.timedelta(90)}
-            lapsed = con.sql(_LAPSED, params=bounds).pl()
-        finally:
-            con.unregister("treated")
-        first = lapsed.get_column("first_day").to_numpy().astype(np.int64)
+        rows = np.flatnonzero(lapsed)  # by customer, as the draws below have always been
+        first, seller = first[rows], seller[rows]
         lo = np.maximum(first + 1, start)
         day = lo + np.floor(rng.random(len(first)) * (first + 90 - lo)).astype(np.int64)
         seconds = rng.integers(7 * 3600, 23 * 3600, len(first))
         keep = (rng.random(len(first)) < exp.reorder_uplift) & (day <= as_of)
-        keep &= day < lapsed.get_column("seller_end").to_numpy()
+        keep &= day < f.end[seller]
         frames.append(
-            lapsed.filter(pl.Series(keep)).select(
-                "customer_id",
-                "seller_id",
+            firsts[rows[keep]].select(
+                "customer",
+                seller=pl.Series(seller[keep]),
                 ordered_at=pl.Series(day[keep] * US_PER_DAY + seconds[keep] * 1_000_000).cast(
                     pl.Datetime("us")
                 ),
-                amount="amount",
+                amount_cents="amount_cents",
                 units="units",
-                product_line=pl.when(pl.col("line") == detox)
-                .then(pl.lit(regular))
+                line=pl.when(pl.col("line") == one_time_line)
+                .then(pl.lit(0, pl.Int8))
                 .otherwise(pl.col("line")),
-                autoship=pl.lit(False),
                 channel="channel",
             )
         )
-    out = pl.concat(frames) if frames else pl.DataFrame()
-    return out.sort("ordered_at", "customer_id").with_row_index("order_num", offset=1)
+    out = pl.concat(frames)
+    return out.sort("ordered_at", "customer").with_row_index("order_num", offset=1)
