@@ -121,19 +121,26 @@ def first_orders(orders: pl.DataFrame, watch: np.ndarray) -> pl.DataFrame:
     customer = orders.get_column("customer").to_numpy()
     rows = np.flatnonzero(watch[customer])
     customer = customer[rows]
-    at = orders.get_column("ordered_at").to_numpy()[rows].astype(np.int64)
-    day = at // US_PER_DAY
+    day = orders.get_column("ordered_at").to_numpy()[rows].astype(np.int64) // US_PER_DAY
+    n = len(rows)
+    lo = int(customer.min()) if n else 0
+    key = customer - lo
+    size = int(key.max()) + 1 if n else 0
     # The rows are in time order: a customer's first row is their first order.
-    ids, first = np.unique(customer, return_index=True)
-    first_day = day[first]
-    where = np.searchsorted(ids, customer)
-    later = np.flatnonzero(day > first_day[where])
-    second_day = np.full(len(ids), -1, dtype=np.int64)
-    who, nxt = np.unique(where[later], return_index=True)
-    second_day[who] = day[later[nxt]]
-    cols = orders.select("amount_cents", "units", "line", "channel")[rows[first]]
+    first = np.full(size, n, dtype=np.int64)
+    np.minimum.at(first, key, np.arange(n))
+    ids = np.flatnonzero(first < n)
+    first_day = np.full(size, -1, dtype=np.int64)
+    first_day[ids] = day[first[ids]]
+    later = day > first_day[key]
+    none = np.iinfo(np.int64).max
+    second = np.full(size, none, dtype=np.int64)
+    np.minimum.at(second, key[later], day[later])
+    cols = orders.select("amount_cents", "units", "line", "channel")[rows[first[ids]]]
     return cols.with_columns(
-        customer=pl.Series(ids), first_day=pl.Series(first_day), second_day=pl.Series(second_day)
+        customer=pl.Series(ids + lo),
+        first_day=pl.Series(first_day[ids]),
+        second_day=pl.Series(np.where(second[ids] == none, -1, second[ids])),
     )
 
 
