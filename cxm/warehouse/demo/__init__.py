@@ -239,7 +239,18 @@ def _fill(out: _Writer, spec: DemoSpec, cfg: CompanyConfig, ctx, seeds, rng, sta
     seller_channel = _acquisition.seller_channels(spec.seed, f, cfg)
     customers = out.job(make_customers, rng[1], f, as_of, ctx)
     out.add("sellers", lambda: _sellers(f, seller_channel))
-    out.finish()  # while the customers are drawn
+    # The training tables need only the field: made and inserted while the customers are drawn
+    # (the order tables are inserted in changes nothing in them).
+    out.add("courses", _training.courses_frame, stage="training", done=0.02)
+    done = out.job(_training.completions, rng[2], f, cfg)
+    out.add("course_completions", done)
+    out.add(
+        "activities",
+        lambda: _training.activities(rng[3], f, done.result(), cfg),
+        stage="activities",
+        done=0.03,
+    )
+    out.finish()
 
     def won() -> _acquisition.Acquisition:
         c = customers.result()
@@ -283,15 +294,6 @@ def _fill(out: _Writer, spec: DemoSpec, cfg: CompanyConfig, ctx, seeds, rng, sta
             then=number,
         )
 
-    out.add("courses", _training.courses_frame, stage="training", done=0.75)
-    done = out.job(_training.completions, rng[2], f, cfg)
-    out.add("course_completions", done)
-    out.add(
-        "activities",
-        lambda: _training.activities(rng[3], f, done.result(), cfg),
-        stage="activities",
-        done=0.8,
-    )
     surveys = out.job(_experience.surveys, rng[4], f, c, as_of, ctx)
     out.add("survey_responses", surveys, stage="surveys and tickets", done=0.9)
     # The tickets draw from the surveys' generator after them.

@@ -23,7 +23,10 @@ def categorical_by_group(
     """Return, for each element, an index drawn from the row of ``probs`` of its group."""
     cum = np.cumsum(probs, axis=1)
     u = rng.random(len(group))
-    return (u[:, None] > cum[group]).sum(axis=1).astype(np.int8)
+    out = np.zeros(len(group), dtype=np.int8)
+    for edge in cum.T:  # the index is the number of the group's edges below the draw
+        out += u > edge[group]
+    return out
 
 
 def month_of(days: np.ndarray) -> np.ndarray:
