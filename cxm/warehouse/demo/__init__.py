@@ -240,7 +240,7 @@ def _fill(out: _Writer, spec: DemoSpec, cfg: CompanyConfig, ctx, seeds, rng, sta
     customers = out.job(make_customers, rng[1], f, as_of, ctx)
     out.add("sellers", lambda: _sellers(f, seller_channel))
     # The training tables need only the field: made and inserted while the customers are drawn
-    # (the order tables are inserted in changes nothing in them).
+    # (the order in which tables are inserted changes nothing in them).
     out.add("courses", _training.courses_frame, stage="training", done=0.02)
     done = out.job(_training.completions, rng[2], f, cfg)
     out.add("course_completions", done)
