@@ -52,10 +52,13 @@ def empty_tracking() -> pl.DataFrame:
 
 #: Purchase days of a sample of customers, for the holdout check: every ``{every}``-th customer
 #: by the engine's hash of their id (`Engine.draw`: the same sample at every load of the same
-#: data, on every engine), up to the as-of date (``dim_as_of``).
+#: data, on every engine), up to the as-of date (``dim_as_of``). The customers are the value
+#: summary's (``value_summary``, `cxm.metrics.value.SUMMARY`: those of ``fact_customers``
+#: who first bought by the as-of date, the only ones with purchase days up to it), their
+#: hash computed there once.
 _SAMPLE_DAYS = """
 WITH sampled AS (
-    SELECT customer_id, market FROM fact_customers WHERE {picked}
+    SELECT customer_id, market FROM value_summary WHERE {picked}
 )
 SELECT s.customer_id, s.market, CAST(o.ordered_at AS DATE) AS day
 FROM orders o JOIN sampled s ON s.customer_id = o.customer_id CROSS JOIN dim_as_of a
@@ -68,11 +71,13 @@ def check(engine: Engine, as_of: dt.date, customers: int) -> tuple[pl.DataFrame,
 
     Fitted on purchase days up to ``as_of`` - `HOLDOUT_WEEKS` weeks (company-wide, one fit on
     the sample), then predicted for each sampled customer over the holdout and compared with
-    what they did. ``engine`` picks the sample's purchase days; the driver does the rest.
+    what they did. ``engine`` picks the sample's purchase days from ``value_summary`` (staged
+    by `cxm.metrics.value.build`); the driver does the rest.
     """
     every = max(1, customers // CHECK_SAMPLE)
-    # ``every`` is an integer computed here, never user text.
-    picked = "TRUE" if every == 1 else f"{engine.draw('customer_id')} % {int(every)} = 0"
+    # ``every`` is an integer computed here, never user text; ``hashed`` is
+    # `Engine.draw` of the customer's id.
+    picked = "TRUE" if every == 1 else f"hashed % {int(every)} = 0"
     days = engine.frame(_SAMPLE_DAYS.format(picked=picked)).sort("customer_id", "day")
     cut = as_of - dt.timedelta(weeks=HOLDOUT_WEEKS)
     before = days.filter(pl.col("day") <= cut)
@@ -116,7 +121,8 @@ def check(engine: Engine, as_of: dt.date, customers: int) -> tuple[pl.DataFrame,
     by_market = []
     for (market,), part in cal.with_row_index("i").group_by("market", maintain_order=True):
         idx = part["i"].to_numpy()
-        predicted = [float(bg.expected_purchases(w, x[idx], t_x[idx], T[idx]).sum()) for w in weeks]
+        ahead = bg.expected_purchases_over(weeks, x[idx], t_x[idx], T[idx])
+        predicted = [float(week.sum()) for week in ahead]
         done = (
             actual.filter(pl.col("market") == market)
             .group_by("week")

@@ -51,6 +51,8 @@ MONTHLY_DISCOUNT = 0.01
 AT_RISK = 0.5
 WEEKS_PER_YEAR = 365.25 / 7
 COMPANY = "company"
+#: The fits' sample is drawn as a customer's `Engine.draw` modulo this.
+_DRAWS = 1_000_000
 
 
 def summary(frame: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
@@ -83,17 +85,24 @@ FROM fact_customers WHERE first_order_on <= $as_of"""
 #: Per customer as of the data's as-of date (``dim_as_of``): market, and the summary the models
 #: read, in weeks: frequency (purchase days after the first), recency (first to last), age T
 #: (first to the as-of date) and monetary value (the average repeat purchase day). Computed by
-#: the engine; the fits and scores run on its distinct rows (`distinct_rows`).
-SUMMARY = """
-SELECT c.customer_id, c.seller_id, c.market,
-    CAST(c.purchase_days - 1 AS DOUBLE) AS frequency,
-    CAST(date_diff('day', c.first_order_on, c.last_order_on) AS DOUBLE) / 7 AS recency,
-    CAST(date_diff('day', c.first_order_on, a.as_of) AS DOUBLE) / 7 AS T,
-    CASE WHEN c.purchase_days > 1
-         THEN c.repeat_amount / CAST(c.purchase_days - 1 AS DOUBLE) ELSE 0 END AS monetary,
-    {draw} AS draw
-FROM fact_customers c CROSS JOIN dim_as_of a
-WHERE c.first_order_on <= a.as_of"""
+#: the engine; the fits and scores run on its distinct rows (`distinct_rows`). ``{draw}`` is
+#: the engine's number drawn from the customer's id (`Engine.draw`), kept as ``hashed`` for
+#: the holdout's sample (`cxm.metrics.holdout`: one hash of every customer per load, not two);
+#: ``draw`` is the fits' sample's.
+SUMMARY = f"""
+SELECT customer_id, seller_id, market, frequency, recency, T, monetary,
+    hashed % {_DRAWS} AS draw, hashed
+FROM (
+    SELECT c.customer_id, c.seller_id, c.market,
+        CAST(c.purchase_days - 1 AS DOUBLE) AS frequency,
+        CAST(date_diff('day', c.first_order_on, c.last_order_on) AS DOUBLE) / 7 AS recency,
+        CAST(date_diff('day', c.first_order_on, a.as_of) AS DOUBLE) / 7 AS T,
+        CASE WHEN c.purchase_days > 1
+             THEN c.repeat_amount / CAST(c.purchase_days - 1 AS DOUBLE) ELSE 0 END AS monetary,
+        {{draw}} AS hashed
+    FROM fact_customers c CROSS JOIN dim_as_of a
+    WHERE c.first_order_on <= a.as_of
+) s"""
 
 _KEY = ("market", "frequency", "recency", "T", "monetary")
 
@@ -123,8 +132,6 @@ SELECT v.seller_id, CAST(count(*) AS BIGINT) AS customers_valued, sum(v.clv_12m)
 FROM fact_customer_value v CROSS JOIN dim_as_of a
 GROUP BY v.seller_id, a.as_of"""
 
-_DRAWS = 1_000_000
-
 
 def distinct_rows(engine: Engine) -> pl.DataFrame:
     """Return the distinct summary rows with their customer counts (``value_summary`` must
@@ -148,7 +155,9 @@ def distinct_rows(engine: Engine) -> pl.DataFrame:
 
 
 def _arrays(frame: pl.DataFrame, weight: str) -> tuple[np.ndarray, ...]:
-    # Each distinct row repeated once per customer it stands for (in the fit's sample).
+    # Each distinct row repeated once per customer it stands for (in the fit's sample); the
+    # rows outside the sample first left out (most of a market's: the same arrays).
+    frame = frame.filter(pl.col(weight) > 0)
     w = frame[weight].to_numpy()
     return tuple(
         np.repeat(frame[c].to_numpy(), w) for c in ("frequency", "recency", "T", "monetary")
@@ -203,12 +212,20 @@ def fits(rows: pl.DataFrame) -> dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit]
 
     Raises `CxmError` (from `cxm.metrics.clv`) when even the company's data cannot be fitted.
     """
+    return _fits_scored(rows)[0]
+
+
+def _fits_scored(rows: pl.DataFrame) -> tuple[dict, dict[str, dict[str, np.ndarray]]]:
+    """Return `fits` and, per market with its own fit, its rows' scores (`_scores`): the
+    check that trusts a market's fit scores every one of its rows, the scores `score` gives
+    them, so a load computes them once."""
     rows = _as_rows(rows)
     company = _fit(rows, "n_company")
     if not _converged(COMPANY, company):
         notes = "; ".join(n for f in company for n in f.notes)
         raise CxmError(f"The company-wide customer value fit did not converge: {notes}")
     out: dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit] | None] = {COMPANY: company}
+    scored = {}
     for (market,), part in rows.group_by("market", maintain_order=True):
         own = None
         if _enough(part):
@@ -221,12 +238,29 @@ def fits(rows: pl.DataFrame) -> dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit]
         # A market fit that ran to a bound (no dropout seen, say), or that the data do not
         # pin down or that scores some customer as no number, is not trusted: the company's
         # fit scores that market instead.
-        if own is not None and not (
-            _converged(str(market), own) and _trusted(str(market), own, part)
-        ):
-            own = None
-        out[str(market)] = own
-    return out
+        trusted = _trust(str(market), own, part) if own and _converged(str(market), own) else None
+        if trusted is not None:
+            scored[str(market)] = trusted
+        out[str(market)] = own if trusted is not None else None
+    return out, scored
+
+
+def _scores(pair: tuple, customers: pl.DataFrame) -> dict[str, np.ndarray]:
+    """Return `clv.scores` of summary rows (frequency, recency, T, monetary) with ``pair``
+    over the value horizon."""
+    bg, gg = pair
+    x, t_x, T, m = (customers[c].to_numpy() for c in ("frequency", "recency", "T", "monetary"))
+    return clv.scores(
+        bg,
+        gg,
+        x,
+        t_x,
+        T,
+        m,
+        horizon=HORIZON_MONTHS * WEEKS_PER_YEAR / 12,
+        months=HORIZON_MONTHS,
+        monthly_discount=MONTHLY_DISCOUNT,
+    )
 
 
 def _trusted(fitted_for: str, pair: tuple, customers: pl.DataFrame) -> bool:
@@ -239,27 +273,29 @@ def _trusted(fitted_for: str, pair: tuple, customers: pl.DataFrame) -> bool:
     b = 727,772 (no dropout the data could see, but below the 1e6 bound), with a singular
     information matrix, and its 12-month purchases came out NaN for every German customer.
     """
+    return _trust(fitted_for, pair, customers) is not None
+
+
+def _trust(fitted_for: str, pair: tuple, customers: pl.DataFrame) -> dict | None:
+    """Return the scores of ``customers`` (`_scores`) when `_trusted`, else None."""
     why = [
         f"{model}: no standard error for {name}"
         for model, fit in zip(("BG/NBD", "Gamma-Gamma"), pair, strict=True)
         for name, se in fit.standard_errors.items()
         if se is None
     ]
+    scored = None
     if not why:
-        bg, gg = pair
         # Scored as `score` scores them: once per (distinct) row.
-        x, t_x, T, m = (customers[c].to_numpy() for c in ("frequency", "recency", "T", "monetary"))
-        horizon = HORIZON_MONTHS * WEEKS_PER_YEAR / 12
-        value = clv.customer_value(
-            bg, gg, x, t_x, T, m, months=HORIZON_MONTHS, monthly_discount=MONTHLY_DISCOUNT
-        )
-        scores = (bg.p_alive(x, t_x, T), bg.expected_purchases(horizon, x, t_x, T), value)
-        bad = int(sum((~np.isfinite(np.asarray(v, dtype=float))).sum() for v in scores))
+        scored = _scores(pair, customers)
+        checked = (scored["p_alive"], scored["purchases"], scored["value"])
+        bad = int(sum((~np.isfinite(np.asarray(v, dtype=float))).sum() for v in checked))
         if bad:
             why.append(f"{bad:,} scores of {customers.height:,} summary rows are not numbers")
     if why:
         event(log, "fit_not_trusted", WARNING, fitted_for=fitted_for, why="; ".join(why))
-    return not why
+        return None
+    return scored
 
 
 def _converged(fitted_for: str, pair: tuple) -> bool:
@@ -272,35 +308,25 @@ def _converged(fitted_for: str, pair: tuple) -> bool:
 
 
 def score(
-    rows: pl.DataFrame, fitted: dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit] | None]
+    rows: pl.DataFrame,
+    fitted: dict[str, tuple[clv.BgNbdFit, clv.GammaGammaFit] | None],
+    scored: dict[str, dict[str, np.ndarray]] | None = None,
 ) -> pl.DataFrame:
     """Return one row per distinct summary row: p_alive, purchases and spend ahead, value,
-    at risk (each customer gets their row's, `SCORED`)."""
+    at risk (each customer gets their row's, `SCORED`). ``scored``: the markets' scores
+    already computed with their own fits (`_fits_scored`), for the same ``rows``."""
     parts = []
-    horizon = HORIZON_MONTHS * WEEKS_PER_YEAR / 12
     for (market,), part in rows.group_by("market", maintain_order=True):
-        bg, gg = fitted.get(str(market)) or fitted[COMPANY]
-        x, t_x, T, m = (part[c].to_numpy() for c in ("frequency", "recency", "T", "monetary"))
-        alive = bg.p_alive(x, t_x, T)
+        pair = fitted.get(str(market)) or fitted[COMPANY]
+        mine = (scored or {}).get(str(market)) if fitted.get(str(market)) else None
+        s = _scores(pair, part) if mine is None else mine
         parts.append(
             part.select(*_KEY).with_columns(
-                pl.Series("p_alive", alive),
-                pl.Series("purchases_12m", bg.expected_purchases(horizon, x, t_x, T)),
-                pl.Series("expected_spend", gg.expected_spend(x, m)),
-                pl.Series(
-                    "clv_12m",
-                    clv.customer_value(
-                        bg,
-                        gg,
-                        x,
-                        t_x,
-                        T,
-                        m,
-                        months=HORIZON_MONTHS,
-                        monthly_discount=MONTHLY_DISCOUNT,
-                    ),
-                ),
-                pl.Series("at_risk", (alive < AT_RISK).astype(np.int64)),
+                pl.Series("p_alive", s["p_alive"]),
+                pl.Series("purchases_12m", s["purchases"]),
+                pl.Series("expected_spend", s["spend"]),
+                pl.Series("clv_12m", s["value"]),
+                pl.Series("at_risk", (s["p_alive"] < AT_RISK).astype(np.int64)),
             )
         )
     return pl.concat(parts) if parts else _empty_row_scores()
@@ -388,7 +414,7 @@ def build(engine: Engine, cfg: CompanyConfig, as_of: dt.date | None) -> dict[str
     A company whose data cannot be fitted at all (no customer ever bought twice) gets empty
     value tables, so its KPIs show "no data" instead of stopping the load.
     """
-    engine.stage("value_summary", SUMMARY.format(draw=f"{engine.draw('c.customer_id')} % {_DRAWS}"))
+    engine.stage("value_summary", SUMMARY.format(draw=engine.draw("c.customer_id")))
     try:
         rows = distinct_rows(engine)
         customers, repeaters = _counts(rows) if rows.height else (0, 0)
@@ -401,24 +427,27 @@ def build(engine: Engine, cfg: CompanyConfig, as_of: dt.date | None) -> dict[str
         )
         level = logging.INFO  # too few customers is what a small company is, not a fault
         try:
-            fitted = fits(rows) if enough else {}
+            fitted, scored = _fits_scored(rows) if enough else ({}, {})
         except CxmError as exc:
-            fitted, why, level = {}, str(exc), WARNING
+            fitted, scored, why, level = {}, {}, str(exc), WARNING
         if why is not None:
             event(log, "customer_value_empty", level, customers=customers, why=why)
         engine.put(
-            "value_scores", score(rows, fitted) if fitted else _empty_row_scores(), derived=False
+            "value_scores",
+            score(rows, fitted, scored) if fitted else _empty_row_scores(),
+            derived=False,
         )
         try:
             counts = {"fact_customer_value": engine.table("fact_customer_value", SCORED)}
         finally:
             engine.drop("value_scores")
+        # The holdout's sample is drawn from value_summary's customers (`holdout.check`).
+        checked, tracking = (
+            check(engine, as_of, customers) if fitted else (empty_calibration(), empty_tracking())
+        )
     finally:
         engine.drop("value_summary")
     counts["fact_seller_value"] = engine.table("fact_seller_value", PER_SELLER)
-    checked, tracking = (
-        check(engine, as_of, customers) if fitted else (empty_calibration(), empty_tracking())
-    )
     driver = {
         "clv_fits": _fit_rows(fitted, rows, as_of) if fitted else _empty_fits(),
         "clv_calibration": checked,

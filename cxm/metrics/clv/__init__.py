@@ -14,7 +14,7 @@ from cxm.metrics.clv._errors import MODEL_CODES, ModelError
 from cxm.metrics.clv._gamma_gamma import GammaGammaFit, fit_gamma_gamma
 from cxm.metrics.clv._read import check_calibration, read_transactions
 from cxm.metrics.clv._summary import summary
-from cxm.metrics.clv._value import PER_MONTH, customer_value
+from cxm.metrics.clv._value import PER_MONTH, customer_value, scores
 
 __all__ = [
     "MODEL_CODES",
@@ -28,5 +28,6 @@ __all__ = [
     "fit_bgnbd",
     "fit_gamma_gamma",
     "read_transactions",
+    "scores",
     "summary",
 ]

@@ -115,10 +115,27 @@ class BgNbdFit:
         factor, inverse = self._factor(x, age, np.array([_horizon(t)]))
         return factor[inverse, 0] * self._p_alive(x, tx, age)
 
+    def expected_purchases_over(self, ts, frequency, recency, T) -> list[np.ndarray]:
+        """Return `expected_purchases` for each horizon of ``ts``: the same numbers, with the
+        customers' distinct (x, T) pairs and P(alive) found once for all horizons.
+
+        >>> fit = BgNbdFit(r=1.0, alpha=1.0, a=1.0, b=2.0)
+        >>> [round(float(e[0]), 12) for e in fit.expected_purchases_over([0.0], [3], [2.0], [4.0])]
+        [0.0]
+        """
+        x, tx, age = customers(frequency, recency, T)
+        factor, inverse = self._factor(x, age, np.array([_horizon(t) for t in ts]))
+        alive = self._p_alive(x, tx, age)
+        return [factor[inverse, j] * alive for j in range(len(ts))]
+
     def _factor(self, x, age, ts) -> tuple[np.ndarray, np.ndarray]:
         """Return (a+b+x-1) [1 - (1-z)^(r+x) 2F1(...)] / (a-1) per distinct (x, T) and horizon,
         and the row of each customer in it (the factor does not depend on recency)."""
         xu, tu, inverse = pairs(x, age)
+        return self._factor_of(xu, tu, ts), inverse
+
+    def _factor_of(self, xu, tu, ts) -> np.ndarray:
+        """Return `_factor`'s values for the distinct (x, T) pairs ``xu``, ``tu``."""
         out = np.empty((len(xu), len(ts)))
         capped = _kernels.purchase_factor(
             self.r, self.alpha, self.a, self.b, xu, tu, ts, SERIES_TOLERANCE, SERIES_CAP, out
@@ -129,9 +146,9 @@ class BgNbdFit:
                     f"{capped} eq. 10 series stopped at {SERIES_CAP:,} terms (a horizon much "
                     "longer than alpha + T); those expectations are close, not exact"
                 ),
-                stacklevel=3,
+                stacklevel=4,
             )
-        return out, inverse
+        return out
 
 
 def _horizon(t) -> float:
@@ -141,17 +158,19 @@ def _horizon(t) -> float:
     return t
 
 
-def log_likelihood(params, x, tx, age, weights, by_x=None) -> tuple[float, np.ndarray]:
+def log_likelihood(params, x, tx, age, weights, by_x=None, tables=None) -> tuple[float, np.ndarray]:
     """Return the BG/NBD log-likelihood (eq. 6) summed over customers, and its gradient.
 
     ln L = ln G(r+x) - ln G(r) + r ln alpha + ln G(a+b) + ln G(b+x) - ln G(b) - ln G(a+b+x)
            + ln[(alpha+T)^-(r+x) + [x>0] a/(b+x-1) (alpha+t_x)^-(r+x)]
     The gradient is analytic: digamma for the gamma terms, the log-sum-exp's weights for the
     last one. ``weights`` counts the customers who share a row; ``by_x`` is
-    `by_frequency` of them, passed in so a fit computes it once.
+    `by_frequency` of them and ``tables`` `_kernels.bgnbd_tables` of x, tx and age, passed in
+    so a fit computes them once.
     """
     r, alpha, a, b = (float(v) for v in params)
-    ll, g_r, g_alpha, g_a, g_b = _kernels.bgnbd_rows(r, alpha, a, b, x, tx, age, weights)
+    tables = _kernels.bgnbd_tables(x, tx, age) if tables is None else tables
+    ll, g_r, g_alpha, g_a, g_b = _kernels.bgnbd_rows(r, alpha, a, b, x, tx, age, weights, *tables)
     xs, wx = by_frequency(x, weights) if by_x is None else by_x
     n = wx.sum()
     ll += float(
@@ -203,9 +222,13 @@ def fit_bgnbd(frequency, recency, T) -> BgNbdFit:
         )
     (xu, txu, tu), w = merged(x, tx, age)
     by_x = by_frequency(xu, w)
+    tables = _kernels.bgnbd_tables(xu, txu, tu)
     start = (1.0, max(float(w @ tu) / max(float(w @ xu), 1.0), 1e-3), 1.0, 1.0)
     best = maximise(
-        ("r", "alpha", "a", "b"), lambda p: log_likelihood(p, xu, txu, tu, w, by_x), start, float(n)
+        ("r", "alpha", "a", "b"),
+        lambda p: log_likelihood(p, xu, txu, tu, w, by_x, tables),
+        start,
+        float(n),
     )
     r, alpha, a, b = best.params
     return BgNbdFit(

@@ -14,12 +14,27 @@ _OPTS = {"parallel": True, "cache": True, "nogil": True, "error_model": "numpy"}
 
 
 @nb.njit(**_OPTS)
-def bgnbd_rows(r, alpha, a, b, x, tx, T, w):  # pragma: no cover - compiled
+def bgnbd_rows(r, alpha, a, b, x, tx, T, w, ix, xs, itx, txs, iT, Ts):  # pragma: no cover
     """Return the customer part of the BG/NBD log-likelihood and its gradient in r, alpha, a, b.
 
     Per customer: A3 + log(1 + [x > 0] exp(A4 - A3)), with A3 = -(r+x) log(alpha+T) and
     A4 = log a - log(b+x-1) - (r+x) log(alpha+t_x) (the paper's eq. 6 as a log-sum-exp).
+
+    ``xs``, ``txs`` and ``Ts`` are the distinct values of x, t_x and T, ``ix``, ``itx`` and
+    ``iT`` each row's index in them (`bgnbd_tables`): log(b+x-1), log(alpha+t_x) and
+    log(alpha+T) are taken once per distinct value (about 2,000 of each for 150,000 rows,
+    half the logarithms of a call), the same operations on the same numbers as per row, so
+    the same bits; the loop and its sums over rows are as they were, in the same order.
     """
+    lb = np.empty(xs.shape[0])
+    for j in range(xs.shape[0]):
+        lb[j] = math.log(b + xs[j] - 1.0)
+    ltxs = np.empty(txs.shape[0])
+    for j in range(txs.shape[0]):
+        ltxs[j] = math.log(alpha + txs[j])
+    lts = np.empty(Ts.shape[0])
+    for j in range(Ts.shape[0]):
+        lts[j] = math.log(alpha + Ts[j])
     ll = 0.0
     gr = 0.0
     gal = 0.0
@@ -31,12 +46,12 @@ def bgnbd_rows(r, alpha, a, b, x, tx, T, w):  # pragma: no cover - compiled
         wi = w[i]
         rx = r + xi
         at = alpha + T[i]
-        lt = math.log(at)
+        lt = lts[iT[i]]
         if xi > 0:
             atx = alpha + tx[i]
-            ltx = math.log(atx)
+            ltx = ltxs[itx[i]]
             bx1 = b + xi - 1.0
-            d = la - math.log(bx1) + rx * math.log1p((T[i] - tx[i]) / atx)
+            d = la - lb[ix[i]] + rx * math.log1p((T[i] - tx[i]) / atx)
             e = math.exp(-abs(d))
             if d > 0:
                 soft = d + math.log1p(e)
@@ -54,6 +69,16 @@ def bgnbd_rows(r, alpha, a, b, x, tx, T, w):  # pragma: no cover - compiled
             gr += -wi * lt
             gal += -wi * rx / at
     return ll, gr, gal, ga, gb
+
+
+def bgnbd_tables(x, tx, T):
+    """Return (ix, xs, itx, txs, iT, Ts): the distinct values of each column and each row's
+    index in them, what `bgnbd_rows` reads its logarithms through."""
+    out = []
+    for column in (x, tx, T):
+        values, index = np.unique(column, return_inverse=True)
+        out += [index.astype(np.int64), np.ascontiguousarray(values, dtype=np.float64)]
+    return tuple(out)
 
 
 @nb.njit(**_OPTS)

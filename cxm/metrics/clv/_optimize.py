@@ -45,6 +45,7 @@ def maximise(names: Sequence[str], loglik: LogLik, start: Sequence[float], n: fl
     in ``notes`` and the fit is not ``converged``: the data do not pin it down.
     """
     lo, hi = math.log(LOWER), math.log(UPPER)
+    loglik = _remembered(loglik)
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         p = np.exp(theta)
@@ -58,6 +59,27 @@ def maximise(names: Sequence[str], loglik: LogLik, start: Sequence[float], n: fl
     # numba kernels of the cores they share: one BLAS thread while the fit runs.
     with threadpool_limits(limits=1, user_api="blas"):
         return _maximise(names, loglik, objective, theta0, n, lo, hi)
+
+
+def _remembered(loglik: LogLik) -> LogLik:
+    """Return ``loglik`` answering again for the two parameter sets it was last asked about
+    without computing: the search's last point is measured again after it, and again by the
+    Newton step that may follow, which measures its own point again when it rejects it (each
+    a pass over every sampled customer, and the same numbers: the likelihood is a function
+    of the parameters alone)."""
+    last: dict[bytes, tuple[float, np.ndarray]] = {}
+
+    def remembered(params: np.ndarray) -> tuple[float, np.ndarray]:
+        key = np.asarray(params, dtype=float).tobytes()
+        if key not in last:
+            ll, grad = loglik(params)
+            if len(last) >= 2:
+                del last[next(iter(last))]
+            last[key] = (ll, np.array(grad, dtype=float))
+        ll, grad = last[key]
+        return ll, grad.copy()
+
+    return remembered
 
 
 def _maximise(names, loglik, objective, theta0, n, lo, hi) -> Optimum:
