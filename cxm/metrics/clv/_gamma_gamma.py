@@ -124,17 +124,19 @@ def _check_spend(x: np.ndarray, m: np.ndarray) -> None:
         )
 
 
-def log_likelihood(params, x, m, fixed=None) -> tuple[float, np.ndarray]:
+def log_likelihood(params, x, m, fixed=None, rows=None) -> tuple[float, np.ndarray]:
     """Return the Gamma-Gamma log-likelihood of the repeat buyers' mean spends, and its gradient.
 
     Per customer with x purchases averaging m:
     ln G(px+q) - ln G(px) - ln G(q) + q ln gamma + (px-1) ln m + px ln x - (px+q) ln(gamma+mx).
-    ``fixed`` is `constants` of x and m, passed in so a fit computes it once.
+    ``fixed`` is `constants` of x and m, passed in so a fit computes it once; ``rows`` the
+    per-customer sums as a function of gamma (`_rows`), passed in so a fit reuses them.
     """
     p, q, gamma = (float(v) for v in params)
     xs, wx, s_xlogm, s_logm, s_xlogx = constants(x, m) if fixed is None else fixed
     n = wx.sum()
-    s_l, s_xl, s_inv, s_xinv = _kernels.gamma_gamma_rows(gamma, x, m, np.ones_like(x))
+    rows = _rows(x, m) if rows is None else rows
+    s_l, s_xl, s_inv, s_xinv = rows(gamma)
     ll = (
         wx @ (gammaln(p * xs + q) - gammaln(p * xs))
         + n * (q * math.log(gamma) - gammaln(q))
@@ -146,6 +148,23 @@ def log_likelihood(params, x, m, fixed=None) -> tuple[float, np.ndarray]:
     g_q = wx @ psi(p * xs + q) - n * psi(q) + n * math.log(gamma) - s_l
     g_gamma = n * q / gamma - p * s_xinv - q * s_inv
     return float(ll), np.array([g_p, g_q, g_gamma], dtype=float)
+
+
+def _rows(x: np.ndarray, m: np.ndarray):
+    """Return gamma -> `_kernels.gamma_gamma_rows` over the customers, answering again for
+    the last few gammas without a pass: the sums depend on gamma alone, and the Hessian's
+    steps in p and in q (standard errors, Newton) keep it (the same numbers, 4 passes of 6)."""
+    ones = np.ones_like(x)
+    seen: dict[float, tuple] = {}
+
+    def rows(gamma: float) -> tuple:
+        if gamma not in seen:
+            if len(seen) >= 4:
+                del seen[next(iter(seen))]
+            seen[gamma] = _kernels.gamma_gamma_rows(gamma, x, m, ones)
+        return seen[gamma]
+
+    return rows
 
 
 def constants(x: np.ndarray, m: np.ndarray) -> tuple:
@@ -183,8 +202,10 @@ def fit_gamma_gamma(frequency, monetary) -> GammaGammaFit:
             f"{len(x):,} customers",
         )
     start = (1.0, 2.0, float(mr.mean()))
-    fixed = constants(xr, mr)
-    best = maximise(("p", "q", "gamma"), lambda v: log_likelihood(v, xr, mr, fixed), start, len(xr))
+    fixed, rows = constants(xr, mr), _rows(xr, mr)
+    best = maximise(
+        ("p", "q", "gamma"), lambda v: log_likelihood(v, xr, mr, fixed, rows), start, len(xr)
+    )
     p, q, gamma = best.params
     _require_finite_mean(q, p, gamma)
     return GammaGammaFit(
