@@ -71,9 +71,11 @@ def merged(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
 
 
 def pairs(x: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return the distinct (x, T) pairs and, per customer, the index of its pair."""
+    """Return the distinct (x, T) pairs, in the order each first appears, and, per customer,
+    the index of its pair (the same order at every run: the value's dot product with the
+    discounts then gives the same last bit at every run)."""
     frame = pl.DataFrame({"x": x, "T": T})
-    distinct = frame.unique().with_row_index("pair")
+    distinct = frame.unique(maintain_order=True).with_row_index("pair")
     inverse = frame.join(distinct, on=["x", "T"], how="left", maintain_order="left")["pair"]
     return (
         distinct["x"].to_numpy().astype(np.float64),
