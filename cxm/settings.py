@@ -255,9 +255,12 @@ class Settings(BaseSettings):
         "memory size",
         "DuckDB's memory cap while a build or import writes the warehouse",
     )
+    # 3GB, not 4GB: at 1,000,000 sellers the import then peaked at 3.69 GiB instead of 4.32 and
+    # took 129.9 s instead of 146.3 (the demo build 132.6 s at 3.67 GiB, against 139.9 s at 4.36;
+    # benchmarks/build.py back to back, quiet): the facts spill a little, the process pages less.
     facts_memory_limit: MemoryLimit = _var(
         "CXM_FACTS_MEMORY_LIMIT",
-        "4GB",
+        "3GB",
         "memory size",
         "DuckDB's memory cap while a load derives the facts and seller state",
     )

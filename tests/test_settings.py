@@ -62,7 +62,7 @@ def test_unset_variables_take_the_declared_defaults(monkeypatch):
     assert got.actions == ROOT / "cxm" / "actions.yaml" and got.actions.exists()
     assert (got.audit, got.scenarios, got.cookie_key) == (None, None, None)
     assert (got.demo, got.trusted_proxies, got.trust_forwarded_for) == (False, (), None)
-    assert (got.duckdb_memory_limit, got.facts_memory_limit) == ("3GB", "4GB")
+    assert (got.duckdb_memory_limit, got.facts_memory_limit) == ("3GB", "3GB")
     assert (got.log_level, got.slow_query_ms) == ("INFO", 1000)
 
 
