@@ -238,7 +238,7 @@ def _fits_scored(rows: pl.DataFrame) -> tuple[dict, dict[str, dict[str, np.ndarr
         # A market fit that ran to a bound (no dropout seen, say), or that the data do not
         # pin down or that scores some customer as no number, is not trusted: the company's
         # fit scores that market instead.
-        trusted = _trust(str(market), own, part) if own and _converged(str(market), own) else None
+        trusted = _trusted(str(market), own, part) if own and _converged(str(market), own) else None
         if trusted is not None:
             scored[str(market)] = trusted
         out[str(market)] = own if trusted is not None else None
@@ -263,21 +263,16 @@ def _scores(pair: tuple, customers: pl.DataFrame) -> dict[str, np.ndarray]:
     )
 
 
-def _trusted(fitted_for: str, pair: tuple, customers: pl.DataFrame) -> bool:
-    """Return whether ``pair`` has standard errors for every parameter and scores every one
-    of ``customers`` (summary rows: frequency, recency, T, monetary) with a number; log why
-    not.
+def _trusted(fitted_for: str, pair: tuple, customers: pl.DataFrame) -> dict | None:
+    """Return the scores of ``customers`` (summary rows: frequency, recency, T, monetary;
+    `_scores`) when ``pair`` has standard errors for every parameter and scores every one of
+    them with a number, else None; log why not. The scores are the ones a load stores.
 
     A fit can reach a flat gradient short of a bound where the likelihood has no curvature
     in some direction: on the 20,000-seller demo, Germany's BG/NBD went to a = 47,269 and
     b = 727,772 (no dropout the data could see, but below the 1e6 bound), with a singular
     information matrix, and its 12-month purchases came out NaN for every German customer.
     """
-    return _trust(fitted_for, pair, customers) is not None
-
-
-def _trust(fitted_for: str, pair: tuple, customers: pl.DataFrame) -> dict | None:
-    """Return the scores of ``customers`` (`_scores`) when `_trusted`, else None."""
     why = [
         f"{model}: no standard error for {name}"
         for model, fit in zip(("BG/NBD", "Gamma-Gamma"), pair, strict=True)
