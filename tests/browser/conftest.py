@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, Download, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from cxm import access
@@ -293,6 +293,22 @@ def after_idempotent(page: Page, action: Callable[[], object], retry_s: float = 
         except PlaywrightTimeoutError:
             assert time.monotonic() < deadline, f"no run began in {WAIT_MS // 1000} s"
     settle(page)
+
+
+def download(page: Page, button: Locator, retry_s: float = 20.0) -> Download:
+    """Settle, click ``button`` and return the file it downloads; clicked again when nothing
+    came ``retry_s`` after it. A download button is drawn anew by each run of its fragment, and
+    under the full suite's load a click can land on the one being replaced (seen once in a
+    fresh clone: no download in 30 s). Downloading twice changes nothing."""
+    settle(page)
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while True:
+        try:
+            with page.expect_download(timeout=retry_s * 1000) as got:
+                button.click()
+            return got.value
+        except PlaywrightTimeoutError:
+            assert time.monotonic() < deadline, f"no download in {WAIT_MS // 1000} s"
 
 
 def until(condition: Callable[[], bool], what: str) -> None:

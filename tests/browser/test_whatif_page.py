@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import WAIT_MS, after, after_idempotent, settle, sign_in
+from tests.browser.conftest import WAIT_MS, after, after_idempotent, download, settle, sign_in
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(__file__).parents[2] / "docs" / "screenshots"
@@ -118,9 +118,8 @@ def test_issue_21_a_move_redraws_what_shows_the_weights_and_takes_an_old_answer_
     expect(answer).to_have_count(0)
     expect(page.get_by_role("button", name="Find the weight")).to_be_visible()
     expect(_changes(page)).not_to_have_text(preset)
-    with page.expect_download() as got:
-        page.get_by_role("button", name="Weights and catalog (JSON)").click()
-    weights = json.loads(Path(got.value.path()).read_text())["weights"]
+    got = download(page, page.get_by_role("button", name="Weights and catalog (JSON)"))
+    weights = json.loads(Path(got.path()).read_text())["weights"]
     assert (weights["retention"], weights["cart_size"], weights["repeat_customers"]) == (
         2.75,
         0.5,
