@@ -7,7 +7,6 @@ from cxm.access import Role, require_role
 from cxm.ui import access, fmt, queries, shell
 from cxm.ui import whatif as ui
 from cxm.ui import whatif_sections as sections
-from cxm.whatif.compare import compare, rank
 
 user = require_role(access.current_user(), *Role)
 cfg = queries.config()
@@ -43,12 +42,21 @@ def controls() -> None:
 @st.fragment(key=ui.COMPARISON)
 def comparison() -> None:
     with shell.errors_shown():
-        weights, guard = ui.chosen()
-        ranking = rank(field, weights, guard)
-        now = ui.published(field)  # read again: a publication reruns the fragments alone too
-        result = compare(field, ranking, baseline=field.baseline(now.guardrails, now.weights))
-        sections.headline(result)
-        sections.comparison(result, field, cfg)
+        sections.headline(ui.comparison(field))
+
+
+@st.fragment(key=ui.VIEWS)
+def views() -> None:
+    # The "By" choice and the tabs: a move reruns the open tab's content alone (`view`).
+    with shell.errors_shown():
+        sections.views(view)
+
+
+@st.fragment(key=ui.VIEW)
+def view(name: str, dim: str) -> None:
+    # Rerun alone, it is called with what `views` last gave it: the tab and "By" on screen.
+    with shell.errors_shown():
+        sections.view(name, dim, ui.comparison(field), field, cfg)
 
 
 @st.fragment(key=ui.QUESTIONS)
@@ -71,6 +79,7 @@ def exports() -> None:
 
 controls()
 comparison()
+views()
 questions()
 saved()
 exports()

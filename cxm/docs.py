@@ -364,14 +364,19 @@ weights the sliders hold then (its "when" is the download's), not on every slide
 
 A slider move reruns, and sends the browser, only what shows the weights: the page is drawn
 in fragments (`app_pages/whatif.py`), and a move's callback (`cxm.ui.whatif.redraw`) reruns
-the comparison and the exports, and the questions only while an answer worked out for the
-old weights is on screen; the sliders, presets, the questions' forms and the saved scenarios
-stay as drawn. A preset or a loaded scenario reruns the sliders too. Only the open tab's
-chart is drawn. The charts are laid out without Plotly checking their layout again
+the headline, the open view's content and the exports, and the questions only while an
+answer worked out for the old weights is on screen; the sliders, presets, the view and "By"
+pickers, the questions' forms and the saved scenarios stay as drawn. A preset or a loaded
+scenario reruns the sliders too. Only the open view's chart is drawn, and the views are
+picked with a segmented control, not tabs: with the chart inside Streamlit's tabs, the
+browser redrew the tabs around it on every move, some 25 ms of its work a move under load.
+The comparison is worked out once a run, by its first fragment, and read by the next
+(`cxm.ui.whatif.comparison`). The charts are laid out without Plotly checking their layout again
 (`cxm.ui.charts.figure`; a test checks them instead), and Streamlit does not collect garbage
 after every run (`.streamlit/config.toml`): with the 1,000,000-seller field loaded, that took
-some 250 ms after each move. At 1,000,000 sellers a move sends the browser 38 messages
-(20 KB) where it sent 90 (34 KB); the times are in docs/benchmarks.md.
+some 250 ms after each move. At 1,000,000 sellers a move sends the browser 30 messages
+where it sent 90 before issue 21 (and 37 with the tabs); the times are in
+docs/benchmarks.md.
 """
 
 

@@ -3,6 +3,7 @@ and only strategists and admins may save or publish (issue 12)."""
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -54,6 +55,41 @@ def test_a_slider_moves_the_comparison_to_the_librarys_numbers(env, small_demo_w
     assert expected > 0
     assert _metric(at, "First action changes") == f"{expected:,}"
     assert at.query_params["w"].startswith("retention:3,")
+
+
+def test_issue_21_the_picked_view_reads_the_headlines_comparison_by_the_picked_segment(
+    env, small_demo_warehouse
+):
+    """The headline and the picked view are two fragments reading one comparison: after a
+    move, the action mix by language is the library's for the sliders' weights, and picking
+    views or segments leaves the headline as it was."""
+    at = _page("strategist")
+    at.slider(key="wi_retention").set_value(3.0).run()
+    weights = {p: at.slider(key=f"wi_{p}").value for p in PRIORITIES}
+    with store.open_readonly(small_demo_warehouse) as con:
+        field = load_field(Scoped.everywhere(con), load_config())
+    lib = compare(field, rank(field, Weights.of(weights)))
+    assert lib.changed > 0
+    assert _metric(at, "First action changes") == f"{lib.changed:,}"
+    at.segmented_control(key="wi_view").set_value("Action mix").run()
+    at.segmented_control(key="wi_dim").set_value("language").run()
+    assert not at.exception, at.exception
+    (mix,) = [d.value for d in at.dataframe if "Action" in d.value.columns]
+    assert list(mix.columns) == ["Language", "Action", "Published", "Scenario", "Change"]
+    shown = mix.groupby("Language")[["Published", "Scenario"]].sum().to_dict("index")
+    want = lib.mix["language"].group_by("segment").agg(pl.col("before", "after").sum())
+    assert shown == {
+        r["segment"]: {"Published": r["before"], "Scenario": r["after"]}
+        for r in want.iter_rows(named=True)
+    }
+    assert int(mix["Change"].abs().sum()) > 0  # the move shows in the mix, not only the count
+    # The small demo has no seller without a useful action at these weights: said so.
+    at.segmented_control(key="wi_view").set_value("No useful action").run()
+    assert lib.no_action["without"].sum() == 0
+    assert [s.value for s in at.success] == [
+        "Every seller has at least one useful action in every market and language."
+    ]
+    assert _metric(at, "First action changes") == f"{lib.changed:,}"
 
 
 def test_a_saved_scenario_reloads_by_its_link_and_compares_with_another(env):

@@ -16,6 +16,8 @@ on every element it receives again was most of a move).
 
 from __future__ import annotations
 
+import weakref
+
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -24,7 +26,7 @@ from cxm.errors import CxmError
 from cxm.logs import slow_logged
 from cxm.ui import filters, fmt, queries, warehouse
 from cxm.whatif import scenarios
-from cxm.whatif.compare import Field, Guardrails, load_field
+from cxm.whatif.compare import Comparison, Field, Guardrails, compare, load_field, rank
 from cxm.whatif.need import LABELS, PRIORITIES
 from cxm.whatif.weights import MAX_WEIGHT, STEP, Weights
 
@@ -33,13 +35,16 @@ PREVIEW_ROLES = (Role.STRATEGIST, Role.ANALYST, Role.ADMIN)
 _KEYS = {p: f"wi_{p}" for p in PRIORITIES}
 #: The weights and guardrails the sliders last showed, kept across pages (the URL is not).
 _KEPT = "_cxm_whatif"
-#: The page's fragments (`st.fragment` keys), in the order drawn.
-CONTROLS, COMPARISON, QUESTIONS, SCENARIOS, EXPORTS = (
-    "whatif_controls", "whatif_comparison", "whatif_questions", "whatif_scenarios",
-    "whatif_exports",
+#: The page's fragments (`st.fragment` keys), in the order drawn. VIEW (the open tab's
+#: content) is drawn inside VIEWS (the "By" choice and the tabs), and reruns alone on a move.
+CONTROLS, COMPARISON, VIEWS, VIEW, QUESTIONS, SCENARIOS, EXPORTS = (
+    "whatif_controls", "whatif_comparison", "whatif_views", "whatif_view", "whatif_questions",
+    "whatif_scenarios", "whatif_exports",
 )  # fmt: skip
 #: Set while an inverse answer or trade-off, worked out for the weights then, is on screen.
 ANSWERED = "_cxm_whatif_answered"
+#: The comparison last worked out: (the field, weakly; the weights it was for; the result).
+_COMPARED = "_cxm_whatif_compared"
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)
@@ -103,7 +108,7 @@ def redraw(*also: str) -> None:
     ctx = get_script_run_ctx()
     if ctx is None or not ctx.fragment_ids_this_run:
         return
-    keys = [*also, COMPARISON, EXPORTS]
+    keys = [*also, COMPARISON, VIEW, EXPORTS]
     if st.session_state.get(ANSWERED):
         keys.append(QUESTIONS)  # an answer for the old weights must go
     st.rerun(keys)
@@ -198,6 +203,24 @@ def chosen() -> tuple[Weights, Guardrails]:
         del st.query_params["scenario"]  # moved away from the saved scenario the link named
     filters.set_page_params(w=url_weights(weights), guard=url_guard(guard))
     return weights, guard
+
+
+def comparison(fld: Field) -> Comparison:
+    """The sliders' weights compared with what is published now, worked out once for a run
+    (its first fragment that shows it) and read by the others of the run: the headline and
+    the open tab are apart so that a move does not redraw the tabs (issue 21)."""
+    weights, guard = chosen()
+    now = published(fld)  # read on every run: a publication elsewhere shows from the next
+    asked = (weights, guard, now.weights, now.guardrails)
+    kept = st.session_state.get(_COMPARED)
+    if kept is not None and kept[0]() is fld and kept[1] == asked:
+        return kept[2]
+    result = compare(
+        fld, rank(fld, weights, guard), baseline=fld.baseline(now.guardrails, now.weights)
+    )
+    # Weakly: a session must not keep a field the cache has let go (a new load's, say).
+    st.session_state[_COMPARED] = (weakref.ref(fld), asked, result)
+    return result
 
 
 def current_guardrails() -> Guardrails:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import polars as pl
 import streamlit as st
@@ -67,15 +68,30 @@ def headline(result: Comparison) -> None:
     )
 
 
-def comparison(result: Comparison, fld: Field, cfg: CompanyConfig) -> None:
-    """Tabs: where it changes, action mix, transitions, expected effect, no action, examples.
+#: The comparison's views, in the order offered.
+VIEWS = ("Where it changes", "Action mix", "Transitions", "Expected effect", "No useful action",
+         "Example sellers")  # fmt: skip
 
-    Only the open tab is drawn (and sent to the browser): a slider move redraws one chart,
-    not four, and a click on another tab draws that one from the same comparison.
+
+def views(draw: Callable[[str, str], None]) -> None:
+    """A picker of the comparison's views and the "By" choice; ``draw(view, dim)`` draws the
+    picked view's content.
+
+    Only the picked view is drawn (and sent to the browser), and ``draw`` is the page's
+    fragment a slider move reruns: a move redraws one chart, not four, and not the pickers.
+    A segmented control, not tabs: with the chart inside Streamlit's tabs, the browser
+    redrew the tabs around it on every move (issue 21). Another view or segment picked is
+    drawn from the same comparison.
     """
-    labels = action_labels(fld)
+    pick, by = st.columns([3, 1], vertical_alignment="bottom")
+    name = (
+        pick.segmented_control(
+            "View", VIEWS, default=VIEWS[0], key="wi_view", label_visibility="collapsed"
+        )
+        or VIEWS[0]
+    )
     dim = (
-        st.segmented_control(
+        by.segmented_control(
             "By",
             list(DIMENSION_NAMES),
             format_func=DIMENSION_NAMES.get,
@@ -85,30 +101,21 @@ def comparison(result: Comparison, fld: Field, cfg: CompanyConfig) -> None:
         )  # fmt: skip
         or "market"
     )
-    tabs = st.tabs(
-        ["Where it changes", "Action mix", "Transitions", "Expected effect", "No useful action",
-         "Example sellers"],
-        key="wi_tab",
-        on_change="rerun",
-    )  # fmt: skip
-    if tabs[0].open:
-        with tabs[0]:
-            _where(result, dim, cfg)
-    if tabs[1].open:
-        with tabs[1]:
-            _action_mix(result, dim, labels)
-    if tabs[2].open:
-        with tabs[2]:
-            st.plotly_chart(charts.transition(result.transition, labels), key="wi_transition")
-    if tabs[3].open:
-        with tabs[3]:
-            _expected(result, fld)
-    if tabs[4].open:
-        with tabs[4]:
-            _without(result)
-    if tabs[5].open:
-        with tabs[5]:
-            _examples(result)
+    draw(name, dim)
+
+
+def view(name: str, dim: str, result: Comparison, fld: Field, cfg: CompanyConfig) -> None:
+    """The content of view ``name`` (one of `VIEWS`), by ``dim`` where it has segments."""
+    labels = action_labels(fld)
+    drawers = (
+        lambda: _where(result, dim, cfg),
+        lambda: _action_mix(result, dim, labels),
+        lambda: st.plotly_chart(charts.transition(result.transition, labels), key="wi_transition"),
+        lambda: _expected(result, fld),
+        lambda: _without(result),
+        lambda: _examples(result),
+    )
+    dict(zip(VIEWS, drawers, strict=True))[name]()
 
 
 def _where(result: Comparison, dim: str, cfg: CompanyConfig) -> None:

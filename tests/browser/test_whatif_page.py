@@ -57,16 +57,17 @@ def test_a_slider_moves_the_comparison_and_a_saved_scenario_comes_back_by_link(
     expect(page.get_by_text(re.compile(r"Gains: .*Costs: "))).to_be_visible()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "what-if.png"), full_page=True)
-    # Only the open tab is drawn: one chart (where it changes) until another tab is opened,
-    # which then draws its own from the same comparison (issue 21).
+    # Only the picked view is drawn: one chart (where it changes) until another view is
+    # picked, which then draws its own from the same comparison (issue 21).
     charts = page.locator(".js-plotly-plot")
+    views = page.get_by_role("radiogroup", name="View")
     assumes = page.get_by_text(re.compile(r"^Assumes \d+% of sellers act"))
     expect(charts).to_have_count(1)
     expect(assumes).to_have_count(0)
-    after(page, page.get_by_role("tab", name="Expected effect").click)
+    after(page, views.get_by_role("radio", name="Expected effect").click)
     expect(assumes).to_be_visible()
     expect(charts).to_have_count(1)
-    after(page, page.get_by_role("tab", name="Where it changes").click)
+    after(page, views.get_by_role("radio", name="Where it changes").click)
     page.get_by_label("Name").fill("Retention push")
     after(page, page.get_by_role("button", name="Save these weights").click)
     expect(page.get_by_text("Saved Retention push")).to_be_visible()
