@@ -205,6 +205,19 @@ def measure_sums(
     return measure_sums_many(company, measures, bys=[dims], where=where, cfg=cfg, win=win)[dims]
 
 
+def measure_columns(measures: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Return the seller-base columns ``measures`` sum and their moment columns, in the order
+    `measure_sums` gives them (a derived measure's parts; no list measure).
+
+    >>> measure_columns(["net_recruits", "sq__orders", "orders"])
+    (['orders', 'enrollments', 'recruits_left'], ['sq__orders'])
+    """
+    extra = sorted({m for m in measures if stats.is_moment(m)})
+    cols = sorted({m for m in measures if m not in DERIVED_MEASURES | LIST_MEASURES} - set(extra))
+    cols += sorted({c for m in measures for c in DERIVED_MEASURES.get(m, ())} - set(cols))
+    return cols, extra
+
+
 def measure_sums_many(
     company: Scoped,
     measures: Sequence[str],
@@ -221,9 +234,7 @@ def measure_sums_many(
     """
     sets = list(dict.fromkeys(tuple(_dims(b, limit=len(Dimension))) for b in bys))
     dims = list(dict.fromkeys(d for b in sets for d in b))
-    extra = sorted({m for m in measures if stats.is_moment(m)})
-    cols = sorted({m for m in measures if m not in DERIVED_MEASURES | LIST_MEASURES} - set(extra))
-    cols += sorted({c for m in measures for c in DERIVED_MEASURES.get(m, ())} - set(cols))
+    cols, extra = measure_columns(measures)
     lists = sorted({m for m in measures if m in LIST_MEASURES})
     bounds = {
         f"bounds__{m}": stats.median_bounds_sql(MEDIAN_VALUES[m][0])

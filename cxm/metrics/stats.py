@@ -145,6 +145,16 @@ def moment_sql(name: str) -> str:
     return f"sum({_column(a)} * {_column(b)})"
 
 
+def moment_parts(name: str) -> tuple[str, ...]:
+    """Return the seller-base columns one moment column reads (a derived measure's parts).
+
+    >>> moment_parts("xy__net_recruits__frontline_at_start")
+    ('enrollments', 'recruits_left', 'frontline_at_start')
+    """
+    _, *parts = name.split("__")
+    return tuple(c for p in parts for c in DERIVED_MEASURES.get(p, (p,)))
+
+
 def is_moment(name: str) -> bool:
     """Return whether a measure name is a moment column (``sq__`` or ``xy__``)."""
     return name.startswith(("sq__", "xy__"))

@@ -11,6 +11,8 @@ already the user's company (`cxm.warehouse.scoped`).
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import duckdb
@@ -196,14 +198,17 @@ def _enrolment_window(days: int, outcome: str, suffix: str, met: str) -> str:
              THEN 1 ELSE 0 END AS open_{suffix}"""
 
 
+#: A seller's status as of ``$as_of`` (``k``: the seller; ``r``: their recent activity).
+_STATUS = f"""CASE WHEN k.terminated_on <= $as_of THEN 'terminated'
+             WHEN k.enrolled_on > $as_of - {NEW_DAYS} THEN 'new'
+             WHEN r.is_active = 1 THEN 'active'
+             ELSE 'inactive' END"""
+
 #: Each seller's segment (what a filter or a breakdown reads) and whether they are live:
 #: the same text in the full base and in the lean one (`SELLER_SEGMENTS`).
 _SEGMENT_COLUMNS = f"""k.seller_id, k.market, k.language, k.rank_index,
         dr.rank AS rank,
-        CASE WHEN k.terminated_on <= $as_of THEN 'terminated'
-             WHEN k.enrolled_on > $as_of - {NEW_DAYS} THEN 'new'
-             WHEN r.is_active = 1 THEN 'active'
-             ELSE 'inactive' END AS status,
+        {_STATUS} AS status,
         {_case("date_diff('day', k.enrolled_on, $as_of)", TENURE_BANDS)} AS tenure_band,
         {_case("coalesce(done.courses_done, 0)", TRAINING_TIERS)} AS training_tier,
         year(k.enrolled_on) AS cohort,
@@ -216,13 +221,8 @@ _SEGMENT_COLUMNS = f"""k.seller_id, k.market, k.language, k.rank_index,
         k.is_live AS live"""
 
 
-def _core_ctes(steps: str, fallback: str) -> str:
-    # The sellers with their rank, whether recently active, and courses done: what a
-    # segment needs (both bases start with these).
-    return f"""ranked AS (
-    SELECT s.*,
-        coalesce(st.rank_index, {fallback}) AS rank_index,
-        CASE WHEN s.terminated_on IS NULL OR s.terminated_on > $as_of
+#: A seller's flags over the window (``s``: a row of fact_sellers).
+_RANKED_FLAGS = """CASE WHEN s.terminated_on IS NULL OR s.terminated_on > $as_of
              THEN 1 ELSE 0 END AS is_live,
         CASE WHEN s.enrolled_on < $start
                   AND (s.terminated_on IS NULL OR s.terminated_on >= $start)
@@ -230,17 +230,28 @@ def _core_ctes(steps: str, fallback: str) -> str:
         CASE WHEN s.sponsor_terminated_on BETWEEN $start AND $end
                   AND s.enrolled_on <= s.sponsor_terminated_on
                   AND (s.terminated_on IS NULL OR s.terminated_on > s.sponsor_terminated_on)
-             THEN 1 ELSE 0 END AS below_sponsor_who_left
+             THEN 1 ELSE 0 END AS below_sponsor_who_left"""
+#: A seller's recent activity, aggregated over their month facts of ``$m0`` and ``$m1``.
+_RECENT = f"""max(last_app_on) AS last_app_on,
+        CASE WHEN max(last_sale_on) > $as_of - {ACTIVE_DAYS}
+                  OR max(last_enrollment_on) > $as_of - {ACTIVE_DAYS}
+                  OR max(last_autoship_on) > $as_of - {ACTIVE_DAYS}
+             THEN 1 ELSE 0 END AS is_active"""
+
+
+def _core_ctes(steps: str, fallback: str) -> str:
+    # The sellers with their rank, whether recently active, and courses done: what a
+    # segment needs (both bases start with these).
+    return f"""ranked AS (
+    SELECT s.*,
+        coalesce(st.rank_index, {fallback}) AS rank_index,
+        {_RANKED_FLAGS}
     FROM fact_sellers s
     LEFT JOIN ({steps}) st ON st.seller_id = s.seller_id
     WHERE s.enrolled_on <= $end
 ),
 recent AS (
-    SELECT seller_id, max(last_app_on) AS last_app_on,
-        CASE WHEN max(last_sale_on) > $as_of - {ACTIVE_DAYS}
-                  OR max(last_enrollment_on) > $as_of - {ACTIVE_DAYS}
-                  OR max(last_autoship_on) > $as_of - {ACTIVE_DAYS}
-             THEN 1 ELSE 0 END AS is_active
+    SELECT seller_id, {_RECENT}
     FROM {SELLER_MONTHS} m
     WHERE month IN ($m0, $m1)
     GROUP BY seller_id
@@ -293,10 +304,11 @@ SELECT * FROM base WHERE {SEGMENT_WHERE}"""
 
 
 #: Each seller's tickets opened in the period (the service measures of the seller base).
-_SERVICE = """
-    SELECT seller_id, count(*) AS tickets_opened,
+_SERVICE_SUMS = """count(*) AS tickets_opened,
         sum(answered_same_day) AS tickets_same_day,
-        sum(answered_within_hour) AS tickets_within_hour,
+        sum(answered_within_hour) AS tickets_within_hour"""
+_SERVICE = f"""
+    SELECT seller_id, {_SERVICE_SUMS},
         list(first_response_minutes) FILTER (WHERE first_response_minutes IS NOT NULL)
             AS response_minutes
     FROM fact_tickets WHERE opened_on BETWEEN $start AND $end
@@ -306,51 +318,30 @@ _SERVICE = """
 SERVICE_MEASURES = ("tickets_opened", "tickets_same_day", "tickets_within_hour", "response_minutes")
 
 
-def _seller_base(rank_on: str) -> str:
-    steps, fallback = _RANK_STEPS[rank_on]
-    return f"""
-WITH
-{CUT_CTES}
-{_core_ctes(steps, fallback)}
-flows AS (
-    SELECT seller_id, {FLOW_SUMS}
-    FROM {SELLER_MONTHS} m WHERE month BETWEEN $start AND $end
-    GROUP BY seller_id
-),
-required AS (
-    SELECT r.rank_index, count(c.course_id) AS required
+#: The compliance courses each rank requires (one row per rank).
+_REQUIRED = """    SELECT r.rank_index, count(c.course_id) AS required
     FROM dim_ranks r
     LEFT JOIN (SELECT c.course_id, cr.rank_index FROM courses c
                JOIN dim_ranks cr ON cr.rank = c.min_rank WHERE c.compliance) c
         ON c.rank_index <= r.rank_index
-    GROUP BY r.rank_index
-),
-frontline AS (
-    SELECT sponsor_id AS seller_id, count(*) AS frontline_at_start
-    FROM sellers
-    WHERE sponsor_id IS NOT NULL AND enrolled_on < $start
-      AND (terminated_on IS NULL OR terminated_on >= $start)
-    GROUP BY sponsor_id
-),
-customer_90d AS (
-    -- A customer belongs to the period their day 90 falls in; open while it is after
-    -- $observed. The bounds moved to the column so the sorted fact's zone maps skip old rows.
-    SELECT seller_id,
-        sum(CASE WHEN first_order_on <= $end - {REORDER_DAYS} THEN 1 ELSE 0 END)
+    GROUP BY r.rank_index"""
+#: A seller in their sponsor's frontline at the window's start (``sellers``' row).
+_FRONTLINE_IF = """sponsor_id IS NOT NULL AND enrolled_on < $start
+      AND (terminated_on IS NULL OR terminated_on >= $start)"""
+#: A seller's customers whose day {REORDER_DAYS} falls in the window (``fact_customers``).
+_CUSTOMER_90D_WHERE = f"""first_order_on BETWEEN $start - {REORDER_DAYS}
+          AND $period_end - {REORDER_DAYS}
+      AND first_order_on <= $observed"""
+_CUSTOMER_90D_SUMS = f"""sum(CASE WHEN first_order_on <= $end - {REORDER_DAYS} THEN 1 ELSE 0 END)
             AS customers_due_90d,
         sum(CASE WHEN first_order_on <= $end - {REORDER_DAYS}
                   AND second_order_on <= first_order_on + {REORDER_DAYS} THEN 1 ELSE 0 END)
             AS customers_reordered_90d,
         sum(CASE WHEN first_order_on > $observed - {REORDER_DAYS} THEN 1 ELSE 0 END)
-            AS customers_open_90d
-    FROM fact_customers
-    WHERE first_order_on BETWEEN $start - {REORDER_DAYS} AND $period_end - {REORDER_DAYS}
-      AND first_order_on <= $observed
-    GROUP BY seller_id
-),
-answers AS (
-    SELECT seller_id,
-        sum(CASE WHEN respondent_type = 'customer' AND question = 'nps' THEN 1 ELSE 0 END)
+            AS customers_open_90d"""
+#: A seller's survey answers of the window, summed (``fact_answers``).
+_ANSWER_SUMS = f"""sum(CASE WHEN respondent_type = 'customer' AND question = 'nps'
+            THEN 1 ELSE 0 END)
             AS customer_nps_answers,
         sum(CASE WHEN respondent_type = 'customer' AND question = 'nps' AND score >= 9
             THEN 1 ELSE 0 END) AS customer_promoters,
@@ -373,27 +364,10 @@ answers AS (
         sum(CASE WHEN respondent_type = 'seller' AND question IN ({SELLER_QS})
             AND score = 5 THEN 1 ELSE 0 END) AS seller_top_box,
         sum(CASE WHEN respondent_type = 'seller' AND question IN ({SELLER_QS})
-            AND score >= 4 THEN 1 ELSE 0 END) AS seller_top_two_box
-    FROM fact_answers
-    WHERE seller_id IS NOT NULL AND answered_on BETWEEN $start AND $end
-    GROUP BY seller_id
-),
-service AS ({_SERVICE}),
-line_buyers AS (
-    -- First purchases of a product line by the serving seller, as customer_90d: the line
-    -- reorder rate by seller segment comes from this one pass (by product line: LINE_BUYERS).
-    SELECT lb.seller_id, {_line_sums("lb")}
-    FROM fact_line_buyers lb WHERE {_line_where("lb")}
-    GROUP BY lb.seller_id
-),
-valued AS (
-    -- Predicted customer value exists for the data's as-of date only (cxm.metrics.value).
-    SELECT seller_id, customers_valued, clv_12m, customers_at_risk
-    FROM fact_seller_value WHERE scored_as_of = $as_of
-),
-base AS (
-    SELECT {_SEGMENT_COLUMNS},
-        k.is_live * coalesce(r.is_active, 0) AS active_30d,
+            AND score >= 4 THEN 1 ELSE 0 END) AS seller_top_two_box"""
+#: The seller base's measures (``k``: the seller, ``r``: their recent activity, ``f``: their
+#: month facts summed over the window, ``rq``/``cp``: compliance, and one alias per source).
+_MEASURE_COLUMNS = f"""k.is_live * coalesce(r.is_active, 0) AS active_30d,
         k.is_live * CASE WHEN r.last_app_on > $as_of - {APP_DAYS} THEN 1 ELSE 0 END
             AS app_7d,
         -- Observation windows (cxm.state.windows): a seller belongs to the period their
@@ -474,7 +448,61 @@ base AS (
         coalesce(cv.customers_at_risk, 0) AS customers_at_risk,
         coalesce(lb.line_buyers, 0) AS line_buyers,
         coalesce(lb.line_rebuyers, 0) AS line_rebuyers,
-        coalesce(lb.line_buyers_open, 0) AS line_buyers_open
+        coalesce(lb.line_buyers_open, 0) AS line_buyers_open"""
+
+
+def _seller_base(rank_on: str) -> str:
+    steps, fallback = _RANK_STEPS[rank_on]
+    return f"""
+WITH
+{CUT_CTES}
+{_core_ctes(steps, fallback)}
+flows AS (
+    SELECT seller_id, {FLOW_SUMS}
+    FROM {SELLER_MONTHS} m WHERE month BETWEEN $start AND $end
+    GROUP BY seller_id
+),
+required AS (
+{_REQUIRED}
+),
+frontline AS (
+    SELECT sponsor_id AS seller_id, count(*) AS frontline_at_start
+    FROM sellers
+    WHERE {_FRONTLINE_IF}
+    GROUP BY sponsor_id
+),
+customer_90d AS (
+    -- A customer belongs to the period their day 90 falls in; open while it is after
+    -- $observed. The bounds moved to the column so the sorted fact's zone maps skip old rows.
+    SELECT seller_id,
+        {_CUSTOMER_90D_SUMS}
+    FROM fact_customers
+    WHERE {_CUSTOMER_90D_WHERE}
+    GROUP BY seller_id
+),
+answers AS (
+    SELECT seller_id,
+        {_ANSWER_SUMS}
+    FROM fact_answers
+    WHERE seller_id IS NOT NULL AND answered_on BETWEEN $start AND $end
+    GROUP BY seller_id
+),
+service AS ({_SERVICE}),
+line_buyers AS (
+    -- First purchases of a product line by the serving seller, as customer_90d: the line
+    -- reorder rate by seller segment comes from this one pass (by product line: LINE_BUYERS).
+    SELECT lb.seller_id, {_line_sums("lb")}
+    FROM fact_line_buyers lb WHERE {_line_where("lb")}
+    GROUP BY lb.seller_id
+),
+valued AS (
+    -- Predicted customer value exists for the data's as-of date only (cxm.metrics.value).
+    SELECT seller_id, customers_valued, clv_12m, customers_at_risk
+    FROM fact_seller_value WHERE scored_as_of = $as_of
+),
+base AS (
+    SELECT {_SEGMENT_COLUMNS},
+        {_MEASURE_COLUMNS}
     FROM ranked k
     JOIN dim_ranks dr ON dr.rank_index = k.rank_index
     JOIN required rq ON rq.rank_index = k.rank_index
@@ -538,6 +566,218 @@ def store_segments(con: duckdb.DuckDBPyConnection, cfg: CompanyConfig, as_of: dt
     used = {k: v for k, v in params.items() if f"${k}" in STORE_SEGMENTS}
     con.execute(f"CREATE OR REPLACE TABLE {STORED_SEGMENTS} AS {STORE_SEGMENTS}", used)
     return con.execute(f"SELECT count(*) FROM {STORED_SEGMENTS}").fetchall()[0][0]
+
+
+#: The window parameters each month of `by_month_sums` reads from its row of ``months``.
+_MONTH_PARAMS = ("as_of", "start", "end", "m0", "m1", "observed", "period_end")
+
+
+def _per_month(text: str, alias: str) -> str:
+    # The window's parameters read from the month's row ``alias`` (our own names only).
+    return re.sub(
+        r"\$(\w+)",
+        lambda m: f"{alias}.w_{m[1]}" if m[1] in _MONTH_PARAMS else m[0],
+        text,
+    )
+
+
+def base_columns() -> dict[str, str]:
+    """Return the seller base's columns: each name and its SQL (over ``k``, ``r``, ``f``...).
+
+    >>> cols = base_columns()
+    >>> cols["live_at_start"], cols["live"], cols["response_minutes"]
+    ('k.was_live', 'k.is_live', 'sv.response_minutes')
+    """
+    text = re.sub(r"--[^\n]*", "", f"{_SEGMENT_COLUMNS}, {_MEASURE_COLUMNS}")
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(text):  # top-level commas (none inside the columns' texts)
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    out = {}
+    for part in (" ".join(p.split()) for p in parts):
+        expr, _, name = part.rpartition(" AS ")
+        out[name if expr else part.rpartition(".")[2]] = expr or part
+    return out
+
+
+def _by_month_sources() -> dict[str, str]:
+    # Each of the base's per-seller sources (by its alias) per seller and month, as the base's
+    # CTE of the same alias sums it over one window. A row of `fact_seller_months` is one
+    # seller's month (its first day, unique per seller): the window's flows are the row of
+    # ``$start`` (which is ``$m0``), its recent activity the rows of ``$m0`` and ``$m1``. Each
+    # month condition keeps the base's text; an equality beside it lets the join hash.
+    day90 = f"CAST(date_trunc('month', {{}} + {REORDER_DAYS}) AS DATE) = mo.w_month"
+    in_month = (
+        "CAST(date_trunc('month', {0}) AS DATE) = mo.w_month "
+        "AND {0} BETWEEN mo.w_start AND mo.w_end"
+    )
+    last = ", ".join(FACT_MAXES)
+    return {
+        "r": f"""SELECT m.seller_id, mo.w_month, {_per_month(_RECENT, "mo")}
+    FROM (SELECT seller_id, month, {last} FROM fact_seller_months m) m
+    JOIN months mo ON m.month = mo.w_m0 OR m.month = mo.w_m1
+    GROUP BY m.seller_id, mo.w_month, mo.w_as_of""",
+        "f": """SELECT m.seller_id, mo.w_month, {f}
+    FROM fact_seller_months m JOIN months mo ON m.month = mo.w_m0""",
+        "fl": f"""SELECT sponsor_id AS seller_id, mo.w_month, count(*) AS frontline_at_start
+    FROM sellers JOIN months mo ON {_per_month(_FRONTLINE_IF, "mo")}
+    GROUP BY sponsor_id, mo.w_month""",
+        "c9": f"""SELECT seller_id, mo.w_month, {_per_month(_CUSTOMER_90D_SUMS, "mo")}
+    FROM fact_customers
+    JOIN months mo ON {day90.format("first_order_on")}
+        AND {_per_month(_CUSTOMER_90D_WHERE, "mo")}
+    WHERE first_order_on BETWEEN $w_first - {REORDER_DAYS} AND $w_last - {REORDER_DAYS}
+    GROUP BY seller_id, mo.w_month""",
+        "a": f"""SELECT seller_id, mo.w_month, {_ANSWER_SUMS}
+    FROM fact_answers JOIN months mo ON {in_month.format("answered_on")}
+    WHERE seller_id IS NOT NULL AND answered_on BETWEEN $w_first AND $w_last
+    GROUP BY seller_id, mo.w_month""",
+        "sv": f"""SELECT seller_id, mo.w_month, {_SERVICE_SUMS}
+    FROM fact_tickets JOIN months mo ON {in_month.format("opened_on")}
+    WHERE opened_on BETWEEN $w_first AND $w_last
+    GROUP BY seller_id, mo.w_month""",
+        "cv": """SELECT seller_id, mo.w_month, customers_valued, clv_12m, customers_at_risk
+    FROM fact_seller_value JOIN months mo ON scored_as_of = mo.w_as_of""",
+        "lb": f"""SELECT lb.seller_id, mo.w_month, {_per_month(_line_sums("lb"), "mo")}
+    FROM fact_line_buyers lb
+    JOIN months mo ON {day90.format("lb.first_on")} AND {_per_month(_line_where("lb"), "mo")}
+    GROUP BY lb.seller_id, mo.w_month""",
+    }
+
+
+#: The aliases of the base's per-seller sources that `by_month_sums` reads by seller and month.
+_SOURCES = ("r", "f", "fl", "c9", "a", "sv", "cv", "lb")
+
+
+def by_month_sums(measures: Sequence[str], sums: dict[str, str]) -> str:
+    """Return, for every month of ``$w_month`` (`month_params`), the seller base of that
+    month summed by month, market, language, rank and status: ``sellers`` (the count) and
+    each of ``sums`` (``sum(...)`` over the base's columns ``measures``), named by its key.
+
+    The same sums as the base of each month read alone, in one pass, without joining every
+    source to every seller-month (11 million of them at 1,000,000 sellers). Each source is
+    read once and kept by seller and month (`_by_month_sources`); a seller-month no source
+    holds a row for has every source's columns NULL, so it is summed as such with the
+    seller's own columns only (``rows_all``: no join). The few million seller-months some
+    source holds are summed twice more: with the sources joined (their true values and
+    status) and again as if none did (subtracted, in the segment it was counted in). The
+    columns' SQL is the base's own (`base_columns`): only the parameters become the month's.
+    A sum of NULL-source values is of whole numbers (counts, flags; an amount is then 0), so
+    the subtraction is exact.
+    """
+    assert all(v.startswith("sum(") for v in sums.values()), "only sums split this way"
+    columns = base_columns()
+    chosen = {m: columns[m] for m in measures}
+    text = " ".join([_STATUS, *chosen.values()])
+    used = [a for a in _SOURCES if re.search(rf"\b{a}\.", text)]
+    flows = sorted({c for sql in chosen.values() for c in re.findall(r"\bf\.(\w+)", sql)})
+    sources = {a: q.replace("{f}", ", ".join(flows)) for a, q in _by_month_sources().items()}
+    aliases = "|".join(_SOURCES)
+    steps, fallback = _RANK_STEPS["as_of"]
+    assert "reached_on <= $as_of" in steps  # the lists below keep its condition
+
+    def at(sql: str, *, none: bool = False) -> str:
+        # The base's text for a seller-month (k): the compliance row of its rank is k's own
+        # (`ranked`); with ``none``, every source's columns are NULL.
+        sql = re.sub(r"\bcp\.(\w+)", r"k.cp_\1", _per_month(sql, "k"))
+        return re.sub(rf"\b({aliases})\.\w+", "NULL", sql) if none else sql
+
+    def summed(rows: str, *, none: bool, sign: str = "") -> str:
+        on = "ON {0}.seller_id = k.seller_id AND {0}.w_month = k.w_month"
+        joins = "".join(f"\n    LEFT JOIN src_{a} {a} {on.format(a)}" for a in used)
+        joins = "" if none else joins
+        select = ", ".join(f"{at(sql, none=none)} AS {name}" for name, sql in chosen.items())
+        aggregates = ", ".join(f"{sign}{agg} AS {name}" for name, agg in sums.items())
+        return f"""SELECT month, market, language, rank, status, {sign}count(*) AS sellers,
+        {aggregates}
+    FROM (
+        SELECT k.w_month AS month, k.market, k.language, dr.rank AS rank,
+            {at(_STATUS, none=none)} AS status, {select}
+        FROM {rows} k
+        JOIN dim_ranks dr ON dr.rank_index = k.rank_index
+        JOIN required rq ON rq.rank_index = k.rank_index{joins}
+    ) b
+    GROUP BY month, market, language, rank, status"""
+
+    # Only the columns of each seller-month that the sums read are kept.
+    own = {c for sql in (_STATUS, *chosen.values()) for c in re.findall(r"\bk\.(\w+)", at(sql))}
+    own = sorted(own - {"seller_id", "w_month", "market", "language", "rank_index"})
+    own = [c for c in own if c != "cp_compliant_on"]
+
+    def ranked(rows: str) -> str:
+        return f"""SELECT seller_id, w_month, market, language, rank_index, {", ".join(own)},
+        list_max([c.compliant_on FOR c IN compliance IF c.rank_index = rank_index])
+            AS cp_compliant_on
+    FROM (
+        SELECT s.*, mo.*,
+            coalesce(list_max([x.rank_index FOR x IN steps IF x.reached_on <= mo.w_as_of]),
+                {fallback}) AS rank_index,
+            {_per_month(_RANKED_FLAGS, "mo")}
+        {rows}
+    )"""
+
+    months = ", ".join(f"unnest($w_{p}) AS w_{p}" for p in ("month", *_MONTH_PARAMS))
+    ctes = "".join(f"src_{a} AS MATERIALIZED (\n    {sources[a]}\n),\n" for a in used)
+    touched = "\n    UNION\n    ".join(f"SELECT seller_id, w_month FROM src_{a}" for a in used)
+    some = """FROM touched t
+        JOIN sellers_k s ON s.seller_id = t.seller_id
+        JOIN months mo ON mo.w_month = t.w_month AND s.enrolled_on <= mo.w_end"""
+    parts = "\n    UNION ALL BY NAME\n    ".join(
+        [
+            summed("rows_all", none=True),
+            summed("rows_touched", none=False),
+            summed("rows_touched", none=True, sign="-"),
+        ]
+    )
+    return f"""
+WITH
+months AS (SELECT {months}),
+sellers_k AS MATERIALIZED (
+    -- Each seller with their rank steps and compliance rows (the month picks from these).
+    SELECT s.*, st.steps, cp.compliance
+    FROM fact_sellers s
+    LEFT JOIN (
+        SELECT seller_id, list({{'reached_on': reached_on, 'rank_index': rank_index}}) AS steps
+        FROM fact_rank_steps GROUP BY seller_id
+    ) st ON st.seller_id = s.seller_id
+    LEFT JOIN (
+        SELECT seller_id,
+            list({{'rank_index': rank_index, 'compliant_on': compliant_on}}) AS compliance
+        FROM fact_compliance GROUP BY seller_id
+    ) cp ON cp.seller_id = s.seller_id
+),
+required AS (
+{_REQUIRED}
+),
+{ctes}touched AS (
+    {touched}
+),
+rows_all AS (
+    {ranked("FROM sellers_k s JOIN months mo ON s.enrolled_on <= mo.w_end")}
+),
+rows_touched AS MATERIALIZED (
+    {ranked(some)}
+)
+SELECT {", ".join(["month", "market", "language", "rank", "status"])},
+    {", ".join(f"sum({c}) AS {c}" for c in ["sellers", *sums])}
+FROM (
+    {parts}
+) parts
+GROUP BY month, market, language, rank, status
+HAVING sum(sellers) > 0"""
+
+
+def month_params(windows: Sequence[Window]) -> dict:
+    """Return the bind parameters of `by_month_sums` for one window per month."""
+    params = [w.params() for w in windows]
+    out = {f"w_{p}": [w[p] for w in params] for p in _MONTH_PARAMS}
+    out["w_month"] = [w.period.start for w in windows]
+    out["w_first"] = min(out["w_start"], default=None)
+    out["w_last"] = max(out["w_period_end"], default=None)
+    return out
 
 
 def dimension_columns(by: tuple[Dimension, ...]) -> list[str]:
