@@ -21,5 +21,6 @@ if user is None:
     shell.prefetch()
     st.stop()
 shell.sidebar(user)
+shell.warm().join()  # done long since, but for a signed-in first run of a fresh process
 with shell.errors_shown():
     navigation.run()

@@ -71,6 +71,11 @@ def _house(fig: go.Figure, **layout) -> go.Figure:
 def warm() -> None:
     """Build one figure of each kind the pages draw, the first of which costs Plotly ~0.7 s
     of imports and template loading per process; the app calls it before anyone signs in."""
+    # Plotly uses pandas when it is in sys.modules, as it is there: half initialised while
+    # another thread imports it ("partially initialized module 'pandas'"). Imported here,
+    # that waits for the other thread's import to finish.
+    import pandas  # noqa: F401
+
     figure(
         [
             go.Bar(x=[1.0], y=["a"], orientation="h"),

@@ -63,7 +63,12 @@ PAGES = (
 def warm() -> threading.Thread:
     """Start warming the chart library once per server process, while the sign-in form waits:
     the first Plotly figure of a process costs ~0.7 s of imports and template loading, which
-    the Overview's first draw after signing in paid (twice that with a busy neighbour)."""
+    the Overview's first draw after signing in paid (twice that with a busy neighbour).
+
+    Whatever draws a chart joins it first (the sign-in page's `prefetch`, a signed-in run's
+    page in app.py): two threads importing Plotly's parts at once can each find the other's
+    import half done ("partially initialized module 'pandas'", seen in AppTest).
+    """
     thread = threading.Thread(target=charts.warm, name="cxm-warm-charts", daemon=True)
     thread.start()
     return thread
@@ -78,8 +83,7 @@ def prefetch() -> None:
 
     The browser loads each kind's code (Plotly's alone is megabytes to parse) the first time
     a page draws one; drawn here, that happens while the user types, not after they sign in.
-    The chart waits for `warm`: two threads importing Plotly's parts at once can each find
-    the other's import half done.
+    The chart waits for `warm` (see there).
     """
     warm().join()
     st.html(f"<style>.st-key-{_PREFETCH} {{display: none}}</style>")
