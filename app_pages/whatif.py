@@ -32,7 +32,7 @@ if field.size == 0:
 @st.fragment(key=ui.CONTROLS)
 def controls() -> None:
     # Fragments: a slider move reruns the comparison and the exports only (`ui.redraw`), a
-    # tab or a form its own fragment; the field and baseline are cached. Each runs outside
+    # picker or a form its own fragment; the field and baseline are cached. Each runs outside
     # the page's error handler on its own reruns: so each has its own.
     with shell.errors_shown():
         ui.preset_picker(field)
@@ -47,14 +47,14 @@ def comparison() -> None:
 
 @st.fragment(key=ui.VIEWS)
 def views() -> None:
-    # The "By" choice and the tabs: a move reruns the open tab's content alone (`view`).
+    # The view and "By" pickers: a move reruns the picked view's content alone (`view`).
     with shell.errors_shown():
         sections.views(view)
 
 
 @st.fragment(key=ui.VIEW)
 def view(name: str, dim: str) -> None:
-    # Rerun alone, it is called with what `views` last gave it: the tab and "By" on screen.
+    # Rerun alone, it is called with what `views` last gave it: the view and "By" on screen.
     with shell.errors_shown():
         sections.view(name, dim, ui.comparison(field), field, cfg)
 

@@ -35,8 +35,8 @@ PREVIEW_ROLES = (Role.STRATEGIST, Role.ANALYST, Role.ADMIN)
 _KEYS = {p: f"wi_{p}" for p in PRIORITIES}
 #: The weights and guardrails the sliders last showed, kept across pages (the URL is not).
 _KEPT = "_cxm_whatif"
-#: The page's fragments (`st.fragment` keys), in the order drawn. VIEW (the open tab's
-#: content) is drawn inside VIEWS (the "By" choice and the tabs), and reruns alone on a move.
+#: The page's fragments (`st.fragment` keys), in the order drawn. VIEW (the picked view's
+#: content) is drawn inside VIEWS (the view and "By" pickers), and reruns alone on a move.
 CONTROLS, COMPARISON, VIEWS, VIEW, QUESTIONS, SCENARIOS, EXPORTS = (
     "whatif_controls", "whatif_comparison", "whatif_views", "whatif_view", "whatif_questions",
     "whatif_scenarios", "whatif_exports",
@@ -208,7 +208,7 @@ def chosen() -> tuple[Weights, Guardrails]:
 def comparison(fld: Field) -> Comparison:
     """The sliders' weights compared with what is published now, worked out once for a run
     (its first fragment that shows it) and read by the others of the run: the headline and
-    the open tab are apart so that a move does not redraw the tabs (issue 21)."""
+    the picked view are apart so that a move does not redraw the pickers (issue 21)."""
     weights, guard = chosen()
     now = published(fld)  # read on every run: a publication elsewhere shows from the next
     asked = (weights, guard, now.weights, now.guardrails)

@@ -53,7 +53,7 @@ def headline(result: Comparison) -> None:
         st.markdown(
             f"**Expected progress against what is published:** {fmt.md_escape(said)}",
             help="Per priority, follow-through x impact x need summed over every seller's "
-            "three actions (the Expected effect tab); gains largest first, then costs.",
+            "three actions (the Expected effect view); gains largest first, then costs.",
         )
     c = st.columns(3)
     c[0].metric(
