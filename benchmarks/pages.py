@@ -8,8 +8,9 @@ been opened since the load) and a fresh browser. Timed, each from the click to t
 drawn (the script run finished, nothing stale, every Plotly chart drawn):
 
 * sign-in: pressing Login to the Overview drawn;
-* then a click on each page in the navigation: Experience gap, KPIs by segment, What-if,
-  Segment reports.
+* then a click on each page in the navigation: Experience gap, KPIs by segment (its first
+  view), a click on each of its other two views (Cohorts and downline, Customer value: each
+  computed only when shown), What-if, Segment reports.
 
 Each walk runs quiet and again with a memory-bound neighbour on the last core
 (`benchmarks/machine.py`), each on a fresh server. Targets (issue 21) at 1,000,000 sellers,
@@ -36,14 +37,17 @@ from build import measured, write  # noqa: E402
 
 START, END = "<!-- pages:start -->", "<!-- pages:end -->"
 USER, PASSWORD, SCOPE = "analyst", "analyst-demo-2026", ("BR", "MX")
-#: (navigation label, heading drawn when the page is ready)
+#: (column, what is clicked: a page in the navigation or a view of the page open, heading
+#: drawn when it is ready)
 WALK = (
-    ("Experience gap", "Experience gap"),
-    ("KPIs by segment", "KPIs by segment"),
-    ("What-if", "What-if: KPI priorities"),
-    ("Segment reports", "Segment reports"),
+    ("Experience gap", ("link", "Experience gap"), "Experience gap"),
+    ("KPIs by segment", ("link", "KPIs by segment"), "KPIs by segment"),
+    ("KPIs: cohorts", ("view", "Cohorts and downline"), "Downline at risk"),
+    ("KPIs: customer value", ("view", "Customer value"), "The model predicted"),
+    ("What-if", ("link", "What-if"), "What-if: KPI priorities"),
+    ("Segment reports", ("link", "Segment reports"), "Segment reports"),
 )
-TARGETS = {"Overview (sign-in)": 3.0, **{label: 2.0 for label, _ in WALK}}
+TARGETS = {"Overview (sign-in)": 3.0, **{label: 2.0 for label, _, _ in WALK}}
 
 _SCOPE = """
 import json, sys, time
@@ -87,10 +91,15 @@ with sync_playwright() as p:
     page.wait_for_function(DONE, polling=5, timeout=600_000)
     times["Overview (sign-in)"] = time.perf_counter() - t
     settle(page)  # the login cookie's own runs, before the first click
-    for label, heading in walk:
+    for label, (kind, name), heading in walk:
         before = page.evaluate(RUNS_STARTED)
+        target = (
+            page.get_by_role("link", name=name)
+            if kind == "link"
+            else page.get_by_role("radiogroup", name="View").get_by_role("radio", name=name)
+        )
         t = time.perf_counter()
-        page.get_by_role("link", name=label).click()
+        target.click()
         page.wait_for_function(
             f"() => window.__cxmRuns.started > {before}", polling=5, timeout=600_000)
         expect(page.get_by_role("heading", name=heading).first).to_be_visible(timeout=600_000)

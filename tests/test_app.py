@@ -256,11 +256,11 @@ def _infos(at: AppTest) -> str:
 
 def test_the_kpis_page_says_why_customer_value_is_missing(env):
     # The tiny company has too few customers for a value model: no fit at its load.
-    at = _signed_in("admin", page="../app_pages/kpis.py")
+    at = _signed_in("admin", page="../app_pages/kpis.py", view="value")
     assert not at.exception
     assert "No customer value model could be fitted at the last load" in _infos(at)
     # An earlier period: the model is for the as-of date only.
-    at = _signed_in("admin", page="../app_pages/kpis.py", period="2026-02")
+    at = _signed_in("admin", page="../app_pages/kpis.py", view="value", period="2026-02")
     assert "modelled for the data's as-of date, 2 Mar 2026, only" in _infos(at)
     assert "No customer value model could be fitted" not in _infos(at)
 
@@ -319,6 +319,53 @@ def test_the_kpis_pages_breakdown_from_a_link_reaches_the_browser_on_every_run(e
     assert _drawn(_button_group(at, "w_by")) == ["Language"]
     assert _drawn(at.multiselect(key="w_kpis")) == ["Live sellers"]
     assert at.query_params["by"] == "language"
+
+
+def test_the_kpis_page_computes_and_draws_only_the_view_shown(env, monkeypatch):
+    from cxm.ui import queries
+
+    asked = []
+    for name in ("segment_report", "retention_curves", "downline_at_risk", "value_calibration"):
+        real = getattr(queries, name)
+        monkeypatch.setattr(
+            queries, name, lambda *a, _n=name, _f=real, **k: (asked.append(_n), _f(*a, **k))[1]
+        )
+    at = _signed_in("admin", page=APP)
+    at.switch_page("app_pages/kpis.py").run()
+    assert not at.exception, at.exception
+    assert at.segmented_control(key="w_view").value == "segments"
+    assert at.query_params["view"] == "segments"
+    assert set(asked) == {"segment_report"}  # the heatmap's grid and the bars
+    assert [s.value for s in at.main.subheader][-1] == "Active rate by month"
+    assert at.multiselect(key="w_kpis").value == ["active_rate", "avg_order_amount"]
+
+    asked.clear()
+    at.segmented_control(key="w_view").set_value("cohorts").run()
+    assert not at.exception, at.exception
+    assert set(asked) == {"retention_curves", "downline_at_risk"}
+    assert at.query_params["view"] == "cohorts"
+    assert "Downline at risk" in [s.value for s in at.main.subheader]
+    assert not [m for m in at.multiselect if m.key == "w_kpis"]  # no KPI to choose here
+    # The tiny company's one lapsed leader on 2026-03-02: S05 (Brazil, Manager), with S07,
+    # S08 and S11 live below (S06 left in October).
+    lapsed = next(d.value for d in at.dataframe if "Live sellers below" in d.value.columns)
+    assert dict(zip(lapsed["Leader"], lapsed["Live sellers below"], strict=True)) == {"S05": 3}
+
+    asked.clear()
+    at.segmented_control(key="w_view").set_value("value").run()
+    assert set(asked) == {"segment_report", "value_calibration"}
+    assert "No customer value model could be fitted at the last load" in _infos(at)
+    assert "Downline at risk" not in [s.value for s in at.subheader]
+
+
+def test_a_link_to_a_view_the_kpis_page_lacks_is_named_and_shows_the_first(env):
+    at = _signed_in("admin", page="../app_pages/kpis.py", view="funnel")
+    assert not at.exception, at.exception
+    assert [w.value for w in at.warning if w.value.startswith("Link")] == [
+        'Link parameter view: "funnel" is not one of segments, cohorts, value; showing segments.'
+    ]
+    assert at.segmented_control(key="w_view").value == "segments"
+    assert at.query_params["view"] == "segments"
 
 
 @pytest.fixture

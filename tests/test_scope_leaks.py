@@ -18,7 +18,12 @@ from cxm.warehouse import store
 from tests.conftest import TINY, TINY_TODAY
 
 APP = "../app.py"
-PAGES = ("app_pages/overview.py", "app_pages/experience_gap.py", "app_pages/kpis.py")
+#: Each page, and each view of the KPIs page (only the view shown is computed).
+PAGES = (
+    ("app_pages/overview.py", {}),
+    ("app_pages/experience_gap.py", {}),
+    *(("app_pages/kpis.py", {"view": view}) for view in ("segments", "cohorts", "value")),
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +85,11 @@ def test_the_analyst_reads_the_loads_kind_and_day_and_never_the_servers_path(env
     assert "crossing" in str(load["source"])
     at = _as("analyst")
     seen = []
-    for page in PAGES:
-        at.switch_page(page).run()
+    for page, params in PAGES:
+        at.switch_page(page)
+        for k, v in params.items():
+            at.query_params[k] = v
+        at.run()
         assert not at.exception
         seen += _texts(at)
         assert f"· last import {fmt.date(load['loaded_at'])} ·" in at.caption[0].value
@@ -91,7 +99,9 @@ def test_the_analyst_reads_the_loads_kind_and_day_and_never_the_servers_path(env
 def test_the_analyst_reads_the_downline_inside_brazil_and_mexico_only(env):
     def lapsed_table(username: str):
         at = _as(username)
-        at.switch_page("app_pages/kpis.py").run()
+        at.switch_page("app_pages/kpis.py")
+        at.query_params["view"] = "cohorts"
+        at.run()
         assert not at.exception
         table = next(d.value for d in at.dataframe if "Live sellers below" in d.value.columns)
         return dict(zip(table["Leader"], table["Live sellers below"], strict=True))

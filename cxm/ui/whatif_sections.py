@@ -86,7 +86,12 @@ def views(draw: Callable[[str, str], None]) -> None:
     pick, by = st.columns([3, 1], vertical_alignment="bottom")
     name = (
         pick.segmented_control(
-            "View", VIEWS, default=VIEWS[0], key="wi_view", label_visibility="collapsed"
+            "View",
+            VIEWS,
+            default=VIEWS[0],
+            required=True,
+            key="wi_view",
+            label_visibility="collapsed",
         )
         or VIEWS[0]
     )
@@ -96,6 +101,7 @@ def views(draw: Callable[[str, str], None]) -> None:
             list(DIMENSION_NAMES),
             format_func=DIMENSION_NAMES.get,
             default="market",
+            required=True,
             key="wi_dim",
             help="The segments of the change rates and of the action mix table.",
         )  # fmt: skip

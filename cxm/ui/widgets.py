@@ -57,22 +57,31 @@ def dimension_picker(
     label: str, options: Sequence[Dimension], default: Dimension, *, key: str
 ) -> str:
     """Return the dimension chosen (URL parameter ``key``)."""
-    values = [d.value for d in options]
-    asked = filters.page_param(key, default.value)
+    labels = {d.value: DIMENSION_LABELS[d] for d in options}
+    return one_of(label, labels, default.value, key=key)
+
+
+def one_of(label: str, labels: dict[str, str], default: str, *, key: str) -> str:
+    """Return the option chosen in a segmented control of ``labels`` (value: label), kept in
+    URL parameter ``key``; a value the link asks for that is not an option is named in a
+    warning, and ``default`` shown instead."""
+    values = list(labels)
+    asked = filters.page_param(key, default)
     if asked not in values:
-        _warn(key, asked, f"is not one of {', '.join(values)}; showing {default.value}")
-        asked = default.value
+        _warn(key, asked, f"is not one of {', '.join(values)}; showing {default}")
+        asked = default
     filters.hold(f"w_{key}", asked, fits=lambda v: v in values)
     picked = (
         st.segmented_control(
             label,
             values,
-            format_func=lambda d: DIMENSION_LABELS[Dimension(d)],
+            format_func=labels.__getitem__,
+            required=True,  # a second click on the option chosen keeps it chosen
             key=f"w_{key}",
             on_change=filters.touched,
             args=(f"w_{key}",),
         )
-        or default.value
+        or default
     )
     filters.set_page_params(**{key: picked})
     return picked

@@ -58,10 +58,17 @@ def test_a_filter_chosen_on_one_page_carries_over_and_lives_in_the_url(admin, de
     expect(admin.get_by_text("Brazil (BR)")).to_be_visible()
 
 
-def test_the_customer_value_section_shows_its_model_check_and_is_photographed(admin, demo_app_url):
+def test_the_customer_value_view_shows_its_model_check_and_is_photographed(admin, demo_app_url):
     admin.goto(f"{demo_app_url}/kpis")
     settle(admin)
-    expect(admin.get_by_role("heading", name="Customer value", exact=True)).to_be_visible()
+    views = admin.get_by_role("radiogroup", name="View")
+    expect(views.get_by_role("radio", name="By segment")).to_be_checked()
+    expect(admin.get_by_role("heading", name="Downline at risk")).to_have_count(0)
+    after(admin, views.get_by_role("radio", name="Cohorts and downline").click)
+    expect(admin.get_by_role("heading", name="Downline at risk")).to_be_visible()
+    expect(admin).to_have_url(re.compile(r"view=cohorts"))
+    after(admin, views.get_by_role("radio", name="Customer value").click)
+    expect(admin).to_have_url(re.compile(r"view=value"))
     expect(admin.locator('[data-testid="stException"]')).to_have_count(0)
     check = admin.get_by_role("heading", name="The model predicted")
     expect(check).to_be_visible()

@@ -57,6 +57,7 @@ def test_values_with_markdown_and_html_make_the_page_fetch_nothing_from_outside(
         f"?colour={link}",
         f"?markets={link}",
         f"kpis?kpis={link}",
+        f"kpis?view={link}",
         f"experience-gap?by={link}",
         "data",
     ):
