@@ -7,6 +7,7 @@ pages (they state the finding). Numbers on axes and hovers use the KPI's unit.
 from __future__ import annotations
 
 import functools
+import math
 
 import plotly.graph_objects as go
 import plotly.io as pio
@@ -38,10 +39,13 @@ def _white() -> dict:
     }
 
 
+#: The house font size, in px.
+FONT_SIZE = 13
+
 _LAYOUT = dict(
     template=_white(),
     margin=dict(l=10, r=10, t=30, b=10),
-    font=dict(size=13),
+    font=dict(size=FONT_SIZE),
     legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
 )
 
@@ -56,6 +60,20 @@ def figure(traces: list, **layout) -> go.Figure:
     Plotly's own checks leave every such figure as it is.
     """
     return go.Figure(traces, {**_LAYOUT, **layout}, _validate=False)
+
+
+def label_margin(labels: list[str], size: int = FONT_SIZE) -> int:
+    """Return a margin (px) wide enough for the longest of ``labels`` as tick labels, for a
+    chart drawn again on every slider move with the axis' automargin off: with it on, Plotly
+    measures the labels and draws the whole chart a second time on every redraw.
+
+    0.62 em a character (wider than the average letter of the house sans-serif fonts) and
+    12 px between the labels and the plot.
+
+    >>> label_margin(["BR", "MX"]), label_margin(["Executive Director"]), label_margin([])
+    (29, 158, 12)
+    """
+    return 12 + math.ceil(0.62 * size * max(map(len, labels), default=0))
 
 
 def _house(fig: go.Figure, **layout) -> go.Figure:
