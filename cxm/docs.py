@@ -242,7 +242,8 @@ def _windows_section() -> list[str]:
     ]
     lines += [
         "",
-        f"The **fast-start funnel** (KPIs page) follows the sellers enrolled in the period: a "
+        "The **fast-start funnel** (KPIs by segment, view *Cohorts and downline*) follows the "
+        "sellers enrolled in the period: a "
         f"step counts those whose day {w.FIRST_SALE_DAYS} (a sale in days 0-"
         f"{w.FIRST_SALE_DAYS - 1}) or day {w.RETENTION_DAYS} (still enrolled) has passed, and "
         "its steps are drawn over one group: those past the longer window when there are any. "
@@ -295,7 +296,7 @@ merged, as the literature counts purchases), time in weeks:
   with standard errors and log-likelihoods, are on the Data page.
 - **Checked** at every load as the paper does: refitted on a sample of up to {sample}
   customers with the last {holdout} weeks held out, and its predictions for those weeks
-  compared with what the customers did (KPIs page, Customer value).
+  compared with what the customers did (KPIs by segment, view *Customer value*).
 - These KPIs exist for the data's as-of date only: an earlier period shows no value, not 0.
 """
 
