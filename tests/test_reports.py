@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import shutil
 
 import duckdb
 import polars as pl
@@ -341,6 +342,19 @@ def test_an_export_is_audited_with_its_hash_and_the_trail_survives_a_rebuild(
     assert row["filters"] == "all sellers, Q3 2026; as of 2026-09-30"
     assert row["sha256"] == hashlib.sha256(data).hexdigest()
     assert oct(audit.audit_path().stat().st_mode & 0o777) == "0o600"
+
+
+def test_an_older_loads_at_risk_counts_come_from_every_customer(small_demo_warehouse, tmp_path):
+    # A load before the sellers' consented counts existed: the page counts customer by
+    # customer instead, and says the same two numbers.
+    older = tmp_path / "older.duckdb"
+    shutil.copyfile(small_demo_warehouse, older)
+    where = SegmentFilter(period=Period.parse("2026-10"), markets=("BR",))
+    with duckdb.connect(str(older)) as c:
+        now = at_risk_counts(Scoped.everywhere(c), where=where, cfg=CFG)
+        c.execute("ALTER TABLE fact_seller_value DROP COLUMN customers_at_risk_consented")
+        assert at_risk_counts(Scoped.everywhere(c), where=where, cfg=CFG) == now
+    assert now.rows > 0 and now.left_out > 0
 
 
 def test_the_at_risk_export_holds_only_consenting_customers_of_the_segment(con, brmx, tmp_path):

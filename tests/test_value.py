@@ -56,16 +56,24 @@ def test_each_market_has_its_own_fit_or_is_named_under_the_company_fit(con, scor
 
 
 def test_seller_sums_are_the_sums_of_their_customers(con, scored):
-    expected = scored.group_by("seller_id").agg(
-        pl.len().alias("customers_valued"),
-        pl.col("clv_12m").sum().alias("clv"),
-        pl.col("at_risk").sum().alias("risk"),
+    consent = con.sql("SELECT customer_id, consent_personalization FROM customers").pl()
+    expected = (
+        scored.join(consent, on="customer_id", how="left")
+        .group_by("seller_id")
+        .agg(
+            pl.len().alias("customers_valued"),
+            pl.col("clv_12m").sum().alias("clv"),
+            pl.col("at_risk").sum().alias("risk"),
+            pl.col("at_risk").filter(pl.col("consent_personalization")).sum().alias("consented"),
+        )
     )
     stored = con.sql("SELECT * FROM fact_seller_value").pl()
     joined = expected.join(stored, on="seller_id", how="full", coalesce=True)
     assert joined.height == expected.height == stored.height
     assert (joined["customers_valued"] == joined["customers_valued_right"]).all()
     assert (joined["risk"] == joined["customers_at_risk"]).all()
+    assert (joined["consented"] == joined["customers_at_risk_consented"]).all()
+    assert 0 < joined["consented"].sum() < joined["risk"].sum()  # some consent, some do not
     assert ((joined["clv"] - joined["clv_12m"]).abs() < 1e-6).all()
 
 

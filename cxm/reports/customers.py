@@ -45,8 +45,19 @@ JOIN b ON b.seller_id = v.seller_id
 JOIN customers c ON c.customer_id = v.customer_id
 WHERE v.at_risk = 1"""
 _AT_RISK = f"{_ROWS}\nORDER BY v.clv_12m DESC, v.customer_id"
-# What a page says before anyone asks for the file: the counts, not 500,000 sorted rows.
+# What a page says before anyone asks for the file: the counts, not 500,000 sorted rows,
+# summed from the sellers' own counts (`cxm.metrics.value.PER_SELLER`): the same customers
+# as `_ROWS` (each scored customer's serving seller, at risk), by consent.
+_CONSENTED = "customers_at_risk_consented"
 _COUNTS = f"""
+WITH b AS ({SELLER_SEGMENTS})
+SELECT coalesce(sum(v.{_CONSENTED}), 0) AS kept,
+       coalesce(sum(v.customers_at_risk - v.{_CONSENTED}), 0) AS left_out
+FROM fact_seller_value v
+JOIN b ON b.seller_id = v.seller_id"""
+# The same counts from every at-risk customer's row: for a warehouse an older load wrote,
+# whose seller sums lack the consented count.
+_COUNTS_BY_CUSTOMER = f"""
 SELECT count(*) FILTER (WHERE consented) AS kept, count(*) FILTER (WHERE NOT consented) AS left_out
 FROM ({_ROWS}) r"""
 
@@ -105,8 +116,10 @@ def at_risk_counts(company: Scoped, *, where: SegmentFilter, cfg: CompanyConfig)
     """Return how many rows `at_risk_customers` writes for ``where`` and how many it leaves
     out for want of consent, without building the rows (what a page says before a download).
     """
-    ((kept, left_out),) = _run(company, _COUNTS, where, cfg)[0].fetchall()
-    return AtRiskCounts(rows=kept, left_out=left_out)
+    held = {c[0] for c in company.con.execute("DESCRIBE fact_seller_value").fetchall()}
+    sql = _COUNTS if _CONSENTED in held else _COUNTS_BY_CUSTOMER
+    ((kept, left_out),) = _run(company, sql, where, cfg)[0].fetchall()
+    return AtRiskCounts(rows=int(kept), left_out=int(left_out))
 
 
 def left_out_text(n: int) -> str:

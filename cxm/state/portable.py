@@ -81,7 +81,7 @@ DECLARED: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "fact_seller_value": _cols(
         "seller_id VARCHAR, customers_valued BIGINT, clv_12m DOUBLE, customers_at_risk BIGINT, "
-        "scored_as_of DATE"
+        "customers_at_risk_consented BIGINT, scored_as_of DATE"
     ),
     "clv_fits": _cols(
         "fitted_for VARCHAR, used_for VARCHAR, model VARCHAR, parameters VARCHAR, "
