@@ -292,9 +292,16 @@ def test_issue_21_every_what_if_chart_is_one_plotlys_own_checks_leave_as_it_is()
 
     cfg = load_config()
     us, ca = cfg.market_codes[:2]
-    # 25 of 100 sellers change in US, 30 of 60 in CA (50%); the field's 55 of 160 is 34.4%.
+    mx = cfg.market_codes[2]
+    # 25 of 100 sellers change in US, 30 of 60 in CA (50%), none of 40 in MX; the field's 55 of
+    # 200 is 27.5%.
     rates = pl.DataFrame(
-        {"segment": [us, ca], "share": [0.25, 0.5], "changed": [25, 30], "sellers": [100, 60]}
+        {
+            "segment": [us, ca, mx],
+            "share": [0.25, 0.5, 0.0],
+            "changed": [25, 30, 0],
+            "sellers": [100, 60, 40],
+        }
     )
     mix = pl.DataFrame(
         {"action": ["a", "b", "a"], "before": [5, 3, 2], "after": [1, 7, 2], "segment": "x"}
@@ -306,7 +313,7 @@ def test_issue_21_every_what_if_chart_is_one_plotlys_own_checks_leave_as_it_is()
     curve = pl.DataFrame({"weight": [0.0, 0.5], "share": [0.1, 0.3]})
     labels = {"a": "Action A", "b": "Action B"}
     figures = [
-        whatif_charts.changed_by(rates, "market", cfg, 55 / 160),
+        whatif_charts.changed_by(rates, "market", cfg, 55 / 200),
         whatif_charts.action_mix(mix, labels),
         whatif_charts.transition(trans, labels),
         whatif_charts.effect(effects),
@@ -317,8 +324,11 @@ def test_issue_21_every_what_if_chart_is_one_plotlys_own_checks_leave_as_it_is()
         assert go.Figure(made).to_dict() == made
         assert made["layout"]["template"]["layout"]["paper_bgcolor"] == "white"  # plotly_white
     bars = figures[0].to_dict()
-    assert list(bars["data"][0]["x"]) == [0.25, 0.5]
-    assert bars["layout"]["annotations"][0]["text"] == "all 34.4%"
+    assert list(bars["data"][0]["x"]) == [0.25, 0.5, 0.0]
+    # Nobody changes in MX: no bar, so its label stands outside it, where it can be read.
+    assert list(bars["data"][0]["text"]) == ["25.0%", "50.0%", "0.0%"]
+    assert list(bars["data"][0]["textposition"]) == ["auto", "auto", "outside"]
+    assert bars["layout"]["annotations"][0]["text"] == "all 27.5%"
     # Action A: 7 before, 3 after; Action B: 3 before, 7 after; both largest 7, A first by name.
     mixed = figures[1].to_dict()
     assert [list(t["x"]) for t in mixed["data"]] == [[7, 3], [3, 7]]

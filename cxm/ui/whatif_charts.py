@@ -28,7 +28,9 @@ def changed_by(
         y=labels,
         orientation="h",
         text=[fmt.share(v) for v in rows["share"]],
-        textposition="auto",
+        # A segment where nobody changes has no bar: its "0.0%" beside the axis says so,
+        # where "auto" hid it, and the empty row read as missing data.
+        textposition=["outside" if v == 0 else "auto" for v in rows["share"]],
         marker=dict(color=_colors(dim, rows["segment"], cfg)),
         customdata=list(zip(rows["changed"], rows["sellers"], strict=True)),
         hovertemplate="%{y}: %{text}<br>%{customdata[0]:,} of %{customdata[1]:,} sellers"
