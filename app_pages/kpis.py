@@ -17,13 +17,20 @@ VIEWS = {
     "value": "Customer value",
 }
 
+
+def breakdown() -> str:
+    """The dimension the bars break down by (URL parameter ``by``), in the two views that
+    have bars."""
+    return widgets.dimension_picker(
+        "Break down by", list(SELLER_DIMENSIONS), Dimension.MARKET, key="by"
+    )
+
+
 ctx = shell.page("KPIs by segment", page_params=("view", "kpis", "by"))
 view = widgets.one_of("View", VIEWS, "segments", key="view")
 if view == "segments":
     kpis = widgets.kpi_picker(default=("active_rate", "avg_order_amount"))
-    by = widgets.dimension_picker(
-        "Break down by", list(SELLER_DIMENSIONS), Dimension.MARKET, key="by"
-    )
+    by = breakdown()
     first = shell.kpi(kpis[0])
     grid = queries.segment_report(kpis, by=["rank", "market"], where=ctx.where, scope=ctx.scope)
     if grid["n"].sum() == 0:
@@ -94,9 +101,7 @@ elif view == "cohorts":
     tiles.downline_at_risk(queries.downline_at_risk(where=ctx.where, scope=ctx.scope), ctx.cfg)
 
 else:  # "value"
-    by = widgets.dimension_picker(
-        "Break down by", list(SELLER_DIMENSIONS), Dimension.MARKET, key="by"
-    )
+    by = breakdown()
     value_kpis = ["clv_12m_per_customer", "customers_at_risk_share", "clv_12m_total"]
     valued = queries.segment_report(value_kpis, by=[by], where=ctx.where, scope=ctx.scope)
     data_as_of = queries.data(ctx.scope).as_of
