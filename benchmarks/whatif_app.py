@@ -5,7 +5,9 @@ start the app, sign in as the strategist, open the What-if page (the field is pr
 cached then, once per load), and move the customer-retention slider one step at a time with
 the keyboard, alternating up and down. Each move is timed from the key press (the slider's
 value is committed on it, as on a mouse release) until the page has run and nothing on it is
-stale any more, with the "First action changes" number checked to have been redrawn. In the
+stale any more, with the "First action changes" number checked to have been redrawn: every
+other move in the page itself (the target's figure), the others as the test driver sees them
+by asking the page every 5 ms (which takes CPU from the page on two shared cores). In the
 same run and on the same warehouse, the library alone (rank + compare for the same weights)
 is timed, so the page's own overhead (Streamlit, Plotly, the browser) reads off the difference.
 
@@ -31,7 +33,8 @@ from build import measured, write  # noqa: E402
 
 START, END = "<!-- whatif-app:start -->", "<!-- whatif-app:end -->"
 
-#: Moves timed per condition: with a neighbour one slow move shifted the median of 9 by 80 ms.
+#: Moves timed per condition and way of timing: with a neighbour one slow move shifted the
+#: median of 9 by 80 ms.
 MOVES = 25
 
 _PAGE = """
@@ -47,6 +50,33 @@ DONE = '''() => {
     return app.getAttribute("data-test-script-state") === "notRunning"
         && !document.querySelector('[data-stale="true"]');
 }'''
+# In the page: on the next key press (once armed), note the time and the runs finished; settle
+# a promise when the run that press started has finished and nothing is stale (seen by a
+# MutationObserver on the two attributes that say so, and checked every 50 ms besides), with
+# [detected, drawn] ms from the key press: drawn is after the next frame.
+LISTEN = '''() => document.addEventListener("keydown", () => {
+    if (!window.__cxmArmed) return;
+    window.__cxmArmed = false;
+    const t0 = performance.now(), before = window.__cxmWs.finished;
+    const app = document.querySelector('[data-testid="stApp"]');
+    window.__cxmDrawn = new Promise((resolve) => {
+        let over = false, watch, every;
+        const done = () => window.__cxmWs.finished > before
+            && app.getAttribute("data-test-script-state") === "notRunning"
+            && !document.querySelector('[data-stale="true"]');
+        const finish = () => {
+            if (over || !done()) return;
+            over = true; watch.disconnect(); clearInterval(every);
+            const t1 = performance.now();
+            requestAnimationFrame(() => setTimeout(
+                () => resolve([t1 - t0, performance.now() - t0])));
+        };
+        watch = new MutationObserver(finish);
+        watch.observe(app, {attributes: true, subtree: true,
+                            attributeFilter: ["data-test-script-state", "data-stale"]});
+        every = setInterval(finish, 50);
+    });
+}, true)'''
 server = _serve(warehouse, work)
 url = next(server)
 with sync_playwright() as p:
@@ -64,23 +94,34 @@ with sync_playwright() as p:
     expect(changes).to_be_visible(timeout=600_000)
     settle(page, quiet_ms=0)
     first_open = time.perf_counter() - t
+    page.evaluate(LISTEN)
     thumb = page.get_by_role("slider", name="Customer retention")
     thumb.focus()
-    times, values = [], []
-    for i in range(moves):
-        before = page.evaluate(RUNS_FINISHED)
+    drawn, detected, polled, values = [], [], [], []
+    for i in range(2 * moves):
         shown = changes.inner_text()
-        t = time.perf_counter()
-        thumb.press("ArrowRight" if i % 2 == 0 else "ArrowLeft")
-        # The run this move started, finished (a short one may never show the page running).
-        page.wait_for_function(f"() => ({RUNS_FINISHED})() > {before}", polling=5, timeout=60_000)
-        page.wait_for_function(DONE, polling=5, timeout=60_000)
-        times.append(time.perf_counter() - t)
+        key = "ArrowRight" if i % 2 == 0 else "ArrowLeft"
+        if i % 2 == 0:  # timed in the page
+            page.evaluate("() => { window.__cxmArmed = true; }")
+            thumb.press(key)
+            seen, painted = page.evaluate("() => window.__cxmDrawn")
+            detected.append(seen / 1000)
+            drawn.append(painted / 1000)
+        else:  # timed by this driver, which asks the page every 5 ms
+            before = page.evaluate(RUNS_FINISHED)
+            t = time.perf_counter()
+            thumb.press(key)
+            # The run this move started, finished (a short one may never show it running).
+            page.wait_for_function(f"() => ({RUNS_FINISHED})() > {before}", polling=5,
+                                   timeout=60_000)
+            page.wait_for_function(DONE, polling=5, timeout=60_000)
+            polled.append(time.perf_counter() - t)
         values.append((shown, changes.inner_text()))
         settle(page)
     browser.close()
 server.close()
-print(json.dumps({"first_open": first_open, "moves": times, "values": values}))
+print(json.dumps({"first_open": first_open, "moves": drawn, "detected": detected,
+                  "polled": polled, "values": values}))
 """
 
 _LIBRARY = """
@@ -117,8 +158,9 @@ def render(results: list[dict]) -> str:
         lib_ms = statistics.median(r["library"]) * 1000
         rows.append(
             f"| {r['sellers']:,} | {machine.cell(r)} | **{page_ms:,.0f}** | "
-            f"{max(r['moves']) * 1000:,.0f} | {lib_ms:,.1f} | {r['first_open']:.1f} | "
-            f"{'**yes**' if page_ms < TARGET_MS else 'no'} |"
+            f"{max(r['moves']) * 1000:,.0f} | {statistics.median(r['detected']) * 1000:,.0f} | "
+            f"{statistics.median(r['polled']) * 1000:,.0f} | {lib_ms:,.1f} | "
+            f"{r['first_open']:.1f} | {'**yes**' if page_ms < TARGET_MS else 'no'} |"
         )
     return "\n".join(
         [
@@ -129,25 +171,42 @@ def render(results: list[dict]) -> str:
             f"Measured {r0['when']}, Debian's Chromium through Playwright, on the demo company "
             f"with {r0['sellers']:,} live sellers (`cxm demo --sellers {r0['demo']:,}`). "
             f"{machine.describe()} The customer-retention slider is moved one step at a time "
-            f"with the keyboard, {len(r0['moves'])} times, alternating up and down; each move "
-            "is timed from the key press (the value is committed on it, as on a mouse release) "
-            "until the page has run and nothing on it is stale. Target (issue 21): under "
-            f"{TARGET_MS} ms median at 1,000,000 sellers, in both conditions.",
+            f"with the keyboard, {2 * len(r0['moves'])} times, alternating up and down; each "
+            "move is timed from the key press (the value is committed on it, as on a mouse "
+            'release) until the page has run and nothing on it is stale, and the "First '
+            'action changes" number is checked to have changed. Every other move is timed in '
+            "the page itself: from the key press event to the frame after the run that press "
+            "started has finished and nothing is stale (a MutationObserver on the two attributes "
+            "that say so). The moves between are timed as the test driver sees them: from "
+            "before it sends the key until it has seen the same state, asking the page every "
+            "5 ms over the DevTools protocol, which on two shared cores takes CPU from the page "
+            "it times. Target (issue 21): under "
+            f"{TARGET_MS} ms median at 1,000,000 sellers, in both conditions, timed in the page.",
             "",
-            "| live sellers | measured | page: move to redrawn, median ms | slowest ms | library "
-            "alone (rank + compare), median ms | first open of the page s | target met |",
-            "|---:|---|---:|---:|---:|---:|---|",
+            "| live sellers | measured | key press to redrawn, in the page, median ms | "
+            "slowest ms | the same without the frame, median ms | seen by the "
+            "driver (polling every 5 ms), median ms | library alone (rank + compare), median "
+            "ms | first open of the page s | target met |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|---|",
             *rows,
             "",
             "*First open* is signing in already done, opening the page until drawn: the seller "
             "state read, eligibility and needs prepared and the baseline ranked, once per data "
             "load and scope (then cached). The difference between the page and the library "
-            "columns is Streamlit re-running the page's fragment, Plotly and the browser "
+            "columns is Streamlit re-running the page's fragments, Plotly and the browser "
             "drawing the charts and tables.",
             "",
             END,
         ]
     )
+
+
+def redrawn(values: list[list[str]]) -> None:
+    """Stop unless every move changed the "First action changes" number (a move timed
+    without a redraw would time nothing)."""
+    same = [i for i, (before, after) in enumerate(values) if before == after]
+    if same:
+        raise SystemExit(f"moves {same} did not change 'First action changes': not timed")
 
 
 def main() -> None:
@@ -165,6 +224,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as work:
             lib = measured(_LIBRARY, str(args.warehouse), str(MOVES))
             page = measured(_PAGE, str(args.warehouse), work, str(MOVES))
+        redrawn(page["values"])
         return {**lib, **page, "demo": args.demo_sellers, "when": dt.date.today().isoformat()}
 
     results = []
