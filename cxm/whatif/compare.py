@@ -94,9 +94,7 @@ class Field:
             n_m, n_l = len(self.labels["market"]), len(self.labels["language"])
             m = self.codes["market"].astype(np.int64)
             lang = self.codes["language"].astype(np.int64)
-            self._memo["sizes"] = np.bincount(m * n_l + lang, minlength=n_m * n_l).reshape(
-                n_m, n_l
-            )
+            self._memo["sizes"] = np.bincount(m * n_l + lang, minlength=n_m * n_l).reshape(n_m, n_l)
         return self._memo["sizes"]
 
     @property

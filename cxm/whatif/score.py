@@ -413,9 +413,7 @@ def count(top, base_first, need_r, impact, follow_through, cell, dims):
                        impact.astype(np.float64))  # fmt: skip
     cube_mix = mix.reshape(n_r, n_m, n_l, a1)
     cube_changed = changed.reshape(n_r, n_m, n_l)
-    by_dim_mix = np.concatenate(
-        [cube_mix.sum((1, 2)), cube_mix.sum((0, 2)), cube_mix.sum((0, 1))]
-    )
+    by_dim_mix = np.concatenate([cube_mix.sum((1, 2)), cube_mix.sum((0, 2)), cube_mix.sum((0, 1))])
     by_dim_changed = np.concatenate(
         [cube_changed.sum((1, 2)), cube_changed.sum((0, 2)), cube_changed.sum((0, 1))]
     )
