@@ -208,7 +208,7 @@ def render_metrics() -> str:
         "",
         "Every load derives these fact tables (`cxm/state/facts.py`, one engine-neutral SQL "
         "text each), and the measures above are per-seller columns computed from them "
-        "(`cxm/segments/sql.py`):",
+        "(`cxm/segments/sql/`):",
         "",
     ]
     parts += [f"- `{f.name}`: {f.grain}." for f in FACTS]
