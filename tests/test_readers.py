@@ -24,7 +24,9 @@ from cxm.warehouse.scoped import Scoped
 REVIEWED: dict[str, str] = {
     # A load derives these on the company being built: the whole one, or a scope's cut.
     "cxm.metrics.cube.build": "derives the KPI cube inside a load or a scope's build",
-    "cxm.segments.sql._base.store_segments": "stores sellers' segments inside a load or a scope's build",
+    "cxm.segments.sql._base.store_segments": (
+        "stores sellers' segments inside a load or a scope's build"
+    ),
     "cxm.state.build_facts": "derives the seller facts inside a load or a scope's build",
     "cxm.state.build_state": "derives the what-if seller state inside a load or a scope's build",
     # cxm derive: the operator's, on raw Parquet files and the derived tables of a load.
