@@ -39,6 +39,7 @@ REVIEWED: dict[str, str] = {
     "cxm.warehouse.demo.build_demo": "builds the demo company",
     "cxm.warehouse.demo.fill": "fills the demo company's tables",
     "cxm.warehouse.importer.import_dir": "an admin's import, checked against the warehouse",
+    "cxm.warehouse._crosschecks.checking": "an import's checks, the warehouse attached read-only",
     "cxm.warehouse.importer.export_raw": "the operator's raw export (cxm export-raw, server only)",
     "cxm.warehouse.store.create_schema": "writes the schema of a new load",
     "cxm.warehouse.store.rebuild": "writes and swaps in a new load",
