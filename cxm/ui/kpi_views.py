@@ -141,7 +141,7 @@ def customer_value(ctx: PageContext) -> None:
     _model_check(ctx)
 
 
-#: The model check's tables: (key, column labels), weekly tracking then calibration.
+#: The column labels of the model check's two tables: weekly tracking, then calibration.
 _TRACKING_LABELS = {
     "week": "Week",
     "actual": "Actual (cumulative)",
@@ -156,6 +156,8 @@ _CALIBRATION_LABELS = {
 
 
 def _model_check(ctx: PageContext) -> None:
+    # The holdout check: cumulative repeat purchases week by week, and the mean by how often
+    # the customer bought in calibration, each a chart with its table.
     by_frequency, weekly = queries.value_calibration(where=ctx.where, scope=ctx.scope)
     if by_frequency.is_empty():
         st.info(
