@@ -52,6 +52,7 @@ REVIEWED: dict[str, str] = {
     "cxm.warehouse.store.load_history": "the load log: admins' Data page, file stamps",
     "cxm.warehouse.store.table_counts": "row counts per table: admins' Data page, cxm status",
     "cxm.warehouse.store.scalar": "runs one query on the connection it is given",
+    "cxm.warehouse.store.table_columns": "a table's column names, on the connection given",
     "cxm.warehouse.store.open_readonly": "opens the file for the above and for the loads",
     "cxm.cli.data.status": "cxm status: the operator's view of the whole warehouse",
     "cxm.cli.data.demo": "cxm demo: builds the demo company",

@@ -23,6 +23,7 @@ from cxm.metrics.kpis import DERIVED_MEASURES, KPIS, LIST_MEASURES, Kpi
 from cxm.segments.filter import SegmentFilter
 from cxm.segments.periods import Period
 from cxm.segments.sql import Window, by_month_sums, month_params
+from cxm.warehouse import store
 from cxm.warehouse.scoped import Scoped
 
 CUBE_DIMS = ("market", "language", "rank", "status")
@@ -124,9 +125,8 @@ def answers(
 def holds(company: Scoped, kpis: Sequence[Kpi]) -> bool:
     """Return whether the cube has a column for every measure of ``kpis``: a cube built by an
     older load, before a measure existed, cannot answer for it (the base does instead)."""
-    try:
-        held = {c[0] for c in company.con.execute(f"DESCRIBE {TABLE}").fetchall()}
-    except duckdb.CatalogException:
+    held = store.table_columns(company.con, TABLE)
+    if not held:  # a warehouse loaded before the cube existed
         return False
     return {p for k in kpis for m in k.measures for p in DERIVED_MEASURES.get(m, (m,))} <= held
 

@@ -20,6 +20,7 @@ from cxm.reports.export import EXPORT_ROLES, audit_export, export_for
 from cxm.reports.segment import SegmentTable, Stamp
 from cxm.segments.filter import SegmentFilter
 from cxm.segments.sql import SELLER_SEGMENTS, filter_params
+from cxm.warehouse import store
 from cxm.warehouse.scoped import Scoped
 
 TITLE = (
@@ -116,7 +117,7 @@ def at_risk_counts(company: Scoped, *, where: SegmentFilter, cfg: CompanyConfig)
     """Return how many rows `at_risk_customers` writes for ``where`` and how many it leaves
     out for want of consent, without building the rows (what a page says before a download).
     """
-    held = {c[0] for c in company.con.execute("DESCRIBE fact_seller_value").fetchall()}
+    held = store.table_columns(company.con, "fact_seller_value")
     sql = _COUNTS if _CONSENTED in held else _COUNTS_BY_CUSTOMER
     ((kept, left_out),) = _run(company, sql, where, cfg)[0].fetchall()
     return AtRiskCounts(rows=int(kept), left_out=int(left_out))

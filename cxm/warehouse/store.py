@@ -261,6 +261,18 @@ def scalar(con: duckdb.DuckDBPyConnection, sql: str, params: list | dict | None 
     return con.execute(sql, params or []).fetchall()[0][0]
 
 
+def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> set[str]:
+    """Return the names of ``table``'s columns, none if there is no such table: what a reader
+    checks of a derived table an older cxm's load may have written without a newer column.
+
+    ``table`` is a name from cxm's own declarations, never a user's text.
+    """
+    try:
+        return {c[0] for c in con.execute(f"DESCRIBE {table}").fetchall()}
+    except duckdb.CatalogException:
+        return set()
+
+
 def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Return the row count of each company table (`TABLES`), in load order."""
     # Table names come from the schema declaration, never from a user.
