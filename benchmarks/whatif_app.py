@@ -61,9 +61,7 @@ LISTEN = '''() => document.addEventListener("keydown", () => {
     const app = document.querySelector('[data-testid="stApp"]');
     window.__cxmDrawn = new Promise((resolve) => {
         let over = false, watch, every;
-        const done = () => window.__cxmWs.finished > before
-            && app.getAttribute("data-test-script-state") === "notRunning"
-            && !document.querySelector('[data-stale="true"]');
+        const done = () => window.__cxmWs.finished > before && (DRAWN)();
         const finish = () => {
             if (over || !done()) return;
             over = true; watch.disconnect(); clearInterval(every);
@@ -76,7 +74,7 @@ LISTEN = '''() => document.addEventListener("keydown", () => {
                             attributeFilter: ["data-test-script-state", "data-stale"]});
         every = setInterval(finish, 50);
     });
-}, true)'''
+}, true)'''.replace("DRAWN", DONE)  # the same test of "drawn" as the driver's
 server = _serve(warehouse, work)
 url = next(server)
 with sync_playwright() as p:
